@@ -1,0 +1,45 @@
+//! The benchmark workload, shared by `cargo bench`, `replsim bench` and the in-browser benchmark page so that all
+//! three measure the same thing: an asynchronous cluster of `nodes` nodes taking `writes` single-row inserts.
+
+use crate::scenario::{ClientSpec, ClockSpec, Command, LogKind, Mode, NetworkSpec, NodeSpec, ReplicationSpec, Role, Route, Scenario, TimedCommand};
+use crate::sim::Simulation;
+
+pub fn cluster_scenario(nodes: usize, writes: usize) -> Scenario {
+    let every_us = 200; // 5,000 writes per simulated second
+    Scenario {
+        version: 1,
+        seed: 42,
+        until_ms: (writes as u64 * every_us) / 1000 + 2_000,
+        title: Some(format!("benchmark: {nodes} nodes, {writes} writes")),
+        narration: None,
+        nodes: (0..nodes)
+            .map(|i| NodeSpec {
+                id: format!("n{}", i + 1),
+                role: if i == 0 { Role::Leader } else { Role::Follower },
+                clock: ClockSpec::default(),
+                apply_delay_ms: 0,
+            })
+            .collect(),
+        replication: ReplicationSpec { mode: Mode::Async, log: LogKind::Logical, heartbeat_ms: 50, statement_substitution: false },
+        network: NetworkSpec { latency_min_ms: 1, latency_max_ms: 5, loss: 0.0, duplicate: 0.0, reorder: 0.0 },
+        clients: vec![ClientSpec { id: "load".into(), route: Route::Leader, user: None, timeout_ms: 1000 }],
+        schema: vec!["CREATE TABLE kv (id INTEGER PRIMARY KEY AUTOINCREMENT, v INTEGER)".into()],
+        workload: (0..writes)
+            .map(|i| TimedCommand {
+                at: 1_000 + i as u64 * every_us,
+                command: Command::Sql { client: "load".into(), sql: format!("INSERT INTO kv (v) VALUES ({i})") },
+            })
+            .collect(),
+        faults: Vec::new(),
+    }
+}
+
+/// Run the benchmark workload to its end without keeping the trace; returns (events processed, trace hash).
+pub fn run_cluster(nodes: usize, writes: usize) -> (u64, u64) {
+    let scenario = cluster_scenario(nodes, writes);
+    let Ok(mut sim) = Simulation::with_trace(&scenario, scenario.seed, &[], false) else {
+        return (0, 0);
+    };
+    sim.run_to_end();
+    (sim.metrics.events, sim.trace.hash())
+}

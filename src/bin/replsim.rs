@@ -1,0 +1,187 @@
+//! `replsim`: the command-line front door of the replication core. Runs scenarios headless and prints reports
+//! and traces. Exit code 0 when a run completed (anomalies are findings), 2 for bad input.
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    std::process::exit(cli::main());
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+    use std::io::{BufRead, Write};
+
+    use clap::{Parser, Subcommand, ValueEnum};
+    use replsim::{library, report, Simulation};
+
+    #[derive(Parser)]
+    #[command(name = "replsim", version, about = "Deterministic database replication simulator (DDIA chapter 5)")]
+    struct Cli {
+        #[command(subcommand)]
+        command: Cmd,
+    }
+
+    #[derive(Clone, Copy, ValueEnum)]
+    enum Format {
+        Json,
+        Text,
+    }
+
+    #[derive(Subcommand)]
+    enum Cmd {
+        /// Run a scenario to its end and print the report.
+        Run {
+            /// A scenario file, or `lesson:NAME` for one from the library (see `replsim lessons`).
+            scenario: String,
+            #[arg(long)]
+            seed: Option<u64>,
+            #[arg(long)]
+            until_ms: Option<u64>,
+            #[arg(long, value_enum, default_value = "json")]
+            format: Format,
+        },
+        /// Print the trace of a run, one event per line (legend in ARCHITECTURE.md).
+        Trace {
+            scenario: String,
+            #[arg(long)]
+            seed: Option<u64>,
+            #[arg(long)]
+            until_ms: Option<u64>,
+        },
+        /// List the scenario library.
+        Lessons,
+        /// Run SQL statements on a single node and print its tables as JSON; interactive without --file.
+        Sql {
+            #[arg(long)]
+            file: Option<String>,
+        },
+        /// Simulated events per second for an async cluster (the benchmark of README.md).
+        Bench {
+            #[arg(long, default_value_t = 5)]
+            nodes: usize,
+            #[arg(long, default_value_t = 100_000)]
+            writes: usize,
+        },
+    }
+
+    fn load(arg: &str) -> Result<String, String> {
+        if let Some(name) = arg.strip_prefix("lesson:") {
+            return library::LESSONS
+                .iter()
+                .find(|l| l.name == name)
+                .map(|l| l.json.to_string())
+                .ok_or_else(|| format!("no lesson {name:?}: see `replsim lessons`"));
+        }
+        std::fs::read_to_string(arg).map_err(|e| format!("cannot read {arg}: {e}"))
+    }
+
+    fn simulate(arg: &str, seed: Option<u64>, until_ms: Option<u64>) -> Result<Simulation, String> {
+        let text = load(arg)?;
+        replsim::run_scenario(&text, seed, until_ms).map_err(|e| format!("{arg}: {e}"))
+    }
+
+    pub fn main() -> i32 {
+        let cli = Cli::parse();
+        let out = std::io::stdout();
+        let mut out = out.lock();
+        let result: Result<(), String> = match cli.command {
+            Cmd::Run { scenario, seed, until_ms, format } => simulate(&scenario, seed, until_ms).map(|sim| {
+                let text = match format {
+                    Format::Json => report::report_json(&sim).to_string(),
+                    Format::Text => report::report_text(&sim),
+                };
+                let _ = writeln!(out, "{text}");
+            }),
+            Cmd::Trace { scenario, seed, until_ms } => simulate(&scenario, seed, until_ms).map(|sim| {
+                for e in sim.trace.events() {
+                    let _ = writeln!(out, "{}", e.line());
+                }
+                let _ = writeln!(out, "# trace hash {:016x}", sim.trace.hash());
+            }),
+            Cmd::Lessons => {
+                for l in library::LESSONS {
+                    let title = library::lesson(l.name)
+                        .and_then(Result::ok)
+                        .and_then(|s| s.title)
+                        .unwrap_or_default();
+                    let _ = writeln!(out, "{:<20} {title}", l.name);
+                }
+                Ok(())
+            }
+            Cmd::Sql { file } => sql(file.as_deref(), &mut out),
+            Cmd::Bench { nodes, writes } => {
+                if !(2..=16).contains(&nodes) {
+                    Err("--nodes: expected 2..=16".to_string())
+                } else {
+                    let start = std::time::Instant::now();
+                    let (events, hash) = replsim::bench::run_cluster(nodes, writes);
+                    let secs = start.elapsed().as_secs_f64();
+                    let _ = writeln!(
+                        out,
+                        "{nodes} nodes, {writes} writes: {events} events in {secs:.3} s = {:.0} events/s (trace hash {hash:016x})",
+                        events as f64 / secs
+                    );
+                    Ok(())
+                }
+            }
+        };
+        match result {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("replsim: {e}");
+                2
+            }
+        }
+    }
+
+    struct CliEnv(u64);
+    impl replsim::sql::Env for CliEnv {
+        fn now_us(&mut self) -> i64 {
+            replsim::node::EPOCH_BASE_US
+        }
+        fn random_u64(&mut self) -> u64 {
+            // SplitMix64: `replsim sql` is deterministic too.
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+    }
+
+    fn sql(file: Option<&str>, out: &mut impl Write) -> Result<(), String> {
+        use replsim::sql::{split_statements, Database, Session};
+        let mut db = Database::new();
+        let mut session = Session::default();
+        let mut env = CliEnv(1);
+        let mut run = |stmt: &str, out: &mut dyn Write, db: &mut Database| {
+            if let Err(e) = db.execute(stmt, &mut session, &mut env) {
+                let _ = writeln!(out, "{}", serde_json::json!({ "error": e.message }));
+            }
+        };
+        match file {
+            Some(f) => {
+                let text = std::fs::read_to_string(f).map_err(|e| format!("cannot read {f}: {e}"))?;
+                for stmt in split_statements(&text) {
+                    run(&stmt, out, &mut db);
+                }
+            }
+            None => {
+                let stdin = std::io::stdin();
+                let _ = writeln!(out, "replsim sql: one statement per line; the tables are printed after each.");
+                for line in stdin.lock().lines() {
+                    let Ok(line) = line else { break };
+                    for stmt in split_statements(&line) {
+                        run(&stmt, out, &mut db);
+                    }
+                    let _ = writeln!(out, "{}", serde_json::json!({ "tables": db.tables_json() }));
+                }
+                return Ok(());
+            }
+        }
+        let _ = writeln!(out, "{}", serde_json::json!({ "tables": db.tables_json() }));
+        Ok(())
+    }
+}

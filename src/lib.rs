@@ -1,0 +1,39 @@
+//! Replication Playground: a deterministic simulation of single-leader database replication (DDIA chapter 5).
+//! See ARCHITECTURE.md for the map of the code and its invariants.
+
+pub mod link;
+pub mod net;
+pub mod node;
+pub mod playback;
+pub mod replog;
+pub mod report;
+pub mod rng;
+pub mod scenario;
+pub mod sim;
+pub mod sql;
+pub mod time;
+pub mod trace;
+pub mod view;
+pub mod library;
+pub mod bench;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+pub use scenario::Scenario;
+pub use sim::Simulation;
+
+/// Parse a scenario and run it to its end (`until_ms`, or `until_ms_override`).
+pub fn run_scenario(text: &str, seed: Option<u64>, until_ms_override: Option<u64>) -> Result<Simulation, String> {
+    let mut scenario = Scenario::from_json_str(text).map_err(|e| e.to_string())?;
+    if let Some(u) = until_ms_override {
+        if u == 0 || u > scenario::MAX_UNTIL_MS {
+            return Err(format!("--until-ms: expected 1..={}, found {u}", scenario::MAX_UNTIL_MS));
+        }
+        scenario.until_ms = u;
+    }
+    let seed = seed.unwrap_or(scenario.seed);
+    let mut sim = Simulation::new(&scenario, seed, &[]).map_err(|e| e.to_string())?;
+    sim.run_to_end();
+    Ok(sim)
+}

@@ -1,0 +1,36 @@
+//! The scenario library: lessons shipped with the playground, each a scenario file from `scenarios/` with a title
+//! and an on-screen narration of what to watch and why it happens.
+
+use crate::scenario::Scenario;
+
+pub struct Lesson {
+    pub name: &'static str,
+    pub json: &'static str,
+}
+
+pub const LESSONS: &[Lesson] = &[
+    Lesson { name: "basics-async", json: include_str!("../scenarios/basics-async.json") },
+    Lesson { name: "follower-catch-up", json: include_str!("../scenarios/follower-catch-up.json") },
+    Lesson { name: "partition-heal", json: include_str!("../scenarios/partition-heal.json") },
+    Lesson { name: "lossy-network", json: include_str!("../scenarios/lossy-network.json") },
+    Lesson { name: "leader-pause", json: include_str!("../scenarios/leader-pause.json") },
+    Lesson { name: "sync-blocks", json: include_str!("../scenarios/sync-blocks.json") },
+    Lesson { name: "statement-rand", json: include_str!("../scenarios/statement-rand.json") },
+];
+
+pub const DEFAULT_LESSON: &str = "basics-async";
+
+pub fn lesson(name: &str) -> Option<Result<Scenario, String>> {
+    LESSONS
+        .iter()
+        .find(|l| l.name == name)
+        .map(|l| Scenario::from_json_str(l.json).map_err(|e| format!("lesson {name}: {e}")))
+}
+
+/// The default scenario; it is compiled in and tested, so failing to parse it is a build bug.
+pub fn default_scenario() -> Scenario {
+    match lesson(DEFAULT_LESSON) {
+        Some(Ok(s)) => s,
+        _ => unreachable!("the default lesson is checked by tests"),
+    }
+}

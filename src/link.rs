@@ -1,0 +1,128 @@
+//! Share links: the whole state of a run (scenario, seed, the person's commands, the moment on screen) in the URL
+//! fragment, as base64url-encoded JSON: `#run=<base64url>`; or a library scenario by name: `#lesson=<name>`.
+//! Decoding never panics: a damaged link gives a message the person can act on.
+
+use serde_json::{json, Value};
+
+use crate::scenario::{Scenario, TimedCommand};
+use crate::time::Micros;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkState {
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub commands: Vec<TimedCommand>,
+    pub at: Micros,
+}
+
+/// Longest fragment we accept (a hostile link should not make the page parse megabytes).
+pub const MAX_FRAGMENT: usize = 2_000_000;
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+pub fn base64url_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+pub fn base64url_decode(text: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for (i, c) in text.trim_end_matches('=').bytes().enumerate() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return Err(format!("character {i} ({:?}) is not part of a share link", c as char)),
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Ok(out)
+}
+
+impl LinkState {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "v": 1,
+            "scenario": self.scenario.to_json(),
+            "seed": self.seed,
+            "commands": self.commands.iter().map(TimedCommand::to_json).collect::<Vec<_>>(),
+            "at_us": self.at,
+        })
+    }
+
+    pub fn encode(&self) -> String {
+        format!("run={}", base64url_encode(self.to_json().to_string().as_bytes()))
+    }
+
+    /// Decode the part of a URL after `#` (with or without the `#`).
+    pub fn decode(fragment: &str) -> Result<LinkState, String> {
+        let fragment = fragment.trim_start_matches('#');
+        if fragment.len() > MAX_FRAGMENT {
+            return Err("this link is too long to be a playground link".into());
+        }
+        let Some(payload) = fragment.strip_prefix("run=") else {
+            return Err("this link does not hold a playground run (expected #run=…)".into());
+        };
+        let bytes = base64url_decode(payload).map_err(|e| format!("this link is damaged: {e}"))?;
+        let text = String::from_utf8(bytes).map_err(|_| "this link is damaged: it does not decode to text".to_string())?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| format!("this link is damaged (cut off when copied?): {e}"))?;
+        if v.get("v").and_then(Value::as_u64) != Some(1) {
+            return Err("this link was made by another version of the playground".into());
+        }
+        let scenario = Scenario::from_value(v.get("scenario").unwrap_or(&Value::Null))
+            .map_err(|e| format!("the scenario in this link is invalid: {e}"))?;
+        let seed = v.get("seed").and_then(Value::as_u64).ok_or("the link has no valid seed")?;
+        let mut commands = Vec::new();
+        if let Some(list) = v.get("commands").and_then(Value::as_array) {
+            for (i, c) in list.iter().enumerate() {
+                commands.push(
+                    TimedCommand::from_value(c, &format!("commands[{i}]"), &scenario.nodes, &scenario.clients)
+                        .map_err(|e| format!("a command in this link is invalid: {e}"))?,
+                );
+            }
+        }
+        let at = v.get("at_us").and_then(Value::as_u64).unwrap_or(0).min(scenario.until());
+        Ok(LinkState { scenario, seed, commands, at })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64url_round_trips_every_length() {
+        for n in 0..40u8 {
+            let bytes: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37).wrapping_add(n)).collect();
+            assert_eq!(base64url_decode(&base64url_encode(&bytes)).unwrap(), bytes);
+        }
+    }
+
+    #[test]
+    fn damaged_links_give_messages() {
+        assert!(LinkState::decode("#run=%%%").unwrap_err().contains("damaged"));
+        assert!(LinkState::decode("#run=e30").unwrap_err().contains("another version"));
+        assert!(LinkState::decode("#nothing").unwrap_err().contains("expected #run="));
+        let truncated = &LinkState::decode("#run=eyJ2IjoxLCJzY2Vu").unwrap_err();
+        assert!(truncated.contains("damaged"), "{truncated}");
+    }
+}

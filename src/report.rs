@@ -1,0 +1,223 @@
+//! The report of a run (a contract other tools read: see docs/scenario-format.md) and the checkers that turn the
+//! final state and the client histories into anomalies. Anomalies are findings, not failures.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::node::OpResult;
+use crate::replog::value_text;
+use crate::sim::{HistoryEntry, Simulation};
+use crate::sql::Value as SqlValue;
+use crate::time::to_ms_f64;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Anomaly {
+    pub kind: String,
+    pub detail: String,
+    /// Indexes into the history of the operations that prove it.
+    pub ops: Vec<usize>,
+}
+
+impl Anomaly {
+    pub fn to_json(&self) -> Value {
+        json!({"kind": self.kind, "detail": self.detail, "ops": self.ops})
+    }
+}
+
+pub fn result_json(r: &OpResult) -> Value {
+    if let Some(e) = &r.error {
+        return json!({ "error": e });
+    }
+    if r.read_only {
+        let rows: Vec<Value> = r
+            .rows
+            .iter()
+            .map(|row| {
+                let m: Map<String, Value> =
+                    r.columns.iter().cloned().zip(row.iter().map(SqlValue::to_json)).collect();
+                Value::Object(m)
+            })
+            .collect();
+        return json!({ "rows": rows });
+    }
+    json!({ "rows_affected": r.rows_affected, "last_insert_id": r.last_insert_id, "lsn": r.lsn })
+}
+
+fn history_json(sim: &Simulation, i: usize, h: &HistoryEntry) -> Value {
+    json!({
+        "index": i,
+        "client": sim.clients[h.client].id,
+        "op": if h.read { "read" } else { "write" },
+        "sql": h.sql,
+        "node": sim.nodes[h.node].id,
+        "start_ms": to_ms_f64(h.start),
+        "end_ms": h.end.map(to_ms_f64),
+        "ok": h.ok(),
+        "result": h.result.as_ref().map_or_else(|| json!({"error": "no answer before the run ended"}), result_json),
+    })
+}
+
+/// Replicas that have applied everything the leader has must hold the same rows (DDIA 5.1: a replication log
+/// whose replay is not deterministic breaks this). Compares each such follower with the leader, row by primary key.
+pub fn check_divergence(sim: &Simulation) -> Vec<Anomaly> {
+    let Some(l) = sim.leader() else { return Vec::new() };
+    let leader = &sim.nodes[l];
+    let mut out = Vec::new();
+    for f in sim.nodes.iter().filter(|n| n.index != l && n.lsn() == leader.lsn()) {
+        let mut diffs = Vec::new();
+        let mut ops = Vec::new();
+        for table in leader.db.table_names() {
+            let keyed = |db: &crate::sql::Database| -> BTreeMap<String, (SqlValue, String)> {
+                db.rows(&table)
+                    .into_iter()
+                    .filter_map(|row| {
+                        let key = db.primary_key_of(&table, &row)?;
+                        let text: Vec<String> = row.iter().map(|(c, v)| format!("{c}={}", value_text(v))).collect();
+                        Some((value_text(&key), (key, text.join(", "))))
+                    })
+                    .collect()
+            };
+            let a = keyed(&leader.db);
+            let b = keyed(&f.db);
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for k in keys {
+                let (ra, rb) = (a.get(k), b.get(k));
+                if ra.map(|x| &x.1) == rb.map(|x| &x.1) {
+                    continue;
+                }
+                let show = |r: Option<&(SqlValue, String)>| r.map_or("(missing)".to_string(), |x| format!("({})", x.1));
+                diffs.push(format!("{table} key {k}: {} {} vs {} {}", leader.id, show(ra), f.id, show(rb)));
+                let key = ra.or(rb).map(|x| x.0.clone());
+                for e in &leader.log {
+                    if e.keys.iter().any(|(t, kv)| t == &table && Some(kv) == key.as_ref()) {
+                        if let Some(o) = e.origin {
+                            ops.push(o);
+                        }
+                    }
+                }
+            }
+        }
+        if !diffs.is_empty() {
+            ops.sort_unstable();
+            ops.dedup();
+            let shown: Vec<&String> = diffs.iter().take(5).collect();
+            let more = if diffs.len() > 5 { format!(" (+{} more)", diffs.len() - 5) } else { String::new() };
+            out.push(Anomaly {
+                kind: "divergence".to_string(),
+                detail: format!(
+                    "{} has applied every entry up to lsn {} like {}, yet {} rows differ: {}{more}",
+                    f.id,
+                    leader.lsn(),
+                    leader.id,
+                    diffs.len(),
+                    shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; ")
+                ),
+                ops,
+            });
+        }
+    }
+    out
+}
+
+pub fn anomalies(sim: &Simulation) -> Vec<Anomaly> {
+    check_divergence(sim)
+}
+
+pub fn report_json(sim: &Simulation) -> Value {
+    let nodes: Vec<Value> = sim
+        .nodes
+        .iter()
+        .map(|n| {
+            let mut m = Map::new();
+            m.insert("id".into(), json!(n.id));
+            m.insert("role".into(), json!(n.role.name()));
+            m.insert("status".into(), json!(n.status.name()));
+            m.insert("lsn".into(), json!(n.lsn()));
+            m.insert("tables".into(), Value::Object(n.db.tables_json()));
+            if let Some(e) = &n.halt_error {
+                m.insert("error".into(), json!(e));
+            }
+            Value::Object(m)
+        })
+        .collect();
+    let history: Vec<Value> = sim.history.iter().enumerate().map(|(i, h)| history_json(sim, i, h)).collect();
+    let anomalies: Vec<Value> = anomalies(sim).iter().map(Anomaly::to_json).collect();
+    let mut per_kind = Map::new();
+    let (mut sent, mut bytes) = (0, 0);
+    for (k, m) in &sim.metrics.per_kind {
+        sent += m.sent;
+        bytes += m.bytes;
+        per_kind.insert(
+            k.name().to_string(),
+            json!({"sent": m.sent, "bytes": m.bytes, "delivered": m.delivered, "dropped": m.dropped}),
+        );
+    }
+    let acked = sim.history.iter().filter(|h| !h.read && h.ok()).count();
+    json!({
+        "seed": sim.seed,
+        "until_ms": sim.scenario.until_ms,
+        "trace_hash": format!("{:016x}", sim.trace.hash()),
+        "replication": {"mode": sim.scenario.replication.mode.name(), "log": sim.scenario.replication.log.name()},
+        "nodes": nodes,
+        "history": history,
+        "anomalies": anomalies,
+        "metrics": {
+            "events": sim.metrics.events,
+            "trace_events": sim.trace.len(),
+            "messages_sent": sent,
+            "bytes_sent": bytes,
+            "per_kind": per_kind,
+            "writes_acknowledged": acked,
+        },
+    })
+}
+
+/// The `--format text` summary.
+pub fn report_text(sim: &Simulation) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let sc = &sim.scenario;
+    let _ = writeln!(
+        s,
+        "{} — seed {}, {} ms, {} replication, {} log",
+        sc.title.as_deref().unwrap_or("scenario"),
+        sim.seed,
+        sc.until_ms,
+        sc.replication.mode.name(),
+        sc.replication.log.name()
+    );
+    let _ = writeln!(s, "trace hash {:016x} ({} events)", sim.trace.hash(), sim.trace.len());
+    let _ = writeln!(s, "\nnodes:");
+    let leader_lsn = sim.leader().map_or(0, |l| sim.nodes[l].lsn());
+    for n in &sim.nodes {
+        let rows: usize = n.db.table_names().iter().map(|t| n.db.rows(t).len()).sum();
+        let _ = writeln!(
+            s,
+            "  {:<8} {:<9} {:<8} lsn {:>5} (behind {:>3})  {rows} rows{}",
+            n.id,
+            n.role.name(),
+            n.status.name(),
+            n.lsn(),
+            leader_lsn.saturating_sub(n.lsn()),
+            n.halt_error.as_ref().map_or(String::new(), |e| format!("  error: {e}"))
+        );
+    }
+    let ok = sim.history.iter().filter(|h| h.ok()).count();
+    let writes = sim.history.iter().filter(|h| !h.read).count();
+    let _ = writeln!(s, "\nhistory: {} operations ({writes} writes), {ok} succeeded", sim.history.len());
+    for (i, h) in sim.history.iter().enumerate().filter(|(_, h)| !h.ok()).take(10) {
+        let err = h.result.as_ref().and_then(|r| r.error.clone()).unwrap_or_else(|| "no answer".into());
+        let _ = writeln!(s, "  #{i} {} {}: {err}", sim.clients[h.client].id, h.sql);
+    }
+    let _ = writeln!(s, "\nmessages:");
+    for (k, m) in &sim.metrics.per_kind {
+        let _ = writeln!(s, "  {:<10} {:>7} sent {:>9} bytes {:>6} dropped", k.name(), m.sent, m.bytes, m.dropped);
+    }
+    let found = anomalies(sim);
+    let _ = writeln!(s, "\nanomalies: {}", if found.is_empty() { "none".to_string() } else { found.len().to_string() });
+    for a in found {
+        let _ = writeln!(s, "  {}: {} (ops {:?})", a.kind, a.detail, a.ops);
+    }
+    s
+}

@@ -1,0 +1,781 @@
+//! The scenario file: what a run starts from. JSON, documented in docs/scenario-format.md. Parsing validates every
+//! field and names the one that is wrong (`nodes[2].clock.drift_ppm: expected an integer`); it never panics.
+//! `to_json` writes the same shape back, so a scenario survives a share link unchanged.
+
+use serde_json::{json, Map, Value};
+
+use crate::time::{ms, Micros, US_PER_MS};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    pub version: u32,
+    pub seed: u64,
+    pub until_ms: u64,
+    pub title: Option<String>,
+    pub narration: Option<String>,
+    pub nodes: Vec<NodeSpec>,
+    pub replication: ReplicationSpec,
+    pub network: NetworkSpec,
+    pub clients: Vec<ClientSpec>,
+    pub schema: Vec<String>,
+    pub workload: Vec<TimedCommand>,
+    pub faults: Vec<TimedCommand>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Leader,
+    Follower,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeSpec {
+    pub id: String,
+    pub role: Role,
+    pub clock: ClockSpec,
+    /// Extra delay before a follower applies what it received: models a slow or overloaded replica.
+    pub apply_delay_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ClockSpec {
+    pub offset_ms: i64,
+    pub drift_ppm: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Async,
+    Sync,
+    SemiSync,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Async => "async",
+            Mode::Sync => "sync",
+            Mode::SemiSync => "semi-sync",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogKind {
+    Statement,
+    Wal,
+    Logical,
+    Trigger,
+}
+
+impl LogKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LogKind::Statement => "statement",
+            LogKind::Wal => "wal",
+            LogKind::Logical => "logical",
+            LogKind::Trigger => "trigger",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplicationSpec {
+    pub mode: Mode,
+    pub log: LogKind,
+    /// How often the leader sends heartbeats (and retransmits to followers that are behind).
+    pub heartbeat_ms: u64,
+    /// Statement-based only: the leader replaces NOW()/RAND()/UUID() with the values it used.
+    pub statement_substitution: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NetworkSpec {
+    pub latency_min_ms: u64,
+    pub latency_max_ms: u64,
+    pub loss: f64,
+    pub duplicate: f64,
+    pub reorder: f64,
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        NetworkSpec { latency_min_ms: 5, latency_max_ms: 20, loss: 0.0, duplicate: 0.0, reorder: 0.0 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Leader,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientSpec {
+    pub id: String,
+    pub route: Route,
+    pub user: Option<String>,
+    /// A client gives up on an operation after this long and records it as failed (outcome unknown).
+    pub timeout_ms: u64,
+}
+
+/// Something that happens at a moment of a run: a client statement, a fault, a network change.
+/// Scenario workload and faults, and what a person does in the playground, are all timed commands.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimedCommand {
+    pub at: Micros,
+    pub command: Command,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Sql { client: String, sql: String },
+    Crash(String),
+    Restart(String),
+    Pause { node: String, for_ms: Option<u64> },
+    Resume(String),
+    /// Nodes (or clients) in different groups cannot reach each other; `one_way`: only from earlier to later groups.
+    Partition { groups: Vec<Vec<String>>, one_way: bool },
+    /// Cut the link between two endpoints, both directions.
+    CutLink(String, String),
+    HealLink(String, String),
+    HealAll,
+    SetNetwork(NetworkSpec),
+}
+
+impl Command {
+    /// Short text for timeline markers and the trace.
+    pub fn label(&self) -> String {
+        match self {
+            Command::Sql { client, sql } => format!("{client}: {sql}"),
+            Command::Crash(n) => format!("crash {n}"),
+            Command::Restart(n) => format!("restart {n}"),
+            Command::Pause { node, for_ms: Some(d) } => format!("pause {node} for {d}ms"),
+            Command::Pause { node, for_ms: None } => format!("pause {node}"),
+            Command::Resume(n) => format!("resume {n}"),
+            Command::Partition { groups, one_way } => {
+                let g: Vec<String> = groups.iter().map(|g| g.join(",")).collect();
+                format!("{} {}", if *one_way { "one-way cut" } else { "partition" }, g.join(" | "))
+            }
+            Command::CutLink(a, b) => format!("cut {a}-{b}"),
+            Command::HealLink(a, b) => format!("heal {a}-{b}"),
+            Command::HealAll => "heal all".to_string(),
+            Command::SetNetwork(n) => {
+                format!("network {}-{}ms loss {}", n.latency_min_ms, n.latency_max_ms, n.loss)
+            }
+        }
+    }
+
+    pub fn is_fault(&self) -> bool {
+        !matches!(self, Command::Sql { .. })
+    }
+}
+
+/// A validation error: the JSON path of the offending field and what was expected there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+type Res<T> = Result<T, ScenarioError>;
+
+fn err<T>(path: &str, message: impl Into<String>) -> Res<T> {
+    Err(ScenarioError { path: path.to_string(), message: message.into() })
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Field access with paths; unknown keys are rejected so typos do not pass silently.
+struct Obj<'a> {
+    map: &'a Map<String, Value>,
+    path: String,
+}
+
+impl<'a> Obj<'a> {
+    fn new(v: &'a Value, path: &str) -> Res<Self> {
+        match v {
+            Value::Object(map) => Ok(Obj { map, path: path.to_string() }),
+            other => err(path, format!("expected an object, found {}", type_name(other))),
+        }
+    }
+    fn only(&self, allowed: &[&str]) -> Res<()> {
+        for k in self.map.keys() {
+            if !allowed.contains(&k.as_str()) {
+                return err(
+                    &join(&self.path, k),
+                    format!("unknown field (expected one of: {})", allowed.join(", ")),
+                );
+            }
+        }
+        Ok(())
+    }
+    fn at(&self, key: &str) -> String {
+        join(&self.path, key)
+    }
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+    fn u64_or(&self, key: &str, default: u64) -> Res<u64> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => as_u64(v, &self.at(key)),
+        }
+    }
+    fn i64_or(&self, key: &str, default: i64) -> Res<i64> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v.as_i64().map_or_else(|| err(&self.at(key), expected_int(v)), Ok),
+        }
+    }
+    fn prob_or(&self, key: &str, default: f64) -> Res<f64> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => match v.as_f64() {
+                Some(p) if (0.0..=1.0).contains(&p) => Ok(p),
+                Some(p) => err(&self.at(key), format!("expected a probability between 0 and 1, found {p}")),
+                None => err(&self.at(key), format!("expected a number, found {}", type_name(v))),
+            },
+        }
+    }
+    fn bool_or(&self, key: &str, default: bool) -> Res<bool> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(v) => err(&self.at(key), format!("expected true or false, found {}", type_name(v))),
+        }
+    }
+    fn str_req(&self, key: &str) -> Res<&'a str> {
+        match self.get(key) {
+            None => err(&self.at(key), "required field is missing"),
+            Some(v) => as_str(v, &self.at(key)),
+        }
+    }
+    fn str_opt(&self, key: &str) -> Res<Option<&'a str>> {
+        self.get(key).map(|v| as_str(v, &self.at(key))).transpose()
+    }
+    fn arr_or_empty(&self, key: &str) -> Res<&'a [Value]> {
+        match self.get(key) {
+            None => Ok(&[]),
+            Some(Value::Array(a)) => Ok(a),
+            Some(v) => err(&self.at(key), format!("expected an array, found {}", type_name(v))),
+        }
+    }
+}
+
+fn expected_int(v: &Value) -> String {
+    format!("expected an integer, found {}", describe(v))
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Number(n) => format!("{n}"),
+        Value::String(s) => format!("the string {s:?}"),
+        other => type_name(other).to_string(),
+    }
+}
+
+fn as_u64(v: &Value, path: &str) -> Res<u64> {
+    v.as_u64().map_or_else(|| err(path, format!("expected a non-negative integer, found {}", describe(v))), Ok)
+}
+
+fn as_str<'a>(v: &'a Value, path: &str) -> Res<&'a str> {
+    v.as_str().map_or_else(|| err(path, format!("expected a string, found {}", type_name(v))), Ok)
+}
+
+fn enum_of<T: Copy>(v: &str, path: &str, options: &[(&str, T)]) -> Res<T> {
+    options.iter().find(|(name, _)| *name == v).map(|(_, t)| *t).map_or_else(
+        || {
+            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+            err(path, format!("expected one of {}, found {v:?}", names.join(" | ")))
+        },
+        Ok,
+    )
+}
+
+/// Upper bounds keep a hand-edited or hostile file from asking for an unbounded run.
+pub const MAX_NODES: usize = 16;
+pub const MAX_CLIENTS: usize = 32;
+pub const MAX_UNTIL_MS: u64 = 3_600_000;
+pub const MAX_COMMANDS: usize = 200_000;
+
+impl Scenario {
+    pub fn from_json_str(text: &str) -> Res<Scenario> {
+        let v: Value = serde_json::from_str(text).map_err(|e| ScenarioError {
+            path: String::new(),
+            message: format!("not valid JSON: {e}"),
+        })?;
+        Scenario::from_value(&v)
+    }
+
+    pub fn from_value(v: &Value) -> Res<Scenario> {
+        let o = Obj::new(v, "")?;
+        o.only(&[
+            "version", "seed", "until_ms", "title", "narration", "nodes", "replication", "network", "clients",
+            "schema", "workload", "faults",
+        ])?;
+        let version = o.u64_or("version", 1)?;
+        if version != 1 {
+            return err("version", format!("this build reads version 1, found {version}"));
+        }
+        let until_ms = o.u64_or("until_ms", 2000)?;
+        if until_ms == 0 || until_ms > MAX_UNTIL_MS {
+            return err("until_ms", format!("expected 1..={MAX_UNTIL_MS}, found {until_ms}"));
+        }
+        let nodes = parse_nodes(o.arr_or_empty("nodes")?)?;
+        let replication = parse_replication(o.get("replication"))?;
+        let network = match o.get("network") {
+            None => NetworkSpec::default(),
+            Some(v) => parse_network(v, "network")?,
+        };
+        let clients = parse_clients(o.arr_or_empty("clients")?)?;
+        let mut schema = Vec::new();
+        for (i, s) in o.arr_or_empty("schema")?.iter().enumerate() {
+            schema.push(as_str(s, &format!("schema[{i}]"))?.to_string());
+        }
+        let mut names: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+        names.extend(clients.iter().map(|c| c.id.as_str()));
+        let mut workload = Vec::new();
+        for (i, w) in o.arr_or_empty("workload")?.iter().enumerate() {
+            workload.push(TimedCommand::from_value(w, &format!("workload[{i}]"), &nodes, &clients)?);
+        }
+        let mut faults = Vec::new();
+        for (i, w) in o.arr_or_empty("faults")?.iter().enumerate() {
+            faults.push(TimedCommand::from_value(w, &format!("faults[{i}]"), &nodes, &clients)?);
+        }
+        if workload.len() + faults.len() > MAX_COMMANDS {
+            return err("workload", format!("at most {MAX_COMMANDS} timed entries in all"));
+        }
+        Ok(Scenario {
+            version: 1,
+            seed: o.u64_or("seed", 1)?,
+            until_ms,
+            title: o.str_opt("title")?.map(str::to_string),
+            narration: o.str_opt("narration")?.map(str::to_string),
+            nodes,
+            replication,
+            network,
+            clients,
+            schema,
+            workload,
+            faults,
+        })
+    }
+
+    pub fn until(&self) -> Micros {
+        ms(self.until_ms)
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut o = Map::new();
+        o.insert("version".into(), json!(self.version));
+        o.insert("seed".into(), json!(self.seed));
+        o.insert("until_ms".into(), json!(self.until_ms));
+        if let Some(t) = &self.title {
+            o.insert("title".into(), json!(t));
+        }
+        if let Some(t) = &self.narration {
+            o.insert("narration".into(), json!(t));
+        }
+        let nodes: Vec<Value> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let mut m = Map::new();
+                m.insert("id".into(), json!(n.id));
+                m.insert("role".into(), json!(n.role.name()));
+                if n.clock != ClockSpec::default() {
+                    m.insert("clock".into(), json!({"offset_ms": n.clock.offset_ms, "drift_ppm": n.clock.drift_ppm}));
+                }
+                if n.apply_delay_ms > 0 {
+                    m.insert("apply_delay_ms".into(), json!(n.apply_delay_ms));
+                }
+                Value::Object(m)
+            })
+            .collect();
+        o.insert("nodes".into(), Value::Array(nodes));
+        o.insert(
+            "replication".into(),
+            json!({"mode": self.replication.mode.name(), "log": self.replication.log.name(),
+                   "heartbeat_ms": self.replication.heartbeat_ms,
+                   "statement_substitution": self.replication.statement_substitution}),
+        );
+        o.insert("network".into(), network_json(&self.network));
+        let clients: Vec<Value> = self
+            .clients
+            .iter()
+            .map(|c| {
+                let mut m = Map::new();
+                m.insert("id".into(), json!(c.id));
+                m.insert("route".into(), json!("leader"));
+                if let Some(u) = &c.user {
+                    m.insert("user".into(), json!(u));
+                }
+                m.insert("timeout_ms".into(), json!(c.timeout_ms));
+                Value::Object(m)
+            })
+            .collect();
+        o.insert("clients".into(), Value::Array(clients));
+        o.insert("schema".into(), json!(self.schema));
+        o.insert("workload".into(), Value::Array(self.workload.iter().map(TimedCommand::to_json).collect()));
+        o.insert("faults".into(), Value::Array(self.faults.iter().map(TimedCommand::to_json).collect()));
+        Value::Object(o)
+    }
+
+    pub fn node_index(&self, id: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.id == id)
+    }
+}
+
+fn network_json(n: &NetworkSpec) -> Value {
+    json!({"latency_ms": {"min": n.latency_min_ms, "max": n.latency_max_ms}, "loss": n.loss,
+           "duplicate": n.duplicate, "reorder": n.reorder})
+}
+
+fn parse_id(o: &Obj, key: &str) -> Res<String> {
+    let id = o.str_req(key)?;
+    let ok = !id.is_empty()
+        && id.len() <= 24
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        return err(&o.at(key), format!("expected 1-24 letters, digits, '-' or '_', found {id:?}"));
+    }
+    Ok(id.to_string())
+}
+
+fn parse_nodes(arr: &[Value]) -> Res<Vec<NodeSpec>> {
+    if arr.is_empty() {
+        return err("nodes", "expected at least one node");
+    }
+    if arr.len() > MAX_NODES {
+        return err("nodes", format!("at most {MAX_NODES} nodes, found {}", arr.len()));
+    }
+    let mut nodes: Vec<NodeSpec> = Vec::new();
+    for (i, v) in arr.iter().enumerate() {
+        let path = format!("nodes[{i}]");
+        let o = Obj::new(v, &path)?;
+        o.only(&["id", "role", "clock", "apply_delay_ms"])?;
+        let id = parse_id(&o, "id")?;
+        if nodes.iter().any(|n| n.id == id) {
+            return err(&o.at("id"), format!("duplicate node id {id:?}"));
+        }
+        let role = enum_of(o.str_req("role")?, &o.at("role"), &[("leader", Role::Leader), ("follower", Role::Follower)])?;
+        let clock = match o.get("clock") {
+            None => ClockSpec::default(),
+            Some(c) => {
+                let c = Obj::new(c, &o.at("clock"))?;
+                c.only(&["offset_ms", "drift_ppm"])?;
+                let drift_ppm = c.i64_or("drift_ppm", 0)?;
+                if drift_ppm.abs() > 1_000_000 {
+                    return err(&c.at("drift_ppm"), "expected between -1000000 and 1000000");
+                }
+                let offset_ms = c.i64_or("offset_ms", 0)?;
+                if offset_ms.abs() > 86_400_000 {
+                    return err(&c.at("offset_ms"), "expected at most one day either way (86400000)");
+                }
+                ClockSpec { offset_ms, drift_ppm }
+            }
+        };
+        let apply_delay_ms = o.u64_or("apply_delay_ms", 0)?;
+        if apply_delay_ms > MAX_UNTIL_MS {
+            return err(&o.at("apply_delay_ms"), format!("expected at most {MAX_UNTIL_MS}"));
+        }
+        nodes.push(NodeSpec { id, role, clock, apply_delay_ms });
+    }
+    let leaders = nodes.iter().filter(|n| n.role == Role::Leader).count();
+    if leaders != 1 {
+        return err("nodes", format!("expected exactly one node with role \"leader\", found {leaders}"));
+    }
+    Ok(nodes)
+}
+
+fn parse_replication(v: Option<&Value>) -> Res<ReplicationSpec> {
+    let default = ReplicationSpec {
+        mode: Mode::Async,
+        log: LogKind::Logical,
+        heartbeat_ms: 50,
+        statement_substitution: false,
+    };
+    let Some(v) = v else { return Ok(default) };
+    let o = Obj::new(v, "replication")?;
+    o.only(&["mode", "log", "heartbeat_ms", "statement_substitution"])?;
+    let mode = match o.str_opt("mode")? {
+        None => Mode::Async,
+        Some(m) => enum_of(m, &o.at("mode"), &[("async", Mode::Async), ("sync", Mode::Sync), ("semi-sync", Mode::SemiSync)])?,
+    };
+    let log = match o.str_opt("log")? {
+        None => LogKind::Logical,
+        Some(l) => enum_of(
+            l,
+            &o.at("log"),
+            &[("statement", LogKind::Statement), ("wal", LogKind::Wal), ("logical", LogKind::Logical), ("trigger", LogKind::Trigger)],
+        )?,
+    };
+    if matches!(log, LogKind::Wal | LogKind::Trigger) {
+        return err(
+            &o.at("log"),
+            format!("{:?} is not available in this build yet: use \"statement\" or \"logical\"", log.name()),
+        );
+    }
+    let heartbeat_ms = o.u64_or("heartbeat_ms", 50)?;
+    if heartbeat_ms == 0 || heartbeat_ms > 60_000 {
+        return err(&o.at("heartbeat_ms"), "expected 1..=60000");
+    }
+    Ok(ReplicationSpec {
+        mode,
+        log,
+        heartbeat_ms,
+        statement_substitution: o.bool_or("statement_substitution", false)?,
+    })
+}
+
+fn parse_network(v: &Value, path: &str) -> Res<NetworkSpec> {
+    let o = Obj::new(v, path)?;
+    o.only(&["latency_ms", "loss", "duplicate", "reorder"])?;
+    let (min, max) = match o.get("latency_ms") {
+        None => (5, 20),
+        Some(Value::Number(_)) => {
+            let l = o.u64_or("latency_ms", 5)?;
+            (l, l)
+        }
+        Some(l) => {
+            let l = Obj::new(l, &o.at("latency_ms"))?;
+            l.only(&["min", "max"])?;
+            let min = l.u64_or("min", 5)?;
+            let max = l.u64_or("max", min)?;
+            if max < min {
+                return err(&l.at("max"), format!("expected at least min ({min}), found {max}"));
+            }
+            if max > 60_000 {
+                return err(&l.at("max"), "expected at most 60000");
+            }
+            (min, max)
+        }
+    };
+    Ok(NetworkSpec {
+        latency_min_ms: min,
+        latency_max_ms: max,
+        loss: o.prob_or("loss", 0.0)?,
+        duplicate: o.prob_or("duplicate", 0.0)?,
+        reorder: o.prob_or("reorder", 0.0)?,
+    })
+}
+
+fn parse_clients(arr: &[Value]) -> Res<Vec<ClientSpec>> {
+    if arr.len() > MAX_CLIENTS {
+        return err("clients", format!("at most {MAX_CLIENTS} clients, found {}", arr.len()));
+    }
+    let mut clients: Vec<ClientSpec> = Vec::new();
+    for (i, v) in arr.iter().enumerate() {
+        let o = Obj::new(v, &format!("clients[{i}]"))?;
+        o.only(&["id", "route", "user", "timeout_ms"])?;
+        let id = parse_id(&o, "id")?;
+        if clients.iter().any(|c| c.id == id) {
+            return err(&o.at("id"), format!("duplicate client id {id:?}"));
+        }
+        let route = match o.str_opt("route")? {
+            None => Route::Leader,
+            Some(r) => enum_of(r, &o.at("route"), &[("leader", Route::Leader)])?,
+        };
+        let timeout_ms = o.u64_or("timeout_ms", 1000)?;
+        if timeout_ms == 0 {
+            return err(&o.at("timeout_ms"), "expected a positive integer");
+        }
+        clients.push(ClientSpec { id, route, user: o.str_opt("user")?.map(str::to_string), timeout_ms });
+    }
+    Ok(clients)
+}
+
+fn node_ref(o: &Obj, key: &str, nodes: &[NodeSpec]) -> Res<String> {
+    let id = o.str_req(key)?;
+    if nodes.iter().any(|n| n.id == id) {
+        Ok(id.to_string())
+    } else {
+        let ids: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+        err(&o.at(key), format!("no node {id:?} (nodes: {})", ids.join(", ")))
+    }
+}
+
+fn endpoint_ref(v: &Value, path: &str, nodes: &[NodeSpec], clients: &[ClientSpec]) -> Res<String> {
+    let id = as_str(v, path)?;
+    if nodes.iter().any(|n| n.id == id) || clients.iter().any(|c| c.id == id) {
+        Ok(id.to_string())
+    } else {
+        err(path, format!("no node or client {id:?}"))
+    }
+}
+
+fn pair(v: &Value, path: &str, nodes: &[NodeSpec], clients: &[ClientSpec]) -> Res<(String, String)> {
+    match v.as_array().map(Vec::as_slice) {
+        Some([a, b]) => Ok((
+            endpoint_ref(a, &format!("{path}[0]"), nodes, clients)?,
+            endpoint_ref(b, &format!("{path}[1]"), nodes, clients)?,
+        )),
+        _ => err(path, "expected two ids, like [\"n1\", \"n2\"]"),
+    }
+}
+
+const COMMAND_KEYS: &[&str] = &[
+    "client", "crash", "restart", "pause", "resume", "partition", "cut", "heal", "network",
+];
+
+impl TimedCommand {
+    pub fn from_value(v: &Value, path: &str, nodes: &[NodeSpec], clients: &[ClientSpec]) -> Res<TimedCommand> {
+        let o = Obj::new(v, path)?;
+        o.only(&[
+            "at_ms", "at_us", "client", "sql", "crash", "restart", "pause", "for_ms", "resume", "partition",
+            "one_way", "cut", "heal", "network",
+        ])?;
+        let at = match (o.get("at_us"), o.get("at_ms")) {
+            (Some(us), _) => as_u64(us, &o.at("at_us"))?,
+            (None, Some(m)) => ms(as_u64(m, &o.at("at_ms"))?),
+            (None, None) => return err(&o.at("at_ms"), "required field is missing"),
+        };
+        if at > ms(MAX_UNTIL_MS) {
+            return err(&o.at("at_ms"), format!("expected at most {MAX_UNTIL_MS}"));
+        }
+        let present: Vec<&str> = COMMAND_KEYS.iter().copied().filter(|k| o.get(k).is_some()).collect();
+        let command = match present.as_slice() {
+            ["client"] => {
+                let client = o.str_req("client")?;
+                if !clients.iter().any(|c| c.id == client) {
+                    return err(&o.at("client"), format!("no client {client:?}"));
+                }
+                let sql = o.str_req("sql")?;
+                if sql.len() > 10_000 {
+                    return err(&o.at("sql"), "statement longer than 10000 characters");
+                }
+                Command::Sql { client: client.to_string(), sql: sql.to_string() }
+            }
+            ["crash"] => Command::Crash(node_ref(&o, "crash", nodes)?),
+            ["restart"] => Command::Restart(node_ref(&o, "restart", nodes)?),
+            ["resume"] => Command::Resume(node_ref(&o, "resume", nodes)?),
+            ["pause"] => {
+                let for_ms = o.get("for_ms").map(|v| as_u64(v, &o.at("for_ms"))).transpose()?;
+                Command::Pause { node: node_ref(&o, "pause", nodes)?, for_ms }
+            }
+            ["partition"] => {
+                let p = o.at("partition");
+                let Some(groups_v) = o.get("partition").and_then(Value::as_array) else {
+                    return err(&p, "expected an array of groups, like [[\"n1\"], [\"n2\", \"n3\"]]");
+                };
+                let mut groups = Vec::new();
+                for (gi, g) in groups_v.iter().enumerate() {
+                    let gp = format!("{p}[{gi}]");
+                    let Some(members) = g.as_array() else { return err(&gp, "expected an array of ids") };
+                    let mut group = Vec::new();
+                    for (mi, m) in members.iter().enumerate() {
+                        group.push(endpoint_ref(m, &format!("{gp}[{mi}]"), nodes, clients)?);
+                    }
+                    groups.push(group);
+                }
+                if groups.len() < 2 {
+                    return err(&p, "expected at least two groups");
+                }
+                Command::Partition { groups, one_way: o.bool_or("one_way", false)? }
+            }
+            ["cut"] => {
+                let (a, b) = pair(o.get("cut").unwrap_or(&Value::Null), &o.at("cut"), nodes, clients)?;
+                Command::CutLink(a, b)
+            }
+            ["heal"] => match o.get("heal") {
+                Some(Value::Bool(true)) => Command::HealAll,
+                Some(v @ Value::Array(_)) => {
+                    let (a, b) = pair(v, &o.at("heal"), nodes, clients)?;
+                    Command::HealLink(a, b)
+                }
+                _ => return err(&o.at("heal"), "expected true (heal everything) or a pair of ids"),
+            },
+            ["network"] => Command::SetNetwork(parse_network(o.get("network").unwrap_or(&Value::Null), &o.at("network"))?),
+            [] => return err(path, format!("expected one of the fields {}", COMMAND_KEYS.join(", "))),
+            many => return err(path, format!("expected exactly one action, found {}", many.join(" and "))),
+        };
+        Ok(TimedCommand { at, command })
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        if self.at % US_PER_MS == 0 {
+            m.insert("at_ms".into(), json!(self.at / US_PER_MS));
+        } else {
+            m.insert("at_us".into(), json!(self.at));
+        }
+        match &self.command {
+            Command::Sql { client, sql } => {
+                m.insert("client".into(), json!(client));
+                m.insert("sql".into(), json!(sql));
+            }
+            Command::Crash(n) => {
+                m.insert("crash".into(), json!(n));
+            }
+            Command::Restart(n) => {
+                m.insert("restart".into(), json!(n));
+            }
+            Command::Resume(n) => {
+                m.insert("resume".into(), json!(n));
+            }
+            Command::Pause { node, for_ms } => {
+                m.insert("pause".into(), json!(node));
+                if let Some(d) = for_ms {
+                    m.insert("for_ms".into(), json!(d));
+                }
+            }
+            Command::Partition { groups, one_way } => {
+                m.insert("partition".into(), json!(groups));
+                if *one_way {
+                    m.insert("one_way".into(), json!(true));
+                }
+            }
+            Command::CutLink(a, b) => {
+                m.insert("cut".into(), json!([a, b]));
+            }
+            Command::HealLink(a, b) => {
+                m.insert("heal".into(), json!([a, b]));
+            }
+            Command::HealAll => {
+                m.insert("heal".into(), json!(true));
+            }
+            Command::SetNetwork(n) => {
+                m.insert("network".into(), network_json(n));
+            }
+        }
+        Value::Object(m)
+    }
+}

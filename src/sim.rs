@@ -1,0 +1,529 @@
+//! The simulation: one world struct that owns true time, the event queue, the network, the nodes, the clients and
+//! the trace. A run is a pure function of (scenario, seed, commands).
+//!
+//! Event order is total: `(time, class, sequence)`. Timed commands (the scenario's workload and faults, and what a
+//! person does in the playground) come first at their time, in list order; everything else (deliveries, timers)
+//! follows in the order it was scheduled. A command a person adds while watching is stamped one microsecond after
+//! the moment on screen, so replaying the run from scratch puts it at exactly the same place in the order.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::rc::Rc;
+
+use crate::net::Network;
+use crate::node::{Effect, Endpoint, Node, NodeConfig, Note, OpResult, Payload, Status, Timer};
+use crate::rng::SimRng;
+use crate::scenario::{Command, Role, Scenario, TimedCommand};
+use crate::time::{ms, Micros};
+use crate::trace::{DropReason, MsgKind, Trace, TraceEvent};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum EventKind {
+    Deliver(u64),
+    Timer { node: usize, incarnation: u64, timer: Timer },
+    ClientTimeout { client: usize, op: usize },
+    Resume { node: usize, incarnation: u64 },
+}
+
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Timer {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (*self as u8).cmp(&(*other as u8))
+    }
+}
+
+/// A message on the wire.
+#[derive(Clone, Debug)]
+pub struct InFlight {
+    pub from: Endpoint,
+    pub to: Endpoint,
+    pub payload: Payload,
+    pub sent: Micros,
+    pub deliver: Micros,
+    /// Decided at send time: the network loses this one, or the link was already cut.
+    pub doomed: Option<DropReason>,
+}
+
+/// One client operation, as the client saw it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryEntry {
+    pub client: usize,
+    pub read: bool,
+    pub sql: String,
+    pub node: usize,
+    pub start: Micros,
+    pub end: Option<Micros>,
+    pub result: Option<OpResult>,
+}
+
+impl HistoryEntry {
+    pub fn ok(&self) -> bool {
+        self.result.as_ref().is_some_and(|r| r.ok)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ClientState {
+    pub id: String,
+    pub timeout: Micros,
+    /// The node this client sends to: the leader it knows of.
+    pub target: usize,
+}
+
+/// Counters per message kind.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KindMetrics {
+    pub sent: u64,
+    pub bytes: u64,
+    pub delivered: u64,
+    pub dropped: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Metrics {
+    pub per_kind: BTreeMap<MsgKind, KindMetrics>,
+    pub events: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Simulation {
+    pub scenario: Rc<Scenario>,
+    pub seed: u64,
+    /// All timed commands, sorted by time (stable: list order breaks ties).
+    commands: Rc<Vec<TimedCommand>>,
+    next_command: usize,
+    now: Micros,
+    queue: BinaryHeap<Reverse<(Micros, u64, EventKind)>>,
+    seq: u64,
+    pub nodes: Vec<Node>,
+    pub clients: Vec<ClientState>,
+    pub net: Network,
+    parked: Vec<Vec<Parked>>,
+    net_rng: SimRng,
+    in_flight: BTreeMap<u64, InFlight>,
+    next_msg: u64,
+    pub history: Vec<HistoryEntry>,
+    pub trace: Trace,
+    pub metrics: Metrics,
+    cfg: Rc<NodeConfig>,
+}
+
+/// Errors that stop a run from starting (the scenario parsed, but its schema does not execute).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetupError(pub String);
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Simulation {
+    pub fn new(scenario: &Scenario, seed: u64, extra: &[TimedCommand]) -> Result<Self, SetupError> {
+        Self::with_trace(scenario, seed, extra, true)
+    }
+
+    /// `keep_trace = false` hashes events without storing them (benchmarks, sweeps).
+    pub fn with_trace(scenario: &Scenario, seed: u64, extra: &[TimedCommand], keep_trace: bool) -> Result<Self, SetupError> {
+        let leader = scenario.nodes.iter().position(|n| n.role == Role::Leader).ok_or_else(|| SetupError("no leader".into()))?;
+        let followers: Vec<usize> = (0..scenario.nodes.len()).filter(|i| *i != leader).collect();
+        let mut nodes = Vec::new();
+        for (i, spec) in scenario.nodes.iter().enumerate() {
+            let mut n = Node::new(i, &spec.id, spec.role, spec.clock, ms(spec.apply_delay_ms), seed);
+            n.leader = leader;
+            if i == leader {
+                n.followers = followers.clone();
+            }
+            for (k, sql) in scenario.schema.iter().enumerate() {
+                n.bootstrap(sql).map_err(|e| SetupError(format!("schema[{k}]: {e}")))?;
+            }
+            nodes.push(n);
+        }
+        let clients = scenario
+            .clients
+            .iter()
+            .map(|c| ClientState { id: c.id.clone(), timeout: ms(c.timeout_ms), target: leader })
+            .collect();
+        let commands = merged_commands(scenario, extra);
+        let cfg = NodeConfig {
+            mode: scenario.replication.mode,
+            log: scenario.replication.log,
+            heartbeat: ms(scenario.replication.heartbeat_ms),
+            statement_substitution: scenario.replication.statement_substitution,
+        };
+        let mut names: Vec<String> = scenario.nodes.iter().map(|n| n.id.clone()).collect();
+        names.extend(scenario.clients.iter().map(|c| c.id.clone()));
+        let mut sim = Simulation {
+            scenario: Rc::new(scenario.clone()),
+            seed,
+            commands,
+            next_command: 0,
+            now: 0,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            nodes,
+            clients,
+            net: Network::new(scenario.network, names),
+            parked: vec![Vec::new(); scenario.nodes.len()],
+            net_rng: SimRng::fork(seed, "network"),
+            in_flight: BTreeMap::new(),
+            next_msg: 0,
+            history: Vec::new(),
+            trace: Trace::new(keep_trace),
+            metrics: Metrics::default(),
+            cfg: Rc::new(cfg),
+        };
+        for i in 0..sim.nodes.len() {
+            let effects = sim.nodes[i].on_start(0, &sim.cfg);
+            sim.interpret(i, effects);
+        }
+        Ok(sim)
+    }
+
+    pub fn now(&self) -> Micros {
+        self.now
+    }
+
+    pub fn commands(&self) -> &[TimedCommand] {
+        &self.commands
+    }
+
+    pub fn in_flight(&self) -> impl Iterator<Item = (&u64, &InFlight)> {
+        self.in_flight.iter()
+    }
+
+    pub fn leader(&self) -> Option<usize> {
+        self.nodes.iter().position(Node::is_leader)
+    }
+
+    pub fn name(&self, e: Endpoint) -> &str {
+        match e {
+            Endpoint::Node(i) => &self.nodes[i].id,
+            Endpoint::Client(i) => &self.clients[i].id,
+        }
+    }
+
+    /// Replace the command list (the playground does this when a person acts). Only valid while standing at a
+    /// moment whose events have all run (after `run_until`): commands at or before now count as done.
+    pub fn set_commands(&mut self, commands: Rc<Vec<TimedCommand>>) {
+        let now = self.now;
+        self.next_command = commands.partition_point(|c| c.at <= now);
+        self.commands = commands;
+    }
+
+    fn next_time(&self) -> Option<Micros> {
+        let c = self.commands.get(self.next_command).map(|c| c.at);
+        let e = self.queue.peek().map(|Reverse((t, _, _))| *t);
+        match (c, e) {
+            (Some(c), Some(e)) => Some(c.min(e)),
+            (c, e) => c.or(e),
+        }
+    }
+
+    pub fn next_event_time(&self) -> Option<Micros> {
+        self.next_time()
+    }
+
+    /// Process one event. Returns false when nothing is left to do.
+    pub fn step(&mut self) -> bool {
+        let Some(t) = self.next_time() else { return false };
+        self.now = t;
+        self.metrics.events += 1;
+        // Commands first at equal times.
+        if let Some(c) = self.commands.get(self.next_command).filter(|c| c.at == t) {
+            let c = c.command.clone();
+            self.next_command += 1;
+            self.run_command(&c);
+            return true;
+        }
+        let Some(Reverse((_, _, ev))) = self.queue.pop() else { return false };
+        match ev {
+            EventKind::Deliver(id) => self.deliver(id),
+            EventKind::Timer { node, incarnation, timer } => {
+                let n = &self.nodes[node];
+                if n.incarnation == incarnation && n.status != Status::Crashed {
+                    if n.status == Status::Paused {
+                        // A stalled process notices its timers only when it runs again.
+                        self.parked[node].push(Parked::Timer { incarnation, timer });
+                    } else {
+                        let effects = self.nodes[node].on_timer(t, timer, &self.cfg);
+                        self.interpret(node, effects);
+                    }
+                }
+            }
+            EventKind::ClientTimeout { client, op } => {
+                if self.history[op].end.is_none() {
+                    let error = format!(
+                        "timed out after {}ms without an answer: the outcome is unknown",
+                        self.clients[client].timeout / 1000
+                    );
+                    self.finish_op(op, OpResult::error(error));
+                }
+            }
+            EventKind::Resume { node, incarnation } => {
+                if self.nodes[node].incarnation == incarnation && self.nodes[node].status == Status::Paused {
+                    self.resume(node);
+                }
+            }
+        }
+        true
+    }
+
+    /// Process every event at or before `t`, then stand at `t`.
+    pub fn run_until(&mut self, t: Micros) {
+        while self.next_time().is_some_and(|n| n <= t) {
+            self.step();
+        }
+        self.now = self.now.max(t);
+    }
+
+    pub fn run_to_end(&mut self) {
+        let until = self.scenario.until();
+        self.run_until(until);
+    }
+
+    fn push(&mut self, at: Micros, ev: EventKind) {
+        self.seq += 1;
+        self.queue.push(Reverse((at, self.seq, ev)));
+    }
+
+    /// A resumed process handles, in arrival order, everything that reached it while it was stalled.
+    fn resume(&mut self, node: usize) {
+        let now = self.now;
+        self.nodes[node].status = if self.nodes[node].halt_error.is_some() { Status::Halted } else { Status::Running };
+        self.trace.push(TraceEvent::Resumed { at: now, node: self.nodes[node].id.clone() });
+        for p in std::mem::take(&mut self.parked[node]) {
+            let effects = match p {
+                Parked::Message { from, payload } => self.nodes[node].on_message(now, from, payload, &self.cfg),
+                Parked::Timer { incarnation, timer } if incarnation == self.nodes[node].incarnation => {
+                    self.nodes[node].on_timer(now, timer, &self.cfg)
+                }
+                Parked::Timer { .. } => Vec::new(),
+            };
+            self.interpret(node, effects);
+        }
+    }
+
+    fn run_command(&mut self, c: &Command) {
+        let now = self.now;
+        match c {
+            Command::Sql { client, sql } => {
+                let Some(ci) = self.clients.iter().position(|x| &x.id == client) else { return };
+                let target = self.clients[ci].target;
+                let op = self.history.len();
+                let read = crate::sql::Database::is_read_only(sql).unwrap_or(false);
+                self.history.push(HistoryEntry { client: ci, read, sql: sql.clone(), node: target, start: now, end: None, result: None });
+                self.trace.push(TraceEvent::ClientSent { at: now, client: client.clone(), op, node: self.nodes[target].id.clone(), sql: sql.clone() });
+                let timeout = self.clients[ci].timeout;
+                self.push(now + timeout, EventKind::ClientTimeout { client: ci, op });
+                self.send(Endpoint::Client(ci), Endpoint::Node(target), Payload::Request { op, sql: sql.clone() });
+            }
+            Command::Crash(id) => {
+                let Some(i) = self.node_index(id) else { return };
+                if self.nodes[i].status != Status::Crashed {
+                    self.nodes[i].crash();
+                    self.parked[i].clear();
+                    self.trace.push(TraceEvent::Crashed { at: now, node: id.clone() });
+                }
+            }
+            Command::Restart(id) => {
+                let Some(i) = self.node_index(id) else { return };
+                if self.nodes[i].status == Status::Crashed {
+                    self.nodes[i].status = if self.nodes[i].halt_error.is_some() { Status::Halted } else { Status::Running };
+                    self.trace.push(TraceEvent::Restarted { at: now, node: id.clone() });
+                    let effects = self.nodes[i].on_start(now, &self.cfg);
+                    self.interpret(i, effects);
+                }
+            }
+            Command::Pause { node, for_ms } => {
+                let Some(i) = self.node_index(node) else { return };
+                if matches!(self.nodes[i].status, Status::Running | Status::Halted) {
+                    self.nodes[i].status = Status::Paused;
+                    self.trace.push(TraceEvent::Paused { at: now, node: node.clone() });
+                    if let Some(d) = for_ms {
+                        let inc = self.nodes[i].incarnation;
+                        self.push(now + ms(*d), EventKind::Resume { node: i, incarnation: inc });
+                    }
+                }
+            }
+            Command::Resume(id) => {
+                let Some(i) = self.node_index(id) else { return };
+                if self.nodes[i].status == Status::Paused {
+                    self.resume(i);
+                }
+            }
+            Command::Partition { groups, one_way } => {
+                self.net.partition(groups, *one_way);
+                self.trace.push(TraceEvent::Partitioned { at: now, groups: groups.clone(), one_way: *one_way });
+            }
+            Command::CutLink(a, b) => {
+                self.net.partition(&[vec![a.clone()], vec![b.clone()]], false);
+                self.trace.push(TraceEvent::Partitioned { at: now, groups: vec![vec![a.clone()], vec![b.clone()]], one_way: false });
+            }
+            Command::HealLink(a, b) => {
+                self.net.heal_link(a, b);
+                self.trace.push(TraceEvent::NetworkChanged { at: now, detail: format!("healed {a}-{b}") });
+            }
+            Command::HealAll => {
+                self.net.heal_all();
+                self.trace.push(TraceEvent::Healed { at: now });
+            }
+            Command::SetNetwork(spec) => {
+                self.net.spec = *spec;
+                self.trace.push(TraceEvent::NetworkChanged { at: now, detail: c.label() });
+            }
+        }
+    }
+
+    /// Index of an endpoint in the network's name table: nodes first, then clients.
+    fn endpoint_index(&self, e: Endpoint) -> usize {
+        match e {
+            Endpoint::Node(i) => i,
+            Endpoint::Client(i) => self.nodes.len() + i,
+        }
+    }
+
+    fn node_index(&self, id: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.id == id)
+    }
+
+    fn send(&mut self, from: Endpoint, to: Endpoint, payload: Payload) {
+        let now = self.now;
+        let kind = payload.kind();
+        let bytes = payload.size_bytes();
+        let m = self.metrics.per_kind.entry(kind).or_default();
+        m.sent += 1;
+        m.bytes += u64::from(bytes);
+        let copies = if self.net_rng.chance(self.net.spec.duplicate) { 2 } else { 1 };
+        for _ in 0..copies {
+            let latency = self.net.sample_latency(&mut self.net_rng);
+            let lost = self.net_rng.chance(self.net.spec.loss);
+            let doomed = if !self.net.can_reach(self.endpoint_index(from), self.endpoint_index(to)) {
+                Some(DropReason::Partition)
+            } else if lost {
+                Some(DropReason::Loss)
+            } else {
+                None
+            };
+            let id = self.next_msg;
+            self.next_msg += 1;
+            let deliver = now + latency;
+            self.trace.push(TraceEvent::Sent {
+                at: now,
+                msg: id,
+                from: self.name(from).to_string(),
+                to: self.name(to).to_string(),
+                kind,
+                label: payload.label(),
+                deliver_at: deliver,
+                bytes,
+            });
+            self.in_flight.insert(id, InFlight { from, to, payload: payload.clone(), sent: now, deliver, doomed });
+            self.push(deliver, EventKind::Deliver(id));
+        }
+    }
+
+    fn deliver(&mut self, id: u64) {
+        let Some(m) = self.in_flight.remove(&id) else { return };
+        let now = self.now;
+        let kind = m.payload.kind();
+        let reason = if m.doomed.is_some() {
+            m.doomed
+        } else if !self.net.can_reach(self.endpoint_index(m.from), self.endpoint_index(m.to)) {
+            Some(DropReason::Partition)
+        } else {
+            match m.to {
+                Endpoint::Node(n) if self.nodes[n].status == Status::Crashed => Some(DropReason::TargetDown),
+                _ => None,
+            }
+        };
+        let (from_name, to_name) = (self.name(m.from).to_string(), self.name(m.to).to_string());
+        if let Some(reason) = reason {
+            self.metrics.per_kind.entry(kind).or_default().dropped += 1;
+            self.trace.push(TraceEvent::Dropped { at: now, msg: id, from: from_name, to: to_name, kind, reason });
+            return;
+        }
+        self.metrics.per_kind.entry(kind).or_default().delivered += 1;
+        self.trace.push(TraceEvent::Delivered { at: now, msg: id, from: from_name, to: to_name, kind });
+        match m.to {
+            Endpoint::Client(c) => self.on_client_message(c, m.payload),
+            Endpoint::Node(n) => {
+                if self.nodes[n].status == Status::Paused {
+                    self.parked[n].push(Parked::Message { from: m.from, payload: m.payload });
+                } else {
+                    let effects = self.nodes[n].on_message(now, m.from, m.payload, &self.cfg);
+                    self.interpret(n, effects);
+                }
+            }
+        }
+    }
+
+    fn on_client_message(&mut self, _client: usize, payload: Payload) {
+        if let Payload::Response { op, result } = payload {
+            if self.history.get(op).is_some_and(|h| h.end.is_none()) {
+                self.finish_op(op, result);
+            }
+        }
+    }
+
+    fn finish_op(&mut self, op: usize, result: OpResult) {
+        let now = self.now;
+        let h = &mut self.history[op];
+        h.end = Some(now);
+        let client = self.clients[h.client].id.clone();
+        let node = self.nodes[h.node].id.clone();
+        let ev = match (&result.error, result.read_only) {
+            (Some(e), _) => TraceEvent::OpFailed { at: now, client, op, error: e.clone() },
+            (None, true) => TraceEvent::ReadServed { at: now, client, op, node, rows: result.rows.len() },
+            (None, false) => TraceEvent::WriteAcked { at: now, client, op, node, lsn: result.lsn.unwrap_or(0) },
+        };
+        h.read = result.read_only || (h.read && result.error.is_some());
+        h.result = Some(result);
+        self.trace.push(ev);
+    }
+
+    fn interpret(&mut self, node: usize, effects: Vec<Effect>) {
+        let now = self.now;
+        for e in effects {
+            match e {
+                Effect::Send { to, payload } => self.send(Endpoint::Node(node), to, payload),
+                Effect::SetTimer { at, timer } => {
+                    let incarnation = self.nodes[node].incarnation;
+                    self.push(at.max(now), EventKind::Timer { node, incarnation, timer });
+                }
+                Effect::Note(Note::Applied { lsn }) => {
+                    self.trace.push(TraceEvent::Applied { at: now, node: self.nodes[node].id.clone(), lsn });
+                }
+                Effect::Note(Note::WriteCommitted { .. }) => {}
+                Effect::Note(Note::Halted { error }) => {
+                    self.trace.push(TraceEvent::Halted { at: now, node: self.nodes[node].id.clone(), error });
+                }
+            }
+        }
+    }
+
+    /// Nothing on the wire.
+    pub fn is_quiet(&self) -> bool {
+        self.in_flight.is_empty()
+    }
+}
+
+/// The scenario's workload, then its faults, then `extra` (a person's commands), stably sorted by time: list order
+/// breaks ties, so the order of events is the same however the list was built.
+pub fn merged_commands(scenario: &Scenario, extra: &[TimedCommand]) -> Rc<Vec<TimedCommand>> {
+    let mut commands: Vec<TimedCommand> =
+        scenario.workload.iter().chain(scenario.faults.iter()).chain(extra.iter()).cloned().collect();
+    commands.sort_by_key(|c| c.at);
+    Rc::new(commands)
+}
+
+/// What a paused node holds until it runs again: a stalled process neither reads its socket nor fires its timers.
+#[derive(Clone, Debug, PartialEq)]
+enum Parked {
+    Message { from: Endpoint, payload: Payload },
+    Timer { incarnation: u64, timer: Timer },
+}

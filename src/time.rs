@@ -1,0 +1,28 @@
+//! Simulated time: integer microseconds since the start of the run. Never a float, never the wall clock.
+
+pub type Micros = u64;
+
+pub const US_PER_MS: u64 = 1_000;
+
+pub fn ms(v: u64) -> Micros {
+    v.saturating_mul(US_PER_MS)
+}
+
+/// Milliseconds with three decimals, for people: `12.345ms`.
+pub fn fmt_ms(t: Micros) -> String {
+    format!("{}.{:03}ms", t / US_PER_MS, t % US_PER_MS)
+}
+
+/// Milliseconds as a JSON number (exact to the microsecond for any run shorter than 285 years).
+pub fn to_ms_f64(t: Micros) -> f64 {
+    t as f64 / US_PER_MS as f64
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_milliseconds() {
+        assert_eq!(super::fmt_ms(12_345), "12.345ms");
+        assert_eq!(super::fmt_ms(7), "0.007ms");
+    }
+}

@@ -1,0 +1,169 @@
+//! What the front end draws, computed from the simulation at the current moment. The UI never computes protocol
+//! logic: it renders these structs and turns clicks into commands.
+
+use crate::node::{Endpoint, Status};
+use crate::replog::value_text;
+use crate::sim::Simulation;
+use crate::time::Micros;
+use crate::trace::MsgKind;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterView {
+    pub now: Micros,
+    pub until: Micros,
+    pub leader_lsn: u64,
+    pub nodes: Vec<NodeView>,
+    pub clients: Vec<ClientView>,
+    pub messages: Vec<MessageView>,
+    /// Directed cuts between named endpoints: (from, to).
+    pub cuts: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeView {
+    pub id: String,
+    pub role: &'static str,
+    pub status: Status,
+    pub lsn: u64,
+    /// Entries the leader has committed that this node has not applied.
+    pub lag_records: u64,
+    /// How long ago the leader committed the oldest entry this node lacks (0 when caught up).
+    pub lag_us: Micros,
+    pub clock_offset_ms: i64,
+    pub clock_drift_ppm: i64,
+    /// Entries received but not yet applied (out of order, or waiting out an apply delay).
+    pub buffered: usize,
+    /// Client writes the leader holds until followers confirm (sync / semi-sync).
+    pub waiting_writes: usize,
+    pub error: Option<String>,
+    pub tables: Vec<TableView>,
+    /// The last few log entries: (lsn, description).
+    pub log_tail: Vec<(u64, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableView {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientView {
+    pub id: String,
+    pub target: String,
+    pub pending: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageView {
+    pub id: u64,
+    pub from: String,
+    pub to: String,
+    pub kind: MsgKind,
+    pub label: String,
+    pub sent: Micros,
+    pub deliver: Micros,
+    /// The network will drop it (loss or a cut link): drawn fading.
+    pub doomed: bool,
+}
+
+impl MessageView {
+    /// Position along the link at time `t`, 0.0 at the sender, 1.0 at the receiver.
+    pub fn progress(&self, t: Micros) -> f64 {
+        if self.deliver <= self.sent {
+            return 1.0;
+        }
+        let p = t.saturating_sub(self.sent) as f64 / (self.deliver - self.sent) as f64;
+        p.clamp(0.0, 1.0)
+    }
+}
+
+pub const LOG_TAIL: usize = 6;
+
+impl Simulation {
+    pub fn view(&self) -> ClusterView {
+        let now = self.now();
+        let leader = self.leader();
+        let leader_lsn = leader.map_or(0, |l| self.nodes[l].lsn());
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let lag_records = leader_lsn.saturating_sub(n.lsn());
+                let lag_us = match leader {
+                    Some(l) if lag_records > 0 => self.nodes[l]
+                        .log
+                        .get(n.lsn() as usize)
+                        .map_or(0, |e| now.saturating_sub(e.committed_at)),
+                    _ => 0,
+                };
+                let tables = n
+                    .db
+                    .table_names()
+                    .into_iter()
+                    .map(|t| TableView {
+                        columns: n.db.columns(&t).unwrap_or_default(),
+                        rows: n.db.rows(&t).iter().map(|r| r.iter().map(|(_, v)| value_text(v)).collect()).collect(),
+                        name: t,
+                    })
+                    .collect();
+                let start = n.log.len().saturating_sub(LOG_TAIL);
+                NodeView {
+                    id: n.id.clone(),
+                    role: n.role.name(),
+                    status: n.status,
+                    lsn: n.lsn(),
+                    lag_records,
+                    lag_us,
+                    clock_offset_ms: n.clock.offset_ms,
+                    clock_drift_ppm: n.clock.drift_ppm,
+                    buffered: n.buffered(),
+                    waiting_writes: n.waiting_writes(),
+                    error: n.halt_error.clone(),
+                    tables,
+                    log_tail: n.log[start..].iter().map(|e| (e.lsn, e.record.describe())).collect(),
+                }
+            })
+            .collect();
+        let clients = self
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ClientView {
+                id: c.id.clone(),
+                target: self.nodes[c.target].id.clone(),
+                pending: self.history.iter().filter(|h| h.client == i && h.end.is_none()).count(),
+            })
+            .collect();
+        let messages = self
+            .in_flight()
+            .map(|(id, m)| MessageView {
+                id: *id,
+                from: self.name(m.from).to_string(),
+                to: self.name(m.to).to_string(),
+                kind: m.payload.kind(),
+                label: m.payload.label(),
+                sent: m.sent,
+                deliver: m.deliver,
+                doomed: m.doomed.is_some(),
+            })
+            .collect();
+        let mut names: Vec<String> = self.nodes.iter().map(|n| n.id.clone()).collect();
+        names.extend(self.clients.iter().map(|c| c.id.clone()));
+        let mut cuts = Vec::new();
+        for a in &names {
+            for b in &names {
+                if a != b && self.net.link_state(a, b).0 {
+                    cuts.push((a.clone(), b.clone()));
+                }
+            }
+        }
+        ClusterView { now, until: self.scenario.until(), leader_lsn, nodes, clients, messages, cuts }
+    }
+
+    /// Name of an endpoint for views.
+    pub fn endpoint_name(&self, e: Endpoint) -> String {
+        self.name(e).to_string()
+    }
+}

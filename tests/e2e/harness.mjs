@@ -1,0 +1,67 @@
+// Shared harness for the end-to-end tests: a static server for dist/ on 127.0.0.1 under a sub-path (so relative
+// asset URLs are tested on every run), and Debian's Chromium driven by playwright-core (never a downloaded browser).
+import { createServer } from 'node:http';
+import { readFile, mkdir, mkdtemp } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const ROOT = path.resolve(HERE, '..', '..');
+const require = createRequire(path.join(ROOT, '.tools', 'package.json'));
+const { chromium } = require('playwright-core');
+
+export const SUB_PATH = '/docs/embedded/playground/';
+export const SHOTS = path.join(HERE, 'screenshots');
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.wasm': 'application/wasm',
+  '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',
+};
+
+export async function serveDist() {
+  const dist = path.join(ROOT, 'dist');
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (!url.pathname.startsWith(SUB_PATH)) { res.writeHead(404); res.end('outside the sub-path'); return; }
+    let rel = decodeURIComponent(url.pathname.slice(SUB_PATH.length)) || 'index.html';
+    if (rel.includes('..')) { res.writeHead(400); res.end(); return; }
+    try {
+      const body = await readFile(path.join(dist, rel));
+      res.writeHead(200, { 'content-type': TYPES[path.extname(rel)] || 'application/octet-stream' });
+      res.end(body);
+    } catch { res.writeHead(404); res.end('not found'); }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${server.address().port}${SUB_PATH}`;
+  return { base, close: () => new Promise((r) => server.close(r)) };
+}
+
+export async function launch() {
+  const userDataDir = await mkdtemp(path.join(tmpdir(), 'replsim-chromium-'));
+  await mkdir(SHOTS, { recursive: true });
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1366, height: 800 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+  return context;
+}
+
+/** Open the playground and wait until the cluster is drawn; collect page errors so tests can assert none. */
+export async function open(context, url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.goto(url);
+  await page.waitForSelector('g.node', { timeout: 30000 });
+  return { page, errors };
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}

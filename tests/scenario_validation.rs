@@ -1,0 +1,92 @@
+//! Bad scenario files get errors that name the field and what was expected, never a panic.
+
+use proptest::prelude::*;
+use replsim::Scenario;
+
+fn err(text: &str) -> String {
+    Scenario::from_json_str(text).expect_err("should be rejected").to_string()
+}
+
+const OK: &str = r#"{"version": 1, "seed": 7, "until_ms": 2000,
+  "nodes": [{"id": "n1", "role": "leader"}, {"id": "n2", "role": "follower"},
+            {"id": "n3", "role": "follower", "clock": {"offset_ms": 250, "drift_ppm": 0}}],
+  "replication": {"mode": "async", "log": "logical"},
+  "network": {"latency_ms": {"min": 5, "max": 20}, "loss": 0.0},
+  "clients": [{"id": "alice", "route": "leader"}],
+  "schema": ["CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT)"],
+  "workload": [{"at_ms": 10, "client": "alice", "sql": "INSERT INTO users (name) VALUES ('ann')"}],
+  "faults": [{"at_ms": 300, "crash": "n2"}, {"at_ms": 900, "restart": "n2"},
+             {"at_ms": 400, "partition": [["n1"], ["n2", "n3"]]}, {"at_ms": 700, "heal": true}]}"#;
+
+#[test]
+fn the_issue_example_parses() {
+    let s = Scenario::from_json_str(OK).unwrap();
+    assert_eq!(s.nodes.len(), 3);
+    assert_eq!(s.nodes[2].clock.offset_ms, 250);
+    assert_eq!(s.faults.len(), 4);
+}
+
+#[test]
+fn wrong_types_name_the_field() {
+    assert_eq!(
+        err(&OK.replace(r#""drift_ppm": 0"#, r#""drift_ppm": "fast""#)),
+        r#"nodes[2].clock.drift_ppm: expected an integer, found the string "fast""#
+    );
+    assert_eq!(err(&OK.replace(r#""until_ms": 2000"#, r#""until_ms": -1"#)), "until_ms: expected a non-negative integer, found -1");
+    assert_eq!(err(&OK.replace(r#""loss": 0.0"#, r#""loss": 2"#)), "network.loss: expected a probability between 0 and 1, found 2");
+}
+
+#[test]
+fn references_must_exist() {
+    assert_eq!(err(&OK.replace(r#""crash": "n2""#, r#""crash": "n9""#)), r#"faults[0].crash: no node "n9" (nodes: n1, n2, n3)"#);
+    assert_eq!(err(&OK.replace(r#""client": "alice""#, r#""client": "bob""#)), r#"workload[0].client: no client "bob""#);
+}
+
+#[test]
+fn structure_errors_are_explained() {
+    assert!(err("{").starts_with("not valid JSON"));
+    assert_eq!(err("[]"), "expected an object, found an array");
+    assert_eq!(
+        err(&OK.replace(r#""role": "leader""#, r#""role": "boss""#)),
+        r#"nodes[0].role: expected one of leader | follower, found "boss""#
+    );
+    assert_eq!(
+        err(&OK.replace(r#"{"id": "n2", "role": "follower"}"#, r#"{"id": "n2", "role": "leader"}"#)),
+        r#"nodes: expected exactly one node with role "leader", found 2"#
+    );
+    assert!(err(&OK.replace(r#""seed": 7"#, r#""sead": 7"#)).starts_with("sead: unknown field"));
+    assert_eq!(
+        err(&OK.replace(r#"{"at_ms": 300, "crash": "n2"}"#, r#"{"at_ms": 300, "crash": "n2", "restart": "n2"}"#)),
+        "faults[0]: expected exactly one action, found crash and restart"
+    );
+    assert_eq!(err(&OK.replace(r#"{"at_ms": 700, "heal": true}"#, r#"{"heal": true}"#)), "faults[3].at_ms: required field is missing");
+    assert_eq!(
+        err(&OK.replace(r#""log": "logical""#, r#""log": "binlog""#)),
+        r#"replication.log: expected one of statement | wal | logical | trigger, found "binlog""#
+    );
+    assert_eq!(err(&OK.replace(r#""id": "n3""#, r#""id": "n2""#)), r#"nodes[2].id: duplicate node id "n2""#);
+}
+
+#[test]
+fn schema_errors_stop_the_run_with_a_message() {
+    let s = Scenario::from_json_str(&OK.replace("CREATE TABLE users", "CREATE TABEL users")).unwrap();
+    let e = replsim::Simulation::new(&s, 1, &[]).unwrap_err().to_string();
+    assert!(e.starts_with("schema[0]: "), "{e}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+    /// Truncated and byte-mangled files never panic.
+    #[test]
+    fn mangled_files_never_panic(cut in 0usize..OK.len(), pos in 0usize..OK.len(), byte in any::<u8>()) {
+        let _ = Scenario::from_json_str(&OK[..cut]);
+        let mut bytes = OK.as_bytes().to_vec();
+        bytes[pos] = byte;
+        if let Ok(text) = String::from_utf8(bytes) {
+            if let Ok(s) = Scenario::from_json_str(&text) {
+                // Whatever parses also runs.
+                if let Ok(mut sim) = replsim::Simulation::new(&s, 1, &[]) { sim.run_until(50_000); }
+            }
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Simulation tests: determinism, convergence, faults, playback. Every randomized test prints the seed that
+//! reproduces a failure.
+
+use replsim::library;
+use replsim::link::LinkState;
+use replsim::node::Status;
+use replsim::playback::Playback;
+use replsim::report::{anomalies, report_json};
+use replsim::scenario::{Command, Scenario};
+use replsim::sim::Simulation;
+
+fn lesson(name: &str) -> Scenario {
+    library::lesson(name).expect("lesson exists").expect("lesson parses")
+}
+
+fn run(s: &Scenario, seed: u64) -> Simulation {
+    let mut sim = Simulation::new(s, seed, &[]).expect("setup");
+    sim.run_to_end();
+    sim
+}
+
+fn rows(sim: &Simulation, node: usize, table: &str) -> Vec<Vec<(String, replsim::sql::Value)>> {
+    sim.nodes[node].db.rows(table)
+}
+
+// Determinism: a run is a pure function of (scenario, seed, commands).
+#[test]
+fn same_seed_gives_same_trace_hash() {
+    let s = lesson("lossy-network");
+    let a = run(&s, 11);
+    let b = run(&s, 11);
+    assert_eq!(a.trace.hash(), b.trace.hash(), "seed 11");
+    assert_eq!(a.trace.events(), b.trace.events(), "seed 11");
+}
+
+#[test]
+fn another_seed_with_random_latency_gives_another_trace() {
+    let s = lesson("basics-async");
+    assert_ne!(run(&s, 1).trace.hash(), run(&s, 2).trace.hash());
+}
+
+// DDIA 5.1 leaders and followers: writes go to the leader, which ships them to every follower in order.
+#[test]
+fn fault_free_async_cluster_converges() {
+    let s = lesson("basics-async");
+    let sim = run(&s, s.seed);
+    let leader_rows = rows(&sim, 0, "users");
+    assert_eq!(leader_rows.len(), 16);
+    for f in 1..sim.nodes.len() {
+        assert_eq!(sim.nodes[f].lsn(), sim.nodes[0].lsn(), "follower {f} lsn");
+        assert_eq!(rows(&sim, f, "users"), leader_rows, "follower {f} rows");
+    }
+    assert!(anomalies(&sim).is_empty());
+}
+
+// DDIA 5.1 follower failure: catch-up recovery from the durable log position.
+#[test]
+fn crashed_follower_catches_up_after_restart() {
+    let s = lesson("follower-catch-up");
+    let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
+    sim.run_until(1_700_000);
+    assert_eq!(sim.nodes[2].status, Status::Crashed);
+    let behind = sim.nodes[0].lsn() - sim.nodes[2].lsn();
+    assert!(behind >= 5, "n3 should have missed writes while down, missed {behind}");
+    let before_crash = sim.nodes[2].lsn();
+    assert!(before_crash > 0, "n3 applied some entries before crashing, and keeps them");
+    sim.run_to_end();
+    assert_eq!(sim.nodes[2].lsn(), sim.nodes[0].lsn());
+    assert_eq!(rows(&sim, 2, "users"), rows(&sim, 0, "users"));
+    let fetched = sim.trace.events().iter().any(|e| matches!(e, replsim::trace::TraceEvent::Sent { from, kind: replsim::trace::MsgKind::Fetch, .. } if from == "n3"));
+    assert!(fetched, "the restarted follower asks for what it missed");
+}
+
+#[test]
+fn partitioned_follower_converges_after_heal() {
+    let s = lesson("partition-heal");
+    let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
+    sim.run_until(1_500_000);
+    assert!(sim.nodes[2].lsn() < sim.nodes[0].lsn(), "cut off from the leader, n3 falls behind");
+    sim.run_to_end();
+    assert_eq!(rows(&sim, 2, "users"), rows(&sim, 0, "users"));
+}
+
+#[test]
+fn lossy_reordering_network_still_converges() {
+    let s = lesson("lossy-network");
+    for seed in 0..20 {
+        let sim = run(&s, seed);
+        for f in 1..3 {
+            assert_eq!(rows(&sim, f, "users"), rows(&sim, 0, "users"), "seed {seed}, follower {f}");
+        }
+    }
+}
+
+// DDIA 5.1 synchronous replication: a dead synchronous follower blocks every write.
+#[test]
+fn sync_mode_blocks_writes_while_a_follower_is_down() {
+    let s = lesson("sync-blocks");
+    let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
+    sim.run_until(1_800_000);
+    let waiting = sim.nodes[0].waiting_writes();
+    assert!(waiting > 0, "writes after the crash wait for n3");
+    let acked_during_outage = sim
+        .history
+        .iter()
+        .filter(|h| h.start > 800_000 && h.end.is_some_and(|e| e < 1_800_000) && h.ok())
+        .count();
+    assert_eq!(acked_during_outage, 0, "no write is acknowledged while a sync follower is down");
+    sim.run_to_end();
+    assert_eq!(sim.nodes[0].waiting_writes(), 0, "after the restart, held writes complete");
+}
+
+// DDIA 5.1 asynchronous replication: the leader acknowledges before followers have the write.
+#[test]
+fn async_acknowledges_before_followers_apply() {
+    let s = lesson("basics-async");
+    let sim = run(&s, s.seed);
+    let first = sim.history.iter().position(|h| !h.read).unwrap();
+    let ack = sim.history[first].end.unwrap();
+    let applied_at = sim
+        .trace
+        .events()
+        .iter()
+        .find_map(|e| match e {
+            replsim::trace::TraceEvent::Applied { at, node, lsn: 1 } if node == "n2" => Some(*at),
+            _ => None,
+        })
+        .unwrap();
+    // The leader answered as soon as it committed; the follower got the entry over its own link.
+    let leader_committed = sim.history[first].start;
+    assert!(ack > leader_committed);
+    assert!(applied_at > leader_committed);
+}
+
+// DDIA 5.1 statement-based replication: RAND() is evaluated again on each follower.
+#[test]
+fn statement_log_with_rand_diverges_and_substitution_fixes_it() {
+    let mut s = lesson("statement-rand");
+    let sim = run(&s, s.seed);
+    let found = anomalies(&sim);
+    assert!(found.iter().any(|a| a.kind == "divergence"), "seed {}", s.seed);
+    assert!(found.iter().all(|a| !a.ops.is_empty()), "divergence names the writes behind it");
+    s.replication.statement_substitution = true;
+    let fixed = run(&s, s.seed);
+    assert!(anomalies(&fixed).is_empty(), "with substitution the replicas agree");
+    s.replication.statement_substitution = false;
+    s.replication.log = replsim::scenario::LogKind::Logical;
+    assert!(anomalies(&run(&s, s.seed)).is_empty(), "a logical log ships the values");
+}
+
+#[test]
+fn followers_refuse_client_writes() {
+    let text = library::LESSONS[0].json.replace("\"clients\": [", "\"clients\": [ {\"id\": \"rogue\", \"route\": \"leader\"},");
+    let s = Scenario::from_json_str(&text).unwrap();
+    let mut sim = Simulation::new(&s, 1, &[]).unwrap();
+    sim.run_until(10);
+    sim.clients[0].target = 1; // pretend the client was misrouted to n2
+    let cmd = replsim::scenario::TimedCommand {
+        at: 20,
+        command: Command::Sql { client: "rogue".into(), sql: "INSERT INTO users (name) VALUES ('x')".into() },
+    };
+    sim.set_commands(std::rc::Rc::new(vec![cmd]));
+    sim.run_until(200_000);
+    let h = &sim.history[0];
+    let err = h.result.as_ref().and_then(|r| r.error.clone()).unwrap();
+    assert!(err.contains("read-only follower"), "{err}");
+}
+
+// Playback: seeking anywhere gives exactly the world a straight run reaches.
+#[test]
+fn seeking_backwards_and_forwards_matches_a_straight_run() {
+    let s = lesson("follower-catch-up");
+    let mut straight = Simulation::new(&s, s.seed, &[]).unwrap();
+    straight.run_until(1_234_567);
+    let mut p = Playback::new(s.clone(), s.seed, Vec::new()).unwrap();
+    p.seek(2_500_000);
+    p.seek(300_000);
+    p.seek(1_234_567);
+    assert_eq!(p.sim().trace.hash(), straight.trace.hash());
+    assert_eq!(p.sim().trace.events(), straight.trace.events());
+}
+
+#[test]
+fn a_persons_commands_replay_exactly_from_a_share_link() {
+    let s = lesson("basics-async");
+    let mut p = Playback::new(s.clone(), 99, Vec::new()).unwrap();
+    p.seek(400_000);
+    p.command(Command::Crash("n2".into()));
+    p.seek(900_000);
+    p.command(Command::Sql { client: "alice".into(), sql: "INSERT INTO users (name) VALUES ('zoe')".into() });
+    p.seek(1_500_000);
+    p.command(Command::Restart("n2".into()));
+    p.seek(2_900_000);
+    let live = p.sim().trace.hash();
+    let link = LinkState { scenario: s.clone(), seed: 99, commands: p.user_commands().to_vec(), at: p.now() };
+    let decoded = LinkState::decode(&format!("#{}", link.encode())).unwrap();
+    assert_eq!(decoded, link);
+    let mut replay = Playback::new(decoded.scenario, decoded.seed, decoded.commands).unwrap();
+    replay.seek(decoded.at);
+    assert_eq!(replay.sim().trace.hash(), live);
+    assert_eq!(report_json(replay.sim()), report_json(p.sim()));
+}
+
+#[test]
+fn a_new_command_discards_the_persons_later_commands() {
+    let s = lesson("basics-async");
+    let mut p = Playback::new(s, 3, Vec::new()).unwrap();
+    p.seek(1_000_000);
+    p.command(Command::Crash("n3".into()));
+    p.seek(500_000);
+    p.command(Command::Crash("n2".into()));
+    assert_eq!(p.user_commands().len(), 1);
+    p.seek(1_200_000);
+    assert_eq!(p.sim().nodes[2].status, Status::Running, "the discarded crash of n3 never happens");
+    assert_eq!(p.sim().nodes[1].status, Status::Crashed);
+}
+
+#[test]
+fn pause_holds_messages_until_resume() {
+    let s = lesson("leader-pause");
+    let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
+    sim.run_until(1_000_000);
+    assert_eq!(sim.nodes[0].status, Status::Paused);
+    let lsn_during = sim.nodes[0].lsn();
+    sim.run_until(1_290_000);
+    assert_eq!(sim.nodes[0].lsn(), lsn_during, "a paused leader commits nothing");
+    sim.run_to_end();
+    assert_eq!(sim.nodes[0].status, Status::Running);
+    assert_eq!(rows(&sim, 1, "users"), rows(&sim, 0, "users"));
+}
+
+#[test]
+fn every_lesson_runs() {
+    for l in library::LESSONS {
+        let s = library::lesson(l.name).unwrap().unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.title.is_some() && s.narration.is_some(), "{} explains itself", l.name);
+        let sim = run(&s, s.seed);
+        assert!(sim.trace.len() > 50, "{} does something", l.name);
+    }
+}
+
+#[test]
+fn scenario_round_trips_through_json() {
+    for l in library::LESSONS {
+        let s = library::lesson(l.name).unwrap().unwrap();
+        let again = Scenario::from_value(&s.to_json()).unwrap();
+        assert_eq!(again, s, "{}", l.name);
+    }
+}
