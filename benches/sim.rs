@@ -34,7 +34,8 @@ fn main() {
         }
     }
     let mut env = Env(1);
-    let _ = db.execute_autocommit("CREATE TABLE kv (id INTEGER PRIMARY KEY AUTOINCREMENT, v INTEGER, s TEXT)", &mut env);
+    let _ =
+        db.execute_autocommit("CREATE TABLE kv (id INTEGER PRIMARY KEY AUTOINCREMENT, v INTEGER, s TEXT)", &mut env);
     let start = Instant::now();
     for i in 0..statements {
         let sql = if i % 4 == 3 {

@@ -1,7 +1,10 @@
 //! The benchmark workload, shared by `cargo bench`, `replsim bench` and the in-browser benchmark page so that all
 //! three measure the same thing: an asynchronous cluster of `nodes` nodes taking `writes` single-row inserts.
 
-use crate::scenario::{ClientSpec, ClockSpec, Command, LogKind, Mode, NetworkSpec, NodeSpec, ReplicationSpec, Role, Route, Scenario, TimedCommand};
+use crate::scenario::{
+    ClientSpec, ClockSpec, Command, LogKind, Mode, NetworkSpec, NodeSpec, ReplicationSpec, Role, Route, Scenario,
+    TimedCommand,
+};
 use crate::sim::Simulation;
 
 pub fn cluster_scenario(nodes: usize, writes: usize) -> Scenario {
@@ -20,7 +23,12 @@ pub fn cluster_scenario(nodes: usize, writes: usize) -> Scenario {
                 apply_delay_ms: 0,
             })
             .collect(),
-        replication: ReplicationSpec { mode: Mode::Async, log: LogKind::Logical, heartbeat_ms: 50, statement_substitution: false },
+        replication: ReplicationSpec {
+            mode: Mode::Async,
+            log: LogKind::Logical,
+            heartbeat_ms: 50,
+            statement_substitution: false,
+        },
         network: NetworkSpec { latency_min_ms: 1, latency_max_ms: 5, loss: 0.0, duplicate: 0.0, reorder: 0.0 },
         clients: vec![ClientSpec { id: "load".into(), route: Route::Leader, user: None, timeout_ms: 1000 }],
         schema: vec!["CREATE TABLE kv (id INTEGER PRIMARY KEY AUTOINCREMENT, v INTEGER)".into()],

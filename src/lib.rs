@@ -1,6 +1,8 @@
 //! Replication Playground: a deterministic simulation of single-leader database replication (DDIA chapter 5).
 //! See ARCHITECTURE.md for the map of the code and its invariants.
 
+pub mod bench;
+pub mod library;
 pub mod link;
 pub mod net;
 pub mod node;
@@ -14,8 +16,6 @@ pub mod sql;
 pub mod time;
 pub mod trace;
 pub mod view;
-pub mod library;
-pub mod bench;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

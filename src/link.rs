@@ -82,9 +82,10 @@ impl LinkState {
             return Err("this link does not hold a playground run (expected #run=…)".into());
         };
         let bytes = base64url_decode(payload).map_err(|e| format!("this link is damaged: {e}"))?;
-        let text = String::from_utf8(bytes).map_err(|_| "this link is damaged: it does not decode to text".to_string())?;
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| format!("this link is damaged (cut off when copied?): {e}"))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| "this link is damaged: it does not decode to text".to_string())?;
+        let v: Value =
+            serde_json::from_str(&text).map_err(|e| format!("this link is damaged (cut off when copied?): {e}"))?;
         if v.get("v").and_then(Value::as_u64) != Some(1) {
             return Err("this link was made by another version of the playground".into());
         }

@@ -15,6 +15,7 @@
 //!   follower confirmed the entry; in semi-sync mode after the first follower (the synchronous one) confirmed it.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use crate::replog::{method, LogEntry};
 use crate::rng::SimRng;
@@ -96,13 +97,28 @@ impl OpResult {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Payload {
-    Request { op: usize, sql: String },
-    Response { op: usize, result: OpResult },
-    Replicate { entries: Vec<LogEntry>, leader_lsn: u64 },
-    Ack { lsn: u64 },
-    Heartbeat { leader_lsn: u64 },
+    Request {
+        op: usize,
+        sql: String,
+    },
+    Response {
+        op: usize,
+        result: OpResult,
+    },
+    Replicate {
+        entries: Vec<Rc<LogEntry>>,
+        leader_lsn: u64,
+    },
+    Ack {
+        lsn: u64,
+    },
+    Heartbeat {
+        leader_lsn: u64,
+    },
     /// A follower asks for every entry after `after_lsn`.
-    Fetch { after_lsn: u64 },
+    Fetch {
+        after_lsn: u64,
+    },
 }
 
 impl Payload {
@@ -207,7 +223,7 @@ struct Waiting {
 struct Volatile {
     peers: BTreeMap<usize, PeerProgress>,
     /// Entries received ahead of order, with the time they may be applied.
-    buffer: BTreeMap<u64, (Micros, LogEntry)>,
+    buffer: BTreeMap<u64, (Micros, Rc<LogEntry>)>,
     sessions: BTreeMap<usize, Session>,
     waiting: Vec<Waiting>,
     leader_lsn_seen: u64,
@@ -222,7 +238,8 @@ pub struct Node {
     pub halt_error: Option<String>,
     // Durable: survives a crash.
     pub db: Database,
-    pub log: Vec<LogEntry>,
+    /// The log as this node has it (entries are immutable and shared between nodes and messages).
+    pub log: Vec<Rc<LogEntry>>,
     pub clock: ClockSpec,
     pub apply_delay: Micros,
     pub leader: usize,
@@ -333,7 +350,10 @@ impl Node {
             out.push(Effect::SetTimer { at: now + cfg.heartbeat, timer: Timer::Heartbeat });
         } else if self.incarnation > 0 {
             // Catch-up recovery: ask for everything after the last durable position.
-            out.push(Effect::Send { to: Endpoint::Node(self.leader), payload: Payload::Fetch { after_lsn: self.lsn() } });
+            out.push(Effect::Send {
+                to: Endpoint::Node(self.leader),
+                payload: Payload::Fetch { after_lsn: self.lsn() },
+            });
         }
         out
     }
@@ -397,7 +417,10 @@ impl Node {
                         p.sent_lsn = p.match_lsn;
                         self.send_batch(now, f, &mut out);
                     } else {
-                        out.push(Effect::Send { to: Endpoint::Node(f), payload: Payload::Heartbeat { leader_lsn: last } });
+                        out.push(Effect::Send {
+                            to: Endpoint::Node(f),
+                            payload: Payload::Heartbeat { leader_lsn: last },
+                        });
                     }
                 }
                 out.push(Effect::SetTimer { at: now + cfg.heartbeat, timer: Timer::Heartbeat });
@@ -406,7 +429,10 @@ impl Node {
                 let before = self.lsn();
                 self.apply_ready(now, cfg, &mut out);
                 if self.lsn() > before {
-                    out.push(Effect::Send { to: Endpoint::Node(self.leader), payload: Payload::Ack { lsn: self.lsn() } });
+                    out.push(Effect::Send {
+                        to: Endpoint::Node(self.leader),
+                        payload: Payload::Ack { lsn: self.lsn() },
+                    });
                 }
             }
             _ => {}
@@ -414,8 +440,17 @@ impl Node {
         out
     }
 
-    fn on_request(&mut self, now: Micros, client: usize, op: usize, sql: &str, cfg: &NodeConfig, out: &mut Vec<Effect>) {
-        let reply = |result: OpResult| Effect::Send { to: Endpoint::Client(client), payload: Payload::Response { op, result } };
+    fn on_request(
+        &mut self,
+        now: Micros,
+        client: usize,
+        op: usize,
+        sql: &str,
+        cfg: &NodeConfig,
+        out: &mut Vec<Effect>,
+    ) {
+        let reply =
+            |result: OpResult| Effect::Send { to: Endpoint::Client(client), payload: Payload::Response { op, result } };
         if self.status == Status::Halted && !self.is_leader() {
             // A halted replica still answers reads from what it has.
         }
@@ -469,7 +504,7 @@ impl Node {
                     .collect();
                 let lsn = self.lsn() + 1;
                 let record = method(cfg.log).encode(&commit.statements, &commit.changes);
-                self.log.push(LogEntry { lsn, record, origin: Some(op), keys, committed_at: now });
+                self.log.push(Rc::new(LogEntry { lsn, record, origin: Some(op), keys, committed_at: now }));
                 out.push(Effect::Note(Note::WriteCommitted { op, lsn }));
                 // Ship at once to every follower that is in step (pipelining).
                 let followers = self.followers.clone();

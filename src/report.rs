@@ -34,8 +34,7 @@ pub fn result_json(r: &OpResult) -> Value {
             .rows
             .iter()
             .map(|row| {
-                let m: Map<String, Value> =
-                    r.columns.iter().cloned().zip(row.iter().map(SqlValue::to_json)).collect();
+                let m: Map<String, Value> = r.columns.iter().cloned().zip(row.iter().map(SqlValue::to_json)).collect();
                 Value::Object(m)
             })
             .collect();

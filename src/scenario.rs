@@ -137,13 +137,22 @@ pub struct TimedCommand {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    Sql { client: String, sql: String },
+    Sql {
+        client: String,
+        sql: String,
+    },
     Crash(String),
     Restart(String),
-    Pause { node: String, for_ms: Option<u64> },
+    Pause {
+        node: String,
+        for_ms: Option<u64>,
+    },
     Resume(String),
     /// Nodes (or clients) in different groups cannot reach each other; `one_way`: only from earlier to later groups.
-    Partition { groups: Vec<Vec<String>>, one_way: bool },
+    Partition {
+        groups: Vec<Vec<String>>,
+        one_way: bool,
+    },
     /// Cut the link between two endpoints, both directions.
     CutLink(String, String),
     HealLink(String, String),
@@ -239,10 +248,7 @@ impl<'a> Obj<'a> {
     fn only(&self, allowed: &[&str]) -> Res<()> {
         for k in self.map.keys() {
             if !allowed.contains(&k.as_str()) {
-                return err(
-                    &join(&self.path, k),
-                    format!("unknown field (expected one of: {})", allowed.join(", ")),
-                );
+                return err(&join(&self.path, k), format!("unknown field (expected one of: {})", allowed.join(", ")));
             }
         }
         Ok(())
@@ -338,18 +344,26 @@ pub const MAX_COMMANDS: usize = 200_000;
 
 impl Scenario {
     pub fn from_json_str(text: &str) -> Res<Scenario> {
-        let v: Value = serde_json::from_str(text).map_err(|e| ScenarioError {
-            path: String::new(),
-            message: format!("not valid JSON: {e}"),
-        })?;
+        let v: Value = serde_json::from_str(text)
+            .map_err(|e| ScenarioError { path: String::new(), message: format!("not valid JSON: {e}") })?;
         Scenario::from_value(&v)
     }
 
     pub fn from_value(v: &Value) -> Res<Scenario> {
         let o = Obj::new(v, "")?;
         o.only(&[
-            "version", "seed", "until_ms", "title", "narration", "nodes", "replication", "network", "clients",
-            "schema", "workload", "faults",
+            "version",
+            "seed",
+            "until_ms",
+            "title",
+            "narration",
+            "nodes",
+            "replication",
+            "network",
+            "clients",
+            "schema",
+            "workload",
+            "faults",
         ])?;
         let version = o.u64_or("version", 1)?;
         if version != 1 {
@@ -471,9 +485,7 @@ fn network_json(n: &NetworkSpec) -> Value {
 
 fn parse_id(o: &Obj, key: &str) -> Res<String> {
     let id = o.str_req(key)?;
-    let ok = !id.is_empty()
-        && id.len() <= 24
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let ok = !id.is_empty() && id.len() <= 24 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok {
         return err(&o.at(key), format!("expected 1-24 letters, digits, '-' or '_', found {id:?}"));
     }
@@ -496,7 +508,8 @@ fn parse_nodes(arr: &[Value]) -> Res<Vec<NodeSpec>> {
         if nodes.iter().any(|n| n.id == id) {
             return err(&o.at("id"), format!("duplicate node id {id:?}"));
         }
-        let role = enum_of(o.str_req("role")?, &o.at("role"), &[("leader", Role::Leader), ("follower", Role::Follower)])?;
+        let role =
+            enum_of(o.str_req("role")?, &o.at("role"), &[("leader", Role::Leader), ("follower", Role::Follower)])?;
         let clock = match o.get("clock") {
             None => ClockSpec::default(),
             Some(c) => {
@@ -527,25 +540,28 @@ fn parse_nodes(arr: &[Value]) -> Res<Vec<NodeSpec>> {
 }
 
 fn parse_replication(v: Option<&Value>) -> Res<ReplicationSpec> {
-    let default = ReplicationSpec {
-        mode: Mode::Async,
-        log: LogKind::Logical,
-        heartbeat_ms: 50,
-        statement_substitution: false,
-    };
+    let default =
+        ReplicationSpec { mode: Mode::Async, log: LogKind::Logical, heartbeat_ms: 50, statement_substitution: false };
     let Some(v) = v else { return Ok(default) };
     let o = Obj::new(v, "replication")?;
     o.only(&["mode", "log", "heartbeat_ms", "statement_substitution"])?;
     let mode = match o.str_opt("mode")? {
         None => Mode::Async,
-        Some(m) => enum_of(m, &o.at("mode"), &[("async", Mode::Async), ("sync", Mode::Sync), ("semi-sync", Mode::SemiSync)])?,
+        Some(m) => {
+            enum_of(m, &o.at("mode"), &[("async", Mode::Async), ("sync", Mode::Sync), ("semi-sync", Mode::SemiSync)])?
+        }
     };
     let log = match o.str_opt("log")? {
         None => LogKind::Logical,
         Some(l) => enum_of(
             l,
             &o.at("log"),
-            &[("statement", LogKind::Statement), ("wal", LogKind::Wal), ("logical", LogKind::Logical), ("trigger", LogKind::Trigger)],
+            &[
+                ("statement", LogKind::Statement),
+                ("wal", LogKind::Wal),
+                ("logical", LogKind::Logical),
+                ("trigger", LogKind::Trigger),
+            ],
         )?,
     };
     if matches!(log, LogKind::Wal | LogKind::Trigger) {
@@ -558,12 +574,7 @@ fn parse_replication(v: Option<&Value>) -> Res<ReplicationSpec> {
     if heartbeat_ms == 0 || heartbeat_ms > 60_000 {
         return err(&o.at("heartbeat_ms"), "expected 1..=60000");
     }
-    Ok(ReplicationSpec {
-        mode,
-        log,
-        heartbeat_ms,
-        statement_substitution: o.bool_or("statement_substitution", false)?,
-    })
+    Ok(ReplicationSpec { mode, log, heartbeat_ms, statement_substitution: o.bool_or("statement_substitution", false)? })
 }
 
 fn parse_network(v: &Value, path: &str) -> Res<NetworkSpec> {
@@ -652,16 +663,26 @@ fn pair(v: &Value, path: &str, nodes: &[NodeSpec], clients: &[ClientSpec]) -> Re
     }
 }
 
-const COMMAND_KEYS: &[&str] = &[
-    "client", "crash", "restart", "pause", "resume", "partition", "cut", "heal", "network",
-];
+const COMMAND_KEYS: &[&str] = &["client", "crash", "restart", "pause", "resume", "partition", "cut", "heal", "network"];
 
 impl TimedCommand {
     pub fn from_value(v: &Value, path: &str, nodes: &[NodeSpec], clients: &[ClientSpec]) -> Res<TimedCommand> {
         let o = Obj::new(v, path)?;
         o.only(&[
-            "at_ms", "at_us", "client", "sql", "crash", "restart", "pause", "for_ms", "resume", "partition",
-            "one_way", "cut", "heal", "network",
+            "at_ms",
+            "at_us",
+            "client",
+            "sql",
+            "crash",
+            "restart",
+            "pause",
+            "for_ms",
+            "resume",
+            "partition",
+            "one_way",
+            "cut",
+            "heal",
+            "network",
         ])?;
         let at = match (o.get("at_us"), o.get("at_ms")) {
             (Some(us), _) => as_u64(us, &o.at("at_us"))?,
@@ -723,7 +744,9 @@ impl TimedCommand {
                 }
                 _ => return err(&o.at("heal"), "expected true (heal everything) or a pair of ids"),
             },
-            ["network"] => Command::SetNetwork(parse_network(o.get("network").unwrap_or(&Value::Null), &o.at("network"))?),
+            ["network"] => {
+                Command::SetNetwork(parse_network(o.get("network").unwrap_or(&Value::Null), &o.at("network"))?)
+            }
             [] => return err(path, format!("expected one of the fields {}", COMMAND_KEYS.join(", "))),
             many => return err(path, format!("expected exactly one action, found {}", many.join(" and "))),
         };

@@ -15,7 +15,7 @@ use crate::node::{Effect, Endpoint, Node, NodeConfig, Note, OpResult, Payload, S
 use crate::rng::SimRng;
 use crate::scenario::{Command, Role, Scenario, TimedCommand};
 use crate::time::{ms, Micros};
-use crate::trace::{DropReason, MsgKind, Trace, TraceEvent};
+use crate::trace::{DropReason, Label, MsgKind, Name, Trace, TraceEvent};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum EventKind {
@@ -103,6 +103,8 @@ pub struct Simulation {
     pub clients: Vec<ClientState>,
     pub net: Network,
     parked: Vec<Vec<Parked>>,
+    /// Endpoint names: nodes first, then clients.
+    names: Rc<[Name]>,
     net_rng: SimRng,
     in_flight: BTreeMap<u64, InFlight>,
     next_msg: u64,
@@ -128,8 +130,14 @@ impl Simulation {
     }
 
     /// `keep_trace = false` hashes events without storing them (benchmarks, sweeps).
-    pub fn with_trace(scenario: &Scenario, seed: u64, extra: &[TimedCommand], keep_trace: bool) -> Result<Self, SetupError> {
-        let leader = scenario.nodes.iter().position(|n| n.role == Role::Leader).ok_or_else(|| SetupError("no leader".into()))?;
+    pub fn with_trace(
+        scenario: &Scenario,
+        seed: u64,
+        extra: &[TimedCommand],
+        keep_trace: bool,
+    ) -> Result<Self, SetupError> {
+        let leader =
+            scenario.nodes.iter().position(|n| n.role == Role::Leader).ok_or_else(|| SetupError("no leader".into()))?;
         let followers: Vec<usize> = (0..scenario.nodes.len()).filter(|i| *i != leader).collect();
         let mut nodes = Vec::new();
         for (i, spec) in scenario.nodes.iter().enumerate() {
@@ -167,6 +175,7 @@ impl Simulation {
             seq: 0,
             nodes,
             clients,
+            names: names.iter().map(|n| Name::from(n.as_str())).collect(),
             net: Network::new(scenario.network, names),
             parked: vec![Vec::new(); scenario.nodes.len()],
             net_rng: SimRng::fork(seed, "network"),
@@ -201,10 +210,12 @@ impl Simulation {
     }
 
     pub fn name(&self, e: Endpoint) -> &str {
-        match e {
-            Endpoint::Node(i) => &self.nodes[i].id,
-            Endpoint::Client(i) => &self.clients[i].id,
-        }
+        &self.names[self.endpoint_index(e)]
+    }
+
+    /// The shared name of an endpoint, for trace events.
+    fn nm(&self, e: Endpoint) -> Name {
+        self.names[self.endpoint_index(e)].clone()
     }
 
     /// Replace the command list (the playground does this when a person acts). Only valid while standing at a
@@ -295,7 +306,7 @@ impl Simulation {
     fn resume(&mut self, node: usize) {
         let now = self.now;
         self.nodes[node].status = if self.nodes[node].halt_error.is_some() { Status::Halted } else { Status::Running };
-        self.trace.push(TraceEvent::Resumed { at: now, node: self.nodes[node].id.clone() });
+        self.trace.push(TraceEvent::Resumed { at: now, node: self.nm(Endpoint::Node(node)) });
         for p in std::mem::take(&mut self.parked[node]) {
             let effects = match p {
                 Parked::Message { from, payload } => self.nodes[node].on_message(now, from, payload, &self.cfg),
@@ -316,8 +327,22 @@ impl Simulation {
                 let target = self.clients[ci].target;
                 let op = self.history.len();
                 let read = crate::sql::Database::is_read_only(sql).unwrap_or(false);
-                self.history.push(HistoryEntry { client: ci, read, sql: sql.clone(), node: target, start: now, end: None, result: None });
-                self.trace.push(TraceEvent::ClientSent { at: now, client: client.clone(), op, node: self.nodes[target].id.clone(), sql: sql.clone() });
+                self.history.push(HistoryEntry {
+                    client: ci,
+                    read,
+                    sql: sql.clone(),
+                    node: target,
+                    start: now,
+                    end: None,
+                    result: None,
+                });
+                self.trace.push(TraceEvent::ClientSent {
+                    at: now,
+                    client: self.nm(Endpoint::Client(ci)),
+                    op,
+                    node: self.nm(Endpoint::Node(target)),
+                    sql: sql.clone(),
+                });
                 let timeout = self.clients[ci].timeout;
                 self.push(now + timeout, EventKind::ClientTimeout { client: ci, op });
                 self.send(Endpoint::Client(ci), Endpoint::Node(target), Payload::Request { op, sql: sql.clone() });
@@ -327,14 +352,15 @@ impl Simulation {
                 if self.nodes[i].status != Status::Crashed {
                     self.nodes[i].crash();
                     self.parked[i].clear();
-                    self.trace.push(TraceEvent::Crashed { at: now, node: id.clone() });
+                    self.trace.push(TraceEvent::Crashed { at: now, node: self.nm(Endpoint::Node(i)) });
                 }
             }
             Command::Restart(id) => {
                 let Some(i) = self.node_index(id) else { return };
                 if self.nodes[i].status == Status::Crashed {
-                    self.nodes[i].status = if self.nodes[i].halt_error.is_some() { Status::Halted } else { Status::Running };
-                    self.trace.push(TraceEvent::Restarted { at: now, node: id.clone() });
+                    self.nodes[i].status =
+                        if self.nodes[i].halt_error.is_some() { Status::Halted } else { Status::Running };
+                    self.trace.push(TraceEvent::Restarted { at: now, node: self.nm(Endpoint::Node(i)) });
                     let effects = self.nodes[i].on_start(now, &self.cfg);
                     self.interpret(i, effects);
                 }
@@ -343,7 +369,7 @@ impl Simulation {
                 let Some(i) = self.node_index(node) else { return };
                 if matches!(self.nodes[i].status, Status::Running | Status::Halted) {
                     self.nodes[i].status = Status::Paused;
-                    self.trace.push(TraceEvent::Paused { at: now, node: node.clone() });
+                    self.trace.push(TraceEvent::Paused { at: now, node: self.nm(Endpoint::Node(i)) });
                     if let Some(d) = for_ms {
                         let inc = self.nodes[i].incarnation;
                         self.push(now + ms(*d), EventKind::Resume { node: i, incarnation: inc });
@@ -362,7 +388,11 @@ impl Simulation {
             }
             Command::CutLink(a, b) => {
                 self.net.partition(&[vec![a.clone()], vec![b.clone()]], false);
-                self.trace.push(TraceEvent::Partitioned { at: now, groups: vec![vec![a.clone()], vec![b.clone()]], one_way: false });
+                self.trace.push(TraceEvent::Partitioned {
+                    at: now,
+                    groups: vec![vec![a.clone()], vec![b.clone()]],
+                    one_way: false,
+                });
             }
             Command::HealLink(a, b) => {
                 self.net.heal_link(a, b);
@@ -415,10 +445,10 @@ impl Simulation {
             self.trace.push(TraceEvent::Sent {
                 at: now,
                 msg: id,
-                from: self.name(from).to_string(),
-                to: self.name(to).to_string(),
+                from: self.nm(from),
+                to: self.nm(to),
                 kind,
-                label: payload.label(),
+                label: if self.trace.keeps() { Label(payload.label()) } else { Label::default() },
                 deliver_at: deliver,
                 bytes,
             });
@@ -441,7 +471,7 @@ impl Simulation {
                 _ => None,
             }
         };
-        let (from_name, to_name) = (self.name(m.from).to_string(), self.name(m.to).to_string());
+        let (from_name, to_name) = (self.nm(m.from), self.nm(m.to));
         if let Some(reason) = reason {
             self.metrics.per_kind.entry(kind).or_default().dropped += 1;
             self.trace.push(TraceEvent::Dropped { at: now, msg: id, from: from_name, to: to_name, kind, reason });
@@ -474,8 +504,9 @@ impl Simulation {
         let now = self.now;
         let h = &mut self.history[op];
         h.end = Some(now);
-        let client = self.clients[h.client].id.clone();
-        let node = self.nodes[h.node].id.clone();
+        let (client, node) = (h.client, h.node);
+        let client = self.names[self.nodes.len() + client].clone();
+        let node = self.names[node].clone();
         let ev = match (&result.error, result.read_only) {
             (Some(e), _) => TraceEvent::OpFailed { at: now, client, op, error: e.clone() },
             (None, true) => TraceEvent::ReadServed { at: now, client, op, node, rows: result.rows.len() },
@@ -496,11 +527,11 @@ impl Simulation {
                     self.push(at.max(now), EventKind::Timer { node, incarnation, timer });
                 }
                 Effect::Note(Note::Applied { lsn }) => {
-                    self.trace.push(TraceEvent::Applied { at: now, node: self.nodes[node].id.clone(), lsn });
+                    self.trace.push(TraceEvent::Applied { at: now, node: self.nm(Endpoint::Node(node)), lsn });
                 }
                 Effect::Note(Note::WriteCommitted { .. }) => {}
                 Effect::Note(Note::Halted { error }) => {
-                    self.trace.push(TraceEvent::Halted { at: now, node: self.nodes[node].id.clone(), error });
+                    self.trace.push(TraceEvent::Halted { at: now, node: self.nm(Endpoint::Node(node)), error });
                 }
             }
         }

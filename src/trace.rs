@@ -4,6 +4,7 @@
 
 use std::fmt::{self, Write as _};
 use std::hash::{Hash, Hasher};
+use std::rc::Rc;
 
 use crate::time::{fmt_ms, Micros};
 
@@ -62,6 +63,24 @@ impl Hasher for Fnv64 {
     }
 }
 
+/// An endpoint name in the trace: shared, so recording an event does not allocate.
+pub type Name = Rc<str>;
+
+/// Text for people (a message's label). It is derived from the message, so it is left out of the trace hash:
+/// a benchmark that keeps no trace need not format it, and the hash is the same either way.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Label(pub String);
+
+impl Hash for Label {
+    fn hash<H: Hasher>(&self, _: &mut H) {}
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Message kinds, as drawn on tokens and counted in metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MsgKind {
@@ -74,14 +93,8 @@ pub enum MsgKind {
 }
 
 impl MsgKind {
-    pub const ALL: [MsgKind; 6] = [
-        MsgKind::Request,
-        MsgKind::Response,
-        MsgKind::Replicate,
-        MsgKind::Ack,
-        MsgKind::Heartbeat,
-        MsgKind::Fetch,
-    ];
+    pub const ALL: [MsgKind; 6] =
+        [MsgKind::Request, MsgKind::Response, MsgKind::Replicate, MsgKind::Ack, MsgKind::Heartbeat, MsgKind::Fetch];
     pub fn name(self) -> &'static str {
         match self {
             MsgKind::Request => "request",
@@ -114,32 +127,23 @@ impl DropReason {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum TraceEvent {
-    Sent {
-        at: Micros,
-        msg: u64,
-        from: String,
-        to: String,
-        kind: MsgKind,
-        label: String,
-        deliver_at: Micros,
-        bytes: u32,
-    },
-    Delivered { at: Micros, msg: u64, from: String, to: String, kind: MsgKind },
-    Dropped { at: Micros, msg: u64, from: String, to: String, kind: MsgKind, reason: DropReason },
-    Crashed { at: Micros, node: String },
-    Restarted { at: Micros, node: String },
-    Paused { at: Micros, node: String },
-    Resumed { at: Micros, node: String },
+    Sent { at: Micros, msg: u64, from: Name, to: Name, kind: MsgKind, label: Label, deliver_at: Micros, bytes: u32 },
+    Delivered { at: Micros, msg: u64, from: Name, to: Name, kind: MsgKind },
+    Dropped { at: Micros, msg: u64, from: Name, to: Name, kind: MsgKind, reason: DropReason },
+    Crashed { at: Micros, node: Name },
+    Restarted { at: Micros, node: Name },
+    Paused { at: Micros, node: Name },
+    Resumed { at: Micros, node: Name },
     Partitioned { at: Micros, groups: Vec<Vec<String>>, one_way: bool },
     Healed { at: Micros },
     NetworkChanged { at: Micros, detail: String },
-    ClientSent { at: Micros, client: String, op: usize, node: String, sql: String },
-    WriteAcked { at: Micros, client: String, op: usize, node: String, lsn: u64 },
-    ReadServed { at: Micros, client: String, op: usize, node: String, rows: usize },
-    OpFailed { at: Micros, client: String, op: usize, error: String },
-    Applied { at: Micros, node: String, lsn: u64 },
-    RoleChanged { at: Micros, node: String, role: String },
-    Halted { at: Micros, node: String, error: String },
+    ClientSent { at: Micros, client: Name, op: usize, node: Name, sql: String },
+    WriteAcked { at: Micros, client: Name, op: usize, node: Name, lsn: u64 },
+    ReadServed { at: Micros, client: Name, op: usize, node: Name, rows: usize },
+    OpFailed { at: Micros, client: Name, op: usize, error: String },
+    Applied { at: Micros, node: Name, lsn: u64 },
+    RoleChanged { at: Micros, node: Name, role: String },
+    Halted { at: Micros, node: Name, error: String },
     Anomaly { at: Micros, kind: String, detail: String },
 }
 
@@ -254,6 +258,10 @@ impl Trace {
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
+    /// Does this trace keep events (and so want labels)?
+    pub fn keeps(&self) -> bool {
+        self.keep
+    }
 }
 
 #[cfg(test)]
@@ -283,6 +291,18 @@ mod tests {
         let mut b = Trace::new(false);
         a.push(TraceEvent::Crashed { at: 5, node: "n1".into() });
         b.push(TraceEvent::Crashed { at: 5, node: "n1".into() });
+        let sent = |label: &str| TraceEvent::Sent {
+            at: 1,
+            msg: 0,
+            from: "a".into(),
+            to: "b".into(),
+            kind: MsgKind::Ack,
+            label: Label(label.into()),
+            deliver_at: 2,
+            bytes: 3,
+        };
+        a.push(sent("with a label"));
+        b.push(sent(""));
         assert_eq!(a.hash(), b.hash());
         b.push(TraceEvent::Healed { at: 6 });
         assert_ne!(a.hash(), b.hash());

@@ -92,10 +92,9 @@ impl Simulation {
             .map(|n| {
                 let lag_records = leader_lsn.saturating_sub(n.lsn());
                 let lag_us = match leader {
-                    Some(l) if lag_records > 0 => self.nodes[l]
-                        .log
-                        .get(n.lsn() as usize)
-                        .map_or(0, |e| now.saturating_sub(e.committed_at)),
+                    Some(l) if lag_records > 0 => {
+                        self.nodes[l].log.get(n.lsn() as usize).map_or(0, |e| now.saturating_sub(e.committed_at))
+                    }
                     _ => 0,
                 };
                 let tables = n

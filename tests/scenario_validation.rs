@@ -32,14 +32,26 @@ fn wrong_types_name_the_field() {
         err(&OK.replace(r#""drift_ppm": 0"#, r#""drift_ppm": "fast""#)),
         r#"nodes[2].clock.drift_ppm: expected an integer, found the string "fast""#
     );
-    assert_eq!(err(&OK.replace(r#""until_ms": 2000"#, r#""until_ms": -1"#)), "until_ms: expected a non-negative integer, found -1");
-    assert_eq!(err(&OK.replace(r#""loss": 0.0"#, r#""loss": 2"#)), "network.loss: expected a probability between 0 and 1, found 2");
+    assert_eq!(
+        err(&OK.replace(r#""until_ms": 2000"#, r#""until_ms": -1"#)),
+        "until_ms: expected a non-negative integer, found -1"
+    );
+    assert_eq!(
+        err(&OK.replace(r#""loss": 0.0"#, r#""loss": 2"#)),
+        "network.loss: expected a probability between 0 and 1, found 2"
+    );
 }
 
 #[test]
 fn references_must_exist() {
-    assert_eq!(err(&OK.replace(r#""crash": "n2""#, r#""crash": "n9""#)), r#"faults[0].crash: no node "n9" (nodes: n1, n2, n3)"#);
-    assert_eq!(err(&OK.replace(r#""client": "alice""#, r#""client": "bob""#)), r#"workload[0].client: no client "bob""#);
+    assert_eq!(
+        err(&OK.replace(r#""crash": "n2""#, r#""crash": "n9""#)),
+        r#"faults[0].crash: no node "n9" (nodes: n1, n2, n3)"#
+    );
+    assert_eq!(
+        err(&OK.replace(r#""client": "alice""#, r#""client": "bob""#)),
+        r#"workload[0].client: no client "bob""#
+    );
 }
 
 #[test]
@@ -59,7 +71,10 @@ fn structure_errors_are_explained() {
         err(&OK.replace(r#"{"at_ms": 300, "crash": "n2"}"#, r#"{"at_ms": 300, "crash": "n2", "restart": "n2"}"#)),
         "faults[0]: expected exactly one action, found crash and restart"
     );
-    assert_eq!(err(&OK.replace(r#"{"at_ms": 700, "heal": true}"#, r#"{"heal": true}"#)), "faults[3].at_ms: required field is missing");
+    assert_eq!(
+        err(&OK.replace(r#"{"at_ms": 700, "heal": true}"#, r#"{"heal": true}"#)),
+        "faults[3].at_ms: required field is missing"
+    );
     assert_eq!(
         err(&OK.replace(r#""log": "logical""#, r#""log": "binlog""#)),
         r#"replication.log: expected one of statement | wal | logical | trigger, found "binlog""#

@@ -67,7 +67,7 @@ fn crashed_follower_catches_up_after_restart() {
     sim.run_to_end();
     assert_eq!(sim.nodes[2].lsn(), sim.nodes[0].lsn());
     assert_eq!(rows(&sim, 2, "users"), rows(&sim, 0, "users"));
-    let fetched = sim.trace.events().iter().any(|e| matches!(e, replsim::trace::TraceEvent::Sent { from, kind: replsim::trace::MsgKind::Fetch, .. } if from == "n3"));
+    let fetched = sim.trace.events().iter().any(|e| matches!(e, replsim::trace::TraceEvent::Sent { from, kind: replsim::trace::MsgKind::Fetch, .. } if &**from == "n3"));
     assert!(fetched, "the restarted follower asks for what it missed");
 }
 
@@ -100,11 +100,8 @@ fn sync_mode_blocks_writes_while_a_follower_is_down() {
     sim.run_until(1_800_000);
     let waiting = sim.nodes[0].waiting_writes();
     assert!(waiting > 0, "writes after the crash wait for n3");
-    let acked_during_outage = sim
-        .history
-        .iter()
-        .filter(|h| h.start > 800_000 && h.end.is_some_and(|e| e < 1_800_000) && h.ok())
-        .count();
+    let acked_during_outage =
+        sim.history.iter().filter(|h| h.start > 800_000 && h.end.is_some_and(|e| e < 1_800_000) && h.ok()).count();
     assert_eq!(acked_during_outage, 0, "no write is acknowledged while a sync follower is down");
     sim.run_to_end();
     assert_eq!(sim.nodes[0].waiting_writes(), 0, "after the restart, held writes complete");
@@ -122,7 +119,7 @@ fn async_acknowledges_before_followers_apply() {
         .events()
         .iter()
         .find_map(|e| match e {
-            replsim::trace::TraceEvent::Applied { at, node, lsn: 1 } if node == "n2" => Some(*at),
+            replsim::trace::TraceEvent::Applied { at, node, lsn: 1 } if &**node == "n2" => Some(*at),
             _ => None,
         })
         .unwrap();
@@ -150,7 +147,9 @@ fn statement_log_with_rand_diverges_and_substitution_fixes_it() {
 
 #[test]
 fn followers_refuse_client_writes() {
-    let text = library::LESSONS[0].json.replace("\"clients\": [", "\"clients\": [ {\"id\": \"rogue\", \"route\": \"leader\"},");
+    let text = library::LESSONS[0]
+        .json
+        .replace("\"clients\": [", "\"clients\": [ {\"id\": \"rogue\", \"route\": \"leader\"},");
     let s = Scenario::from_json_str(&text).unwrap();
     let mut sim = Simulation::new(&s, 1, &[]).unwrap();
     sim.run_until(10);

@@ -102,10 +102,7 @@ mod cli {
             }),
             Cmd::Lessons => {
                 for l in library::LESSONS {
-                    let title = library::lesson(l.name)
-                        .and_then(Result::ok)
-                        .and_then(|s| s.title)
-                        .unwrap_or_default();
+                    let title = library::lesson(l.name).and_then(Result::ok).and_then(|s| s.title).unwrap_or_default();
                     let _ = writeln!(out, "{:<20} {title}", l.name);
                 }
                 Ok(())
