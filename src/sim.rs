@@ -48,6 +48,46 @@ pub struct InFlight {
     pub doomed: Option<DropReason>,
 }
 
+/// Messages on the wire, by id. Ids are handed out in increasing order and most messages arrive in roughly the
+/// order they were sent, so a deque indexed by `id - first` gives O(1) insert and remove with stable iteration.
+#[derive(Clone, Debug, Default)]
+struct InFlightTable {
+    first: u64,
+    slots: std::collections::VecDeque<Option<InFlight>>,
+    live: usize,
+}
+
+impl InFlightTable {
+    fn insert(&mut self, id: u64, m: InFlight) {
+        if self.slots.is_empty() {
+            self.first = id;
+        }
+        debug_assert_eq!(id, self.first + self.slots.len() as u64, "ids are handed out in order");
+        self.slots.push_back(Some(m));
+        self.live += 1;
+    }
+
+    fn remove(&mut self, id: u64) -> Option<InFlight> {
+        let slot = self.slots.get_mut(id.checked_sub(self.first)? as usize)?;
+        let m = slot.take()?;
+        self.live -= 1;
+        while matches!(self.slots.front(), Some(None)) {
+            self.slots.pop_front();
+            self.first += 1;
+        }
+        Some(m)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u64, &InFlight)> {
+        let first = self.first;
+        self.slots.iter().enumerate().filter_map(move |(i, m)| m.as_ref().map(|m| (first + i as u64, m)))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+}
+
 /// One client operation, as the client saw it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HistoryEntry {
@@ -106,7 +146,7 @@ pub struct Simulation {
     /// Endpoint names: nodes first, then clients.
     names: Rc<[Name]>,
     net_rng: SimRng,
-    in_flight: BTreeMap<u64, InFlight>,
+    in_flight: InFlightTable,
     next_msg: u64,
     pub history: Vec<HistoryEntry>,
     pub trace: Trace,
@@ -179,7 +219,7 @@ impl Simulation {
             net: Network::new(scenario.network, names),
             parked: vec![Vec::new(); scenario.nodes.len()],
             net_rng: SimRng::fork(seed, "network"),
-            in_flight: BTreeMap::new(),
+            in_flight: InFlightTable::default(),
             next_msg: 0,
             history: Vec::new(),
             trace: Trace::new(keep_trace),
@@ -201,7 +241,7 @@ impl Simulation {
         &self.commands
     }
 
-    pub fn in_flight(&self) -> impl Iterator<Item = (&u64, &InFlight)> {
+    pub fn in_flight(&self) -> impl Iterator<Item = (u64, &InFlight)> {
         self.in_flight.iter()
     }
 
@@ -326,7 +366,8 @@ impl Simulation {
                 let Some(ci) = self.clients.iter().position(|x| &x.id == client) else { return };
                 let target = self.clients[ci].target;
                 let op = self.history.len();
-                let read = crate::sql::Database::is_read_only(sql).unwrap_or(false);
+                // Classified again from the answer; this first guess only matters for operations never answered.
+                let read = looks_like_read(sql);
                 self.history.push(HistoryEntry {
                     client: ci,
                     read,
@@ -458,7 +499,7 @@ impl Simulation {
     }
 
     fn deliver(&mut self, id: u64) {
-        let Some(m) = self.in_flight.remove(&id) else { return };
+        let Some(m) = self.in_flight.remove(id) else { return };
         let now = self.now;
         let kind = m.payload.kind();
         let reason = if m.doomed.is_some() {
@@ -543,6 +584,21 @@ impl Simulation {
     }
 }
 
+/// A statement that starts with SELECT (after white space and comments) reads; the node decides for real.
+pub fn looks_like_read(sql: &str) -> bool {
+    let mut rest = sql.trim_start();
+    loop {
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.split_once('\n').map_or("", |(_, after)| after).trim_start();
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.split_once("*/").map_or("", |(_, after)| after).trim_start();
+        } else {
+            break;
+        }
+    }
+    rest.get(..6).is_some_and(|w| w.eq_ignore_ascii_case("select"))
+}
+
 /// The scenario's workload, then its faults, then `extra` (a person's commands), stably sorted by time: list order
 /// breaks ties, so the order of events is the same however the list was built.
 pub fn merged_commands(scenario: &Scenario, extra: &[TimedCommand]) -> Rc<Vec<TimedCommand>> {
@@ -557,4 +613,18 @@ pub fn merged_commands(scenario: &Scenario, extra: &[TimedCommand]) -> Rc<Vec<Ti
 enum Parked {
     Message { from: Endpoint, payload: Payload },
     Timer { incarnation: u64, timer: Timer },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_read;
+
+    #[test]
+    fn reads_are_recognised_past_comments_and_case() {
+        assert!(looks_like_read("  select 1"));
+        assert!(looks_like_read("-- hi\n/* there */ SELECT * FROM t"));
+        assert!(!looks_like_read("INSERT INTO t VALUES (1)"));
+        assert!(!looks_like_read("sel"));
+        assert!(!looks_like_read("-- only a comment"));
+    }
 }

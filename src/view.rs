@@ -138,7 +138,7 @@ impl Simulation {
         let messages = self
             .in_flight()
             .map(|(id, m)| MessageView {
-                id: *id,
+                id,
                 from: self.name(m.from).to_string(),
                 to: self.name(m.to).to_string(),
                 kind: m.payload.kind(),

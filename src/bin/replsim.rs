@@ -112,9 +112,13 @@ mod cli {
                 if !(2..=16).contains(&nodes) {
                     Err("--nodes: expected 2..=16".to_string())
                 } else {
+                    let Some(mut sim) = replsim::bench::prepare_cluster(nodes, writes) else {
+                        return 2;
+                    };
                     let start = std::time::Instant::now();
-                    let (events, hash) = replsim::bench::run_cluster(nodes, writes);
+                    sim.run_to_end();
                     let secs = start.elapsed().as_secs_f64();
+                    let (events, hash) = (sim.metrics.events, sim.trace.hash());
                     let _ = writeln!(
                         out,
                         "{nodes} nodes, {writes} writes: {events} events in {secs:.3} s = {:.0} events/s (trace hash {hash:016x})",
