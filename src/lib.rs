@@ -2,6 +2,7 @@
 //! See ARCHITECTURE.md for the map of the code and its invariants.
 
 pub mod bench;
+pub mod check;
 pub mod library;
 pub mod link;
 pub mod net;

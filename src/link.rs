@@ -94,9 +94,10 @@ impl LinkState {
         let seed = v.get("seed").and_then(Value::as_u64).ok_or("the link has no valid seed")?;
         let mut commands = Vec::new();
         if let Some(list) = v.get("commands").and_then(Value::as_array) {
+            let names = scenario.names_with(list);
             for (i, c) in list.iter().enumerate() {
                 commands.push(
-                    TimedCommand::from_value(c, &format!("commands[{i}]"), &scenario.nodes, &scenario.clients)
+                    TimedCommand::from_value(c, &format!("commands[{i}]"), &names)
                         .map_err(|e| format!("a command in this link is invalid: {e}"))?,
                 );
             }

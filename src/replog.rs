@@ -21,6 +21,8 @@ pub enum LogRecord {
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogEntry {
     pub lsn: u64,
+    /// The epoch (term) of the leader that wrote it.
+    pub epoch: u64,
     pub record: LogRecord,
     /// The history index of the client operation that produced it.
     pub origin: Option<usize>,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use crate::node::OpResult;
+use crate::node::{OpResult, Status};
 use crate::replog::value_text;
 use crate::sim::{HistoryEntry, Simulation};
 use crate::sql::Value as SqlValue;
@@ -60,10 +60,11 @@ fn history_json(sim: &Simulation, i: usize, h: &HistoryEntry) -> Value {
 /// Replicas that have applied everything the leader has must hold the same rows (DDIA 5.1: a replication log
 /// whose replay is not deterministic breaks this). Compares each such follower with the leader, row by primary key.
 pub fn check_divergence(sim: &Simulation) -> Vec<Anomaly> {
-    let Some(l) = sim.leader() else { return Vec::new() };
+    let Some(l) = crate::check::final_leader(sim) else { return Vec::new() };
     let leader = &sim.nodes[l];
     let mut out = Vec::new();
-    for f in sim.nodes.iter().filter(|n| n.index != l && n.lsn() == leader.lsn()) {
+    let same = |n: &crate::node::Node| n.lsn() == leader.lsn() && n.last_epoch() == leader.last_epoch();
+    for f in sim.nodes.iter().filter(|n| n.index != l && n.is_replica() && n.status != Status::Absent && same(n)) {
         let mut diffs = Vec::new();
         let mut ops = Vec::new();
         for table in leader.db.table_names() {
@@ -88,7 +89,7 @@ pub fn check_divergence(sim: &Simulation) -> Vec<Anomaly> {
                 let show = |r: Option<&(SqlValue, String)>| r.map_or("(missing)".to_string(), |x| format!("({})", x.1));
                 diffs.push(format!("{table} key {k}: {} {} vs {} {}", leader.id, show(ra), f.id, show(rb)));
                 let key = ra.or(rb).map(|x| x.0.clone());
-                for e in &leader.log {
+                for e in leader.log.iter() {
                     if e.keys.iter().any(|(t, kv)| t == &table && Some(kv) == key.as_ref()) {
                         if let Some(o) = e.origin {
                             ops.push(o);
@@ -120,20 +121,39 @@ pub fn check_divergence(sim: &Simulation) -> Vec<Anomaly> {
 }
 
 pub fn anomalies(sim: &Simulation) -> Vec<Anomaly> {
-    check_divergence(sim)
+    let mut all = check_divergence(sim);
+    all.extend(crate::check::lost_writes(sim));
+    all.extend(crate::check::key_reuse(sim));
+    all.extend(crate::check::split_brain(sim));
+    all.extend(crate::check::unavailability(sim));
+    all
 }
 
 pub fn report_json(sim: &Simulation) -> Value {
     let nodes: Vec<Value> = sim
         .nodes
         .iter()
+        .filter(|n| n.status != Status::Absent)
         .map(|n| {
             let mut m = Map::new();
             m.insert("id".into(), json!(n.id));
             m.insert("role".into(), json!(n.role.name()));
             m.insert("status".into(), json!(n.status.name()));
             m.insert("lsn".into(), json!(n.lsn()));
-            m.insert("tables".into(), Value::Object(n.db.tables_json()));
+            m.insert("epoch".into(), json!(n.epoch));
+            let tables = if n.role == crate::scenario::Role::Cache {
+                let rows: Vec<Value> = n
+                    .cache_entries()
+                    .iter()
+                    .map(|(k, (owner, row))| json!({"key": k, "owner": owner, "row": row}))
+                    .collect();
+                let mut t = Map::new();
+                t.insert("cache".into(), Value::Array(rows));
+                t
+            } else {
+                n.db.tables_json()
+            };
+            m.insert("tables".into(), Value::Object(tables));
             if let Some(e) = &n.halt_error {
                 m.insert("error".into(), json!(e));
             }
@@ -189,7 +209,7 @@ pub fn report_text(sim: &Simulation) -> String {
     let _ = writeln!(s, "trace hash {:016x} ({} events)", sim.trace.hash(), sim.trace.len());
     let _ = writeln!(s, "\nnodes:");
     let leader_lsn = sim.leader().map_or(0, |l| sim.nodes[l].lsn());
-    for n in &sim.nodes {
+    for n in sim.nodes.iter().filter(|n| n.status != Status::Absent) {
         let rows: usize = n.db.table_names().iter().map(|t| n.db.rows(t).len()).sum();
         let _ = writeln!(
             s,

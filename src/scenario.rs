@@ -15,6 +15,7 @@ pub struct Scenario {
     pub narration: Option<String>,
     pub nodes: Vec<NodeSpec>,
     pub replication: ReplicationSpec,
+    pub failover: FailoverSpec,
     pub network: NetworkSpec,
     pub clients: Vec<ClientSpec>,
     pub schema: Vec<String>,
@@ -26,6 +27,10 @@ pub struct Scenario {
 pub enum Role {
     Leader,
     Follower,
+    /// An external key-value cache keyed by primary key (not a database replica).
+    Cache,
+    /// A failover controller that watches the leader and appoints a new one (not a database replica).
+    Controller,
 }
 
 impl Role {
@@ -33,7 +38,14 @@ impl Role {
         match self {
             Role::Leader => "leader",
             Role::Follower => "follower",
+            Role::Cache => "cache",
+            Role::Controller => "controller",
         }
+    }
+
+    /// Leaders and followers hold the database and take part in replication and elections.
+    pub fn is_replica(self) -> bool {
+        matches!(self, Role::Leader | Role::Follower)
     }
 }
 
@@ -96,6 +108,78 @@ pub struct ReplicationSpec {
     pub heartbeat_ms: u64,
     /// Statement-based only: the leader replaces NOW()/RAND()/UUID() with the values it used.
     pub statement_substitution: bool,
+    /// Semi-sync: when the synchronous follower has not confirmed anything for this long while writes wait,
+    /// the leader makes the most up-to-date asynchronous follower synchronous instead.
+    pub semi_sync_timeout_ms: u64,
+    /// How many log entries the leader keeps; a follower further behind needs a new snapshot.
+    pub log_retention: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Election {
+    /// The remaining replicas vote; a replica only votes for a candidate at least as up to date as itself.
+    MostUpToDate,
+    /// A controller node appoints the most up-to-date reachable follower.
+    Controller,
+}
+
+impl Election {
+    pub fn name(self) -> &'static str {
+        match self {
+            Election::MostUpToDate => "most-up-to-date",
+            Election::Controller => "controller",
+        }
+    }
+}
+
+/// What a leader does when it learns that another node also acts as leader (a split-brain guard).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TwoLeaders {
+    /// Nothing: both go on accepting writes.
+    Ignore,
+    /// The leader of the older epoch (or, without epochs, the one that was leader first) shuts itself down.
+    ShutdownOlder,
+    /// The bad design: every leader that sees another shuts itself down, so both go, and nobody leads.
+    ShutdownBoth,
+}
+
+impl TwoLeaders {
+    pub fn name(self) -> &'static str {
+        match self {
+            TwoLeaders::Ignore => "ignore",
+            TwoLeaders::ShutdownOlder => "shutdown-older",
+            TwoLeaders::ShutdownBoth => "shutdown-both",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailoverSpec {
+    /// Followers (or the controller) detect a dead leader by heartbeat timeout and elect a new one.
+    pub auto: bool,
+    pub timeout_ms: u64,
+    pub election: Election,
+    /// Every leader-era message carries the epoch (term); a node that sees a newer epoch steps down.
+    pub epochs: bool,
+    /// Replicas refuse replication stamped with an older fencing token (epoch) than one they have seen.
+    pub fencing: bool,
+    pub two_leaders: TwoLeaders,
+    /// How long clients take to learn of a new leader (service discovery), on top of network delay.
+    pub discovery_ms: u64,
+}
+
+impl Default for FailoverSpec {
+    fn default() -> Self {
+        FailoverSpec {
+            auto: false,
+            timeout_ms: 500,
+            election: Election::MostUpToDate,
+            epochs: true,
+            fencing: false,
+            two_leaders: TwoLeaders::Ignore,
+            discovery_ms: 100,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -125,6 +209,8 @@ pub struct ClientSpec {
     pub user: Option<String>,
     /// A client gives up on an operation after this long and records it as failed (outcome unknown).
     pub timeout_ms: u64,
+    /// The id of a cache node the application writes each inserted row to (keyed by table and primary key).
+    pub cache: Option<String>,
 }
 
 /// Something that happens at a moment of a run: a client statement, a fault, a network change.
@@ -158,6 +244,28 @@ pub enum Command {
     HealLink(String, String),
     HealAll,
     SetNetwork(NetworkSpec),
+    /// A new follower joins: from a consistent snapshot tied to a log position, or (the wrong way) by copying
+    /// the leader's data files while writes go on.
+    AddNode { id: String, copy: CopyMethod },
+    /// Planned failover: the current leader hands over to this follower.
+    FailoverTo(String),
+    /// The application reads a key through the cache (`table:id`).
+    CacheGet { client: String, key: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyMethod {
+    Snapshot,
+    FileCopy,
+}
+
+impl CopyMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            CopyMethod::Snapshot => "snapshot",
+            CopyMethod::FileCopy => "file-copy",
+        }
+    }
 }
 
 impl Command {
@@ -180,11 +288,14 @@ impl Command {
             Command::SetNetwork(n) => {
                 format!("network {}-{}ms loss {}", n.latency_min_ms, n.latency_max_ms, n.loss)
             }
+            Command::AddNode { id, copy } => format!("add {id} ({})", copy.name()),
+            Command::FailoverTo(n) => format!("failover to {n}"),
+            Command::CacheGet { client, key } => format!("{client}: cache get {key}"),
         }
     }
 
     pub fn is_fault(&self) -> bool {
-        !matches!(self, Command::Sql { .. })
+        !matches!(self, Command::Sql { .. } | Command::CacheGet { .. })
     }
 }
 
@@ -341,6 +452,7 @@ pub const MAX_NODES: usize = 16;
 pub const MAX_CLIENTS: usize = 32;
 pub const MAX_UNTIL_MS: u64 = 3_600_000;
 pub const MAX_COMMANDS: usize = 200_000;
+pub const DEFAULT_LOG_RETENTION: u64 = 1_000_000;
 
 impl Scenario {
     pub fn from_json_str(text: &str) -> Res<Scenario> {
@@ -359,6 +471,7 @@ impl Scenario {
             "narration",
             "nodes",
             "replication",
+            "failover",
             "network",
             "clients",
             "schema",
@@ -374,25 +487,26 @@ impl Scenario {
             return err("until_ms", format!("expected 1..={MAX_UNTIL_MS}, found {until_ms}"));
         }
         let nodes = parse_nodes(o.arr_or_empty("nodes")?)?;
-        let replication = parse_replication(o.get("replication"))?;
+        let mut replication = parse_replication(o.get("replication"))?;
+        let failover = parse_failover(o.get("failover"), &mut replication, &nodes)?;
         let network = match o.get("network") {
             None => NetworkSpec::default(),
             Some(v) => parse_network(v, "network")?,
         };
-        let clients = parse_clients(o.arr_or_empty("clients")?)?;
+        let clients = parse_clients(o.arr_or_empty("clients")?, &nodes)?;
         let mut schema = Vec::new();
         for (i, s) in o.arr_or_empty("schema")?.iter().enumerate() {
             schema.push(as_str(s, &format!("schema[{i}]"))?.to_string());
         }
-        let mut names: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
-        names.extend(clients.iter().map(|c| c.id.as_str()));
+        let (workload_v, faults_v) = (o.arr_or_empty("workload")?, o.arr_or_empty("faults")?);
+        let names = Names::new(&nodes, &clients, &[workload_v, faults_v]);
         let mut workload = Vec::new();
-        for (i, w) in o.arr_or_empty("workload")?.iter().enumerate() {
-            workload.push(TimedCommand::from_value(w, &format!("workload[{i}]"), &nodes, &clients)?);
+        for (i, w) in workload_v.iter().enumerate() {
+            workload.push(TimedCommand::from_value(w, &format!("workload[{i}]"), &names)?);
         }
         let mut faults = Vec::new();
-        for (i, w) in o.arr_or_empty("faults")?.iter().enumerate() {
-            faults.push(TimedCommand::from_value(w, &format!("faults[{i}]"), &nodes, &clients)?);
+        for (i, w) in faults_v.iter().enumerate() {
+            faults.push(TimedCommand::from_value(w, &format!("faults[{i}]"), &names)?);
         }
         if workload.len() + faults.len() > MAX_COMMANDS {
             return err("workload", format!("at most {MAX_COMMANDS} timed entries in all"));
@@ -405,12 +519,20 @@ impl Scenario {
             narration: o.str_opt("narration")?.map(str::to_string),
             nodes,
             replication,
+            failover,
             network,
             clients,
             schema,
             workload,
             faults,
         })
+    }
+
+    /// The ids commands may name, given a person's extra commands (which may add nodes).
+    pub fn names_with(&self, extra: &[Value]) -> Names {
+        let mut values: Vec<Value> = self.workload.iter().chain(&self.faults).map(TimedCommand::to_json).collect();
+        values.extend(extra.iter().cloned());
+        Names::new(&self.nodes, &self.clients, &[&values])
     }
 
     pub fn until(&self) -> Micros {
@@ -445,11 +567,18 @@ impl Scenario {
             })
             .collect();
         o.insert("nodes".into(), Value::Array(nodes));
+        let r = &self.replication;
         o.insert(
             "replication".into(),
-            json!({"mode": self.replication.mode.name(), "log": self.replication.log.name(),
-                   "heartbeat_ms": self.replication.heartbeat_ms,
-                   "statement_substitution": self.replication.statement_substitution}),
+            json!({"mode": r.mode.name(), "log": r.log.name(), "heartbeat_ms": r.heartbeat_ms,
+                   "statement_substitution": r.statement_substitution,
+                   "semi_sync_timeout_ms": r.semi_sync_timeout_ms, "log_retention": r.log_retention}),
+        );
+        let f = &self.failover;
+        o.insert(
+            "failover".into(),
+            json!({"auto": f.auto, "timeout_ms": f.timeout_ms, "election": f.election.name(), "epochs": f.epochs,
+                   "fencing": f.fencing, "two_leaders": f.two_leaders.name(), "discovery_ms": f.discovery_ms}),
         );
         o.insert("network".into(), network_json(&self.network));
         let clients: Vec<Value> = self
@@ -463,6 +592,9 @@ impl Scenario {
                     m.insert("user".into(), json!(u));
                 }
                 m.insert("timeout_ms".into(), json!(c.timeout_ms));
+                if let Some(cache) = &c.cache {
+                    m.insert("cache".into(), json!(cache));
+                }
                 Value::Object(m)
             })
             .collect();
@@ -509,7 +641,11 @@ fn parse_nodes(arr: &[Value]) -> Res<Vec<NodeSpec>> {
             return err(&o.at("id"), format!("duplicate node id {id:?}"));
         }
         let role =
-            enum_of(o.str_req("role")?, &o.at("role"), &[("leader", Role::Leader), ("follower", Role::Follower)])?;
+            enum_of(
+                o.str_req("role")?,
+                &o.at("role"),
+                &[("leader", Role::Leader), ("follower", Role::Follower), ("cache", Role::Cache), ("controller", Role::Controller)],
+            )?;
         let clock = match o.get("clock") {
             None => ClockSpec::default(),
             Some(c) => {
@@ -536,15 +672,25 @@ fn parse_nodes(arr: &[Value]) -> Res<Vec<NodeSpec>> {
     if leaders != 1 {
         return err("nodes", format!("expected exactly one node with role \"leader\", found {leaders}"));
     }
+    if nodes.iter().filter(|n| n.role == Role::Controller).count() > 1 {
+        return err("nodes", "expected at most one node with role \"controller\"");
+    }
     Ok(nodes)
 }
 
 fn parse_replication(v: Option<&Value>) -> Res<ReplicationSpec> {
     let default =
-        ReplicationSpec { mode: Mode::Async, log: LogKind::Logical, heartbeat_ms: 50, statement_substitution: false };
+        ReplicationSpec {
+            mode: Mode::Async,
+            log: LogKind::Logical,
+            heartbeat_ms: 50,
+            statement_substitution: false,
+            semi_sync_timeout_ms: 200,
+            log_retention: DEFAULT_LOG_RETENTION,
+        };
     let Some(v) = v else { return Ok(default) };
     let o = Obj::new(v, "replication")?;
-    o.only(&["mode", "log", "heartbeat_ms", "statement_substitution"])?;
+    o.only(&["mode", "log", "heartbeat_ms", "statement_substitution", "semi_sync_timeout_ms", "log_retention"])?;
     let mode = match o.str_opt("mode")? {
         None => Mode::Async,
         Some(m) => {
@@ -574,7 +720,68 @@ fn parse_replication(v: Option<&Value>) -> Res<ReplicationSpec> {
     if heartbeat_ms == 0 || heartbeat_ms > 60_000 {
         return err(&o.at("heartbeat_ms"), "expected 1..=60000");
     }
-    Ok(ReplicationSpec { mode, log, heartbeat_ms, statement_substitution: o.bool_or("statement_substitution", false)? })
+    let log_retention = o.u64_or("log_retention", DEFAULT_LOG_RETENTION)?;
+    if log_retention == 0 {
+        return err(&o.at("log_retention"), "expected a positive number of entries");
+    }
+    Ok(ReplicationSpec {
+        mode,
+        log,
+        heartbeat_ms,
+        statement_substitution: o.bool_or("statement_substitution", false)?,
+        semi_sync_timeout_ms: o.u64_or("semi_sync_timeout_ms", 4 * heartbeat_ms)?.max(1),
+        log_retention,
+    })
+}
+
+fn parse_failover(v: Option<&Value>, replication: &mut ReplicationSpec, nodes: &[NodeSpec]) -> Res<FailoverSpec> {
+    let d = FailoverSpec::default();
+    let Some(v) = v else { return Ok(d) };
+    let o = Obj::new(v, "failover")?;
+    o.only(&["auto", "heartbeat_ms", "timeout_ms", "election", "epochs", "fencing", "two_leaders", "discovery_ms"])?;
+    if let Some(h) = o.get("heartbeat_ms") {
+        let h = as_u64(h, &o.at("heartbeat_ms"))?;
+        if h == 0 || h > 60_000 {
+            return err(&o.at("heartbeat_ms"), "expected 1..=60000");
+        }
+        replication.heartbeat_ms = h;
+    }
+    let timeout_ms = o.u64_or("timeout_ms", d.timeout_ms)?;
+    if timeout_ms == 0 || timeout_ms > MAX_UNTIL_MS {
+        return err(&o.at("timeout_ms"), format!("expected 1..={MAX_UNTIL_MS}"));
+    }
+    let election = match o.str_opt("election")? {
+        None => d.election,
+        Some(e) => enum_of(
+            e,
+            &o.at("election"),
+            &[("most-up-to-date", Election::MostUpToDate), ("controller", Election::Controller)],
+        )?,
+    };
+    if election == Election::Controller && !nodes.iter().any(|n| n.role == Role::Controller) {
+        return err(&o.at("election"), "\"controller\" needs a node with role \"controller\"");
+    }
+    let two_leaders = match o.str_opt("two_leaders")? {
+        None => d.two_leaders,
+        Some(t) => enum_of(
+            t,
+            &o.at("two_leaders"),
+            &[
+                ("ignore", TwoLeaders::Ignore),
+                ("shutdown-older", TwoLeaders::ShutdownOlder),
+                ("shutdown-both", TwoLeaders::ShutdownBoth),
+            ],
+        )?,
+    };
+    Ok(FailoverSpec {
+        auto: o.bool_or("auto", d.auto)?,
+        timeout_ms,
+        election,
+        epochs: o.bool_or("epochs", d.epochs)?,
+        fencing: o.bool_or("fencing", d.fencing)?,
+        two_leaders,
+        discovery_ms: o.u64_or("discovery_ms", d.discovery_ms)?.min(MAX_UNTIL_MS),
+    })
 }
 
 fn parse_network(v: &Value, path: &str) -> Res<NetworkSpec> {
@@ -609,14 +816,14 @@ fn parse_network(v: &Value, path: &str) -> Res<NetworkSpec> {
     })
 }
 
-fn parse_clients(arr: &[Value]) -> Res<Vec<ClientSpec>> {
+fn parse_clients(arr: &[Value], nodes: &[NodeSpec]) -> Res<Vec<ClientSpec>> {
     if arr.len() > MAX_CLIENTS {
         return err("clients", format!("at most {MAX_CLIENTS} clients, found {}", arr.len()));
     }
     let mut clients: Vec<ClientSpec> = Vec::new();
     for (i, v) in arr.iter().enumerate() {
         let o = Obj::new(v, &format!("clients[{i}]"))?;
-        o.only(&["id", "route", "user", "timeout_ms"])?;
+        o.only(&["id", "route", "user", "timeout_ms", "cache"])?;
         let id = parse_id(&o, "id")?;
         if clients.iter().any(|c| c.id == id) {
             return err(&o.at("id"), format!("duplicate client id {id:?}"));
@@ -629,44 +836,103 @@ fn parse_clients(arr: &[Value]) -> Res<Vec<ClientSpec>> {
         if timeout_ms == 0 {
             return err(&o.at("timeout_ms"), "expected a positive integer");
         }
-        clients.push(ClientSpec { id, route, user: o.str_opt("user")?.map(str::to_string), timeout_ms });
+        if nodes.iter().any(|n| n.id == id) {
+            return err(&o.at("id"), format!("{id:?} is already a node id"));
+        }
+        let cache = o.str_opt("cache")?.map(str::to_string);
+        if let Some(c) = &cache {
+            if !nodes.iter().any(|n| &n.id == c && n.role == Role::Cache) {
+                return err(&o.at("cache"), format!("no node {c:?} with role \"cache\""));
+            }
+        }
+        clients.push(ClientSpec { id, route, user: o.str_opt("user")?.map(str::to_string), timeout_ms, cache });
     }
     Ok(clients)
 }
 
-fn node_ref(o: &Obj, key: &str, nodes: &[NodeSpec]) -> Res<String> {
+/// The ids a timed command may name: the scenario's nodes and clients, plus nodes that `add_node` commands
+/// bring in during the run.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    pub nodes: Vec<String>,
+    pub clients: Vec<String>,
+    pub added: Vec<String>,
+}
+
+impl Names {
+    pub fn new(nodes: &[NodeSpec], clients: &[ClientSpec], commands: &[&[Value]]) -> Names {
+        let mut added: Vec<String> = Vec::new();
+        for v in commands.iter().flat_map(|c| c.iter()) {
+            if let Some(id) = v.get("add_node").and_then(Value::as_str) {
+                if !added.iter().any(|a| a == id) && !nodes.iter().any(|n| n.id == id) {
+                    added.push(id.to_string());
+                }
+            }
+        }
+        Names {
+            nodes: nodes.iter().map(|n| n.id.clone()).collect(),
+            clients: clients.iter().map(|c| c.id.clone()).collect(),
+            added,
+        }
+    }
+
+    fn is_node(&self, id: &str) -> bool {
+        self.nodes.iter().chain(&self.added).any(|n| n == id)
+    }
+}
+
+fn node_ref(o: &Obj, key: &str, names: &Names) -> Res<String> {
     let id = o.str_req(key)?;
-    if nodes.iter().any(|n| n.id == id) {
+    if names.is_node(id) {
         Ok(id.to_string())
     } else {
-        let ids: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+        let ids: Vec<&str> = names.nodes.iter().chain(&names.added).map(String::as_str).collect();
         err(&o.at(key), format!("no node {id:?} (nodes: {})", ids.join(", ")))
     }
 }
 
-fn endpoint_ref(v: &Value, path: &str, nodes: &[NodeSpec], clients: &[ClientSpec]) -> Res<String> {
+fn endpoint_ref(v: &Value, path: &str, names: &Names) -> Res<String> {
     let id = as_str(v, path)?;
-    if nodes.iter().any(|n| n.id == id) || clients.iter().any(|c| c.id == id) {
+    if names.is_node(id) || names.clients.iter().any(|c| c == id) {
         Ok(id.to_string())
     } else {
         err(path, format!("no node or client {id:?}"))
     }
 }
 
-fn pair(v: &Value, path: &str, nodes: &[NodeSpec], clients: &[ClientSpec]) -> Res<(String, String)> {
+fn pair(v: &Value, path: &str, names: &Names) -> Res<(String, String)> {
     match v.as_array().map(Vec::as_slice) {
-        Some([a, b]) => Ok((
-            endpoint_ref(a, &format!("{path}[0]"), nodes, clients)?,
-            endpoint_ref(b, &format!("{path}[1]"), nodes, clients)?,
-        )),
+        Some([a, b]) => Ok((endpoint_ref(a, &format!("{path}[0]"), names)?, endpoint_ref(b, &format!("{path}[1]"), names)?)),
         _ => err(path, "expected two ids, like [\"n1\", \"n2\"]"),
     }
 }
 
-const COMMAND_KEYS: &[&str] = &["client", "crash", "restart", "pause", "resume", "partition", "cut", "heal", "network"];
+const COMMAND_KEYS: &[&str] = &[
+    "sql",
+    "cache_get",
+    "crash",
+    "restart",
+    "pause",
+    "resume",
+    "partition",
+    "cut",
+    "heal",
+    "network",
+    "add_node",
+    "failover_to",
+];
+
+fn client_ref<'a>(o: &Obj<'a>, names: &Names) -> Res<&'a str> {
+    let client = o.str_req("client")?;
+    if names.clients.iter().any(|c| c == client) {
+        Ok(client)
+    } else {
+        err(&o.at("client"), format!("no client {client:?}"))
+    }
+}
 
 impl TimedCommand {
-    pub fn from_value(v: &Value, path: &str, nodes: &[NodeSpec], clients: &[ClientSpec]) -> Res<TimedCommand> {
+    pub fn from_value(v: &Value, path: &str, names: &Names) -> Res<TimedCommand> {
         let o = Obj::new(v, path)?;
         o.only(&[
             "at_ms",
@@ -683,6 +949,10 @@ impl TimedCommand {
             "cut",
             "heal",
             "network",
+            "add_node",
+            "copy",
+            "failover_to",
+            "cache_get",
         ])?;
         let at = match (o.get("at_us"), o.get("at_ms")) {
             (Some(us), _) => as_u64(us, &o.at("at_us"))?,
@@ -693,24 +963,49 @@ impl TimedCommand {
             return err(&o.at("at_ms"), format!("expected at most {MAX_UNTIL_MS}"));
         }
         let present: Vec<&str> = COMMAND_KEYS.iter().copied().filter(|k| o.get(k).is_some()).collect();
+        if present.is_empty() && o.get("client").is_some() {
+            client_ref(&o, names)?;
+            return err(&o.at("sql"), "required field is missing");
+        }
         let command = match present.as_slice() {
-            ["client"] => {
-                let client = o.str_req("client")?;
-                if !clients.iter().any(|c| c.id == client) {
-                    return err(&o.at("client"), format!("no client {client:?}"));
+            ["cache_get"] => {
+                let client = client_ref(&o, names)?;
+                let key = o.str_req("cache_get")?;
+                if key.split_once(':').is_none_or(|(t, k)| t.is_empty() || k.is_empty()) {
+                    return err(&o.at("cache_get"), format!("expected a key like \"users:4\", found {key:?}"));
                 }
+                Command::CacheGet { client: client.to_string(), key: key.to_string() }
+            }
+            ["add_node"] => {
+                let id = parse_id(&o, "add_node")?;
+                if names.nodes.iter().any(|n| n == &id) || names.clients.iter().any(|c| c == &id) {
+                    return err(&o.at("add_node"), format!("{id:?} already exists"));
+                }
+                let copy = match o.str_opt("copy")? {
+                    None => CopyMethod::Snapshot,
+                    Some(c) => enum_of(
+                        c,
+                        &o.at("copy"),
+                        &[("snapshot", CopyMethod::Snapshot), ("file-copy", CopyMethod::FileCopy)],
+                    )?,
+                };
+                Command::AddNode { id, copy }
+            }
+            ["failover_to"] => Command::FailoverTo(node_ref(&o, "failover_to", names)?),
+            ["sql"] => {
+                let client = client_ref(&o, names)?;
                 let sql = o.str_req("sql")?;
                 if sql.len() > 10_000 {
                     return err(&o.at("sql"), "statement longer than 10000 characters");
                 }
                 Command::Sql { client: client.to_string(), sql: sql.to_string() }
             }
-            ["crash"] => Command::Crash(node_ref(&o, "crash", nodes)?),
-            ["restart"] => Command::Restart(node_ref(&o, "restart", nodes)?),
-            ["resume"] => Command::Resume(node_ref(&o, "resume", nodes)?),
+            ["crash"] => Command::Crash(node_ref(&o, "crash", names)?),
+            ["restart"] => Command::Restart(node_ref(&o, "restart", names)?),
+            ["resume"] => Command::Resume(node_ref(&o, "resume", names)?),
             ["pause"] => {
                 let for_ms = o.get("for_ms").map(|v| as_u64(v, &o.at("for_ms"))).transpose()?;
-                Command::Pause { node: node_ref(&o, "pause", nodes)?, for_ms }
+                Command::Pause { node: node_ref(&o, "pause", names)?, for_ms }
             }
             ["partition"] => {
                 let p = o.at("partition");
@@ -723,7 +1018,7 @@ impl TimedCommand {
                     let Some(members) = g.as_array() else { return err(&gp, "expected an array of ids") };
                     let mut group = Vec::new();
                     for (mi, m) in members.iter().enumerate() {
-                        group.push(endpoint_ref(m, &format!("{gp}[{mi}]"), nodes, clients)?);
+                        group.push(endpoint_ref(m, &format!("{gp}[{mi}]"), names)?);
                     }
                     groups.push(group);
                 }
@@ -733,13 +1028,13 @@ impl TimedCommand {
                 Command::Partition { groups, one_way: o.bool_or("one_way", false)? }
             }
             ["cut"] => {
-                let (a, b) = pair(o.get("cut").unwrap_or(&Value::Null), &o.at("cut"), nodes, clients)?;
+                let (a, b) = pair(o.get("cut").unwrap_or(&Value::Null), &o.at("cut"), names)?;
                 Command::CutLink(a, b)
             }
             ["heal"] => match o.get("heal") {
                 Some(Value::Bool(true)) => Command::HealAll,
                 Some(v @ Value::Array(_)) => {
-                    let (a, b) = pair(v, &o.at("heal"), nodes, clients)?;
+                    let (a, b) = pair(v, &o.at("heal"), names)?;
                     Command::HealLink(a, b)
                 }
                 _ => return err(&o.at("heal"), "expected true (heal everything) or a pair of ids"),
@@ -797,6 +1092,17 @@ impl TimedCommand {
             }
             Command::SetNetwork(n) => {
                 m.insert("network".into(), network_json(n));
+            }
+            Command::AddNode { id, copy } => {
+                m.insert("add_node".into(), json!(id));
+                m.insert("copy".into(), json!(copy.name()));
+            }
+            Command::FailoverTo(n) => {
+                m.insert("failover_to".into(), json!(n));
+            }
+            Command::CacheGet { client, key } => {
+                m.insert("client".into(), json!(client));
+                m.insert("cache_get".into(), json!(key));
             }
         }
         Value::Object(m)

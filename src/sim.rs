@@ -13,7 +13,7 @@ use std::rc::Rc;
 use crate::net::Network;
 use crate::node::{Effect, Endpoint, Node, NodeConfig, Note, OpResult, Payload, Status, Timer};
 use crate::rng::SimRng;
-use crate::scenario::{Command, Role, Scenario, TimedCommand};
+use crate::scenario::{Command, NodeSpec, Role, Scenario, TimedCommand};
 use crate::time::{ms, Micros};
 use crate::trace::{DropReason, Label, MsgKind, Name, Trace, TraceEvent};
 
@@ -25,16 +25,6 @@ enum EventKind {
     Resume { node: usize, incarnation: u64 },
 }
 
-impl PartialOrd for Timer {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Timer {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (*self as u8).cmp(&(*other as u8))
-    }
-}
 
 /// A message on the wire.
 #[derive(Clone, Debug)]
@@ -112,6 +102,12 @@ pub struct ClientState {
     pub timeout: Micros,
     /// The node this client sends to: the leader it knows of.
     pub target: usize,
+    /// Epoch of the newest leader announcement it has heard.
+    pub known_epoch: u64,
+    /// The cache node the application writes inserted rows to.
+    pub cache: Option<usize>,
+    /// The person behind the client.
+    pub user: String,
 }
 
 /// Counters per message kind.
@@ -145,6 +141,8 @@ pub struct Simulation {
     parked: Vec<Vec<Parked>>,
     /// Endpoint names: nodes first, then clients.
     names: Rc<[Name]>,
+    /// Who acted as leader when: (node, from, until). Split-brain checking reads it.
+    pub leader_spans: Vec<(usize, Micros, Option<Micros>)>,
     net_rng: SimRng,
     in_flight: InFlightTable,
     next_msg: u64,
@@ -178,32 +176,59 @@ impl Simulation {
     ) -> Result<Self, SetupError> {
         let leader =
             scenario.nodes.iter().position(|n| n.role == Role::Leader).ok_or_else(|| SetupError("no leader".into()))?;
-        let followers: Vec<usize> = (0..scenario.nodes.len()).filter(|i| *i != leader).collect();
-        let mut nodes = Vec::new();
-        for (i, spec) in scenario.nodes.iter().enumerate() {
-            let mut n = Node::new(i, &spec.id, spec.role, spec.clock, ms(spec.apply_delay_ms), seed);
-            n.leader = leader;
-            if i == leader {
-                n.followers = followers.clone();
+        let commands = merged_commands(scenario, extra);
+        // Nodes that join later exist from the start, absent, so that every index and name is fixed for the run.
+        let mut specs: Vec<NodeSpec> = scenario.nodes.clone();
+        for c in commands.iter() {
+            if let Command::AddNode { id, .. } = &c.command {
+                if !specs.iter().any(|n| &n.id == id) {
+                    specs.push(NodeSpec { id: id.clone(), role: Role::Follower, clock: Default::default(), apply_delay_ms: 0 });
+                }
             }
-            for (k, sql) in scenario.schema.iter().enumerate() {
-                n.bootstrap(sql).map_err(|e| SetupError(format!("schema[{k}]: {e}")))?;
+        }
+        let members: Vec<usize> =
+            (0..scenario.nodes.len()).filter(|i| scenario.nodes[*i].role.is_replica()).collect();
+        let controller = scenario.nodes.iter().position(|n| n.role == Role::Controller);
+        let mut nodes = Vec::new();
+        for (i, spec) in specs.iter().enumerate() {
+            let mut n = Node::new(i, &spec.id, spec.role, spec.clock, ms(spec.apply_delay_ms), seed);
+            if i >= scenario.nodes.len() {
+                n.status = Status::Absent;
+            } else if spec.role.is_replica() {
+                n.leader = Some(leader);
+                n.members = members.clone();
+                n.epoch = 1;
+                for (k, sql) in scenario.schema.iter().enumerate() {
+                    n.bootstrap(sql).map_err(|e| SetupError(format!("schema[{k}]: {e}")))?;
+                }
+            } else if spec.role == Role::Controller {
+                n.leader = Some(leader);
             }
             nodes.push(n);
         }
         let clients = scenario
             .clients
             .iter()
-            .map(|c| ClientState { id: c.id.clone(), timeout: ms(c.timeout_ms), target: leader })
+            .map(|c| ClientState {
+                id: c.id.clone(),
+                timeout: ms(c.timeout_ms),
+                target: leader,
+                known_epoch: 1,
+                cache: c.cache.as_ref().and_then(|id| scenario.nodes.iter().position(|n| &n.id == id)),
+                user: c.user.clone().unwrap_or_else(|| c.id.clone()),
+            })
             .collect();
-        let commands = merged_commands(scenario, extra);
         let cfg = NodeConfig {
             mode: scenario.replication.mode,
             log: scenario.replication.log,
             heartbeat: ms(scenario.replication.heartbeat_ms),
             statement_substitution: scenario.replication.statement_substitution,
+            semi_sync_timeout: ms(scenario.replication.semi_sync_timeout_ms),
+            log_retention: scenario.replication.log_retention,
+            failover: scenario.failover,
+            controller,
         };
-        let mut names: Vec<String> = scenario.nodes.iter().map(|n| n.id.clone()).collect();
+        let mut names: Vec<String> = specs.iter().map(|n| n.id.clone()).collect();
         names.extend(scenario.clients.iter().map(|c| c.id.clone()));
         let mut sim = Simulation {
             scenario: Rc::new(scenario.clone()),
@@ -217,7 +242,8 @@ impl Simulation {
             clients,
             names: names.iter().map(|n| Name::from(n.as_str())).collect(),
             net: Network::new(scenario.network, names),
-            parked: vec![Vec::new(); scenario.nodes.len()],
+            parked: vec![Vec::new(); specs.len()],
+            leader_spans: Vec::new(),
             net_rng: SimRng::fork(seed, "network"),
             in_flight: InFlightTable::default(),
             next_msg: 0,
@@ -227,9 +253,12 @@ impl Simulation {
             cfg: Rc::new(cfg),
         };
         for i in 0..sim.nodes.len() {
-            let effects = sim.nodes[i].on_start(0, &sim.cfg);
-            sim.interpret(i, effects);
+            if sim.nodes[i].status != Status::Absent {
+                let effects = sim.nodes[i].on_start(0, &sim.cfg);
+                sim.interpret(i, effects);
+            }
         }
+        sim.track_leadership();
         Ok(sim)
     }
 
@@ -243,10 +272,6 @@ impl Simulation {
 
     pub fn in_flight(&self) -> impl Iterator<Item = (u64, &InFlight)> {
         self.in_flight.iter()
-    }
-
-    pub fn leader(&self) -> Option<usize> {
-        self.nodes.iter().position(Node::is_leader)
     }
 
     pub fn name(&self, e: Endpoint) -> &str {
@@ -447,6 +472,78 @@ impl Simulation {
                 self.net.spec = *spec;
                 self.trace.push(TraceEvent::NetworkChanged { at: now, detail: c.label() });
             }
+            Command::AddNode { id, copy } => {
+                let Some(i) = self.node_index(id) else { return };
+                if self.nodes[i].status != Status::Absent {
+                    return;
+                }
+                // A configuration change: every replica learns the new member (an administrator's action).
+                let leader = self.leader();
+                let epoch = self.nodes.iter().filter(|n| n.is_replica()).map(|n| n.epoch).max().unwrap_or(1);
+                for n in self.nodes.iter_mut().filter(|n| n.is_replica() || n.index == i) {
+                    if !n.members.contains(&i) {
+                        n.members.push(i);
+                    }
+                }
+                let members = self.nodes.iter().find(|n| n.is_replica() && n.index != i).map(|n| n.members.clone());
+                self.nodes[i].members = members.unwrap_or_else(|| vec![i]);
+                self.nodes[i].join(leader, epoch, *copy == crate::scenario::CopyMethod::FileCopy);
+                self.trace.push(TraceEvent::Joined { at: now, node: self.nm(Endpoint::Node(i)), method: copy.name().into() });
+                let effects = self.nodes[i].on_start(now, &self.cfg);
+                self.interpret(i, effects);
+                self.track_leadership();
+            }
+            Command::FailoverTo(id) => {
+                let Some(target) = self.node_index(id) else { return };
+                match self.leader() {
+                    Some(l) if l != target && self.nodes[l].status == Status::Running => {
+                        let effects = self.nodes[l].begin_handover(target, now, &self.cfg);
+                        self.interpret(l, effects);
+                    }
+                    Some(l) if l == target => {}
+                    _ => {
+                        // No working leader to hand over: the administrator promotes the follower directly.
+                        let epoch = self.nodes.iter().map(|n| n.epoch).max().unwrap_or(0) + 1;
+                        if self.nodes[target].status == Status::Running {
+                            let effects = self.nodes[target].force_promote(epoch, now, &self.cfg);
+                            self.interpret(target, effects);
+                        }
+                    }
+                }
+            }
+            Command::CacheGet { client, key } => {
+                let Some(ci) = self.clients.iter().position(|x| &x.id == client) else { return };
+                let Some(cache) = self.clients[ci].cache.or_else(|| self.nodes.iter().position(|n| n.role == Role::Cache))
+                else {
+                    return;
+                };
+                let op = self.history.len();
+                let sql = format!("cache get {key}");
+                self.history.push(HistoryEntry { client: ci, read: true, sql: sql.clone(), node: cache, start: now, end: None, result: None });
+                self.trace.push(TraceEvent::ClientSent { at: now, client: self.nm(Endpoint::Client(ci)), op, node: self.nm(Endpoint::Node(cache)), sql });
+                let timeout = self.clients[ci].timeout;
+                self.push(now + timeout, EventKind::ClientTimeout { client: ci, op });
+                self.send(Endpoint::Client(ci), Endpoint::Node(cache), Payload::CacheGet { op, key: key.clone() });
+            }
+        }
+        self.track_leadership();
+    }
+
+    /// The node acting as leader with the newest epoch (several may act as leader in a split brain).
+    pub fn leader(&self) -> Option<usize> {
+        self.nodes.iter().filter(|n| n.acting_leader()).max_by_key(|n| (n.epoch, std::cmp::Reverse(n.index))).map(|n| n.index)
+    }
+
+    /// Keep `leader_spans` up to date with who acts as leader now.
+    fn track_leadership(&mut self) {
+        let now = self.now;
+        for n in &self.nodes {
+            let open = self.leader_spans.iter().rposition(|(i, _, end)| *i == n.index && end.is_none());
+            match (n.acting_leader(), open) {
+                (true, None) => self.leader_spans.push((n.index, now, None)),
+                (false, Some(k)) => self.leader_spans[k].2 = Some(now),
+                _ => {}
+            }
         }
     }
 
@@ -463,6 +560,11 @@ impl Simulation {
     }
 
     fn send(&mut self, from: Endpoint, to: Endpoint, payload: Payload) {
+        self.send_delayed(from, to, payload, 0);
+    }
+
+    /// Send with `extra` delay on top of the network's (service discovery's propagation time).
+    fn send_delayed(&mut self, from: Endpoint, to: Endpoint, payload: Payload, extra: Micros) {
         let now = self.now;
         let kind = payload.kind();
         let bytes = payload.size_bytes();
@@ -482,7 +584,7 @@ impl Simulation {
             };
             let id = self.next_msg;
             self.next_msg += 1;
-            let deliver = now + latency;
+            let deliver = now + latency + extra;
             self.trace.push(TraceEvent::Sent {
                 at: now,
                 msg: id,
@@ -521,7 +623,7 @@ impl Simulation {
         self.metrics.per_kind.entry(kind).or_default().delivered += 1;
         self.trace.push(TraceEvent::Delivered { at: now, msg: id, from: from_name, to: to_name, kind });
         match m.to {
-            Endpoint::Client(c) => self.on_client_message(c, m.payload),
+            Endpoint::Client(c) => self.on_client_message(c, m.from, m.payload),
             Endpoint::Node(n) => {
                 if self.nodes[n].status == Status::Paused {
                     self.parked[n].push(Parked::Message { from: m.from, payload: m.payload });
@@ -533,11 +635,46 @@ impl Simulation {
         }
     }
 
-    fn on_client_message(&mut self, _client: usize, payload: Payload) {
-        if let Payload::Response { op, result } = payload {
-            if self.history.get(op).is_some_and(|h| h.end.is_none()) {
+    fn on_client_message(&mut self, client: usize, from: Endpoint, payload: Payload) {
+        match payload {
+            Payload::Response { op, result } => {
+                if !self.history.get(op).is_some_and(|h| h.end.is_none()) {
+                    return;
+                }
+                if let Some(r) = result.redirect {
+                    self.learn_leader(client, r, self.clients[client].known_epoch);
+                }
+                // The application writes what it inserted to its cache, keyed by table and primary key.
+                if let (Some(cache), true) = (self.clients[client].cache, result.ok) {
+                    let owner = self.clients[client].user.clone();
+                    for (key, row) in &result.inserted {
+                        let payload = Payload::CachePut { key: key.clone(), owner: owner.clone(), row: row.clone() };
+                        self.send(Endpoint::Client(client), Endpoint::Node(cache), payload);
+                    }
+                }
                 self.finish_op(op, result);
             }
+            Payload::Announce { leader, epoch } => {
+                let newer = epoch >= self.clients[client].known_epoch || !self.cfg.failover.epochs;
+                if newer && matches!(from, Endpoint::Node(_)) {
+                    self.learn_leader(client, leader, epoch);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn learn_leader(&mut self, client: usize, leader: usize, epoch: u64) {
+        let c = &mut self.clients[client];
+        c.known_epoch = c.known_epoch.max(epoch);
+        if c.target != leader {
+            c.target = leader;
+            let ev = TraceEvent::LeaderLearned {
+                at: self.now,
+                client: self.nm(Endpoint::Client(client)),
+                leader: self.nm(Endpoint::Node(leader)),
+            };
+            self.trace.push(ev);
         }
     }
 
@@ -574,8 +711,47 @@ impl Simulation {
                 Effect::Note(Note::Halted { error }) => {
                     self.trace.push(TraceEvent::Halted { at: now, node: self.nm(Endpoint::Node(node)), error });
                 }
+                Effect::Note(note) => self.note(node, note),
             }
         }
+        self.track_leadership();
+    }
+
+    fn note(&mut self, node: usize, note: Note) {
+        let now = self.now;
+        let name = self.nm(Endpoint::Node(node));
+        let ev = match note {
+            Note::ElectionStarted { epoch } => TraceEvent::ElectionStarted { at: now, node: name, epoch },
+            Note::BecameLeader { epoch } => {
+                // Service discovery tells every client, after its delay.
+                for c in 0..self.clients.len() {
+                    let extra = ms(self.cfg.failover.discovery_ms);
+                    self.send_delayed(Endpoint::Node(node), Endpoint::Client(c), Payload::Announce { leader: node, epoch }, extra);
+                }
+                TraceEvent::RoleChanged { at: now, node: name, role: format!("leader (epoch {epoch})") }
+            }
+            Note::SteppedDown { epoch, reason } => {
+                TraceEvent::RoleChanged { at: now, node: name, role: format!("follower (epoch {epoch}): {reason}") }
+            }
+            Note::Discarded { from_lsn, to_lsn, ops } => {
+                TraceEvent::Discarded { at: now, node: name, from_lsn, to_lsn, ops: ops.len() }
+            }
+            Note::SnapshotInstalled { lsn } => TraceEvent::SnapshotInstalled { at: now, node: name, lsn },
+            Note::CaughtUp { lsn } => TraceEvent::CaughtUp { at: now, node: name, lsn },
+            Note::SyncFollower { node: f } => {
+                TraceEvent::SyncFollower { at: now, leader: name, node: self.nm(Endpoint::Node(f)) }
+            }
+            Note::ShutDown { reason } => {
+                self.nodes[node].crash();
+                self.parked[node].clear();
+                TraceEvent::ShutDown { at: now, node: name, reason }
+            }
+            Note::Appointed { node: chosen, epoch } => {
+                TraceEvent::Appointed { at: now, controller: name, node: self.nm(Endpoint::Node(chosen)), epoch }
+            }
+            Note::Applied { .. } | Note::WriteCommitted { .. } | Note::Halted { .. } => return,
+        };
+        self.trace.push(ev);
     }
 
     /// Nothing on the wire.

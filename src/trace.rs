@@ -92,6 +92,8 @@ pub enum MsgKind {
     Ack,
     Heartbeat,
     Fetch,
+    Snapshot,
+    Election,
 }
 
 impl MsgKind {
@@ -105,6 +107,8 @@ impl MsgKind {
             MsgKind::Ack => "ack",
             MsgKind::Heartbeat => "heartbeat",
             MsgKind::Fetch => "fetch",
+            MsgKind::Snapshot => "snapshot",
+            MsgKind::Election => "election",
         }
     }
 }
@@ -147,6 +151,15 @@ pub enum TraceEvent {
     RoleChanged { at: Micros, node: Name, role: String },
     Halted { at: Micros, node: Name, error: String },
     Anomaly { at: Micros, kind: String, detail: String },
+    ElectionStarted { at: Micros, node: Name, epoch: u64 },
+    Appointed { at: Micros, controller: Name, node: Name, epoch: u64 },
+    Discarded { at: Micros, node: Name, from_lsn: u64, to_lsn: u64, ops: usize },
+    Joined { at: Micros, node: Name, method: String },
+    SnapshotInstalled { at: Micros, node: Name, lsn: u64 },
+    CaughtUp { at: Micros, node: Name, lsn: u64 },
+    SyncFollower { at: Micros, leader: Name, node: Name },
+    ShutDown { at: Micros, node: Name, reason: String },
+    LeaderLearned { at: Micros, client: Name, leader: Name },
 }
 
 impl TraceEvent {
@@ -169,7 +182,16 @@ impl TraceEvent {
             | TraceEvent::Applied { at, .. }
             | TraceEvent::RoleChanged { at, .. }
             | TraceEvent::Halted { at, .. }
-            | TraceEvent::Anomaly { at, .. } => *at,
+            | TraceEvent::Anomaly { at, .. }
+            | TraceEvent::ElectionStarted { at, .. }
+            | TraceEvent::Appointed { at, .. }
+            | TraceEvent::Discarded { at, .. }
+            | TraceEvent::Joined { at, .. }
+            | TraceEvent::SnapshotInstalled { at, .. }
+            | TraceEvent::CaughtUp { at, .. }
+            | TraceEvent::SyncFollower { at, .. }
+            | TraceEvent::ShutDown { at, .. }
+            | TraceEvent::LeaderLearned { at, .. } => *at,
         }
     }
 
@@ -216,6 +238,19 @@ impl TraceEvent {
             TraceEvent::RoleChanged { node, role, .. } => write!(s, "role     {node} is now {role}"),
             TraceEvent::Halted { node, error, .. } => write!(s, "halt     {node}: {error}"),
             TraceEvent::Anomaly { kind, detail, .. } => write!(s, "ANOMALY  {kind}: {detail}"),
+            TraceEvent::ElectionStarted { node, epoch, .. } => write!(s, "elect    {node} stands for epoch {epoch}"),
+            TraceEvent::Appointed { controller, node, epoch, .. } => {
+                write!(s, "appoint  {controller} makes {node} leader of epoch {epoch}")
+            }
+            TraceEvent::Discarded { node, from_lsn, to_lsn, ops, .. } => {
+                write!(s, "discard  {node} drops lsn {from_lsn}..{to_lsn} ({ops} client writes)")
+            }
+            TraceEvent::Joined { node, method, .. } => write!(s, "join     {node} by {method}"),
+            TraceEvent::SnapshotInstalled { node, lsn, .. } => write!(s, "install  {node} snapshot at lsn {lsn}"),
+            TraceEvent::CaughtUp { node, lsn, .. } => write!(s, "caughtup {node} at lsn {lsn}"),
+            TraceEvent::SyncFollower { leader, node, .. } => write!(s, "sync     {leader} makes {node} its synchronous follower"),
+            TraceEvent::ShutDown { node, reason, .. } => write!(s, "shutdown {node}: {reason}"),
+            TraceEvent::LeaderLearned { client, leader, .. } => write!(s, "discover {client} now sends to {leader}"),
         };
         s
     }

@@ -39,6 +39,16 @@ pub struct NodeView {
     pub tables: Vec<TableView>,
     /// The last few log entries: (lsn, description).
     pub log_tail: Vec<(u64, String)>,
+    /// The newest epoch (term) this node knows.
+    pub epoch: u64,
+    /// Standing for election right now.
+    pub candidate: bool,
+    /// The leader's current synchronous follower (semi-sync), or every follower in sync mode.
+    pub synchronous: bool,
+    /// A joining follower's progress: "snapshot 3/10", "file copy 2/8", "catching up".
+    pub joining: Option<String>,
+    /// Who this node believes leads.
+    pub follows: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -86,18 +96,20 @@ impl Simulation {
         let now = self.now();
         let leader = self.leader();
         let leader_lsn = leader.map_or(0, |l| self.nodes[l].lsn());
+        let sync_of_leader = leader.and_then(|l| self.nodes[l].sync_follower());
         let nodes = self
             .nodes
             .iter()
+            .filter(|n| n.status != Status::Absent)
             .map(|n| {
-                let lag_records = leader_lsn.saturating_sub(n.lsn());
+                let lag_records = if n.is_replica() { leader_lsn.saturating_sub(n.lsn()) } else { 0 };
                 let lag_us = match leader {
                     Some(l) if lag_records > 0 => {
-                        self.nodes[l].log.get(n.lsn() as usize).map_or(0, |e| now.saturating_sub(e.committed_at))
+                        self.nodes[l].entry(n.lsn() + 1).map_or(0, |e| now.saturating_sub(e.committed_at))
                     }
                     _ => 0,
                 };
-                let tables = n
+                let mut tables: Vec<TableView> = n
                     .db
                     .table_names()
                     .into_iter()
@@ -107,6 +119,17 @@ impl Simulation {
                         name: t,
                     })
                     .collect();
+                if n.role == crate::scenario::Role::Cache {
+                    tables.push(TableView {
+                        name: "cache".into(),
+                        columns: vec!["key".into(), "owner".into(), "row".into()],
+                        rows: n
+                            .cache_entries()
+                            .iter()
+                            .map(|(k, (o, r))| vec![k.clone(), o.clone(), r.clone()])
+                            .collect(),
+                    });
+                }
                 let start = n.log.len().saturating_sub(LOG_TAIL);
                 NodeView {
                     id: n.id.clone(),
@@ -121,7 +144,22 @@ impl Simulation {
                     waiting_writes: n.waiting_writes(),
                     error: n.halt_error.clone(),
                     tables,
-                    log_tail: n.log[start..].iter().map(|e| (e.lsn, e.record.describe())).collect(),
+                    log_tail: n.log.iter().skip(start).map(|e| (e.lsn, e.record.describe())).collect(),
+                    epoch: n.epoch,
+                    candidate: n.is_candidate(),
+                    synchronous: match self.scenario.replication.mode {
+                        crate::scenario::Mode::Sync => n.role == crate::scenario::Role::Follower,
+                        crate::scenario::Mode::SemiSync => sync_of_leader == Some(n.index),
+                        crate::scenario::Mode::Async => false,
+                    },
+                    joining: n.joining.as_ref().map(|j| match j {
+                        crate::node::Joining::Snapshot { received, total, lsn } => {
+                            format!("snapshot @lsn {lsn}: {received}/{total}")
+                        }
+                        crate::node::Joining::FileCopy { received, total } => format!("file copy {received}/{total}"),
+                        crate::node::Joining::CatchingUp => "catching up".to_string(),
+                    }),
+                    follows: n.leader.filter(|l| *l != n.index).map(|l| self.nodes[l].id.clone()),
                 }
             })
             .collect();

@@ -1,0 +1,221 @@
+//! Checkers for DDIA 5.1 "Handling Node Outages": they read the client histories, who acted as leader when, and
+//! the final state, and report anomalies with the history entries that prove them.
+//!
+//! - `lost-write`: a write acknowledged to its client that the final leader does not hold (async replication
+//!   plus failover: the old leader's unreplicated writes are discarded).
+//! - `key-reuse`: one primary key handed out for two different acknowledged inserts (a promoted follower's
+//!   autoincrement counter lagged), and reads through an external cache that then returned another user's row.
+//! - `split-brain`: two nodes acted as leader at the same time and both accepted writes.
+//! - `unavailable`: a window in which client writes failed (no leader, or no leader the clients knew of).
+
+use std::collections::BTreeMap;
+
+use crate::report::Anomaly;
+use crate::sim::Simulation;
+use crate::time::fmt_ms;
+
+/// The node whose data counts at the end: the acting leader of the newest epoch, or else the most up-to-date
+/// replica.
+pub fn final_leader(sim: &Simulation) -> Option<usize> {
+    sim.leader().or_else(|| {
+        sim.nodes
+            .iter()
+            .filter(|n| n.is_replica() && n.status != crate::node::Status::Absent)
+            .max_by_key(|n| (n.epoch, n.lsn(), std::cmp::Reverse(n.index)))
+            .map(|n| n.index)
+    })
+}
+
+fn who(sim: &Simulation, op: usize) -> String {
+    let h = &sim.history[op];
+    format!("{}'s write #{op} ({})", sim.clients[h.client].user, h.sql)
+}
+
+pub fn lost_writes(sim: &Simulation) -> Vec<Anomaly> {
+    let Some(l) = final_leader(sim) else { return Vec::new() };
+    let leader = &sim.nodes[l];
+    sim.history
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !h.read && h.ok() && sim.nodes[h.node].is_replica())
+        .filter(|(i, _)| !leader.origins.contains(i))
+        .map(|(i, h)| Anomaly {
+            kind: "lost-write".into(),
+            detail: format!(
+                "{} was acknowledged by {} at {}, but the final leader {} does not have it",
+                who(sim, i),
+                sim.nodes[h.node].id,
+                h.end.map(fmt_ms).unwrap_or_default(),
+                leader.id
+            ),
+            ops: vec![i],
+        })
+        .collect()
+}
+
+pub fn key_reuse(sim: &Simulation) -> Vec<Anomaly> {
+    // key -> acknowledged inserts that were given it.
+    let mut given: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, h) in sim.history.iter().enumerate().filter(|(_, h)| !h.read && h.ok()) {
+        for (key, _) in h.result.iter().flat_map(|r| r.inserted.iter()) {
+            given.entry(key.as_str()).or_default().push(i);
+        }
+    }
+    let mut out = Vec::new();
+    for (key, ops) in given.into_iter().filter(|(_, ops)| ops.len() > 1) {
+        let users: Vec<String> = ops.iter().map(|o| sim.clients[sim.history[*o].client].user.clone()).collect();
+        let mut detail = format!(
+            "key {key} was given to {}",
+            ops.iter().zip(&users).map(|(o, u)| format!("{u}'s row (#{o})")).collect::<Vec<_>>().join(" and then to ")
+        );
+        let mut proof = ops.clone();
+        // Reads through the cache that returned someone else's row for this key.
+        let wanted = format!("cache get {key}");
+        for (i, h) in sim.history.iter().enumerate().filter(|(_, h)| h.sql == wanted && h.ok()) {
+            let reader = &sim.clients[h.client].user;
+            if let Some(owner) = h.result.as_ref().and_then(|r| r.owner.as_ref()).filter(|o| *o != reader) {
+                detail.push_str(&format!("; {reader}'s read through the cache (#{i}) returned {owner}'s row"));
+                proof.push(i);
+            }
+        }
+        let mut distinct = users.clone();
+        distinct.dedup();
+        detail.push_str(&format!(" (users: {})", distinct.join(", ")));
+        out.push(Anomaly { kind: "key-reuse".into(), detail, ops: proof });
+    }
+    out
+}
+
+pub fn split_brain(sim: &Simulation) -> Vec<Anomaly> {
+    let end_of_run = sim.now();
+    let spans: Vec<(usize, u64, u64)> =
+        sim.leader_spans.iter().map(|(n, s, e)| (*n, *s, e.unwrap_or(end_of_run))).collect();
+    let mut out = Vec::new();
+    for (i, a) in spans.iter().enumerate() {
+        for b in &spans[i + 1..] {
+            if a.0 == b.0 {
+                continue;
+            }
+            let (from, to) = (a.1.max(b.1), a.2.min(b.2));
+            if from >= to {
+                continue;
+            }
+            let took = |node: usize| -> Vec<usize> {
+                sim.history
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, h)| h.node == node && !h.read && h.ok() && h.end.is_some_and(|e| e >= from && e <= to))
+                    .map(|(k, _)| k)
+                    .collect()
+            };
+            let (wa, wb) = (took(a.0), took(b.0));
+            if wa.is_empty() || wb.is_empty() {
+                continue;
+            }
+            let detail = format!(
+                "{} and {} both acted as leader from {} to {}: {} took writes {:?}, {} took writes {:?}",
+                sim.nodes[a.0].id,
+                sim.nodes[b.0].id,
+                fmt_ms(from),
+                fmt_ms(to),
+                sim.nodes[a.0].id,
+                wa,
+                sim.nodes[b.0].id,
+                wb
+            );
+            let mut ops = wa;
+            ops.extend(wb);
+            out.push(Anomaly { kind: "split-brain".into(), detail, ops });
+        }
+    }
+    out
+}
+
+/// Windows of consecutive failed writes (by start time), each closed by the next write that succeeded.
+pub fn unavailability(sim: &Simulation) -> Vec<Anomaly> {
+    let mut writes: Vec<usize> = (0..sim.history.len())
+        .filter(|i| !sim.history[*i].read && sim.nodes[sim.history[*i].node].is_replica())
+        .filter(|i| sim.history[*i].end.is_some())
+        .collect();
+    writes.sort_by_key(|i| (sim.history[*i].start, *i));
+    let mut out = Vec::new();
+    let mut failed: Vec<usize> = Vec::new();
+    let flush = |failed: &mut Vec<usize>, until: Option<u64>, out: &mut Vec<Anomaly>| {
+        if failed.is_empty() {
+            return;
+        }
+        let from = sim.history[failed[0]].start;
+        let to = until.unwrap_or_else(|| failed.iter().filter_map(|o| sim.history[*o].end).max().unwrap_or(from));
+        out.push(Anomaly {
+            kind: "unavailable".into(),
+            detail: format!(
+                "writes failed from {} to {}: {} write(s) got no acknowledgement ({})",
+                fmt_ms(from),
+                fmt_ms(to),
+                failed.len(),
+                sim.history[failed[0]].result.as_ref().and_then(|r| r.error.clone()).unwrap_or_default()
+            ),
+            ops: std::mem::take(failed),
+        });
+    };
+    for i in writes {
+        let h = &sim.history[i];
+        let is_error_of_sql = h.result.as_ref().and_then(|r| r.error.as_ref()).is_some_and(|e| !e.contains("timed out") && !e.contains("follower") && !e.contains("handing"));
+        if h.ok() {
+            flush(&mut failed, h.end, &mut out);
+        } else if !is_error_of_sql {
+            failed.push(i);
+        }
+    }
+    flush(&mut failed, None, &mut out);
+    out
+}
+
+/// Failover statistics of one run, for the timeout sweep.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FailoverStats {
+    /// Elections won (or appointments) after the start.
+    pub failovers: usize,
+    /// Failovers while the previous leader was still alive (it was slow, paused or cut off, not dead).
+    pub unnecessary: usize,
+    /// Microseconds without any acting leader after a leader crashed.
+    pub unavailable_after_crash: u64,
+}
+
+pub fn failover_stats(sim: &Simulation) -> FailoverStats {
+    use crate::trace::TraceEvent;
+    let mut stats = FailoverStats::default();
+    let mut crashed_leader_at: Option<u64> = None;
+    let mut alive: BTreeMap<&str, bool> = sim.nodes.iter().map(|n| (n.id.as_str(), true)).collect();
+    let mut current: Option<String> = sim.scenario.nodes.iter().find(|n| n.role == crate::scenario::Role::Leader).map(|n| n.id.clone());
+    for e in sim.trace.events() {
+        match e {
+            TraceEvent::Crashed { at, node } | TraceEvent::ShutDown { at, node, .. } => {
+                alive.insert(node, false);
+                if current.as_deref() == Some(&**node) && crashed_leader_at.is_none() {
+                    crashed_leader_at = Some(*at);
+                }
+            }
+            TraceEvent::Restarted { node, .. } => {
+                alive.insert(node, true);
+            }
+            TraceEvent::RoleChanged { at, node, role } if role.starts_with("leader") => {
+                stats.failovers += 1;
+                if let Some(prev) = &current {
+                    if prev != &**node && alive.get(prev.as_str()).copied().unwrap_or(false) && crashed_leader_at.is_none() {
+                        stats.unnecessary += 1;
+                    }
+                }
+                if let Some(c) = crashed_leader_at.take() {
+                    stats.unavailable_after_crash += at - c;
+                }
+                current = Some(node.to_string());
+            }
+            _ => {}
+        }
+    }
+    if let Some(c) = crashed_leader_at {
+        stats.unavailable_after_crash += sim.now().saturating_sub(c);
+    }
+    stats
+}
