@@ -219,3 +219,43 @@ pub fn failover_stats(sim: &Simulation) -> FailoverStats {
     }
     stats
 }
+
+/// One row of the failover-timeout sweep: a timeout and what it cost over several seeds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepRow {
+    pub timeout_ms: u64,
+    pub runs: usize,
+    /// Mean time without a leader after a real leader crash, per run.
+    pub mean_unavailable_ms: f64,
+    /// Failovers while the old leader was alive, summed over the runs.
+    pub unnecessary_failovers: usize,
+    pub failovers: usize,
+}
+
+/// Run `scenario` with automatic failover at each timeout, over `seeds`, and measure the trade-off of DDIA 5.1:
+/// a short timeout fails over needlessly on a pause or glitch, a long one leaves the cluster leaderless longer.
+pub fn sweep(scenario: &crate::scenario::Scenario, timeouts_ms: &[u64], seeds: std::ops::Range<u64>) -> Vec<SweepRow> {
+    timeouts_ms
+        .iter()
+        .map(|&timeout_ms| {
+            let mut s = scenario.clone();
+            s.failover.auto = true;
+            s.failover.timeout_ms = timeout_ms.max(1);
+            let mut row = SweepRow { timeout_ms, runs: 0, mean_unavailable_ms: 0.0, unnecessary_failovers: 0, failovers: 0 };
+            let mut unavailable_us = 0u64;
+            for seed in seeds.clone() {
+                let Ok(mut sim) = Simulation::with_trace(&s, seed, &[], true) else { continue };
+                sim.run_to_end();
+                let stats = failover_stats(&sim);
+                row.runs += 1;
+                row.failovers += stats.failovers;
+                row.unnecessary_failovers += stats.unnecessary;
+                unavailable_us += stats.unavailable_after_crash;
+            }
+            if row.runs > 0 {
+                row.mean_unavailable_ms = unavailable_us as f64 / 1000.0 / row.runs as f64;
+            }
+            row
+        })
+        .collect()
+}

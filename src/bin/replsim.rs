@@ -50,6 +50,18 @@ mod cli {
             #[arg(long)]
             until_ms: Option<u64>,
         },
+        /// Run a scenario over a range of failover timeouts and seeds: needless failovers vs. time without a leader.
+        Sweep {
+            scenario: String,
+            /// Comma-separated timeouts in milliseconds.
+            #[arg(long, value_delimiter = ',', default_values_t = vec![100u64, 200, 300, 500, 800, 1200])]
+            timeouts: Vec<u64>,
+            /// How many seeds per timeout (seeds 0..N).
+            #[arg(long, default_value_t = 10)]
+            seeds: u64,
+            #[arg(long, value_enum, default_value = "text")]
+            format: Format,
+        },
         /// List the scenario library.
         Lessons,
         /// Run SQL statements on a single node and print its tables as JSON; interactive without --file.
@@ -100,6 +112,7 @@ mod cli {
                 }
                 let _ = writeln!(out, "# trace hash {:016x}", sim.trace.hash());
             }),
+            Cmd::Sweep { scenario, timeouts, seeds, format } => sweep(&scenario, &timeouts, seeds, format, &mut out),
             Cmd::Lessons => {
                 for l in library::LESSONS {
                     let title = library::lesson(l.name).and_then(Result::ok).and_then(|s| s.title).unwrap_or_default();
@@ -135,6 +148,42 @@ mod cli {
                 2
             }
         }
+    }
+
+    fn sweep(arg: &str, timeouts: &[u64], seeds: u64, format: Format, out: &mut impl Write) -> Result<(), String> {
+        if timeouts.is_empty() || timeouts.len() > 50 || timeouts.iter().any(|t| *t == 0 || *t > 60_000) {
+            return Err("--timeouts: expected 1 to 50 values in 1..=60000".into());
+        }
+        if seeds == 0 || seeds > 1000 {
+            return Err("--seeds: expected 1..=1000".into());
+        }
+        let text = load(arg)?;
+        let scenario = replsim::Scenario::from_json_str(&text).map_err(|e| format!("{arg}: {e}"))?;
+        let rows = replsim::check::sweep(&scenario, timeouts, 0..seeds);
+        match format {
+            Format::Json => {
+                let v: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({"timeout_ms": r.timeout_ms, "runs": r.runs,
+                            "mean_unavailable_ms": r.mean_unavailable_ms,
+                            "unnecessary_failovers": r.unnecessary_failovers, "failovers": r.failovers})
+                    })
+                    .collect();
+                let _ = writeln!(out, "{}", serde_json::Value::Array(v));
+            }
+            Format::Text => {
+                let _ = writeln!(out, "{:>10} {:>5} {:>22} {:>22} {:>10}", "timeout", "runs", "leaderless after crash", "needless failovers", "failovers");
+                for r in rows {
+                    let _ = writeln!(
+                        out,
+                        "{:>8}ms {:>5} {:>20.1}ms {:>22} {:>10}",
+                        r.timeout_ms, r.runs, r.mean_unavailable_ms, r.unnecessary_failovers, r.failovers
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     struct CliEnv(u64);
