@@ -1,0 +1,160 @@
+//! The root component: owns the reducer state, the animation loop and the window listeners (keyboard,
+//! `hashchange`), and lays out the views for the full page, embed mode (`?embed=1`) and the benchmark (`?bench=1`).
+
+use wasm_bindgen::JsCast;
+use yew::prelude::*;
+
+use crate::web::dom::{self, AnimationLoop, Listener};
+use crate::web::state::{Action, AppState, Mode};
+use crate::web::text;
+
+use super::{bench, canvas, client, inspector, topbar, transport};
+
+#[derive(Properties, PartialEq, Default)]
+pub struct AppProps {
+    /// Ignore the page URL and start with the default lesson (tests).
+    #[prop_or_default]
+    pub ignore_url: bool,
+}
+
+/// Everything the app holds on to while mounted.
+#[derive(Default)]
+struct Guards {
+    _frames: Option<AnimationLoop>,
+    _listeners: Vec<Listener>,
+}
+
+fn key_action(e: &web_sys::KeyboardEvent) -> Option<Action> {
+    if e.ctrl_key() || e.meta_key() || e.alt_key() {
+        return None;
+    }
+    Some(match e.key().as_str() {
+        " " | "Spacebar" => Action::TogglePlay,
+        "ArrowRight" if e.shift_key() => Action::Jump(100),
+        "ArrowRight" => Action::Step,
+        "ArrowLeft" => Action::Jump(-100),
+        "Home" => Action::Restart,
+        "?" => Action::ToggleHelp,
+        "Escape" => Action::CloseHelp,
+        _ => return None,
+    })
+}
+
+#[function_component(App)]
+pub fn app(props: &AppProps) -> Html {
+    let ignore_url = props.ignore_url;
+    let state = use_reducer(move || if ignore_url { AppState::default_lesson() } else { AppState::from_location() });
+    let dispatch: Callback<Action> = state.dispatcher().into();
+
+    {
+        let model = state.model.clone();
+        let d = dispatch.clone();
+        use_effect_with((), move |_| {
+            let mode = model.try_borrow().map_or(Mode::Full, |m| m.mode);
+            let mut guards = Guards::default();
+            if mode == Mode::Bench {
+                // After the first paint, so that the page says "Running…" while it runs.
+                let d = d.clone();
+                gloo_timers::callback::Timeout::new(80, move || d.emit(Action::BenchDone(bench::run()))).forget();
+            } else {
+                let (m2, d2) = (model.clone(), d.clone());
+                guards._frames = Some(dom::animation_loop(move |ts| {
+                    let wanted = m2.try_borrow().is_ok_and(|m| m.wants_frame());
+                    if wanted {
+                        d2.emit(Action::Frame(ts));
+                    }
+                }));
+                let d3 = d.clone();
+                guards._listeners.extend(Listener::window("keydown", move |e: web_sys::Event| {
+                    if dom::target_is_field(&e) {
+                        return;
+                    }
+                    let Some(k) = e.dyn_ref::<web_sys::KeyboardEvent>() else { return };
+                    if let Some(a) = key_action(k) {
+                        e.prevent_default();
+                        d3.emit(a);
+                    }
+                }));
+                // Space on a focused button would also "click" it on keyup: the shortcut already handled it.
+                guards._listeners.extend(Listener::window("keyup", move |e: web_sys::Event| {
+                    if let Some(k) = e.dyn_ref::<web_sys::KeyboardEvent>() {
+                        if k.key() == " " && dom::target_is_button(&e) {
+                            e.prevent_default();
+                        }
+                    }
+                }));
+                if !ignore_url {
+                    let d4 = d.clone();
+                    guards._listeners.extend(Listener::window("hashchange", move |_| {
+                        d4.emit(Action::LoadHash(dom::location_hash()));
+                    }));
+                }
+            }
+            move || drop(guards)
+        });
+    }
+
+    let Ok(m) = state.model.try_borrow() else { return Html::default() };
+    if m.mode == Mode::Bench {
+        return bench::view(&m);
+    }
+    let Some(pb) = m.pb.as_ref() else {
+        return html! {
+            <main id="app" class="app">
+                { topbar::error_banner(&m, &dispatch) }
+                <p class="fatal">{ "The playground could not start a run. Pick a lesson from the list after reloading." }</p>
+            </main>
+        };
+    };
+    let v = pb.sim().view();
+    let hash = text::hex16(pb.sim().trace.hash());
+    let close_popovers = dispatch.reform(|_: MouseEvent| Action::CloseHelp);
+    let footer = html! {
+        <footer class="footer">
+            <span class="muted">{ "seed " }{ pb.seed() }</span>
+            <span class="muted">{ "events " }{ pb.sim().metrics.events }</span>
+            <span class="muted">{ "trace " }<code data-testid="trace-hash" title="Trace hash: compare with `replsim run` at the same moment">{ hash }</code></span>
+        </footer>
+    };
+
+    if m.mode == Mode::Embed {
+        let mut href = dom::location_pathname();
+        if !m.hash.is_empty() {
+            href.push('#');
+            href.push_str(&m.hash);
+        } else {
+            href.push_str(&dom::location_hash());
+        }
+        return html! {
+            <main id="app" class="app embed">
+                { topbar::error_banner(&m, &dispatch) }
+                { topbar::narration(&m, &dispatch, Some(href)) }
+                <div class="stage-canvas">{ canvas::view(&m, &v, &dispatch) }</div>
+                { transport::view(&m, &dispatch, true) }
+                { footer }
+            </main>
+        };
+    }
+
+    html! {
+        <main id="app" class={classes!("app", m.reduced_motion.then_some("reduced-motion"))}>
+            { topbar::view(&m, &dispatch) }
+            { topbar::error_banner(&m, &dispatch) }
+            <div class="workspace" onclick={close_popovers}>
+                <section class="stage" aria-label="Cluster">
+                    { topbar::narration(&m, &dispatch, None) }
+                    <div class="stage-canvas">{ canvas::view(&m, &v, &dispatch) }</div>
+                    { canvas::legend(&m) }
+                </section>
+                <aside class="side">
+                    { inspector::view(&m, &v, &dispatch) }
+                    { client::view(&m, &dispatch) }
+                </aside>
+            </div>
+            <div class="bottom">
+                { transport::view(&m, &dispatch, false) }
+                { footer }
+            </div>
+        </main>
+    }
+}

@@ -1,0 +1,108 @@
+//! The client panel: write SQL as one of the scenario's clients, and read what every client has seen.
+
+use yew::prelude::*;
+
+use crate::sim::HistoryEntry;
+use crate::web::state::{Action, Model};
+use crate::web::text;
+
+/// History entries shown (latest first).
+const MAX_HISTORY: usize = 60;
+
+pub fn view(m: &Model, d: &Callback<Action>) -> Html {
+    let Some(pb) = m.pb.as_ref() else { return Html::default() };
+    let sim = pb.sim();
+    let clients = &pb.scenario().clients;
+    let onchange = d.reform(|e: Event| {
+        let i = e.target_unchecked_into::<web_sys::HtmlSelectElement>().selected_index();
+        Action::SetClient(i.max(0) as usize)
+    });
+    let oninput =
+        d.reform(|e: InputEvent| Action::SetSql(e.target_unchecked_into::<web_sys::HtmlInputElement>().value()));
+    let onsubmit = d.reform(|e: SubmitEvent| {
+        e.prevent_default();
+        Action::Send
+    });
+    let target = sim.clients.get(m.client).and_then(|c| sim.nodes.get(c.target)).map(|n| n.id.clone());
+    let ended = m.at_end();
+    html! {
+        <section class="panel client-panel" aria-label="Clients">
+            <header class="panel-head"><h2>{ "Clients" }</h2>
+                if let Some(t) = target { <span class="muted">{ "sends to " }<b>{ t }</b></span> }
+            </header>
+            <form class="sql-form" {onsubmit}>
+                <select data-testid="client-select" aria-label="Client" {onchange}>
+                    { for clients.iter().enumerate().map(|(i, c)| html! {
+                        <option value={c.id.clone()} selected={i == m.client}>{ c.id.clone() }</option>
+                    }) }
+                </select>
+                <input data-testid="sql-input" type="text" aria-label="SQL statement" spellcheck="false" autocomplete="off"
+                       value={m.sql.clone()} {oninput} placeholder="INSERT INTO … / SELECT …" />
+                <button class="btn primary" data-testid="send" type="submit" disabled={clients.is_empty() || ended}
+                        title={if ended { "The run has ended: scrub back or restart first" } else { "Send this statement now (Enter)" }}>{ "Send" }</button>
+            </form>
+            <ol class="history" data-testid="history" aria-label="Client history, latest first">
+                if sim.history.is_empty() {
+                    <li class="muted empty">{ "No statements yet." }</li>
+                }
+                { for sim.history.iter().rev().take(MAX_HISTORY).map(|h| entry(h, sim)) }
+            </ol>
+        </section>
+    }
+}
+
+fn entry(h: &HistoryEntry, sim: &crate::sim::Simulation) -> Html {
+    let client = sim.clients.get(h.client).map_or("?", |c| c.id.as_str());
+    let node = sim.nodes.get(h.node).map_or("?", |n| n.id.as_str());
+    let ok = h.ok();
+    let pending = h.end.is_none();
+    let (status, detail) = match &h.result {
+        None => ("pending".to_string(), None),
+        Some(r) if r.ok => {
+            let what = if r.read_only {
+                let n = r.rows.len();
+                [n.to_string().as_str(), if n == 1 { " row" } else { " rows" }].concat()
+            } else {
+                match r.lsn {
+                    Some(l) => ["ok · lsn ", &l.to_string()].concat(),
+                    None => "ok".to_string(),
+                }
+            };
+            (what, read_preview(r))
+        }
+        Some(r) => ("error".to_string(), r.error.clone()),
+    };
+    let latency = h.end.map(|e| text::ms(e.saturating_sub(h.start)));
+    html! {
+        <li data-testid="history-item" data-ok={if ok { "true" } else { "false" }} data-pending={pending.then_some("true")}
+            class={classes!(if pending { "pending" } else if ok { "ok" } else { "err" })}>
+            <div class="h-top">
+                <span class="h-who">{ client }{ " → " }{ node }</span>
+                <span class="h-time">{ "@" }{ text::ms(h.start) }</span>
+                <span class="h-status">{ if ok { "✓ " } else if pending { "… " } else { "✕ " } }{ status }</span>
+                if let Some(l) = latency { <span class="h-lat" title="latency">{ l }</span> }
+            </div>
+            <code class="h-sql">{ h.sql.clone() }</code>
+            if let Some(dt) = detail { <div class={classes!("h-detail", (!ok).then_some("err"))}>{ dt }</div> }
+        </li>
+    }
+}
+
+/// A read's rows, in one short line.
+fn read_preview(r: &crate::node::OpResult) -> Option<String> {
+    if !r.read_only || r.rows.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    for (i, row) in r.rows.iter().take(4).enumerate() {
+        if i > 0 {
+            out.push_str("; ");
+        }
+        let cells: Vec<String> = row.iter().map(crate::replog::value_text).collect();
+        out.push_str(&cells.join(", "));
+    }
+    if r.rows.len() > 4 {
+        out.push_str("; …");
+    }
+    Some(text::truncate(&out, 120))
+}

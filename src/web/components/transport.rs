@@ -1,0 +1,91 @@
+//! The transport bar: play/pause, step, restart, speed, the timeline scrubber with its markers, the clock.
+
+use yew::prelude::*;
+
+use crate::time::Micros;
+use crate::web::state::{speed_of, Action, Model, DEFAULT_SPEED, SPEEDS};
+use crate::web::text;
+
+use super::icons::icon;
+
+pub fn view(m: &Model, d: &Callback<Action>, slim: bool) -> Html {
+    let now = m.now();
+    let until = m.until();
+    let until_ms = until / 1000;
+    let ended = m.at_end();
+    let play_label = if m.playing {
+        "Pause (Space)"
+    } else if ended {
+        "Replay from the start (Space)"
+    } else {
+        "Play (Space)"
+    };
+    let on_scrub = d.reform(|e: InputEvent| {
+        let v = e.target_unchecked_into::<web_sys::HtmlInputElement>().value_as_number();
+        Action::Seek(if v.is_finite() && v > 0.0 { (v * 1000.0) as Micros } else { 0 }, false)
+    });
+    let on_scrub_done = d.reform(|e: Event| {
+        let v = e.target_unchecked_into::<web_sys::HtmlInputElement>().value_as_number();
+        Action::Seek(if v.is_finite() && v > 0.0 { (v * 1000.0) as Micros } else { 0 }, true)
+    });
+    let on_speed = d.reform(|e: Event| {
+        let v = e.target_unchecked_into::<web_sys::HtmlSelectElement>().value();
+        Action::SetSpeed(speed_of(&v).unwrap_or(DEFAULT_SPEED))
+    });
+    let markers: Vec<Html> =
+        m.pb.as_ref()
+            .map(|pb| pb.markers())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(at, label, fault)| {
+                let left = if until == 0 { 0.0 } else { at as f64 / until as f64 * 100.0 };
+                let style = ["left:", &((left * 100.0).round() / 100.0).to_string(), "%"].concat();
+                let title = [&text::clock(at), " · ", &label].concat();
+                let onclick = d.reform(move |_: MouseEvent| Action::Seek(at, true));
+                html! {
+                    <button class={classes!("marker", if fault { "fault" } else { "op" })} {style} {title}
+                            aria-label={label.clone()} tabindex="-1" {onclick}></button>
+                }
+            })
+            .collect();
+    let speed_value =
+        SPEEDS.iter().min_by(|a, b| (a.0 - m.speed).abs().total_cmp(&(b.0 - m.speed).abs())).map_or(1.0, |s| s.0);
+    html! {
+        <div class={classes!("transport", slim.then_some("slim"))} role="toolbar" aria-label="Playback">
+            <div class="buttons">
+                if !slim {
+                    <button class="btn icon-btn" data-testid="restart" title="Restart from 0 ms (Home)" aria-label="Restart"
+                            onclick={d.reform(|_: MouseEvent| Action::Restart)}>{ icon("restart") }</button>
+                }
+                <button class="btn icon-btn primary play" data-testid="play" title={play_label} aria-label={play_label}
+                        aria-pressed={if m.playing { "true" } else { "false" }}
+                        onclick={d.reform(|_: MouseEvent| Action::TogglePlay)}>{ icon(if m.playing { "pause" } else { "play" }) }</button>
+                <button class="btn icon-btn" data-testid="step" title="Step: run exactly one more event (→)" aria-label="Step one event"
+                        disabled={ended} onclick={d.reform(|_: MouseEvent| Action::Step)}>{ icon("step") }</button>
+                if slim {
+                    <button class="btn icon-btn" data-testid="restart" title="Restart from 0 ms (Home)" aria-label="Restart"
+                            onclick={d.reform(|_: MouseEvent| Action::Restart)}>{ icon("restart") }</button>
+                }
+            </div>
+            <label class="speed" title="Speed: simulated milliseconds per real millisecond">
+                <span class="sr-only">{ "Speed" }</span>
+                <select data-testid="speed" onchange={on_speed}>
+                    { for SPEEDS.iter().map(|(v, value, name)| html! {
+                        <option value={*value} selected={*v == speed_value}>{ *name }</option>
+                    }) }
+                </select>
+            </label>
+            <div class="timeline">
+                <input class="scrubber" data-testid="scrubber" type="range" min="0" max={until_ms.to_string()} step="1"
+                       value={(now / 1000).to_string()} oninput={on_scrub} onchange={on_scrub_done}
+                       aria-label="Timeline (ms)" aria-valuetext={text::clock(now)} />
+                <div class="markers" aria-hidden="true">{ for markers }</div>
+            </div>
+            <div class="time">
+                <span class="clock" data-testid="clock">{ text::clock(now) }</span>
+                <span class="until">{ ["/ ", &until_ms.to_string(), " ms"].concat() }</span>
+                if ended { <span class="end-badge" data-testid="end">{ "end" }</span> }
+            </div>
+        </div>
+    }
+}

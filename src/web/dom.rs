@@ -1,0 +1,213 @@
+//! Thin, panic-free wrappers over the browser APIs the playground uses. Every JS call that can fail returns an
+//! `Option`/`bool`; nothing here unwraps a JS result.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+
+pub fn window() -> Option<web_sys::Window> {
+    web_sys::window()
+}
+
+pub fn document() -> Option<web_sys::Document> {
+    window()?.document()
+}
+
+/// Milliseconds from `performance.now()` (0 when unavailable).
+pub fn now_ms() -> f64 {
+    window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+}
+
+/// The URL fragment including `#` ("" when there is none).
+pub fn location_hash() -> String {
+    window().and_then(|w| w.location().hash().ok()).unwrap_or_default()
+}
+
+pub fn location_search() -> String {
+    window().and_then(|w| w.location().search().ok()).unwrap_or_default()
+}
+
+pub fn location_pathname() -> String {
+    window().and_then(|w| w.location().pathname().ok()).unwrap_or_default()
+}
+
+pub fn location_href() -> String {
+    window().and_then(|w| w.location().href().ok()).unwrap_or_default()
+}
+
+/// The value of `name` in the query string (`?embed=1`).
+pub fn query_param(name: &str) -> Option<String> {
+    let params = web_sys::UrlSearchParams::new_with_str(&location_search()).ok()?;
+    params.get(name)
+}
+
+/// Replace the fragment without adding a history entry and without firing `hashchange`.
+pub fn replace_hash(fragment: &str) -> bool {
+    let Some(w) = window() else { return false };
+    let Ok(history) = w.history() else { return false };
+    let mut url = String::with_capacity(fragment.len() + 1);
+    url.push('#');
+    url.push_str(fragment);
+    history.replace_state_with_url(&JsValue::NULL, "", Some(&url)).is_ok()
+}
+
+pub fn media_matches(query: &str) -> bool {
+    window().and_then(|w| w.match_media(query).ok().flatten()).is_some_and(|m| m.matches())
+}
+
+pub fn storage_get(key: &str) -> Option<String> {
+    window()?.local_storage().ok().flatten()?.get_item(key).ok().flatten()
+}
+
+pub fn storage_set(key: &str, value: &str) {
+    if let Some(s) = window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = s.set_item(key, value);
+    }
+}
+
+/// `data-theme` on `<html>`.
+pub fn set_theme_attr(dark: bool) {
+    if let Some(el) = document().and_then(|d| d.document_element()) {
+        let _ = el.set_attribute("data-theme", if dark { "dark" } else { "light" });
+    }
+}
+
+pub fn set_body_class(class: &str, on: bool) {
+    if let Some(body) = document().and_then(|d| d.body()) {
+        let list = body.class_list();
+        let _ = if on { list.add_1(class) } else { list.remove_1(class) };
+    }
+}
+
+pub fn remove_element_by_id(id: &str) {
+    if let Some(el) = document().and_then(|d| d.get_element_by_id(id)) {
+        el.remove();
+    }
+}
+
+/// Copy `text` to the clipboard: the async Clipboard API when present, else a selected textarea and
+/// `execCommand("copy")`. `done(true)` when it worked, `done(false)` when the person has to copy by hand.
+pub fn copy_text(text: String, done: impl Fn(bool) + 'static) {
+    let done = Rc::new(done);
+    let api = window().and_then(|w| {
+        let nav: JsValue = w.navigator().into();
+        let clip = js_sys::Reflect::get(&nav, &JsValue::from_str("clipboard")).ok()?;
+        if clip.is_undefined() || clip.is_null() {
+            return None;
+        }
+        let f = js_sys::Reflect::get(&clip, &JsValue::from_str("writeText")).ok()?;
+        let f: js_sys::Function = f.dyn_into().ok()?;
+        let p = f.call1(&clip, &JsValue::from_str(&text)).ok()?;
+        p.dyn_into::<js_sys::Promise>().ok()
+    });
+    match api {
+        Some(promise) => {
+            let ok = done.clone();
+            let on_ok = Closure::once_into_js(move |_: JsValue| ok(true));
+            let on_err = Closure::once_into_js(move |_: JsValue| done(exec_copy(&text)));
+            // `promise.then(on_ok, on_err)`, called through Reflect (js-sys' typed `then2` wants owned closures).
+            if let Some(then) = js_sys::Reflect::get(&promise, &JsValue::from_str("then"))
+                .ok()
+                .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+            {
+                let _ = then.call2(&promise, &on_ok, &on_err);
+            }
+        }
+        None => done(exec_copy(&text)),
+    }
+}
+
+fn exec_copy(text: &str) -> bool {
+    let Some(doc) = document() else { return false };
+    let Some(body) = doc.body() else { return false };
+    let Some(el) = doc.create_element("textarea").ok() else { return false };
+    let Ok(area) = el.dyn_into::<web_sys::HtmlTextAreaElement>() else { return false };
+    area.set_value(text);
+    let _ = area.set_attribute("readonly", "");
+    let _ = area.set_attribute("style", "position:fixed;top:-1000px;opacity:0");
+    if body.append_child(&area).is_err() {
+        return false;
+    }
+    area.select();
+    let ok = js_sys::Reflect::get(&doc, &JsValue::from_str("execCommand"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call1(&doc, &JsValue::from_str("copy")).ok())
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    area.remove();
+    ok
+}
+
+/// A `requestAnimationFrame` loop calling `f(timestamp)` every frame until the returned guard is dropped.
+pub struct AnimationLoop {
+    alive: Rc<Cell<bool>>,
+}
+
+impl Drop for AnimationLoop {
+    fn drop(&mut self) {
+        self.alive.set(false);
+    }
+}
+
+type FrameSlot = Rc<RefCell<Option<Closure<dyn FnMut(f64)>>>>;
+
+fn request_frame(slot: &FrameSlot) {
+    if let (Some(w), Some(c)) = (window(), slot.borrow().as_ref()) {
+        let _ = w.request_animation_frame(c.as_ref().unchecked_ref());
+    }
+}
+
+pub fn animation_loop(mut f: impl FnMut(f64) + 'static) -> AnimationLoop {
+    let alive = Rc::new(Cell::new(true));
+    let slot: FrameSlot = Rc::new(RefCell::new(None));
+    let (alive2, slot2) = (alive.clone(), slot.clone());
+    let closure = Closure::<dyn FnMut(f64)>::new(move |ts: f64| {
+        if !alive2.get() {
+            // Stopped: do not ask for another frame. The closure stays allocated (a one-off on unmount).
+            return;
+        }
+        f(ts);
+        request_frame(&slot2);
+    });
+    *slot.borrow_mut() = Some(closure);
+    request_frame(&slot);
+    AnimationLoop { alive }
+}
+
+/// An event listener on `window`, removed when dropped.
+pub struct Listener {
+    event: &'static str,
+    closure: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl Listener {
+    pub fn window(event: &'static str, f: impl FnMut(web_sys::Event) + 'static) -> Option<Listener> {
+        let closure = Closure::<dyn FnMut(web_sys::Event)>::new(f);
+        window()?.add_event_listener_with_callback(event, closure.as_ref().unchecked_ref()).ok()?;
+        Some(Listener { event, closure })
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Some(w) = window() {
+            let _ = w.remove_event_listener_with_callback(self.event, self.closure.as_ref().unchecked_ref());
+        }
+    }
+}
+
+/// True when the event's target is a text field or a select, where keys belong to the field.
+pub fn target_is_field(e: &web_sys::Event) -> bool {
+    let Some(el) = e.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else { return false };
+    let tag = el.tag_name();
+    matches!(tag.as_str(), "INPUT" | "TEXTAREA" | "SELECT") || el.get_attribute("contenteditable").is_some()
+}
+
+pub fn target_is_button(e: &web_sys::Event) -> bool {
+    e.target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|el| matches!(el.tag_name().as_str(), "BUTTON" | "A" | "SUMMARY"))
+}

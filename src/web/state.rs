@@ -1,0 +1,554 @@
+//! The one piece of state the playground has: a `Model` holding the `Playback`, owned by a Yew reducer.
+//!
+//! `AppState` wraps the model in a shared `RefCell` and carries a version number: the reducer mutates the model in
+//! place (a `Playback` holds checkpoints — cloning it per frame would be wasteful) and returns a new `AppState`
+//! with the next version to make Yew re-render, or the same `Rc` when nothing visible changed.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use yew::Reducible;
+
+use crate::library;
+use crate::link::LinkState;
+use crate::playback::Playback;
+use crate::scenario::{Command, Scenario};
+use crate::time::Micros;
+
+use super::{dom, text};
+
+/// Speeds offered, in simulated milliseconds per wall-clock millisecond.
+/// (speed, the `<option>` value, its label). Values are matched as text: no float parsing in the wasm.
+pub const SPEEDS: &[(f64, &str, &str)] = &[
+    (0.05, "0.05", "0.05×"),
+    (0.1, "0.1", "0.1×"),
+    (0.25, "0.25", "0.25×"),
+    (0.5, "0.5", "0.5×"),
+    (1.0, "1", "1×"),
+    (2.0, "2", "2×"),
+    (5.0, "5", "5×"),
+    (20.0, "20", "20×"),
+];
+
+/// The speed an `<option>` value stands for.
+pub fn speed_of(value: &str) -> Option<f64> {
+    SPEEDS.iter().find(|s| s.1 == value).map(|s| s.0)
+}
+pub const DEFAULT_SPEED: f64 = 0.1;
+pub const REDUCED_MOTION_SPEED: f64 = 0.05;
+
+/// The longest wall-clock gap one animation frame may cover (a background tab must not jump the run).
+const MAX_FRAME_MS: f64 = 100.0;
+/// While playing, the URL is refreshed at most this often.
+const HASH_EVERY_PLAYING_MS: f64 = 250.0;
+/// While scrubbing, at most this often (the last position is flushed by the animation loop).
+const HASH_EVERY_SEEKING_MS: f64 = 120.0;
+
+const THEME_KEY: &str = "replsim-theme";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Full,
+    Embed,
+    Bench,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Share {
+    Idle,
+    Copied,
+    /// The clipboard refused: show the link in a field to copy by hand.
+    Manual(String),
+}
+
+pub struct Model {
+    pub mode: Mode,
+    pub pb: Option<Playback>,
+    /// (name, title) of every library lesson.
+    pub lessons: Vec<(&'static str, String)>,
+    /// The library lesson on screen, when the run is one (unchanged scenario and seed).
+    pub lesson: Option<&'static str>,
+    pub playing: bool,
+    /// Simulated ms per wall ms.
+    pub speed: f64,
+    /// The playback clock in µs, fractional so that slow motion accumulates exactly.
+    pub clock_us: f64,
+    last_frame: Option<f64>,
+    pub selected: Option<String>,
+    pub client: usize,
+    pub sql: String,
+    pub error: Option<String>,
+    /// A short, transient hint under the canvas ("the run has ended…").
+    pub hint: Option<String>,
+    pub share: Share,
+    pub dark: bool,
+    pub help: bool,
+    pub narration_open: bool,
+    pub reduced_motion: bool,
+    pub bench: Option<String>,
+    /// The fragment last written to the URL (without `#`).
+    pub hash: String,
+    hash_dirty: bool,
+    last_hash_write: f64,
+}
+
+pub enum Action {
+    /// An animation frame, with its `requestAnimationFrame` timestamp.
+    Frame(f64),
+    TogglePlay,
+    Pause,
+    Step,
+    /// Move the clock by this many milliseconds (negative: back).
+    Jump(i64),
+    Restart,
+    SetSpeed(f64),
+    /// Stand at this time (µs); `true` on the final position of a drag.
+    Seek(Micros, bool),
+    /// Do something now (crash, restart, cut…).
+    Do(Command),
+    Select(Option<String>),
+    /// Cut the link between two endpoints, or heal it when it is cut.
+    ToggleLink(String, String),
+    LoadLesson(String),
+    /// The fragment changed under us (a pasted link, the back button).
+    LoadHash(String),
+    SetClient(usize),
+    SetSql(String),
+    Send,
+    DismissError,
+    ToggleTheme,
+    ToggleHelp,
+    CloseHelp,
+    ToggleNarration,
+    /// Write the run into the URL now (before Share copies it).
+    FlushHash,
+    ShareResult(Share),
+    BenchDone(String),
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub model: Rc<RefCell<Model>>,
+    pub version: u64,
+}
+
+impl PartialEq for AppState {
+    fn eq(&self, other: &Self) -> bool {
+        self.version == other.version && Rc::ptr_eq(&self.model, &other.model)
+    }
+}
+
+impl Reducible for AppState {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let changed = match self.model.try_borrow_mut() {
+            Ok(mut m) => m.apply(action),
+            Err(_) => false,
+        };
+        if changed {
+            Rc::new(AppState { model: self.model.clone(), version: self.version + 1 })
+        } else {
+            self
+        }
+    }
+}
+
+impl AppState {
+    /// The state for the page as loaded: mode from the query string, run from the fragment.
+    pub fn from_location() -> AppState {
+        let mode = if dom::query_param("bench").as_deref() == Some("1") {
+            Mode::Bench
+        } else if dom::query_param("embed").as_deref() == Some("1") {
+            Mode::Embed
+        } else {
+            Mode::Full
+        };
+        let mut m = Model::new(mode);
+        if mode != Mode::Bench {
+            m.load_fragment(&dom::location_hash());
+        }
+        AppState { model: Rc::new(RefCell::new(m)), version: 0 }
+    }
+
+    /// A state with the default lesson, ignoring the URL (tests).
+    pub fn default_lesson() -> AppState {
+        let mut m = Model::new(Mode::Full);
+        m.load_lesson(library::DEFAULT_LESSON);
+        AppState { model: Rc::new(RefCell::new(m)), version: 0 }
+    }
+}
+
+impl Model {
+    pub fn new(mode: Mode) -> Model {
+        let reduced_motion = dom::media_matches("(prefers-reduced-motion: reduce)");
+        let dark = match dom::storage_get(THEME_KEY).as_deref() {
+            Some("dark") => true,
+            Some("light") => false,
+            _ => dom::media_matches("(prefers-color-scheme: dark)"),
+        };
+        dom::set_theme_attr(dark);
+        let lessons = library::LESSONS
+            .iter()
+            .map(|l| {
+                let title = match library::lesson(l.name) {
+                    Some(Ok(s)) => s.title.unwrap_or_else(|| l.name.to_string()),
+                    _ => l.name.to_string(),
+                };
+                (l.name, title)
+            })
+            .collect();
+        Model {
+            mode,
+            pb: None,
+            lessons,
+            lesson: None,
+            playing: false,
+            speed: if reduced_motion { REDUCED_MOTION_SPEED } else { DEFAULT_SPEED },
+            clock_us: 0.0,
+            last_frame: None,
+            selected: None,
+            client: 0,
+            sql: String::new(),
+            error: None,
+            hint: None,
+            share: Share::Idle,
+            dark,
+            help: false,
+            narration_open: mode != Mode::Embed,
+            reduced_motion,
+            bench: None,
+            hash: String::new(),
+            hash_dirty: false,
+            last_hash_write: f64::NEG_INFINITY,
+        }
+    }
+
+    /// Whether the animation loop should send a `Frame` (playing, or a URL write is pending).
+    pub fn wants_frame(&self) -> bool {
+        self.playing || self.hash_dirty
+    }
+
+    pub fn now(&self) -> Micros {
+        self.pb.as_ref().map_or(0, Playback::now)
+    }
+
+    pub fn until(&self) -> Micros {
+        self.pb.as_ref().map_or(0, Playback::until)
+    }
+
+    pub fn at_end(&self) -> bool {
+        self.pb.as_ref().is_some_and(|p| p.now() >= p.until())
+    }
+
+    pub fn scenario(&self) -> Option<&Scenario> {
+        self.pb.as_ref().map(Playback::scenario)
+    }
+
+    /// Put a run on screen, paused, standing at `at`.
+    fn install(&mut self, pb: Playback, at: Micros) {
+        let mut pb = pb;
+        pb.seek(at);
+        self.clock_us = pb.now() as f64;
+        self.sql = text::default_sql(&pb.scenario().schema);
+        self.lesson = library::LESSONS
+            .iter()
+            .map(|l| l.name)
+            .find(|name| matches!(library::lesson(name), Some(Ok(s)) if s == *pb.scenario() && s.seed == pb.seed()));
+        self.pb = Some(pb);
+        self.playing = false;
+        self.last_frame = None;
+        self.selected = None;
+        self.client = 0;
+        self.hint = None;
+    }
+
+    /// Load a library lesson at time zero. Errors go to the banner; the current run stays.
+    pub fn load_lesson(&mut self, name: &str) -> bool {
+        let scenario = match library::lesson(name) {
+            Some(Ok(s)) => s,
+            Some(Err(e)) => {
+                self.error = Some(e);
+                return false;
+            }
+            None => {
+                self.error = Some(["There is no lesson called “", name, "”: pick one from the list."].concat());
+                return false;
+            }
+        };
+        let seed = scenario.seed;
+        match Playback::new(scenario, seed, Vec::new()) {
+            Ok(pb) => {
+                self.install(pb, 0);
+                true
+            }
+            Err(e) => {
+                self.error = Some(["Lesson ", name, " cannot start: ", &e.0].concat());
+                false
+            }
+        }
+    }
+
+    /// Load what the URL fragment describes: `#run=…`, `#lesson=NAME`, or nothing (the default lesson). A bad
+    /// fragment shows its error in the banner, and the default lesson.
+    pub fn load_fragment(&mut self, fragment: &str) {
+        let f = fragment.trim_start_matches('#');
+        if f.is_empty() {
+            self.load_lesson(library::DEFAULT_LESSON);
+            return;
+        }
+        if let Some(name) = f.strip_prefix("lesson=") {
+            let name = name.split('&').next().unwrap_or(name);
+            if !self.load_lesson(name) {
+                self.load_lesson(library::DEFAULT_LESSON);
+            }
+            return;
+        }
+        let err = match LinkState::decode(f) {
+            Ok(ls) => match Playback::new(ls.scenario, ls.seed, ls.commands) {
+                Ok(pb) => {
+                    self.install(pb, ls.at);
+                    self.error = None;
+                    self.hash = f.to_string();
+                    return;
+                }
+                Err(e) => ["The run in this link cannot start: ", &e.0].concat(),
+            },
+            Err(e) => e,
+        };
+        let mut msg = String::from("Could not open this link: ");
+        msg.push_str(&err);
+        msg.push_str(". Showing the first lesson instead.");
+        self.load_lesson(library::DEFAULT_LESSON);
+        self.error = Some(msg);
+    }
+
+    fn link_state(&self) -> Option<LinkState> {
+        let pb = self.pb.as_ref()?;
+        Some(LinkState {
+            scenario: pb.scenario().clone(),
+            seed: pb.seed(),
+            commands: pb.user_commands().to_vec(),
+            at: pb.now(),
+        })
+    }
+
+    /// Write the run into the URL fragment now.
+    pub fn write_hash(&mut self) {
+        self.hash_dirty = false;
+        self.last_hash_write = dom::now_ms();
+        let Some(ls) = self.link_state() else { return };
+        let enc = ls.encode();
+        if enc != self.hash {
+            dom::replace_hash(&enc);
+            self.hash = enc;
+        }
+    }
+
+    fn write_hash_soon(&mut self, every_ms: f64) {
+        if dom::now_ms() - self.last_hash_write >= every_ms {
+            self.write_hash();
+        } else {
+            self.hash_dirty = true;
+        }
+    }
+
+    fn set_playing(&mut self, on: bool) {
+        if on == self.playing {
+            return;
+        }
+        self.playing = on;
+        self.last_frame = None;
+        if !on {
+            self.write_hash();
+        }
+    }
+
+    fn sync_clock(&mut self) {
+        self.clock_us = self.now() as f64;
+    }
+
+    /// Apply one action; returns whether anything on screen changed.
+    pub fn apply(&mut self, action: Action) -> bool {
+        match action {
+            Action::Frame(ts) => return self.frame(ts),
+            Action::TogglePlay => {
+                if self.playing {
+                    self.set_playing(false);
+                } else {
+                    if self.at_end() {
+                        if let Some(pb) = self.pb.as_mut() {
+                            pb.restart();
+                        }
+                        self.sync_clock();
+                    }
+                    self.hint = None;
+                    self.set_playing(true);
+                }
+            }
+            Action::Pause => {
+                if !self.playing {
+                    return false;
+                }
+                self.set_playing(false);
+            }
+            Action::Step => {
+                self.set_playing(false);
+                let Some(pb) = self.pb.as_mut() else { return false };
+                if !pb.step_event() {
+                    self.hint = Some("Nothing left to happen: this is the end of the run.".into());
+                }
+                self.sync_clock();
+                self.write_hash();
+            }
+            Action::Jump(delta_ms) => {
+                let now = self.now() as i64;
+                let t = (now + delta_ms * 1000).max(0) as Micros;
+                return self.apply(Action::Seek(t, true));
+            }
+            Action::Restart => {
+                let Some(pb) = self.pb.as_mut() else { return false };
+                pb.restart();
+                self.sync_clock();
+                self.last_frame = None;
+                self.hint = None;
+                self.write_hash();
+            }
+            Action::SetSpeed(s) => {
+                if !(s.is_finite() && s > 0.0) {
+                    return false;
+                }
+                self.speed = s.clamp(0.01, 100.0);
+            }
+            Action::Seek(t, final_position) => {
+                let Some(pb) = self.pb.as_mut() else { return false };
+                pb.seek(t);
+                self.sync_clock();
+                self.last_frame = None;
+                self.hint = None;
+                if final_position {
+                    self.write_hash();
+                } else {
+                    self.write_hash_soon(HASH_EVERY_SEEKING_MS);
+                }
+            }
+            Action::Do(command) => self.command(command),
+            Action::Select(id) => {
+                if self.selected == id {
+                    return false;
+                }
+                self.selected = id;
+            }
+            Action::ToggleLink(a, b) => {
+                let cut = self.pb.as_ref().is_some_and(|pb| {
+                    let net = &pb.sim().net;
+                    net.link_state(&a, &b).0 || net.link_state(&b, &a).0
+                });
+                self.command(if cut { Command::HealLink(a, b) } else { Command::CutLink(a, b) });
+            }
+            Action::LoadLesson(name) => {
+                if self.load_lesson(&name) {
+                    self.error = None;
+                    self.write_hash();
+                }
+            }
+            Action::LoadHash(fragment) => {
+                if fragment.trim_start_matches('#') == self.hash {
+                    return false;
+                }
+                self.load_fragment(&fragment);
+                self.hash = fragment.trim_start_matches('#').to_string();
+            }
+            Action::SetClient(i) => self.client = i,
+            Action::SetSql(s) => self.sql = s,
+            Action::Send => {
+                let sql = self.sql.trim().to_string();
+                if sql.is_empty() {
+                    self.hint = Some("Type a SQL statement first.".into());
+                    return true;
+                }
+                let Some(client) = self.scenario().and_then(|s| s.clients.get(self.client)).map(|c| c.id.clone())
+                else {
+                    self.hint = Some("This scenario has no clients to send from.".into());
+                    return true;
+                };
+                self.command(Command::Sql { client, sql });
+            }
+            Action::DismissError => self.error = None,
+            Action::ToggleTheme => {
+                self.dark = !self.dark;
+                dom::set_theme_attr(self.dark);
+                dom::storage_set(THEME_KEY, if self.dark { "dark" } else { "light" });
+            }
+            Action::ToggleHelp => self.help = !self.help,
+            Action::CloseHelp => {
+                if !self.help && self.share == Share::Idle {
+                    return false;
+                }
+                self.help = false;
+                self.share = Share::Idle;
+            }
+            Action::ToggleNarration => self.narration_open = !self.narration_open,
+            Action::FlushHash => {
+                self.write_hash();
+                return false;
+            }
+            Action::ShareResult(s) => {
+                // A late "back to idle" must not hide a manual-copy field the person is using.
+                if s == Share::Idle && matches!(self.share, Share::Manual(_)) {
+                    return false;
+                }
+                self.share = s;
+            }
+            Action::BenchDone(s) => self.bench = Some(s),
+        }
+        true
+    }
+
+    fn frame(&mut self, ts: f64) -> bool {
+        if !self.playing {
+            if self.hash_dirty && dom::now_ms() - self.last_hash_write >= HASH_EVERY_SEEKING_MS {
+                self.write_hash();
+            }
+            return false;
+        }
+        let Some(pb) = self.pb.as_mut() else {
+            self.playing = false;
+            return true;
+        };
+        let dt = self.last_frame.map_or(0.0, |last| (ts - last).clamp(0.0, MAX_FRAME_MS));
+        self.last_frame = Some(ts);
+        if dt <= 0.0 {
+            return false;
+        }
+        let until = pb.until() as f64;
+        self.clock_us = (self.clock_us.max(pb.now() as f64) + dt * self.speed * 1000.0).min(until);
+        pb.seek(self.clock_us as Micros);
+        if self.clock_us >= until {
+            self.set_playing(false);
+        } else if dom::now_ms() - self.last_hash_write >= HASH_EVERY_PLAYING_MS {
+            self.write_hash();
+        }
+        true
+    }
+
+    /// Do something at the moment on screen, and step 1 µs past it so the consequence shows at once.
+    fn command(&mut self, command: Command) {
+        let Some(pb) = self.pb.as_mut() else { return };
+        if pb.now() >= pb.until() {
+            self.hint = Some("The run has ended: scrub back or restart to change what happens.".into());
+            return;
+        }
+        pb.command(command);
+        let t = pb.now() + 1;
+        pb.seek(t);
+        self.hint = if self.playing {
+            None
+        } else {
+            Some("Done: press Play (Space) or Step (→) to watch what follows.".into())
+        };
+        self.sync_clock();
+        self.last_frame = None;
+        self.write_hash();
+    }
+}

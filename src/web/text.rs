@@ -1,0 +1,100 @@
+//! Small text helpers for the views (kept out of the components so tests can call them).
+
+use crate::time::Micros;
+
+/// `123.456 ms`: the current time, as the transport shows it.
+pub fn clock(t: Micros) -> String {
+    let mut s = (t / 1000).to_string();
+    s.push('.');
+    let frac = t % 1000;
+    if frac < 100 {
+        s.push('0');
+    }
+    if frac < 10 {
+        s.push('0');
+    }
+    s.push_str(&frac.to_string());
+    s.push_str(" ms");
+    s
+}
+
+/// Whole milliseconds, rounded down (`34 ms`).
+pub fn ms(t: Micros) -> String {
+    let mut s = (t / 1000).to_string();
+    s.push_str(" ms");
+    s
+}
+
+/// At most `max` characters, with an ellipsis when cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// `{:016x}` without pulling the formatting machinery into the per-frame path more than once.
+pub fn hex16(v: u64) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(16);
+    for i in (0..16).rev() {
+        out.push(DIGITS[((v >> (i * 4)) & 15) as usize] as char);
+    }
+    out
+}
+
+/// A first statement to offer in the SQL box: an INSERT into the scenario's first table, on its first column
+/// that is not the primary key (`INSERT INTO users (name) VALUES ('zoe')`).
+pub fn default_sql(schema: &[String]) -> String {
+    const FALLBACK: &str = "INSERT INTO users (name) VALUES ('zoe')";
+    let Some(create) = schema.iter().find(|s| s.trim_start().to_ascii_uppercase().starts_with("CREATE TABLE")) else {
+        return FALLBACK.to_string();
+    };
+    let Some(open) = create.find('(') else { return FALLBACK.to_string() };
+    let head = &create[..open];
+    let mut words = head.split_whitespace().skip(2).filter(|w| {
+        let u = w.to_ascii_uppercase();
+        u != "IF" && u != "NOT" && u != "EXISTS"
+    });
+    let Some(table) = words.next() else { return FALLBACK.to_string() };
+    let body = create[open + 1..].trim_end().trim_end_matches(';').trim_end().trim_end_matches(')');
+    // Split the column list on commas at depth 0.
+    let mut cols = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in body.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                cols.push(&body[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    cols.push(&body[start..]);
+    for col in cols {
+        let def = col.trim();
+        let upper = def.to_ascii_uppercase();
+        if upper.is_empty()
+            || upper.contains("PRIMARY KEY")
+            || ["PRIMARY", "UNIQUE", "CHECK", "FOREIGN", "CONSTRAINT"].iter().any(|k| upper.starts_with(k))
+        {
+            continue;
+        }
+        let mut parts = def.split_whitespace();
+        let Some(name) = parts.next() else { continue };
+        let ty = parts.next().unwrap_or("").to_ascii_uppercase();
+        let value = if ty.contains("INT") {
+            "42"
+        } else if ty.contains("REAL") || ty.contains("FLOA") || ty.contains("DOUB") || ty.contains("NUM") {
+            "1.5"
+        } else {
+            "'zoe'"
+        };
+        return ["INSERT INTO ", table, " (", name, ") VALUES (", value, ")"].concat();
+    }
+    ["INSERT INTO ", table, " DEFAULT VALUES"].concat()
+}

@@ -1,0 +1,268 @@
+//! Browser tests of the playground's UI glue (wasm-bindgen-test, in headless Chromium):
+//!
+//! ```sh
+//! CHROMEDRIVER=/usr/bin/chromedriver cargo test --target wasm32-unknown-unknown --test web
+//! ```
+//!
+//! (`.cargo/config.toml` sets `wasm-bindgen-test-runner` as the wasm32 runner.) Natively this file is empty.
+#![cfg(target_arch = "wasm32")]
+
+use std::time::Duration;
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+use replsim::library;
+use replsim::link::LinkState;
+use replsim::playback::Playback;
+use replsim::scenario::Command;
+use replsim::web::{self, text};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// `trace_hash` of `cargo run --release --bin replsim -- run lesson:basics-async` (the native run to the end).
+/// If the core's behaviour changes on purpose, refresh it with:
+///   cargo run --release --bin replsim -- run lesson:basics-async | grep trace_hash
+const BASICS_ASYNC_TRACE_HASH: &str = "61bc90ab1818d71f";
+
+fn document() -> web_sys::Document {
+    web_sys::window().and_then(|w| w.document()).expect("a document")
+}
+
+/// A fresh container in the test page.
+fn container() -> web_sys::Element {
+    let doc = document();
+    let div = doc.create_element("div").expect("div");
+    doc.body().expect("body").append_child(&div).expect("append");
+    div
+}
+
+async fn settle() {
+    yew::platform::time::sleep(Duration::from_millis(60)).await;
+}
+
+fn q(root: &web_sys::Element, selector: &str) -> Option<web_sys::Element> {
+    root.query_selector(selector).ok().flatten()
+}
+
+fn count(root: &web_sys::Element, selector: &str) -> u32 {
+    root.query_selector_all(selector).map(|l| l.length()).unwrap_or(0)
+}
+
+/// A bubbling click (Yew listens at the root), on SVG elements too.
+fn click(el: &web_sys::Element) {
+    let init = web_sys::MouseEventInit::new();
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    let ev = web_sys::MouseEvent::new_with_mouse_event_init_dict("click", &init).expect("event");
+    el.dispatch_event(&ev).expect("dispatch");
+}
+
+fn press(key: &str, shift: bool) {
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key(key);
+    init.set_shift_key(shift);
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    let ev = web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).expect("event");
+    document().body().expect("body").dispatch_event(&ev).expect("dispatch");
+}
+
+fn attr(el: &web_sys::Element, name: &str) -> String {
+    el.get_attribute(name).unwrap_or_default()
+}
+
+fn clock_text(root: &web_sys::Element) -> String {
+    q(root, "[data-testid=clock]").and_then(|e| e.text_content()).unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+async fn renders_the_cluster_and_the_controls() {
+    let root = container();
+    let app = web::mount_default(root.clone());
+    settle().await;
+    assert!(q(&root, "main#app").is_some());
+    assert_eq!(count(&root, "g.node"), 3);
+    let n1 = q(&root, r#"g.node[data-node="n1"]"#).expect("n1");
+    assert_eq!(attr(&n1, "data-role"), "leader");
+    assert_eq!(attr(&n1, "data-status"), "running");
+    assert_eq!(attr(&n1, "data-lsn"), "0");
+    // Three nodes: three links, a < b in node order.
+    assert_eq!(count(&root, "g.link"), 3);
+    assert!(q(&root, r#"g.link[data-a="n1"][data-b="n2"][data-cut="false"]"#).is_some());
+    for id in [
+        "play",
+        "step",
+        "restart",
+        "speed",
+        "scrubber",
+        "clock",
+        "share",
+        "theme",
+        "lesson-select",
+        "narration",
+        "trace-hash",
+        "history",
+        "client-select",
+        "sql-input",
+        "send",
+    ] {
+        assert!(q(&root, &format!("[data-testid={id}]")).is_some(), "missing data-testid={id}");
+    }
+    assert!(q(&root, "[data-testid=error-banner]").is_none());
+    assert_eq!(clock_text(&root), "0.000 ms");
+    let play = q(&root, "[data-testid=play]").expect("play");
+    assert_eq!(attr(&play, "aria-pressed"), "false");
+    let lessons = count(&root, "[data-testid=lesson-select] option");
+    assert_eq!(lessons as usize, library::LESSONS.len());
+    let sql =
+        q(&root, "[data-testid=sql-input]").and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok()).expect("sql");
+    assert_eq!(sql.value(), "INSERT INTO users (name) VALUES ('zoe')");
+    app.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn clicking_a_node_then_crash_changes_its_status() {
+    let root = container();
+    let app = web::mount_default(root.clone());
+    settle().await;
+    click(&q(&root, r#"g.node[data-node="n2"]"#).expect("n2"));
+    settle().await;
+    let crash = q(&root, "[data-testid=crash]").expect("the inspector shows Crash for the selected node");
+    assert!(q(&root, "[data-testid=restart-node]").is_some());
+    assert!(q(&root, "[data-testid=pause-node]").is_some());
+    assert!(q(&root, "[data-testid=resume-node]").is_some());
+    click(&crash);
+    settle().await;
+    let n2 = q(&root, r#"g.node[data-node="n2"]"#).expect("n2");
+    assert_eq!(attr(&n2, "data-status"), "crashed");
+    // Now only Restart is offered.
+    let restart = q(&root, "[data-testid=restart-node]").and_then(|e| e.dyn_into::<web_sys::HtmlButtonElement>().ok());
+    assert!(restart.is_some_and(|b| !b.disabled()));
+    // The command is in the URL.
+    let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+    let state = LinkState::decode(&hash).expect("the fragment decodes");
+    assert_eq!(state.commands.len(), 1);
+    assert_eq!(state.commands[0].command, Command::Crash("n2".into()));
+    app.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn clicking_a_link_cuts_it_and_heal_all_heals() {
+    let root = container();
+    let app = web::mount_default(root.clone());
+    settle().await;
+    click(&q(&root, r#"g.link[data-a="n1"][data-b="n3"] line.hit"#).expect("link n1-n3"));
+    settle().await;
+    assert!(q(&root, r#"g.link[data-a="n1"][data-b="n3"][data-cut="true"]"#).is_some());
+    let heal = q(&root, "[data-testid=heal-all]").expect("Heal all appears when something is cut");
+    click(&heal);
+    settle().await;
+    assert!(q(&root, r#"g.link[data-a="n1"][data-b="n3"][data-cut="false"]"#).is_some());
+    assert!(q(&root, "[data-testid=heal-all]").is_none());
+    app.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn keyboard_steps_and_plays() {
+    let root = container();
+    let app = web::mount_default(root.clone());
+    settle().await;
+    press("ArrowRight", false);
+    settle().await;
+    let after_step = clock_text(&root);
+    assert_ne!(after_step, "0.000 ms", "a step runs the next event");
+    press("ArrowRight", true);
+    settle().await;
+    assert_ne!(clock_text(&root), after_step, "shift+right jumps 100 ms");
+    press(" ", false);
+    settle().await;
+    assert_eq!(attr(&q(&root, "[data-testid=play]").expect("play"), "aria-pressed"), "true");
+    press(" ", false);
+    settle().await;
+    assert_eq!(attr(&q(&root, "[data-testid=play]").expect("play"), "aria-pressed"), "false");
+    press("Home", false);
+    settle().await;
+    assert_eq!(clock_text(&root), "0.000 ms");
+    app.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_malformed_link_shows_a_banner_and_the_default_lesson() {
+    let history = web_sys::window().and_then(|w| w.history().ok()).expect("history");
+    history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("#run=eyJ2IjoxLCJzY2Vu")).expect("hash");
+    let root = container();
+    let app = web::mount(root.clone());
+    settle().await;
+    let banner = q(&root, "[data-testid=error-banner]").and_then(|e| e.text_content()).expect("banner");
+    assert!(banner.contains("damaged"), "{banner}");
+    assert_eq!(count(&root, "g.node"), 3);
+    click(&q(&root, "[data-testid=error-banner] button").expect("dismiss"));
+    settle().await;
+    assert!(q(&root, "[data-testid=error-banner]").is_none());
+    app.destroy();
+    history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("#")).expect("hash");
+}
+
+#[wasm_bindgen_test]
+fn the_wasm_run_matches_the_native_trace_hash() {
+    let scenario = match library::lesson("basics-async") {
+        Some(Ok(s)) => s,
+        other => panic!("lesson: {other:?}"),
+    };
+    let seed = scenario.seed;
+    let mut pb = Playback::new(scenario, seed, Vec::new()).expect("playback");
+    let until = pb.until();
+    pb.seek(until);
+    assert_eq!(text::hex16(pb.sim().trace.hash()), BASICS_ASYNC_TRACE_HASH);
+}
+
+#[wasm_bindgen_test]
+fn a_share_link_replays_to_the_same_state() {
+    let scenario = match library::lesson("basics-async") {
+        Some(Ok(s)) => s,
+        other => panic!("lesson: {other:?}"),
+    };
+    let seed = scenario.seed;
+    let mut pb = Playback::new(scenario, seed, Vec::new()).expect("playback");
+    pb.seek(600_000);
+    pb.command(Command::Crash("n2".into()));
+    pb.seek(1_500_000);
+    pb.command(Command::Restart("n2".into()));
+    pb.seek(2_000_000);
+    let link = LinkState { scenario: pb.scenario().clone(), seed, commands: pb.user_commands().to_vec(), at: pb.now() }
+        .encode();
+    let decoded = LinkState::decode(&link).expect("decodes");
+    let mut again = Playback::new(decoded.scenario, decoded.seed, decoded.commands).expect("playback");
+    again.seek(decoded.at);
+    assert_eq!(again.now(), pb.now());
+    assert_eq!(again.sim().trace.hash(), pb.sim().trace.hash());
+    let until = pb.until();
+    pb.seek(until);
+    again.seek(until);
+    assert_eq!(again.sim().trace.hash(), pb.sim().trace.hash());
+}
+
+#[wasm_bindgen_test]
+fn text_helpers() {
+    assert_eq!(text::clock(123_456), "123.456 ms");
+    assert_eq!(text::clock(7), "0.007 ms");
+    assert_eq!(text::clock(1_000_050), "1000.050 ms");
+    assert_eq!(text::hex16(0xabc), "0000000000000abc");
+    assert_eq!(text::truncate("abcdef", 4), "abc…");
+    assert_eq!(text::truncate("abc", 4), "abc");
+    let sql = |t: &str| text::default_sql(&[t.to_string()]);
+    assert_eq!(
+        sql("CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT)"),
+        "INSERT INTO users (name) VALUES ('zoe')"
+    );
+    assert_eq!(
+        sql("CREATE TABLE dice (id INTEGER PRIMARY KEY AUTOINCREMENT, roll REAL)"),
+        "INSERT INTO dice (roll) VALUES (1.5)"
+    );
+    assert_eq!(
+        sql("CREATE TABLE IF NOT EXISTS kv (id INTEGER PRIMARY KEY, v INTEGER)"),
+        "INSERT INTO kv (v) VALUES (42)"
+    );
+    assert_eq!(text::default_sql(&[]), "INSERT INTO users (name) VALUES ('zoe')");
+}
