@@ -160,7 +160,11 @@ pub fn unavailability(sim: &Simulation) -> Vec<Anomaly> {
     };
     for i in writes {
         let h = &sim.history[i];
-        let is_error_of_sql = h.result.as_ref().and_then(|r| r.error.as_ref()).is_some_and(|e| !e.contains("timed out") && !e.contains("follower") && !e.contains("handing"));
+        let is_error_of_sql = h
+            .result
+            .as_ref()
+            .and_then(|r| r.error.as_ref())
+            .is_some_and(|e| !e.contains("timed out") && !e.contains("follower") && !e.contains("handing"));
         if h.ok() {
             flush(&mut failed, h.end, &mut out);
         } else if !is_error_of_sql {
@@ -187,7 +191,8 @@ pub fn failover_stats(sim: &Simulation) -> FailoverStats {
     let mut stats = FailoverStats::default();
     let mut crashed_leader_at: Option<u64> = None;
     let mut alive: BTreeMap<&str, bool> = sim.nodes.iter().map(|n| (n.id.as_str(), true)).collect();
-    let mut current: Option<String> = sim.scenario.nodes.iter().find(|n| n.role == crate::scenario::Role::Leader).map(|n| n.id.clone());
+    let mut current: Option<String> =
+        sim.scenario.nodes.iter().find(|n| n.role == crate::scenario::Role::Leader).map(|n| n.id.clone());
     for e in sim.trace.events() {
         match e {
             TraceEvent::Crashed { at, node } | TraceEvent::ShutDown { at, node, .. } => {
@@ -202,7 +207,10 @@ pub fn failover_stats(sim: &Simulation) -> FailoverStats {
             TraceEvent::RoleChanged { at, node, role } if role.starts_with("leader") => {
                 stats.failovers += 1;
                 if let Some(prev) = &current {
-                    if prev != &**node && alive.get(prev.as_str()).copied().unwrap_or(false) && crashed_leader_at.is_none() {
+                    if prev != &**node
+                        && alive.get(prev.as_str()).copied().unwrap_or(false)
+                        && crashed_leader_at.is_none()
+                    {
                         stats.unnecessary += 1;
                     }
                 }
@@ -241,7 +249,8 @@ pub fn sweep(scenario: &crate::scenario::Scenario, timeouts_ms: &[u64], seeds: s
             let mut s = scenario.clone();
             s.failover.auto = true;
             s.failover.timeout_ms = timeout_ms.max(1);
-            let mut row = SweepRow { timeout_ms, runs: 0, mean_unavailable_ms: 0.0, unnecessary_failovers: 0, failovers: 0 };
+            let mut row =
+                SweepRow { timeout_ms, runs: 0, mean_unavailable_ms: 0.0, unnecessary_failovers: 0, failovers: 0 };
             let mut unavailable_us = 0u64;
             for seed in seeds.clone() {
                 let Ok(mut sim) = Simulation::with_trace(&s, seed, &[], true) else { continue };

@@ -16,6 +16,22 @@ pub const LESSONS: &[Lesson] = &[
     Lesson { name: "leader-pause", json: include_str!("../scenarios/leader-pause.json") },
     Lesson { name: "sync-blocks", json: include_str!("../scenarios/sync-blocks.json") },
     Lesson { name: "statement-rand", json: include_str!("../scenarios/statement-rand.json") },
+    Lesson { name: "semi-sync", json: include_str!("../scenarios/semi-sync.json") },
+    Lesson { name: "new-follower-snapshot", json: include_str!("../scenarios/new-follower-snapshot.json") },
+    Lesson { name: "new-follower-file-copy", json: include_str!("../scenarios/new-follower-file-copy.json") },
+    Lesson { name: "catch-up-needs-snapshot", json: include_str!("../scenarios/catch-up-needs-snapshot.json") },
+    Lesson { name: "failover-lost-writes", json: include_str!("../scenarios/failover-lost-writes.json") },
+    Lesson { name: "planned-failover", json: include_str!("../scenarios/planned-failover.json") },
+    Lesson { name: "controller-failover", json: include_str!("../scenarios/controller-failover.json") },
+    Lesson { name: "key-reuse", json: include_str!("../scenarios/key-reuse.json") },
+    Lesson { name: "split-brain", json: include_str!("../scenarios/split-brain.json") },
+    Lesson { name: "split-brain-epochs", json: include_str!("../scenarios/split-brain-epochs.json") },
+    Lesson { name: "split-brain-fencing", json: include_str!("../scenarios/split-brain-fencing.json") },
+    Lesson { name: "split-brain-shutdown-both", json: include_str!("../scenarios/split-brain-shutdown-both.json") },
+    Lesson { name: "split-brain-shutdown-older", json: include_str!("../scenarios/split-brain-shutdown-older.json") },
+    Lesson { name: "timeout-too-short", json: include_str!("../scenarios/timeout-too-short.json") },
+    Lesson { name: "timeout-too-long", json: include_str!("../scenarios/timeout-too-long.json") },
+    Lesson { name: "timeout-tradeoff", json: include_str!("../scenarios/timeout-tradeoff.json") },
 ];
 
 pub const DEFAULT_LESSON: &str = "basics-async";

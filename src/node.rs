@@ -121,35 +121,100 @@ pub struct Snapshot {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Payload {
-    Request { op: usize, sql: String },
-    Response { op: usize, result: OpResult },
+    Request {
+        op: usize,
+        sql: String,
+    },
+    Response {
+        op: usize,
+        result: OpResult,
+    },
     /// `prev_epoch`: the epoch of the entry just before the first one, so the follower can check its log agrees.
-    Replicate { epoch: u64, entries: Vec<Rc<LogEntry>>, leader_lsn: u64, prev_epoch: u64 },
-    Ack { epoch: u64, lsn: u64 },
-    Heartbeat { epoch: u64, leader_lsn: u64 },
+    Replicate {
+        epoch: u64,
+        entries: Vec<Rc<LogEntry>>,
+        leader_lsn: u64,
+        prev_epoch: u64,
+    },
+    Ack {
+        epoch: u64,
+        lsn: u64,
+    },
+    Heartbeat {
+        epoch: u64,
+        leader_lsn: u64,
+    },
     /// A follower asks for every entry after `after_lsn`; `last_epoch` is the epoch of its entry there.
-    Fetch { epoch: u64, after_lsn: u64, last_epoch: u64 },
+    Fetch {
+        epoch: u64,
+        after_lsn: u64,
+        last_epoch: u64,
+    },
     /// "Your epoch is stale (or your fencing token is): the newest I know is `epoch`, led by `leader`."
-    Rejected { epoch: u64, leader: Option<usize> },
+    Rejected {
+        epoch: u64,
+        leader: Option<usize>,
+    },
     /// The follower's log has entries after `keep_lsn` that the leader's does not: discard them and rebuild.
-    Diverged { epoch: u64, keep_lsn: u64 },
+    Diverged {
+        epoch: u64,
+        keep_lsn: u64,
+    },
     /// The follower is behind what the leader's log retains: it needs a snapshot.
-    NeedSnapshot { epoch: u64 },
-    SnapshotRequest { epoch: u64 },
-    SnapshotChunk { epoch: u64, part: u32, total: u32, snapshot: Rc<Snapshot> },
+    NeedSnapshot {
+        epoch: u64,
+    },
+    SnapshotRequest {
+        epoch: u64,
+    },
+    SnapshotChunk {
+        epoch: u64,
+        part: u32,
+        total: u32,
+        snapshot: Rc<Snapshot>,
+    },
     /// The naive way to make a follower: copy the leader's data, page by page, while it keeps changing.
     CopyRequest,
-    CopyChunk { part: u32, total: u32, schema: Option<Rc<Database>>, rows: Vec<(String, Vec<(String, Value)>)>, lsn: u64 },
-    VoteRequest { epoch: u64, last_lsn: u64, last_epoch: u64 },
-    Vote { epoch: u64, granted: bool },
+    CopyChunk {
+        part: u32,
+        total: u32,
+        schema: Option<Rc<Database>>,
+        rows: Vec<(String, Vec<(String, Value)>)>,
+        lsn: u64,
+    },
+    VoteRequest {
+        epoch: u64,
+        last_lsn: u64,
+        last_epoch: u64,
+    },
+    Vote {
+        epoch: u64,
+        granted: bool,
+    },
     /// A controller (or a planned handover) makes the receiver leader of `epoch`.
-    Promote { epoch: u64 },
+    Promote {
+        epoch: u64,
+    },
     /// "The leader is now `leader`, in `epoch`" (to replicas from a controller, to clients by service discovery).
-    Announce { leader: usize, epoch: u64 },
+    Announce {
+        leader: usize,
+        epoch: u64,
+    },
     /// A replica's periodic report to the controller.
-    Status { epoch: u64, lsn: u64, leading: bool },
-    CachePut { key: String, owner: String, row: String },
-    CacheGet { op: usize, key: String },
+    Status {
+        epoch: u64,
+        lsn: u64,
+        leading: bool,
+    },
+    CachePut {
+        key: String,
+        owner: String,
+        row: String,
+    },
+    CacheGet {
+        op: usize,
+        key: String,
+    },
 }
 
 impl Payload {
@@ -253,20 +318,49 @@ pub enum Timer {
 /// Something worth a line in the trace, said by the node.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Note {
-    WriteCommitted { op: usize, lsn: u64 },
-    Applied { lsn: u64 },
-    Halted { error: String },
-    ElectionStarted { epoch: u64 },
-    BecameLeader { epoch: u64 },
-    SteppedDown { epoch: u64, reason: String },
+    WriteCommitted {
+        op: usize,
+        lsn: u64,
+    },
+    Applied {
+        lsn: u64,
+    },
+    Halted {
+        error: String,
+    },
+    ElectionStarted {
+        epoch: u64,
+    },
+    BecameLeader {
+        epoch: u64,
+    },
+    SteppedDown {
+        epoch: u64,
+        reason: String,
+    },
     /// Entries this node had that the new leader does not: discarded. `ops` are their client operations.
-    Discarded { from_lsn: u64, to_lsn: u64, ops: Vec<usize> },
-    SnapshotInstalled { lsn: u64 },
-    CaughtUp { lsn: u64 },
-    SyncFollower { node: usize },
+    Discarded {
+        from_lsn: u64,
+        to_lsn: u64,
+        ops: Vec<usize>,
+    },
+    SnapshotInstalled {
+        lsn: u64,
+    },
+    CaughtUp {
+        lsn: u64,
+    },
+    SyncFollower {
+        node: usize,
+    },
     /// A split-brain guard shut this node down.
-    ShutDown { reason: String },
-    Appointed { node: usize, epoch: u64 },
+    ShutDown {
+        reason: String,
+    },
+    Appointed {
+        node: usize,
+        epoch: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -661,10 +755,14 @@ impl Node {
     /// Semi-sync: replace a synchronous follower that has stopped confirming while writes wait on it.
     fn check_sync_follower(&mut self, now: Micros, cfg: &NodeConfig, out: &mut Vec<Effect>) {
         let current = self.vol.sync_follower;
-        let silent = |p: Option<&PeerProgress>| p.is_none_or(|p| now.saturating_sub(p.last_ack) > cfg.semi_sync_timeout);
+        let silent =
+            |p: Option<&PeerProgress>| p.is_none_or(|p| now.saturating_sub(p.last_ack) > cfg.semi_sync_timeout);
         let stuck = match current {
             None => true,
-            Some(s) => silent(self.vol.peers.get(&s)) && (!self.vol.waiting.is_empty() || self.vol.peers.get(&s).is_none_or(|p| p.match_lsn < self.lsn())),
+            Some(s) => {
+                silent(self.vol.peers.get(&s))
+                    && (!self.vol.waiting.is_empty() || self.vol.peers.get(&s).is_none_or(|p| p.match_lsn < self.lsn()))
+            }
         };
         if !stuck {
             return;
@@ -681,8 +779,17 @@ impl Node {
         }
     }
 
-    fn on_request(&mut self, now: Micros, client: usize, op: usize, sql: &str, cfg: &NodeConfig, out: &mut Vec<Effect>) {
-        let reply = |result: OpResult| Effect::Send { to: Endpoint::Client(client), payload: Payload::Response { op, result } };
+    fn on_request(
+        &mut self,
+        now: Micros,
+        client: usize,
+        op: usize,
+        sql: &str,
+        cfg: &NodeConfig,
+        out: &mut Vec<Effect>,
+    ) {
+        let reply =
+            |result: OpResult| Effect::Send { to: Endpoint::Client(client), payload: Payload::Response { op, result } };
         if !self.is_leader() || self.vol.handing_over.is_some() {
             match Database::is_read_only(sql) {
                 Ok(true) => {}
@@ -730,7 +837,8 @@ impl Node {
                     match c {
                         RowChange::Insert { table, row } => {
                             if let Some(k) = self.db.primary_key_of(table, row) {
-                                let text: Vec<String> = row.iter().map(|(c, v)| format!("{c}={}", value_text(v))).collect();
+                                let text: Vec<String> =
+                                    row.iter().map(|(c, v)| format!("{c}={}", value_text(v))).collect();
                                 inserted.push((format!("{table}:{}", value_text(&k)), text.join(", ")));
                                 keys.push((table.clone(), k));
                             }
@@ -743,7 +851,8 @@ impl Node {
                 }
                 let lsn = self.lsn() + 1;
                 let record = method(cfg.log).encode(&commit.statements, &commit.changes);
-                let entry = Rc::new(LogEntry { lsn, epoch: self.epoch, record, origin: Some(op), keys, committed_at: now });
+                let entry =
+                    Rc::new(LogEntry { lsn, epoch: self.epoch, record, origin: Some(op), keys, committed_at: now });
                 self.append(entry.clone(), cfg);
                 out.push(Effect::Note(Note::WriteCommitted { op, lsn }));
                 // Ship at once to every follower that is in step (pipelining).
@@ -753,8 +862,12 @@ impl Node {
                         p.sent_lsn = lsn;
                         p.last_send = now;
                         let prev_epoch = self.epoch_at(lsn - 1).unwrap_or(0);
-                        let payload =
-                            Payload::Replicate { epoch: self.epoch, entries: vec![entry.clone()], leader_lsn: lsn, prev_epoch };
+                        let payload = Payload::Replicate {
+                            epoch: self.epoch,
+                            entries: vec![entry.clone()],
+                            leader_lsn: lsn,
+                            prev_epoch,
+                        };
                         out.push(send(f, payload));
                     }
                 }
@@ -799,7 +912,10 @@ impl Node {
         let waiting = std::mem::take(&mut self.vol.waiting);
         for w in waiting {
             if self.confirmed(w.lsn, cfg.mode) {
-                out.push(Effect::Send { to: Endpoint::Client(w.client), payload: Payload::Response { op: w.op, result: w.result } });
+                out.push(Effect::Send {
+                    to: Endpoint::Client(w.client),
+                    payload: Payload::Response { op: w.op, result: w.result },
+                });
             } else {
                 self.vol.waiting.push(w);
             }
@@ -848,7 +964,15 @@ impl Node {
     }
 
     /// Answer a follower's fetch: the backlog, or "you diverged", or "you need a snapshot".
-    fn on_fetch(&mut self, now: Micros, f: usize, after_lsn: u64, last_epoch: u64, cfg: &NodeConfig, out: &mut Vec<Effect>) {
+    fn on_fetch(
+        &mut self,
+        now: Micros,
+        f: usize,
+        after_lsn: u64,
+        last_epoch: u64,
+        cfg: &NodeConfig,
+        out: &mut Vec<Effect>,
+    ) {
         let mine = self.epoch_at(after_lsn);
         if cfg.failover.epochs && (after_lsn > self.lsn() || mine.is_some_and(|e| e != last_epoch)) {
             // The follower has entries this leader never had (an old leader's unreplicated writes). Keep what
@@ -912,7 +1036,13 @@ impl Node {
                 Some(s) => Payload::SnapshotChunk { epoch: self.epoch, part, total, snapshot: s.clone() },
                 None => {
                     let schema = (part == 0).then(|| Rc::new(empty_copy(&self.db)));
-                    Payload::CopyChunk { part, total, schema, rows: rows_of_page(&self.db, part as usize), lsn: self.lsn() }
+                    Payload::CopyChunk {
+                        part,
+                        total,
+                        schema,
+                        rows: rows_of_page(&self.db, part as usize),
+                        lsn: self.lsn(),
+                    }
                 }
             };
             out.push(send(f, payload));
@@ -1019,7 +1149,10 @@ impl Node {
             _ => {}
         }
         let auto = cfg.failover.auto && cfg.failover.election == Election::MostUpToDate;
-        if auto && now >= self.vol.election_deadline && !matches!(self.joining, Some(Joining::Snapshot { .. } | Joining::FileCopy { .. })) {
+        if auto
+            && now >= self.vol.election_deadline
+            && !matches!(self.joining, Some(Joining::Snapshot { .. } | Joining::FileCopy { .. }))
+        {
             self.start_election(now, cfg, out);
         }
     }
@@ -1040,11 +1173,24 @@ impl Node {
         }
     }
 
-    fn on_vote_request(&mut self, now: Micros, c: usize, epoch: u64, last_lsn: u64, last_epoch: u64, cfg: &NodeConfig, out: &mut Vec<Effect>) {
+    fn on_vote_request(
+        &mut self,
+        now: Micros,
+        c: usize,
+        epoch: u64,
+        last_lsn: u64,
+        last_epoch: u64,
+        cfg: &NodeConfig,
+        out: &mut Vec<Effect>,
+    ) {
         // A replica that hears from a live leader ignores candidates (a node cut off for a while must not depose
         // a working leader just because its own clock ran out).
-        let leader_alive = self.is_leader() || (self.leader.is_some() && now.saturating_sub(self.vol.last_heard_leader) < cfg.timeout());
-        if epoch < self.epoch || (leader_alive && !self.is_leader()) || (self.is_leader() && self.status == Status::Running && !cfg.failover.epochs) {
+        let leader_alive = self.is_leader()
+            || (self.leader.is_some() && now.saturating_sub(self.vol.last_heard_leader) < cfg.timeout());
+        if epoch < self.epoch
+            || (leader_alive && !self.is_leader())
+            || (self.is_leader() && self.status == Status::Running && !cfg.failover.epochs)
+        {
             out.push(send(c, Payload::Vote { epoch: self.epoch, granted: false }));
             return;
         }
@@ -1173,7 +1319,9 @@ impl Node {
                 self.join_by_snapshot(now, n, out);
             }
             Payload::NeedSnapshot { epoch } => {
-                if self.accept_leader(now, n, epoch, cfg, out) && !matches!(self.joining, Some(Joining::Snapshot { .. })) {
+                if self.accept_leader(now, n, epoch, cfg, out)
+                    && !matches!(self.joining, Some(Joining::Snapshot { .. }))
+                {
                     self.join_by_snapshot(now, n, out);
                 }
             }
@@ -1185,7 +1333,9 @@ impl Node {
                 }
                 self.on_snapshot_chunk(now, n, part, total, snapshot, cfg, out);
             }
-            Payload::CopyChunk { part, total, schema, rows, lsn } => self.on_copy_chunk(now, n, part, total, schema, rows, lsn, cfg, out),
+            Payload::CopyChunk { part, total, schema, rows, lsn } => {
+                self.on_copy_chunk(now, n, part, total, schema, rows, lsn, cfg, out)
+            }
             Payload::VoteRequest { epoch, last_lsn, last_epoch } => {
                 self.on_vote_request(now, n, epoch, last_lsn, last_epoch, cfg, out)
             }
@@ -1233,7 +1383,16 @@ impl Node {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn on_snapshot_chunk(&mut self, now: Micros, l: usize, part: u32, total: u32, snap: Rc<Snapshot>, cfg: &NodeConfig, out: &mut Vec<Effect>) {
+    fn on_snapshot_chunk(
+        &mut self,
+        now: Micros,
+        l: usize,
+        part: u32,
+        total: u32,
+        snap: Rc<Snapshot>,
+        cfg: &NodeConfig,
+        out: &mut Vec<Effect>,
+    ) {
         let Some(Joining::Snapshot { lsn, .. }) = self.joining else { return };
         if lsn != snap.lsn {
             // A new transfer (after a retry) replaces the old one.
@@ -1353,7 +1512,11 @@ impl Node {
         self.role = Role::Follower;
         self.leader = leader;
         self.epoch = epoch;
-        self.joining = Some(if file_copy { Joining::FileCopy { received: 0, total: 0 } } else { Joining::Snapshot { received: 0, total: 0, lsn: 0 } });
+        self.joining = Some(if file_copy {
+            Joining::FileCopy { received: 0, total: 0 }
+        } else {
+            Joining::Snapshot { received: 0, total: 0, lsn: 0 }
+        });
     }
 
     // ----- controller -----
@@ -1383,10 +1546,8 @@ impl Node {
                 return;
             }
         }
-        let leader_ok = self
-            .leader
-            .and_then(|l| self.vol.statuses.get(&l))
-            .is_some_and(|(t, _, _, leading)| *leading && alive(*t));
+        let leader_ok =
+            self.leader.and_then(|l| self.vol.statuses.get(&l)).is_some_and(|(t, _, _, leading)| *leading && alive(*t));
         if leader_ok || self.leader.is_none() && now < timeout {
             return;
         }
@@ -1426,7 +1587,12 @@ impl Node {
                         owner: Some(owner.clone()),
                         ..OpResult::default()
                     },
-                    None => OpResult { ok: true, read_only: true, columns: vec!["key".into(), "row".into()], ..OpResult::default() },
+                    None => OpResult {
+                        ok: true,
+                        read_only: true,
+                        columns: vec!["key".into(), "row".into()],
+                        ..OpResult::default()
+                    },
                 };
                 out.push(Effect::Send { to: from, payload: Payload::Response { op, result } });
             }
@@ -1587,7 +1753,12 @@ mod tests {
         l.on_start(0, &c);
         l.on_message(1, Endpoint::Client(0), request("INSERT INTO t (v) VALUES ('a')"), &c);
         let mut f = follower(1);
-        f.on_message(5, Endpoint::Node(0), Payload::Replicate { epoch: 1, entries: vec![l.log[0].clone()], leader_lsn: 1, prev_epoch: 0 }, &c);
+        f.on_message(
+            5,
+            Endpoint::Node(0),
+            Payload::Replicate { epoch: 1, entries: vec![l.log[0].clone()], leader_lsn: 1, prev_epoch: 0 },
+            &c,
+        );
         f.crash();
         assert_eq!(f.lsn(), 1, "durable");
         let out = f.on_start(100, &c);
@@ -1595,7 +1766,10 @@ mod tests {
             out,
             vec![
                 Effect::SetTimer { at: 50_100, timer: Timer::Tick },
-                Effect::Send { to: Endpoint::Node(0), payload: Payload::Fetch { epoch: 1, after_lsn: 1, last_epoch: 1 } }
+                Effect::Send {
+                    to: Endpoint::Node(0),
+                    payload: Payload::Fetch { epoch: 1, after_lsn: 1, last_epoch: 1 }
+                }
             ]
         );
         // The leader answers a fetch with the backlog.

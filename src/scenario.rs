@@ -246,11 +246,17 @@ pub enum Command {
     SetNetwork(NetworkSpec),
     /// A new follower joins: from a consistent snapshot tied to a log position, or (the wrong way) by copying
     /// the leader's data files while writes go on.
-    AddNode { id: String, copy: CopyMethod },
+    AddNode {
+        id: String,
+        copy: CopyMethod,
+    },
     /// Planned failover: the current leader hands over to this follower.
     FailoverTo(String),
     /// The application reads a key through the cache (`table:id`).
-    CacheGet { client: String, key: String },
+    CacheGet {
+        client: String,
+        key: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -640,12 +646,16 @@ fn parse_nodes(arr: &[Value]) -> Res<Vec<NodeSpec>> {
         if nodes.iter().any(|n| n.id == id) {
             return err(&o.at("id"), format!("duplicate node id {id:?}"));
         }
-        let role =
-            enum_of(
-                o.str_req("role")?,
-                &o.at("role"),
-                &[("leader", Role::Leader), ("follower", Role::Follower), ("cache", Role::Cache), ("controller", Role::Controller)],
-            )?;
+        let role = enum_of(
+            o.str_req("role")?,
+            &o.at("role"),
+            &[
+                ("leader", Role::Leader),
+                ("follower", Role::Follower),
+                ("cache", Role::Cache),
+                ("controller", Role::Controller),
+            ],
+        )?;
         let clock = match o.get("clock") {
             None => ClockSpec::default(),
             Some(c) => {
@@ -679,15 +689,14 @@ fn parse_nodes(arr: &[Value]) -> Res<Vec<NodeSpec>> {
 }
 
 fn parse_replication(v: Option<&Value>) -> Res<ReplicationSpec> {
-    let default =
-        ReplicationSpec {
-            mode: Mode::Async,
-            log: LogKind::Logical,
-            heartbeat_ms: 50,
-            statement_substitution: false,
-            semi_sync_timeout_ms: 200,
-            log_retention: DEFAULT_LOG_RETENTION,
-        };
+    let default = ReplicationSpec {
+        mode: Mode::Async,
+        log: LogKind::Logical,
+        heartbeat_ms: 50,
+        statement_substitution: false,
+        semi_sync_timeout_ms: 200,
+        log_retention: DEFAULT_LOG_RETENTION,
+    };
     let Some(v) = v else { return Ok(default) };
     let o = Obj::new(v, "replication")?;
     o.only(&["mode", "log", "heartbeat_ms", "statement_substitution", "semi_sync_timeout_ms", "log_retention"])?;
@@ -902,7 +911,9 @@ fn endpoint_ref(v: &Value, path: &str, names: &Names) -> Res<String> {
 
 fn pair(v: &Value, path: &str, names: &Names) -> Res<(String, String)> {
     match v.as_array().map(Vec::as_slice) {
-        Some([a, b]) => Ok((endpoint_ref(a, &format!("{path}[0]"), names)?, endpoint_ref(b, &format!("{path}[1]"), names)?)),
+        Some([a, b]) => {
+            Ok((endpoint_ref(a, &format!("{path}[0]"), names)?, endpoint_ref(b, &format!("{path}[1]"), names)?))
+        }
         _ => err(path, "expected two ids, like [\"n1\", \"n2\"]"),
     }
 }

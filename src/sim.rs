@@ -25,7 +25,6 @@ enum EventKind {
     Resume { node: usize, incarnation: u64 },
 }
 
-
 /// A message on the wire.
 #[derive(Clone, Debug)]
 pub struct InFlight {
@@ -143,6 +142,8 @@ pub struct Simulation {
     names: Rc<[Name]>,
     /// Who acted as leader when: (node, from, until). Split-brain checking reads it.
     pub leader_spans: Vec<(usize, Micros, Option<Micros>)>,
+    /// Replication lag per follower, sampled at the leader's heartbeat ticks: (time, [(node, lag)]).
+    pub lag_samples: Vec<(Micros, Vec<(usize, Micros)>)>,
     net_rng: SimRng,
     in_flight: InFlightTable,
     next_msg: u64,
@@ -182,12 +183,16 @@ impl Simulation {
         for c in commands.iter() {
             if let Command::AddNode { id, .. } = &c.command {
                 if !specs.iter().any(|n| &n.id == id) {
-                    specs.push(NodeSpec { id: id.clone(), role: Role::Follower, clock: Default::default(), apply_delay_ms: 0 });
+                    specs.push(NodeSpec {
+                        id: id.clone(),
+                        role: Role::Follower,
+                        clock: Default::default(),
+                        apply_delay_ms: 0,
+                    });
                 }
             }
         }
-        let members: Vec<usize> =
-            (0..scenario.nodes.len()).filter(|i| scenario.nodes[*i].role.is_replica()).collect();
+        let members: Vec<usize> = (0..scenario.nodes.len()).filter(|i| scenario.nodes[*i].role.is_replica()).collect();
         let controller = scenario.nodes.iter().position(|n| n.role == Role::Controller);
         let mut nodes = Vec::new();
         for (i, spec) in specs.iter().enumerate() {
@@ -244,6 +249,7 @@ impl Simulation {
             net: Network::new(scenario.network, names),
             parked: vec![Vec::new(); specs.len()],
             leader_spans: Vec::new(),
+            lag_samples: Vec::new(),
             net_rng: SimRng::fork(seed, "network"),
             in_flight: InFlightTable::default(),
             next_msg: 0,
@@ -326,6 +332,9 @@ impl Simulation {
                         // A stalled process notices its timers only when it runs again.
                         self.parked[node].push(Parked::Timer { incarnation, timer });
                     } else {
+                        if timer == Timer::Tick && self.nodes[node].acting_leader() {
+                            self.sample_lag(node);
+                        }
                         let effects = self.nodes[node].on_timer(t, timer, &self.cfg);
                         self.interpret(node, effects);
                     }
@@ -488,7 +497,11 @@ impl Simulation {
                 let members = self.nodes.iter().find(|n| n.is_replica() && n.index != i).map(|n| n.members.clone());
                 self.nodes[i].members = members.unwrap_or_else(|| vec![i]);
                 self.nodes[i].join(leader, epoch, *copy == crate::scenario::CopyMethod::FileCopy);
-                self.trace.push(TraceEvent::Joined { at: now, node: self.nm(Endpoint::Node(i)), method: copy.name().into() });
+                self.trace.push(TraceEvent::Joined {
+                    at: now,
+                    node: self.nm(Endpoint::Node(i)),
+                    method: copy.name().into(),
+                });
                 let effects = self.nodes[i].on_start(now, &self.cfg);
                 self.interpret(i, effects);
                 self.track_leadership();
@@ -513,14 +526,29 @@ impl Simulation {
             }
             Command::CacheGet { client, key } => {
                 let Some(ci) = self.clients.iter().position(|x| &x.id == client) else { return };
-                let Some(cache) = self.clients[ci].cache.or_else(|| self.nodes.iter().position(|n| n.role == Role::Cache))
+                let Some(cache) =
+                    self.clients[ci].cache.or_else(|| self.nodes.iter().position(|n| n.role == Role::Cache))
                 else {
                     return;
                 };
                 let op = self.history.len();
                 let sql = format!("cache get {key}");
-                self.history.push(HistoryEntry { client: ci, read: true, sql: sql.clone(), node: cache, start: now, end: None, result: None });
-                self.trace.push(TraceEvent::ClientSent { at: now, client: self.nm(Endpoint::Client(ci)), op, node: self.nm(Endpoint::Node(cache)), sql });
+                self.history.push(HistoryEntry {
+                    client: ci,
+                    read: true,
+                    sql: sql.clone(),
+                    node: cache,
+                    start: now,
+                    end: None,
+                    result: None,
+                });
+                self.trace.push(TraceEvent::ClientSent {
+                    at: now,
+                    client: self.nm(Endpoint::Client(ci)),
+                    op,
+                    node: self.nm(Endpoint::Node(cache)),
+                    sql,
+                });
                 let timeout = self.clients[ci].timeout;
                 self.push(now + timeout, EventKind::ClientTimeout { client: ci, op });
                 self.send(Endpoint::Client(ci), Endpoint::Node(cache), Payload::CacheGet { op, key: key.clone() });
@@ -531,7 +559,29 @@ impl Simulation {
 
     /// The node acting as leader with the newest epoch (several may act as leader in a split brain).
     pub fn leader(&self) -> Option<usize> {
-        self.nodes.iter().filter(|n| n.acting_leader()).max_by_key(|n| (n.epoch, std::cmp::Reverse(n.index))).map(|n| n.index)
+        self.nodes
+            .iter()
+            .filter(|n| n.acting_leader())
+            .max_by_key(|n| (n.epoch, std::cmp::Reverse(n.index)))
+            .map(|n| n.index)
+    }
+
+    /// Record every replica's replication lag as the leader sees it at one of its ticks (for the lag chart).
+    fn sample_lag(&mut self, leader: usize) {
+        let now = self.now;
+        let l = &self.nodes[leader];
+        let lags: Vec<(usize, Micros)> = self
+            .nodes
+            .iter()
+            .filter(|n| n.is_replica() && n.index != leader && n.status != Status::Absent)
+            .map(|n| {
+                let behind = l.entry(n.lsn() + 1).filter(|_| n.lsn() < l.lsn());
+                (n.index, behind.map_or(0, |e| now.saturating_sub(e.committed_at)))
+            })
+            .collect();
+        if self.lag_samples.len() < MAX_LAG_SAMPLES {
+            self.lag_samples.push((now, lags));
+        }
     }
 
     /// Keep `leader_spans` up to date with who acts as leader now.
@@ -726,7 +776,12 @@ impl Simulation {
                 // Service discovery tells every client, after its delay.
                 for c in 0..self.clients.len() {
                     let extra = ms(self.cfg.failover.discovery_ms);
-                    self.send_delayed(Endpoint::Node(node), Endpoint::Client(c), Payload::Announce { leader: node, epoch }, extra);
+                    self.send_delayed(
+                        Endpoint::Node(node),
+                        Endpoint::Client(c),
+                        Payload::Announce { leader: node, epoch },
+                        extra,
+                    );
                 }
                 TraceEvent::RoleChanged { at: now, node: name, role: format!("leader (epoch {epoch})") }
             }
@@ -773,6 +828,25 @@ pub fn looks_like_read(sql: &str) -> bool {
         }
     }
     rest.get(..6).is_some_and(|w| w.eq_ignore_ascii_case("select"))
+}
+
+/// Bound on lag samples kept (one per heartbeat: an hour at 50 ms).
+pub const MAX_LAG_SAMPLES: usize = 72_000;
+
+/// Write latencies (acknowledged writes: answer time minus send time), in the order the writes started.
+pub fn write_latencies(sim: &Simulation) -> Vec<Micros> {
+    sim.history.iter().filter(|h| !h.read && h.ok()).filter_map(|h| h.end.map(|e| e - h.start)).collect()
+}
+
+/// The value below which `p` (0..=100) percent of `values` lie (nearest rank); 0 for no values.
+pub fn percentile(values: &[Micros], p: u32) -> Micros {
+    if values.is_empty() {
+        return 0;
+    }
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    let rank = (u64::from(p.min(100)) * v.len() as u64).div_ceil(100).max(1) as usize;
+    v[rank - 1]
 }
 
 /// The scenario's workload, then its faults, then `extra` (a person's commands), stably sorted by time: list order

@@ -248,7 +248,9 @@ impl TraceEvent {
             TraceEvent::Joined { node, method, .. } => write!(s, "join     {node} by {method}"),
             TraceEvent::SnapshotInstalled { node, lsn, .. } => write!(s, "install  {node} snapshot at lsn {lsn}"),
             TraceEvent::CaughtUp { node, lsn, .. } => write!(s, "caughtup {node} at lsn {lsn}"),
-            TraceEvent::SyncFollower { leader, node, .. } => write!(s, "sync     {leader} makes {node} its synchronous follower"),
+            TraceEvent::SyncFollower { leader, node, .. } => {
+                write!(s, "sync     {leader} makes {node} its synchronous follower")
+            }
             TraceEvent::ShutDown { node, reason, .. } => write!(s, "shutdown {node}: {reason}"),
             TraceEvent::LeaderLearned { client, leader, .. } => write!(s, "discover {client} now sends to {leader}"),
         };

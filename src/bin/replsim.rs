@@ -173,7 +173,11 @@ mod cli {
                 let _ = writeln!(out, "{}", serde_json::Value::Array(v));
             }
             Format::Text => {
-                let _ = writeln!(out, "{:>10} {:>5} {:>22} {:>22} {:>10}", "timeout", "runs", "leaderless after crash", "needless failovers", "failovers");
+                let _ = writeln!(
+                    out,
+                    "{:>10} {:>5} {:>22} {:>22} {:>10}",
+                    "timeout", "runs", "leaderless after crash", "needless failovers", "failovers"
+                );
                 for r in rows {
                     let _ = writeln!(
                         out,
