@@ -206,11 +206,9 @@ pub fn failover_stats(sim: &Simulation) -> FailoverStats {
             }
             TraceEvent::RoleChanged { at, node, role } if role.starts_with("leader") => {
                 stats.failovers += 1;
+                // A new term while the previous leader was alive (even if it wins again) was not needed.
                 if let Some(prev) = &current {
-                    if prev != &**node
-                        && alive.get(prev.as_str()).copied().unwrap_or(false)
-                        && crashed_leader_at.is_none()
-                    {
+                    if alive.get(prev.as_str()).copied().unwrap_or(false) && crashed_leader_at.is_none() {
                         stats.unnecessary += 1;
                     }
                 }

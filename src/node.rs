@@ -313,6 +313,9 @@ pub enum Timer {
     ApplyReady,
     /// Send the next chunk of a snapshot or file copy.
     SendChunk,
+    /// The election deadline may have passed (set at the exact deadline, not on a tick, so that randomized
+    /// deadlines really differ).
+    Election,
 }
 
 /// Something worth a line in the trace, said by the node.
@@ -627,7 +630,8 @@ impl Node {
 
     fn new_deadline(&mut self, now: Micros, cfg: &NodeConfig) -> Micros {
         let t = cfg.timeout();
-        now + t + self.timer_rng.range_inclusive(0, t / 2)
+        // Raft-style: somewhere in [timeout, 2 x timeout], so that one follower usually stands first.
+        now + t + self.timer_rng.range_inclusive(0, t)
     }
 
     /// Called when the process starts: at time zero, at every restart, and when an added node joins.
@@ -724,6 +728,7 @@ impl Node {
                 }
             }
             Timer::SendChunk if self.is_leader() => self.send_chunks(now, &mut out),
+            Timer::Election => self.election_timer(now, cfg, &mut out),
             _ => {}
         }
         out
@@ -1149,10 +1154,17 @@ impl Node {
             _ => {}
         }
         let auto = cfg.failover.auto && cfg.failover.election == Election::MostUpToDate;
-        if auto
-            && now >= self.vol.election_deadline
-            && !matches!(self.joining, Some(Joining::Snapshot { .. } | Joining::FileCopy { .. }))
-        {
+        if auto && self.vol.election_deadline < now + cfg.heartbeat {
+            // The deadline falls before the next tick: wake up exactly then, so that randomized deadlines differ.
+            out.push(Effect::SetTimer { at: self.vol.election_deadline.max(now), timer: Timer::Election });
+        }
+    }
+
+    fn election_timer(&mut self, now: Micros, cfg: &NodeConfig, out: &mut Vec<Effect>) {
+        let auto = cfg.failover.auto && cfg.failover.election == Election::MostUpToDate;
+        let copying = matches!(self.joining, Some(Joining::Snapshot { .. } | Joining::FileCopy { .. }));
+        let follower = self.role == Role::Follower && self.status != Status::Halted;
+        if auto && follower && now >= self.vol.election_deadline && !copying {
             self.start_election(now, cfg, out);
         }
     }

@@ -60,7 +60,7 @@ fn structure_errors_are_explained() {
     assert_eq!(err("[]"), "expected an object, found an array");
     assert_eq!(
         err(&OK.replace(r#""role": "leader""#, r#""role": "boss""#)),
-        r#"nodes[0].role: expected one of leader | follower, found "boss""#
+        r#"nodes[0].role: expected one of leader | follower | cache | controller, found "boss""#
     );
     assert_eq!(
         err(&OK.replace(r#"{"id": "n2", "role": "follower"}"#, r#"{"id": "n2", "role": "leader"}"#)),
@@ -104,4 +104,33 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn failover_and_new_node_keys_are_validated() {
+    let with = |extra: &str| OK.replace(r#""network":"#, &format!("{extra}, \"network\":"));
+    assert_eq!(
+        err(&with(r#""failover": {"election": "vote"}"#)),
+        r#"failover.election: expected one of most-up-to-date | controller, found "vote""#
+    );
+    assert_eq!(
+        err(&with(r#""failover": {"election": "controller"}"#)),
+        r#"failover.election: "controller" needs a node with role "controller""#
+    );
+    assert_eq!(err(&with(r#""failover": {"timeout_ms": 0}"#)), "failover.timeout_ms: expected 1..=3600000");
+    // Nodes added during the run may be named by later commands.
+    let s = Scenario::from_json_str(&OK.replace(
+        r#"{"at_ms": 700, "heal": true}"#,
+        r#"{"at_ms": 700, "add_node": "n4"}, {"at_ms": 800, "crash": "n4"}"#,
+    ))
+    .unwrap();
+    assert_eq!(s.faults.len(), 5);
+    assert_eq!(
+        err(&OK.replace(r#"{"at_ms": 700, "heal": true}"#, r#"{"at_ms": 700, "add_node": "n2"}"#)),
+        r#"faults[3].add_node: "n2" already exists"#
+    );
+    assert_eq!(
+        err(&OK.replace(r#""route": "leader"}"#, r#""route": "leader", "cache": "n2"}"#)),
+        r#"clients[0].cache: no node "n2" with role "cache""#
+    );
 }

@@ -1,0 +1,324 @@
+//! DDIA 5.1 "Handling Node Outages": each claim of the chapter, pinned by a test. Randomized tests print the seed
+//! that reproduces a failure.
+
+use proptest::prelude::*;
+use replsim::check::{failover_stats, final_leader, key_reuse, lost_writes, split_brain};
+use replsim::library;
+use replsim::node::Status;
+use replsim::report::anomalies;
+use replsim::scenario::{Command, FailoverSpec, Mode, Scenario, TimedCommand};
+use replsim::sim::Simulation;
+use replsim::sql::Value;
+use replsim::trace::TraceEvent;
+
+fn lesson(name: &str) -> Scenario {
+    library::lesson(name).expect("lesson exists").expect("lesson parses")
+}
+
+fn run(s: &Scenario, seed: u64) -> Simulation {
+    let mut sim = Simulation::new(s, seed, &[]).expect("setup");
+    sim.run_to_end();
+    sim
+}
+
+fn node(sim: &Simulation, id: &str) -> usize {
+    sim.nodes.iter().position(|n| n.id == id).expect("node")
+}
+
+fn kinds(sim: &Simulation) -> Vec<String> {
+    anomalies(sim).into_iter().map(|a| a.kind).collect()
+}
+
+/// Names in the final leader's `users` table: an independent view of which writes survived.
+fn surviving_names(sim: &Simulation) -> Vec<String> {
+    let l = final_leader(sim).expect("a leader");
+    sim.nodes[l]
+        .db
+        .rows("users")
+        .into_iter()
+        .filter_map(|r| r.into_iter().find(|(c, _)| c == "name").map(|(_, v)| v))
+        .filter_map(|v| if let Value::Text(t) = v { Some(t) } else { None })
+        .collect()
+}
+
+// DDIA 5.1 failover: detect by timeout, elect the most up-to-date replica, reconfigure clients and followers.
+#[test]
+fn a_crashed_leader_is_replaced_and_clients_follow() {
+    let s = lesson("failover-lost-writes");
+    let sim = run(&s, s.seed);
+    let n2 = node(&sim, "n2");
+    let leader = sim.leader().expect("a leader at the end");
+    assert_ne!(leader, node(&sim, "n1"), "the old leader does not lead again");
+    assert!(sim.nodes[leader].epoch >= 2, "the new leader leads a newer epoch");
+    assert!(sim.trace.events().iter().any(|e| matches!(e, TraceEvent::ElectionStarted { .. })));
+    assert!(
+        sim.trace
+            .events()
+            .iter()
+            .any(|e| matches!(e, TraceEvent::LeaderLearned { leader: l, .. } if **l == *sim.nodes[leader].id)),
+        "clients discover the new leader"
+    );
+    let late_ok = sim.history.iter().filter(|h| h.start > 2_500_000 && h.ok()).count();
+    assert!(late_ok > 0, "writes succeed again after the failover");
+    let _ = n2;
+}
+
+// DDIA 5.1 failover: the returning old leader learns it is no longer leader, steps down, discards its writes.
+#[test]
+fn the_old_leader_steps_down_and_discards_its_unreplicated_writes() {
+    let s = lesson("failover-lost-writes");
+    let sim = run(&s, s.seed);
+    let n1 = node(&sim, "n1");
+    assert_eq!(sim.nodes[n1].role, replsim::scenario::Role::Follower);
+    assert!(sim.trace.events().iter().any(|e| matches!(e, TraceEvent::Discarded { node, .. } if &**node == "n1")));
+    let l = final_leader(&sim).unwrap();
+    assert_eq!(sim.nodes[n1].db.rows("users"), sim.nodes[l].db.rows("users"), "rebuilt from the new leader");
+}
+
+// DDIA 5.1 failover: acknowledged async writes that never left the old leader are lost, and the checker names
+// exactly those (checked against the surviving rows, independently of the checker's bookkeeping).
+#[test]
+fn lost_writes_are_exactly_the_acknowledged_writes_missing_from_the_final_leader() {
+    let s = lesson("failover-lost-writes");
+    let sim = run(&s, s.seed);
+    let lost: Vec<usize> = lost_writes(&sim).iter().flat_map(|a| a.ops.clone()).collect();
+    assert!(!lost.is_empty(), "seed {}: this lesson loses writes", s.seed);
+    let surviving = surviving_names(&sim);
+    let expected: Vec<usize> = sim
+        .history
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !h.read && h.ok())
+        .filter(|(_, h)| {
+            let name = h.sql.split('\'').nth(1).unwrap_or_default();
+            !surviving.iter().any(|s| s == name)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(lost, expected, "seed {}", s.seed);
+}
+
+// DDIA 5.1 failover (GitHub): a lagging follower promoted reuses primary keys the cache still maps to other rows.
+#[test]
+fn promoting_a_lagging_follower_reuses_keys_and_the_cache_serves_another_users_row() {
+    let s = lesson("key-reuse");
+    let sim = run(&s, s.seed);
+    let found = key_reuse(&sim);
+    assert!(!found.is_empty(), "seed {}", s.seed);
+    let crossed = found.iter().find(|a| a.detail.contains("returned alice's row")).expect("a cache read crossed users");
+    assert!(crossed.detail.contains("bob"), "{}", crossed.detail);
+    let cache_read = *crossed.ops.last().unwrap();
+    assert!(sim.history[cache_read].sql.starts_with("cache get"));
+}
+
+// DDIA 5.1 split brain: without epochs two leaders accept writes; with epochs the old one steps down.
+#[test]
+fn without_epochs_two_leaders_take_writes_and_with_epochs_they_do_not() {
+    let s = lesson("split-brain");
+    let sim = run(&s, s.seed);
+    let sb = split_brain(&sim);
+    assert!(!sb.is_empty(), "seed {}: split brain without epochs", s.seed);
+    assert!(sb[0].detail.contains("n1") && sb[0].detail.contains("n2"));
+    let with = run(&lesson("split-brain-epochs"), s.seed);
+    assert!(split_brain(&with).is_empty(), "seed {}: epochs stop the second leader", s.seed);
+    assert!(with.nodes[node(&with, "n1")].role == replsim::scenario::Role::Follower);
+}
+
+// DDIA 5.1 split brain guard: shutting down one leader; the bad design shuts down both.
+#[test]
+fn split_brain_guards_shut_down_one_or_both() {
+    let older = run(&lesson("split-brain-shutdown-older"), 7);
+    assert_eq!(older.nodes[node(&older, "n1")].status, Status::Crashed, "the older leader goes");
+    assert_eq!(older.leader(), Some(node(&older, "n2")));
+    let both = run(&lesson("split-brain-shutdown-both"), 7);
+    assert_eq!(both.nodes[node(&both, "n1")].status, Status::Crashed);
+    assert_eq!(both.nodes[node(&both, "n2")].status, Status::Crashed);
+    assert_eq!(both.leader(), None, "nobody leads");
+    assert!(both.trace.events().iter().filter(|e| matches!(e, TraceEvent::ShutDown { .. })).count() >= 2);
+}
+
+// DDIA 5.1 split brain: fencing tokens let the replicas refuse the stale leader's writes.
+#[test]
+fn fencing_keeps_the_stale_leaders_writes_off_the_replicas() {
+    let sim = run(&lesson("split-brain-fencing"), 7);
+    let (n2, n3) = (node(&sim, "n2"), node(&sim, "n3"));
+    assert_eq!(sim.nodes[n3].db.rows("users"), sim.nodes[n2].db.rows("users"), "n3 follows only the newer token");
+    assert!(!kinds(&sim).contains(&"divergence".to_string()));
+}
+
+// DDIA 5.1 setting up new followers: a consistent snapshot at a log position, then the backlog.
+#[test]
+fn a_new_follower_from_a_snapshot_catches_up_exactly() {
+    let s = lesson("new-follower-snapshot");
+    let sim = run(&s, s.seed);
+    let n4 = node(&sim, "n4");
+    assert_eq!(sim.nodes[n4].lsn(), sim.nodes[0].lsn());
+    assert_eq!(sim.nodes[n4].db.rows("users"), sim.nodes[0].db.rows("users"));
+    let ev = sim.trace.events();
+    let installed = ev.iter().position(|e| matches!(e, TraceEvent::SnapshotInstalled { node, .. } if &**node == "n4"));
+    let caught_up = ev.iter().position(|e| matches!(e, TraceEvent::CaughtUp { node, .. } if &**node == "n4"));
+    assert!(installed.is_some() && caught_up > installed, "installs, then catches up");
+    assert!(!kinds(&sim).contains(&"divergence".to_string()));
+}
+
+// DDIA 5.1 setting up new followers: copying files while writes continue gives an inconsistent copy.
+#[test]
+fn a_naive_file_copy_is_inconsistent() {
+    let s = lesson("new-follower-file-copy");
+    let sim = run(&s, s.seed);
+    let n4 = &sim.nodes[node(&sim, "n4")];
+    let differs = n4.db.rows("users") != sim.nodes[0].db.rows("users");
+    assert!(differs || n4.status == Status::Halted, "seed {}: the copy does not match", s.seed);
+}
+
+// DDIA 5.1 follower failure: a follower too far behind the retained log is rebuilt from a snapshot.
+#[test]
+fn a_follower_beyond_the_retained_log_gets_a_snapshot() {
+    let s = lesson("catch-up-needs-snapshot");
+    let sim = run(&s, s.seed);
+    let n3 = node(&sim, "n3");
+    assert!(sim
+        .trace
+        .events()
+        .iter()
+        .any(|e| matches!(e, TraceEvent::SnapshotInstalled { node, .. } if &**node == "n3")));
+    assert_eq!(sim.nodes[n3].db.rows("users"), sim.nodes[0].db.rows("users"));
+    assert!(sim.nodes[0].log.len() <= 10, "the leader keeps only its retention");
+}
+
+// DDIA 5.1 failover by a controller.
+#[test]
+fn a_controller_appoints_the_most_up_to_date_follower() {
+    let s = lesson("controller-failover");
+    let sim = run(&s, s.seed);
+    let appointed = sim.trace.events().iter().find_map(|e| match e {
+        TraceEvent::Appointed { node, .. } => Some(node.to_string()),
+        _ => None,
+    });
+    let leader = sim.leader().expect("a leader");
+    assert_eq!(appointed.as_deref(), Some(sim.nodes[leader].id.as_str()));
+}
+
+// DDIA 5.1 planned failover: no acknowledged write is lost.
+#[test]
+fn planned_failover_hands_over_without_losing_writes() {
+    let s = lesson("planned-failover");
+    let sim = run(&s, s.seed);
+    assert_eq!(sim.leader(), Some(node(&sim, "n2")));
+    assert!(lost_writes(&sim).is_empty());
+    assert_eq!(sim.nodes[node(&sim, "n1")].role, replsim::scenario::Role::Follower);
+}
+
+// DDIA 5.1 semi-synchronous: when the synchronous follower fails, an asynchronous one is made synchronous.
+#[test]
+fn semi_sync_promotes_an_async_follower_when_the_sync_one_fails() {
+    let s = lesson("semi-sync");
+    let sim = run(&s, s.seed);
+    let switched = sim.trace.events().iter().find_map(|e| match e {
+        TraceEvent::SyncFollower { at, node, .. } => Some((*at, node.to_string())),
+        _ => None,
+    });
+    let (at, to) = switched.expect("the sync follower changed");
+    assert_eq!(to, "n3");
+    assert!(at > 900_000, "after n2 crashed");
+    let late_acks = sim.history.iter().filter(|h| h.start > at && h.ok()).count();
+    assert!(late_acks > 0, "writes flow again with n3 synchronous");
+}
+
+// DDIA 5.1 timeouts: too short fails over needlessly; too long stays leaderless for longer.
+#[test]
+fn the_timeout_trades_needless_failovers_against_recovery_time() {
+    let short = failover_stats(&run(&lesson("timeout-too-short"), 7));
+    assert!(short.unnecessary >= 1, "a pause shorter than a crash triggers a failover: {short:?}");
+    let long = failover_stats(&run(&lesson("timeout-too-long"), 7));
+    assert_eq!(long.unnecessary, 0);
+    assert!(long.unavailable_after_crash >= 1_500_000, "{long:?}");
+    let rows = replsim::check::sweep(&lesson("timeout-tradeoff"), &[100, 1200], 0..4);
+    assert!(rows[0].unnecessary_failovers > rows[1].unnecessary_failovers, "{rows:?}");
+    assert!(rows[0].mean_unavailable_ms < rows[1].mean_unavailable_ms, "{rows:?}");
+}
+
+/// A cluster of three replicas with automatic failover and a random fault schedule of crashes, restarts and
+/// partitions, with every write unique so that survival can be checked from the data itself.
+fn random_faults(seed: u64, mode: Mode, events: &[(u64, u8, u8)]) -> Scenario {
+    let mut s = replsim::bench::cluster_scenario(3, 0);
+    s.seed = seed;
+    s.until_ms = 6_000;
+    s.replication.mode = mode;
+    s.network.latency_min_ms = 2;
+    s.network.latency_max_ms = 40;
+    s.failover = FailoverSpec { auto: true, timeout_ms: 200, ..FailoverSpec::default() };
+    s.clients[0].timeout_ms = 400;
+    s.schema = vec!["CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT)".into()];
+    s.workload = (0..120)
+        .map(|i| TimedCommand {
+            at: 10_000 + i * 30_000,
+            command: Command::Sql { client: "load".into(), sql: format!("INSERT INTO users (name) VALUES ('w{i}')") },
+        })
+        .collect();
+    for (at_ms, what, who) in events {
+        let n = format!("n{}", 1 + who % 3);
+        let command = match what % 3 {
+            0 => Command::Crash(n),
+            1 => Command::Restart(n),
+            // Cut node `n` (and the client) off from the other two replicas.
+            _ => {
+                let others: Vec<String> =
+                    ["n1", "n2", "n3"].iter().filter(|o| **o != n).map(|o| o.to_string()).collect();
+                Command::Partition { groups: vec![vec![n, "load".into()], others], one_way: false }
+            }
+        };
+        s.faults.push(TimedCommand { at: at_ms * 1_000, command });
+    }
+    // A fault-free tail: everyone restarts and the network heals.
+    for n in ["n1", "n2", "n3"] {
+        s.faults.push(TimedCommand { at: 4_200_000, command: Command::Restart(n.into()) });
+    }
+    s.faults.push(TimedCommand { at: 4_200_000, command: Command::HealAll });
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, failure_persistence: None, ..ProptestConfig::default() })]
+
+    // DDIA 5.1 synchronous replication: with epochs, no acknowledged write is ever lost, whatever the faults.
+    #[test]
+    fn sync_with_epochs_never_loses_an_acknowledged_write(seed in any::<u64>(),
+            events in proptest::collection::vec((100u64..4000, any::<u8>(), any::<u8>()), 0..8)) {
+        let s = random_faults(seed, Mode::Sync, &events);
+        let sim = run(&s, seed);
+        let lost = lost_writes(&sim);
+        prop_assert!(lost.is_empty(), "seed {} events {:?}: {:?}", seed, events, lost);
+    }
+
+    // DDIA 5.1 asynchronous replication: the checker reports exactly the acknowledged writes that are missing.
+    #[test]
+    fn async_lost_write_checker_is_exact(seed in any::<u64>(),
+            events in proptest::collection::vec((100u64..4000, any::<u8>(), any::<u8>()), 0..8)) {
+        let s = random_faults(seed, Mode::Async, &events);
+        let sim = run(&s, seed);
+        let reported: Vec<usize> = lost_writes(&sim).iter().flat_map(|a| a.ops.clone()).collect();
+        let surviving = surviving_names(&sim);
+        let expected: Vec<usize> = sim.history.iter().enumerate()
+            .filter(|(_, h)| !h.read && h.ok())
+            .filter(|(_, h)| { let name = h.sql.split('\'').nth(1).unwrap_or_default(); !surviving.iter().any(|s| s == name) })
+            .map(|(i, _)| i).collect();
+        prop_assert_eq!(reported, expected, "seed {} events {:?}", seed, events);
+    }
+}
+
+// DDIA 5.1 asynchronous replication: there are fault schedules that lose acknowledged writes.
+#[test]
+fn async_failover_can_lose_acknowledged_writes() {
+    let mut lost_somewhere = false;
+    for seed in 0..30u64 {
+        // The leader n1 is cut off from its followers (not from the client), then crashes, then comes back.
+        let events = [(1_000 + seed * 37 % 900, 2u8, 0u8), (1_950, 0, 0), (2_500, 1, 0)];
+        let sim = run(&random_faults(seed, Mode::Async, &events), seed);
+        if !lost_writes(&sim).is_empty() {
+            lost_somewhere = true;
+            break;
+        }
+    }
+    assert!(lost_somewhere, "a partition that cuts the leader off from its followers, then a crash, loses writes");
+}
