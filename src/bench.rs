@@ -2,7 +2,7 @@
 //! three measure the same thing: an asynchronous cluster of `nodes` nodes taking `writes` single-row inserts.
 
 use crate::scenario::{
-    ClientSpec, ClockSpec, Command, FailoverSpec, LogKind, Mode, NetworkSpec, NodeSpec, ReplicationSpec, Role, Route, Scenario,
+    ClientSpec, ClockSpec, Command, FailoverSpec, LogKind, Mode, NetworkSpec, NodeSpec, ReplicationSpec, Role, Scenario,
     TimedCommand,
 };
 use crate::sim::Simulation;
@@ -33,7 +33,7 @@ pub fn cluster_scenario(nodes: usize, writes: usize) -> Scenario {
         },
         failover: FailoverSpec::default(),
         network: NetworkSpec { latency_min_ms: 1, latency_max_ms: 5, loss: 0.0, duplicate: 0.0, reorder: 0.0 },
-        clients: vec![ClientSpec { id: "load".into(), route: Route::Leader, user: None, timeout_ms: 1000, cache: None }],
+        clients: vec![ClientSpec::new("load")],
         schema: vec!["CREATE TABLE kv (id INTEGER PRIMARY KEY AUTOINCREMENT, v INTEGER)".into()],
         workload: (0..writes)
             .map(|i| TimedCommand {

@@ -32,6 +32,11 @@ pub const LESSONS: &[Lesson] = &[
     Lesson { name: "timeout-too-short", json: include_str!("../scenarios/timeout-too-short.json") },
     Lesson { name: "timeout-too-long", json: include_str!("../scenarios/timeout-too-long.json") },
     Lesson { name: "timeout-tradeoff", json: include_str!("../scenarios/timeout-tradeoff.json") },
+    Lesson { name: "lag-read-your-writes", json: include_str!("../scenarios/lag-read-your-writes.json") },
+    Lesson { name: "lag-monotonic-reads", json: include_str!("../scenarios/lag-monotonic-reads.json") },
+    Lesson { name: "lag-cross-device", json: include_str!("../scenarios/lag-cross-device.json") },
+    Lesson { name: "lag-cross-device-shared", json: include_str!("../scenarios/lag-cross-device-shared.json") },
+    Lesson { name: "lag-sticky-failure", json: include_str!("../scenarios/lag-sticky-failure.json") },
 ];
 
 pub const DEFAULT_LESSON: &str = "basics-async";

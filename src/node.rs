@@ -40,6 +40,8 @@ pub const CATCH_UP_BATCH: usize = 64;
 pub const ROWS_PER_CHUNK: usize = 4;
 /// The leader sends one snapshot chunk every this many microseconds (the transfer's bandwidth).
 pub const CHUNK_INTERVAL: Micros = 15_000;
+/// How long a follower holds a read for a client's LSN token before passing it to the leader.
+pub const TOKEN_WAIT: Micros = 100_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Status {
@@ -88,6 +90,10 @@ pub struct OpResult {
     pub redirect: Option<usize>,
     /// For a cache read: whose row the cache returned.
     pub owner: Option<String>,
+    /// For a read: the log position of the state it saw.
+    pub served_lsn: Option<u64>,
+    /// "Ask that node instead" (a follower too far behind for this read passes it to the leader).
+    pub retry: Option<usize>,
 }
 
 impl OpResult {
@@ -121,9 +127,13 @@ pub struct Snapshot {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Payload {
+    /// A client statement. For reads: `min_lsn`, the client's token (0: none), and `max_lag`, the most a follower
+    /// may be behind to serve it (None: any).
     Request {
         op: usize,
         sql: String,
+        min_lsn: u64,
+        max_lag: Option<Micros>,
     },
     Response {
         op: usize,
@@ -313,6 +323,8 @@ pub enum Timer {
     ApplyReady,
     /// Send the next chunk of a snapshot or file copy.
     SendChunk,
+    /// Reads held for a token may have waited long enough.
+    HeldReads,
     /// The election deadline may have passed (set at the exact deadline, not on a tick, so that randomized
     /// deadlines really differ).
     Election,
@@ -436,6 +448,10 @@ struct Volatile {
     appointed: Option<(usize, Micros)>,
     /// Cache: key -> (owner, row).
     kv: BTreeMap<String, (String, String)>,
+    /// Reads waiting for this replica to reach the client's token: (client, op, sql, min_lsn, since).
+    held_reads: Vec<(usize, usize, String, u64, Micros)>,
+    /// Since when this follower knows of leader entries it has not applied (its replication lag).
+    behind_since: Option<Micros>,
 }
 
 #[derive(Clone, Debug)]
@@ -695,7 +711,9 @@ impl Node {
             (Role::Cache, _) => self.on_cache_message(from, payload, &mut out),
             (Role::Controller, Endpoint::Node(n)) => self.on_controller_message(now, n, payload),
             (_, Endpoint::Client(c)) => match payload {
-                Payload::Request { op, sql } => self.on_request(now, c, op, &sql, cfg, &mut out),
+                Payload::Request { op, sql, min_lsn, max_lag } => {
+                    self.on_client_read_or_write(now, c, op, sql, min_lsn, max_lag, cfg, &mut out)
+                }
                 Payload::Announce { .. } | Payload::Response { .. } => {}
                 _ => {}
             },
@@ -729,6 +747,7 @@ impl Node {
             }
             Timer::SendChunk if self.is_leader() => self.send_chunks(now, &mut out),
             Timer::Election => self.election_timer(now, cfg, &mut out),
+            Timer::HeldReads => self.release_held_reads(now, cfg, &mut out),
             _ => {}
         }
         out
@@ -833,7 +852,8 @@ impl Node {
             Err(e) => out.push(reply(OpResult::error(e.message))),
             Ok(mut outcome) => {
                 let Some(commit) = outcome.committed.take().filter(|c| !c.changes.is_empty()) else {
-                    out.push(reply(OpResult::from_outcome(outcome, None)));
+                    let served_lsn = Some(self.lsn());
+                    out.push(reply(OpResult { served_lsn, ..OpResult::from_outcome(outcome, None) }));
                     return;
                 };
                 let mut keys = Vec::new();
@@ -1301,6 +1321,7 @@ impl Node {
                     out.push(send(n, Payload::Ack { epoch: self.epoch, lsn: self.lsn() }));
                 }
                 self.check_caught_up(out);
+                self.update_lag(now);
             }
             Payload::Ack { epoch, lsn } if self.is_leader() => {
                 if cfg.failover.epochs && epoch > self.epoch {
@@ -1516,6 +1537,80 @@ impl Node {
         let applied = self.lsn();
         self.vol.buffer.retain(|l, _| *l > applied);
         self.check_caught_up(out);
+        self.update_lag(now);
+        self.release_held_reads(now, cfg, out);
+    }
+
+    /// Track since when this follower has been behind what it knows the leader has.
+    fn update_lag(&mut self, now: Micros) {
+        if self.lsn() >= self.vol.leader_lsn_seen {
+            self.vol.behind_since = None;
+        } else if self.vol.behind_since.is_none() {
+            self.vol.behind_since = Some(now);
+        }
+    }
+
+    /// This follower's replication lag as it can tell it: how long it has known of entries it lacks.
+    pub fn lag_estimate(&self, now: Micros) -> Micros {
+        self.vol.behind_since.map_or(0, |t| now.saturating_sub(t))
+    }
+
+    /// Serve held reads whose token this replica has now reached; pass on those that waited too long.
+    fn release_held_reads(&mut self, now: Micros, cfg: &NodeConfig, out: &mut Vec<Effect>) {
+        if self.vol.held_reads.is_empty() {
+            return;
+        }
+        let lsn = self.lsn();
+        for (client, op, sql, min_lsn, since) in std::mem::take(&mut self.vol.held_reads) {
+            if min_lsn <= lsn {
+                self.on_request(now, client, op, &sql, cfg, out);
+            } else if now.saturating_sub(since) >= TOKEN_WAIT {
+                out.push(self.pass_on(client, op, format!("{} has not reached lsn {min_lsn} after waiting", self.id)));
+            } else {
+                self.vol.held_reads.push((client, op, sql, min_lsn, since));
+            }
+        }
+    }
+
+    fn pass_on(&self, client: usize, op: usize, why: String) -> Effect {
+        let retry = self.leader.filter(|l| *l != self.index);
+        let result = OpResult { retry, ..OpResult::error(why) };
+        Effect::Send { to: Endpoint::Client(client), payload: Payload::Response { op, result } }
+    }
+
+    /// Reads with a token or a lag bound may have to wait or go elsewhere; everything else runs now.
+    #[allow(clippy::too_many_arguments)]
+    fn on_client_read_or_write(
+        &mut self,
+        now: Micros,
+        client: usize,
+        op: usize,
+        sql: String,
+        min_lsn: u64,
+        max_lag: Option<Micros>,
+        cfg: &NodeConfig,
+        out: &mut Vec<Effect>,
+    ) {
+        if !self.is_leader() && self.role == Role::Follower {
+            if min_lsn > self.lsn() {
+                // DDIA 5.2 read-your-writes by log position: wait until this replica has the client's write.
+                self.vol.held_reads.push((client, op, sql, min_lsn, now));
+                out.push(Effect::SetTimer { at: now + TOKEN_WAIT, timer: Timer::HeldReads });
+                return;
+            }
+            if let Some(bound) = max_lag {
+                let lag = self.lag_estimate(now);
+                if lag > bound {
+                    out.push(self.pass_on(
+                        client,
+                        op,
+                        format!("{} is {}ms behind (bound {}ms)", self.id, lag / 1000, bound / 1000),
+                    ));
+                    return;
+                }
+            }
+        }
+        self.on_request(now, client, op, &sql, cfg, out);
     }
 
     /// Make this (absent) node a follower joining the cluster led by `leader`.
@@ -1671,7 +1766,7 @@ mod tests {
     }
 
     fn request(sql: &str) -> Payload {
-        Payload::Request { op: 0, sql: sql.into() }
+        Payload::Request { op: 0, sql: sql.into(), min_lsn: 0, max_lag: None }
     }
 
     fn sends(effects: &[Effect]) -> Vec<(Endpoint, crate::trace::MsgKind)> {

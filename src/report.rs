@@ -38,7 +38,7 @@ pub fn result_json(r: &OpResult) -> Value {
                 Value::Object(m)
             })
             .collect();
-        return json!({ "rows": rows });
+        return json!({ "rows": rows, "lsn": r.served_lsn });
     }
     json!({ "rows_affected": r.rows_affected, "last_insert_id": r.last_insert_id, "lsn": r.lsn })
 }
@@ -126,6 +126,7 @@ pub fn anomalies(sim: &Simulation) -> Vec<Anomaly> {
     all.extend(crate::check::key_reuse(sim));
     all.extend(crate::check::split_brain(sim));
     all.extend(crate::check::unavailability(sim));
+    all.extend(crate::lag::check(sim));
     all
 }
 

@@ -197,9 +197,65 @@ impl Default for NetworkSpec {
     }
 }
 
+/// Where a client sends its reads (writes always go to the leader). DDIA 5.2's policies and their fixes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
+    /// Every read from the leader: never stale, all load on one node.
     Leader,
+    /// Any replica, chosen at random for each read.
+    Random,
+    /// Always the same replica, chosen by a hash of the user id (monotonic reads); rerouted if it stops answering.
+    Sticky,
+    /// Data the user can edit (rows whose owner column is the user) from the leader, the rest from followers.
+    OwnFromLeader,
+    /// Everything from the leader for `window_ms` after the user's last write, then from followers.
+    LeaderWindow,
+    /// The client remembers the LSN of its (or, with `share_token`, its user's) last write; a replica that has not
+    /// reached it waits a little, then passes the read to the leader.
+    LsnToken,
+    /// Followers that are more than `max_lag_ms` behind pass the read to the leader.
+    MaxLag,
+}
+
+impl Route {
+    pub const ALL: [Route; 7] = [
+        Route::Leader,
+        Route::Random,
+        Route::Sticky,
+        Route::OwnFromLeader,
+        Route::LeaderWindow,
+        Route::LsnToken,
+        Route::MaxLag,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Leader => "leader",
+            Route::Random => "random",
+            Route::Sticky => "sticky",
+            Route::OwnFromLeader => "own-from-leader",
+            Route::LeaderWindow => "leader-window",
+            Route::LsnToken => "lsn-token",
+            Route::MaxLag => "max-lag",
+        }
+    }
+}
+
+impl ClientSpec {
+    /// A client with the defaults a scenario file gets when it only names the id.
+    pub fn new(id: &str) -> Self {
+        ClientSpec {
+            id: id.to_string(),
+            route: Route::Leader,
+            user: None,
+            timeout_ms: 1000,
+            cache: None,
+            window_ms: 1000,
+            max_lag_ms: 100,
+            share_token: false,
+            owner_column: "owner".to_string(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -211,6 +267,14 @@ pub struct ClientSpec {
     pub timeout_ms: u64,
     /// The id of a cache node the application writes each inserted row to (keyed by table and primary key).
     pub cache: Option<String>,
+    /// `leader-window`: how long after the user's last write reads stay on the leader.
+    pub window_ms: u64,
+    /// `max-lag`: the most a follower may be behind and still serve the read.
+    pub max_lag_ms: u64,
+    /// `lsn-token`: the user's devices share the token of the last write (cross-device read-after-write).
+    pub share_token: bool,
+    /// `own-from-leader`: the column that says who owns a row.
+    pub owner_column: String,
 }
 
 /// Something that happens at a moment of a run: a client statement, a fault, a network change.
@@ -593,7 +657,7 @@ impl Scenario {
             .map(|c| {
                 let mut m = Map::new();
                 m.insert("id".into(), json!(c.id));
-                m.insert("route".into(), json!("leader"));
+                m.insert("route".into(), json!(c.route.name()));
                 if let Some(u) = &c.user {
                     m.insert("user".into(), json!(u));
                 }
@@ -601,6 +665,10 @@ impl Scenario {
                 if let Some(cache) = &c.cache {
                     m.insert("cache".into(), json!(cache));
                 }
+                m.insert("window_ms".into(), json!(c.window_ms));
+                m.insert("max_lag_ms".into(), json!(c.max_lag_ms));
+                m.insert("share_token".into(), json!(c.share_token));
+                m.insert("owner_column".into(), json!(c.owner_column));
                 Value::Object(m)
             })
             .collect();
@@ -832,14 +900,27 @@ fn parse_clients(arr: &[Value], nodes: &[NodeSpec]) -> Res<Vec<ClientSpec>> {
     let mut clients: Vec<ClientSpec> = Vec::new();
     for (i, v) in arr.iter().enumerate() {
         let o = Obj::new(v, &format!("clients[{i}]"))?;
-        o.only(&["id", "route", "user", "timeout_ms", "cache"])?;
+        o.only(&[
+            "id",
+            "route",
+            "user",
+            "timeout_ms",
+            "cache",
+            "window_ms",
+            "max_lag_ms",
+            "share_token",
+            "owner_column",
+        ])?;
         let id = parse_id(&o, "id")?;
         if clients.iter().any(|c| c.id == id) {
             return err(&o.at("id"), format!("duplicate client id {id:?}"));
         }
         let route = match o.str_opt("route")? {
             None => Route::Leader,
-            Some(r) => enum_of(r, &o.at("route"), &[("leader", Route::Leader)])?,
+            Some(r) => {
+                let all: Vec<(&str, Route)> = Route::ALL.iter().map(|r| (r.name(), *r)).collect();
+                enum_of(r, &o.at("route"), &all)?
+            }
         };
         let timeout_ms = o.u64_or("timeout_ms", 1000)?;
         if timeout_ms == 0 {
@@ -854,7 +935,18 @@ fn parse_clients(arr: &[Value], nodes: &[NodeSpec]) -> Res<Vec<ClientSpec>> {
                 return err(&o.at("cache"), format!("no node {c:?} with role \"cache\""));
             }
         }
-        clients.push(ClientSpec { id, route, user: o.str_opt("user")?.map(str::to_string), timeout_ms, cache });
+        let owner_column = o.str_opt("owner_column")?.unwrap_or("owner").to_string();
+        clients.push(ClientSpec {
+            id,
+            route,
+            user: o.str_opt("user")?.map(str::to_string),
+            timeout_ms,
+            cache,
+            window_ms: o.u64_or("window_ms", 1000)?.min(MAX_UNTIL_MS),
+            max_lag_ms: o.u64_or("max_lag_ms", 100)?.min(MAX_UNTIL_MS),
+            share_token: o.bool_or("share_token", false)?,
+            owner_column,
+        });
     }
     Ok(clients)
 }

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use crate::net::Network;
 use crate::node::{Effect, Endpoint, Node, NodeConfig, Note, OpResult, Payload, Status, Timer};
 use crate::rng::SimRng;
-use crate::scenario::{Command, NodeSpec, Role, Scenario, TimedCommand};
+use crate::scenario::{ClientSpec, Command, NodeSpec, Role, Route, Scenario, TimedCommand};
 use crate::time::{ms, Micros};
 use crate::trace::{DropReason, Label, MsgKind, Name, Trace, TraceEvent};
 
@@ -107,6 +107,15 @@ pub struct ClientState {
     pub cache: Option<usize>,
     /// The person behind the client.
     pub user: String,
+    pub route: Route,
+    pub spec: Rc<ClientSpec>,
+    /// When this client's last write was acknowledged (leader-window routing).
+    pub last_write: Option<Micros>,
+    /// LSN of this client's last acknowledged write (lsn-token routing).
+    pub token: u64,
+    /// Replicas a sticky client gave up on after they did not answer.
+    pub avoid: std::collections::BTreeSet<usize>,
+    rng: SimRng,
 }
 
 /// Counters per message kind.
@@ -140,6 +149,8 @@ pub struct Simulation {
     parked: Vec<Vec<Parked>>,
     /// Endpoint names: nodes first, then clients.
     names: Rc<[Name]>,
+    /// LSN of each user's last acknowledged write, shared by the user's devices when they share tokens.
+    pub user_tokens: BTreeMap<String, u64>,
     /// Who acted as leader when: (node, from, until). Split-brain checking reads it.
     pub leader_spans: Vec<(usize, Micros, Option<Micros>)>,
     /// Replication lag per follower, sampled at the leader's heartbeat ticks: (time, [(node, lag)]).
@@ -221,6 +232,12 @@ impl Simulation {
                 known_epoch: 1,
                 cache: c.cache.as_ref().and_then(|id| scenario.nodes.iter().position(|n| &n.id == id)),
                 user: c.user.clone().unwrap_or_else(|| c.id.clone()),
+                route: c.route,
+                spec: Rc::new(c.clone()),
+                last_write: None,
+                token: 0,
+                avoid: Default::default(),
+                rng: SimRng::fork(seed, &format!("client:{}", c.id)),
             })
             .collect();
         let cfg = NodeConfig {
@@ -249,6 +266,7 @@ impl Simulation {
             net: Network::new(scenario.network, names),
             parked: vec![Vec::new(); specs.len()],
             leader_spans: Vec::new(),
+            user_tokens: BTreeMap::new(),
             lag_samples: Vec::new(),
             net_rng: SimRng::fork(seed, "network"),
             in_flight: InFlightTable::default(),
@@ -342,6 +360,11 @@ impl Simulation {
             }
             EventKind::ClientTimeout { client, op } => {
                 if self.history[op].end.is_none() {
+                    // A sticky client stops trusting a replica that did not answer, and reroutes from now on.
+                    let node = self.history[op].node;
+                    if self.history[op].read && self.clients[client].route == Route::Sticky {
+                        self.clients[client].avoid.insert(node);
+                    }
                     let error = format!(
                         "timed out after {}ms without an answer: the outcome is unknown",
                         self.clients[client].timeout / 1000
@@ -398,10 +421,11 @@ impl Simulation {
         match c {
             Command::Sql { client, sql } => {
                 let Some(ci) = self.clients.iter().position(|x| &x.id == client) else { return };
-                let target = self.clients[ci].target;
                 let op = self.history.len();
-                // Classified again from the answer; this first guess only matters for operations never answered.
+                // Classified again from the answer; this first guess decides the routing.
                 let read = looks_like_read(sql);
+                let (target, min_lsn, max_lag) =
+                    if read { self.route_read(ci, sql) } else { (self.clients[ci].target, 0, None) };
                 self.history.push(HistoryEntry {
                     client: ci,
                     read,
@@ -420,7 +444,8 @@ impl Simulation {
                 });
                 let timeout = self.clients[ci].timeout;
                 self.push(now + timeout, EventKind::ClientTimeout { client: ci, op });
-                self.send(Endpoint::Client(ci), Endpoint::Node(target), Payload::Request { op, sql: sql.clone() });
+                let request = Payload::Request { op, sql: sql.clone(), min_lsn, max_lag };
+                self.send(Endpoint::Client(ci), Endpoint::Node(target), request);
             }
             Command::Crash(id) => {
                 let Some(i) = self.node_index(id) else { return };
@@ -555,6 +580,63 @@ impl Simulation {
             }
         }
         self.track_leadership();
+    }
+
+    /// Pick the replica for a read by the client's routing policy (DDIA 5.2), with the token or lag bound the
+    /// replica must honour: (node, min_lsn, max_lag).
+    fn route_read(&mut self, ci: usize, sql: &str) -> (usize, u64, Option<Micros>) {
+        let now = self.now;
+        let replicas: Vec<usize> =
+            self.nodes.iter().filter(|n| n.is_replica() && n.status != Status::Absent).map(|n| n.index).collect();
+        let leader = self.clients[ci].target;
+        let followers: Vec<usize> = replicas.iter().copied().filter(|r| *r != leader).collect();
+        let c = &mut self.clients[ci];
+        let random_of = |set: &[usize], rng: &mut SimRng| -> usize {
+            if set.is_empty() {
+                leader
+            } else {
+                set[rng.range_inclusive(0, set.len() as u64 - 1) as usize]
+            }
+        };
+        match c.route {
+            Route::Leader => (leader, 0, None),
+            Route::Random => (random_of(&replicas, &mut c.rng), 0, None),
+            Route::Sticky => {
+                // A replica chosen by a hash of the user id; past replicas that stopped answering, the next one.
+                let mut h = crate::trace::Fnv64::new();
+                h.write_bytes(c.user.as_bytes());
+                let start = (h.finish() % replicas.len().max(1) as u64) as usize;
+                let pick = (0..replicas.len())
+                    .map(|k| replicas[(start + k) % replicas.len()])
+                    .find(|r| !c.avoid.contains(r))
+                    .unwrap_or(leader);
+                (pick, 0, None)
+            }
+            Route::OwnFromLeader => {
+                // The router's rule: a read that names the user in the owner column reads what the user edits.
+                let own = owner_filter(sql, &c.spec.owner_column, &c.user);
+                if own {
+                    (leader, 0, None)
+                } else {
+                    (random_of(&followers, &mut c.rng), 0, None)
+                }
+            }
+            Route::LeaderWindow => {
+                let window = ms(c.spec.window_ms);
+                if c.last_write.is_some_and(|w| now.saturating_sub(w) < window) {
+                    (leader, 0, None)
+                } else {
+                    (random_of(&followers, &mut c.rng), 0, None)
+                }
+            }
+            Route::LsnToken => {
+                let token =
+                    if c.spec.share_token { self.user_tokens.get(&c.user).copied().unwrap_or(0) } else { c.token };
+                let c = &mut self.clients[ci];
+                (random_of(&replicas, &mut c.rng), token, None)
+            }
+            Route::MaxLag => (random_of(&followers, &mut c.rng), 0, Some(ms(c.spec.max_lag_ms))),
+        }
     }
 
     /// The node acting as leader with the newest epoch (several may act as leader in a split brain).
@@ -694,6 +776,27 @@ impl Simulation {
                 if let Some(r) = result.redirect {
                     self.learn_leader(client, r, self.clients[client].known_epoch);
                 }
+                if let Some(next) = result.retry {
+                    // Passed on (a follower too far behind for this read): ask the leader, same operation.
+                    self.history[op].node = next;
+                    let sql = self.history[op].sql.clone();
+                    self.send(
+                        Endpoint::Client(client),
+                        Endpoint::Node(next),
+                        Payload::Request { op, sql, min_lsn: 0, max_lag: None },
+                    );
+                    return;
+                }
+                if result.ok && !result.read_only {
+                    let c = &mut self.clients[client];
+                    c.last_write = Some(self.now);
+                    if let Some(lsn) = result.lsn {
+                        c.token = c.token.max(lsn);
+                        let user = c.user.clone();
+                        let t = self.user_tokens.entry(user).or_default();
+                        *t = (*t).max(lsn);
+                    }
+                }
                 // The application writes what it inserted to its cache, keyed by table and primary key.
                 if let (Some(cache), true) = (self.clients[client].cache, result.ok) {
                     let owner = self.clients[client].user.clone();
@@ -828,6 +931,16 @@ pub fn looks_like_read(sql: &str) -> bool {
         }
     }
     rest.get(..6).is_some_and(|w| w.eq_ignore_ascii_case("select"))
+}
+
+/// Does `sql` filter on `column = 'user'` (the row owner)? A router's lexical check, not a parse.
+pub fn owner_filter(sql: &str, column: &str, user: &str) -> bool {
+    let flat: String = sql.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase();
+    let col = column.to_ascii_lowercase();
+    let val = format!("'{}'", user.to_ascii_lowercase());
+    [format!("{col} = {val}"), format!("{col}={val}"), format!("{col} ={val}"), format!("{col}= {val}")]
+        .iter()
+        .any(|p| flat.contains(p.as_str()))
 }
 
 /// Bound on lag samples kept (one per heartbeat: an hour at 50 ms).

@@ -62,6 +62,14 @@ mod cli {
             #[arg(long, value_enum, default_value = "text")]
             format: Format,
         },
+        /// Run a scenario once per read-routing policy: anomalies, share of reads on the leader, read latency.
+        Policies {
+            scenario: String,
+            #[arg(long)]
+            seed: Option<u64>,
+            #[arg(long, value_enum, default_value = "text")]
+            format: Format,
+        },
         /// List the scenario library.
         Lessons,
         /// Run SQL statements on a single node and print its tables as JSON; interactive without --file.
@@ -113,6 +121,7 @@ mod cli {
                 let _ = writeln!(out, "# trace hash {:016x}", sim.trace.hash());
             }),
             Cmd::Sweep { scenario, timeouts, seeds, format } => sweep(&scenario, &timeouts, seeds, format, &mut out),
+            Cmd::Policies { scenario, seed, format } => policies(&scenario, seed, format, &mut out),
             Cmd::Lessons => {
                 for l in library::LESSONS {
                     let title = library::lesson(l.name).and_then(Result::ok).and_then(|s| s.title).unwrap_or_default();
@@ -183,6 +192,48 @@ mod cli {
                         out,
                         "{:>8}ms {:>5} {:>20.1}ms {:>22} {:>10}",
                         r.timeout_ms, r.runs, r.mean_unavailable_ms, r.unnecessary_failovers, r.failovers
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn policies(arg: &str, seed: Option<u64>, format: Format, out: &mut impl Write) -> Result<(), String> {
+        let text = load(arg)?;
+        let scenario = replsim::Scenario::from_json_str(&text).map_err(|e| format!("{arg}: {e}"))?;
+        let rows = replsim::lag::policy_table(&scenario, seed.unwrap_or(scenario.seed));
+        match format {
+            Format::Json => {
+                let v: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|r| {
+                        let anomalies: serde_json::Map<String, serde_json::Value> =
+                            r.anomalies.iter().map(|(k, n)| (k.clone(), serde_json::json!(n))).collect();
+                        serde_json::json!({"policy": r.policy, "anomalies": anomalies, "reads": r.reads,
+                            "leader_share": r.leader_share, "read_p50_ms": r.read_p50_us as f64 / 1000.0,
+                            "read_p99_ms": r.read_p99_us as f64 / 1000.0})
+                    })
+                    .collect();
+                let _ = writeln!(out, "{}", serde_json::Value::Array(v));
+            }
+            Format::Text => {
+                let _ = writeln!(
+                    out,
+                    "{:<16} {:>6} {:>13} {:>9} {:>9}  anomalies",
+                    "policy", "reads", "on leader", "p50", "p99"
+                );
+                for r in rows {
+                    let found: Vec<String> = r.anomalies.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                    let _ = writeln!(
+                        out,
+                        "{:<16} {:>6} {:>12.0}% {:>7.1}ms {:>7.1}ms  {}",
+                        r.policy,
+                        r.reads,
+                        r.leader_share * 100.0,
+                        r.read_p50_us as f64 / 1000.0,
+                        r.read_p99_us as f64 / 1000.0,
+                        if found.is_empty() { "none".to_string() } else { found.join(", ") }
                     );
                 }
             }

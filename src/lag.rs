@@ -1,0 +1,181 @@
+//! Checkers for DDIA 5.2 "Problems with Replication Lag", on client histories. Every replica applies the
+//! leader's log in order, so the state a read saw is exactly a prefix of the log: its `served_lsn`. A read
+//! reflects a write if and only if the write's LSN is within that prefix. That makes the rules exact:
+//!
+//! - `stale-read`: a read that misses a write acknowledged before the read began (a linearizable store never
+//!   does this). The general case; reported only where none of the sharper rules below applies.
+//! - `read-your-writes`: ... and that write was the same user's (on any of the user's devices).
+//! - `monotonic-reads`: a user's read sees an older state than one of the user's earlier reads.
+//! - `consistent-prefix`: a read sees a write without the write it causally depends on (same user wrote both in
+//!   that order, or the second writer had read the first before writing) — possible only when causally related
+//!   writes replicate through independent logs.
+
+use crate::report::Anomaly;
+use crate::sim::{HistoryEntry, Simulation};
+use crate::time::fmt_ms;
+
+#[derive(Clone, Copy)]
+struct Write {
+    op: usize,
+    lsn: u64,
+    end: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Read {
+    op: usize,
+    lsn: u64,
+    start: u64,
+    end: u64,
+}
+
+fn user_of(sim: &Simulation, h: &HistoryEntry) -> String {
+    sim.clients[h.client].user.clone()
+}
+
+fn writes(sim: &Simulation) -> Vec<Write> {
+    sim.history
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !h.read && h.ok())
+        .filter_map(|(op, h)| {
+            let lsn = h.result.as_ref()?.lsn?;
+            Some(Write { op, lsn, end: h.end? })
+        })
+        .collect()
+}
+
+fn reads(sim: &Simulation) -> Vec<Read> {
+    sim.history
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.read && h.ok() && sim.nodes[h.node].is_replica())
+        .filter_map(|(op, h)| {
+            let lsn = h.result.as_ref()?.served_lsn?;
+            Some(Read { op, lsn, start: h.start, end: h.end? })
+        })
+        .collect()
+}
+
+pub fn check(sim: &Simulation) -> Vec<Anomaly> {
+    let ws = writes(sim);
+    let rs = reads(sim);
+    let mut out = Vec::new();
+    for r in &rs {
+        let h = &sim.history[r.op];
+        let reader = user_of(sim, h);
+        let node = &sim.nodes[h.node].id;
+        // Writes acknowledged before this read began that it does not reflect.
+        let missed: Vec<&Write> = ws.iter().filter(|w| w.end < r.start && w.lsn > r.lsn).collect();
+        let own: Vec<&&Write> = missed.iter().filter(|w| user_of(sim, &sim.history[w.op]) == reader).collect();
+        let mut sharper = false;
+        if let Some(w) = own.iter().max_by_key(|w| w.lsn) {
+            sharper = true;
+            out.push(Anomaly {
+                kind: "read-your-writes".into(),
+                detail: format!(
+                    "{reader}'s read #{} on {node} at {} saw lsn {} but {reader}'s own write #{} (lsn {}) was acknowledged at {}",
+                    r.op,
+                    fmt_ms(r.start),
+                    r.lsn,
+                    w.op,
+                    w.lsn,
+                    fmt_ms(w.end)
+                ),
+                ops: vec![w.op, r.op],
+            });
+        }
+        // An earlier read by the same user that saw more.
+        let earlier = rs
+            .iter()
+            .filter(|e| e.end < r.start && e.lsn > r.lsn && user_of(sim, &sim.history[e.op]) == reader)
+            .max_by_key(|e| e.lsn);
+        if let Some(e) = earlier {
+            sharper = true;
+            out.push(Anomaly {
+                kind: "monotonic-reads".into(),
+                detail: format!(
+                    "{reader}'s read #{} on {node} saw lsn {}, older than lsn {} that {reader}'s earlier read #{} on {} saw: time went backwards",
+                    r.op,
+                    r.lsn,
+                    e.lsn,
+                    e.op,
+                    sim.nodes[sim.history[e.op].node].id
+                ),
+                ops: vec![e.op, r.op],
+            });
+        }
+        if !sharper {
+            if let Some(w) = missed.iter().max_by_key(|w| w.lsn) {
+                out.push(Anomaly {
+                    kind: "stale-read".into(),
+                    detail: format!(
+                        "read #{} on {node} at {} saw lsn {}, missing write #{} (lsn {}) acknowledged at {}",
+                        r.op,
+                        fmt_ms(r.start),
+                        r.lsn,
+                        w.op,
+                        w.lsn,
+                        fmt_ms(w.end)
+                    ),
+                    ops: vec![w.op, r.op],
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Per routing policy: what a scenario's reads cost and what they saw.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicyRow {
+    pub policy: &'static str,
+    /// Anomalies by kind (lag kinds only), in a stable order.
+    pub anomalies: Vec<(String, usize)>,
+    pub reads: usize,
+    /// Share of reads (0..=1) that the leader served.
+    pub leader_share: f64,
+    pub read_p50_us: u64,
+    pub read_p99_us: u64,
+}
+
+/// Run `scenario` once per routing policy (applied to every client that reads) and tabulate anomalies, leader
+/// load and read latency: the price of each fix.
+pub fn policy_table(scenario: &crate::scenario::Scenario, seed: u64) -> Vec<PolicyRow> {
+    use crate::scenario::Route;
+    let readers: Vec<usize> = (0..scenario.clients.len())
+        .filter(|i| {
+            let id = &scenario.clients[*i].id;
+            scenario.workload.iter().any(|w| {
+                matches!(&w.command, crate::scenario::Command::Sql { client, sql } if client == id && crate::sim::looks_like_read(sql))
+            })
+        })
+        .collect();
+    Route::ALL
+        .iter()
+        .filter_map(|route| {
+            let mut s = scenario.clone();
+            for i in &readers {
+                s.clients[*i].route = *route;
+            }
+            let mut sim = Simulation::new(&s, seed, &[]).ok()?;
+            sim.run_to_end();
+            let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+            for a in check(&sim) {
+                *counts.entry(a.kind).or_default() += 1;
+            }
+            let done: Vec<&HistoryEntry> =
+                sim.history.iter().filter(|h| h.read && h.ok() && sim.nodes[h.node].is_replica()).collect();
+            let leader_reads = done.iter().filter(|h| sim.nodes[h.node].is_leader()).count();
+            let latencies: Vec<u64> = done.iter().filter_map(|h| h.end.map(|e| e - h.start)).collect();
+            Some(PolicyRow {
+                policy: route.name(),
+                anomalies: counts.into_iter().collect(),
+                reads: done.len(),
+                leader_share: if done.is_empty() { 0.0 } else { leader_reads as f64 / done.len() as f64 },
+                read_p50_us: crate::sim::percentile(&latencies, 50),
+                read_p99_us: crate::sim::percentile(&latencies, 99),
+            })
+        })
+        .collect()
+}
