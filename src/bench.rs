@@ -42,6 +42,8 @@ pub fn cluster_scenario(nodes: usize, writes: usize) -> Scenario {
             })
             .collect(),
         faults: Vec::new(),
+        partitions: Vec::new(),
+        partition_key: Default::default(),
     }
 }
 

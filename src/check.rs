@@ -17,13 +17,23 @@ use crate::time::fmt_ms;
 /// The node whose data counts at the end: the acting leader of the newest epoch, or else the most up-to-date
 /// replica.
 pub fn final_leader(sim: &Simulation) -> Option<usize> {
-    sim.leader().or_else(|| {
+    final_leader_of(sim, 0)
+}
+
+/// The same, within one replication group (partition).
+pub fn final_leader_of(sim: &Simulation, group: usize) -> Option<usize> {
+    sim.leader_of(group).or_else(|| {
         sim.nodes
             .iter()
-            .filter(|n| n.is_replica() && n.status != crate::node::Status::Absent)
+            .filter(|n| n.is_replica() && n.status != crate::node::Status::Absent && sim.partition_of[n.index] == group)
             .max_by_key(|n| (n.epoch, n.lsn(), std::cmp::Reverse(n.index)))
             .map(|n| n.index)
     })
+}
+
+/// The replication groups of a run (one unless the database is partitioned).
+pub fn groups(sim: &Simulation) -> std::ops::Range<usize> {
+    0..sim.scenario.partitions.len().max(1)
 }
 
 fn who(sim: &Simulation, op: usize) -> String {
@@ -32,14 +42,14 @@ fn who(sim: &Simulation, op: usize) -> String {
 }
 
 pub fn lost_writes(sim: &Simulation) -> Vec<Anomaly> {
-    let Some(l) = final_leader(sim) else { return Vec::new() };
-    let leader = &sim.nodes[l];
+    let leaders: Vec<Option<usize>> = groups(sim).map(|g| final_leader_of(sim, g)).collect();
     sim.history
         .iter()
         .enumerate()
         .filter(|(_, h)| !h.read && h.ok() && sim.nodes[h.node].is_replica())
-        .filter(|(i, _)| !leader.origins.contains(i))
-        .map(|(i, h)| Anomaly {
+        .filter_map(|(i, h)| leaders[sim.partition_of[h.node]].map(|l| (i, h, &sim.nodes[l])))
+        .filter(|(i, _, leader)| !leader.origins.contains(i))
+        .map(|(i, h, leader)| Anomaly {
             kind: "lost-write".into(),
             detail: format!(
                 "{} was acknowledged by {} at {}, but the final leader {} does not have it",
@@ -55,14 +65,15 @@ pub fn lost_writes(sim: &Simulation) -> Vec<Anomaly> {
 
 pub fn key_reuse(sim: &Simulation) -> Vec<Anomaly> {
     // key -> acknowledged inserts that were given it.
-    let mut given: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    // Keys are per partition: each partition hands out its own.
+    let mut given: BTreeMap<(usize, &str), Vec<usize>> = BTreeMap::new();
     for (i, h) in sim.history.iter().enumerate().filter(|(_, h)| !h.read && h.ok()) {
         for (key, _) in h.result.iter().flat_map(|r| r.inserted.iter()) {
-            given.entry(key.as_str()).or_default().push(i);
+            given.entry((sim.partition_of[h.node], key.as_str())).or_default().push(i);
         }
     }
     let mut out = Vec::new();
-    for (key, ops) in given.into_iter().filter(|(_, ops)| ops.len() > 1) {
+    for ((_, key), ops) in given.into_iter().filter(|(_, ops)| ops.len() > 1) {
         let users: Vec<String> = ops.iter().map(|o| sim.clients[sim.history[*o].client].user.clone()).collect();
         let mut detail = format!(
             "key {key} was given to {}",
@@ -93,7 +104,7 @@ pub fn split_brain(sim: &Simulation) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for (i, a) in spans.iter().enumerate() {
         for b in &spans[i + 1..] {
-            if a.0 == b.0 {
+            if a.0 == b.0 || sim.partition_of[a.0] != sim.partition_of[b.0] {
                 continue;
             }
             let (from, to) = (a.1.max(b.1), a.2.min(b.2));

@@ -17,16 +17,36 @@ use crate::time::fmt_ms;
 #[derive(Clone, Copy)]
 struct Write {
     op: usize,
-    lsn: u64,
-    end: u64,
-}
-
-#[derive(Clone, Copy)]
-struct Read {
-    op: usize,
+    part: usize,
     lsn: u64,
     start: u64,
     end: u64,
+}
+
+#[derive(Clone)]
+struct Read {
+    op: usize,
+    /// (partition, LSN) of each part of the state it saw.
+    seen: Vec<(usize, u64)>,
+    start: u64,
+    end: u64,
+}
+
+impl Read {
+    /// The LSN this read saw in `part`, if it looked there at all.
+    fn at(&self, part: usize) -> Option<u64> {
+        self.seen.iter().find(|(p, _)| *p == part).map(|(_, l)| *l)
+    }
+    fn reflects(&self, w: &Write) -> Option<bool> {
+        self.at(w.part).map(|l| l >= w.lsn)
+    }
+    fn describe(&self) -> String {
+        let parts: Vec<String> = self.seen.iter().map(|(p, l)| format!("p{}@{l}", p + 1)).collect();
+        match self.seen.as_slice() {
+            [(_, l)] => format!("lsn {l}"),
+            _ => parts.join(" "),
+        }
+    }
 }
 
 fn user_of(sim: &Simulation, h: &HistoryEntry) -> String {
@@ -39,8 +59,10 @@ fn writes(sim: &Simulation) -> Vec<Write> {
         .enumerate()
         .filter(|(_, h)| !h.read && h.ok())
         .filter_map(|(op, h)| {
-            let lsn = h.result.as_ref()?.lsn?;
-            Some(Write { op, lsn, end: h.end? })
+            let r = h.result.as_ref()?;
+            let lsn = r.lsn?;
+            let part = r.served.first().map_or(0, |(p, _)| *p);
+            Some(Write { op, part, lsn, start: h.start, end: h.end? })
         })
         .collect()
 }
@@ -51,10 +73,22 @@ fn reads(sim: &Simulation) -> Vec<Read> {
         .enumerate()
         .filter(|(_, h)| h.read && h.ok() && sim.nodes[h.node].is_replica())
         .filter_map(|(op, h)| {
-            let lsn = h.result.as_ref()?.served_lsn?;
-            Some(Read { op, lsn, start: h.start, end: h.end? })
+            let r = h.result.as_ref()?;
+            let seen = if r.served.is_empty() { vec![(0, r.served_lsn?)] } else { r.served.clone() };
+            Some(Read { op, seen, start: h.start, end: h.end? })
         })
         .collect()
+}
+
+/// W1 happened before W2 as far as the application can tell: the same user wrote both in that order, or W2's
+/// user had read a state containing W1 before writing W2.
+fn causally_before(sim: &Simulation, w1: &Write, w2: &Write, rs: &[Read]) -> bool {
+    if w1.end >= w2.start {
+        return false;
+    }
+    let u2 = user_of(sim, &sim.history[w2.op]);
+    user_of(sim, &sim.history[w1.op]) == u2
+        || rs.iter().any(|r| r.end < w2.start && user_of(sim, &sim.history[r.op]) == u2 && r.reflects(w1) == Some(true))
 }
 
 pub fn check(sim: &Simulation) -> Vec<Anomaly> {
@@ -66,18 +100,18 @@ pub fn check(sim: &Simulation) -> Vec<Anomaly> {
         let reader = user_of(sim, h);
         let node = &sim.nodes[h.node].id;
         // Writes acknowledged before this read began that it does not reflect.
-        let missed: Vec<&Write> = ws.iter().filter(|w| w.end < r.start && w.lsn > r.lsn).collect();
+        let missed: Vec<&Write> = ws.iter().filter(|w| w.end < r.start && r.reflects(w) == Some(false)).collect();
         let own: Vec<&&Write> = missed.iter().filter(|w| user_of(sim, &sim.history[w.op]) == reader).collect();
         let mut sharper = false;
-        if let Some(w) = own.iter().max_by_key(|w| w.lsn) {
+        if let Some(w) = own.iter().max_by_key(|w| w.end) {
             sharper = true;
             out.push(Anomaly {
                 kind: "read-your-writes".into(),
                 detail: format!(
-                    "{reader}'s read #{} on {node} at {} saw lsn {} but {reader}'s own write #{} (lsn {}) was acknowledged at {}",
+                    "{reader}'s read #{} on {node} at {} saw {} but {reader}'s own write #{} (lsn {}) was acknowledged at {}",
                     r.op,
                     fmt_ms(r.start),
-                    r.lsn,
+                    r.describe(),
                     w.op,
                     w.lsn,
                     fmt_ms(w.end)
@@ -85,35 +119,56 @@ pub fn check(sim: &Simulation) -> Vec<Anomaly> {
                 ops: vec![w.op, r.op],
             });
         }
-        // An earlier read by the same user that saw more.
+        // An earlier read by the same user that saw more of some partition.
         let earlier = rs
             .iter()
-            .filter(|e| e.end < r.start && e.lsn > r.lsn && user_of(sim, &sim.history[e.op]) == reader)
-            .max_by_key(|e| e.lsn);
+            .filter(|e| e.end < r.start && user_of(sim, &sim.history[e.op]) == reader)
+            .filter(|e| e.seen.iter().any(|(p, l)| r.at(*p).is_some_and(|now| now < *l)))
+            .max_by_key(|e| e.end);
         if let Some(e) = earlier {
             sharper = true;
             out.push(Anomaly {
                 kind: "monotonic-reads".into(),
                 detail: format!(
-                    "{reader}'s read #{} on {node} saw lsn {}, older than lsn {} that {reader}'s earlier read #{} on {} saw: time went backwards",
+                    "{reader}'s read #{} on {node} saw {}, older than {} that {reader}'s earlier read #{} on {} saw: time went backwards",
                     r.op,
-                    r.lsn,
-                    e.lsn,
+                    r.describe(),
+                    e.describe(),
                     e.op,
                     sim.nodes[sim.history[e.op].node].id
                 ),
                 ops: vec![e.op, r.op],
             });
         }
+        // An effect without its cause: W2 visible, W1 (which W2 depends on) not, from different partitions.
+        if r.seen.len() > 1 {
+            let effect = ws.iter().filter(|w2| r.reflects(w2) == Some(true)).find_map(|w2| {
+                ws.iter()
+                    .filter(|w1| w1.part != w2.part && r.reflects(w1) == Some(false))
+                    .find(|w1| causally_before(sim, w1, w2, &rs))
+                    .map(|w1| (w1, w2))
+            });
+            if let Some((w1, w2)) = effect {
+                sharper = true;
+                out.push(Anomaly {
+                    kind: "consistent-prefix".into(),
+                    detail: format!(
+                        "{reader}'s read #{} saw write #{} ({}) but not write #{} ({}) that came before it: the effect before its cause",
+                        r.op, w2.op, sim.history[w2.op].sql, w1.op, sim.history[w1.op].sql
+                    ),
+                    ops: vec![w1.op, w2.op, r.op],
+                });
+            }
+        }
         if !sharper {
-            if let Some(w) = missed.iter().max_by_key(|w| w.lsn) {
+            if let Some(w) = missed.iter().max_by_key(|w| w.end) {
                 out.push(Anomaly {
                     kind: "stale-read".into(),
                     detail: format!(
-                        "read #{} on {node} at {} saw lsn {}, missing write #{} (lsn {}) acknowledged at {}",
+                        "read #{} on {node} at {} saw {}, missing write #{} (lsn {}) acknowledged at {}",
                         r.op,
                         fmt_ms(r.start),
-                        r.lsn,
+                        r.describe(),
                         w.op,
                         w.lsn,
                         fmt_ms(w.end)

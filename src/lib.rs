@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod check;
 pub mod lag;
+pub mod route;
 pub mod library;
 pub mod link;
 pub mod net;

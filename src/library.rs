@@ -37,6 +37,8 @@ pub const LESSONS: &[Lesson] = &[
     Lesson { name: "lag-cross-device", json: include_str!("../scenarios/lag-cross-device.json") },
     Lesson { name: "lag-cross-device-shared", json: include_str!("../scenarios/lag-cross-device-shared.json") },
     Lesson { name: "lag-sticky-failure", json: include_str!("../scenarios/lag-sticky-failure.json") },
+    Lesson { name: "lag-consistent-prefix", json: include_str!("../scenarios/lag-consistent-prefix.json") },
+    Lesson { name: "lag-consistent-prefix-fixed", json: include_str!("../scenarios/lag-consistent-prefix-fixed.json") },
 ];
 
 pub const DEFAULT_LESSON: &str = "basics-async";

@@ -94,6 +94,8 @@ pub struct OpResult {
     pub served_lsn: Option<u64>,
     /// "Ask that node instead" (a follower too far behind for this read passes it to the leader).
     pub retry: Option<usize>,
+    /// Filled in by the client: (partition, LSN) of each part of the state the operation saw or wrote.
+    pub served: Vec<(usize, u64)>,
 }
 
 impl OpResult {

@@ -60,10 +60,16 @@ fn history_json(sim: &Simulation, i: usize, h: &HistoryEntry) -> Value {
 /// Replicas that have applied everything the leader has must hold the same rows (DDIA 5.1: a replication log
 /// whose replay is not deterministic breaks this). Compares each such follower with the leader, row by primary key.
 pub fn check_divergence(sim: &Simulation) -> Vec<Anomaly> {
-    let Some(l) = crate::check::final_leader(sim) else { return Vec::new() };
+    crate::check::groups(sim).flat_map(|g| divergence_in(sim, g)).collect()
+}
+
+fn divergence_in(sim: &Simulation, group: usize) -> Vec<Anomaly> {
+    let Some(l) = crate::check::final_leader_of(sim, group) else { return Vec::new() };
     let leader = &sim.nodes[l];
     let mut out = Vec::new();
-    let same = |n: &crate::node::Node| n.lsn() == leader.lsn() && n.last_epoch() == leader.last_epoch();
+    let same = |n: &crate::node::Node| {
+        n.lsn() == leader.lsn() && n.last_epoch() == leader.last_epoch() && sim.partition_of[n.index] == group
+    };
     for f in sim.nodes.iter().filter(|n| n.index != l && n.is_replica() && n.status != Status::Absent && same(n)) {
         let mut diffs = Vec::new();
         let mut ops = Vec::new();

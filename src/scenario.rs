@@ -21,6 +21,17 @@ pub struct Scenario {
     pub schema: Vec<String>,
     pub workload: Vec<TimedCommand>,
     pub faults: Vec<TimedCommand>,
+    /// A partitioned database: groups of replicas, each with its own leader, replicating independently. Empty:
+    /// one group of all replicas.
+    pub partitions: Vec<PartitionSpec>,
+    /// Partitioned tables: table -> partition key column (rows spread by a hash of the key).
+    pub partition_key: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartitionSpec {
+    pub id: String,
+    pub nodes: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -547,6 +558,8 @@ impl Scenario {
             "schema",
             "workload",
             "faults",
+            "partitions",
+            "partition_key",
         ])?;
         let version = o.u64_or("version", 1)?;
         if version != 1 {
@@ -556,7 +569,16 @@ impl Scenario {
         if until_ms == 0 || until_ms > MAX_UNTIL_MS {
             return err("until_ms", format!("expected 1..={MAX_UNTIL_MS}, found {until_ms}"));
         }
-        let nodes = parse_nodes(o.arr_or_empty("nodes")?)?;
+        let partitions_v = o.arr_or_empty("partitions")?;
+        let nodes = parse_nodes(o.arr_or_empty("nodes")?, !partitions_v.is_empty())?;
+        let partitions = parse_partitions(partitions_v, &nodes)?;
+        let mut partition_key = std::collections::BTreeMap::new();
+        if let Some(v) = o.get("partition_key") {
+            let k = Obj::new(v, "partition_key")?;
+            for (table, col) in k.map {
+                partition_key.insert(table.to_ascii_lowercase(), as_str(col, &k.at(table))?.to_ascii_lowercase());
+            }
+        }
         let mut replication = parse_replication(o.get("replication"))?;
         let failover = parse_failover(o.get("failover"), &mut replication, &nodes)?;
         let network = match o.get("network") {
@@ -595,6 +617,8 @@ impl Scenario {
             schema,
             workload,
             faults,
+            partitions,
+            partition_key,
         })
     }
 
@@ -676,6 +700,11 @@ impl Scenario {
         o.insert("schema".into(), json!(self.schema));
         o.insert("workload".into(), Value::Array(self.workload.iter().map(TimedCommand::to_json).collect()));
         o.insert("faults".into(), Value::Array(self.faults.iter().map(TimedCommand::to_json).collect()));
+        if !self.partitions.is_empty() {
+            let parts: Vec<Value> = self.partitions.iter().map(|p| json!({"id": p.id, "nodes": p.nodes})).collect();
+            o.insert("partitions".into(), Value::Array(parts));
+            o.insert("partition_key".into(), json!(self.partition_key));
+        }
         Value::Object(o)
     }
 
@@ -698,7 +727,39 @@ fn parse_id(o: &Obj, key: &str) -> Res<String> {
     Ok(id.to_string())
 }
 
-fn parse_nodes(arr: &[Value]) -> Res<Vec<NodeSpec>> {
+fn parse_partitions(arr: &[Value], nodes: &[NodeSpec]) -> Res<Vec<PartitionSpec>> {
+    let mut out: Vec<PartitionSpec> = Vec::new();
+    for (i, v) in arr.iter().enumerate() {
+        let o = Obj::new(v, &format!("partitions[{i}]"))?;
+        o.only(&["id", "nodes"])?;
+        let id = parse_id(&o, "id")?;
+        let mut members = Vec::new();
+        for (k, n) in o.arr_or_empty("nodes")?.iter().enumerate() {
+            let p = format!("partitions[{i}].nodes[{k}]");
+            let n = as_str(n, &p)?;
+            if !nodes.iter().any(|x| x.id == n && x.role.is_replica()) {
+                return err(&p, format!("no leader or follower node {n:?}"));
+            }
+            if out.iter().any(|q| q.nodes.iter().any(|m| m == n)) || members.iter().any(|m| m == n) {
+                return err(&p, format!("{n:?} is already in a partition"));
+            }
+            members.push(n.to_string());
+        }
+        let leaders = members.iter().filter(|m| nodes.iter().any(|x| &x.id == *m && x.role == Role::Leader)).count();
+        if leaders != 1 {
+            return err(&o.at("nodes"), format!("expected exactly one leader in the partition, found {leaders}"));
+        }
+        out.push(PartitionSpec { id, nodes: members });
+    }
+    if !out.is_empty() {
+        if let Some(n) = nodes.iter().find(|n| n.role.is_replica() && !out.iter().any(|p| p.nodes.contains(&n.id))) {
+            return err("partitions", format!("node {:?} is in no partition", n.id));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_nodes(arr: &[Value], partitioned: bool) -> Res<Vec<NodeSpec>> {
     if arr.is_empty() {
         return err("nodes", "expected at least one node");
     }
@@ -747,7 +808,7 @@ fn parse_nodes(arr: &[Value]) -> Res<Vec<NodeSpec>> {
         nodes.push(NodeSpec { id, role, clock, apply_delay_ms });
     }
     let leaders = nodes.iter().filter(|n| n.role == Role::Leader).count();
-    if leaders != 1 {
+    if leaders != 1 && !(partitioned && leaders > 1) {
         return err("nodes", format!("expected exactly one node with role \"leader\", found {leaders}"));
     }
     if nodes.iter().filter(|n| n.role == Role::Controller).count() > 1 {

@@ -107,6 +107,8 @@ pub struct ClientState {
     pub cache: Option<usize>,
     /// The person behind the client.
     pub user: String,
+    /// The leader it knows of, per partition (`target` is partition 0's).
+    pub targets: Vec<usize>,
     pub route: Route,
     pub spec: Rc<ClientSpec>,
     /// When this client's last write was acknowledged (leader-window routing).
@@ -149,6 +151,10 @@ pub struct Simulation {
     parked: Vec<Vec<Parked>>,
     /// Endpoint names: nodes first, then clients.
     names: Rc<[Name]>,
+    /// Which replication group (partition) each node belongs to.
+    pub partition_of: Vec<usize>,
+    /// Scatter-gather reads in progress: op -> (partitions still to answer, rows so far, (partition, lsn) seen).
+    scatter: BTreeMap<usize, (Vec<usize>, OpResult)>,
     /// LSN of each user's last acknowledged write, shared by the user's devices when they share tokens.
     pub user_tokens: BTreeMap<String, u64>,
     /// Who acted as leader when: (node, from, until). Split-brain checking reads it.
@@ -203,7 +209,24 @@ impl Simulation {
                 }
             }
         }
-        let members: Vec<usize> = (0..scenario.nodes.len()).filter(|i| scenario.nodes[*i].role.is_replica()).collect();
+        // Replication groups: the scenario's partitions, or one group of every replica.
+        let partition_of: Vec<usize> = specs
+            .iter()
+            .map(|n| scenario.partitions.iter().position(|p| p.nodes.contains(&n.id)).unwrap_or(0))
+            .collect();
+        let groups = scenario.partitions.len().max(1);
+        let leaders: Vec<usize> = (0..groups)
+            .map(|g| {
+                (0..scenario.nodes.len())
+                    .find(|i| scenario.nodes[*i].role == Role::Leader && partition_of[*i] == g)
+                    .unwrap_or(leader)
+            })
+            .collect();
+        let members_of = |g: usize| -> Vec<usize> {
+            (0..scenario.nodes.len())
+                .filter(|i| scenario.nodes[*i].role.is_replica() && partition_of[*i] == g)
+                .collect()
+        };
         let controller = scenario.nodes.iter().position(|n| n.role == Role::Controller);
         let mut nodes = Vec::new();
         for (i, spec) in specs.iter().enumerate() {
@@ -211,8 +234,8 @@ impl Simulation {
             if i >= scenario.nodes.len() {
                 n.status = Status::Absent;
             } else if spec.role.is_replica() {
-                n.leader = Some(leader);
-                n.members = members.clone();
+                n.leader = Some(leaders[partition_of[i]]);
+                n.members = members_of(partition_of[i]);
                 n.epoch = 1;
                 for (k, sql) in scenario.schema.iter().enumerate() {
                     n.bootstrap(sql).map_err(|e| SetupError(format!("schema[{k}]: {e}")))?;
@@ -229,6 +252,7 @@ impl Simulation {
                 id: c.id.clone(),
                 timeout: ms(c.timeout_ms),
                 target: leader,
+                targets: leaders.clone(),
                 known_epoch: 1,
                 cache: c.cache.as_ref().and_then(|id| scenario.nodes.iter().position(|n| &n.id == id)),
                 user: c.user.clone().unwrap_or_else(|| c.id.clone()),
@@ -267,6 +291,8 @@ impl Simulation {
             parked: vec![Vec::new(); specs.len()],
             leader_spans: Vec::new(),
             user_tokens: BTreeMap::new(),
+            partition_of,
+            scatter: BTreeMap::new(),
             lag_samples: Vec::new(),
             net_rng: SimRng::fork(seed, "network"),
             in_flight: InFlightTable::default(),
@@ -362,6 +388,7 @@ impl Simulation {
                 if self.history[op].end.is_none() {
                     // A sticky client stops trusting a replica that did not answer, and reroutes from now on.
                     let node = self.history[op].node;
+                    self.scatter.remove(&op);
                     if self.history[op].read && self.clients[client].route == Route::Sticky {
                         self.clients[client].avoid.insert(node);
                     }
@@ -424,8 +451,18 @@ impl Simulation {
                 let op = self.history.len();
                 // Classified again from the answer; this first guess decides the routing.
                 let read = looks_like_read(sql);
-                let (target, min_lsn, max_lag) =
-                    if read { self.route_read(ci, sql) } else { (self.clients[ci].target, 0, None) };
+                let groups = self.scenario.partitions.len().max(1);
+                let routed = crate::route::target(sql, &self.scenario.partition_key, groups);
+                let parts: Vec<usize> = match &routed {
+                    Ok(crate::route::Target::One(p)) => vec![*p],
+                    Ok(crate::route::Target::All) => (0..groups).collect(),
+                    Err(_) => vec![0],
+                };
+                let legs: Vec<(usize, u64, Option<Micros>)> = parts
+                    .iter()
+                    .map(|p| if read { self.route_read(ci, sql, *p) } else { (self.clients[ci].targets[*p], 0, None) })
+                    .collect();
+                let target = legs[0].0;
                 self.history.push(HistoryEntry {
                     client: ci,
                     read,
@@ -442,10 +479,22 @@ impl Simulation {
                     node: self.nm(Endpoint::Node(target)),
                     sql: sql.clone(),
                 });
+                if let Err(e) = routed {
+                    // The router refuses statements it cannot place; nothing is sent.
+                    self.finish_op(op, OpResult::error(format!("router: {e}")));
+                    return;
+                }
                 let timeout = self.clients[ci].timeout;
                 self.push(now + timeout, EventKind::ClientTimeout { client: ci, op });
-                let request = Payload::Request { op, sql: sql.clone(), min_lsn, max_lag };
-                self.send(Endpoint::Client(ci), Endpoint::Node(target), request);
+                if legs.len() > 1 {
+                    // Scatter-gather: one replica per partition, answers merged when all are in.
+                    let result = OpResult { ok: true, read_only: true, ..OpResult::default() };
+                    self.scatter.insert(op, (parts.clone(), result));
+                }
+                for (node, min_lsn, max_lag) in legs {
+                    let request = Payload::Request { op, sql: sql.clone(), min_lsn, max_lag };
+                    self.send(Endpoint::Client(ci), Endpoint::Node(node), request);
+                }
             }
             Command::Crash(id) => {
                 let Some(i) = self.node_index(id) else { return };
@@ -584,11 +633,15 @@ impl Simulation {
 
     /// Pick the replica for a read by the client's routing policy (DDIA 5.2), with the token or lag bound the
     /// replica must honour: (node, min_lsn, max_lag).
-    fn route_read(&mut self, ci: usize, sql: &str) -> (usize, u64, Option<Micros>) {
+    fn route_read(&mut self, ci: usize, sql: &str, group: usize) -> (usize, u64, Option<Micros>) {
         let now = self.now;
-        let replicas: Vec<usize> =
-            self.nodes.iter().filter(|n| n.is_replica() && n.status != Status::Absent).map(|n| n.index).collect();
-        let leader = self.clients[ci].target;
+        let replicas: Vec<usize> = self
+            .nodes
+            .iter()
+            .filter(|n| n.is_replica() && n.status != Status::Absent && self.partition_of[n.index] == group)
+            .map(|n| n.index)
+            .collect();
+        let leader = self.clients[ci].targets[group];
         let followers: Vec<usize> = replicas.iter().copied().filter(|r| *r != leader).collect();
         let c = &mut self.clients[ci];
         let random_of = |set: &[usize], rng: &mut SimRng| -> usize {
@@ -641,9 +694,14 @@ impl Simulation {
 
     /// The node acting as leader with the newest epoch (several may act as leader in a split brain).
     pub fn leader(&self) -> Option<usize> {
+        self.leader_of(0)
+    }
+
+    /// The acting leader of replication group (partition) `group`.
+    pub fn leader_of(&self, group: usize) -> Option<usize> {
         self.nodes
             .iter()
-            .filter(|n| n.acting_leader())
+            .filter(|n| n.acting_leader() && self.partition_of[n.index] == group)
             .max_by_key(|n| (n.epoch, std::cmp::Reverse(n.index)))
             .map(|n| n.index)
     }
@@ -776,6 +834,13 @@ impl Simulation {
                 if let Some(r) = result.redirect {
                     self.learn_leader(client, r, self.clients[client].known_epoch);
                 }
+                let mut result = result;
+                if let Endpoint::Node(n) = from {
+                    let p = self.partition_of[n];
+                    if let Some(l) = result.lsn.or(result.served_lsn) {
+                        result.served.push((p, l));
+                    }
+                }
                 if let Some(next) = result.retry {
                     // Passed on (a follower too far behind for this read): ask the leader, same operation.
                     self.history[op].node = next;
@@ -785,6 +850,30 @@ impl Simulation {
                         Endpoint::Node(next),
                         Payload::Request { op, sql, min_lsn: 0, max_lag: None },
                     );
+                    return;
+                }
+                if let Some((waiting, mut merged)) = self.scatter.remove(&op) {
+                    // One partition's answer to a scatter-gather read.
+                    if !result.ok {
+                        self.finish_op(op, result);
+                        return;
+                    }
+                    let p = match from {
+                        Endpoint::Node(n) => self.partition_of[n],
+                        Endpoint::Client(_) => 0,
+                    };
+                    let waiting: Vec<usize> = waiting.into_iter().filter(|w| *w != p).collect();
+                    if merged.columns.is_empty() {
+                        merged.columns = result.columns;
+                    }
+                    merged.rows.extend(result.rows);
+                    merged.served.extend(result.served);
+                    if waiting.is_empty() {
+                        merged.served.sort_unstable();
+                        self.finish_op(op, merged);
+                    } else {
+                        self.scatter.insert(op, (waiting, merged));
+                    }
                     return;
                 }
                 if result.ok && !result.read_only {
@@ -818,10 +907,14 @@ impl Simulation {
     }
 
     fn learn_leader(&mut self, client: usize, leader: usize, epoch: u64) {
+        let group = self.partition_of[leader];
         let c = &mut self.clients[client];
         c.known_epoch = c.known_epoch.max(epoch);
-        if c.target != leader {
-            c.target = leader;
+        if c.targets[group] != leader {
+            c.targets[group] = leader;
+            if group == 0 {
+                c.target = leader;
+            }
             let ev = TraceEvent::LeaderLearned {
                 at: self.now,
                 client: self.nm(Endpoint::Client(client)),

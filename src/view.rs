@@ -49,6 +49,8 @@ pub struct NodeView {
     pub joining: Option<String>,
     /// Who this node believes leads.
     pub follows: Option<String>,
+    /// The partition (replication group) it belongs to, when the database is partitioned.
+    pub partition: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -97,11 +99,15 @@ impl Simulation {
         let leader = self.leader();
         let leader_lsn = leader.map_or(0, |l| self.nodes[l].lsn());
         let sync_of_leader = leader.and_then(|l| self.nodes[l].sync_follower());
+        let partitioned = !self.scenario.partitions.is_empty();
         let nodes = self
             .nodes
             .iter()
             .filter(|n| n.status != Status::Absent)
             .map(|n| {
+                // Lag is measured against the leader of the node's own partition.
+                let leader = if partitioned { self.leader_of(self.partition_of[n.index]) } else { leader };
+                let leader_lsn = leader.map_or(0, |l| self.nodes[l].lsn());
                 let lag_records = if n.is_replica() { leader_lsn.saturating_sub(n.lsn()) } else { 0 };
                 let lag_us = match leader {
                     Some(l) if lag_records > 0 => {
@@ -160,6 +166,12 @@ impl Simulation {
                         crate::node::Joining::CatchingUp => "catching up".to_string(),
                     }),
                     follows: n.leader.filter(|l| *l != n.index).map(|l| self.nodes[l].id.clone()),
+                    partition: self
+                        .scenario
+                        .partitions
+                        .get(self.partition_of[n.index])
+                        .filter(|_| n.is_replica())
+                        .map(|p| p.id.clone()),
                 }
             })
             .collect();
