@@ -380,6 +380,9 @@ pub enum Note {
     },
 }
 
+// Effects are built and consumed at once, never stored in bulk: boxing the payload would cost an allocation per
+// message for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
     Send { to: Endpoint, payload: Payload },
@@ -1207,6 +1210,7 @@ impl Node {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_vote_request(
         &mut self,
         now: Micros,
@@ -1335,13 +1339,11 @@ impl Node {
             Payload::Fetch { after_lsn, last_epoch, .. } if self.is_leader() => {
                 self.on_fetch(now, n, after_lsn, last_epoch, cfg, out)
             }
-            Payload::Rejected { epoch, leader } => {
-                if self.is_leader() && cfg.failover.epochs && epoch > self.epoch {
-                    let reason = format!("a replica knows newer epoch {epoch}: this node was replaced");
-                    self.step_down(epoch, leader, reason, out);
-                    if let Some(l) = leader {
-                        out.push(send(l, self.fetch()));
-                    }
+            Payload::Rejected { epoch, leader } if self.is_leader() && cfg.failover.epochs && epoch > self.epoch => {
+                let reason = format!("a replica knows newer epoch {epoch}: this node was replaced");
+                self.step_down(epoch, leader, reason, out);
+                if let Some(l) = leader {
+                    out.push(send(l, self.fetch()));
                 }
             }
             Payload::Diverged { epoch, keep_lsn } => {
@@ -1354,9 +1356,9 @@ impl Node {
                 self.join_by_snapshot(now, n, out);
             }
             Payload::NeedSnapshot { epoch } => {
-                if self.accept_leader(now, n, epoch, cfg, out)
-                    && !matches!(self.joining, Some(Joining::Snapshot { .. }))
-                {
+                // A node already rebuilding from a snapshot keeps at it; epoch rules still apply to the others.
+                let rebuilding = matches!(self.joining, Some(Joining::Snapshot { .. }));
+                if !rebuilding && self.accept_leader(now, n, epoch, cfg, out) {
                     self.join_by_snapshot(now, n, out);
                 }
             }
@@ -1384,26 +1386,25 @@ impl Node {
                     self.step_down(epoch, None, format!("newer epoch {epoch}"), out);
                 }
             }
-            Payload::Promote { epoch } => {
-                if self.role == Role::Follower && (!cfg.failover.epochs || epoch > self.epoch) {
-                    self.epoch = epoch.max(self.epoch);
-                    self.become_leader(now, cfg, out);
-                }
+            Payload::Promote { epoch }
+                if self.role == Role::Follower && (!cfg.failover.epochs || epoch > self.epoch) =>
+            {
+                self.epoch = epoch.max(self.epoch);
+                self.become_leader(now, cfg, out);
             }
-            Payload::Announce { leader, epoch } => {
-                if leader != self.index && (!cfg.failover.epochs || epoch >= self.epoch) {
-                    if self.is_leader() {
-                        if cfg.failover.epochs {
-                            self.step_down(epoch, Some(leader), format!("the controller appointed node {leader}"), out);
-                        } else {
-                            return;
-                        }
+            Payload::Announce { leader, epoch }
+                if leader != self.index && (!cfg.failover.epochs || epoch >= self.epoch) =>
+            {
+                if self.is_leader() {
+                    if !cfg.failover.epochs {
+                        return;
                     }
-                    self.epoch = self.epoch.max(epoch);
-                    self.leader = Some(leader);
-                    self.vol.last_heard_leader = now;
-                    out.push(send(leader, self.fetch()));
+                    self.step_down(epoch, Some(leader), format!("the controller appointed node {leader}"), out);
                 }
+                self.epoch = self.epoch.max(epoch);
+                self.leader = Some(leader);
+                self.vol.last_heard_leader = now;
+                out.push(send(leader, self.fetch()));
             }
             _ => {}
         }

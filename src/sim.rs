@@ -828,7 +828,7 @@ impl Simulation {
     fn on_client_message(&mut self, client: usize, from: Endpoint, payload: Payload) {
         match payload {
             Payload::Response { op, result } => {
-                if !self.history.get(op).is_some_and(|h| h.end.is_none()) {
+                if self.history.get(op).is_none_or(|h| h.end.is_some()) {
                     return;
                 }
                 if let Some(r) = result.redirect {
@@ -1065,6 +1065,8 @@ pub fn merged_commands(scenario: &Scenario, extra: &[TimedCommand]) -> Rc<Vec<Ti
 }
 
 /// What a paused node holds until it runs again: a stalled process neither reads its socket nor fires its timers.
+// Parked messages are few (a paused node's inbox); boxing would only add allocations.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 enum Parked {
     Message { from: Endpoint, payload: Payload },

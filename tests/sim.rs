@@ -154,6 +154,7 @@ fn followers_refuse_client_writes() {
     let mut sim = Simulation::new(&s, 1, &[]).unwrap();
     sim.run_until(10);
     sim.clients[0].target = 1; // pretend the client was misrouted to n2
+    sim.clients[0].targets[0] = 1;
     let cmd = replsim::scenario::TimedCommand {
         at: 20,
         command: Command::Sql { client: "rogue".into(), sql: "INSERT INTO users (name) VALUES ('x')".into() },
