@@ -266,3 +266,145 @@ fn text_helpers() {
     );
     assert_eq!(text::default_sql(&[]), "INSERT INTO users (name) VALUES ('zoe')");
 }
+
+// ----- DDIA 5.1 failover views: pure helpers -----
+
+use replsim::trace::TraceEvent;
+use replsim::web::{chart, derive};
+
+#[wasm_bindgen_test]
+fn event_markers_come_from_elections_syncs_shutdowns_and_discards() {
+    // DDIA 5.1 failover: a node becoming leader is a marker; stepping down is not.
+    let leader = TraceEvent::RoleChanged { at: 7, node: "n2".into(), role: "leader (epoch 2)".into() };
+    let m = derive::event_marker(&leader).expect("a marker");
+    assert_eq!((m.at, m.kind, m.label.as_str()), (7, "leader", "n2 becomes leader (epoch 2)"));
+    let down = TraceEvent::RoleChanged { at: 8, node: "n1".into(), role: "follower (epoch 2): newer".into() };
+    assert!(derive::event_marker(&down).is_none());
+    let sync = TraceEvent::SyncFollower { at: 9, leader: "n1".into(), node: "n3".into() };
+    assert_eq!(derive::event_marker(&sync).map(|m| m.kind), Some("sync"));
+    let shut = TraceEvent::ShutDown { at: 10, node: "n2".into(), reason: "saw another leader".into() };
+    assert_eq!(derive::event_marker(&shut).map(|m| m.label), Some("n2 shuts itself down: saw another leader".into()));
+    let gone = TraceEvent::Discarded { at: 11, node: "n1".into(), from_lsn: 20, to_lsn: 23, ops: 4 };
+    let g = derive::event_marker(&gone).expect("discard");
+    assert_eq!(g.kind, "discard");
+    assert!(g.label.contains("20–23") && g.label.contains("4 client writes"), "{}", g.label);
+    assert!(derive::event_marker(&TraceEvent::Crashed { at: 1, node: "n1".into() }).is_none());
+    // Only events after the time given (the trace is in time order).
+    let events = vec![leader, down, sync, shut, gone];
+    assert_eq!(derive::markers_after(&events, None).len(), 4);
+    let after_8: Vec<&str> = derive::markers_after(&events, Some(8)).iter().map(|m| m.kind).collect();
+    assert_eq!(after_8, ["sync", "shutdown", "discard"]);
+    assert!(derive::markers_after(&events, Some(11)).is_empty());
+}
+
+#[wasm_bindgen_test]
+fn joining_progress_and_fresh_node_ids() {
+    // DDIA 5.1 new follower: "snapshot @lsn 12: 3/10" draws a 30 % bar.
+    assert_eq!(derive::progress("snapshot @lsn 12: 3/10"), Some((3, 10)));
+    assert_eq!(derive::progress("file copy 2/8"), Some((2, 8)));
+    assert_eq!(derive::progress("file copy 9/8"), Some((8, 8)), "clamped");
+    assert_eq!(derive::progress("snapshot @lsn 0: 0/0"), None, "nothing to copy: no bar");
+    assert_eq!(derive::progress("catching up"), None);
+    assert_eq!(derive::progress(""), None);
+    assert_eq!(derive::joining_label("snapshot @lsn 0: 0/0"), "asking for a snapshot…");
+    assert_eq!(derive::joining_label("file copy 0/0"), "asking for the files…");
+    assert_eq!(derive::joining_label("file copy 2/8"), "file copy 2/8");
+    assert_eq!(derive::joining_label("catching up"), "catching up");
+    let taken = ["n1", "n2", "n3", "alice"];
+    assert_eq!(derive::next_node_id(taken.iter().copied()), "n4");
+    let gap = ["n1", "n3"];
+    assert_eq!(derive::next_node_id(gap.iter().copied()), "n2");
+    assert_eq!(derive::next_node_id(std::iter::empty()), "n1");
+    assert_eq!(derive::failover_block("follower", "running", false), None);
+    assert!(derive::failover_block("leader", "running", false).is_some());
+    assert!(derive::failover_block("follower", "crashed", false).is_some());
+    assert!(derive::failover_block("follower", "running", true).is_some());
+}
+
+#[wasm_bindgen_test]
+fn chart_axes_and_histograms_are_round() {
+    assert_eq!(chart::nice_step(0), 1);
+    assert_eq!(chart::nice_step(1), 1);
+    assert_eq!(chart::nice_step(3), 5);
+    assert_eq!(chart::nice_step(7), 10);
+    assert_eq!(chart::nice_step(1500), 2000);
+    assert_eq!(chart::nice_max(0.0), 1.0);
+    assert_eq!(chart::nice_max(7.0), 10.0);
+    assert_eq!(chart::nice_max(837.0), 1000.0);
+    assert_eq!(chart::nice_max(150.0), 200.0);
+    assert_eq!(chart::nice_max(0.3), 0.5);
+    assert_eq!(chart::nice_max(f64::NAN), 1.0);
+    // Latencies in µs, bins of at least 1 ms.
+    let h = chart::histogram(&[500, 1_500, 1_700, 9_999], 18, 1000);
+    assert_eq!(h.width, 1000);
+    assert_eq!(h.counts.len(), 10);
+    assert_eq!((h.counts[0], h.counts[1], h.counts[9]), (1, 2, 1));
+    assert_eq!(h.counts.iter().sum::<u32>(), 4);
+    let wide = chart::histogram(&[0, 170_000], 18, 1000);
+    assert!(wide.counts.len() <= 18 && wide.width * wide.counts.len() as u64 > 170_000, "{wide:?}");
+    assert_eq!(chart::histogram(&[], 10, 1000).counts, vec![0]);
+    assert_eq!(chart::path(&[(0.0, 1.0), (2.25, 3.0)]), "M0 1 L2.3 3");
+    assert!(chart::path(&[(1.0, 1.0)]).ends_with("h0.1"));
+}
+
+#[wasm_bindgen_test]
+fn lag_series_break_where_a_node_was_not_a_follower() {
+    // DDIA 5.1: node 1 follows, leads for a while (no samples: a gap), then follows again.
+    let samples = vec![
+        (0, vec![(1, 0), (2, 0)]),
+        (100, vec![(1, 40), (2, 10)]),
+        (200, vec![(2, 0)]),
+        (300, vec![(1, 900), (2, 5)]),
+    ];
+    let s = chart::lag_series(&samples, 1000, 1000);
+    assert_eq!(s.len(), 2);
+    assert_eq!(s[0].node, 1);
+    assert_eq!(s[0].segments, vec![vec![(0, 0), (100, 40)], vec![(300, 900)]]);
+    assert_eq!(s[0].max, 900);
+    assert_eq!(s[1].segments.len(), 1);
+    // Few buckets: points merge, keeping the largest lag.
+    let coarse = chart::lag_series(&samples, 1000, 2);
+    assert_eq!(coarse[1].segments, vec![vec![(0, 10)]]);
+    assert_eq!(chart::series_style(1), chart::series_style(1 + chart::SERIES.len()));
+}
+
+// ----- DDIA 5.1 failover views in the DOM -----
+
+#[wasm_bindgen_test]
+async fn tabs_show_metrics_and_anomalies_and_add_follower_adds_a_node() {
+    let root = container();
+    let app = web::mount_default(root.clone());
+    settle().await;
+    for id in ["tab-nodes", "tab-metrics", "tab-anomalies", "add-snapshot", "add-file-copy", "auto-failover", "epochs"]
+    {
+        assert!(q(&root, &format!("[data-testid={id}]")).is_some(), "missing data-testid={id}");
+    }
+    click(&q(&root, "[data-testid=tab-metrics]").expect("metrics tab"));
+    settle().await;
+    assert!(q(&root, "[data-testid=metrics]").is_some());
+    assert!(q(&root, "[data-testid=latency-chart]").is_some());
+    assert!(q(&root, "[data-testid=sweep-run]").is_some());
+    click(&q(&root, "[data-testid=tab-anomalies]").expect("anomalies tab"));
+    settle().await;
+    let panel = q(&root, "[data-testid=anomalies]").expect("anomalies panel");
+    assert_eq!(attr(&panel, "data-count"), "0", "nothing has gone wrong at 0 ms");
+    // Clicking a node brings the Nodes tab back with its inspector.
+    click(&q(&root, r#"g.node[data-node="n2"]"#).expect("n2"));
+    settle().await;
+    assert!(q(&root, "[data-testid=failover-to]").is_some(), "a follower can be promoted");
+    click(&q(&root, "[data-testid=tab-nodes]").expect("nodes tab"));
+    settle().await;
+    click(&q(&root, ".inspector .back").expect("back to all nodes"));
+    settle().await;
+    press("ArrowRight", true);
+    settle().await;
+    click(&q(&root, "[data-testid=add-snapshot]").expect("add follower"));
+    settle().await;
+    assert_eq!(count(&root, "g.node"), 4);
+    let n4 = q(&root, r#"g.node[data-node="n4"]"#).expect("n4 joined");
+    assert_eq!(attr(&n4, "data-role"), "follower");
+    let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+    let state = LinkState::decode(&hash).expect("the fragment decodes");
+    assert!(matches!(&state.commands[0].command, Command::AddNode { id, .. } if id == "n4"));
+    app.destroy();
+}

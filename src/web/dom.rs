@@ -211,3 +211,12 @@ pub fn target_is_button(e: &web_sys::Event) -> bool {
         .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
         .is_some_and(|el| matches!(el.tag_name().as_str(), "BUTTON" | "A" | "SUMMARY"))
 }
+
+/// Scroll the list matching `list_selector` (itself, not the page) so that its item matching `item_selector` is
+/// near the top. The list must be the item's offset parent (`position: relative`).
+pub fn scroll_list_to(list_selector: &str, item_selector: &str) {
+    let Some(list) = document().and_then(|d| d.query_selector(list_selector).ok().flatten()) else { return };
+    let Some(item) = list.query_selector(item_selector).ok().flatten() else { return };
+    let Some(item) = item.dyn_ref::<web_sys::HtmlElement>() else { return };
+    list.set_scroll_top((item.offset_top() - 6).max(0));
+}

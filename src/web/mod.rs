@@ -3,9 +3,12 @@
 //! - `state`: the reducer-owned model (the `Playback`, the playback clock, selection, URL fragment);
 //! - `components`: the views, each a function of the model that turns clicks into `Action`s;
 //! - `dom`: panic-free wrappers over browser APIs (URL, clipboard, animation frames, listeners);
-//! - `text`: formatting helpers.
+//! - `text`: formatting helpers; `derive`: timeline markers and other facts drawn from the core's data;
+//!   `chart`: the arithmetic of the hand-drawn SVG charts.
 
+pub mod chart;
 pub mod components;
+pub mod derive;
 pub mod dom;
 pub mod state;
 pub mod text;

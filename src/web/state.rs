@@ -9,13 +9,19 @@ use std::rc::Rc;
 
 use yew::Reducible;
 
+use crate::check::SweepRow;
 use crate::library;
 use crate::link::LinkState;
 use crate::playback::Playback;
-use crate::scenario::{Command, Scenario};
+use crate::report::Anomaly;
+use crate::scenario::{Command, CopyMethod, Scenario, TimedCommand};
 use crate::time::Micros;
 
+use super::derive::{self, EventMarker};
 use super::{dom, text};
+
+pub mod lag;
+pub use lag::{ClientParam, LagAction, LagUi, Policies, Stage};
 
 /// Speeds offered, in simulated milliseconds per wall-clock millisecond.
 /// (speed, the `<option>` value, its label). Values are matched as text: no float parsing in the wasm.
@@ -45,6 +51,42 @@ const HASH_EVERY_PLAYING_MS: f64 = 250.0;
 const HASH_EVERY_SEEKING_MS: f64 = 120.0;
 
 const THEME_KEY: &str = "replsim-theme";
+
+/// While playing, the checkers run at most this often (they read the whole history); paused, at every change.
+const ANOMALIES_EVERY_PLAYING_MS: f64 = 300.0;
+
+/// The failover timeouts the sweep tries, and how many seeds for each.
+pub const SWEEP_TIMEOUTS_MS: &[u64] = &[100, 200, 300, 500, 800, 1200];
+pub const SWEEP_SEEDS: u64 = 6;
+
+/// Failover timeouts offered in the settings (the scenario's own is added when it is not one of them).
+pub const TIMEOUTS_MS: &[u64] = &[100, 200, 300, 500, 800, 1000, 1500, 2000];
+
+/// The tabs of the right-hand column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Nodes,
+    Metrics,
+    Anomalies,
+    /// Replication lag (DDIA 5.2): read routing, follower apply delays, the policy table.
+    Lag,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sweep {
+    Idle,
+    /// Asked for: the page shows "running…" and a timer starts the computation after the next paint.
+    Running,
+    Done(Vec<SweepRow>),
+}
+
+/// A change to the scenario's failover settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailoverSetting {
+    Auto(bool),
+    Epochs(bool),
+    TimeoutMs(u64),
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -86,10 +128,27 @@ pub struct Model {
     pub narration_open: bool,
     pub reduced_motion: bool,
     pub bench: Option<String>,
+    pub tab: Tab,
+    /// History entries to highlight (the proof of an anomaly the person clicked).
+    pub highlight: Vec<usize>,
+    pub sweep: Sweep,
+    /// What the checkers report at `anomalies_key`'s moment (computed lazily, see `refresh_anomalies`).
+    pub anomalies: Vec<Anomaly>,
+    anomalies_key: Option<(u64, Micros)>,
+    anomalies_wall: f64,
+    /// Bumped whenever the run changes (a lesson, a command, a rebuild): cached results of older runs are stale.
+    run_id: u64,
+    /// Timeline markers for elections, failovers, shutdowns and discards, for every moment explored so far (the
+    /// trace only reaches the moment on screen; these stay when the person scrubs back).
+    pub events: Vec<EventMarker>,
+    /// Every trace event at or before this time has been turned into markers (None: nothing yet).
+    events_upto: Option<Micros>,
     /// The fragment last written to the URL (without `#`).
     pub hash: String,
     hash_dirty: bool,
     last_hash_write: f64,
+    /// The replication-lag views (state/lag.rs).
+    pub lag: LagUi,
 }
 
 pub enum Action {
@@ -124,6 +183,18 @@ pub enum Action {
     FlushHash,
     ShareResult(Share),
     BenchDone(String),
+    SetTab(Tab),
+    /// A new follower joins now, with a fresh id.
+    AddFollower(CopyMethod),
+    /// Change the failover settings: the run is rebuilt from the changed scenario, standing at the same moment.
+    Failover(FailoverSetting),
+    /// Show "running…" (the sweep itself runs on `SweepCompute`, after a paint).
+    RunSweep,
+    SweepCompute,
+    /// Highlight these history entries (and show the Clients history).
+    Highlight(Vec<usize>),
+    /// The replication-lag views: routing, apply delays, the space-time diagram, the policy table.
+    Lag(LagAction),
 }
 
 #[derive(Clone)]
@@ -218,9 +289,19 @@ impl Model {
             narration_open: mode != Mode::Embed,
             reduced_motion,
             bench: None,
+            tab: Tab::Nodes,
+            highlight: Vec::new(),
+            sweep: Sweep::Idle,
+            anomalies: Vec::new(),
+            anomalies_key: None,
+            anomalies_wall: f64::NEG_INFINITY,
+            run_id: 0,
+            events: Vec::new(),
+            events_upto: None,
             hash: String::new(),
             hash_dirty: false,
             last_hash_write: f64::NEG_INFINITY,
+            lag: LagUi::default(),
         }
     }
 
@@ -251,16 +332,82 @@ impl Model {
         pb.seek(at);
         self.clock_us = pb.now() as f64;
         self.sql = text::default_sql(&pb.scenario().schema);
-        self.lesson = library::LESSONS
-            .iter()
-            .map(|l| l.name)
-            .find(|name| matches!(library::lesson(name), Some(Ok(s)) if s == *pb.scenario() && s.seed == pb.seed()));
+        self.lesson = lesson_of(&pb);
         self.pb = Some(pb);
         self.playing = false;
         self.last_frame = None;
         self.selected = None;
         self.client = 0;
         self.hint = None;
+        self.highlight.clear();
+        self.sweep = Sweep::Idle;
+        lag::on_install(self);
+        self.forget_events_after(None);
+        self.after_change(false);
+    }
+
+    /// Replace the run by one built from `scenario` and `commands` (same seed), standing at `at`. Used when a
+    /// change cannot be patched into the live run: a node that did not exist at the start, other settings.
+    fn rebuild(&mut self, scenario: Scenario, commands: Vec<TimedCommand>, at: Micros) -> bool {
+        let Some(seed) = self.pb.as_ref().map(Playback::seed) else { return false };
+        match Playback::new(scenario, seed, commands) {
+            Ok(mut pb) => {
+                pb.seek(at);
+                self.lesson = lesson_of(&pb);
+                self.pb = Some(pb);
+                self.sync_clock();
+                self.last_frame = None;
+                true
+            }
+            Err(e) => {
+                self.error = Some(["This change cannot run: ", &e.0].concat());
+                false
+            }
+        }
+    }
+
+    /// Forget markers after `t` (None: all of them): the run changed from there on.
+    fn forget_events_after(&mut self, t: Option<Micros>) {
+        match t {
+            None => {
+                self.events.clear();
+                self.events_upto = None;
+            }
+            Some(t) => {
+                self.events.retain(|e| e.at <= t);
+                self.events_upto = self.events_upto.map(|u| u.min(t));
+            }
+        }
+        self.run_id += 1;
+    }
+
+    /// Bring the derived state up to the moment on screen: new timeline markers, and (lazily) the anomalies.
+    fn after_change(&mut self, throttle: bool) {
+        let Some(pb) = self.pb.as_ref() else { return };
+        let now = pb.now();
+        if self.events_upto.is_none_or(|u| now > u) {
+            let new = derive::markers_after(pb.sim().trace.events(), self.events_upto);
+            self.events.extend(new);
+            self.events_upto = Some(now);
+        }
+        self.refresh_anomalies(!throttle);
+    }
+
+    /// Run the checkers on the moment on screen, unless that moment's result is known. While playing or dragging
+    /// the scrubber, at most every `ANOMALIES_EVERY_PLAYING_MS`; `force` ignores that (play stops, a drag ends).
+    fn refresh_anomalies(&mut self, force: bool) {
+        let Some(pb) = self.pb.as_ref() else { return };
+        let key = (self.run_id, pb.now());
+        if self.anomalies_key == Some(key) {
+            return;
+        }
+        let wall = dom::now_ms();
+        if !force && wall - self.anomalies_wall < ANOMALIES_EVERY_PLAYING_MS {
+            return;
+        }
+        self.anomalies = crate::report::anomalies(pb.sim());
+        self.anomalies_key = Some(key);
+        self.anomalies_wall = wall;
     }
 
     /// Load a library lesson at time zero. Errors go to the banner; the current run stays.
@@ -361,7 +508,14 @@ impl Model {
         self.last_frame = None;
         if !on {
             self.write_hash();
+            self.refresh_anomalies(true);
         }
+    }
+
+    /// The real leader's id (the acting leader of the newest epoch), as the core decides it.
+    pub fn leader_id(&self) -> Option<&str> {
+        let sim = self.pb.as_ref()?.sim();
+        sim.leader().map(|i| sim.nodes[i].id.as_str())
     }
 
     fn sync_clock(&mut self) {
@@ -370,6 +524,16 @@ impl Model {
 
     /// Apply one action; returns whether anything on screen changed.
     pub fn apply(&mut self, action: Action) -> bool {
+        // Frames and scrubber drags come many times a second: the checkers then run at a bounded rate.
+        let throttle = self.playing || matches!(action, Action::Frame(_) | Action::Seek(_, false));
+        let changed = self.apply_action(action);
+        if changed {
+            self.after_change(throttle);
+        }
+        changed
+    }
+
+    fn apply_action(&mut self, action: Action) -> bool {
         match action {
             Action::Frame(ts) => return self.frame(ts),
             Action::TogglePlay => {
@@ -434,8 +598,11 @@ impl Model {
             }
             Action::Do(command) => self.command(command),
             Action::Select(id) => {
-                if self.selected == id {
+                if self.selected == id && (id.is_none() || self.tab == Tab::Nodes) {
                     return false;
+                }
+                if id.is_some() {
+                    self.tab = Tab::Nodes;
                 }
                 self.selected = id;
             }
@@ -501,6 +668,83 @@ impl Model {
                 self.share = s;
             }
             Action::BenchDone(s) => self.bench = Some(s),
+            Action::SetTab(t) => {
+                if self.tab == t {
+                    return false;
+                }
+                self.tab = t;
+            }
+            Action::AddFollower(copy) => {
+                let Some(pb) = self.pb.as_ref() else { return false };
+                let sim = pb.sim();
+                if sim.nodes.len() >= crate::scenario::MAX_NODES {
+                    self.hint = Some("The cluster is as large as the playground allows.".into());
+                    return true;
+                }
+                let taken =
+                    sim.nodes.iter().map(|n| n.id.as_str()).chain(sim.clients.iter().map(|c| c.id.as_str())).chain(
+                        sim.commands().iter().filter_map(|c| match &c.command {
+                            Command::AddNode { id, .. } => Some(id.as_str()),
+                            _ => None,
+                        }),
+                    );
+                let id = derive::next_node_id(taken);
+                self.command(Command::AddNode { id: id.clone(), copy });
+                if self.hint.as_deref().is_some_and(|h| h.starts_with("Done")) {
+                    self.hint = Some(
+                        [
+                            id.as_str(),
+                            " is joining ",
+                            if copy == CopyMethod::Snapshot { "from a snapshot" } else { "by copying files" },
+                            ": press Play to watch it catch up.",
+                        ]
+                        .concat(),
+                    );
+                }
+            }
+            Action::Failover(setting) => {
+                let Some(pb) = self.pb.as_ref() else { return false };
+                let mut scenario = pb.scenario().clone();
+                let f = &mut scenario.failover;
+                match setting {
+                    FailoverSetting::Auto(on) => f.auto = on,
+                    FailoverSetting::Epochs(on) => f.epochs = on,
+                    FailoverSetting::TimeoutMs(ms) => f.timeout_ms = ms.clamp(1, crate::scenario::MAX_UNTIL_MS),
+                }
+                if scenario == *pb.scenario() {
+                    return false;
+                }
+                let (commands, at) = (pb.user_commands().to_vec(), pb.now());
+                if self.rebuild(scenario, commands, at) {
+                    self.sweep = Sweep::Idle;
+                    self.forget_events_after(None);
+                    self.hint =
+                        Some("Failover settings changed: the run is replayed with them up to this moment.".into());
+                    self.write_hash();
+                }
+            }
+            Action::RunSweep => {
+                if self.sweep == Sweep::Running {
+                    return false;
+                }
+                self.sweep = Sweep::Running;
+            }
+            Action::SweepCompute => {
+                if self.sweep != Sweep::Running {
+                    return false;
+                }
+                let rows = self
+                    .scenario()
+                    .map_or_else(Vec::new, |s| crate::check::sweep(s, SWEEP_TIMEOUTS_MS, 0..SWEEP_SEEDS));
+                self.sweep = Sweep::Done(rows);
+            }
+            Action::Lag(a) => return self.apply_lag(a),
+            Action::Highlight(ops) => {
+                if self.highlight == ops {
+                    return false;
+                }
+                self.highlight = ops;
+            }
         }
         true
     }
@@ -534,14 +778,30 @@ impl Model {
 
     /// Do something at the moment on screen, and step 1 µs past it so the consequence shows at once.
     fn command(&mut self, command: Command) {
-        let Some(pb) = self.pb.as_mut() else { return };
-        if pb.now() >= pb.until() {
+        let Some(pb) = self.pb.as_ref() else { return };
+        let now = pb.now();
+        if now >= pb.until() {
             self.hint = Some("The run has ended: scrub back or restart to change what happens.".into());
             return;
         }
-        pb.command(command);
-        let t = pb.now() + 1;
-        pb.seek(t);
+        // A node that joins must exist (absent) from the start of the run: the simulation fixes every index and
+        // name when it is built. A new one means building the run again, with the command in its list.
+        let new_node = match &command {
+            Command::AddNode { id, .. } => !pb.sim().nodes.iter().any(|n| &n.id == id),
+            _ => false,
+        };
+        if new_node {
+            let scenario = pb.scenario().clone();
+            let mut commands: Vec<TimedCommand> = pb.user_commands().iter().filter(|c| c.at <= now).cloned().collect();
+            commands.push(TimedCommand { at: now + 1, command });
+            if !self.rebuild(scenario, commands, now + 1) {
+                return;
+            }
+        } else if let Some(pb) = self.pb.as_mut() {
+            pb.command(command);
+            pb.seek(now + 1);
+        }
+        self.forget_events_after(Some(now));
         self.hint = if self.playing {
             None
         } else {
@@ -551,4 +811,12 @@ impl Model {
         self.last_frame = None;
         self.write_hash();
     }
+}
+
+/// The library lesson `pb` runs unchanged (same scenario, same seed), if any.
+fn lesson_of(pb: &Playback) -> Option<&'static str> {
+    library::LESSONS
+        .iter()
+        .map(|l| l.name)
+        .find(|name| matches!(library::lesson(name), Some(Ok(s)) if s == *pb.scenario() && s.seed == pb.seed()))
 }

@@ -5,10 +5,10 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::web::dom::{self, AnimationLoop, Listener};
-use crate::web::state::{Action, AppState, Mode};
+use crate::web::state::{Action, AppState, Mode, Model, Tab};
 use crate::web::text;
 
-use super::{bench, canvas, client, inspector, topbar, transport};
+use super::{anomalies, bench, canvas, client, inspector, metrics, policies, spacetime, topbar, transport};
 
 #[derive(Properties, PartialEq, Default)]
 pub struct AppProps {
@@ -143,11 +143,23 @@ pub fn app(props: &AppProps) -> Html {
             <div class="workspace" onclick={close_popovers}>
                 <section class="stage" aria-label="Cluster">
                     { topbar::narration(&m, &dispatch, None) }
-                    <div class="stage-canvas">{ canvas::view(&m, &v, &dispatch) }</div>
-                    { canvas::legend(&m) }
+                    { spacetime::strip(&m, &dispatch) }
+                    if m.space_time() {
+                        <div class="stage-canvas">{ spacetime::view(&m, &dispatch) }</div>
+                        { spacetime::legend(&m, &dispatch) }
+                    } else {
+                        <div class="stage-canvas">{ canvas::view(&m, &v, &dispatch) }</div>
+                        { canvas::legend(&m) }
+                    }
                 </section>
                 <aside class="side">
-                    { inspector::view(&m, &v, &dispatch) }
+                    { tabs(&m, &dispatch) }
+                    { match m.tab {
+                        Tab::Nodes => inspector::view(&m, &v, &dispatch),
+                        Tab::Metrics => metrics::view(&m, &dispatch),
+                        Tab::Anomalies => anomalies::view(&m, &dispatch),
+                        Tab::Lag => policies::view(&m, &dispatch),
+                    } }
                     { client::view(&m, &dispatch) }
                 </aside>
             </div>
@@ -156,5 +168,29 @@ pub fn app(props: &AppProps) -> Html {
                 { footer }
             </div>
         </main>
+    }
+}
+
+/// The tabs of the right-hand column: Nodes | Metrics | Anomalies (with how many the checkers found).
+fn tabs(m: &Model, d: &Callback<Action>) -> Html {
+    let tab = |t: Tab, id: &'static str, label: &'static str, count: Option<usize>| {
+        let on = m.tab == t;
+        html! {
+            <button class={classes!("tab", on.then_some("on"))} role="tab" data-testid={id}
+                    aria-selected={if on { "true" } else { "false" }} onclick={d.reform(move |_: MouseEvent| Action::SetTab(t))}>
+                { label }
+                if let Some(n) = count.filter(|n| *n > 0) {
+                    <span class="tab-count" data-testid="anomaly-count">{ n }</span>
+                }
+            </button>
+        }
+    };
+    html! {
+        <div class="tabs" role="tablist" aria-label="Panels">
+            { tab(Tab::Nodes, "tab-nodes", "Nodes", None) }
+            { tab(Tab::Metrics, "tab-metrics", "Metrics", None) }
+            { tab(Tab::Anomalies, "tab-anomalies", "Anomalies", Some(m.anomalies.len())) }
+            { tab(Tab::Lag, "tab-lag", "Lag", None) }
+        </div>
     }
 }

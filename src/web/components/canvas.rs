@@ -8,7 +8,7 @@ use crate::node::Status;
 use crate::trace::MsgKind;
 use crate::view::{ClusterView, MessageView, NodeView};
 use crate::web::state::{Action, Mode, Model};
-use crate::web::{dom, text};
+use crate::web::{derive, dom, text};
 
 use super::icons::{kind_class, kind_help, kind_shape, kind_swatch};
 
@@ -32,7 +32,10 @@ impl Rect {
 }
 
 pub struct Layout {
+    /// Replicas (leader and followers), on an ellipse.
     pub nodes: Vec<Rect>,
+    /// Systems outside the database (a cache, a failover controller), in a column of their own.
+    pub externals: Vec<Rect>,
     pub clients: Vec<Rect>,
     /// x, y, width, height
     pub view_box: (f64, f64, f64, f64),
@@ -43,6 +46,8 @@ const NODE_HW: f64 = 104.0;
 const NODE_HH: f64 = 58.0;
 const CLIENT_HW: f64 = 58.0;
 const CLIENT_HH: f64 = 28.0;
+const EXT_HW: f64 = 74.0;
+const EXT_HH: f64 = 46.0;
 
 /// How to arrange the drawing for the space it gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,8 +60,8 @@ pub enum Style {
     Portrait,
 }
 
-/// Positions for `n` nodes (leader at index `leader`, drawn on top) and `m` clients.
-pub fn layout(n: usize, leader: usize, m: usize, style: Style) -> Layout {
+/// Positions for `n` replicas (the one at index `top` drawn on top), `ext` external systems and `m` clients.
+pub fn layout(n: usize, top: usize, m: usize, ext: usize, style: Style) -> Layout {
     let scale = if n <= 6 { 1.0 } else { (6.0 / n as f64).max(0.55) };
     let (hw, hh) = (NODE_HW * scale, NODE_HH * scale);
     let (cx, cy) = (620.0, 300.0);
@@ -68,7 +73,7 @@ pub fn layout(n: usize, leader: usize, m: usize, style: Style) -> Layout {
     let (rx, ry) = (if n <= 2 { 0.0 } else { rx }, if n <= 1 { 0.0 } else { ry });
     let nodes: Vec<Rect> = (0..n)
         .map(|i| {
-            let k = (i + n - leader.min(n.saturating_sub(1))) % n.max(1);
+            let k = (i + n - top.min(n.saturating_sub(1))) % n.max(1);
             // Counter-clockwise from the top, so that n2 is drawn left of n3. (JS Math: no libm in the wasm.)
             let a = -std::f64::consts::FRAC_PI_2 - std::f64::consts::TAU * k as f64 / n.max(1) as f64;
             Rect { x: cx + rx * js_sys::Math::cos(a), y: cy + ry * js_sys::Math::sin(a), hw, hh }
@@ -81,6 +86,21 @@ pub fn layout(n: usize, leader: usize, m: usize, style: Style) -> Layout {
     if n == 0 {
         (min_x, max_x, min_y, max_y) = (400.0, 800.0, 100.0, 500.0);
     }
+    // External systems stand apart from the replicas: a column on the right (a row below on phones).
+    let externals: Vec<Rect> = (0..ext)
+        .map(|j| {
+            if style == Style::Portrait && n > 2 {
+                let gap = EXT_HW * 2.0 + 24.0;
+                let x = (min_x + max_x) / 2.0 + (j as f64 - (ext as f64 - 1.0) / 2.0) * gap;
+                Rect { x, y: max_y + 70.0 + EXT_HH, hw: EXT_HW, hh: EXT_HH }
+            } else {
+                let gap = EXT_HH * 2.0 + 40.0;
+                let y = cy + (j as f64 - (ext as f64 - 1.0) / 2.0) * gap;
+                let x = max_x + if style == Style::Wide { 60.0 } else { 40.0 } + EXT_HW;
+                Rect { x, y, hw: EXT_HW, hh: EXT_HH }
+            }
+        })
+        .collect();
     let clients: Vec<Rect> = if style == Style::Portrait {
         // A row above the nodes, spread over their width.
         let y = min_y - 90.0 - CLIENT_HH;
@@ -112,7 +132,7 @@ pub fn layout(n: usize, leader: usize, m: usize, style: Style) -> Layout {
             })
             .collect()
     };
-    for c in &clients {
+    for c in clients.iter().chain(&externals) {
         min_x = min_x.min(c.x - c.hw);
         max_x = max_x.max(c.x + c.hw);
         min_y = min_y.min(c.y - c.hh);
@@ -121,6 +141,7 @@ pub fn layout(n: usize, leader: usize, m: usize, style: Style) -> Layout {
     let pad = if style == Style::Wide { 34.0 } else { 16.0 };
     Layout {
         nodes,
+        externals,
         clients,
         view_box: (min_x - pad, min_y - pad, max_x - min_x + 2.0 * pad, max_y - min_y + 2.0 * pad),
         scale,
@@ -137,8 +158,20 @@ fn translate(x: f64, y: f64) -> String {
     ["translate(", &f(x), " ", &f(y), ")"].concat()
 }
 
+fn is_replica(n: &NodeView) -> bool {
+    matches!(n.role, "leader" | "follower")
+}
+
 pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
-    let leader = v.nodes.iter().position(|n| n.role == "leader").unwrap_or(0);
+    // Replicas on the ellipse in a stable order, the scenario's first leader on top: a failover changes the
+    // crown, not the picture. External systems (cache, controller) in a column apart.
+    let first_leader = m
+        .scenario()
+        .and_then(|s| s.nodes.iter().find(|n| n.role == crate::scenario::Role::Leader))
+        .map(|n| n.id.as_str());
+    let replicas: Vec<usize> = (0..v.nodes.len()).filter(|&i| is_replica(&v.nodes[i])).collect();
+    let externals: Vec<usize> = (0..v.nodes.len()).filter(|&i| !is_replica(&v.nodes[i])).collect();
+    let top = replicas.iter().position(|&i| Some(v.nodes[i].id.as_str()) == first_leader).unwrap_or(0);
     let style = if dom::media_matches("(max-width: 600px) and (orientation: portrait)") {
         Style::Portrait
     } else if m.mode == Mode::Embed || dom::media_matches("(max-width: 800px)") {
@@ -146,12 +179,19 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
     } else {
         Style::Wide
     };
-    let lay = layout(v.nodes.len(), leader, v.clients.len(), style);
+    let lay = layout(replicas.len(), top, v.clients.len(), externals.len(), style);
+    let mut node_rects: Vec<Rect> = vec![Rect { x: 0.0, y: 0.0, hw: 1.0, hh: 1.0 }; v.nodes.len()];
+    for (k, &i) in replicas.iter().enumerate() {
+        node_rects[i] = lay.nodes[k];
+    }
+    for (k, &i) in externals.iter().enumerate() {
+        node_rects[i] = lay.externals[k];
+    }
     let (bx, by, bw, bh) = lay.view_box;
     let view_box = [f(bx), f(by), f(bw), f(bh)].join(" ");
     let rect_of = |name: &str| -> Option<Rect> {
         if let Some(i) = v.nodes.iter().position(|n| n.id == name) {
-            return lay.nodes.get(i).copied();
+            return node_rects.get(i).copied();
         }
         v.clients.iter().position(|c| c.id == name).and_then(|j| lay.clients.get(j).copied())
     };
@@ -159,30 +199,51 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
         (v.cuts.iter().any(|(x, y)| x == a && y == b), v.cuts.iter().any(|(x, y)| x == b && y == a))
     };
 
-    // Links between every pair of nodes (a before b in node order).
+    // Links between every pair of replicas (a before b in node order), and from a controller to every replica.
     let mut links = Vec::new();
     for i in 0..v.nodes.len() {
         for j in i + 1..v.nodes.len() {
-            let (a, b) = (&v.nodes[i].id, &v.nodes[j].id);
-            let (ra, rb) = (lay.nodes[i], lay.nodes[j]);
-            links.push(link_view("link", a, b, ra, rb, is_cut(a, b), d));
+            let (ni, nj) = (&v.nodes[i], &v.nodes[j]);
+            let wired = (is_replica(ni) && is_replica(nj))
+                || (ni.role == "controller" && is_replica(nj))
+                || (nj.role == "controller" && is_replica(ni));
+            if !wired {
+                continue;
+            }
+            let class = if is_replica(ni) && is_replica(nj) { "link" } else { "link ext" };
+            links.push(link_view(class, &ni.id, &nj.id, node_rects[i], node_rects[j], is_cut(&ni.id, &nj.id), d));
         }
     }
-    let client_links: Vec<Html> = v
+    let caches: Vec<Option<String>> = v
         .clients
         .iter()
-        .enumerate()
-        .filter_map(|(j, c)| {
-            let rn = rect_of(&c.target)?;
-            Some(link_view("clink", &c.id, &c.target, lay.clients[j], rn, is_cut(&c.id, &c.target), d))
-        })
+        .map(|c| m.scenario().and_then(|s| s.clients.iter().find(|x| x.id == c.id)).and_then(|x| x.cache.clone()))
         .collect();
+    let mut client_links: Vec<Html> = Vec::new();
+    for (j, c) in v.clients.iter().enumerate() {
+        if let Some(rn) = rect_of(&c.target) {
+            client_links.push(link_view("clink", &c.id, &c.target, lay.clients[j], rn, is_cut(&c.id, &c.target), d));
+        }
+        if let Some(cache) = &caches[j] {
+            if let Some(rn) = rect_of(cache) {
+                client_links.push(link_view("clink ext", &c.id, cache, lay.clients[j], rn, is_cut(&c.id, cache), d));
+            }
+        }
+    }
 
+    let real_leader = m.leader_id();
     let nodes: Vec<Html> = v
         .nodes
         .iter()
-        .zip(&lay.nodes)
-        .map(|(n, r)| node_view(n, *r, v.leader_lsn, m.selected.as_deref() == Some(n.id.as_str()), d))
+        .zip(&node_rects)
+        .map(|(n, r)| {
+            let selected = m.selected.as_deref() == Some(n.id.as_str());
+            if is_replica(n) {
+                node_view(n, *r, v.leader_lsn, real_leader, selected, d)
+            } else {
+                external_view(n, *r, selected, d)
+            }
+        })
         .collect();
     let clients: Vec<Html> = v
         .clients
@@ -256,12 +317,13 @@ fn link_view(
         ["Link ", a, " — ", b, ". Click to cut it."].concat()
     };
     let (x1, y1, x2, y2) = (f(ra.x), f(ra.y), f(rb.x), f(rb.y));
-    let data_a = if class == "link" { Some(a.to_string()) } else { None };
-    let data_b = if class == "link" { Some(b.to_string()) } else { None };
-    let data_client = if class == "clink" { Some(a.to_string()) } else { None };
-    let data_node = if class == "clink" { Some(b.to_string()) } else { None };
+    let node_link = class.starts_with("link");
+    let data_a = if node_link { Some(a.to_string()) } else { None };
+    let data_b = if node_link { Some(b.to_string()) } else { None };
+    let data_client = if node_link { None } else { Some(a.to_string()) };
+    let data_node = if node_link { None } else { Some(b.to_string()) };
     html! {
-        <g class={classes!(class, any_cut.then_some("cut"))} data-a={data_a} data-b={data_b}
+        <g class={classes!(class.split(' ').collect::<Vec<_>>(), any_cut.then_some("cut"))} data-a={data_a} data-b={data_b}
            data-client={data_client} data-node={data_node}
            data-cut={if any_cut { "true" } else { "false" }} {onclick}>
             <title>{ title }</title>
@@ -287,25 +349,63 @@ fn status_glyph(s: Status) -> &'static str {
     }
 }
 
-fn node_view(n: &NodeView, r: Rect, leader_lsn: u64, selected: bool, d: &Callback<Action>) -> Html {
-    let id = n.id.clone();
+/// Click and Enter select a node (for the inspector).
+fn select_handlers(id: &str, d: &Callback<Action>) -> (Callback<MouseEvent>, Callback<KeyboardEvent>) {
+    let id1 = id.to_string();
     let onclick = d.reform(move |e: MouseEvent| {
         e.stop_propagation();
-        Action::Select(Some(id.clone()))
+        Action::Select(Some(id1.clone()))
     });
-    let id = n.id.clone();
+    let id2 = id.to_string();
     let d2 = d.clone();
     let onkeydown = Callback::from(move |e: KeyboardEvent| {
         if e.key() == "Enter" {
-            d2.emit(Action::Select(Some(id.clone())));
+            d2.emit(Action::Select(Some(id2.clone())));
         }
     });
+    (onclick, onkeydown)
+}
+
+/// A small rounded label centred at (x, y) on the card's edge.
+fn pill(class: &'static str, x: f64, y: f64, label: &str, tip: &str) -> Html {
+    let w = label.chars().count() as f64 * 7.4 + 18.0;
+    html! {
+        <g class={classes!("n-pill", class)} transform={translate(x, y)}>
+            <title>{ tip.to_string() }</title>
+            <rect x={f(-w / 2.0)} y="-11" width={f(w)} height="22" rx="11" />
+            <text y="5" text-anchor="middle">{ label.to_string() }</text>
+        </g>
+    }
+}
+
+fn node_view(
+    n: &NodeView,
+    r: Rect,
+    leader_lsn: u64,
+    real_leader: Option<&str>,
+    selected: bool,
+    d: &Callback<Action>,
+) -> Html {
+    let (onclick, onkeydown) = select_handlers(&n.id, d);
     let (x0, y0, w, h) = (-r.hw, -r.hh, 2.0 * r.hw, 2.0 * r.hh);
     let leader = n.role == "leader";
-    let lag = if leader {
+    let is_real_leader = real_leader == Some(n.id.as_str());
+    let crashed = n.status == Status::Crashed;
+    let progress = n.joining.as_deref().and_then(derive::progress);
+    let lag = if n.candidate {
+        "standing for election".to_string()
+    } else if let Some(j) = &n.joining {
+        derive::joining_label(j)
+    } else if leader && crashed {
+        "was leader: down".to_string()
+    } else if leader && is_real_leader {
         "accepts writes".to_string()
+    } else if leader {
+        "still believes it leads".to_string()
     } else if n.lag_records == 0 {
         "in sync".to_string()
+    } else if n.lag_us == 0 {
+        [n.lag_records.to_string().as_str(), " behind"].concat()
     } else {
         [n.lag_records.to_string().as_str(), " behind · ", &text::ms(n.lag_us)].concat()
     };
@@ -316,16 +416,39 @@ fn node_view(n: &NodeView, r: Rect, leader_lsn: u64, selected: bool, d: &Callbac
     } else {
         String::new()
     };
-    let pill_w = extra.chars().count() as f64 * 7.6 + 18.0;
-    let frac = if leader_lsn == 0 { 1.0 } else { (n.lsn as f64 / leader_lsn as f64).min(1.0) };
+    // Which leader it follows, when that is not the real one (an old leader, or none while an election runs).
+    let stale_follow = n.follows.as_deref().filter(|l| !leader && Some(*l) != real_leader);
+    let frac = match progress {
+        Some((a, b)) => a as f64 / b as f64,
+        None if leader_lsn == 0 => 1.0,
+        None => (n.lsn as f64 / leader_lsn as f64).min(1.0),
+    };
+    let behind = n.lag_records > 0 || progress.is_some();
     let track = w - 28.0;
     let s = r.hw / NODE_HW;
     let line = |k: f64| f(y0 + k * s);
+    let epoch = ["e", &n.epoch.to_string(), " · "].concat();
+    let tip = [
+        n.id.as_str(),
+        " (",
+        n.role,
+        ", ",
+        n.status.name(),
+        ", epoch ",
+        &n.epoch.to_string(),
+        if n.synchronous { ", synchronous" } else { "" },
+        "): click to inspect",
+    ]
+    .concat();
     html! {
-        <g class={classes!("node", n.role, n.status.name(), selected.then_some("selected"))}
+        <g class={classes!("node", n.role, n.status.name(), selected.then_some("selected"), n.candidate.then_some("candidate"),
+                          (leader && !is_real_leader && !crashed).then_some("stale"), n.joining.is_some().then_some("joining"))}
            data-node={n.id.clone()} data-role={n.role} data-status={n.status.name()} data-lsn={n.lsn.to_string()}
+           data-epoch={n.epoch.to_string()} data-candidate={n.candidate.then_some("true")}
+           data-sync={n.synchronous.then_some("true")} data-joining={n.joining.clone()}
+           data-follows={n.follows.clone()}
            transform={translate(r.x, r.y)} {onclick} {onkeydown} tabindex="0">
-            <title>{ [&n.id, " (", n.role, ", ", n.status.name(), "): click to inspect"].concat() }</title>
+            <title>{ tip }</title>
             <rect class="card" x={f(x0)} y={f(y0)} width={f(w)} height={f(h)} rx="12" />
             if leader { <rect class="crown" x={f(x0)} y={f(y0)} width={f(w)} height="6" rx="3" /> }
             <text class="n-id" x={f(x0 + 14.0)} y={line(30.0)}>{ n.id.clone() }</text>
@@ -333,30 +456,130 @@ fn node_view(n: &NodeView, r: Rect, leader_lsn: u64, selected: bool, d: &Callbac
             <text class="n-status" x={f(x0 + 14.0)} y={line(54.0)}>
                 <tspan class="glyph">{ status_glyph(n.status) }</tspan>{ " " }{ n.status.name() }
             </text>
-            <text class="n-lsn" x={f(-x0 - 14.0)} y={line(54.0)} text-anchor="end">{ ["LSN ", &n.lsn.to_string()].concat() }</text>
-            <text class={classes!("n-lag", (n.lag_records > 0).then_some("behind"))} x={f(x0 + 14.0)} y={line(78.0)}>{ lag }</text>
+            <text class="n-lsn" x={f(-x0 - 14.0)} y={line(54.0)} text-anchor="end">
+                <tspan class="n-epoch">{ epoch }</tspan>{ ["LSN ", &n.lsn.to_string()].concat() }
+            </text>
+            <text class={classes!("n-lag", (n.lag_records > 0).then_some("behind"), n.candidate.then_some("electing"))} x={f(x0 + 14.0)} y={line(78.0)}>{ text::truncate(&lag, 26) }</text>
             <rect class="bar-track" x={f(x0 + 14.0)} y={line(94.0)} width={f(track)} height="7" rx="3.5" />
-            <rect class={classes!("bar-fill", (n.lag_records > 0).then_some("behind"))} x={f(x0 + 14.0)} y={line(94.0)} width={f(track * frac)} height="7" rx="3.5" />
-            if !extra.is_empty() {
-                <g class="n-pill" transform={translate(-x0 - 14.0 - pill_w / 2.0, -y0)}>
-                    <rect x={f(-pill_w / 2.0)} y="-11" width={f(pill_w)} height="22" rx="11" />
-                    <text y="5" text-anchor="middle">{ extra }</text>
-                </g>
+            <rect class={classes!("bar-fill", behind.then_some("behind"), progress.is_some().then_some("copying"))} x={f(x0 + 14.0)} y={line(94.0)} width={f(track * frac)} height="7" rx="3.5" />
+            if n.synchronous {
+                { pill("sync", x0 + 36.0, y0, "sync", "The leader waits for this follower before it acknowledges a write") }
             }
-            if n.status == Status::Crashed {
+            if let Some(l) = stale_follow {
+                { pill("follows", x0 + 14.0 + (l.chars().count() as f64 + 8.0) * 3.7 + 9.0, -y0, &["follows ", l].concat(),
+                       "This node still takes its changes from this leader, not from the current one") }
+            }
+            if !extra.is_empty() {
+                { pill("extra", -x0 - 14.0 - (extra.chars().count() as f64 * 7.4 + 18.0) / 2.0, -y0, &extra,
+                       "Client writes held for confirmation, or entries received but not applied yet") }
+            }
+            if crashed {
                 <path class="xmark" d={["M", &f(x0 + 10.0), " ", &f(y0 + 10.0), "L", &f(-x0 - 10.0), " ", &f(-y0 - 10.0),
                                         "M", &f(-x0 - 10.0), " ", &f(y0 + 10.0), "L", &f(x0 + 10.0), " ", &f(-y0 - 10.0)].concat()} />
             }
-            if n.status == Status::Paused {
-                <g class="badge pause" transform={translate(-x0 - 2.0, y0 + 2.0)}>
-                    <circle r="13" /><rect x="-6" y="-6" width="4" height="12" /><rect x="2" y="-6" width="4" height="12" />
-                </g>
+            { status_badge(n.status, -x0 - 2.0, y0 + 2.0) }
+        </g>
+    }
+}
+
+fn status_badge(s: Status, x: f64, y: f64) -> Html {
+    match s {
+        Status::Paused => html! {
+            <g class="badge pause" transform={translate(x, y)}>
+                <circle r="13" /><rect x="-6" y="-6" width="4" height="12" /><rect x="2" y="-6" width="4" height="12" />
+            </g>
+        },
+        Status::Halted => html! {
+            <g class="badge halt" transform={translate(x, y)}>
+                <polygon points="0,-14 14,11 -14,11" /><text y="8" text-anchor="middle">{ "!" }</text>
+            </g>
+        },
+        _ => Html::default(),
+    }
+}
+
+/// A system outside the database: a cache drawn as a cylinder, a failover controller as a hexagon.
+fn external_view(n: &NodeView, r: Rect, selected: bool, d: &Callback<Action>) -> Html {
+    let (onclick, onkeydown) = select_handlers(&n.id, d);
+    let (hw, hh) = (r.hw, r.hh);
+    let cache = n.role == "cache";
+    let shape = if cache {
+        let ry = 11.0;
+        let body = [
+            "M",
+            &f(-hw),
+            " ",
+            &f(-hh + ry),
+            "A",
+            &f(hw),
+            " ",
+            &f(ry),
+            " 0 0 0 ",
+            &f(hw),
+            " ",
+            &f(-hh + ry),
+            "V",
+            &f(hh - ry),
+            "A",
+            &f(hw),
+            " ",
+            &f(ry),
+            " 0 0 1 ",
+            &f(-hw),
+            " ",
+            &f(hh - ry),
+            "Z",
+        ]
+        .concat();
+        html! {
+            <>
+                <path class="card" d={body} />
+                <ellipse class="card lid" cx="0" cy={f(-hh + ry)} rx={f(hw)} ry={f(ry)} />
+            </>
+        }
+    } else {
+        let k = 20.0;
+        let points = [
+            [f(-hw), f(0.0)],
+            [f(-hw + k), f(-hh)],
+            [f(hw - k), f(-hh)],
+            [f(hw), f(0.0)],
+            [f(hw - k), f(hh)],
+            [f(-hw + k), f(hh)],
+        ]
+        .iter()
+        .map(|p| p.join(","))
+        .collect::<Vec<_>>()
+        .join(" ");
+        html! { <polygon class="card" {points} /> }
+    };
+    let detail = if cache {
+        let keys = n.tables.iter().find(|t| t.name == "cache").map_or(0, |t| t.rows.len());
+        [keys.to_string().as_str(), if keys == 1 { " key" } else { " keys" }].concat()
+    } else {
+        match &n.follows {
+            Some(l) => ["watches ", l].concat(),
+            None => "watches the replicas".to_string(),
+        }
+    };
+    let y_top = if cache { -hh + 30.0 } else { -hh + 24.0 };
+    html! {
+        <g class={classes!("node", "external", n.role, n.status.name(), selected.then_some("selected"))}
+           data-node={n.id.clone()} data-role={n.role} data-status={n.status.name()} data-lsn={n.lsn.to_string()}
+           data-follows={n.follows.clone()}
+           transform={translate(r.x, r.y)} {onclick} {onkeydown} tabindex="0">
+            <title>{ [n.id.as_str(), if cache { " (a cache outside the database, keyed by primary key)" } else { " (a failover controller: it watches the replicas and appoints a new leader)" }, ": click to inspect"].concat() }</title>
+            { shape }
+            <text class="n-id small" x="0" y={f(y_top + 6.0)} text-anchor="middle">{ text::truncate(&n.id, 10) }</text>
+            <text class="n-role" x="0" y={f(y_top + 25.0)} text-anchor="middle">{ n.role }</text>
+            <text class="n-ext" x="0" y={f(y_top + 45.0)} text-anchor="middle">
+                <tspan class="glyph">{ status_glyph(n.status) }</tspan>{ " " }{ detail }
+            </text>
+            if n.status == Status::Crashed {
+                <path class="xmark" d={["M", &f(-hw * 0.6), " ", &f(-hh * 0.6), "L", &f(hw * 0.6), " ", &f(hh * 0.6),
+                                        "M", &f(hw * 0.6), " ", &f(-hh * 0.6), "L", &f(-hw * 0.6), " ", &f(hh * 0.6)].concat()} />
             }
-            if n.status == Status::Halted {
-                <g class="badge halt" transform={translate(-x0 - 2.0, y0 + 2.0)}>
-                    <polygon points="0,-14 14,11 -14,11" /><text y="8" text-anchor="middle">{ "!" }</text>
-                </g>
-            }
+            { status_badge(n.status, hw - 6.0, -hh + 6.0) }
         </g>
     }
 }
@@ -392,18 +615,37 @@ fn message_view(msg: &MessageView, ra: Rect, rb: Rect, now: u64) -> Html {
     }
 }
 
-/// The legend for message kinds and link states, and the current hint at its right end.
+/// How long (simulated) an election or failover stays announced under the canvas.
+const RECENT_EVENT_US: u64 = 400_000;
+
+/// The legend for message kinds and link states, and at its right end the current hint, or what the cluster just
+/// did by itself (a new leader, a shutdown…).
 pub fn legend(m: &Model) -> Html {
+    let now = m.now();
+    let recent = m.events.iter().rev().find(|e| e.at <= now && now - e.at <= RECENT_EVENT_US);
     let hint = if let Some(h) = &m.hint {
         html! { <li class="hint note" role="status">{ h.clone() }</li> }
-    } else if !m.playing && m.now() == 0 {
+    } else if let Some(e) = recent {
+        html! { <li class={classes!("hint", "event", e.kind)} role="status" data-testid="recent-event">
+        <span class="ev-dot" aria-hidden="true"></span>{ e.label.clone() }</li> }
+    } else if !m.playing && now == 0 {
         html! { <li class="hint">{ "Press " }<kbd>{ "Space" }</kbd>{ " or ▶ to start" }</li> }
     } else {
         Html::default()
     };
+    // Snapshot and election messages only in runs that have them (or can: automatic failover).
+    let extra_kinds = m.pb.as_ref().map_or(Vec::new(), |pb| {
+        let auto = pb.scenario().failover.auto;
+        [MsgKind::Snapshot, MsgKind::Election]
+            .into_iter()
+            .filter(|k| {
+                (*k == MsgKind::Election && auto) || pb.sim().metrics.per_kind.get(k).is_some_and(|x| x.sent > 0)
+            })
+            .collect()
+    });
     html! {
         <ul class="legend" aria-label="Legend">
-            { for MsgKind::ALL.iter().map(|k| html! {
+            { for MsgKind::ALL.iter().chain(&extra_kinds).map(|k| html! {
                 <li title={kind_help(*k)}>{ kind_swatch(*k) }{ k.name() }</li>
             }) }
             <li class="l-doomed" title="The network will drop this message (loss, or a cut link)">

@@ -25,6 +25,15 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     });
     let target = sim.clients.get(m.client).and_then(|c| sim.nodes.get(c.target)).map(|n| n.id.clone());
     let ended = m.at_end();
+    // The latest entries, and any highlighted older one (the proof of an anomaly), latest first.
+    let len = sim.history.len();
+    let mut shown: Vec<usize> = (len.saturating_sub(MAX_HISTORY)..len).rev().collect();
+    for &h in m.highlight.iter().filter(|&&h| h < len.saturating_sub(MAX_HISTORY)) {
+        shown.push(h);
+    }
+    let cut = MAX_HISTORY.min(shown.len());
+    shown[cut..].sort_unstable_by(|a, b| b.cmp(a));
+    shown.dedup();
     html! {
         <section class="panel client-panel" aria-label="Clients">
             <header class="panel-head"><h2>{ "Clients" }</h2>
@@ -45,13 +54,16 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                 if sim.history.is_empty() {
                     <li class="muted empty">{ "No statements yet." }</li>
                 }
-                { for sim.history.iter().rev().take(MAX_HISTORY).map(|h| entry(h, sim)) }
+                { for shown.iter().map(|&i| entry(i, &sim.history[i], sim, m)) }
             </ol>
         </section>
     }
 }
 
-fn entry(h: &HistoryEntry, sim: &crate::sim::Simulation) -> Html {
+fn entry(i: usize, h: &HistoryEntry, sim: &crate::sim::Simulation, m: &Model) -> Html {
+    let flagged: Vec<&str> =
+        m.anomalies.iter().filter(|a| a.ops.contains(&i)).map(|a| super::anomalies::kind_name(&a.kind)).collect();
+    let lit = m.highlight.contains(&i);
     let client = sim.clients.get(h.client).map_or("?", |c| c.id.as_str());
     let node = sim.nodes.get(h.node).map_or("?", |n| n.id.as_str());
     let ok = h.ok();
@@ -74,15 +86,20 @@ fn entry(h: &HistoryEntry, sim: &crate::sim::Simulation) -> Html {
     };
     let latency = h.end.map(|e| text::ms(e.saturating_sub(h.start)));
     html! {
-        <li data-testid="history-item" data-ok={if ok { "true" } else { "false" }} data-pending={pending.then_some("true")}
-            class={classes!(if pending { "pending" } else if ok { "ok" } else { "err" })}>
+        <li data-testid="history-item" data-op={i.to_string()} data-ok={if ok { "true" } else { "false" }}
+            data-pending={pending.then_some("true")} data-highlight={lit.then_some("true")}
+            class={classes!(if pending { "pending" } else if ok { "ok" } else { "err" }, lit.then_some("hl"))}>
             <div class="h-top">
+                <span class="h-op">{ ["#", &i.to_string()].concat() }</span>
                 <span class="h-who">{ client }{ " → " }{ node }</span>
                 <span class="h-time">{ "@" }{ text::ms(h.start) }</span>
                 <span class="h-status">{ if ok { "✓ " } else if pending { "… " } else { "✕ " } }{ status }</span>
                 if let Some(l) = latency { <span class="h-lat" title="latency">{ l }</span> }
             </div>
             <code class="h-sql">{ h.sql.clone() }</code>
+            if !flagged.is_empty() {
+                <div class="h-flags">{ for flagged.iter().map(|k| html! { <span class="h-flag">{ *k }</span> }) }</div>
+            }
             if let Some(dt) = detail { <div class={classes!("h-detail", (!ok).then_some("err"))}>{ dt }</div> }
         </li>
     }

@@ -15,7 +15,9 @@ pub fn kind_shape(kind: MsgKind) -> Html {
         MsgKind::Heartbeat => html! { <circle class="shape ring" r="6" /> },
         MsgKind::Fetch => html! { <polygon class="shape" points="0,9 9,-7 -9,-7" /> },
         MsgKind::Snapshot => html! { <rect class="shape" x="-10" y="-6" width="20" height="12" rx="1" /> },
-        MsgKind::Election => html! { <polygon class="shape" points="0,-10 3,-3 10,-3 4,2 6,9 0,5 -6,9 -4,2 -10,-3 -3,-3" /> },
+        MsgKind::Election => {
+            html! { <polygon class="shape" points="0,-10 3,-3 10,-3 4,2 6,9 0,5 -6,9 -4,2 -10,-3 -3,-3" /> }
+        }
     }
 }
 

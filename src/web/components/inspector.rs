@@ -4,9 +4,10 @@
 use yew::prelude::*;
 
 use crate::node::Status;
-use crate::scenario::Command;
+use crate::scenario::{Command, CopyMethod};
 use crate::view::{ClusterView, NodeView, TableView};
-use crate::web::state::{Action, Model};
+use crate::web::derive;
+use crate::web::state::{Action, FailoverSetting, Model, Tab, TIMEOUTS_MS};
 use crate::web::text;
 
 /// Rows shown per table before "… n more".
@@ -22,21 +23,21 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
         }
     };
     match node {
-        Some(n) => node_panel(n, v, m.at_end(), heal, d),
-        None => overview(v, heal, d),
+        Some(n) => node_panel(n, v, m, heal, d),
+        None => overview(m, v, heal, d),
     }
 }
 
-fn overview(v: &ClusterView, heal: Html, d: &Callback<Action>) -> Html {
+fn overview(m: &Model, v: &ClusterView, heal: Html, d: &Callback<Action>) -> Html {
     html! {
         <section class="panel inspector overview" aria-label="Nodes">
             <header class="panel-head">
                 <h2>{ "Nodes" }</h2>
                 { heal }
             </header>
-            <p class="muted">{ "Click a node to inspect its tables, log and clock, and to crash or pause it. Click a link to cut it." }</p>
+            <p class="muted">{ "Click a node to inspect or crash it; click a link to cut it." }</p>
             <table class="grid overview">
-                <thead><tr><th>{ "node" }</th><th>{ "role" }</th><th>{ "status" }</th><th class="num">{ "LSN" }</th><th class="num">{ "lag" }</th></tr></thead>
+                <thead><tr><th>{ "node" }</th><th>{ "role" }</th><th class="num" title="epoch (term)">{ "ep." }</th><th>{ "status" }</th><th class="num">{ "LSN" }</th><th class="num">{ "lag" }</th></tr></thead>
                 <tbody>
                     { for v.nodes.iter().map(|n| {
                         let id = n.id.clone();
@@ -44,7 +45,16 @@ fn overview(v: &ClusterView, heal: Html, d: &Callback<Action>) -> Html {
                         html! {
                             <tr class="pick" {onclick}>
                                 <td><b>{ n.id.clone() }</b></td>
-                                <td>{ n.role }</td>
+                                <td>
+                                    if n.candidate {
+                                        <span class="role-pill electing" title="Standing for election">{ "candidate" }</span>
+                                    } else if n.synchronous {
+                                        <span class="role-pill sync" title="Synchronous follower: the leader waits for it">{ "sync" }</span>
+                                    } else {
+                                        { n.role }
+                                    }
+                                </td>
+                                <td class="num">{ n.epoch }</td>
                                 <td><span class={classes!("status", n.status.name())}>{ n.status.name() }</span></td>
                                 <td class="num">{ n.lsn }</td>
                                 <td class="num">{ lag_text(n) }</td>
@@ -53,19 +63,79 @@ fn overview(v: &ClusterView, heal: Html, d: &Callback<Action>) -> Html {
                     }) }
                 </tbody>
             </table>
+            { cluster_controls(m, d) }
         </section>
+    }
+}
+
+/// Add a follower, and the failover settings of the scenario.
+fn cluster_controls(m: &Model, d: &Callback<Action>) -> Html {
+    let Some(s) = m.scenario() else { return Html::default() };
+    let ended = m.at_end();
+    let f = s.failover;
+    let why_ended = "The run has ended: scrub back or restart first";
+    let on_auto = d.reform(|e: Event| {
+        Action::Failover(FailoverSetting::Auto(e.target_unchecked_into::<web_sys::HtmlInputElement>().checked()))
+    });
+    let on_epochs = d.reform(|e: Event| {
+        Action::Failover(FailoverSetting::Epochs(e.target_unchecked_into::<web_sys::HtmlInputElement>().checked()))
+    });
+    let on_timeout = d.reform(|e: Event| {
+        let v = e.target_unchecked_into::<web_sys::HtmlSelectElement>().value();
+        Action::Failover(FailoverSetting::TimeoutMs(v.parse().unwrap_or(500)))
+    });
+    let mut timeouts: Vec<u64> = TIMEOUTS_MS.to_vec();
+    if !timeouts.contains(&f.timeout_ms) {
+        timeouts.push(f.timeout_ms);
+        timeouts.sort_unstable();
+    }
+    html! {
+        <div class="cluster-controls">
+            <div class="control-row add" role="group" aria-label="Add a follower">
+                <span class="c-label" title="A new node joins the cluster now and catches up with the leader">{ "Add follower" }</span>
+                <button class="btn" data-testid="add-snapshot" disabled={ended}
+                        title={if ended { why_ended } else { "Correct: copy a consistent snapshot tied to a log position, then fetch everything after it" }}
+                        onclick={d.reform(|_: MouseEvent| Action::AddFollower(CopyMethod::Snapshot))}>{ "from snapshot" }</button>
+                <button class="btn" data-testid="add-file-copy" disabled={ended}
+                        title={if ended { why_ended } else { "Wrong: copy the leader's data files while writes go on (an inconsistent copy)" }}
+                        onclick={d.reform(|_: MouseEvent| Action::AddFollower(CopyMethod::FileCopy))}>{ "by copying files" }</button>
+            </div>
+            <div class="control-row settings" role="group" aria-label="Failover settings" data-testid="failover-settings">
+                <span class="c-label">{ "Failover" }
+                    <button class="link-btn c-link" data-testid="to-sweep" title="The Metrics tab runs this scenario at several timeouts"
+                            onclick={d.reform(|_: MouseEvent| Action::SetTab(Tab::Metrics))}>{ "compare timeouts →" }</button>
+                </span>
+                <label title="Followers (or the controller) notice a silent leader by timeout and elect a new one">
+                    <input type="checkbox" data-testid="auto-failover" checked={f.auto} onchange={on_auto} />{ " automatic" }
+                </label>
+                <label title="Every leader-era message carries the leader's epoch; a node that sees a newer epoch steps down">
+                    <input type="checkbox" data-testid="epochs" checked={f.epochs} onchange={on_epochs} />{ " epochs" }
+                </label>
+                <label title="How long followers wait without a heartbeat before they declare the leader dead">
+                    { "timeout " }
+                    <select data-testid="failover-timeout" onchange={on_timeout} aria-label="Failover timeout">
+                        { for timeouts.iter().map(|t| html! {
+                            <option value={t.to_string()} selected={*t == f.timeout_ms}>{ [t.to_string().as_str(), " ms"].concat() }</option>
+                        }) }
+                    </select>
+                </label>
+            </div>
+        </div>
     }
 }
 
 fn lag_text(n: &NodeView) -> String {
     if n.lag_records == 0 {
         "–".to_string()
+    } else if n.lag_us == 0 {
+        n.lag_records.to_string()
     } else {
         [&n.lag_records.to_string(), " (", &text::ms(n.lag_us), ")"].concat()
     }
 }
 
-fn node_panel(n: &NodeView, v: &ClusterView, ended: bool, heal: Html, d: &Callback<Action>) -> Html {
+fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback<Action>) -> Html {
+    let ended = m.at_end();
     let id = n.id.clone();
     let act = |c: fn(String) -> Command| {
         let id = id.clone();
@@ -77,6 +147,8 @@ fn node_panel(n: &NodeView, v: &ClusterView, ended: bool, heal: Html, d: &Callba
     };
     let s = n.status;
     let why = ended.then_some("The run has ended: scrub back or restart first");
+    let failover_block = derive::failover_block(n.role, s.name(), ended);
+    let real_leader = m.leader_id();
     let drift = if n.clock_drift_ppm == 0 {
         String::new()
     } else {
@@ -98,18 +170,37 @@ fn node_panel(n: &NodeView, v: &ClusterView, ended: bool, heal: Html, d: &Callba
                 <button class="btn" data-testid="restart-node" disabled={ended || s != Status::Crashed} title={why.unwrap_or("Restart a crashed node: it recovers from its log and catches up")} onclick={act(Command::Restart)}>{ "Restart" }</button>
                 <button class="btn" data-testid="pause-node" disabled={ended || !matches!(s, Status::Running | Status::Halted)} title={why.unwrap_or("Pause the process (a GC pause, a stalled VM): messages wait for it")} onclick={pause}>{ "Pause" }</button>
                 <button class="btn" data-testid="resume-node" disabled={ended || s != Status::Paused} title={why.unwrap_or("Resume: it handles everything that arrived meanwhile")} onclick={act(Command::Resume)}>{ "Resume" }</button>
+                if n.role == "follower" {
+                    <button class="btn wide" data-testid="failover-to" disabled={failover_block.is_some()}
+                            title={failover_block.unwrap_or("Planned failover: the leader stops taking writes, hands everything it has to this follower, and this follower leads a new epoch")}
+                            onclick={act(Command::FailoverTo)}>{ "Fail over to this node" }</button>
+                }
             </div>
             if let Some(e) = &n.error {
                 <p class="node-error" role="alert"><b>{ "Replication stopped: " }</b>{ e.clone() }</p>
             }
             <dl class="facts">
                 <div><dt>{ "role" }</dt><dd>{ n.role }</dd></div>
-                <div><dt>{ "LSN" }</dt><dd>{ n.lsn }{ " / " }{ v.leader_lsn }</dd></div>
+                <div title="The newest epoch (term) this node knows"><dt>{ "epoch" }</dt><dd>{ n.epoch }</dd></div>
+                <div title="Who this node believes leads"><dt>{ "follows" }</dt>
+                    <dd class={classes!(n.follows.as_deref().is_some_and(|l| Some(l) != real_leader).then_some("stale"))}>
+                        { n.follows.clone().unwrap_or_else(|| if n.role == "leader" { "itself".into() } else { "–".into() }) }
+                    </dd></div>
+                <div title="This node's log position / the leader's"><dt>{ "LSN" }</dt><dd>{ n.lsn }{ if real_leader.is_some() { [" / ", &v.leader_lsn.to_string()].concat() } else { " · no leader".to_string() } }</dd></div>
                 <div><dt>{ "lag" }</dt><dd>{ if n.lag_records == 0 { "none".to_string() } else { [n.lag_records.to_string().as_str(), " · ", &text::ms(n.lag_us)].concat() } }</dd></div>
                 <div><dt>{ "clock" }</dt><dd>{ clock }</dd></div>
                 <div title="Entries received but not applied yet (out of order, or an apply delay)"><dt>{ "buffered" }</dt><dd>{ n.buffered }</dd></div>
                 <div title="Client writes the leader holds until followers confirm (sync / semi-sync)"><dt>{ "waiting" }</dt><dd>{ n.waiting_writes }</dd></div>
             </dl>
+            if n.candidate {
+                <p class="node-note electing">{ "Standing for election in epoch " }{ n.epoch }{ ": asking the other replicas for their votes." }</p>
+            }
+            if n.synchronous {
+                <p class="node-note sync">{ "Synchronous follower: the leader acknowledges a write only after this node has it." }</p>
+            }
+            if let Some(j) = &n.joining {
+                <p class="node-note joining">{ "Joining: " }{ j.clone() }</p>
+            }
             <div class="scroll">
                 { for n.tables.iter().map(table_view) }
                 <h3>{ "Log tail" }</h3>

@@ -1,11 +1,15 @@
 //! The playground's views. `app` owns the state and the browser listeners; the others are functions of the
 //! model that return `Html` and send `Action`s through the dispatcher they are given.
 
+pub mod anomalies;
 pub mod app;
 pub mod bench;
 pub mod canvas;
 pub mod client;
 pub mod icons;
 pub mod inspector;
+pub mod metrics;
+pub mod policies;
+pub mod spacetime;
 pub mod topbar;
 pub mod transport;

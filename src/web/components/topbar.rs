@@ -46,7 +46,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                 <span class="muted">{ "Lesson" }</span>
                 <select data-testid="lesson-select" onchange={on_lesson} aria-label="Lesson">
                     if m.lesson.is_none() {
-                        <option value="" selected=true disabled=true>{ "Shared run" }</option>
+                        <option value="" selected=true disabled=true>{ "Custom run (changed settings)" }</option>
                     }
                     { for m.lessons.iter().map(|(name, title)| html! {
                         <option value={*name} selected={m.lesson == Some(*name)}>{ title.clone() }</option>

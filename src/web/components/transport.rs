@@ -48,6 +48,23 @@ pub fn view(m: &Model, d: &Callback<Action>, slim: bool) -> Html {
                 }
             })
             .collect();
+    // What the cluster did by itself: a node became leader, a new synchronous follower, a shutdown, a discard.
+    let events: Vec<Html> = m
+        .events
+        .iter()
+        .filter(|e| e.at <= until)
+        .map(|e| {
+            let at = e.at;
+            let left = if until == 0 { 0.0 } else { at as f64 / until as f64 * 100.0 };
+            let style = ["left:", &((left * 100.0).round() / 100.0).to_string(), "%"].concat();
+            let title = [&text::clock(at), " · ", &e.label].concat();
+            let onclick = d.reform(move |_: MouseEvent| Action::Seek(at, true));
+            html! {
+                <button class={classes!("marker", "event", e.kind)} data-testid="event-marker" data-kind={e.kind}
+                        data-at={at.to_string()} {style} {title} aria-label={e.label.clone()} tabindex="-1" {onclick}></button>
+            }
+        })
+        .collect();
     let speed_value =
         SPEEDS.iter().min_by(|a, b| (a.0 - m.speed).abs().total_cmp(&(b.0 - m.speed).abs())).map_or(1.0, |s| s.0);
     html! {
@@ -79,7 +96,7 @@ pub fn view(m: &Model, d: &Callback<Action>, slim: bool) -> Html {
                 <input class="scrubber" data-testid="scrubber" type="range" min="0" max={until_ms.to_string()} step="1"
                        value={(now / 1000).to_string()} oninput={on_scrub} onchange={on_scrub_done}
                        aria-label="Timeline (ms)" aria-valuetext={text::clock(now)} />
-                <div class="markers" aria-hidden="true">{ for markers }</div>
+                <div class="markers" aria-hidden="true">{ for markers }{ for events }</div>
             </div>
             <div class="time">
                 <span class="clock" data-testid="clock">{ text::clock(now) }</span>
