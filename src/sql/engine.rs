@@ -1,0 +1,374 @@
+//! The database: tables, triggers, sessions with transactions, and the public API.
+//!
+//! Transactions keep an undo log in the client's [`Session`] (before-images of changed rows,
+//! created objects, AUTOINCREMENT counters). ROLLBACK, and a failed statement inside a
+//! transaction, replay it backwards: no copy of the database is made per transaction.
+//! The engine has a single writer at a time, as SQLite: the first write of a transaction takes
+//! the write lock, and other sessions' writes fail with `database is locked` until it ends.
+
+use std::collections::BTreeMap;
+
+use super::ast::Stmt;
+use super::eval::Evaluator;
+use super::exec::{Ctx, Trigger, TriggerRow};
+use super::parser::parse_statement;
+use super::table::Table;
+use super::value::Value;
+use super::{Commit, Env, Outcome, RowChange, SqlError, StatementKind};
+
+/// One undo-log entry: how to put back what a change did.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Undo {
+    Insert { table: String, rowid: i64 },
+    Update { table: String, old_rowid: i64, new_rowid: i64, old: Vec<Value> },
+    Delete { table: String, rowid: i64, old: Vec<Value> },
+    Sequence { table: String, old: i64 },
+    CreateTable { table: String },
+    CreateTrigger { name: String },
+}
+
+/// What an open transaction has done so far.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct TxLog {
+    pub(crate) id: u64,
+    pub(crate) undo: Vec<Undo>,
+    pub(crate) changes: Vec<RowChange>,
+    pub(crate) statements: Vec<String>,
+}
+
+/// A client connection's transaction state (BEGIN ... COMMIT spans several `execute` calls).
+///
+/// Dropping a session with an open transaction leaves its changes applied and the write lock
+/// held: end connections with [`Database::close_session`] (which rolls back, as a database
+/// does when a client disconnects or when it recovers after a crash).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Session {
+    tx: Option<TxLog>,
+}
+
+impl Session {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn in_transaction(&self) -> bool {
+        self.tx.is_some()
+    }
+}
+
+/// A database: tables and triggers. `Clone` is a full copy (used for simulation checkpoints).
+#[derive(Clone, Debug, Default)]
+pub struct Database {
+    /// Tables by lower-cased name (SQL names are case-insensitive).
+    pub(crate) tables: BTreeMap<String, Table>,
+    /// Triggers in creation order.
+    pub(crate) triggers: Vec<Trigger>,
+    /// The transaction holding the write lock.
+    write_lock: Option<u64>,
+    transactions_started: u64,
+}
+
+/// Equal contents, schema and lock; how many transactions were ever started does not matter.
+impl PartialEq for Database {
+    fn eq(&self, other: &Self) -> bool {
+        self.tables == other.tables && self.triggers == other.triggers && self.write_lock == other.write_lock
+    }
+}
+
+fn outcome(kind: StatementKind) -> Outcome {
+    Outcome { kind, columns: Vec::new(), rows: Vec::new(), rows_affected: 0, last_insert_id: None, committed: None }
+}
+
+impl Database {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Execute exactly one statement (a trailing `;` is allowed). Outside a transaction a
+    /// write statement commits at once; inside one, a failed statement leaves the transaction
+    /// open with that statement's effects undone (SQLite's statement rollback).
+    pub fn execute(&mut self, sql: &str, session: &mut Session, env: &mut dyn Env) -> Result<Outcome, SqlError> {
+        let parsed = parse_statement(sql)?;
+        let text = sql.get(parsed.span.0..parsed.span.1).unwrap_or(sql).to_string();
+        match parsed.stmt {
+            Stmt::Begin { immediate } => self.begin(session, immediate),
+            Stmt::Commit => self.commit(session),
+            Stmt::Rollback => {
+                let tx =
+                    session.tx.take().ok_or_else(|| SqlError::new("cannot rollback - no transaction is active"))?;
+                self.end_transaction(tx, true);
+                Ok(outcome(StatementKind::Rollback))
+            }
+            Stmt::Select(sel) => {
+                let mut ev = Evaluator::new(env);
+                let q = self.bind_select(&sel, TriggerRow::default())?;
+                let rows = self.run_select(&q, &mut ev, TriggerRow::default())?;
+                Ok(Outcome { columns: q.columns, rows, ..outcome(StatementKind::Select) })
+            }
+            stmt => self.execute_write(&stmt, text, session, env),
+        }
+    }
+
+    /// Execute one statement in a fresh session (autocommit). A BEGIN here starts and at once
+    /// abandons a transaction, so it has no effect.
+    pub fn execute_autocommit(&mut self, sql: &str, env: &mut dyn Env) -> Result<Outcome, SqlError> {
+        let mut session = Session::default();
+        let result = self.execute(sql, &mut session, env);
+        self.close_session(&mut session);
+        result
+    }
+
+    /// End a client connection: an open transaction is rolled back and the lock released.
+    pub fn close_session(&mut self, session: &mut Session) {
+        if let Some(tx) = session.tx.take() {
+            self.end_transaction(tx, true);
+        }
+    }
+
+    fn begin(&mut self, session: &mut Session, immediate: bool) -> Result<Outcome, SqlError> {
+        if session.tx.is_some() {
+            return Err(SqlError::new("cannot start a transaction within a transaction"));
+        }
+        self.transactions_started = self.transactions_started.wrapping_add(1);
+        let id = self.transactions_started;
+        if immediate {
+            if self.write_lock.is_some() {
+                return Err(SqlError::new("database is locked"));
+            }
+            self.write_lock = Some(id);
+        }
+        session.tx = Some(TxLog { id, ..TxLog::default() });
+        Ok(outcome(StatementKind::Begin))
+    }
+
+    fn commit(&mut self, session: &mut Session) -> Result<Outcome, SqlError> {
+        let tx = session.tx.take().ok_or_else(|| SqlError::new("cannot commit - no transaction is active"))?;
+        let commit = Commit { changes: tx.changes.clone(), statements: tx.statements.clone() };
+        self.end_transaction(tx, false);
+        Ok(Outcome { committed: Some(commit), ..outcome(StatementKind::Commit) })
+    }
+
+    fn end_transaction(&mut self, mut tx: TxLog, rollback: bool) {
+        if rollback {
+            self.undo_to(&mut tx, (0, 0));
+        }
+        if self.write_lock == Some(tx.id) {
+            self.write_lock = None;
+        }
+    }
+
+    /// Undo the log back to `mark` entries, newest first, and drop the matching row changes.
+    fn undo_to(&mut self, tx: &mut TxLog, mark: (usize, usize)) {
+        while tx.undo.len() > mark.0 {
+            if let Some(entry) = tx.undo.pop() {
+                self.undo(entry);
+            }
+        }
+        tx.changes.truncate(mark.1);
+    }
+
+    fn undo(&mut self, entry: Undo) {
+        match entry {
+            Undo::Insert { table, rowid } => {
+                self.tables.get_mut(&table).map(|t| t.take(rowid));
+            }
+            Undo::Update { table, old_rowid, new_rowid, old } => {
+                if let Some(t) = self.tables.get_mut(&table) {
+                    t.take(new_rowid);
+                    t.put(old_rowid, old);
+                }
+            }
+            Undo::Delete { table, rowid, old } => {
+                if let Some(t) = self.tables.get_mut(&table) {
+                    t.put(rowid, old);
+                }
+            }
+            Undo::Sequence { table, old } => {
+                if let Some(t) = self.tables.get_mut(&table) {
+                    t.sequence = old;
+                }
+            }
+            Undo::CreateTable { table } => {
+                self.tables.remove(&table);
+            }
+            Undo::CreateTrigger { name } => self.triggers.retain(|t| t.name != name),
+        }
+    }
+
+    fn execute_write(
+        &mut self,
+        stmt: &Stmt,
+        text: String,
+        session: &mut Session,
+        env: &mut dyn Env,
+    ) -> Result<Outcome, SqlError> {
+        let own = session.tx.as_ref().map(|t| t.id);
+        if self.write_lock.is_some() && self.write_lock != own {
+            return Err(SqlError::new("database is locked"));
+        }
+        let autocommit = session.tx.is_none();
+        let tx = session.tx.get_or_insert_with(TxLog::default);
+        if !autocommit {
+            self.write_lock = Some(tx.id);
+        }
+        let mark = (tx.undo.len(), tx.changes.len());
+        let result = self.run_write(stmt, tx, env);
+        if result.is_err() {
+            self.undo_to(tx, mark);
+        } else {
+            tx.statements.push(text);
+        }
+        if autocommit {
+            let done = session.tx.take().unwrap_or_default();
+            return result.map(|out| Outcome {
+                committed: Some(Commit { changes: done.changes, statements: done.statements }),
+                ..out
+            });
+        }
+        result
+    }
+
+    fn run_write(&mut self, stmt: &Stmt, log: &mut TxLog, env: &mut dyn Env) -> Result<Outcome, SqlError> {
+        let kind = match stmt {
+            Stmt::CreateTable(ct) => {
+                self.create_table(ct, log)?;
+                return Ok(outcome(StatementKind::CreateTable));
+            }
+            Stmt::CreateTrigger(ct) => {
+                self.create_trigger(ct, log)?;
+                return Ok(outcome(StatementKind::CreateTrigger));
+            }
+            Stmt::Insert(_) => StatementKind::Insert,
+            Stmt::Update(_) => StatementKind::Update,
+            _ => StatementKind::Delete,
+        };
+        let mut cx = Ctx { log, ev: Evaluator::new(env), trigger_stack: Vec::new() };
+        let (rows_affected, last_insert_id) = self.exec_dml(stmt, &mut cx, TriggerRow::default())?;
+        Ok(Outcome { rows_affected, last_insert_id, ..outcome(kind) })
+    }
+
+    /// Apply a row change shipped by a logical (row-based) replication log. No triggers fire
+    /// (their effects are in the log already); the AUTOINCREMENT counter advances past
+    /// inserted keys. Rows are found by primary key (the hidden rowid for tables without one).
+    /// Fails with `database is locked` while a client transaction holds the write lock.
+    pub fn apply_change(&mut self, change: &RowChange) -> Result<(), SqlError> {
+        if self.write_lock.is_some() {
+            return Err(SqlError::new("database is locked"));
+        }
+        let mut log = TxLog::default();
+        let result = self.apply_logged(change, &mut log);
+        if result.is_err() {
+            self.undo_to(&mut log, (0, 0));
+        }
+        result
+    }
+
+    fn apply_logged(&mut self, change: &RowChange, log: &mut TxLog) -> Result<(), SqlError> {
+        match change {
+            RowChange::Insert { table, row } => {
+                let t = self.table(table)?;
+                let key = t.name.to_ascii_lowercase();
+                let mut values = vec![Value::Null; t.columns.len()];
+                assign(t, &mut values, row)?;
+                self.insert_row(&key, values, log).map(drop)
+            }
+            RowChange::Update { table, key, row } => {
+                let (name, rowid) = self.locate(table, key)?;
+                let t = self.table(&name)?;
+                let mut values = t.rows.get(&rowid).cloned().unwrap_or_default();
+                assign(t, &mut values, row)?;
+                let all: Vec<usize> = (0..t.columns.len()).collect();
+                self.update_row(&name, rowid, values, &all, log).map(drop)
+            }
+            RowChange::Delete { table, key } => {
+                let (name, rowid) = self.locate(table, key)?;
+                self.delete_row(&name, rowid, log).map(drop).ok_or_else(|| SqlError::new("row vanished during delete"))
+            }
+            RowChange::Ddl { sql } => match parse_statement(sql)?.stmt {
+                Stmt::CreateTable(ct) => self.create_table(&ct, log).map(drop),
+                Stmt::CreateTrigger(ct) => self.create_trigger(&ct, log).map(drop),
+                _ => Err(SqlError::new(format!("not a DDL statement: {sql}"))),
+            },
+        }
+    }
+
+    /// Lower-cased table name and rowid of the row with primary key `key`.
+    fn locate(&self, table: &str, key: &Value) -> Result<(String, i64), SqlError> {
+        let t = self.table(table)?;
+        let rowid = t
+            .rowid_for_key(key)
+            .ok_or_else(|| SqlError::new(format!("no such row: {} key {}", t.name, super::ast::display_value(key))))?;
+        Ok((t.name.to_ascii_lowercase(), rowid))
+    }
+
+    /// Is this statement read-only? SELECT is, and so are BEGIN / COMMIT / ROLLBACK (as
+    /// `sqlite3_stmt_readonly` says: they change no data). Parse errors are returned.
+    pub fn is_read_only(sql: &str) -> Result<bool, SqlError> {
+        Ok(matches!(parse_statement(sql)?.stmt, Stmt::Select(_) | Stmt::Begin { .. } | Stmt::Commit | Stmt::Rollback))
+    }
+
+    /// Table names as declared, sorted.
+    pub fn table_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.tables.values().map(|t| t.name.clone()).collect();
+        names.sort();
+        names
+    }
+
+    /// Column names of a table (case-insensitive lookup), in declaration order.
+    pub fn columns(&self, table: &str) -> Option<Vec<String>> {
+        self.table(table).ok().map(Table::column_names)
+    }
+
+    /// Rows of a table as (column, value) lists, ordered by primary key (by rowid for an
+    /// INTEGER PRIMARY KEY or no key): two replicas with the same rows list them alike.
+    pub fn rows(&self, table: &str) -> Vec<Vec<(String, Value)>> {
+        self.table(table)
+            .map_or_else(|_| Vec::new(), |t| t.rows_in_key_order().into_iter().map(|r| t.pairs(r)).collect())
+    }
+
+    /// `{table: [{col: value, ...}, ...]}`, rows ordered by primary key: the report format.
+    pub fn tables_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut out = serde_json::Map::new();
+        for t in self.tables.values() {
+            let rows = t
+                .rows_in_key_order()
+                .into_iter()
+                .map(|r| {
+                    let obj = t.columns.iter().zip(r).map(|(c, v)| (c.name.clone(), v.to_json())).collect();
+                    serde_json::Value::Object(obj)
+                })
+                .collect();
+            out.insert(t.name.clone(), serde_json::Value::Array(rows));
+        }
+        out
+    }
+
+    /// The primary key value of a row given as (column, value) pairs; `None` when the table
+    /// is unknown, has no declared primary key, or the row lacks it.
+    pub fn primary_key_of(&self, table: &str, row: &[(String, Value)]) -> Option<Value> {
+        let t = self.table(table).ok()?;
+        let pk = t.columns.get(t.primary_key?)?;
+        row.iter().find(|(c, _)| c.eq_ignore_ascii_case(&pk.name)).map(|(_, v)| v.clone())
+    }
+
+    /// The schema as normalised SQL: CREATE TABLE statements, then CREATE TRIGGER statements
+    /// in creation order. Replaying them on an empty database recreates the schema (used to
+    /// seed a follower from a snapshot).
+    pub fn schema(&self) -> Vec<String> {
+        let tables = self.tables.values().map(|t| t.sql.clone());
+        tables.chain(self.triggers.iter().map(|t| t.sql.clone())).collect()
+    }
+}
+
+/// Write (column, value) pairs into a row of `t`.
+fn assign(t: &Table, values: &mut [Value], row: &[(String, Value)]) -> Result<(), SqlError> {
+    for (column, value) in row {
+        let i = t
+            .column_index(column)
+            .ok_or_else(|| SqlError::new(format!("table {} has no column named {column}", t.name)))?;
+        if let Some(slot) = values.get_mut(i) {
+            *slot = value.clone();
+        }
+    }
+    Ok(())
+}
