@@ -182,13 +182,13 @@ pub fn legend(m: &Model, d: &Callback<Action>) -> Html {
 // What the diagram shows, derived from the history and the trace.
 
 #[derive(Clone, Debug)]
-struct Msg {
+struct Msg<'a> {
     kind: MsgKind,
-    from: String,
-    to: String,
+    from: &'a str,
+    to: &'a str,
     sent: Micros,
     due: Micros,
-    label: String,
+    label: &'a str,
     delivered: Option<Micros>,
     dropped: Option<Micros>,
 }
@@ -346,8 +346,8 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     let first = events.partition_point(|e| e.at() < scan_from);
     let mut msgs: BTreeMap<u64, Msg> = BTreeMap::new();
     // (node, lsn) -> when applied
-    let mut applied: BTreeMap<(String, u64), Micros> = BTreeMap::new();
-    let mut apply_marks: Vec<(String, u64, Micros)> = Vec::new();
+    let mut applied: BTreeMap<(&str, u64), Micros> = BTreeMap::new();
+    let mut apply_marks: Vec<(&str, u64, Micros)> = Vec::new();
     for e in &events[first..] {
         match e {
             TraceEvent::Sent { at, msg, from, to, kind, label, deliver_at, .. }
@@ -357,11 +357,11 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                     *msg,
                     Msg {
                         kind: *kind,
-                        from: from.to_string(),
-                        to: to.to_string(),
+                        from,
+                        to,
                         sent: *at,
                         due: *deliver_at,
-                        label: label.0.clone(),
+                        label: &label.0,
                         delivered: None,
                         dropped: None,
                     },
@@ -378,9 +378,9 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                 }
             }
             TraceEvent::Applied { at, node, lsn } => {
-                applied.insert((node.to_string(), *lsn), *at);
+                applied.insert((node, *lsn), *at);
                 if *at >= t0 {
-                    apply_marks.push((node.to_string(), *lsn, *at));
+                    apply_marks.push((node, *lsn, *at));
                 }
             }
             _ => {}
@@ -392,8 +392,8 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     let mut resps: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for (id, mm) in &msgs {
         match mm.kind {
-            MsgKind::Request => reqs.entry(mm.from.as_str()).or_default().push(*id),
-            MsgKind::Response => resps.entry(mm.to.as_str()).or_default().push(*id),
+            MsgKind::Request => reqs.entry(mm.from).or_default().push(*id),
+            MsgKind::Response => resps.entry(mm.to).or_default().push(*id),
             _ => {}
         }
     }
@@ -420,7 +420,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             legs.push(Leg { msg: req, request: true });
             let rq = &msgs[&req];
             let Some(arrived) = rq.delivered else { break };
-            let node = rq.to.as_str();
+            let node = rq.to;
             let Some(resp) = resps.get(cid).and_then(|v| {
                 v.iter().copied().find(|id| {
                     let r = &msgs[id];
@@ -564,10 +564,10 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     let mut sent_max: BTreeMap<&str, u64> = BTreeMap::new();
     for (id, mm) in msgs.iter().filter(|(_, mm)| mm.kind == MsgKind::Replicate) {
         let last = replicate_lsns(&mm.label).map(|(_, b)| b);
-        let prev = sent_max.get(mm.to.as_str()).copied();
+        let prev = sent_max.get(mm.to).copied();
         let resend = matches!((last, prev), (Some(l), Some(p)) if l <= p) || last.is_none();
         if let Some(l) = last {
-            sent_max.insert(mm.to.as_str(), prev.unwrap_or(0).max(l));
+            sent_max.insert(mm.to, prev.unwrap_or(0).max(l));
         }
         let (Some(ya), Some(yb)) = (lanes.y(&mm.from), lanes.y(&mm.to)) else { continue };
         let arrive = mm.delivered.or(mm.dropped).unwrap_or(now.min(mm.due));
@@ -627,7 +627,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             let x = frame.x(*at);
             Some(html! {
                 <g class="st-apply" transform={["translate(", &f(x), " ", &f(y), ")"].concat()}>
-                    <title>{ [node.as_str(), " applies log position ", &lsn.to_string(), " at ", &text::ms(*at)].concat() }</title>
+                    <title>{ [*node, " applies log position ", &lsn.to_string(), " at ", &text::ms(*at)].concat() }</title>
                     <polygon points="0,-5 5,0 0,5 -5,0" />
                     <text x="0" y="19" text-anchor="middle">{ lsn }</text>
                 </g>
@@ -901,9 +901,9 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
 
 /// When `node` applied the last log position a replicate message (by its label) carried, if at or after `from`
 /// (`Micros::MAX`: not yet).
-fn applied_after(applied: &BTreeMap<(String, u64), Micros>, node: &str, label: &str, from: Micros) -> Micros {
+fn applied_after(applied: &BTreeMap<(&str, u64), Micros>, node: &str, label: &str, from: Micros) -> Micros {
     let Some((_, last)) = replicate_lsns(label) else { return 0 };
-    match applied.get(&(node.to_string(), last)) {
+    match applied.get(&(node, last)) {
         Some(at) if *at >= from => *at,
         Some(_) => 0,
         None => Micros::MAX,
