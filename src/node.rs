@@ -695,10 +695,8 @@ impl Node {
         // Open transactions die with the process: undo their uncommitted changes.
         let sessions = std::mem::take(&mut self.vol.sessions);
         for (_, mut session) in sessions {
-            if session.in_transaction() {
-                let mut env = NodeEnv { local_now_us: EPOCH_BASE_US, rng: &mut self.rng };
-                let _ = self.db.execute("ROLLBACK", &mut session, &mut env);
-            }
+            // Rolls back an open transaction and releases its write lock.
+            self.db.close_session(&mut session);
         }
         // A half-received snapshot is useless after a restart: start the join again.
         if let Some(Joining::Snapshot { .. } | Joining::FileCopy { .. }) = &self.joining {

@@ -248,6 +248,8 @@ impl PartialEq for Call {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Expr {
     Literal(Value),
+    /// The keywords TRUE and FALSE (the integers 1 and 0, but `IS TRUE` treats them apart).
+    Bool(bool),
     Column(ColumnRef),
     Unary(UnaryOp, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
@@ -291,7 +293,7 @@ impl Expr {
     /// Direct sub-expressions, in source order.
     pub(crate) fn children(&self) -> Vec<&Expr> {
         match self {
-            Expr::Literal(_) | Expr::Column(_) | Expr::Aggregate(_) => Vec::new(),
+            Expr::Literal(_) | Expr::Bool(_) | Expr::Column(_) | Expr::Aggregate(_) => Vec::new(),
             Expr::Unary(_, e) | Expr::Cast { expr: e, .. } | Expr::Truth { expr: e, .. } => vec![e],
             Expr::Binary(_, l, r) | Expr::Like { expr: l, pattern: r, .. } => vec![l, r],
             Expr::InList { expr, list, .. } => std::iter::once(&**expr).chain(list).collect(),
@@ -312,7 +314,7 @@ impl Expr {
     /// Direct sub-expressions, mutable (for binding column references in place).
     pub(crate) fn children_mut(&mut self) -> Vec<&mut Expr> {
         match self {
-            Expr::Literal(_) | Expr::Column(_) | Expr::Aggregate(_) => Vec::new(),
+            Expr::Literal(_) | Expr::Bool(_) | Expr::Column(_) | Expr::Aggregate(_) => Vec::new(),
             Expr::Unary(_, e) | Expr::Cast { expr: e, .. } | Expr::Truth { expr: e, .. } => vec![e],
             Expr::Binary(_, l, r) | Expr::Like { expr: l, pattern: r, .. } => vec![l, r],
             Expr::InList { expr, list, .. } => std::iter::once(&mut **expr).chain(list.iter_mut()).collect(),
@@ -542,6 +544,7 @@ impl Display for Expr {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
             Expr::Literal(v) => f.write_str(&literal(v)),
+            Expr::Bool(b) => f.write_str(if *b { "TRUE" } else { "FALSE" }),
             Expr::Column(c) => match &c.qualifier {
                 Some(q) => write!(f, "{}.{}", ident(q), ident(&c.name)),
                 None => f.write_str(&ident(&c.name)),
@@ -666,10 +669,6 @@ impl Display for OrderTerm {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match (&self.expr, self.position) {
             (_, Some(k)) => write!(f, "{k}"),
-            // A constant integer that is not a position came from TRUE / FALSE.
-            (Expr::Literal(Value::Integer(1)), None) => f.write_str("TRUE"),
-            (Expr::Literal(Value::Integer(0)), None) => f.write_str("FALSE"),
-            (Expr::Literal(Value::Integer(k)), None) => write!(f, "CAST({k} AS INTEGER)"),
             (e, None) => write!(f, "{e}"),
         }
     }

@@ -7,6 +7,7 @@
 //! the write lock, and other sessions' writes fail with `database is locked` until it ends.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::ast::Stmt;
 use super::eval::Evaluator;
@@ -62,7 +63,8 @@ pub struct Database {
     /// Tables by lower-cased name (SQL names are case-insensitive).
     pub(crate) tables: BTreeMap<String, Table>,
     /// Triggers in creation order.
-    pub(crate) triggers: Vec<Trigger>,
+    /// Triggers in creation order (shared: a definition never changes once created).
+    pub(crate) triggers: Vec<Arc<Trigger>>,
     /// The transaction holding the write lock.
     write_lock: Option<u64>,
     transactions_started: u64,

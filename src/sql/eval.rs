@@ -62,6 +62,7 @@ impl<'e> Evaluator<'e> {
     pub(crate) fn eval(&mut self, e: &Expr, row: &RowCtx<'_>) -> Result<Value, SqlError> {
         Ok(match e {
             Expr::Literal(v) => v.clone(),
+            Expr::Bool(b) => boolean(*b),
             Expr::Column(c) => {
                 let pick = |values: &[Value], i: usize| values.get(i).cloned().unwrap_or(Value::Null);
                 match c.slot {

@@ -6,6 +6,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::ast::{
     BinOp, ColumnRef, CreateTable, CreateTrigger, Delete, Expr, Insert, InsertSource, OrderTerm, Select, SelectItem,
@@ -13,7 +14,7 @@ use super::ast::{
 };
 use super::bind::{bind, contains_aggregate, extract_aggregates, is_constant, Scope, TriggerScope};
 use super::engine::{Database, TxLog, Undo};
-use super::eval::{finish_aggregate, AggCall, AggFunc, Evaluator, RowCtx};
+use super::eval::{finish_aggregate, AggCall, AggFunc, Evaluator, RowCtx, NONDETERMINISTIC};
 use super::table::{Column, Table, UniqueIndex};
 use super::value::{compare, Affinity, SortKey, Value};
 use super::{RowChange, SqlError};
@@ -79,6 +80,9 @@ enum OrderKey {
     Expr(Expr),
 }
 
+/// A row being scanned: its rowid and values.
+type RowRef<'r> = (i64, &'r Vec<Value>);
+
 struct AggPlan {
     calls: Vec<AggCall>,
     group_by: Vec<Expr>,
@@ -102,7 +106,7 @@ pub(crate) struct BoundSelect {
 
 enum BoundSource {
     Values(Vec<Vec<Expr>>),
-    Select(BoundSelect),
+    Select(Box<BoundSelect>),
     DefaultValues,
 }
 
@@ -311,7 +315,8 @@ impl Database {
         let rowid_order = match order.as_slice() {
             _ if aggregate.is_some() || sel.distinct => None,
             [] => Some(false),
-            [(key, desc)] if is_rowid(key) => Some(*desc),
+            // Terms after the rowid change nothing: rowids are unique.
+            [(key, desc), ..] if is_rowid(key) => Some(*desc),
             _ => None,
         };
         let constant_scope = self.scope(None, row);
@@ -335,19 +340,33 @@ impl Database {
         ev: &mut Evaluator<'_>,
         row: TriggerRow<'_>,
     ) -> Result<Vec<Vec<Value>>, SqlError> {
+        match self.select_rows(q, ev, row)? {
+            (_, Some(e)) => Err(e),
+            (rows, None) => Ok(rows),
+        }
+    }
+
+    /// The result rows; when rows stream out (rowid order), an error in a later row comes
+    /// with the rows produced before it, which a streaming INSERT ... SELECT inserts first.
+    fn select_rows(
+        &self,
+        q: &BoundSelect,
+        ev: &mut Evaluator<'_>,
+        row: TriggerRow<'_>,
+    ) -> Result<(Vec<Vec<Value>>, Option<SqlError>), SqlError> {
         let base = row.ctx();
         // LIMIT and OFFSET are computed first; LIMIT 0 reads nothing (SQLite).
         let limit = integer_operand(ev, &q.limit, &base)?.filter(|l| *l >= 0);
         if limit == Some(0) {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
         let offset = integer_operand(ev, &q.offset, &base)?.unwrap_or(0).max(0);
         let skip = usize::try_from(offset).unwrap_or(usize::MAX);
         let take = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
         let empty = Vec::new();
         let table = q.table.as_ref().and_then(|k| self.tables.get(k));
-        let mut source: Vec<(i64, &Vec<Value>)> = match table {
-            Some(t) => t.rows.iter().map(|(k, v)| (*k, v)).collect(),
+        let mut source: Vec<RowRef<'_>> = match table {
+            Some(t) => candidates(t, q.filter.as_ref(), ev, &base)?,
             // SELECT without FROM evaluates its expressions once.
             None => vec![(0, &empty)],
         };
@@ -358,7 +377,7 @@ impl Database {
             if descending {
                 source.reverse();
             }
-            return stream(q, ev, base, source, skip, take);
+            return Ok(stream(q, ev, base, source, skip, take));
         }
         let mut matched = Vec::new();
         for (rowid, values) in source {
@@ -429,7 +448,7 @@ impl Database {
                 .find(|o| *o != Ordering::Equal)
                 .unwrap_or(Ordering::Equal)
         });
-        Ok(out.into_iter().skip(skip).take(take).map(|(values, _)| values).collect())
+        Ok((out.into_iter().skip(skip).take(take).map(|(values, _)| values).collect(), None))
     }
 
     // ---- INSERT ----
@@ -478,7 +497,7 @@ impl Database {
                 if q.columns.len() != targets.len() {
                     return Err(width_error(q.columns.len()));
                 }
-                BoundSource::Select(q)
+                BoundSource::Select(Box::new(q))
             }
             InsertSource::DefaultValues => BoundSource::DefaultValues,
         };
@@ -497,7 +516,15 @@ impl Database {
         // input before writing (SQLite's temporary table): it never sees its own rows, and an
         // error in a late VALUES row comes before the constraints of earlier rows.
         let has_triggers = self.triggers.iter().any(|t| t.table == b.table && t.event == TriggerEvent::Insert);
+        let mut deferred = None;
         let materialized: Option<Vec<Vec<Value>>> = match &b.source {
+            // Reading another table and firing no trigger, SQLite streams the SELECT into the
+            // table: an error in a later source row comes after earlier rows were inserted.
+            BoundSource::Select(q) if !has_triggers && q.table.as_ref() != Some(&b.table) => {
+                let (rows, error) = self.select_rows(q, &mut cx.ev, row)?;
+                deferred = error;
+                Some(rows)
+            }
             BoundSource::Select(q) => Some(self.run_select(q, &mut cx.ev, row)?),
             BoundSource::Values(rows) if has_triggers => Some(
                 rows.iter()
@@ -526,7 +553,10 @@ impl Database {
             last_rowid = Some(rowid);
             self.fire(&b.table, TriggerEvent::Insert, None, Some((rowid, &stored)), &[], cx)?;
         }
-        Ok((count as u64, last_rowid))
+        match deferred {
+            Some(error) => Err(error),
+            None => Ok((count as u64, last_rowid)),
+        }
     }
 
     /// A full row from the supplied values: the other columns get their defaults.
@@ -618,10 +648,10 @@ impl Database {
         if !constant_terms_hold(Some(filter), ev, &row.ctx())? {
             return Ok(out);
         }
-        for (rowid, values) in &table.rows {
-            let ctx = RowCtx { values, rowid: *rowid, ..row.ctx() };
+        for (rowid, values) in candidates(table, Some(filter), ev, &row.ctx())? {
+            let ctx = RowCtx { values, rowid, ..row.ctx() };
             if ev.eval(filter, &ctx)?.truth() == Some(true) {
-                out.push(*rowid);
+                out.push(rowid);
             }
         }
         Ok(out)
@@ -743,7 +773,7 @@ impl Database {
         let assigned_column = |name: &String| {
             assigned.iter().filter_map(|&i| table.columns.get(i)).any(|c| c.name.eq_ignore_ascii_case(name))
         };
-        let due: Vec<Trigger> = self
+        let due: Vec<Arc<Trigger>> = self
             .triggers
             .iter()
             .rev()
@@ -827,7 +857,7 @@ impl Database {
             }
         }
         let sql = Stmt::CreateTrigger(ct.clone()).to_string();
-        self.triggers.push(Trigger {
+        self.triggers.push(Arc::new(Trigger {
             sql: sql.clone(),
             name: ct.name.clone(),
             table: key.clone(),
@@ -835,7 +865,7 @@ impl Database {
             update_of: ct.update_of.clone(),
             when: ct.when.clone(),
             body: ct.body.clone(),
-        });
+        }));
         log.undo.push(Undo::CreateTrigger { name: ct.name.clone() });
         log.changes.push(RowChange::Ddl { sql });
         Ok(true)
@@ -865,25 +895,82 @@ fn stream(
     q: &BoundSelect,
     ev: &mut Evaluator<'_>,
     base: RowCtx<'_>,
-    source: Vec<(i64, &Vec<Value>)>,
+    source: Vec<RowRef<'_>>,
     mut skip: usize,
     take: usize,
-) -> Result<Vec<Vec<Value>>, SqlError> {
+) -> (Vec<Vec<Value>>, Option<SqlError>) {
     let mut out = Vec::new();
     for (rowid, values) in source {
         if out.len() >= take {
             break;
         }
         let ctx = RowCtx { values, rowid, ..base };
-        if q.filter.as_ref().map_or(Ok(true), |f| ev.eval(f, &ctx).map(|v| v.truth() == Some(true)))? {
-            if skip > 0 {
+        let produced = match q.filter.as_ref().map_or(Ok(true), |f| ev.eval(f, &ctx).map(|v| v.truth() == Some(true))) {
+            Ok(false) => continue,
+            Ok(true) if skip > 0 => {
                 skip -= 1;
                 continue;
             }
-            out.push(q.exprs.iter().map(|e| ev.eval(e, &ctx)).collect::<Result<Vec<_>, _>>()?);
+            Ok(true) => q.exprs.iter().map(|e| ev.eval(e, &ctx)).collect::<Result<Vec<_>, _>>(),
+            Err(e) => Err(e),
+        };
+        match produced {
+            Ok(values) => out.push(values),
+            Err(e) => return (out, Some(e)),
         }
     }
-    Ok(out)
+    (out, None)
+}
+
+/// The rows a scan must visit: all of them, or only the one a `rowid = <expression that does
+/// not read the row>` term of the filter pins (evaluated once, as SQLite's rowid lookup does).
+/// The whole filter is still applied to what comes back, so this only narrows the search.
+fn candidates<'t>(
+    table: &'t Table,
+    filter: Option<&Expr>,
+    ev: &mut Evaluator<'_>,
+    ctx: &RowCtx<'_>,
+) -> Result<Vec<RowRef<'t>>, SqlError> {
+    let all = || table.rows.iter().map(|(k, v)| (*k, v)).collect();
+    let Some(key) = pinned_key(table, filter) else { return Ok(all()) };
+    let rowid = match Affinity::Numeric.apply_for_comparison(ev.eval(key, ctx)?) {
+        Value::Integer(k) => Some(k),
+        Value::Real(r) if r.fract() == 0.0 && (-9.2e18..9.2e18).contains(&r) => Some(r as i64),
+        // A real with a fraction, text or NULL equals no integer rowid.
+        _ => None,
+    };
+    Ok(rowid.and_then(|k| table.rows.get(&k).map(|v| (k, v))).into_iter().collect())
+}
+
+/// The expression a top-level AND-term `rowid = expr` (or `expr = rowid`) compares the rowid
+/// with, when that expression reads nothing from the row and is deterministic.
+fn pinned_key<'e>(table: &Table, filter: Option<&'e Expr>) -> Option<&'e Expr> {
+    let is_rowid = |e: &Expr| match e {
+        Expr::Column(c) => match c.slot {
+            Slot::Rowid => true,
+            Slot::Row(i, _) => table.rowid_alias == Some(i),
+            _ => false,
+        },
+        _ => false,
+    };
+    let row_free = |e: &Expr| {
+        let mut free = true;
+        e.walk(&mut |x| {
+            free &= match x {
+                Expr::Column(c) => !matches!(c.slot, Slot::Row(..) | Slot::Rowid | Slot::Unbound),
+                Expr::Aggregate(_) => false,
+                Expr::Call(c) => !NONDETERMINISTIC.contains(&c.name.as_str()),
+                _ => true,
+            }
+        });
+        free
+    };
+    match filter? {
+        Expr::Binary(BinOp::And, l, r) => pinned_key(table, Some(l)).or_else(|| pinned_key(table, Some(r))),
+        Expr::Binary(BinOp::Eq, l, r) if is_rowid(l) && row_free(r) => Some(r),
+        Expr::Binary(BinOp::Eq, l, r) if is_rowid(r) && row_free(l) => Some(l),
+        _ => None,
+    }
 }
 
 /// SQLite tests the constant AND-terms of a WHERE clause once, before scanning: so
@@ -932,14 +1019,14 @@ fn extreme_row(max: bool, values: &[Value]) -> usize {
 /// empty, without GROUP BY). Groups come out in key order, as SQLite's sorter produces them.
 fn group<'r>(
     plan: &AggPlan,
-    rows: Vec<(i64, &'r Vec<Value>)>,
+    rows: Vec<RowRef<'r>>,
     ev: &mut Evaluator<'_>,
     base: RowCtx<'_>,
-) -> Result<Vec<Vec<(i64, &'r Vec<Value>)>>, SqlError> {
+) -> Result<Vec<Vec<RowRef<'r>>>, SqlError> {
     if plan.group_by.is_empty() {
         return Ok(vec![rows]);
     }
-    let mut groups: BTreeMap<Vec<SortKey>, Vec<(i64, &Vec<Value>)>> = BTreeMap::new();
+    let mut groups: BTreeMap<Vec<SortKey>, Vec<RowRef<'_>>> = BTreeMap::new();
     for (rowid, values) in rows {
         let ctx = RowCtx { values, rowid, ..base };
         let key = plan.group_by.iter().map(|g| ev.eval(g, &ctx).map(SortKey)).collect::<Result<Vec<_>, _>>()?;

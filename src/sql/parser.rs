@@ -726,20 +726,18 @@ impl Parser<'_> {
     }
 
     /// The operators at the precedence of `=` that are not plain binary operators:
-    /// IS [NOT], ISNULL, NOTNULL, NOT NULL, [NOT] IN, [NOT] LIKE, [NOT] BETWEEN.
+    /// `IS [NOT]`, `ISNULL`, `NOTNULL`, `NOT NULL`, `[NOT] IN`, `[NOT] LIKE`, `[NOT] BETWEEN`.
     fn equality_suffix(&mut self, left: (Expr, usize)) -> ExprResult {
         let operand = |p: &mut Self| p.binary_expr(PREC_EQUALITY + 1);
         if self.eat_kw("IS") {
             let negated = self.eat_kw("NOT");
-            let start = self.start_offset();
             let right = operand(self)?;
             // `IS [NOT] TRUE / FALSE` tests truth (SQLite 3.23): '-4' IS TRUE, though '-4' IS 1
-            // is false. Only the bare keyword does this, not an expression such as `FALSE % 2`.
-            let text = self.src.get(start..self.prev_end()).unwrap_or("");
-            let keyword = text.trim_matches(|c: char| c == '(' || c == ')' || c.is_ascii_whitespace());
-            if let Some(value) = ["FALSE", "TRUE"].iter().position(|k| k.eq_ignore_ascii_case(keyword)) {
+            // is false. Only a bare keyword does this (or `x IN ()`, which SQLite's parser turns
+            // into FALSE), not an expression such as `FALSE % 2`.
+            if let (Expr::Bool(value), _) = right {
                 let (expr, depth) = left;
-                let truth = Expr::Truth { expr: Box::new(expr), value: value == 1, negated };
+                let truth = Expr::Truth { expr: Box::new(expr), value, negated };
                 return Ok((truth, checked_depth(depth + 1)?));
             }
             let op = if negated { BinOp::IsNot } else { BinOp::Is };
@@ -778,17 +776,20 @@ impl Parser<'_> {
         self.expect_sym("(")?;
         let mut list = Vec::new();
         let mut max = depth;
-        if !self.eat_sym(")") {
-            loop {
-                let (e, d) = self.expr_depth()?;
-                max = max.max(d);
-                list.push(e);
-                if !self.eat_sym(",") {
-                    break;
-                }
-            }
-            self.expect_sym(")")?;
+        if self.eat_sym(")") {
+            // SQLite's parser replaces `x IN ()` by FALSE and `x NOT IN ()` by TRUE: x is never
+            // evaluated, and the result is the keyword (so `c IS NOT (1 IN ())` is a truth test).
+            return Ok((Expr::Bool(negated), 0));
         }
+        loop {
+            let (e, d) = self.expr_depth()?;
+            max = max.max(d);
+            list.push(e);
+            if !self.eat_sym(",") {
+                break;
+            }
+        }
+        self.expect_sym(")")?;
         Ok((Expr::InList { expr: Box::new(expr), list, negated }, checked_depth(max + 1)?))
     }
 
@@ -801,13 +802,17 @@ impl Parser<'_> {
             Tok::Num(n) => Some(number_literal(n)?),
             Tok::Str(s) => Some(Value::Text(s.clone())),
             Tok::Word(w) if w.eq_ignore_ascii_case("NULL") => Some(Value::Null),
-            Tok::Word(w) if w.eq_ignore_ascii_case("TRUE") => Some(Value::Integer(1)),
-            Tok::Word(w) if w.eq_ignore_ascii_case("FALSE") => Some(Value::Integer(0)),
             _ => None,
         };
         if let Some(v) = literal {
             self.pos += 1;
             return Ok((Expr::Literal(v), 0));
+        }
+        if let Tok::Word(w) = &token.tok {
+            if let Some(i) = ["FALSE", "TRUE"].iter().position(|k| w.eq_ignore_ascii_case(k)) {
+                self.pos += 1;
+                return Ok((Expr::Bool(i == 1), 0));
+            }
         }
         if let Tok::Word(w) = &token.tok {
             let upper = w.to_ascii_uppercase();

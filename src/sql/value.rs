@@ -292,6 +292,7 @@ fn dekker_mul2(x: &mut (f64, f64), y: f64, yy: f64) {
 /// SQLite's `sqlite3FpDecode` for a positive finite `r`: its decimal digits rounded to
 /// `round` significant ones (trailing zeros dropped), and the position of the decimal point.
 /// Reproduced operation for operation, so that text renderings match SQLite's exactly.
+#[allow(clippy::excessive_precision)] // The constants are SQLite's, digit for digit.
 fn fp_decode(r: f64, round: usize) -> (Vec<u8>, i32) {
     let mut rr = (r, 0.0);
     let mut exp = 0;
