@@ -6,20 +6,16 @@ use std::time::Instant;
 
 fn main() {
     let (nodes, writes) = (5, 100_000);
-    // Warm up once, then take the best of three.
-    replsim::bench::run_cluster(nodes, 2_000);
-    let mut best = f64::MAX;
-    let mut events = 0;
-    for _ in 0..3 {
-        let mut sim = replsim::bench::prepare_cluster(nodes, writes).expect("benchmark scenario is valid");
-        let start = Instant::now();
-        sim.run_to_end();
-        best = best.min(start.elapsed().as_secs_f64());
-        events = sim.metrics.events;
-    }
+    // Warm up once, then take the best of three (the browser's `?bench=1` page measures the same way).
+    let epoch = Instant::now();
+    let m = replsim::bench::measure(nodes, writes, 3, || epoch.elapsed().as_secs_f64())
+        .expect("benchmark scenario is valid");
     println!(
-        "sim: {nodes} nodes, {writes} writes: {events} events in {best:.3} s = {:.0} events/s",
-        events as f64 / best
+        "sim: {nodes} nodes, {writes} writes: {} events in {:.3} s = {:.0} events/s (trace hash {:016x})",
+        m.events,
+        m.secs,
+        m.events_per_sec(),
+        m.hash
     );
 
     let statements = 20_000;

@@ -4,7 +4,6 @@
 pub mod bench;
 pub mod check;
 pub mod lag;
-pub mod route;
 pub mod library;
 pub mod link;
 pub mod net;
@@ -13,6 +12,7 @@ pub mod playback;
 pub mod replog;
 pub mod report;
 pub mod rng;
+pub mod route;
 pub mod scenario;
 pub mod sim;
 pub mod sql;
@@ -22,6 +22,10 @@ pub mod view;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;
+
+/// The wasm32 global allocator (memory grows in large steps; see the module).
+#[cfg(target_arch = "wasm32")]
+mod wasm_alloc;
 
 pub use scenario::Scenario;
 pub use sim::Simulation;
