@@ -563,15 +563,15 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     // The highest log position sent to each follower so far: a message that carries nothing newer is a resend.
     let mut sent_max: BTreeMap<&str, u64> = BTreeMap::new();
     for (id, mm) in msgs.iter().filter(|(_, mm)| mm.kind == MsgKind::Replicate) {
-        let last = replicate_lsns(&mm.label).map(|(_, b)| b);
+        let last = replicate_lsns(mm.label).map(|(_, b)| b);
         let prev = sent_max.get(mm.to).copied();
         let resend = matches!((last, prev), (Some(l), Some(p)) if l <= p) || last.is_none();
         if let Some(l) = last {
             sent_max.insert(mm.to, prev.unwrap_or(0).max(l));
         }
-        let (Some(ya), Some(yb)) = (lanes.y(&mm.from), lanes.y(&mm.to)) else { continue };
+        let (Some(ya), Some(yb)) = (lanes.y(mm.from), lanes.y(mm.to)) else { continue };
         let arrive = mm.delivered.or(mm.dropped).unwrap_or(now.min(mm.due));
-        if arrive < t0 && mm.delivered.is_none_or(|dl| applied_after(&applied, &mm.to, &mm.label, dl) < t0) {
+        if arrive < t0 && mm.delivered.is_none_or(|dl| applied_after(&applied, mm.to, mm.label, dl) < t0) {
             continue;
         }
         if mm.sent > end {
@@ -586,18 +586,18 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             ya + (yb - ya) * p.clamp(0.0, 1.0)
         };
         let wait = mm.delivered.filter(|_| !resend).map(|dl| {
-            let ap = applied_after(&applied, &mm.to, &mm.label, dl);
+            let ap = applied_after(&applied, mm.to, mm.label, dl);
             (dl, if ap == Micros::MAX { now } else { ap })
         });
         let tip = [
             "#",
             &id.to_string(),
             " ",
-            &mm.from,
+            mm.from,
             " → ",
-            &mm.to,
+            mm.to,
             ": ",
-            &mm.label,
+            mm.label,
             if resend { " (a resend; sent " } else { " (sent " },
             &text::ms(mm.sent),
             match (mm.delivered, mm.dropped) {
@@ -665,7 +665,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         let mut path_pts: Vec<(f64, f64)> = Vec::new();
         for (k, l) in legs.iter().enumerate() {
             let mm = &msgs[&l.msg];
-            let (Some(ya), Some(yb)) = (lanes.y(&mm.from), lanes.y(&mm.to)) else { continue };
+            let (Some(ya), Some(yb)) = (lanes.y(mm.from), lanes.y(mm.to)) else { continue };
             let arrive = mm.delivered.or(mm.dropped).unwrap_or(now.min(mm.due));
             let y2 = if mm.delivered.is_some() || mm.dropped.is_some() {
                 yb
