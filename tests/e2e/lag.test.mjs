@@ -174,3 +174,17 @@ test('the stage switches between the cluster and the space-time diagram', async 
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+// DDIA 5.2 consistent prefix reads
+test('consistent prefix: the answer before the question across partitions; partitioning by conversation fixes it', async () => {
+  const broken = await openLesson('lag-consistent-prefix');
+  await scrubToEnd(broken.page);
+  await waitCount(broken.page, 'consistent-prefix', (n) => n > 0, 'independent partitions show an effect before its cause');
+  await shot(broken.page, 'lag-consistent-prefix');
+  assert.deepEqual(broken.errors, []);
+  await broken.page.close();
+  const fixed = await openLesson('lag-consistent-prefix-fixed');
+  await scrubToEnd(fixed.page);
+  await waitCount(fixed.page, 'consistent-prefix', (n) => n === 0, 'causally related writes in one partition stay in order');
+  await fixed.page.close();
+});
