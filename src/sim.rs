@@ -462,23 +462,7 @@ impl Simulation {
                     .iter()
                     .map(|p| if read { self.route_read(ci, sql, *p) } else { (self.clients[ci].targets[*p], 0, None) })
                     .collect();
-                let target = legs[0].0;
-                self.history.push(HistoryEntry {
-                    client: ci,
-                    read,
-                    sql: sql.clone(),
-                    node: target,
-                    start: now,
-                    end: None,
-                    result: None,
-                });
-                self.trace.push(TraceEvent::ClientSent {
-                    at: now,
-                    client: self.nm(Endpoint::Client(ci)),
-                    op,
-                    node: self.nm(Endpoint::Node(target)),
-                    sql: sql.clone(),
-                });
+                self.start_op(ci, read, sql.clone(), legs[0].0);
                 if let Err(e) = routed {
                     // The router refuses statements it cannot place; nothing is sent.
                     self.finish_op(op, OpResult::error(format!("router: {e}")));
@@ -607,28 +591,28 @@ impl Simulation {
                 };
                 let op = self.history.len();
                 let sql = format!("cache get {key}");
-                self.history.push(HistoryEntry {
-                    client: ci,
-                    read: true,
-                    sql: sql.clone(),
-                    node: cache,
-                    start: now,
-                    end: None,
-                    result: None,
-                });
-                self.trace.push(TraceEvent::ClientSent {
-                    at: now,
-                    client: self.nm(Endpoint::Client(ci)),
-                    op,
-                    node: self.nm(Endpoint::Node(cache)),
-                    sql,
-                });
+                self.start_op(ci, true, sql, cache);
                 let timeout = self.clients[ci].timeout;
                 self.push(now + timeout, EventKind::ClientTimeout { client: ci, op });
                 self.send(Endpoint::Client(ci), Endpoint::Node(cache), Payload::CacheGet { op, key: key.clone() });
             }
         }
         self.track_leadership();
+    }
+
+    /// Record the start of a client operation in the history and the trace; returns its history index.
+    fn start_op(&mut self, client: usize, read: bool, sql: String, node: usize) -> usize {
+        let (now, op) = (self.now, self.history.len());
+        let ev = TraceEvent::ClientSent {
+            at: now,
+            client: self.nm(Endpoint::Client(client)),
+            op,
+            node: self.nm(Endpoint::Node(node)),
+            sql: sql.clone(),
+        };
+        self.history.push(HistoryEntry { client, read, sql, node, start: now, end: None, result: None });
+        self.trace.push(ev);
+        op
     }
 
     /// Pick the replica for a read by the client's routing policy (DDIA 5.2), with the token or lag bound the

@@ -3,7 +3,6 @@
 
 use proptest::prelude::*;
 use replsim::check::{failover_stats, final_leader, key_reuse, lost_writes, split_brain};
-use replsim::library;
 use replsim::node::Status;
 use replsim::report::anomalies;
 use replsim::scenario::{Command, FailoverSpec, Mode, Scenario, TimedCommand};
@@ -11,15 +10,8 @@ use replsim::sim::Simulation;
 use replsim::sql::Value;
 use replsim::trace::TraceEvent;
 
-fn lesson(name: &str) -> Scenario {
-    library::lesson(name).expect("lesson exists").expect("lesson parses")
-}
-
-fn run(s: &Scenario, seed: u64) -> Simulation {
-    let mut sim = Simulation::new(s, seed, &[]).expect("setup");
-    sim.run_to_end();
-    sim
-}
+mod common;
+use common::{lesson, run};
 
 fn node(sim: &Simulation, id: &str) -> usize {
     sim.nodes.iter().position(|n| n.id == id).expect("node")

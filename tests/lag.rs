@@ -3,20 +3,12 @@
 //! and never with the matching fix. Every randomized failure prints its seed.
 
 use replsim::lag::check;
-use replsim::library;
 use replsim::node::OpResult;
-use replsim::scenario::{Route, Scenario};
+use replsim::scenario::Route;
 use replsim::sim::{HistoryEntry, Simulation};
 
-fn lesson(name: &str) -> Scenario {
-    library::lesson(name).expect("lesson exists").expect("lesson parses")
-}
-
-fn run(s: &Scenario, seed: u64) -> Simulation {
-    let mut sim = Simulation::new(s, seed, &[]).expect("setup");
-    sim.run_to_end();
-    sim
-}
+mod common;
+use common::{lesson, run};
 
 fn kinds(sim: &Simulation) -> Vec<String> {
     check(sim).into_iter().map(|a| a.kind).collect()

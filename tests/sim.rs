@@ -9,15 +9,8 @@ use replsim::report::{anomalies, report_json};
 use replsim::scenario::{Command, Scenario};
 use replsim::sim::Simulation;
 
-fn lesson(name: &str) -> Scenario {
-    library::lesson(name).expect("lesson exists").expect("lesson parses")
-}
-
-fn run(s: &Scenario, seed: u64) -> Simulation {
-    let mut sim = Simulation::new(s, seed, &[]).expect("setup");
-    sim.run_to_end();
-    sim
-}
+mod common;
+use common::{lesson, run};
 
 fn rows(sim: &Simulation, node: usize, table: &str) -> Vec<Vec<(String, replsim::sql::Value)>> {
     sim.nodes[node].db.rows(table)

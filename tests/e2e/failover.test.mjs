@@ -1,7 +1,7 @@
 // End-to-end: leader-based replication under failure (DDIA 5.1), clicked through in the built site.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launch, open, shot } from './harness.mjs';
+import { serveDist, launch, open, shot, scrubTo } from './harness.mjs';
 
 let server, context;
 before(async () => { server = await serveDist(); context = await launch(); });
@@ -9,13 +9,6 @@ after(async () => { await context?.close(); await server?.close(); });
 
 const nodeAttr = (page, id, attr) => page.getAttribute(`g.node[data-node="${id}"]`, `data-${attr}`);
 
-async function scrubTo(page, ms) {
-  await page.$eval('[data-testid=scrubber]', (el, v) => {
-    el.value = String(v);
-    el.dispatchEvent(new Event('input', { bubbles: true }));
-    el.dispatchEvent(new Event('change', { bubbles: true }));
-  }, ms);
-}
 
 /** [id, role, status] of every node drawn. */
 const nodes = (page) => page.$$eval('g.node', (els) => els.map((e) => [e.dataset.node, e.dataset.role, e.dataset.status]));

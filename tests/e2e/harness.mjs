@@ -65,3 +65,12 @@ export async function open(context, url) {
 export async function shot(page, name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 }
+
+/** Seek the playground to `ms` through the scrubber, as a person dragging it would. */
+export async function scrubTo(page, ms) {
+  await page.$eval('[data-testid=scrubber]', (el, v) => {
+    el.value = String(v);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+    el.dispatchEvent(new Event('change', { bubbles: true }));
+  }, ms);
+}

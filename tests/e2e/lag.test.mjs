@@ -2,7 +2,7 @@
 // per-client routing control, the follower apply delays and the routing-policy table — in the built site.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launch, shot } from './harness.mjs';
+import { serveDist, launch, shot, scrubTo } from './harness.mjs';
 
 let server, context;
 before(async () => { server = await serveDist(); context = await launch(); });
@@ -19,13 +19,6 @@ async function openLesson(name) {
   return { page, errors };
 }
 
-async function scrubTo(page, ms) {
-  await page.$eval('[data-testid=scrubber]', (el, v) => {
-    el.value = String(v);
-    el.dispatchEvent(new Event('input', { bubbles: true }));
-    el.dispatchEvent(new Event('change', { bubbles: true }));
-  }, ms);
-}
 
 async function scrubToEnd(page) {
   const until = Number(await page.getAttribute('[data-testid=scrubber]', 'max'));

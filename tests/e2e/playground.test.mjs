@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { serveDist, launch, open, shot } from './harness.mjs';
+import { serveDist, launch, open, shot, scrubTo } from './harness.mjs';
 
 let server, context;
 before(async () => { server = await serveDist(); context = await launch(); });
@@ -11,13 +11,6 @@ after(async () => { await context?.close(); await server?.close(); });
 const nodeAttr = (page, id, attr) => page.getAttribute(`g.node[data-node="${id}"]`, `data-${attr}`);
 const clockMs = async (page) => parseFloat((await page.textContent('[data-testid=clock]')).replace(/[^0-9.]/g, ''));
 
-async function scrubTo(page, ms) {
-  await page.$eval('[data-testid=scrubber]', (el, v) => {
-    el.value = String(v);
-    el.dispatchEvent(new Event('input', { bubbles: true }));
-    el.dispatchEvent(new Event('change', { bubbles: true }));
-  }, ms);
-}
 
 test('the page loads, explains itself and draws a three-node cluster', async () => {
   const { page, errors } = await open(context, server.base);
