@@ -661,16 +661,7 @@ impl Node {
         self.vol.last_heard_leader = now;
         self.vol.election_deadline = self.new_deadline(now, cfg);
         match self.role {
-            Role::Leader => {
-                // Where followers are is unknown until they answer a heartbeat: assume in step, learn otherwise.
-                let last = self.lsn();
-                self.vol.peers = self
-                    .followers()
-                    .into_iter()
-                    .map(|f| (f, PeerProgress { match_lsn: 0, sent_lsn: last, last_send: now, last_ack: now }))
-                    .collect();
-                self.vol.sync_follower = self.followers().first().copied();
-            }
+            Role::Leader => self.reset_peers(now),
             Role::Follower => match (&self.joining, self.leader) {
                 (Some(Joining::Snapshot { .. }), Some(l)) => {
                     self.vol.snapshot_since = now;
@@ -683,6 +674,18 @@ impl Node {
             Role::Cache | Role::Controller => {}
         }
         out
+    }
+
+    /// A leader (starting, or newly elected) does not know where its followers are until they answer a
+    /// heartbeat: assume they are in step, and learn otherwise.
+    fn reset_peers(&mut self, now: Micros) {
+        let last = self.lsn();
+        self.vol.peers = self
+            .followers()
+            .into_iter()
+            .map(|f| (f, PeerProgress { match_lsn: 0, sent_lsn: last, last_send: now, last_ack: now }))
+            .collect();
+        self.vol.sync_follower = self.followers().first().copied();
     }
 
     fn fetch(&self) -> Payload {
@@ -1127,13 +1130,8 @@ impl Node {
         self.vol.buffer.clear();
         self.vol.handing_over = None;
         self.leader_since = Some((self.epoch, now));
+        self.reset_peers(now);
         let last = self.lsn();
-        self.vol.peers = self
-            .followers()
-            .into_iter()
-            .map(|f| (f, PeerProgress { match_lsn: 0, sent_lsn: last, last_send: now, last_ack: now }))
-            .collect();
-        self.vol.sync_follower = self.followers().first().copied();
         out.push(Effect::Note(Note::BecameLeader { epoch: self.epoch }));
         for f in self.followers() {
             out.push(send(f, Payload::Heartbeat { epoch: self.epoch, leader_lsn: last }));
