@@ -572,6 +572,10 @@ impl Scenario {
         let partitions_v = o.arr_or_empty("partitions")?;
         let nodes = parse_nodes(o.arr_or_empty("nodes")?, !partitions_v.is_empty())?;
         let partitions = parse_partitions(partitions_v, &nodes)?;
+        if !partitions.is_empty() && nodes.iter().any(|n| n.role == Role::Controller) {
+            // The controller watches one replication group; several would need one controller each.
+            return err("partitions", "a controller node cannot be combined with partitions in this version");
+        }
         let mut partition_key = std::collections::BTreeMap::new();
         if let Some(v) = o.get("partition_key") {
             let k = Obj::new(v, "partition_key")?;
