@@ -711,17 +711,7 @@ impl Model {
                     FailoverSetting::Epochs(on) => f.epochs = on,
                     FailoverSetting::TimeoutMs(ms) => f.timeout_ms = ms.clamp(1, crate::scenario::MAX_UNTIL_MS),
                 }
-                if scenario == *pb.scenario() {
-                    return false;
-                }
-                let (commands, at) = (pb.user_commands().to_vec(), pb.now());
-                if self.rebuild(scenario, commands, at) {
-                    self.sweep = Sweep::Idle;
-                    self.forget_events_after(None);
-                    self.hint =
-                        Some("Failover settings changed: the run is replayed with them up to this moment.".into());
-                    self.write_hash();
-                }
+                return self.rebuild_with(scenario, "Failover settings changed");
             }
             Action::RunSweep => {
                 if self.sweep == Sweep::Running {

@@ -253,7 +253,7 @@ impl Model {
     }
 
     /// Replace the run by one of `scenario` (same seed and commands), standing at the same moment.
-    fn rebuild_with(&mut self, scenario: Scenario, what: &str) -> bool {
+    pub(super) fn rebuild_with(&mut self, scenario: Scenario, what: &str) -> bool {
         let Some(pb) = self.pb.as_ref() else { return false };
         if scenario == *pb.scenario() {
             return false;
