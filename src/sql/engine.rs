@@ -12,6 +12,7 @@ use std::sync::Arc;
 use super::ast::Stmt;
 use super::eval::Evaluator;
 use super::exec::{Ctx, Trigger, TriggerRow};
+use super::pages::Store;
 use super::parser::parse_statement;
 use super::table::Table;
 use super::value::Value;
@@ -57,7 +58,8 @@ impl Session {
     }
 }
 
-/// A database: tables and triggers. `Clone` is a full copy (used for simulation checkpoints).
+/// A database: tables and triggers, and their pages (`pages.rs`). `Clone` is a full copy (used
+/// for simulation checkpoints; pages are shared until written).
 #[derive(Clone, Debug, Default)]
 pub struct Database {
     /// Tables by lower-cased name (SQL names are case-insensitive).
@@ -68,9 +70,12 @@ pub struct Database {
     /// The transaction holding the write lock.
     write_lock: Option<u64>,
     transactions_started: u64,
+    /// The pages and work counters.
+    pub(crate) store: Store,
 }
 
-/// Equal contents, schema and lock; how many transactions were ever started does not matter.
+/// Equal contents, schema and lock; how many transactions were ever started, the pages (their
+/// storage format) and work counters do not matter (see [`Database::pages_equal`]).
 impl PartialEq for Database {
     fn eq(&self, other: &Self) -> bool {
         self.tables == other.tables && self.triggers == other.triggers && self.write_lock == other.write_lock
@@ -92,6 +97,7 @@ impl Database {
     pub fn execute(&mut self, sql: &str, session: &mut Session, env: &mut dyn Env) -> Result<Outcome, SqlError> {
         let parsed = parse_statement(sql)?;
         let text = sql.get(parsed.span.0..parsed.span.1).unwrap_or(sql).to_string();
+        self.store.stats.statements += 1;
         match parsed.stmt {
             Stmt::Begin { immediate } => self.begin(session, immediate),
             Stmt::Commit => self.commit(session),
@@ -104,8 +110,9 @@ impl Database {
             Stmt::Select(sel) => {
                 let mut ev = Evaluator::new(env);
                 let q = self.bind_select(&sel, TriggerRow::default())?;
-                let rows = self.run_select(&q, &mut ev, TriggerRow::default())?;
-                Ok(Outcome { columns: q.columns, rows, ..outcome(StatementKind::Select) })
+                let rows = self.run_select(&q, &mut ev, TriggerRow::default());
+                self.store.stats.rows_read += ev.rows_read;
+                Ok(Outcome { columns: q.columns, rows: rows?, ..outcome(StatementKind::Select) })
             }
             stmt => self.execute_write(&stmt, text, session, env),
         }
@@ -170,6 +177,9 @@ impl Database {
     }
 
     fn undo(&mut self, entry: Undo) {
+        if matches!(entry, Undo::Sequence { .. } | Undo::CreateTable { .. } | Undo::CreateTrigger { .. }) {
+            self.store.catalog_dirty = true;
+        }
         match entry {
             Undo::Insert { table, rowid } => {
                 self.tables.get_mut(&table).map(|t| t.take(rowid));
@@ -245,7 +255,9 @@ impl Database {
             _ => StatementKind::Delete,
         };
         let mut cx = Ctx { log, ev: Evaluator::new(env), trigger_stack: Vec::new() };
-        let (rows_affected, last_insert_id) = self.exec_dml(stmt, &mut cx, TriggerRow::default())?;
+        let result = self.exec_dml(stmt, &mut cx, TriggerRow::default());
+        self.store.stats.rows_read += cx.ev.rows_read;
+        let (rows_affected, last_insert_id) = result?;
         Ok(Outcome { rows_affected, last_insert_id, ..outcome(kind) })
     }
 

@@ -31,6 +31,8 @@ pub(crate) struct RowCtx<'a> {
 pub(crate) struct Evaluator<'e> {
     env: &'e mut dyn Env,
     now_us: Option<i64>,
+    /// Rows the statement's scans visited (a work counter).
+    pub(crate) rows_read: u64,
 }
 
 fn boolean(b: bool) -> Value {
@@ -52,7 +54,7 @@ pub(crate) fn expr_affinity(e: &Expr) -> Option<Affinity> {
 
 impl<'e> Evaluator<'e> {
     pub(crate) fn new(env: &'e mut dyn Env) -> Self {
-        Evaluator { env, now_us: None }
+        Evaluator { env, now_us: None, rows_read: 0 }
     }
 
     fn now_us(&mut self) -> i64 {

@@ -373,6 +373,9 @@ impl Database {
         if !constant_terms_hold(q.filter.as_ref(), ev, &base)? {
             source.clear();
         }
+        if q.rowid_order.is_none() && table.is_some() {
+            ev.rows_read += source.len() as u64;
+        }
         if let Some(descending) = q.rowid_order {
             if descending {
                 source.reverse();
@@ -606,11 +609,13 @@ impl Database {
             *slot = Value::Integer(rowid);
         }
         table.check(rowid, &values, None)?;
+        self.store.check_row(rowid, &values)?;
         table.put(rowid, values.clone());
         log.undo.push(Undo::Insert { table: key.to_string(), rowid });
         if table.autoincrement && rowid > table.sequence {
             log.undo.push(Undo::Sequence { table: key.to_string(), old: table.sequence });
             table.sequence = rowid;
+            self.store.catalog_dirty = true;
         }
         log.changes.push(RowChange::Insert { table: table.name.clone(), row: table.pairs(&values) });
         Ok((rowid, values))
@@ -643,12 +648,17 @@ impl Database {
         row: TriggerRow<'_>,
     ) -> Result<Vec<i64>, SqlError> {
         let table = self.table(key)?;
-        let Some(filter) = filter else { return Ok(table.rows.keys().copied().collect()) };
+        let Some(filter) = filter else {
+            ev.rows_read += table.rows.len() as u64;
+            return Ok(table.rows.keys().copied().collect());
+        };
         let mut out = Vec::new();
         if !constant_terms_hold(Some(filter), ev, &row.ctx())? {
             return Ok(out);
         }
-        for (rowid, values) in candidates(table, Some(filter), ev, &row.ctx())? {
+        let candidates = candidates(table, Some(filter), ev, &row.ctx())?;
+        ev.rows_read += candidates.len() as u64;
+        for (rowid, values) in candidates {
             let ctx = RowCtx { values, rowid, ..row.ctx() };
             if ev.eval(filter, &ctx)?.truth() == Some(true) {
                 out.push(rowid);
@@ -705,6 +715,7 @@ impl Database {
             None => rowid,
         };
         table.check(new_rowid, &values, Some(rowid))?;
+        self.store.check_row(new_rowid, &values)?;
         let old = table.take(rowid).ok_or_else(|| SqlError::new("row vanished during update"))?;
         table.put(new_rowid, values.clone());
         let change =
@@ -822,9 +833,13 @@ impl Database {
         if key.starts_with("sqlite_") {
             return Err(SqlError::new(format!("object name reserved for internal use: {}", ct.name)));
         }
-        let table = build_table(ct)?;
+        let mut table = build_table(ct)?;
+        // A new id, also unlike any table still on the pages (not yet written without it).
+        let ids = self.tables.values().map(|t| t.meta.id).chain(self.store.table_ids());
+        table.meta.id = ids.max().map_or(0, |m| m.saturating_add(1));
         let sql = table.sql.clone();
         self.tables.insert(key.clone(), table);
+        self.store.catalog_dirty = true;
         log.undo.push(Undo::CreateTable { table: key });
         log.changes.push(RowChange::Ddl { sql });
         Ok(true)
@@ -867,6 +882,7 @@ impl Database {
             body: ct.body.clone(),
         }));
         log.undo.push(Undo::CreateTrigger { name: ct.name.clone() });
+        self.store.catalog_dirty = true;
         log.changes.push(RowChange::Ddl { sql });
         Ok(true)
     }
@@ -904,6 +920,7 @@ fn stream(
         if out.len() >= take {
             break;
         }
+        ev.rows_read += u64::from(q.table.is_some());
         let ctx = RowCtx { values, rowid, ..base };
         let produced = match q.filter.as_ref().map_or(Ok(true), |f| ev.eval(f, &ctx).map(|v| v.truth() == Some(true))) {
             Ok(false) => continue,
@@ -1036,7 +1053,7 @@ fn group<'r>(
 }
 
 /// The storage for a CREATE TABLE statement, after SQLite's checks.
-fn build_table(ct: &CreateTable) -> Result<Table, SqlError> {
+pub(crate) fn build_table(ct: &CreateTable) -> Result<Table, SqlError> {
     let mut columns: Vec<Column> = Vec::new();
     let mut primary_key = None;
     let mut rowid_alias = None;
@@ -1103,5 +1120,6 @@ fn build_table(ct: &CreateTable) -> Result<Table, SqlError> {
         rows: BTreeMap::new(),
         uniques: uniques.into_iter().map(|columns| UniqueIndex { columns, entries: BTreeMap::new() }).collect(),
         sql: Stmt::CreateTable(ct.clone()).to_string(),
+        meta: Default::default(),
     })
 }

@@ -7,6 +7,10 @@
 //! only sources of nondeterminism are the node's clock and RNG, reached through [`Env`]. The
 //! engine never panics on any input, and parse trees are bounded in depth.
 //!
+//! The tables are also kept as bytes in fixed-size pages, in storage format 1 or 2 (`pages.rs`:
+//! page layout and both row formats): what physical (WAL) replication ships
+//! ([`Database::take_page_writes`], [`Database::apply_page_writes`]) and crash recovery reads.
+//!
 //! # The subset
 //!
 //! - `CREATE TABLE [IF NOT EXISTS] t (col TYPE [PRIMARY KEY [AUTOINCREMENT]] [NOT NULL]
@@ -84,6 +88,7 @@ mod eval;
 mod exec;
 mod lexer;
 mod nondet;
+mod pages;
 mod parser;
 mod table;
 mod value;
@@ -96,6 +101,7 @@ use std::fmt;
 pub use engine::{Database, Session};
 pub use lexer::split_statements;
 pub use nondet::{is_deterministic, substitute_nondeterministic};
+pub use pages::{PageKind, PageSummary, PageWrite, StorageStats};
 pub use value::Value;
 
 /// Where nondeterminism comes from: the node's own clock and RNG. Followers re-executing a

@@ -2,9 +2,9 @@
 //!
 //! Every mutation goes through [`Table::put`] and [`Table::take`], which keep the unique
 //! indexes in step with the rows; undoing a transaction uses the same two operations, so the
-//! indexes can never drift from the data.
+//! indexes can never drift from the data. Both mark the row dirty for the page store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::ast::Expr;
 use super::value::{compare, Affinity, SortKey, Value};
@@ -40,6 +40,24 @@ pub(crate) struct Table {
     pub(crate) uniques: Vec<UniqueIndex>,
     /// Normalised `CREATE TABLE` text.
     pub(crate) sql: String,
+    pub(crate) meta: TableMeta,
+}
+
+/// Page-store bookkeeping (see `pages.rs`): not content, so equal tables may differ here.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TableMeta {
+    /// The table's id on the pages (catalog entry and data page headers).
+    pub(crate) id: u32,
+    /// Rowids put or taken since the pages were last written.
+    pub(crate) dirty: BTreeSet<i64>,
+    /// Rows put or taken, ever (a work counter).
+    pub(crate) writes: u64,
+}
+
+impl PartialEq for TableMeta {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// Names that denote the rowid when no column has them.
@@ -74,11 +92,15 @@ impl Table {
             }
         }
         self.rows.insert(rowid, values);
+        self.meta.dirty.insert(rowid);
+        self.meta.writes += 1;
     }
 
     /// Remove a row, maintaining the unique indexes.
     pub(crate) fn take(&mut self, rowid: i64) -> Option<Vec<Value>> {
         let values = self.rows.remove(&rowid)?;
+        self.meta.dirty.insert(rowid);
+        self.meta.writes += 1;
         for index in &mut self.uniques {
             if let Some(key) = index_key(&index.columns, &values) {
                 if index.entries.get(&key) == Some(&rowid) {
