@@ -2,8 +2,8 @@
 //! three measure the same thing: an asynchronous cluster of `nodes` nodes taking `writes` single-row inserts.
 
 use crate::scenario::{
-    ClientSpec, ClockSpec, Command, FailoverSpec, LogKind, Mode, NetworkSpec, NodeSpec, ReplicationSpec, Role,
-    Scenario, TimedCommand,
+    ClientSpec, Command, FailoverSpec, LogKind, Mode, NetworkSpec, NodeSpec, ReplicationSpec, Role, Scenario,
+    TimedCommand,
 };
 use crate::sim::Simulation;
 
@@ -16,20 +16,13 @@ pub fn cluster_scenario(nodes: usize, writes: usize) -> Scenario {
         title: Some(format!("benchmark: {nodes} nodes, {writes} writes")),
         narration: None,
         nodes: (0..nodes)
-            .map(|i| NodeSpec {
-                id: format!("n{}", i + 1),
-                role: if i == 0 { Role::Leader } else { Role::Follower },
-                clock: ClockSpec::default(),
-                apply_delay_ms: 0,
-            })
+            .map(|i| NodeSpec::new(&format!("n{}", i + 1), if i == 0 { Role::Leader } else { Role::Follower }))
             .collect(),
         replication: ReplicationSpec {
             mode: Mode::Async,
             log: LogKind::Logical,
             heartbeat_ms: 50,
-            statement_substitution: false,
-            semi_sync_timeout_ms: 200,
-            log_retention: 1_000_000,
+            ..ReplicationSpec::default()
         },
         failover: FailoverSpec::default(),
         network: NetworkSpec { latency_min_ms: 1, latency_max_ms: 5, loss: 0.0, duplicate: 0.0, reorder: 0.0 },
@@ -44,6 +37,7 @@ pub fn cluster_scenario(nodes: usize, writes: usize) -> Scenario {
         faults: Vec::new(),
         partitions: Vec::new(),
         partition_key: Default::default(),
+        page_size: crate::scenario::DEFAULT_PAGE_SIZE as u32,
     }
 }
 

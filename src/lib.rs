@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod compare;
 pub mod lag;
 pub mod library;
 pub mod link;

@@ -39,6 +39,27 @@ pub const LESSONS: &[Lesson] = &[
     Lesson { name: "lag-sticky-failure", json: include_str!("../scenarios/lag-sticky-failure.json") },
     Lesson { name: "lag-consistent-prefix", json: include_str!("../scenarios/lag-consistent-prefix.json") },
     Lesson { name: "lag-consistent-prefix-fixed", json: include_str!("../scenarios/lag-consistent-prefix-fixed.json") },
+    Lesson { name: "statement-now", json: include_str!("../scenarios/statement-now.json") },
+    Lesson { name: "statement-substitution", json: include_str!("../scenarios/statement-substitution.json") },
+    Lesson { name: "statement-mixed", json: include_str!("../scenarios/statement-mixed.json") },
+    Lesson { name: "statement-trigger", json: include_str!("../scenarios/statement-trigger.json") },
+    Lesson { name: "wal-rolling-upgrade", json: include_str!("../scenarios/wal-rolling-upgrade.json") },
+    Lesson { name: "logical-rolling-upgrade", json: include_str!("../scenarios/logical-rolling-upgrade.json") },
+    Lesson { name: "cdc-search-index", json: include_str!("../scenarios/cdc-search-index.json") },
+    Lesson { name: "trigger-subset", json: include_str!("../scenarios/trigger-subset.json") },
+];
+
+/// Lessons about replication log methods: the comparison view offers these (each runs under all four methods).
+pub const COMPARE_LESSONS: &[&str] = &[
+    "statement-now",
+    "statement-rand",
+    "statement-trigger",
+    "wal-rolling-upgrade",
+    "cdc-search-index",
+    "trigger-subset",
+    "statement-substitution",
+    "statement-mixed",
+    "logical-rolling-upgrade",
 ];
 
 pub const DEFAULT_LESSON: &str = "basics-async";

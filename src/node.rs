@@ -26,9 +26,13 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 
-use crate::replog::{method, value_text, LogEntry};
+use crate::replog::{method, value_text, Committed, LogEntry};
 use crate::rng::SimRng;
-use crate::scenario::{ClockSpec, Election, FailoverSpec, LogKind, Mode, Role, TwoLeaders};
+use crate::scenario::{ClockSpec, Election, FailoverSpec, LogKind, Mode, Role, TriggerSpec, TwoLeaders};
+
+mod capture;
+pub use capture::{ChangeOp, ChangeRow, ReplicatorState, SearchIndex, CHANGES_TABLE};
+
 use crate::sql::{Database, Env, Outcome, RowChange, Session, StatementKind, Value};
 use crate::time::Micros;
 
@@ -227,6 +231,32 @@ pub enum Payload {
         op: usize,
         key: String,
     },
+    /// Trigger-based replication: the replicator asks the leader for rows of its changes table after `after`.
+    PollChanges {
+        after: i64,
+        limit: u32,
+    },
+    /// The leader's answer: changes with the current rows they point at; `complete`: nothing more after these.
+    Changes {
+        changes: Rc<Vec<ChangeRow>>,
+        leader_lsn: u64,
+        complete: bool,
+    },
+    /// The replicator applies changes to a target store.
+    ApplyChanges {
+        changes: Rc<Vec<ChangeRow>>,
+        leader_lsn: u64,
+        complete: bool,
+    },
+    /// A target confirms it has applied every change up to `seq`, and is now at leader LSN `lsn`.
+    ChangesApplied {
+        seq: i64,
+        lsn: u64,
+    },
+    /// The replicator tells the leader it may delete changes up to `upto` (every target has them).
+    PurgeChanges {
+        upto: i64,
+    },
 }
 
 impl Payload {
@@ -248,6 +278,9 @@ impl Payload {
                 MsgKind::Election
             }
             Payload::CachePut { .. } => MsgKind::Request,
+            Payload::PollChanges { .. } | Payload::PurgeChanges { .. } => MsgKind::Fetch,
+            Payload::Changes { .. } | Payload::ApplyChanges { .. } => MsgKind::Replicate,
+            Payload::ChangesApplied { .. } => MsgKind::Ack,
         }
     }
 
@@ -293,6 +326,14 @@ impl Payload {
             Payload::Status { lsn, .. } => format!("status {lsn}"),
             Payload::CachePut { key, .. } => format!("cache put {key}"),
             Payload::CacheGet { key, .. } => format!("cache get {key}"),
+            Payload::PollChanges { after, .. } => format!("poll _changes >{after}"),
+            Payload::Changes { changes, .. } | Payload::ApplyChanges { changes, .. } => match changes.as_slice() {
+                [] => "no changes".to_string(),
+                [one] => one.describe(),
+                [first, .., last] => format!("changes {}..{}: {}", first.seq, last.seq, first.describe()),
+            },
+            Payload::ChangesApplied { seq, .. } => format!("applied #{seq}"),
+            Payload::PurgeChanges { upto } => format!("purge ≤{upto}"),
         }
     }
 
@@ -311,6 +352,9 @@ impl Payload {
             Payload::CopyChunk { rows, .. } => rows.len() * 40 + 16,
             Payload::CachePut { key, row, owner } => key.len() + row.len() + owner.len(),
             Payload::CacheGet { key, .. } => key.len(),
+            Payload::Changes { changes, .. } | Payload::ApplyChanges { changes, .. } => {
+                changes.iter().map(ChangeRow::size_bytes).sum()
+            }
             _ => 8,
         };
         (24 + body).min(u32::MAX as usize) as u32
@@ -330,6 +374,8 @@ pub enum Timer {
     /// The election deadline may have passed (set at the exact deadline, not on a tick, so that randomized
     /// deadlines really differ).
     Election,
+    /// The trigger-based replicator polls the leader's changes table.
+    Poll,
 }
 
 /// Something worth a line in the trace, said by the node.
@@ -492,6 +538,16 @@ pub struct Node {
     vol: Volatile,
     /// Bumped at every crash, so timers set before the crash are ignored after it.
     pub incarnation: u64,
+    /// The storage format this node's engine writes (an upgrade command changes it).
+    pub storage_format: u8,
+    /// CDC consumers the leader feeds its log to (they are not replicas: no votes, no write confirmations).
+    pub subscribers: Vec<usize>,
+    /// Trigger-based replication target: the last change of the leader's changes table applied here.
+    pub applied_seq: i64,
+    /// A CDC consumer's store: a search index over one text column.
+    pub search: Option<SearchIndex>,
+    /// The trigger-based replicator's positions and counters.
+    pub replicator: ReplicatorState,
 }
 
 /// The node's clock and random numbers, lent to the SQL engine for NOW(), RAND() and UUID().
@@ -519,6 +575,8 @@ pub struct NodeConfig {
     pub log_retention: u64,
     pub failover: FailoverSpec,
     pub controller: Option<usize>,
+    pub statement_mixed: bool,
+    pub trigger: TriggerSpec,
 }
 
 impl NodeConfig {
@@ -556,6 +614,11 @@ impl Node {
             timer_rng: SimRng::fork(seed, &format!("timers:{id}")),
             vol: Volatile::default(),
             incarnation: 0,
+            storage_format: 1,
+            subscribers: Vec::new(),
+            applied_seq: 0,
+            search: None,
+            replicator: ReplicatorState::default(),
         }
     }
 
@@ -639,14 +702,40 @@ impl Node {
         self.members.iter().copied().filter(|m| *m != self.index).collect()
     }
 
+    /// Where the leader ships its log: followers and CDC consumers (nobody under trigger-based replication, whose
+    /// replicator reads the changes table instead).
+    fn downstream(&self, cfg: &NodeConfig) -> Vec<usize> {
+        if cfg.log == LogKind::Trigger {
+            return Vec::new();
+        }
+        let mut all = self.followers();
+        all.extend(self.subscribers.iter().copied().filter(|s| *s != self.index));
+        all
+    }
+
+    /// Followers and CDC consumers take a leader's log the same way; only followers vote and confirm writes.
+    fn follows(&self) -> bool {
+        matches!(self.role, Role::Follower | Role::Cdc)
+    }
+
     fn majority(&self) -> usize {
         self.members.len() / 2 + 1
     }
 
-    /// Run a schema statement at setup, outside replication (every node starts with the same schema).
+    /// Run a schema statement at setup, outside replication (every node starts with the same schema, and so with
+    /// the same pages when it has the same storage format).
     pub fn bootstrap(&mut self, sql: &str) -> Result<(), String> {
         let mut env = NodeEnv { local_now_us: EPOCH_BASE_US, rng: &mut self.rng };
-        self.db.execute_autocommit(sql, &mut env).map(|_| ()).map_err(|e| e.message)
+        let r = self.db.execute_autocommit(sql, &mut env).map(|_| ()).map_err(|e| e.message);
+        let _ = self.db.take_page_writes();
+        r
+    }
+
+    /// A rolling upgrade's step on this node: rewrite every page in `format` (the process is down meanwhile).
+    pub fn upgrade_storage(&mut self, format: u8) -> Result<(), String> {
+        self.db.upgrade_storage(format).map_err(|e| e.message)?;
+        self.storage_format = format;
+        Ok(())
     }
 
     fn new_deadline(&mut self, now: Micros, cfg: &NodeConfig) -> Micros {
@@ -662,7 +751,8 @@ impl Node {
         self.vol.election_deadline = self.new_deadline(now, cfg);
         match self.role {
             Role::Leader => self.reset_peers(now),
-            Role::Follower => match (&self.joining, self.leader) {
+            Role::Replicator => out.push(Effect::SetTimer { at: now, timer: Timer::Poll }),
+            Role::Follower | Role::Cdc => match (&self.joining, self.leader) {
                 (Some(Joining::Snapshot { .. }), Some(l)) => {
                     self.vol.snapshot_since = now;
                     out.push(send(l, Payload::SnapshotRequest { epoch: self.epoch }));
@@ -680,8 +770,9 @@ impl Node {
     /// heartbeat: assume they are in step, and learn otherwise.
     fn reset_peers(&mut self, now: Micros) {
         let last = self.lsn();
-        self.vol.peers = self
-            .followers()
+        let mut all = self.followers();
+        all.extend(self.subscribers.iter().copied().filter(|s| *s != self.index));
+        self.vol.peers = all
             .into_iter()
             .map(|f| (f, PeerProgress { match_lsn: 0, sent_lsn: last, last_send: now, last_ack: now }))
             .collect();
@@ -716,6 +807,7 @@ impl Node {
         match (self.role, from) {
             (Role::Cache, _) => self.on_cache_message(from, payload, &mut out),
             (Role::Controller, Endpoint::Node(n)) => self.on_controller_message(now, n, payload),
+            (Role::Replicator, Endpoint::Node(n)) => self.on_replicator_message(now, n, payload, cfg, &mut out),
             (_, Endpoint::Client(c)) => match payload {
                 Payload::Request { op, sql, min_lsn, max_lag } => {
                     self.on_client_read_or_write(now, c, op, sql, min_lsn, max_lag, cfg, &mut out)
@@ -735,16 +827,17 @@ impl Node {
                 out.push(Effect::SetTimer { at: now + cfg.heartbeat, timer: Timer::Tick });
                 match self.role {
                     Role::Leader => self.leader_tick(now, cfg, &mut out),
-                    Role::Follower => self.follower_tick(now, cfg, &mut out),
+                    Role::Follower | Role::Cdc => self.follower_tick(now, cfg, &mut out),
                     Role::Controller => self.controller_tick(now, cfg, &mut out),
-                    Role::Cache => {}
+                    Role::Cache | Role::Replicator => {}
                 }
                 if let (Some(c), true) = (cfg.controller, self.is_replica()) {
                     let leading = self.is_leader();
                     out.push(send(c, Payload::Status { epoch: self.epoch, lsn: self.lsn(), leading }));
                 }
             }
-            Timer::ApplyReady if self.role == Role::Follower => {
+            Timer::Poll if self.role == Role::Replicator => self.replicator_poll(now, cfg, &mut out),
+            Timer::ApplyReady if self.follows() => {
                 let before = self.lsn();
                 self.apply_ready(now, cfg, &mut out);
                 if let (true, Some(l)) = (self.lsn() > before, self.leader) {
@@ -763,14 +856,17 @@ impl Node {
 
     fn leader_tick(&mut self, now: Micros, cfg: &NodeConfig, out: &mut Vec<Effect>) {
         let last = self.lsn();
-        for f in self.followers() {
+        let shipping = cfg.log != LogKind::Trigger;
+        let mut targets = self.followers();
+        targets.extend(self.downstream(cfg).into_iter().filter(|s| self.subscribers.contains(s)));
+        for f in targets {
             if self.vol.transfers.contains_key(&f) {
                 continue;
             }
             let p = self.vol.peers.entry(f).or_default();
             // Retransmit to a follower that is behind and has been sent nothing for a while.
             let stalled = now.saturating_sub(p.last_send) >= 2 * cfg.heartbeat;
-            if p.match_lsn < last && stalled {
+            if shipping && p.match_lsn < last && stalled {
                 p.sent_lsn = p.match_lsn;
                 self.send_batch(now, f, out);
             } else {
@@ -881,13 +977,27 @@ impl Node {
                     }
                 }
                 let lsn = self.lsn() + 1;
-                let record = method(cfg.log).encode(&commit.statements, &commit.changes);
+                // The bytes this transaction wrote to pages: what WAL shipping sends.
+                let pages = self.db.take_page_writes();
+                let committed = Committed {
+                    statements: &commit.statements,
+                    changes: &commit.changes,
+                    pages,
+                    format: self.db.storage_format(),
+                };
+                let record = method(cfg.log, cfg.statement_mixed).encode(committed);
                 let entry =
                     Rc::new(LogEntry { lsn, epoch: self.epoch, record, origin: Some(op), keys, committed_at: now });
                 self.append(entry.clone(), cfg);
                 out.push(Effect::Note(Note::WriteCommitted { op, lsn }));
-                // Ship at once to every follower that is in step (pipelining).
-                for f in self.followers() {
+                if cfg.log == LogKind::Trigger {
+                    // The log stays on the leader: triggers have already queued the changes for the replicator.
+                    if commit.changes.iter().any(|c| matches!(c, RowChange::Ddl { .. })) {
+                        self.capture_new_tables(&cfg.trigger);
+                    }
+                }
+                // Ship at once to every follower (and CDC consumer) that is in step (pipelining).
+                for f in self.downstream(cfg) {
                     let p = self.vol.peers.entry(f).or_default();
                     if p.sent_lsn + 1 == lsn {
                         p.sent_lsn = lsn;
@@ -958,8 +1068,8 @@ impl Node {
         let p = self.vol.peers.entry(f).or_default();
         p.match_lsn = p.match_lsn.max(lsn.min(last));
         p.last_ack = now;
-        // Catching up: the follower has everything we sent, and more is waiting.
-        if p.match_lsn >= p.sent_lsn && p.sent_lsn < last {
+        // Catching up: the follower has everything we sent, and more is waiting (log shipping only).
+        if p.match_lsn >= p.sent_lsn && p.sent_lsn < last && cfg.log != LogKind::Trigger {
             self.send_batch(now, f, out);
         }
         self.release_confirmed(cfg, out);
@@ -1004,6 +1114,12 @@ impl Node {
         cfg: &NodeConfig,
         out: &mut Vec<Effect>,
     ) {
+        if cfg.log == LogKind::Trigger {
+            // Nothing is shipped from the log: the follower is a target of the replicator.
+            let p = self.vol.peers.entry(f).or_default();
+            p.last_ack = now;
+            return;
+        }
         let mine = self.epoch_at(after_lsn);
         if cfg.failover.epochs && (after_lsn > self.lsn() || mine.is_some_and(|e| e != last_epoch)) {
             // The follower has entries this leader never had (an old leader's unreplicated writes). Keep what
@@ -1265,7 +1381,7 @@ impl Node {
         self.leader = Some(l);
         self.vol.last_heard_leader = now;
         self.vol.election_deadline = self.new_deadline(now, cfg);
-        if changed && self.role == Role::Follower && self.joining.is_none() {
+        if changed && self.follows() && self.joining.is_none() {
             // A different leader: what the old one shipped but this node has not applied may never have reached
             // the new one. Drop it and ask the new leader, which checks that the two logs agree.
             self.vol.buffer.clear();
@@ -1372,6 +1488,13 @@ impl Node {
             Payload::VoteRequest { epoch, last_lsn, last_epoch } => {
                 self.on_vote_request(now, n, epoch, last_lsn, last_epoch, cfg, out)
             }
+            Payload::PollChanges { after, limit } if self.is_leader() && cfg.log == LogKind::Trigger => {
+                out.push(self.serve_poll(now, n, after, limit, cfg))
+            }
+            Payload::PurgeChanges { upto } if self.is_leader() => self.purge_changes(now, upto),
+            Payload::ApplyChanges { changes, leader_lsn, complete } if self.follows() => {
+                self.apply_changes(n, &changes, leader_lsn, complete, out)
+            }
             Payload::Vote { epoch, granted } => {
                 if self.vol.candidate && epoch == self.epoch && granted {
                     self.vol.votes.insert(n);
@@ -1437,8 +1560,16 @@ impl Node {
         if received < total {
             return;
         }
-        // Install: the database as of the snapshot's LSN, then ask for everything after it.
+        // Install: the database as of the snapshot's LSN, then ask for everything after it. A logical snapshot is
+        // written in this node's own storage format.
         self.db = snap.db.clone();
+        if self.db.storage_format() != self.storage_format {
+            let _ = self.db.upgrade_storage(self.storage_format);
+        }
+        if self.role == Role::Cdc {
+            self.rebuild_search();
+        }
+
         self.log.clear();
         self.base_lsn = snap.lsn;
         self.base_epoch = snap.last_epoch;
@@ -1520,8 +1651,16 @@ impl Node {
                 return;
             }
             let Some((_, entry, _)) = self.vol.buffer.remove(&(self.lsn() + 1)) else { return };
-            let mut env = NodeEnv { local_now_us: self.local_time_us(now), rng: &mut self.rng };
-            if let Err(e) = method(cfg.log).apply(&mut self.db, &entry.record, &mut env) {
+            let applied = if self.role == Role::Cdc {
+                self.cdc_apply(&entry.record)
+            } else {
+                let mut env = NodeEnv { local_now_us: self.local_time_us(now), rng: &mut self.rng };
+                let r = method(cfg.log, cfg.statement_mixed).apply(&mut self.db, &entry.record, &mut env);
+                // Bring this node's own pages up to date (nothing left to write after WAL bytes).
+                let _ = self.db.take_page_writes();
+                r
+            };
+            if let Err(e) = applied {
                 let error = format!("replication stopped at lsn {}: {}", entry.lsn, e.message);
                 self.status = Status::Halted;
                 self.halt_error = Some(error.clone());
@@ -1744,6 +1883,8 @@ mod tests {
             log_retention: 1_000,
             failover: FailoverSpec::default(),
             controller: None,
+            statement_mixed: false,
+            trigger: TriggerSpec::default(),
         }
     }
 

@@ -3,18 +3,27 @@
 //!
 //! - **statement**: the SQL text of every data-changing statement; followers execute it again with their own clock
 //!   and random numbers, so NOW()/RAND()/UUID() diverge unless the leader substitutes the values it used.
+//!   With `statement_mixed` (MySQL's MIXED format) a transaction with such an unsafe statement goes as row images.
 //! - **logical**: row images keyed by primary key (insert: all columns; update: key + new values; delete: key),
 //!   closed by a commit record; followers write those rows, so nondeterminism cannot leak.
 //!
-//! WAL shipping and trigger-based replication plug in here too (they are the next step of the roadmap).
+//! - **wal**: the bytes the storage engine wrote to its pages, tagged with its storage format; followers write the same
+//!   bytes (so their pages are identical) and refuse bytes of another format.
+//! - **trigger** does not ship this log at all: triggers fill a changes table that a replicator process polls (see
+//!   `node/capture.rs`); the leader keeps a row-based log for itself.
 
 use crate::scenario::LogKind;
-use crate::sql::{Database, Env, RowChange, SqlError, Value};
+use crate::sql::{Database, Env, PageWrite, RowChange, SqlError, Value};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum LogRecord {
+    /// The text of each data-changing statement of the transaction.
     Statement { statements: Vec<String> },
-    Logical { changes: Vec<RowChange> },
+    /// The bytes the leader's storage engine wrote to its pages, in its storage format.
+    Wal { format: u8, writes: Vec<PageWrite> },
+    /// Row images; `unsafe_statement` is set when a statement-based log (MIXED format) switched to rows because that
+    /// statement is not safe to replay.
+    Logical { changes: Vec<RowChange>, unsafe_statement: Option<String> },
 }
 
 /// One entry of the leader's ordered log.
@@ -33,46 +42,53 @@ pub struct LogEntry {
     pub committed_at: crate::time::Micros,
 }
 
+/// What the leader's storage engine did for one committed transaction: everything a log method may encode.
+pub struct Committed<'a> {
+    pub statements: &'a [String],
+    pub changes: &'a [RowChange],
+    pub pages: Vec<PageWrite>,
+    pub format: u8,
+}
+
 pub trait ReplicationLog {
     fn kind(&self) -> LogKind;
     /// Turn what the leader executed into a log record.
-    fn encode(&self, statements: &[String], changes: &[RowChange]) -> LogRecord;
+    fn encode(&self, committed: Committed) -> LogRecord;
     /// Apply a record on a follower, with the follower's own environment.
-    fn apply(&self, db: &mut Database, record: &LogRecord, env: &mut dyn Env) -> Result<(), SqlError>;
+    fn apply(&self, db: &mut Database, record: &LogRecord, env: &mut dyn Env) -> Result<(), SqlError> {
+        apply_record(db, record, env)
+    }
 }
 
-pub struct StatementLog;
+pub struct StatementLog {
+    /// MySQL's MIXED binlog format: unsafe transactions go as row images.
+    pub mixed: bool,
+}
+pub struct WalLog;
 pub struct LogicalLog;
 
 impl ReplicationLog for StatementLog {
     fn kind(&self) -> LogKind {
         LogKind::Statement
     }
-    fn encode(&self, statements: &[String], _changes: &[RowChange]) -> LogRecord {
-        LogRecord::Statement { statements: statements.to_vec() }
-    }
-    fn apply(&self, db: &mut Database, record: &LogRecord, env: &mut dyn Env) -> Result<(), SqlError> {
-        let LogRecord::Statement { statements } = record else {
-            return Err(mismatch("statement"));
-        };
-        // A multi-statement transaction is replayed as one transaction, as MySQL's binlog does.
-        let mut session = crate::sql::Session::default();
-        let wrap = statements.len() > 1;
-        if wrap {
-            db.execute("BEGIN", &mut session, env)?;
-        }
-        for s in statements {
-            if let Err(e) = db.execute(s, &mut session, env) {
-                if wrap {
-                    let _ = db.execute("ROLLBACK", &mut session, env);
-                }
-                return Err(e);
+    fn encode(&self, c: Committed) -> LogRecord {
+        if self.mixed {
+            // MySQL decides per statement; here one unsafe statement sends its whole transaction as rows.
+            let unsafe_one = c.statements.iter().find(|s| !crate::sql::is_deterministic(s).unwrap_or(false));
+            if let Some(s) = unsafe_one {
+                return LogRecord::Logical { changes: c.changes.to_vec(), unsafe_statement: Some(s.clone()) };
             }
         }
-        if wrap {
-            db.execute("COMMIT", &mut session, env)?;
-        }
-        Ok(())
+        LogRecord::Statement { statements: c.statements.to_vec() }
+    }
+}
+
+impl ReplicationLog for WalLog {
+    fn kind(&self) -> LogKind {
+        LogKind::Wal
+    }
+    fn encode(&self, c: Committed) -> LogRecord {
+        LogRecord::Wal { format: c.format, writes: c.pages }
     }
 }
 
@@ -80,27 +96,74 @@ impl ReplicationLog for LogicalLog {
     fn kind(&self) -> LogKind {
         LogKind::Logical
     }
-    fn encode(&self, _statements: &[String], changes: &[RowChange]) -> LogRecord {
-        LogRecord::Logical { changes: changes.to_vec() }
-    }
-    fn apply(&self, db: &mut Database, record: &LogRecord, _env: &mut dyn Env) -> Result<(), SqlError> {
-        let LogRecord::Logical { changes } = record else {
-            return Err(mismatch("logical"));
-        };
-        changes.iter().try_for_each(|c| db.apply_change(c))
+    fn encode(&self, c: Committed) -> LogRecord {
+        LogRecord::Logical { changes: c.changes.to_vec(), unsafe_statement: None }
     }
 }
 
-fn mismatch(expected: &str) -> SqlError {
-    SqlError { message: format!("log record is not a {expected} record") }
+/// Apply any record to a follower's database. Statements run again with the follower's clock and random numbers;
+/// page bytes are written as they are (refused by a node on another storage format); row images are written by key.
+pub fn apply_record(db: &mut Database, record: &LogRecord, env: &mut dyn Env) -> Result<(), SqlError> {
+    match record {
+        LogRecord::Statement { statements } => {
+            // A multi-statement transaction is replayed as one transaction, as MySQL's binlog does.
+            let mut session = crate::sql::Session::default();
+            let wrap = statements.len() > 1;
+            if wrap {
+                db.execute("BEGIN", &mut session, env)?;
+            }
+            for s in statements {
+                if let Err(e) = db.execute(s, &mut session, env) {
+                    if wrap {
+                        let _ = db.execute("ROLLBACK", &mut session, env);
+                    }
+                    return Err(e);
+                }
+            }
+            if wrap {
+                db.execute("COMMIT", &mut session, env)?;
+            }
+            Ok(())
+        }
+        LogRecord::Wal { format, writes } => db.apply_page_writes(*format, writes),
+        LogRecord::Logical { changes, .. } => changes.iter().try_for_each(|c| db.apply_change(c)),
+    }
 }
 
-pub fn method(kind: LogKind) -> &'static dyn ReplicationLog {
+/// The log method for a scenario's `replication.log`. Trigger-based replication does not ship the leader's log
+/// (its replicator reads the changes table instead); the leader still keeps a row-based log of its own.
+pub fn method(kind: LogKind, statement_mixed: bool) -> &'static dyn ReplicationLog {
     match kind {
-        LogKind::Statement => &StatementLog,
-        // Scenario validation refuses wal and trigger until they exist.
-        LogKind::Logical | LogKind::Wal | LogKind::Trigger => &LogicalLog,
+        LogKind::Statement if statement_mixed => &StatementLog { mixed: true },
+        LogKind::Statement => &StatementLog { mixed: false },
+        LogKind::Wal => &WalLog,
+        LogKind::Logical | LogKind::Trigger => &LogicalLog,
     }
+}
+
+/// A value as SQL source text (strings quoted and escaped), for statements a node builds itself.
+pub fn sql_literal(v: &Value) -> String {
+    match v {
+        Value::Text(s) => format!("'{}'", s.replace('\'', "''")),
+        other => value_text(other),
+    }
+}
+
+/// The first bytes of a page write as hex, the way the comparison view draws WAL records.
+pub fn hex_preview(bytes: &[u8], max: usize) -> String {
+    let mut s = String::with_capacity(max * 3 + 1);
+    for (i, b) in bytes.iter().take(max).enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    if bytes.len() > max {
+        s.push('…');
+    }
+    s
 }
 
 /// A value as a person reads it on a token: numbers plain, text quoted.
@@ -126,7 +189,9 @@ impl LogRecord {
     pub fn size_bytes(&self) -> usize {
         match self {
             LogRecord::Statement { statements } => statements.iter().map(|s| 8 + s.len()).sum::<usize>() + 8,
-            LogRecord::Logical { changes } => {
+            // Page number, offset and length before each run of bytes; a commit record closes the transaction.
+            LogRecord::Wal { writes, .. } => writes.iter().map(|w| 8 + w.bytes.len()).sum::<usize>() + 16,
+            LogRecord::Logical { changes, .. } => {
                 let body: usize = changes
                     .iter()
                     .map(|c| match c {
@@ -159,7 +224,16 @@ impl LogRecord {
                 }
                 s
             }
-            LogRecord::Logical { changes } => {
+            LogRecord::Wal { format, writes } => {
+                let parts: Vec<String> = writes
+                    .iter()
+                    .take(2)
+                    .map(|w| format!("p{}@{} {}", w.page, w.offset, hex_preview(&w.bytes, 4)))
+                    .collect();
+                let more = if writes.len() > 2 { format!(" (+{})", writes.len() - 2) } else { String::new() };
+                format!("f{format} {}{more}", parts.join(", "))
+            }
+            LogRecord::Logical { changes, .. } => {
                 let parts: Vec<String> = changes
                     .iter()
                     .take(2)

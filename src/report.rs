@@ -63,67 +63,208 @@ pub fn check_divergence(sim: &Simulation) -> Vec<Anomaly> {
     crate::check::groups(sim).flat_map(|g| divergence_in(sim, g)).collect()
 }
 
+/// One row that differs between the leader and a replica (None: the row is missing on that side).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowDiff {
+    pub table: String,
+    pub key: SqlValue,
+    pub leader: Option<Vec<(String, SqlValue)>>,
+    pub replica: Option<Vec<(String, SqlValue)>>,
+}
+
+impl RowDiff {
+    /// Columns whose values differ (all of them when a side is missing).
+    pub fn differing_columns(&self) -> Vec<String> {
+        match (&self.leader, &self.replica) {
+            (Some(a), Some(b)) => a
+                .iter()
+                .filter(|(c, v)| b.iter().find(|(d, _)| d == c).map(|(_, w)| w) != Some(v))
+                .map(|(c, _)| c.clone())
+                .collect(),
+            (Some(r), None) | (None, Some(r)) => r.iter().map(|(c, _)| c.clone()).collect(),
+            (None, None) => Vec::new(),
+        }
+    }
+}
+
+fn row_text(row: &[(String, SqlValue)]) -> String {
+    let parts: Vec<String> = row.iter().map(|(c, v)| format!("{c}={}", value_text(v))).collect();
+    parts.join(", ")
+}
+
+/// The rows a replica should hold of a table: all of the leader's, or under trigger-based replication only the
+/// replicated tables and the rows that meet their filters (internal tables such as the changes table never).
+fn expected_rows(sim: &Simulation, db: &crate::sql::Database, table: &str) -> Option<Vec<Vec<(String, SqlValue)>>> {
+    let r = &sim.scenario.replication;
+    if r.log != crate::scenario::LogKind::Trigger {
+        return Some(db.rows(table));
+    }
+    if !r.trigger.includes(table) {
+        return None;
+    }
+    match r.trigger.row_filter.get(&table.to_ascii_lowercase()) {
+        None => Some(db.rows(table)),
+        Some(cond) => {
+            let mut copy = db.clone();
+            let mut env = crate::sql::FixedEnv { now_us: 0, rng_state: 0 };
+            let sql = format!("SELECT * FROM \"{table}\" WHERE {cond}");
+            let out = copy.execute_autocommit(&sql, &mut env).ok()?;
+            Some(out.rows.into_iter().map(|vals| out.columns.iter().cloned().zip(vals).collect()).collect())
+        }
+    }
+}
+
+/// Rows that differ between the leader's database and a replica's, table by table, keyed by primary key.
+pub fn row_diffs(sim: &Simulation, leader: &crate::node::Node, replica: &crate::node::Node) -> Vec<RowDiff> {
+    let mut diffs = Vec::new();
+    for table in leader.db.table_names() {
+        let Some(expected) = expected_rows(sim, &leader.db, &table) else { continue };
+        let keyed = |db: &crate::sql::Database, rows: Vec<Vec<(String, SqlValue)>>| {
+            let mut m: BTreeMap<String, (SqlValue, Vec<(String, SqlValue)>)> = BTreeMap::new();
+            for row in rows {
+                if let Some(key) = db.primary_key_of(&table, &row) {
+                    m.insert(value_text(&key), (key, row));
+                }
+            }
+            m
+        };
+        let a = keyed(&leader.db, expected);
+        let b = keyed(&replica.db, replica.db.rows(&table));
+        let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        for k in keys {
+            let (ra, rb) = (a.get(k), b.get(k));
+            if ra.map(|x| &x.1) == rb.map(|x| &x.1) {
+                continue;
+            }
+            let key = ra.or(rb).map_or(SqlValue::Null, |x| x.0.clone());
+            diffs.push(RowDiff {
+                table: table.clone(),
+                key,
+                leader: ra.map(|x| x.1.clone()),
+                replica: rb.map(|x| x.1.clone()),
+            });
+        }
+    }
+    diffs
+}
+
+/// Has this node applied everything the leader has (so that any difference is a divergence, not lag)?
+fn caught_up(sim: &Simulation, leader: &crate::node::Node, n: &crate::node::Node) -> bool {
+    if sim.scenario.replication.log == crate::scenario::LogKind::Trigger {
+        return n.lsn() == leader.lsn();
+    }
+    n.lsn() == leader.lsn() && n.last_epoch() == leader.last_epoch()
+}
+
 fn divergence_in(sim: &Simulation, group: usize) -> Vec<Anomaly> {
     let Some(l) = crate::check::final_leader_of(sim, group) else { return Vec::new() };
     let leader = &sim.nodes[l];
     let mut out = Vec::new();
-    let same = |n: &crate::node::Node| {
-        n.lsn() == leader.lsn() && n.last_epoch() == leader.last_epoch() && sim.partition_of[n.index] == group
-    };
+    let same = |n: &crate::node::Node| caught_up(sim, leader, n) && sim.partition_of[n.index] == group;
     for f in sim.nodes.iter().filter(|n| n.index != l && n.is_replica() && n.status != Status::Absent && same(n)) {
-        let mut diffs = Vec::new();
+        let diffs = row_diffs(sim, leader, f);
+        if diffs.is_empty() {
+            continue;
+        }
         let mut ops = Vec::new();
-        for table in leader.db.table_names() {
-            let keyed = |db: &crate::sql::Database| -> BTreeMap<String, (SqlValue, String)> {
-                db.rows(&table)
-                    .into_iter()
-                    .filter_map(|row| {
-                        let key = db.primary_key_of(&table, &row)?;
-                        let text: Vec<String> = row.iter().map(|(c, v)| format!("{c}={}", value_text(v))).collect();
-                        Some((value_text(&key), (key, text.join(", "))))
-                    })
-                    .collect()
-            };
-            let a = keyed(&leader.db);
-            let b = keyed(&f.db);
-            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-            for k in keys {
-                let (ra, rb) = (a.get(k), b.get(k));
-                if ra.map(|x| &x.1) == rb.map(|x| &x.1) {
-                    continue;
-                }
-                let show = |r: Option<&(SqlValue, String)>| r.map_or("(missing)".to_string(), |x| format!("({})", x.1));
-                diffs.push(format!("{table} key {k}: {} {} vs {} {}", leader.id, show(ra), f.id, show(rb)));
-                let key = ra.or(rb).map(|x| x.0.clone());
-                for e in leader.log.iter() {
-                    if e.keys.iter().any(|(t, kv)| t == &table && Some(kv) == key.as_ref()) {
-                        if let Some(o) = e.origin {
-                            ops.push(o);
-                        }
-                    }
+        for d in &diffs {
+            for e in leader.log.iter() {
+                if e.keys.iter().any(|(t, kv)| t == &d.table && kv == &d.key) {
+                    ops.extend(e.origin);
                 }
             }
         }
+        ops.sort_unstable();
+        ops.dedup();
+        let show = |r: &Option<Vec<(String, SqlValue)>>| {
+            r.as_ref().map_or("(missing)".to_string(), |x| format!("({})", row_text(x)))
+        };
+        let shown: Vec<String> = diffs
+            .iter()
+            .take(5)
+            .map(|d| {
+                format!(
+                    "{} key {}: {} {} vs {} {}",
+                    d.table,
+                    value_text(&d.key),
+                    leader.id,
+                    show(&d.leader),
+                    f.id,
+                    show(&d.replica)
+                )
+            })
+            .collect();
+        let more = if diffs.len() > 5 { format!(" (+{} more)", diffs.len() - 5) } else { String::new() };
+        out.push(Anomaly {
+            kind: "divergence".to_string(),
+            detail: format!(
+                "{} has applied every entry up to lsn {} like {}, yet {} rows differ: {}{more}",
+                f.id,
+                leader.lsn(),
+                leader.id,
+                diffs.len(),
+                shown.join("; ")
+            ),
+            ops,
+        });
+    }
+    // A CDC consumer that has seen everything must index exactly the leader's rows.
+    for c in sim.nodes.iter().filter(|n| n.search.is_some() && n.status != Status::Absent && n.status != Status::Halted)
+    {
+        let Some(index) = &c.search else { continue };
+        if !caught_up(sim, leader, c) {
+            continue;
+        }
+        let want = search_docs(sim, leader, &index.table, &index.column);
+        let mut diffs = Vec::new();
+        let keys: std::collections::BTreeSet<&String> = want.keys().chain(index.docs.keys()).collect();
+        for k in keys {
+            let (a, b) = (want.get(k), index.docs.get(k));
+            if a != b {
+                let show = |x: Option<&String>| x.map_or("(missing)".to_string(), |t| format!("{t:?}"));
+                diffs.push(format!("key {k}: {} {} vs {} {}", leader.id, show(a), c.id, show(b)));
+            }
+        }
         if !diffs.is_empty() {
-            ops.sort_unstable();
-            ops.dedup();
-            let shown: Vec<&String> = diffs.iter().take(5).collect();
-            let more = if diffs.len() > 5 { format!(" (+{} more)", diffs.len() - 5) } else { String::new() };
+            let shown: Vec<&str> = diffs.iter().take(5).map(String::as_str).collect();
             out.push(Anomaly {
                 kind: "divergence".to_string(),
                 detail: format!(
-                    "{} has applied every entry up to lsn {} like {}, yet {} rows differ: {}{more}",
-                    f.id,
-                    leader.lsn(),
+                    "the search index {} over {}.{} differs from {} in {} documents: {}",
+                    c.id,
+                    index.table,
+                    index.column,
                     leader.id,
                     diffs.len(),
-                    shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; ")
+                    shown.join("; ")
                 ),
-                ops,
+                ops: Vec::new(),
             });
         }
     }
     out
+}
+
+/// What a search index over `table.column` should hold, given the leader's rows: key -> text.
+pub fn search_docs(
+    sim: &Simulation,
+    leader: &crate::node::Node,
+    table: &str,
+    column: &str,
+) -> BTreeMap<String, String> {
+    let mut docs = BTreeMap::new();
+    for row in expected_rows(sim, &leader.db, table).unwrap_or_default() {
+        let Some(key) = leader.db.primary_key_of(table, &row).or_else(|| row.first().map(|(_, v)| v.clone())) else {
+            continue;
+        };
+        let text = row.iter().find(|(c, _)| c.eq_ignore_ascii_case(column)).map_or(String::new(), |(_, v)| match v {
+            SqlValue::Text(s) => s.clone(),
+            SqlValue::Null => String::new(),
+            other => value_text(other),
+        });
+        docs.insert(value_text(&key), text);
+    }
+    docs
 }
 
 pub fn anomalies(sim: &Simulation) -> Vec<Anomaly> {
@@ -157,9 +298,17 @@ pub fn report_json(sim: &Simulation) -> Value {
                 let mut t = Map::new();
                 t.insert("cache".into(), Value::Array(rows));
                 t
+            } else if let Some(index) = &n.search {
+                let docs: Vec<Value> = index.docs.iter().map(|(k, text)| json!({"key": k, "text": text})).collect();
+                let mut t = Map::new();
+                t.insert("documents".into(), Value::Array(docs));
+                t
             } else {
                 n.db.tables_json()
             };
+            if n.is_replica() {
+                m.insert("storage_format".into(), json!(n.storage_format));
+            }
             m.insert("tables".into(), Value::Object(tables));
             if let Some(e) = &n.halt_error {
                 m.insert("error".into(), json!(e));

@@ -26,6 +26,8 @@ pub struct Scenario {
     pub partitions: Vec<PartitionSpec>,
     /// Partitioned tables: table -> partition key column (rows spread by a hash of the key).
     pub partition_key: std::collections::BTreeMap<String, String>,
+    /// Bytes per storage page on every node (small, so pages can be drawn).
+    pub page_size: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +44,10 @@ pub enum Role {
     Cache,
     /// A failover controller that watches the leader and appoints a new one (not a database replica).
     Controller,
+    /// Trigger-based replication's replicator process: polls the leader's changes table and applies to targets.
+    Replicator,
+    /// A change-data-capture consumer: an external search index fed by the leader's log (or by the replicator).
+    Cdc,
 }
 
 impl Role {
@@ -51,6 +57,8 @@ impl Role {
             Role::Follower => "follower",
             Role::Cache => "cache",
             Role::Controller => "controller",
+            Role::Replicator => "replicator",
+            Role::Cdc => "cdc",
         }
     }
 
@@ -67,6 +75,23 @@ pub struct NodeSpec {
     pub clock: ClockSpec,
     /// Extra delay before a follower applies what it received: models a slow or overloaded replica.
     pub apply_delay_ms: u64,
+    /// The on-disk format this node's storage engine writes (1 or 2).
+    pub storage_format: u8,
+    /// A CDC consumer's search index: the table and text column it indexes.
+    pub index: Option<(String, String)>,
+}
+
+impl NodeSpec {
+    pub fn new(id: &str, role: Role) -> Self {
+        NodeSpec {
+            id: id.to_string(),
+            role,
+            clock: ClockSpec::default(),
+            apply_delay_ms: 0,
+            storage_format: 1,
+            index: None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -124,9 +149,38 @@ pub struct ReplicationSpec {
     pub semi_sync_timeout_ms: u64,
     /// How many log entries the leader keeps; a follower further behind needs a new snapshot.
     pub log_retention: u64,
+    /// MySQL's MIXED format: a transaction with an unsafe (nondeterministic) statement ships row images instead.
+    pub statement_mixed: bool,
+    pub trigger: TriggerSpec,
+}
+
+/// Trigger-based replication: what the replicator copies, and how often it looks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TriggerSpec {
+    pub poll_ms: u64,
+    /// Most changes fetched per poll.
+    pub batch: u32,
+    /// Tables to replicate (lower case); empty: every table.
+    pub tables: Vec<String>,
+    /// Row filters: table -> SQL condition a row must meet to be copied.
+    pub row_filter: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for TriggerSpec {
+    fn default() -> Self {
+        TriggerSpec { poll_ms: 100, batch: 20, tables: Vec::new(), row_filter: std::collections::BTreeMap::new() }
+    }
+}
+
+impl TriggerSpec {
+    /// Does the replicator copy this table? Internal tables (a leading `_`) never.
+    pub fn includes(&self, table: &str) -> bool {
+        !table.starts_with('_') && (self.tables.is_empty() || self.tables.iter().any(|t| t.eq_ignore_ascii_case(table)))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+
 pub enum Election {
     /// The remaining replicas vote; a replica only votes for a candidate at least as up to date as itself.
     MostUpToDate,
@@ -332,6 +386,11 @@ pub enum Command {
         client: String,
         key: String,
     },
+    /// A rolling upgrade's step: the node restarts running another storage format and rewrites its pages in it.
+    Upgrade {
+        node: String,
+        format: u8,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -372,6 +431,7 @@ impl Command {
             Command::AddNode { id, copy } => format!("add {id} ({})", copy.name()),
             Command::FailoverTo(n) => format!("failover to {n}"),
             Command::CacheGet { client, key } => format!("{client}: cache get {key}"),
+            Command::Upgrade { node, format } => format!("upgrade {node} to format {format}"),
         }
     }
 
@@ -560,6 +620,7 @@ impl Scenario {
             "faults",
             "partitions",
             "partition_key",
+            "page_size",
         ])?;
         let version = o.u64_or("version", 1)?;
         if version != 1 {
@@ -570,7 +631,7 @@ impl Scenario {
             return err("until_ms", format!("expected 1..={MAX_UNTIL_MS}, found {until_ms}"));
         }
         let partitions_v = o.arr_or_empty("partitions")?;
-        let nodes = parse_nodes(o.arr_or_empty("nodes")?, !partitions_v.is_empty())?;
+        let mut nodes = parse_nodes(o.arr_or_empty("nodes")?, !partitions_v.is_empty())?;
         let partitions = parse_partitions(partitions_v, &nodes)?;
         if !partitions.is_empty() && nodes.iter().any(|n| n.role == Role::Controller) {
             // The controller watches one replication group; several would need one controller each.
@@ -584,6 +645,20 @@ impl Scenario {
             }
         }
         let mut replication = parse_replication(o.get("replication"))?;
+        if !partitions.is_empty() && nodes.iter().any(|n| matches!(n.role, Role::Replicator | Role::Cdc)) {
+            return err("partitions", "cdc and replicator nodes cannot be combined with partitions in this version");
+        }
+        if !partitions.is_empty() && replication.log == LogKind::Trigger {
+            return err(
+                "replication.log",
+                "trigger-based replication cannot be combined with partitions in this version",
+            );
+        }
+        add_replicator_if_needed(&mut nodes, replication.log);
+        let page_size = o.u64_or("page_size", DEFAULT_PAGE_SIZE)?;
+        if !(128..=65_536).contains(&page_size) {
+            return err("page_size", format!("expected 128..=65536 bytes, found {page_size}"));
+        }
         let failover = parse_failover(o.get("failover"), &mut replication, &nodes)?;
         let network = match o.get("network") {
             None => NetworkSpec::default(),
@@ -604,6 +679,14 @@ impl Scenario {
         for (i, w) in faults_v.iter().enumerate() {
             faults.push(TimedCommand::from_value(w, &format!("faults[{i}]"), &names)?);
         }
+        if replication.log == LogKind::Trigger {
+            if let Some(i) = faults.iter().position(|c| matches!(c.command, Command::AddNode { .. })) {
+                return err(
+                    &format!("faults[{i}].add_node"),
+                    "adding a node is not supported with trigger-based replication in this version",
+                );
+            }
+        }
         if workload.len() + faults.len() > MAX_COMMANDS {
             return err("workload", format!("at most {MAX_COMMANDS} timed entries in all"));
         }
@@ -623,7 +706,19 @@ impl Scenario {
             faults,
             partitions,
             partition_key,
+            page_size: page_size as u32,
         })
+    }
+
+    /// The same scenario replicated with another log method (the comparison view runs all four).
+    pub fn with_log(&self, log: LogKind) -> Scenario {
+        let mut s = self.clone();
+        s.replication.log = log;
+        if log != LogKind::Trigger {
+            s.nodes.retain(|n| n.role != Role::Replicator);
+        }
+        add_replicator_if_needed(&mut s.nodes, log);
+        s
     }
 
     /// The ids commands may name, given a person's extra commands (which may add nodes).
@@ -661,6 +756,12 @@ impl Scenario {
                 if n.apply_delay_ms > 0 {
                     m.insert("apply_delay_ms".into(), json!(n.apply_delay_ms));
                 }
+                if n.storage_format != 1 {
+                    m.insert("storage_format".into(), json!(n.storage_format));
+                }
+                if let Some((t, c)) = &n.index {
+                    m.insert("index".into(), json!(format!("{t}.{c}")));
+                }
                 Value::Object(m)
             })
             .collect();
@@ -669,9 +770,14 @@ impl Scenario {
         o.insert(
             "replication".into(),
             json!({"mode": r.mode.name(), "log": r.log.name(), "heartbeat_ms": r.heartbeat_ms,
-                   "statement_substitution": r.statement_substitution,
-                   "semi_sync_timeout_ms": r.semi_sync_timeout_ms, "log_retention": r.log_retention}),
+                   "statement_substitution": r.statement_substitution, "statement_mixed": r.statement_mixed,
+                   "semi_sync_timeout_ms": r.semi_sync_timeout_ms, "log_retention": r.log_retention,
+                   "trigger": {"poll_ms": r.trigger.poll_ms, "batch": r.trigger.batch, "tables": r.trigger.tables,
+                               "where": r.trigger.row_filter}}),
         );
+        if self.page_size != DEFAULT_PAGE_SIZE as u32 {
+            o.insert("page_size".into(), json!(self.page_size));
+        }
         let f = &self.failover;
         o.insert(
             "failover".into(),
@@ -714,6 +820,20 @@ impl Scenario {
 
     pub fn node_index(&self, id: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.id == id)
+    }
+}
+
+/// Storage page size when a scenario names none: small, so a handful of rows fill a page.
+pub const DEFAULT_PAGE_SIZE: u64 = 256;
+
+/// Trigger-based replication needs a replicator process; a scenario that names none gets one.
+fn add_replicator_if_needed(nodes: &mut Vec<NodeSpec>, log: LogKind) {
+    if log == LogKind::Trigger && !nodes.iter().any(|n| n.role == Role::Replicator) {
+        let mut id = "replicator".to_string();
+        while nodes.iter().any(|n| n.id == id) {
+            id.push('_');
+        }
+        nodes.push(NodeSpec::new(&id, Role::Replicator));
     }
 }
 
@@ -774,7 +894,7 @@ fn parse_nodes(arr: &[Value], partitioned: bool) -> Res<Vec<NodeSpec>> {
     for (i, v) in arr.iter().enumerate() {
         let path = format!("nodes[{i}]");
         let o = Obj::new(v, &path)?;
-        o.only(&["id", "role", "clock", "apply_delay_ms"])?;
+        o.only(&["id", "role", "clock", "apply_delay_ms", "storage_format", "index"])?;
         let id = parse_id(&o, "id")?;
         if nodes.iter().any(|n| n.id == id) {
             return err(&o.at("id"), format!("duplicate node id {id:?}"));
@@ -787,6 +907,8 @@ fn parse_nodes(arr: &[Value], partitioned: bool) -> Res<Vec<NodeSpec>> {
                 ("follower", Role::Follower),
                 ("cache", Role::Cache),
                 ("controller", Role::Controller),
+                ("replicator", Role::Replicator),
+                ("cdc", Role::Cdc),
             ],
         )?;
         let clock = match o.get("clock") {
@@ -809,7 +931,27 @@ fn parse_nodes(arr: &[Value], partitioned: bool) -> Res<Vec<NodeSpec>> {
         if apply_delay_ms > MAX_UNTIL_MS {
             return err(&o.at("apply_delay_ms"), format!("expected at most {MAX_UNTIL_MS}"));
         }
-        nodes.push(NodeSpec { id, role, clock, apply_delay_ms });
+        let storage_format = match o.u64_or("storage_format", 1)? {
+            f @ (1 | 2) => f as u8,
+            f => return err(&o.at("storage_format"), format!("expected 1 or 2, found {f}")),
+        };
+        let index = match (o.str_opt("index")?, role) {
+            (None, Role::Cdc) => {
+                return err(&o.at("index"), "a cdc node needs the column it indexes, like \"posts.body\"")
+            }
+            (None, _) => None,
+            (Some(_), r) if r != Role::Cdc => return err(&o.at("index"), "only a node with role \"cdc\" has an index"),
+            (Some(ix), _) => match ix.split_once('.') {
+                Some((t, c)) if !t.is_empty() && !c.is_empty() => {
+                    Some((t.to_ascii_lowercase(), c.to_ascii_lowercase()))
+                }
+                _ => return err(&o.at("index"), format!("expected \"table.column\", found {ix:?}")),
+            },
+        };
+        nodes.push(NodeSpec { id, role, clock, apply_delay_ms, storage_format, index });
+    }
+    if nodes.iter().filter(|n| n.role == Role::Replicator).count() > 1 {
+        return err("nodes", "expected at most one node with role \"replicator\"");
     }
     let leaders = nodes.iter().filter(|n| n.role == Role::Leader).count();
     if leaders != 1 && !(partitioned && leaders > 1) {
@@ -821,18 +963,34 @@ fn parse_nodes(arr: &[Value], partitioned: bool) -> Res<Vec<NodeSpec>> {
     Ok(nodes)
 }
 
+impl Default for ReplicationSpec {
+    fn default() -> Self {
+        ReplicationSpec {
+            mode: Mode::Async,
+            log: LogKind::Logical,
+            heartbeat_ms: 50,
+            statement_substitution: false,
+            semi_sync_timeout_ms: 200,
+            log_retention: DEFAULT_LOG_RETENTION,
+            statement_mixed: false,
+            trigger: TriggerSpec::default(),
+        }
+    }
+}
+
 fn parse_replication(v: Option<&Value>) -> Res<ReplicationSpec> {
-    let default = ReplicationSpec {
-        mode: Mode::Async,
-        log: LogKind::Logical,
-        heartbeat_ms: 50,
-        statement_substitution: false,
-        semi_sync_timeout_ms: 200,
-        log_retention: DEFAULT_LOG_RETENTION,
-    };
-    let Some(v) = v else { return Ok(default) };
+    let Some(v) = v else { return Ok(ReplicationSpec::default()) };
     let o = Obj::new(v, "replication")?;
-    o.only(&["mode", "log", "heartbeat_ms", "statement_substitution", "semi_sync_timeout_ms", "log_retention"])?;
+    o.only(&[
+        "mode",
+        "log",
+        "heartbeat_ms",
+        "statement_substitution",
+        "statement_mixed",
+        "semi_sync_timeout_ms",
+        "log_retention",
+        "trigger",
+    ])?;
     let mode = match o.str_opt("mode")? {
         None => Mode::Async,
         Some(m) => {
@@ -852,12 +1010,10 @@ fn parse_replication(v: Option<&Value>) -> Res<ReplicationSpec> {
             ],
         )?,
     };
-    if matches!(log, LogKind::Wal | LogKind::Trigger) {
-        return err(
-            &o.at("log"),
-            format!("{:?} is not available in this build yet: use \"statement\" or \"logical\"", log.name()),
-        );
-    }
+    let trigger = match o.get("trigger") {
+        None => TriggerSpec::default(),
+        Some(t) => parse_trigger(t, &o.at("trigger"))?,
+    };
     let heartbeat_ms = o.u64_or("heartbeat_ms", 50)?;
     if heartbeat_ms == 0 || heartbeat_ms > 60_000 {
         return err(&o.at("heartbeat_ms"), "expected 1..=60000");
@@ -873,7 +1029,41 @@ fn parse_replication(v: Option<&Value>) -> Res<ReplicationSpec> {
         statement_substitution: o.bool_or("statement_substitution", false)?,
         semi_sync_timeout_ms: o.u64_or("semi_sync_timeout_ms", 4 * heartbeat_ms)?.max(1),
         log_retention,
+        statement_mixed: o.bool_or("statement_mixed", false)?,
+        trigger,
     })
+}
+
+fn parse_trigger(v: &Value, path: &str) -> Res<TriggerSpec> {
+    let o = Obj::new(v, path)?;
+    o.only(&["poll_ms", "batch", "tables", "where"])?;
+    let d = TriggerSpec::default();
+    let poll_ms = o.u64_or("poll_ms", d.poll_ms)?;
+    if poll_ms == 0 || poll_ms > 60_000 {
+        return err(&o.at("poll_ms"), "expected 1..=60000");
+    }
+    let batch = o.u64_or("batch", u64::from(d.batch))?;
+    if batch == 0 || batch > 1000 {
+        return err(&o.at("batch"), "expected 1..=1000");
+    }
+    let mut tables = Vec::new();
+    for (i, t) in o.arr_or_empty("tables")?.iter().enumerate() {
+        tables.push(as_str(t, &format!("{}[{i}]", o.at("tables")))?.to_ascii_lowercase());
+    }
+    let mut row_filter = std::collections::BTreeMap::new();
+    if let Some(w) = o.get("where") {
+        let w = Obj::new(w, &o.at("where"))?;
+        for (table, cond) in w.map {
+            let p = w.at(table);
+            let cond = as_str(cond, &p)?;
+            // The condition must parse as SQL now; whether its columns exist is checked against the schema at start.
+            if let Err(e) = crate::sql::Database::is_read_only(&format!("SELECT 1 FROM {table} WHERE {cond}")) {
+                return err(&p, format!("not a valid SQL condition: {e}"));
+            }
+            row_filter.insert(table.to_ascii_lowercase(), cond.to_string());
+        }
+    }
+    Ok(TriggerSpec { poll_ms, batch: batch as u32, tables, row_filter })
 }
 
 fn parse_failover(v: Option<&Value>, replication: &mut ReplicationSpec, nodes: &[NodeSpec]) -> Res<FailoverSpec> {
@@ -1088,6 +1278,7 @@ const COMMAND_KEYS: &[&str] = &[
     "network",
     "add_node",
     "failover_to",
+    "upgrade",
 ];
 
 fn client_ref<'a>(o: &Obj<'a>, names: &Names) -> Res<&'a str> {
@@ -1121,6 +1312,8 @@ impl TimedCommand {
             "copy",
             "failover_to",
             "cache_get",
+            "upgrade",
+            "storage_format",
         ])?;
         let at = match (o.get("at_us"), o.get("at_ms")) {
             (Some(us), _) => as_u64(us, &o.at("at_us"))?,
@@ -1160,6 +1353,17 @@ impl TimedCommand {
                 Command::AddNode { id, copy }
             }
             ["failover_to"] => Command::FailoverTo(node_ref(&o, "failover_to", names)?),
+            ["upgrade"] => {
+                let node = node_ref(&o, "upgrade", names)?;
+                let format = match o.get("storage_format") {
+                    None => return err(&o.at("storage_format"), "required field is missing (1 or 2)"),
+                    Some(v) => match as_u64(v, &o.at("storage_format"))? {
+                        f @ (1 | 2) => f as u8,
+                        f => return err(&o.at("storage_format"), format!("expected 1 or 2, found {f}")),
+                    },
+                };
+                Command::Upgrade { node, format }
+            }
             ["sql"] => {
                 let client = client_ref(&o, names)?;
                 let sql = o.str_req("sql")?;
@@ -1267,6 +1471,10 @@ impl TimedCommand {
             }
             Command::FailoverTo(n) => {
                 m.insert("failover_to".into(), json!(n));
+            }
+            Command::Upgrade { node, format } => {
+                m.insert("upgrade".into(), json!(node));
+                m.insert("storage_format".into(), json!(format));
             }
             Command::CacheGet { client, key } => {
                 m.insert("client".into(), json!(client));

@@ -133,6 +133,9 @@ pub struct KindMetrics {
 pub struct Metrics {
     pub per_kind: BTreeMap<MsgKind, KindMetrics>,
     pub events: u64,
+    /// Replication log records shipped (log entries to followers, change rows to trigger targets) and their bytes.
+    pub records: u64,
+    pub record_bytes: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -200,12 +203,7 @@ impl Simulation {
         for c in commands.iter() {
             if let Command::AddNode { id, .. } = &c.command {
                 if !specs.iter().any(|n| &n.id == id) {
-                    specs.push(NodeSpec {
-                        id: id.clone(),
-                        role: Role::Follower,
-                        clock: Default::default(),
-                        apply_delay_ms: 0,
-                    });
+                    specs.push(NodeSpec::new(id, Role::Follower));
                 }
             }
         }
@@ -228,22 +226,40 @@ impl Simulation {
                 .collect()
         };
         let controller = scenario.nodes.iter().position(|n| n.role == Role::Controller);
+        let cdc: Vec<usize> = (0..scenario.nodes.len()).filter(|i| scenario.nodes[*i].role == Role::Cdc).collect();
         let mut nodes = Vec::new();
         for (i, spec) in specs.iter().enumerate() {
             let mut n = Node::new(i, &spec.id, spec.role, spec.clock, ms(spec.apply_delay_ms), seed);
+            n.db = crate::sql::Database::with_storage(spec.storage_format, scenario.page_size as usize)
+                .map_err(|e| SetupError(format!("nodes[{i}].storage_format: {e}")))?;
+            n.storage_format = spec.storage_format;
             if i >= scenario.nodes.len() {
                 n.status = Status::Absent;
-            } else if spec.role.is_replica() {
+            } else if spec.role.is_replica() || spec.role == Role::Cdc {
                 n.leader = Some(leaders[partition_of[i]]);
-                n.members = members_of(partition_of[i]);
                 n.epoch = 1;
                 for (k, sql) in scenario.schema.iter().enumerate() {
                     n.bootstrap(sql).map_err(|e| SetupError(format!("schema[{k}]: {e}")))?;
                 }
-            } else if spec.role == Role::Controller {
+                if spec.role.is_replica() {
+                    n.members = members_of(partition_of[i]);
+                    n.subscribers = cdc.clone();
+                }
+                if let Some((table, column)) = &spec.index {
+                    n.search = Some(crate::node::SearchIndex::new(table, column));
+                }
+            } else if matches!(spec.role, Role::Controller | Role::Replicator) {
                 n.leader = Some(leader);
             }
+            if spec.role == Role::Replicator {
+                n.replicator.targets = (0..scenario.nodes.len())
+                    .filter(|t| scenario.nodes[*t].role == Role::Follower || scenario.nodes[*t].role == Role::Cdc)
+                    .collect();
+            }
             nodes.push(n);
+        }
+        if scenario.replication.log == crate::scenario::LogKind::Trigger {
+            nodes[leader].install_change_capture(&scenario.replication.trigger).map_err(SetupError)?;
         }
         let clients = scenario
             .clients
@@ -273,6 +289,8 @@ impl Simulation {
             log_retention: scenario.replication.log_retention,
             failover: scenario.failover,
             controller,
+            statement_mixed: scenario.replication.statement_mixed,
+            trigger: scenario.replication.trigger.clone(),
         };
         let mut names: Vec<String> = specs.iter().map(|n| n.id.clone()).collect();
         names.extend(scenario.clients.iter().map(|c| c.id.clone()));
@@ -554,6 +572,9 @@ impl Simulation {
                 }
                 let members = self.nodes.iter().find(|n| n.is_replica() && n.index != i).map(|n| n.members.clone());
                 self.nodes[i].members = members.unwrap_or_else(|| vec![i]);
+                let subscribers =
+                    self.nodes.iter().find(|n| n.is_replica() && n.index != i).map(|n| n.subscribers.clone());
+                self.nodes[i].subscribers = subscribers.unwrap_or_default();
                 self.nodes[i].join(leader, epoch, *copy == crate::scenario::CopyMethod::FileCopy);
                 self.trace.push(TraceEvent::Joined {
                     at: now,
@@ -563,6 +584,26 @@ impl Simulation {
                 let effects = self.nodes[i].on_start(now, &self.cfg);
                 self.interpret(i, effects);
                 self.track_leadership();
+            }
+            Command::Upgrade { node, format } => {
+                let Some(i) = self.node_index(node) else { return };
+                if matches!(self.nodes[i].status, Status::Absent) {
+                    return;
+                }
+                // The process stops, its files are rewritten in the new format, and it starts again.
+                let was_down = self.nodes[i].status == Status::Crashed;
+                self.nodes[i].crash();
+                self.parked[i].clear();
+                if let Err(e) = self.nodes[i].upgrade_storage(*format) {
+                    self.trace.push(TraceEvent::Halted { at: now, node: self.nm(Endpoint::Node(i)), error: e });
+                }
+                self.trace.push(TraceEvent::Upgraded { at: now, node: self.nm(Endpoint::Node(i)), format: *format });
+                if !was_down {
+                    self.nodes[i].status =
+                        if self.nodes[i].halt_error.is_some() { Status::Halted } else { Status::Running };
+                    let effects = self.nodes[i].on_start(now, &self.cfg);
+                    self.interpret(i, effects);
+                }
             }
             Command::FailoverTo(id) => {
                 let Some(target) = self.node_index(id) else { return };
@@ -745,6 +786,17 @@ impl Simulation {
         let m = self.metrics.per_kind.entry(kind).or_default();
         m.sent += 1;
         m.bytes += u64::from(bytes);
+        match &payload {
+            Payload::Replicate { entries, .. } => {
+                self.metrics.records += entries.len() as u64;
+                self.metrics.record_bytes += entries.iter().map(|e| e.record.size_bytes() as u64).sum::<u64>();
+            }
+            Payload::ApplyChanges { changes, .. } => {
+                self.metrics.records += changes.len() as u64;
+                self.metrics.record_bytes += changes.iter().map(|c| c.size_bytes() as u64).sum::<u64>();
+            }
+            _ => {}
+        }
         let copies = if self.net_rng.chance(self.net.spec.duplicate) { 2 } else { 1 };
         for _ in 0..copies {
             let latency = self.net.sample_latency(&mut self.net_rng);

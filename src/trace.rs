@@ -133,33 +133,160 @@ impl DropReason {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum TraceEvent {
-    Sent { at: Micros, msg: u64, from: Name, to: Name, kind: MsgKind, label: Label, deliver_at: Micros, bytes: u32 },
-    Delivered { at: Micros, msg: u64, from: Name, to: Name, kind: MsgKind },
-    Dropped { at: Micros, msg: u64, from: Name, to: Name, kind: MsgKind, reason: DropReason },
-    Crashed { at: Micros, node: Name },
-    Restarted { at: Micros, node: Name },
-    Paused { at: Micros, node: Name },
-    Resumed { at: Micros, node: Name },
-    Partitioned { at: Micros, groups: Vec<Vec<String>>, one_way: bool },
-    Healed { at: Micros },
-    NetworkChanged { at: Micros, detail: String },
-    ClientSent { at: Micros, client: Name, op: usize, node: Name, sql: String },
-    WriteAcked { at: Micros, client: Name, op: usize, node: Name, lsn: u64 },
-    ReadServed { at: Micros, client: Name, op: usize, node: Name, rows: usize },
-    OpFailed { at: Micros, client: Name, op: usize, error: String },
-    Applied { at: Micros, node: Name, lsn: u64 },
-    RoleChanged { at: Micros, node: Name, role: String },
-    Halted { at: Micros, node: Name, error: String },
-    Anomaly { at: Micros, kind: String, detail: String },
-    ElectionStarted { at: Micros, node: Name, epoch: u64 },
-    Appointed { at: Micros, controller: Name, node: Name, epoch: u64 },
-    Discarded { at: Micros, node: Name, from_lsn: u64, to_lsn: u64, ops: usize },
-    Joined { at: Micros, node: Name, method: String },
-    SnapshotInstalled { at: Micros, node: Name, lsn: u64 },
-    CaughtUp { at: Micros, node: Name, lsn: u64 },
-    SyncFollower { at: Micros, leader: Name, node: Name },
-    ShutDown { at: Micros, node: Name, reason: String },
-    LeaderLearned { at: Micros, client: Name, leader: Name },
+    Sent {
+        at: Micros,
+        msg: u64,
+        from: Name,
+        to: Name,
+        kind: MsgKind,
+        label: Label,
+        deliver_at: Micros,
+        bytes: u32,
+    },
+    Delivered {
+        at: Micros,
+        msg: u64,
+        from: Name,
+        to: Name,
+        kind: MsgKind,
+    },
+    Dropped {
+        at: Micros,
+        msg: u64,
+        from: Name,
+        to: Name,
+        kind: MsgKind,
+        reason: DropReason,
+    },
+    Crashed {
+        at: Micros,
+        node: Name,
+    },
+    Restarted {
+        at: Micros,
+        node: Name,
+    },
+    Paused {
+        at: Micros,
+        node: Name,
+    },
+    Resumed {
+        at: Micros,
+        node: Name,
+    },
+    Partitioned {
+        at: Micros,
+        groups: Vec<Vec<String>>,
+        one_way: bool,
+    },
+    Healed {
+        at: Micros,
+    },
+    NetworkChanged {
+        at: Micros,
+        detail: String,
+    },
+    ClientSent {
+        at: Micros,
+        client: Name,
+        op: usize,
+        node: Name,
+        sql: String,
+    },
+    WriteAcked {
+        at: Micros,
+        client: Name,
+        op: usize,
+        node: Name,
+        lsn: u64,
+    },
+    ReadServed {
+        at: Micros,
+        client: Name,
+        op: usize,
+        node: Name,
+        rows: usize,
+    },
+    OpFailed {
+        at: Micros,
+        client: Name,
+        op: usize,
+        error: String,
+    },
+    Applied {
+        at: Micros,
+        node: Name,
+        lsn: u64,
+    },
+    RoleChanged {
+        at: Micros,
+        node: Name,
+        role: String,
+    },
+    Halted {
+        at: Micros,
+        node: Name,
+        error: String,
+    },
+    Anomaly {
+        at: Micros,
+        kind: String,
+        detail: String,
+    },
+    ElectionStarted {
+        at: Micros,
+        node: Name,
+        epoch: u64,
+    },
+    Appointed {
+        at: Micros,
+        controller: Name,
+        node: Name,
+        epoch: u64,
+    },
+    Discarded {
+        at: Micros,
+        node: Name,
+        from_lsn: u64,
+        to_lsn: u64,
+        ops: usize,
+    },
+    Joined {
+        at: Micros,
+        node: Name,
+        method: String,
+    },
+    SnapshotInstalled {
+        at: Micros,
+        node: Name,
+        lsn: u64,
+    },
+    CaughtUp {
+        at: Micros,
+        node: Name,
+        lsn: u64,
+    },
+    SyncFollower {
+        at: Micros,
+        leader: Name,
+        node: Name,
+    },
+    ShutDown {
+        at: Micros,
+        node: Name,
+        reason: String,
+    },
+    LeaderLearned {
+        at: Micros,
+        client: Name,
+        leader: Name,
+    },
+    /// A rolling upgrade's step: the node restarted with another storage format (pages rewritten).
+    Upgraded {
+        at: Micros,
+        node: Name,
+        format: u8,
+    },
 }
 
 impl TraceEvent {
@@ -191,7 +318,8 @@ impl TraceEvent {
             | TraceEvent::CaughtUp { at, .. }
             | TraceEvent::SyncFollower { at, .. }
             | TraceEvent::ShutDown { at, .. }
-            | TraceEvent::LeaderLearned { at, .. } => *at,
+            | TraceEvent::LeaderLearned { at, .. }
+            | TraceEvent::Upgraded { at, .. } => *at,
         }
     }
 
@@ -253,6 +381,7 @@ impl TraceEvent {
             }
             TraceEvent::ShutDown { node, reason, .. } => write!(s, "shutdown {node}: {reason}"),
             TraceEvent::LeaderLearned { client, leader, .. } => write!(s, "discover {client} now sends to {leader}"),
+            TraceEvent::Upgraded { node, format, .. } => write!(s, "upgrade  {node} to storage format {format}"),
         };
         s
     }

@@ -70,6 +70,14 @@ mod cli {
             #[arg(long, value_enum, default_value = "text")]
             format: Format,
         },
+        /// Run a scenario once per replication log method (statement, wal, logical, trigger) and compare them.
+        Compare {
+            scenario: String,
+            #[arg(long)]
+            seed: Option<u64>,
+            #[arg(long, value_enum, default_value = "text")]
+            format: Format,
+        },
         /// List the scenario library.
         Lessons,
         /// Run SQL statements on a single node and print its tables as JSON; interactive without --file.
@@ -122,6 +130,7 @@ mod cli {
             }),
             Cmd::Sweep { scenario, timeouts, seeds, format } => sweep(&scenario, &timeouts, seeds, format, &mut out),
             Cmd::Policies { scenario, seed, format } => policies(&scenario, seed, format, &mut out),
+            Cmd::Compare { scenario, seed, format } => compare(&scenario, seed, format, &mut out),
             Cmd::Lessons => {
                 for l in library::LESSONS {
                     let title = library::lesson(l.name).and_then(Result::ok).and_then(|s| s.title).unwrap_or_default();
@@ -157,6 +166,29 @@ mod cli {
                 2
             }
         }
+    }
+
+    fn compare(arg: &str, seed: Option<u64>, format: Format, out: &mut impl Write) -> Result<(), String> {
+        let text = load(arg)?;
+        let scenario = replsim::Scenario::from_json_str(&text).map_err(|e| format!("{arg}: {e}"))?;
+        let seed = seed.unwrap_or(scenario.seed);
+        let sims = replsim::compare::run_all(&scenario, seed).map_err(|e| format!("{arg}: {e}"))?;
+        let figures: Vec<replsim::compare::Figures> = sims.iter().map(replsim::compare::figures).collect();
+        match format {
+            Format::Json => {
+                let methods: Vec<serde_json::Value> = figures.iter().map(|f| f.to_json()).collect();
+                let _ = writeln!(out, "{}", serde_json::json!({"seed": seed, "methods": methods}));
+            }
+            Format::Text => {
+                let _ = write!(out, "{}", replsim::compare::table_text(&figures));
+                for f in figures.iter().filter(|f| !f.divergence.is_empty()) {
+                    for a in &f.divergence {
+                        let _ = writeln!(out, "{}: {}", f.log.name(), a.detail);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn sweep(arg: &str, timeouts: &[u64], seeds: u64, format: Format, out: &mut impl Write) -> Result<(), String> {
