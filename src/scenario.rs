@@ -28,6 +28,8 @@ pub struct Scenario {
     pub partition_key: std::collections::BTreeMap<String, String>,
     /// Bytes per storage page on every node (small, so pages can be drawn).
     pub page_size: u32,
+    /// Concurrency control of every node's engine: row locks (InnoDB-like) instead of SQLite's single writer.
+    pub row_locking: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -621,6 +623,7 @@ impl Scenario {
             "partitions",
             "partition_key",
             "page_size",
+            "locking",
         ])?;
         let version = o.u64_or("version", 1)?;
         if version != 1 {
@@ -707,6 +710,10 @@ impl Scenario {
             partitions,
             partition_key,
             page_size: page_size as u32,
+            row_locking: match o.str_opt("locking")? {
+                None => false,
+                Some(l) => enum_of(l, "locking", &[("database", false), ("row", true)])?,
+            },
         })
     }
 
@@ -777,6 +784,9 @@ impl Scenario {
         );
         if self.page_size != DEFAULT_PAGE_SIZE as u32 {
             o.insert("page_size".into(), json!(self.page_size));
+        }
+        if self.row_locking {
+            o.insert("locking".into(), json!("row"));
         }
         let f = &self.failover;
         o.insert(

@@ -233,6 +233,7 @@ impl Simulation {
             n.db = crate::sql::Database::with_storage(spec.storage_format, scenario.page_size as usize)
                 .map_err(|e| SetupError(format!("nodes[{i}].storage_format: {e}")))?;
             n.storage_format = spec.storage_format;
+            n.db.set_row_locking(scenario.row_locking);
             if i >= scenario.nodes.len() {
                 n.status = Status::Absent;
             } else if spec.role.is_replica() || spec.role == Role::Cdc {

@@ -297,3 +297,52 @@ proptest! {
         prop_assert_eq!(logical.nodes[1].lsn(), logical.nodes[0].lsn(), "seed {}", seed);
     }
 }
+
+// 5.1 Statement-based: "if they use an autoincrementing column ... they must be executed in exactly the same order
+// on each replica, or else they may have a different effect. This can be limiting when there are multiple
+// concurrently executing transactions." Two concurrent inserts, logged in commit order, swap keys on followers.
+#[test]
+fn autoincrement_under_concurrent_writers_diverges_with_statements_only() {
+    let sim = run(&lesson("statement-autoincrement"), 13);
+    let l = node(&sim, "n1");
+    let leader_items = texts(&sim, "n1", "orders", "item");
+    assert_eq!(leader_items, vec!["alice: book", "bob: lamp", "bob: desk"], "alice took id 1 before bob");
+    let follower_items = texts(&sim, "n2", "orders", "item");
+    assert_eq!(follower_items, vec!["bob: lamp", "alice: book", "bob: desk"], "replayed in commit order");
+    let diffs = row_diffs(&sim, &sim.nodes[l], &sim.nodes[node(&sim, "n2")]);
+    assert_eq!(diffs.len(), 2);
+    for log in [LogKind::Wal, LogKind::Logical, LogKind::Trigger] {
+        let other = run(&with_log("statement-autoincrement", log), 13);
+        assert!(divergences(&other).is_empty(), "{log:?}: {:?}", divergences(&other));
+    }
+}
+
+// Row locks (InnoDB-like): concurrent transactions write different rows; the same row is refused; a rolled-back
+// insert leaves a gap in the AUTOINCREMENT sequence.
+#[test]
+fn row_locks_let_transactions_write_different_rows() {
+    use replsim::sql::{Database, FixedEnv, Session};
+    let mut db = Database::new();
+    db.set_row_locking(true);
+    let mut env = FixedEnv { now_us: 0, rng_state: 1 };
+    db.execute_autocommit("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)", &mut env).unwrap();
+    let (mut a, mut b) = (Session::new(), Session::new());
+    db.execute("BEGIN", &mut a, &mut env).unwrap();
+    db.execute("INSERT INTO t (v) VALUES ('a')", &mut a, &mut env).unwrap();
+    db.execute("BEGIN", &mut b, &mut env).unwrap();
+    let id_b = db.execute("INSERT INTO t (v) VALUES ('b')", &mut b, &mut env).unwrap().last_insert_id;
+    assert_eq!(id_b, Some(2));
+    let clash = db.execute("UPDATE t SET v = 'x' WHERE id = 1", &mut b, &mut env).unwrap_err();
+    assert!(clash.message.starts_with("database is locked"), "{clash}");
+    db.execute("ROLLBACK", &mut a, &mut env).unwrap();
+    db.execute("COMMIT", &mut b, &mut env).unwrap();
+    let next = db.execute_autocommit("INSERT INTO t (v) VALUES ('c')", &mut env).unwrap().last_insert_id;
+    assert_eq!(next, Some(3), "id 1 is not handed out again");
+    // SQLite's default: the second writer is refused outright.
+    let mut single = Database::new();
+    single.execute_autocommit("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", &mut env).unwrap();
+    let (mut a, mut b) = (Session::new(), Session::new());
+    single.execute("BEGIN", &mut a, &mut env).unwrap();
+    single.execute("INSERT INTO t (v) VALUES ('a')", &mut a, &mut env).unwrap();
+    assert!(single.execute("INSERT INTO t (v) VALUES ('b')", &mut b, &mut env).is_err());
+}

@@ -69,6 +69,9 @@ pub struct Database {
     pub(crate) triggers: Vec<Arc<Trigger>>,
     /// The transaction holding the write lock.
     write_lock: Option<u64>,
+    /// Row locks instead of the one write lock (InnoDB-like): rows written by open transactions, and by whom.
+    row_locking: bool,
+    locks: BTreeMap<(String, i64), u64>,
     transactions_started: u64,
     /// The pages and work counters.
     pub(crate) store: Store,
@@ -140,7 +143,7 @@ impl Database {
         }
         self.transactions_started = self.transactions_started.wrapping_add(1);
         let id = self.transactions_started;
-        if immediate {
+        if immediate && !self.row_locking {
             if self.write_lock.is_some() {
                 return Err(SqlError::new("database is locked"));
             }
@@ -164,6 +167,42 @@ impl Database {
         if self.write_lock == Some(tx.id) {
             self.write_lock = None;
         }
+        if self.row_locking {
+            self.locks.retain(|_, owner| *owner != tx.id);
+        }
+    }
+
+    /// Choose concurrency control: SQLite's single writer (the default: a second transaction's write fails with
+    /// `database is locked`) or row locks as InnoDB has them, where transactions that write different rows run
+    /// at the same time. With row locks, AUTOINCREMENT values are never given back on rollback (as in InnoDB).
+    pub fn set_row_locking(&mut self, on: bool) {
+        self.row_locking = on;
+    }
+
+    pub fn row_locking(&self) -> bool {
+        self.row_locking
+    }
+
+    /// Row locking: take the rows this statement wrote (undo entries from `from` on) for transaction `id`, or say
+    /// which one another open transaction holds.
+    fn lock_rows(&mut self, undo: &[Undo], id: u64, keep: bool) -> Result<(), SqlError> {
+        let rows = undo.iter().filter_map(|u| match u {
+            Undo::Insert { table, rowid } | Undo::Delete { table, rowid, .. } => Some((table, *rowid)),
+            Undo::Update { table, old_rowid, .. } => Some((table, *old_rowid)),
+            _ => None,
+        });
+        let rows: Vec<(String, i64)> = rows.map(|(t, r)| (t.clone(), r)).collect();
+        if let Some((t, r)) = rows.iter().find(|k| self.locks.get(*k).is_some_and(|o| *o != id)) {
+            return Err(SqlError::new(format!(
+                "database is locked: row {r} of {t} is being written by another transaction"
+            )));
+        }
+        if keep {
+            for k in rows {
+                self.locks.insert(k, id);
+            }
+        }
+        Ok(())
     }
 
     /// Undo the log back to `mark` entries, newest first, and drop the matching row changes.
@@ -195,6 +234,8 @@ impl Database {
                     t.put(rowid, old);
                 }
             }
+            // With row locks, other transactions may have taken later values meanwhile: InnoDB keeps the gap.
+            Undo::Sequence { .. } if self.row_locking => {}
             Undo::Sequence { table, old } => {
                 if let Some(t) = self.tables.get_mut(&table) {
                     t.sequence = old;
@@ -220,11 +261,17 @@ impl Database {
         }
         let autocommit = session.tx.is_none();
         let tx = session.tx.get_or_insert_with(TxLog::default);
-        if !autocommit {
+        if !autocommit && !self.row_locking {
             self.write_lock = Some(tx.id);
         }
         let mark = (tx.undo.len(), tx.changes.len());
-        let result = self.run_write(stmt, tx, env);
+        let mut result = self.run_write(stmt, tx, env);
+        if result.is_ok() && self.row_locking {
+            let undo = tx.undo.get(mark.0..).unwrap_or_default().to_vec();
+            if let Err(e) = self.lock_rows(&undo, tx.id, !autocommit) {
+                result = Err(e);
+            }
+        }
         if result.is_err() {
             self.undo_to(tx, mark);
         } else {
