@@ -731,6 +731,12 @@ impl Node {
         r
     }
 
+    /// A checkpoint: write the rows changed since the last one into their pages (every heartbeat interval; a WAL
+    /// leader writes its pages at each commit, since the page writes are its log).
+    pub fn flush_pages(&mut self) {
+        self.db.checkpoint();
+    }
+
     /// A rolling upgrade's step on this node: rewrite every page in `format` (the process is down meanwhile).
     pub fn upgrade_storage(&mut self, format: u8) -> Result<(), String> {
         self.db.upgrade_storage(format).map_err(|e| e.message)?;
@@ -825,6 +831,10 @@ impl Node {
         match timer {
             Timer::Tick => {
                 out.push(Effect::SetTimer { at: now + cfg.heartbeat, timer: Timer::Tick });
+                // Under WAL shipping the pages are the log: they are written at each commit, never in between.
+                if cfg.log != LogKind::Wal {
+                    self.flush_pages();
+                }
                 match self.role {
                     Role::Leader => self.leader_tick(now, cfg, &mut out),
                     Role::Follower | Role::Cdc => self.follower_tick(now, cfg, &mut out),
@@ -977,8 +987,9 @@ impl Node {
                     }
                 }
                 let lsn = self.lsn() + 1;
-                // The bytes this transaction wrote to pages: what WAL shipping sends.
-                let pages = self.db.take_page_writes();
+                // The bytes this transaction wrote to pages: what WAL shipping sends. Other methods leave the pages
+                // to the next checkpoint (`flush_pages`), as a database leaves dirty pages in its buffer pool.
+                let pages = if cfg.log == LogKind::Wal { self.db.take_page_writes() } else { Vec::new() };
                 let committed = Committed {
                     statements: &commit.statements,
                     changes: &commit.changes,
@@ -1655,10 +1666,7 @@ impl Node {
                 self.cdc_apply(&entry.record)
             } else {
                 let mut env = NodeEnv { local_now_us: self.local_time_us(now), rng: &mut self.rng };
-                let r = method(cfg.log, cfg.statement_mixed).apply(&mut self.db, &entry.record, &mut env);
-                // Bring this node's own pages up to date (nothing left to write after WAL bytes).
-                let _ = self.db.take_page_writes();
-                r
+                method(cfg.log, cfg.statement_mixed).apply(&mut self.db, &entry.record, &mut env)
             };
             if let Err(e) = applied {
                 let error = format!("replication stopped at lsn {}: {}", entry.lsn, e.message);

@@ -471,3 +471,29 @@ proptest! {
         }
     }
 }
+
+// A checkpoint writes the same pages as take_page_writes and counts the same bytes, without returning them.
+#[test]
+fn checkpoint_counts_what_take_page_writes_returns() {
+    use replsim::sql::{Database, FixedEnv};
+    let mut env = FixedEnv { now_us: 0, rng_state: 3 };
+    let (mut a, mut b) = (Database::new(), Database::new());
+    for db in [&mut a, &mut b] {
+        for sql in [
+            "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)",
+            "INSERT INTO t (v) VALUES ('one'), ('two'), ('three')",
+            "UPDATE t SET v = 'deux' WHERE id = 2",
+            "DELETE FROM t WHERE id = 1",
+        ] {
+            db.execute_autocommit(sql, &mut env).unwrap();
+        }
+    }
+    let writes = a.take_page_writes();
+    b.checkpoint();
+    assert!(a.pages_equal(&b));
+    let bytes: u64 = writes.iter().map(|w| w.bytes.len() as u64).sum();
+    assert_eq!(a.stats().bytes_written, bytes);
+    assert_eq!(b.stats().bytes_written, bytes);
+    assert_eq!(a.stats().pages_written, b.stats().pages_written);
+    assert!(b.take_page_writes().is_empty());
+}

@@ -197,7 +197,6 @@ impl Node {
             let probe = format!("SELECT 1 FROM \"{table}\" WHERE {cond} LIMIT 0");
             self.run_internal(&probe, 0).map_err(|e| format!("replication.trigger.where.{table}: {e}"))?;
         }
-        let _ = self.db.take_page_writes();
         Ok(())
     }
 
@@ -222,7 +221,6 @@ impl Node {
                 let _ = self.run_internal(&sql, 0);
             }
         }
-        let _ = self.db.take_page_writes();
     }
 
     /// Answer the replicator's poll: the next changes, each with the current row it points at (reading the row
@@ -264,7 +262,6 @@ impl Node {
     /// Every target has these changes: delete them from the changes table (more writes on the leader).
     pub(super) fn purge_changes(&mut self, now: Micros, upto: i64) {
         let _ = self.run_internal(&format!("DELETE FROM {CHANGES_TABLE} WHERE seq <= {upto}"), now);
-        let _ = self.db.take_page_writes();
     }
 
     // ----- targets -----
@@ -294,7 +291,6 @@ impl Node {
             }
             self.applied_seq = c.seq;
         }
-        let _ = self.db.take_page_writes();
         if complete && self.log.is_empty() && leader_lsn > self.base_lsn {
             self.base_lsn = leader_lsn;
             out.push(Effect::Note(Note::Applied { lsn: leader_lsn }));

@@ -224,30 +224,37 @@ fn row_size(f: u8, rowid: i64, values: &[Value]) -> usize {
 
 fn encode_row(f: u8, rowid: i64, values: &[Value]) -> Vec<u8> {
     let mut out = Vec::with_capacity(row_size(f, rowid, values));
+    encode_row_into(f, rowid, values, &mut out);
+    out
+}
+
+/// Encode a row into `out` (cleared first), so a flush can reuse one buffer for every row.
+fn encode_row_into(f: u8, rowid: i64, values: &[Value], out: &mut Vec<u8>) {
+    out.clear();
     if f == 1 {
-        push_uint(&mut out, 8, rowid as u64, 1);
-        push_uint(&mut out, 2, values.len() as u64, 1);
+        push_uint(out, 8, rowid as u64, 1);
+        push_uint(out, 2, values.len() as u64, 1);
         for v in values {
             match v {
                 Value::Null => out.push(0),
                 Value::Integer(i) => {
                     out.push(1);
-                    push_uint(&mut out, 8, *i as u64, 1);
+                    push_uint(out, 8, *i as u64, 1);
                 }
                 Value::Real(r) => {
                     out.push(2);
-                    push_uint(&mut out, 8, r.to_bits(), 1);
+                    push_uint(out, 8, r.to_bits(), 1);
                 }
                 Value::Text(s) => {
                     out.push(3);
-                    push_text(&mut out, 1, 2, s);
+                    push_text(out, 1, 2, s);
                 }
             }
         }
-        return out;
+        return;
     }
-    push_varint(&mut out, zig(rowid));
-    push_varint(&mut out, values.len() as u64);
+    push_varint(out, zig(rowid));
+    push_varint(out, values.len() as u64);
     let nibbles = out.len();
     out.resize(nibbles + values.len().div_ceil(2), 0);
     for (i, v) in values.iter().enumerate() {
@@ -256,7 +263,7 @@ fn encode_row(f: u8, rowid: i64, values: &[Value]) -> Vec<u8> {
             Value::Integer(0) => 4,
             Value::Integer(1) => 5,
             Value::Integer(n) => {
-                push_varint(&mut out, zig(*n));
+                push_varint(out, zig(*n));
                 1
             }
             Value::Real(r) => {
@@ -264,7 +271,7 @@ fn encode_row(f: u8, rowid: i64, values: &[Value]) -> Vec<u8> {
                 2
             }
             Value::Text(s) => {
-                push_text(&mut out, 2, 0, s);
+                push_text(out, 2, 0, s);
                 3
             }
         };
@@ -272,7 +279,6 @@ fn encode_row(f: u8, rowid: i64, values: &[Value]) -> Vec<u8> {
             *b |= code << (4 * (i % 2));
         }
     }
-    out
 }
 
 /// The rowid of a record: its first field in both formats.
@@ -490,6 +496,10 @@ pub(crate) struct Store {
     pub(crate) catalog_dirty: bool,
     /// Pages written since the last flush, with their previous image (`None`: a new page).
     before: BTreeMap<u32, Option<Arc<Vec<u8>>>>,
+    /// The page last recorded in `before` (a row's several small writes hit one page: skip the map lookups).
+    last_before: Option<u32>,
+    /// A reusable buffer for encoding rows.
+    scratch: Vec<u8>,
     pub(crate) stats: StorageStats,
 }
 
@@ -512,10 +522,12 @@ impl Store {
             catalog: vec![0],
             catalog_dirty: false,
             before: BTreeMap::new(),
+            last_before: None,
+            scratch: Vec::new(),
             stats: StorageStats::default(),
         };
         s.write_catalog(&[]);
-        s.before.clear();
+        s.take_before();
         s
     }
 
@@ -559,7 +571,7 @@ impl Store {
         }
         if new.owner == Owner::Free {
             self.free.insert(page);
-        } else {
+        } else if old.owner == Owner::Free {
             self.free.remove(&page);
         }
         if let Some(slot) = self.info.get_mut(page as usize) {
@@ -568,6 +580,12 @@ impl Store {
     }
 
     /// The page for writing, its previous image kept for the diff; grows the store as needed.
+    /// The pages written since the last flush, with their images before (and forget them).
+    fn take_before(&mut self) -> BTreeMap<u32, Option<Arc<Vec<u8>>>> {
+        self.last_before = None;
+        std::mem::take(&mut self.before)
+    }
+
     fn page_mut(&mut self, page: u32) -> &mut [u8] {
         let i = page as usize;
         while self.pages.len() <= i {
@@ -575,8 +593,11 @@ impl Store {
             self.pages.push(Arc::new(vec![0; self.page_size]));
             self.info.push(Info::default());
         }
-        if !self.before.contains_key(&page) {
-            self.before.insert(page, Some(self.pages[i].clone()));
+        if self.last_before != Some(page) {
+            if !self.before.contains_key(&page) {
+                self.before.insert(page, Some(self.pages[i].clone()));
+            }
+            self.last_before = Some(page);
         }
         Arc::make_mut(&mut self.pages[i]).as_mut_slice()
     }
@@ -649,7 +670,12 @@ impl Store {
 
     fn insert_record(&mut self, page: u32, rec: &[u8]) -> u32 {
         let mut info = self.info(page);
-        let slot = (0..info.slots).find(|&s| self.slot(page, s).1 == 0).unwrap_or(info.slots);
+        // A free slot exists only when some row left the page.
+        let slot = if info.slots > info.rows {
+            (0..info.slots).find(|&s| self.slot(page, s).1 == 0).unwrap_or(info.slots)
+        } else {
+            info.slots
+        };
         let slots = info.slots.max(slot + 1);
         let mut content = self.field(page, 8, 2);
         if self.page_size.saturating_sub(content) < HEADER + SLOT * slots as usize + rec.len() {
@@ -715,11 +741,20 @@ impl Store {
 
     /// Bring one row's record in line with the table (`current` is None once it is deleted).
     fn sync_row(&mut self, id: u32, rowid: i64, current: Option<&[Value]>) {
-        let rec = current.map(|v| encode_row(self.format, rowid, v));
+        let mut buf = std::mem::take(&mut self.scratch);
+        let rec = current.map(|v| {
+            encode_row_into(self.format, rowid, v, &mut buf);
+            buf.as_slice()
+        });
+        self.sync_record(id, rowid, rec);
+        self.scratch = buf;
+    }
+
+    fn sync_record(&mut self, id: u32, rowid: i64, rec: Option<&[u8]>) {
         if let Some((page, slot)) = self.locs.get(&id).and_then(|rows| rows.get(&rowid)).copied() {
             let (off, len) = self.slot(page, slot);
-            match &rec {
-                Some(r) if self.bytes(page).get(off..off + len) == Some(r.as_slice()) => return,
+            match rec {
+                Some(r) if self.bytes(page).get(off..off + len) == Some(r) => return,
                 Some(r) if r.len() <= len => {
                     self.write(page, off, r);
                     self.zero(page, off + r.len(), off + len);
@@ -730,7 +765,7 @@ impl Store {
                 }
                 _ => self.remove_record(page, slot),
             }
-            if let Some(r) = rec.as_ref().filter(|r| self.fits(page, r.len())) {
+            if let Some(r) = rec.filter(|r| self.fits(page, r.len())) {
                 let slot = self.insert_record(page, r);
                 return self.set_loc(id, rowid, Some((page, slot)));
             }
@@ -745,7 +780,7 @@ impl Store {
                 Some(page) => page,
                 None => self.alloc(Owner::Table(id)),
             };
-            let slot = self.insert_record(page, &r);
+            let slot = self.insert_record(page, r);
             self.set_loc(id, rowid, Some((page, slot)));
         }
     }
@@ -788,11 +823,32 @@ impl Store {
         }
     }
 
+    /// Count what `diff` would return (pages and bytes written) without building it: a checkpoint whose page
+    /// writes nobody ships. Differing bytes are counted eight at a time.
+    fn count_changes(&mut self) {
+        for (page, before) in self.take_before() {
+            let Some(now) = self.pages.get(page as usize) else { continue };
+            let mut changed = 0u64;
+            match before.as_deref() {
+                Some(old) => {
+                    for (a, b) in old.chunks(8).zip(now.chunks(8)) {
+                        if a != b {
+                            changed += a.iter().zip(b).filter(|(x, y)| x != y).count() as u64;
+                        }
+                    }
+                }
+                None => changed = now.iter().filter(|b| **b != 0).count() as u64,
+            }
+            self.stats.bytes_written += changed;
+            self.stats.pages_written += u64::from(changed > 0);
+        }
+    }
+
     /// The changed byte ranges of the pages written since the last call, in page order.
     fn diff(&mut self) -> Vec<PageWrite> {
         let mut out = Vec::new();
         let zeros = vec![0; self.page_size];
-        for (page, before) in std::mem::take(&mut self.before) {
+        for (page, before) in self.take_before() {
             let Some(now) = self.pages.get(page as usize) else { continue };
             let old = before.as_deref().map_or(zeros.as_slice(), Vec::as_slice);
             let (n, count) = (now.len(), out.len());
@@ -903,6 +959,18 @@ impl Database {
     /// Write every change since the last call to the pages and return the bytes that changed,
     /// in (page, offset) order. Work is proportional to the rows changed, not the database.
     pub fn take_page_writes(&mut self) -> Vec<PageWrite> {
+        self.write_pages();
+        self.store.diff()
+    }
+
+    /// A checkpoint: write every change since the last one to the pages, counting the bytes written but keeping
+    /// no record of them (what nodes do when their page writes are not shipped).
+    pub fn checkpoint(&mut self) {
+        self.write_pages();
+        self.store.count_changes();
+    }
+
+    fn write_pages(&mut self) {
         let store = &mut self.store;
         if store.catalog_dirty {
             let live: BTreeSet<u32> = self.tables.values().map(|t| t.meta.id).collect();
@@ -912,7 +980,10 @@ impl Database {
             }
         }
         for t in self.tables.values_mut().filter(|t| !t.meta.dirty.is_empty()) {
-            for rowid in std::mem::take(&mut t.meta.dirty) {
+            let mut dirty = std::mem::take(&mut t.meta.dirty);
+            dirty.sort_unstable();
+            dirty.dedup();
+            for rowid in dirty {
                 store.sync_row(t.meta.id, rowid, t.rows.get(&rowid).map(Vec::as_slice));
             }
         }
@@ -925,7 +996,6 @@ impl Database {
             store.write_catalog(&encode_catalog(store.format, &tables, &self.triggers));
             store.catalog_dirty = false;
         }
-        store.diff()
     }
 
     /// Re-encode every page in `format` (an offline upgrade, or a downgrade): the rows stay,
@@ -952,7 +1022,7 @@ impl Database {
         }
         let tables: Vec<&Table> = tables.into_iter().map(|t| &*t).collect();
         store.write_catalog(&encode_catalog(format, &tables, &self.triggers));
-        store.before.clear();
+        store.take_before();
         self.store = store;
         Ok(())
     }
@@ -993,11 +1063,12 @@ impl Database {
                 return Err(bad(w.page, "write out of range"));
             }
         }
-        let pending = std::mem::take(&mut self.store.before);
+        let pending = self.store.take_before();
         for w in writes {
             self.store.write(w.page, usize::from(w.offset), &w.bytes);
         }
-        let touched = std::mem::replace(&mut self.store.before, pending);
+        let touched = self.store.take_before();
+        self.store.before = pending;
         let mut backup = None;
         let result = self.reconcile(&touched, &mut backup);
         if result.is_err() {
@@ -1097,7 +1168,7 @@ impl Database {
                 }
                 if let Some(t) = self.table_by_id(id) {
                     t.take(rowid);
-                    t.meta.dirty.remove(&rowid);
+                    t.meta.undirty(rowid);
                 }
             }
         }
@@ -1107,7 +1178,7 @@ impl Database {
                 if t.rows.get(&rowid) != Some(&values) {
                     t.take(rowid);
                     t.put(rowid, values);
-                    t.meta.dirty.remove(&rowid);
+                    t.meta.undirty(rowid);
                 }
             }
         }
