@@ -222,12 +222,6 @@ fn row_size(f: u8, rowid: i64, values: &[Value]) -> usize {
     head + body
 }
 
-fn encode_row(f: u8, rowid: i64, values: &[Value]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(row_size(f, rowid, values));
-    encode_row_into(f, rowid, values, &mut out);
-    out
-}
-
 /// Encode a row into `out` (cleared first), so a flush can reuse one buffer for every row.
 fn encode_row_into(f: u8, rowid: i64, values: &[Value], out: &mut Vec<u8>) {
     out.clear();

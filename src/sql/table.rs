@@ -4,7 +4,7 @@
 //! indexes in step with the rows; undoing a transaction uses the same two operations, so the
 //! indexes can never drift from the data. Both mark the row dirty for the page store.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::ast::Expr;
 use super::value::{compare, Affinity, SortKey, Value};
