@@ -18,30 +18,9 @@ fn main() {
         m.hash
     );
 
-    let statements = 20_000;
-    let mut db = replsim::sql::Database::new();
-    struct Env(u64);
-    impl replsim::sql::Env for Env {
-        fn now_us(&mut self) -> i64 {
-            0
-        }
-        fn random_u64(&mut self) -> u64 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1);
-            self.0
-        }
-    }
-    let mut env = Env(1);
-    let _ =
-        db.execute_autocommit("CREATE TABLE kv (id INTEGER PRIMARY KEY AUTOINCREMENT, v INTEGER, s TEXT)", &mut env);
-    let start = Instant::now();
-    for i in 0..statements {
-        let sql = if i % 4 == 3 {
-            format!("UPDATE kv SET v = v + 1 WHERE id = {}", i / 2)
-        } else {
-            format!("INSERT INTO kv (v, s) VALUES ({i}, 'row {i}')")
-        };
-        let _ = db.execute_autocommit(&sql, &mut env);
-    }
-    let secs = start.elapsed().as_secs_f64();
+    let (statements, secs) = replsim::bench::measure_sql(20_000, || epoch.elapsed().as_secs_f64());
     println!("sql: {statements} statements in {secs:.3} s = {:.0} statements/s", statements as f64 / secs);
+
+    println!("bytes shipped per log method (3 nodes, 1000 single-row inserts):");
+    print!("{}", replsim::bench::method_table(3, 1_000));
 }

@@ -89,6 +89,47 @@ pub fn measure(nodes: usize, writes: usize, runs: usize, clock: impl Fn() -> f64
     best
 }
 
+/// SQL statements per second through one node's storage engine: inserts with every fourth statement an update by
+/// key, autocommit, pages written at a checkpoint every 250 statements (as a node does at its heartbeats).
+/// Returns (statements, seconds).
+pub fn measure_sql(statements: usize, clock: impl Fn() -> f64) -> (usize, f64) {
+    let mut db = crate::sql::Database::new();
+    let mut env = crate::sql::FixedEnv { now_us: 0, rng_state: 1 };
+    let _ =
+        db.execute_autocommit("CREATE TABLE kv (id INTEGER PRIMARY KEY AUTOINCREMENT, v INTEGER, s TEXT)", &mut env);
+    let texts: Vec<String> = (0..statements)
+        .map(|i| {
+            if i % 4 == 3 {
+                format!("UPDATE kv SET v = v + 1 WHERE id = {}", i / 2)
+            } else {
+                format!("INSERT INTO kv (v, s) VALUES ({i}, 'row {i}')")
+            }
+        })
+        .collect();
+    let start = clock();
+    for (i, sql) in texts.iter().enumerate() {
+        let _ = db.execute_autocommit(sql, &mut env);
+        if i % 250 == 249 {
+            db.checkpoint();
+        }
+    }
+    db.checkpoint();
+    (statements, clock() - start)
+}
+
+/// Bytes shipped per replication log method for a fixed workload: the benchmark cluster (`nodes` replicas,
+/// `writes` single-row inserts) under statement, WAL, logical and trigger-based replication.
+pub fn method_table(nodes: usize, writes: usize) -> String {
+    let scenario = cluster_scenario(nodes, writes);
+    match crate::compare::run_all(&scenario, scenario.seed) {
+        Ok(sims) => {
+            let figures: Vec<crate::compare::Figures> = sims.iter().map(crate::compare::figures).collect();
+            crate::compare::table_text(&figures)
+        }
+        Err(e) => format!("the method benchmark did not start: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

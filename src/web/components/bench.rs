@@ -27,7 +27,25 @@ pub fn run() -> String {
         &rate.to_string(),
         " events/s (trace hash ",
         &text::hex16(hash),
-        ")",
+        ")\n",
+        &sql_line(),
+    ]
+    .concat()
+}
+
+/// The storage engine alone, measured as `cargo bench` measures it.
+fn sql_line() -> String {
+    let (n, secs) = crate::bench::measure_sql(20_000, || dom::now_ms() / 1000.0);
+    let secs = secs.max(1e-9);
+    let rate = (n as f64 / secs).round();
+    [
+        "sql: ",
+        &n.to_string(),
+        " statements in ",
+        &(((secs * 1000.0).round()) / 1000.0).to_string(),
+        " s = ",
+        &rate.to_string(),
+        " statements/s",
     ]
     .concat()
 }
