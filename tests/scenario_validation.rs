@@ -134,3 +134,37 @@ fn failover_and_new_node_keys_are_validated() {
         r#"clients[0].cache: no node "n2" with role "cache""#
     );
 }
+
+// Issue #3's keys: storage formats, the upgrade command, trigger replication, CDC nodes, locking.
+#[test]
+fn log_method_keys_are_checked() {
+    assert_eq!(
+        err(&OK.replace(r#""role": "follower"}"#, r#""role": "follower", "storage_format": 3}"#)),
+        "nodes[1].storage_format: expected 1 or 2, found 3"
+    );
+    assert_eq!(
+        err(&OK.replace(r#"{"at_ms": 900, "restart": "n2"}"#, r#"{"at_ms": 900, "upgrade": "n2"}"#)),
+        "faults[1].storage_format: required field is missing (1 or 2)"
+    );
+    assert_eq!(
+        err(&OK.replace(r#"{"id": "n2", "role": "follower"}"#, r#"{"id": "n2", "role": "cdc"}"#)),
+        r#"nodes[1].index: a cdc node needs the column it indexes, like "posts.body""#
+    );
+    assert_eq!(
+        err(&OK.replace(r#"{"id": "n2", "role": "follower"}"#, r#"{"id": "n2", "role": "follower", "index": "a.b"}"#)),
+        r#"nodes[1].index: only a node with role "cdc" has an index"#
+    );
+    let trigger = |t: &str| OK.replace(r#""log": "logical"}"#, &format!(r#""log": "trigger", "trigger": {t}}}"#));
+    assert!(err(&trigger(r#"{"where": {"users": "name = = 1"}}"#))
+        .starts_with("replication.trigger.where.users: not a valid SQL condition:"));
+    assert_eq!(err(&trigger(r#"{"poll_ms": 0}"#)), "replication.trigger.poll_ms: expected 1..=60000");
+    assert_eq!(
+        err(&OK.replace(r#""version": 1,"#, r#""version": 1, "locking": "table","#)),
+        r#"locking: expected one of database | row, found "table""#
+    );
+    // A trigger scenario gets its replicator process, and the filter is checked against the schema at start.
+    let s = Scenario::from_json_str(&trigger(r#"{"tables": ["users"], "where": {"users": "nmae = 'x'"}}"#)).unwrap();
+    assert!(s.nodes.iter().any(|n| n.id == "replicator"));
+    let e = replsim::Simulation::new(&s, 1, &[]).err().expect("setup fails").to_string();
+    assert!(e.contains("replication.trigger.where.users") && e.contains("nmae"), "{e}");
+}
