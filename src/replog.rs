@@ -6,7 +6,6 @@
 //!   With `statement_mixed` (MySQL's MIXED format) a transaction with such an unsafe statement goes as row images.
 //! - **logical**: row images keyed by primary key (insert: all columns; update: key + new values; delete: key),
 //!   closed by a commit record; followers write those rows, so nondeterminism cannot leak.
-//!
 //! - **wal**: the bytes the storage engine wrote to its pages, tagged with its storage format; followers write the same
 //!   bytes (so their pages are identical) and refuse bytes of another format.
 //! - **trigger** does not ship this log at all: triggers fill a changes table that a replicator process polls (see
@@ -233,7 +232,7 @@ impl LogRecord {
                 let more = if writes.len() > 2 { format!(" (+{})", writes.len() - 2) } else { String::new() };
                 format!("f{format} {}{more}", parts.join(", "))
             }
-            LogRecord::Logical { changes, .. } => {
+            LogRecord::Logical { changes, unsafe_statement } => {
                 let parts: Vec<String> = changes
                     .iter()
                     .take(2)
@@ -247,7 +246,8 @@ impl LogRecord {
                     })
                     .collect();
                 let more = if changes.len() > 2 { format!(" (+{})", changes.len() - 2) } else { String::new() };
-                format!("{}{more}; commit", parts.join(", "))
+                let mixed = if unsafe_statement.is_some() { "rows (unsafe stmt): " } else { "" };
+                format!("{mixed}{}{more}; commit", parts.join(", "))
             }
         }
     }
