@@ -933,7 +933,8 @@ impl Database {
 
     /// The pages as last written (by `take_page_writes`, `apply_page_writes` or an upgrade).
     pub fn page_summaries(&self) -> Vec<PageSummary> {
-        let names: BTreeMap<u32, &str> = self.tables.values().map(|t| (t.meta.id, t.name.as_str())).collect();
+        // A handful of tables: a linear search (a map built by `collect` would cost a sort's code in the wasm).
+        let name_of = |id: u32| self.tables.values().find(|t| t.meta.id == id).map(|t| t.name.as_str());
         let pages = self.store.info.iter().enumerate();
         pages
             .map(|(page, i)| {
@@ -941,7 +942,7 @@ impl Database {
                     Owner::Free => (PageKind::Free, 0),
                     Owner::Catalog => (PageKind::Catalog, HEADER + i.live as usize),
                     Owner::Table(id) => {
-                        let name = names.get(&id).map_or_else(|| format!("#{id}"), |n| (*n).to_string());
+                        let name = name_of(id).map_or_else(|| format!("#{id}"), str::to_string);
                         (PageKind::Table(name), HEADER + SLOT * i.slots as usize + i.live as usize)
                     }
                 };
