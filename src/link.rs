@@ -1,5 +1,7 @@
 //! Share links: the whole state of a run (scenario, seed, the person's commands, the moment on screen) in the URL
-//! fragment, as base64url-encoded JSON: `#run=<base64url>`; or a library scenario by name: `#lesson=<name>`.
+//! fragment, as base64url-encoded JSON: `#run=<base64url>`; or a library scenario by name: `#lesson=<name>`
+//! (`#lesson=<name>&view=compare` opens it in the comparison view). The JSON's optional `"view": "compare"` reopens
+//! the "Compare log methods" view; links without it (all older links) open the cluster view.
 //! Decoding never panics: a damaged link gives a message the person can act on.
 
 use serde_json::{json, Value};
@@ -13,6 +15,29 @@ pub struct LinkState {
     pub seed: u64,
     pub commands: Vec<TimedCommand>,
     pub at: Micros,
+}
+
+/// Which view a link opens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum View {
+    /// One cluster (the scenario's own log method).
+    #[default]
+    Cluster,
+    /// The same run under each of the four log methods, side by side.
+    Compare,
+}
+
+impl View {
+    pub fn name(self) -> &'static str {
+        match self {
+            View::Cluster => "cluster",
+            View::Compare => "compare",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<View> {
+        [View::Cluster, View::Compare].into_iter().find(|v| v.name() == name)
+    }
 }
 
 /// Longest fragment we accept (a hostile link should not make the page parse megabytes).
@@ -69,11 +94,25 @@ impl LinkState {
     }
 
     pub fn encode(&self) -> String {
-        format!("run={}", base64url_encode(self.to_json().to_string().as_bytes()))
+        self.encode_view(View::Cluster)
+    }
+
+    /// Encode with the view to reopen (the cluster view writes nothing: such links are exactly the older ones).
+    pub fn encode_view(&self, view: View) -> String {
+        let mut v = self.to_json();
+        if view != View::Cluster {
+            v["view"] = json!(view.name());
+        }
+        format!("run={}", base64url_encode(v.to_string().as_bytes()))
     }
 
     /// Decode the part of a URL after `#` (with or without the `#`).
     pub fn decode(fragment: &str) -> Result<LinkState, String> {
+        Self::decode_view(fragment).map(|(ls, _)| ls)
+    }
+
+    /// Decode a link and the view it asks for.
+    pub fn decode_view(fragment: &str) -> Result<(LinkState, View), String> {
         let fragment = fragment.trim_start_matches('#');
         if fragment.len() > MAX_FRAGMENT {
             return Err("this link is too long to be a playground link".into());
@@ -103,7 +142,14 @@ impl LinkState {
             }
         }
         let at = v.get("at_us").and_then(Value::as_u64).unwrap_or(0).min(scenario.until());
-        Ok(LinkState { scenario, seed, commands, at })
+        let view = match v.get("view") {
+            None => View::Cluster,
+            Some(name) => name
+                .as_str()
+                .and_then(View::from_name)
+                .ok_or_else(|| format!("this link asks for a view this playground does not have ({name})"))?,
+        };
+        Ok((LinkState { scenario, seed, commands, at }, view))
     }
 }
 
@@ -126,5 +172,19 @@ mod tests {
         assert!(LinkState::decode("#nothing").unwrap_err().contains("expected #run="));
         let truncated = &LinkState::decode("#run=eyJ2IjoxLCJzY2Vu").unwrap_err();
         assert!(truncated.contains("damaged"), "{truncated}");
+    }
+
+    #[test]
+    fn the_view_round_trips_and_old_links_open_the_cluster() {
+        let ls = LinkState { scenario: crate::library::default_scenario(), seed: 3, commands: Vec::new(), at: 5 };
+        assert_eq!(LinkState::decode_view(&ls.encode()).unwrap(), (ls.clone(), View::Cluster));
+        assert_eq!(LinkState::decode_view(&ls.encode_view(View::Compare)).unwrap(), (ls.clone(), View::Compare));
+        assert_eq!(ls.encode_view(View::Cluster), ls.encode(), "cluster links are the older format, unchanged");
+        for bad in [json!("sideways"), json!(7), json!(null)] {
+            let mut v = ls.to_json();
+            v["view"] = bad;
+            let link = format!("run={}", base64url_encode(v.to_string().as_bytes()));
+            assert!(LinkState::decode(&link).unwrap_err().contains("view"));
+        }
     }
 }

@@ -165,6 +165,6 @@ fn log_method_keys_are_checked() {
     // A trigger scenario gets its replicator process, and the filter is checked against the schema at start.
     let s = Scenario::from_json_str(&trigger(r#"{"tables": ["users"], "where": {"users": "nmae = 'x'"}}"#)).unwrap();
     assert!(s.nodes.iter().any(|n| n.id == "replicator"));
-    let e = replsim::Simulation::new(&s, 1, &[]).err().expect("setup fails").to_string();
+    let e = replsim::Simulation::new(&s, 1, &[]).expect_err("setup fails").to_string();
     assert!(e.contains("replication.trigger.where.users") && e.contains("nmae"), "{e}");
 }

@@ -408,3 +408,47 @@ async fn tabs_show_metrics_and_anomalies_and_add_follower_adds_a_node() {
     assert!(matches!(&state.commands[0].command, Command::AddNode { id, .. } if id == "n4"));
     app.destroy();
 }
+
+/// The comparison view's workload editor (DDIA 5.1, issue #3): the scenario's statements as text and back, a
+/// client named before a colon, new lines 100 ms apart, and typos reported with their line instead of run.
+#[wasm_bindgen_test]
+fn compare_workload_text_round_trips_and_reports_bad_sql() {
+    use replsim::scenario::Command;
+    use replsim::web::state::compare::{with_workload, workload_text};
+    let s = library::lesson("statement-rand").expect("lesson").expect("parses");
+    let text = workload_text(&s);
+    assert_eq!(text.lines().count(), 6);
+    assert_eq!(with_workload(&s, &text).expect("its own text runs"), s, "unchanged text, unchanged scenario");
+    let edited = with_workload(&s, &[&text, "bob: INSERT INTO dice (roll) VALUES (0.5)\n"].concat()).expect("runs");
+    let last = edited.workload.last().expect("a statement");
+    assert!(matches!(&last.command, Command::Sql { client, .. } if client == "bob"));
+    assert_eq!(last.at, s.workload[5].at + 100_000, "a new line comes 100 ms after the last");
+    assert!(workload_text(&edited).ends_with("bob: INSERT INTO dice (roll) VALUES (0.5)\n"));
+    let err =
+        with_workload(&s, "INSERT INTO dice (roll) VALUES (1)\nINSRT INTO dice VALUES (2)\nSELECT nope FROM dice")
+            .expect_err("typos are refused");
+    assert!(err.contains("line 2") && err.contains("line 3"), "{err}");
+}
+
+/// The comparison view opens from the top bar, shows four panes with a verdict each, and its link says so.
+#[wasm_bindgen_test]
+async fn the_compare_view_opens_with_four_panes_and_a_link() {
+    let root = container();
+    let app = web::mount_default(root.clone());
+    settle().await;
+    click(&q(&root, "[data-testid=show-compare]").expect("the view switch"));
+    settle().await;
+    for m in ["statement", "wal", "logical", "trigger"] {
+        let pane = q(&root, &format!("[data-testid=pane-{m}]")).expect("a pane per method");
+        assert!(!attr(&pane, "data-verdict").is_empty());
+        assert!(q(&pane, "svg.cmp-draw g.cn").is_some(), "{m}: the cluster is drawn");
+    }
+    let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+    let (_, view) = LinkState::decode_view(&hash).expect("the fragment decodes");
+    assert_eq!(view, replsim::link::View::Compare);
+    click(&q(&root, "[data-testid=show-cluster]").expect("back"));
+    settle().await;
+    assert_eq!(count(&root, "[data-testid=compare]"), 0);
+    assert_eq!(count(&root, "g.node"), 3);
+    app.destroy();
+}

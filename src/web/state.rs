@@ -11,7 +11,7 @@ use yew::Reducible;
 
 use crate::check::SweepRow;
 use crate::library;
-use crate::link::LinkState;
+use crate::link::{LinkState, View};
 use crate::playback::Playback;
 use crate::report::Anomaly;
 use crate::scenario::{Command, CopyMethod, Scenario, TimedCommand};
@@ -20,7 +20,9 @@ use crate::time::Micros;
 use super::derive::{self, EventMarker};
 use super::{dom, text};
 
+pub mod compare;
 pub mod lag;
+pub use compare::{CompareAction, CompareUi};
 pub use lag::{ClientParam, LagAction, LagUi, Policies, Stage};
 
 /// Speeds offered, in simulated milliseconds per wall-clock millisecond.
@@ -117,6 +119,8 @@ pub struct Model {
     pub clock_us: f64,
     last_frame: Option<f64>,
     pub selected: Option<String>,
+    /// The storage page of the selected node whose bytes the inspector shows.
+    pub page: Option<u32>,
     pub client: usize,
     pub sql: String,
     pub error: Option<String>,
@@ -149,6 +153,8 @@ pub struct Model {
     last_hash_write: f64,
     /// The replication-lag views (state/lag.rs).
     pub lag: LagUi,
+    /// The "Compare log methods" view, when it is open (state/compare.rs).
+    pub compare: Option<CompareUi>,
 }
 
 pub enum Action {
@@ -166,6 +172,8 @@ pub enum Action {
     /// Do something now (crash, restart, cut…).
     Do(Command),
     Select(Option<String>),
+    /// Show a storage page's bytes in the inspector (None: close).
+    ShowPage(Option<u32>),
     /// Cut the link between two endpoints, or heal it when it is cut.
     ToggleLink(String, String),
     LoadLesson(String),
@@ -195,6 +203,8 @@ pub enum Action {
     Highlight(Vec<usize>),
     /// The replication-lag views: routing, apply delays, the space-time diagram, the policy table.
     Lag(LagAction),
+    /// The "Compare log methods" view: open, close, edit and run the workload.
+    Compare(CompareAction),
 }
 
 #[derive(Clone)]
@@ -279,6 +289,7 @@ impl Model {
             clock_us: 0.0,
             last_frame: None,
             selected: None,
+            page: None,
             client: 0,
             sql: String::new(),
             error: None,
@@ -302,6 +313,7 @@ impl Model {
             hash_dirty: false,
             last_hash_write: f64::NEG_INFINITY,
             lag: LagUi::default(),
+            compare: None,
         }
     }
 
@@ -342,6 +354,7 @@ impl Model {
         self.highlight.clear();
         self.sweep = Sweep::Idle;
         lag::on_install(self);
+        compare::on_install(self);
         self.forget_events_after(None);
         self.after_change(false);
     }
@@ -355,6 +368,7 @@ impl Model {
                 pb.seek(at);
                 self.lesson = lesson_of(&pb);
                 self.pb = Some(pb);
+                compare::on_install(self);
                 self.sync_clock();
                 self.last_frame = None;
                 true
@@ -436,25 +450,30 @@ impl Model {
         }
     }
 
-    /// Load what the URL fragment describes: `#run=…`, `#lesson=NAME`, or nothing (the default lesson). A bad
-    /// fragment shows its error in the banner, and the default lesson.
+    /// Load what the URL fragment describes: `#run=…`, `#lesson=NAME[&view=compare]`, or nothing (the default
+    /// lesson), in the view it names. A bad fragment shows its error in the banner, and the default lesson.
     pub fn load_fragment(&mut self, fragment: &str) {
         let f = fragment.trim_start_matches('#');
         if f.is_empty() {
             self.load_lesson(library::DEFAULT_LESSON);
+            self.set_view(View::Cluster);
             return;
         }
-        if let Some(name) = f.strip_prefix("lesson=") {
-            let name = name.split('&').next().unwrap_or(name);
+        if let Some(rest) = f.strip_prefix("lesson=") {
+            let mut parts = rest.split('&');
+            let name = parts.next().unwrap_or(rest);
+            let view = if parts.any(|p| p == "view=compare") { View::Compare } else { View::Cluster };
             if !self.load_lesson(name) {
                 self.load_lesson(library::DEFAULT_LESSON);
             }
+            self.set_view(view);
             return;
         }
-        let err = match LinkState::decode(f) {
-            Ok(ls) => match Playback::new(ls.scenario, ls.seed, ls.commands) {
+        let err = match LinkState::decode_view(f) {
+            Ok((ls, view)) => match Playback::new(ls.scenario, ls.seed, ls.commands) {
                 Ok(pb) => {
                     self.install(pb, ls.at);
+                    self.set_view(view);
                     self.error = None;
                     self.hash = f.to_string();
                     return;
@@ -467,6 +486,7 @@ impl Model {
         msg.push_str(&err);
         msg.push_str(". Showing the first lesson instead.");
         self.load_lesson(library::DEFAULT_LESSON);
+        self.set_view(View::Cluster);
         self.error = Some(msg);
     }
 
@@ -485,7 +505,7 @@ impl Model {
         self.hash_dirty = false;
         self.last_hash_write = dom::now_ms();
         let Some(ls) = self.link_state() else { return };
-        let enc = ls.encode();
+        let enc = ls.encode_view(self.view());
         if enc != self.hash {
             dom::replace_hash(&enc);
             self.hash = enc;
@@ -529,6 +549,7 @@ impl Model {
         let changed = self.apply_action(action);
         if changed {
             self.after_change(throttle);
+            compare::after_change(self, throttle);
         }
         changed
     }
@@ -556,6 +577,7 @@ impl Model {
                 }
                 self.set_playing(false);
             }
+            Action::Step if self.compare.is_some() => return self.compare_step(),
             Action::Step => {
                 self.set_playing(false);
                 let Some(pb) = self.pb.as_mut() else { return false };
@@ -605,7 +627,9 @@ impl Model {
                     self.tab = Tab::Nodes;
                 }
                 self.selected = id;
+                self.page = None;
             }
+            Action::ShowPage(p) => self.page = p,
             Action::ToggleLink(a, b) => {
                 let cut = self.pb.as_ref().is_some_and(|pb| {
                     let net = &pb.sim().net;
@@ -729,6 +753,7 @@ impl Model {
                 self.sweep = Sweep::Done(rows);
             }
             Action::Lag(a) => return self.apply_lag(a),
+            Action::Compare(a) => return self.apply_compare(a),
             Action::Highlight(ops) => {
                 if self.highlight == ops {
                     return false;

@@ -98,3 +98,51 @@ pub fn default_sql(schema: &[String]) -> String {
     }
     ["INSERT INTO ", table, " DEFAULT VALUES"].concat()
 }
+
+/// What a page and a storage format are (the inspector's Pages section).
+pub const PAGES_HELP: &str = "The engine keeps rows in fixed-size pages, the unit it reads and writes on disk. \
+The storage format is how a row is laid out in a page's bytes; another engine version may use another format.";
+
+/// Why a WAL follower on another storage format halts.
+pub const WAL_FORMAT_HELP: &str = "WAL shipping sends the leader's page bytes: its on-disk layout. A node on \
+another storage format lays rows out differently, so those bytes mean nothing to it and it must stop. Logical \
+(row-based) replication ships rows, not bytes, so it goes on across formats: that is why it allows rolling upgrades.";
+
+/// What the trigger-based replicator is.
+pub const REPLICATOR_HELP: &str = "A process outside the database. Triggers on the leader note every change in a \
+_changes table; the replicator polls it, copies the chosen rows to its targets, and deletes the changes every \
+target has confirmed.";
+
+/// What a CDC consumer is.
+pub const CDC_HELP: &str = "Change data capture: this consumer reads the stream of row changes and keeps something \
+that is not a copy of the database: a search index (each word, and the keys of the rows that contain it).";
+
+/// A hex dump of at most `max_rows` rows of 16 bytes, in 4-byte groups, with the bytes as text where printable:
+/// `10 616e6e00 …  ann.…`. Offsets have as many hex digits as the last offset of a `size`-byte page needs.
+pub fn hex_dump(bytes: &[u8], max_rows: usize, size: usize) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let width = (usize::BITS - size.saturating_sub(1).leading_zeros()).div_ceil(4).max(2) as usize;
+    let mut out = String::with_capacity(max_rows.min(bytes.len() / 16 + 1) * (width + 54));
+    for (row, chunk) in bytes.chunks(16).take(max_rows).enumerate() {
+        let off = row * 16;
+        for k in (0..width).rev() {
+            out.push(DIGITS[(off >> (4 * k)) & 15] as char);
+        }
+        for i in 0..16 {
+            if i % 4 == 0 {
+                out.push(' ');
+            }
+            match chunk.get(i) {
+                Some(b) => {
+                    out.push(DIGITS[(b >> 4) as usize] as char);
+                    out.push(DIGITS[(b & 15) as usize] as char);
+                }
+                None => out.push_str("  "),
+            }
+        }
+        out.push_str("  ");
+        out.extend(chunk.iter().map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '·' }));
+        out.push('\n');
+    }
+    out
+}

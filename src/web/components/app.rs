@@ -8,7 +8,7 @@ use crate::web::dom::{self, AnimationLoop, Listener};
 use crate::web::state::{Action, AppState, Mode, Model, Tab};
 use crate::web::text;
 
-use super::{anomalies, bench, canvas, client, inspector, metrics, policies, spacetime, topbar, transport};
+use super::{anomalies, bench, canvas, client, compare, inspector, metrics, policies, spacetime, topbar, transport};
 
 #[derive(Properties, PartialEq, Default)]
 pub struct AppProps {
@@ -140,6 +140,9 @@ pub fn app(props: &AppProps) -> Html {
         <main id="app" class={classes!("app", m.reduced_motion.then_some("reduced-motion"))}>
             { topbar::view(&m, &dispatch) }
             { topbar::error_banner(&m, &dispatch) }
+            if m.compare.is_some() {
+                <div class="workspace cmp-space" onclick={close_popovers.clone()}>{ compare::view(&m, &dispatch) }</div>
+            } else {
             <div class="workspace" onclick={close_popovers}>
                 <section class="stage" aria-label="Cluster">
                     { topbar::narration(&m, &dispatch, None) }
@@ -163,6 +166,7 @@ pub fn app(props: &AppProps) -> Html {
                     { client::view(&m, &dispatch) }
                 </aside>
             </div>
+            }
             <div class="bottom">
                 { transport::view(&m, &dispatch, false) }
                 { footer }

@@ -46,7 +46,7 @@ const NODE_HW: f64 = 104.0;
 const NODE_HH: f64 = 58.0;
 const CLIENT_HW: f64 = 58.0;
 const CLIENT_HH: f64 = 28.0;
-const EXT_HW: f64 = 74.0;
+const EXT_HW: f64 = 80.0;
 const EXT_HH: f64 = 46.0;
 
 /// How to arrange the drawing for the space it gets.
@@ -199,15 +199,20 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
         (v.cuts.iter().any(|(x, y)| x == a && y == b), v.cuts.iter().any(|(x, y)| x == b && y == a))
     };
 
-    // Links between every pair of replicas (a before b in node order), and from a controller to every replica.
+    // Links between every pair of replicas (a before b in node order); from a controller or a trigger-based
+    // replicator to every replica, and to the search index it feeds; from a CDC consumer to the leader it reads.
+    let replicator = v.nodes.iter().any(|n| n.role == "replicator");
+    let source = |c: &NodeView| c.follows.as_deref().or(first_leader).map(str::to_string);
+    let wired = |a: &NodeView, b: &NodeView| match (a.role, b.role) {
+        ("controller" | "replicator", _) => is_replica(b) || (a.role == "replicator" && b.role == "cdc"),
+        ("cdc", _) => !replicator && is_replica(b) && source(a).as_deref() == Some(b.id.as_str()),
+        _ => is_replica(a) && is_replica(b),
+    };
     let mut links = Vec::new();
     for i in 0..v.nodes.len() {
         for j in i + 1..v.nodes.len() {
             let (ni, nj) = (&v.nodes[i], &v.nodes[j]);
-            let wired = (is_replica(ni) && is_replica(nj))
-                || (ni.role == "controller" && is_replica(nj))
-                || (nj.role == "controller" && is_replica(ni));
-            if !wired {
+            if !(wired(ni, nj) || wired(nj, ni)) {
                 continue;
             }
             let class = if is_replica(ni) && is_replica(nj) { "link" } else { "link ext" };
@@ -232,16 +237,20 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
     }
 
     let real_leader = m.leader_id();
+    let sim_node = |id: &str| m.pb.as_ref().and_then(|pb| pb.sim().nodes.iter().find(|x| x.id == id));
+    let leader_format = real_leader.and_then(sim_node).map(|x| x.storage_format);
     let nodes: Vec<Html> = v
         .nodes
         .iter()
         .zip(&node_rects)
         .map(|(n, r)| {
             let selected = m.selected.as_deref() == Some(n.id.as_str());
+            let x = sim_node(&n.id);
             if is_replica(n) {
-                node_view(n, *r, v.leader_lsn, real_leader, selected, d)
+                let format = x.map(|x| (x.storage_format, leader_format.is_some_and(|l| l != x.storage_format)));
+                node_view(n, *r, v.leader_lsn, real_leader, format, selected, d)
             } else {
-                external_view(n, *r, selected, d)
+                external_view(n, x, *r, selected, d)
             }
         })
         .collect();
@@ -383,16 +392,20 @@ fn node_view(
     r: Rect,
     leader_lsn: u64,
     real_leader: Option<&str>,
+    format: Option<(u8, bool)>,
     selected: bool,
     d: &Callback<Action>,
 ) -> Html {
     let (onclick, onkeydown) = select_handlers(&n.id, d);
     let (x0, y0, w, h) = (-r.hw, -r.hh, 2.0 * r.hw, 2.0 * r.hh);
+    let halted = n.status == Status::Halted;
     let leader = n.role == "leader";
     let is_real_leader = real_leader == Some(n.id.as_str());
     let crashed = n.status == Status::Crashed;
     let progress = n.joining.as_deref().and_then(derive::progress);
-    let lag = if n.candidate {
+    let lag = if halted {
+        "replication stopped".to_string()
+    } else if n.candidate {
         "standing for election".to_string()
     } else if let Some(j) = &n.joining {
         derive::joining_label(j)
@@ -437,7 +450,10 @@ fn node_view(
         ", epoch ",
         &n.epoch.to_string(),
         if n.synchronous { ", synchronous" } else { "" },
-        "): click to inspect",
+        ")",
+        n.error.as_deref().map_or("", |_| ": replication stopped, "),
+        n.error.as_deref().unwrap_or(""),
+        ". Click to inspect",
     ]
     .concat();
     html! {
@@ -446,7 +462,7 @@ fn node_view(
            data-node={n.id.clone()} data-role={n.role} data-status={n.status.name()} data-lsn={n.lsn.to_string()}
            data-epoch={n.epoch.to_string()} data-candidate={n.candidate.then_some("true")}
            data-sync={n.synchronous.then_some("true")} data-joining={n.joining.clone()}
-           data-follows={n.follows.clone()}
+           data-follows={n.follows.clone()} data-format={format.map(|f| f.0.to_string())}
            transform={translate(r.x, r.y)} {onclick} {onkeydown} tabindex="0">
             <title>{ tip }</title>
             <rect class="card" x={f(x0)} y={f(y0)} width={f(w)} height={f(h)} rx="12" />
@@ -459,11 +475,15 @@ fn node_view(
             <text class="n-lsn" x={f(-x0 - 14.0)} y={line(54.0)} text-anchor="end">
                 <tspan class="n-epoch">{ epoch }</tspan>{ ["LSN ", &n.lsn.to_string()].concat() }
             </text>
-            <text class={classes!("n-lag", (n.lag_records > 0).then_some("behind"), n.candidate.then_some("electing"))} x={f(x0 + 14.0)} y={line(78.0)}>{ text::truncate(&lag, 26) }</text>
+            <text class={classes!("n-lag", (n.lag_records > 0).then_some("behind"), n.candidate.then_some("electing"), halted.then_some("stopped"))} x={f(x0 + 14.0)} y={line(78.0)}>{ text::truncate(&lag, 26) }</text>
             <rect class="bar-track" x={f(x0 + 14.0)} y={line(94.0)} width={f(track)} height="7" rx="3.5" />
             <rect class={classes!("bar-fill", behind.then_some("behind"), progress.is_some().then_some("copying"))} x={f(x0 + 14.0)} y={line(94.0)} width={f(track * frac)} height="7" rx="3.5" />
             if n.synchronous {
                 { pill("sync", x0 + 36.0, y0, "sync", "The leader waits for this follower before it acknowledges a write") }
+            }
+            if let Some((fmt, differs)) = format {
+                { pill(if differs { "fmt differs" } else { "fmt" }, -x0 - 58.0, y0, &["f", &fmt.to_string()].concat(),
+                       &["Storage format ", &fmt.to_string(), if differs { ": not the leader's format" } else { "" }].concat()) }
             }
             if let Some(l) = stale_follow {
                 { pill("follows", x0 + 14.0 + (l.chars().count() as f64 + 8.0) * 3.7 + 9.0, -y0, &["follows ", l].concat(),
@@ -498,12 +518,21 @@ fn status_badge(s: Status, x: f64, y: f64) -> Html {
     }
 }
 
-/// A system outside the database: a cache drawn as a cylinder, a failover controller as a hexagon.
-fn external_view(n: &NodeView, r: Rect, selected: bool, d: &Callback<Action>) -> Html {
+/// A system outside the database: a cache drawn as a cylinder, a failover controller as a hexagon, the
+/// trigger-based replicator as a capsule (a process in the pipe), a CDC consumer's search index as a document.
+fn external_view(n: &NodeView, x: Option<&crate::node::Node>, r: Rect, selected: bool, d: &Callback<Action>) -> Html {
     let (onclick, onkeydown) = select_handlers(&n.id, d);
     let (hw, hh) = (r.hw, r.hh);
     let cache = n.role == "cache";
-    let shape = if cache {
+    let shape = if n.role == "replicator" {
+        html! { <rect class="card" x={f(-hw)} y={f(-hh)} width={f(2.0 * hw)} height={f(2.0 * hh)} rx={f(hh)} /> }
+    } else if n.role == "cdc" {
+        let k = 16.0;
+        let (a, b, c) = (f(hw - k), f(-hh + k), f(-hh));
+        let body = ["M", &f(-hw), " ", &c, "H", &a, "L", &f(hw), " ", &b, "V", &f(hh), "H", &f(-hw), "Z"].concat();
+        let fold = ["M", &a, " ", &c, "V", &b, "H", &f(hw)].concat();
+        html! { <><path class="card" d={body} /><path class="fold" d={fold} /></> }
+    } else if cache {
         let ry = 11.0;
         let body = [
             "M",
@@ -553,9 +582,18 @@ fn external_view(n: &NodeView, r: Rect, selected: bool, d: &Callback<Action>) ->
         .join(" ");
         html! { <polygon class="card" {points} /> }
     };
-    let detail = if cache {
+    let detail = if n.status == Status::Halted {
+        "stopped".to_string()
+    } else if cache {
         let keys = n.tables.iter().find(|t| t.name == "cache").map_or(0, |t| t.rows.len());
         [keys.to_string().as_str(), if keys == 1 { " key" } else { " keys" }].concat()
+    } else if n.role == "replicator" {
+        let r = x.map(|x| &x.replicator);
+        ["read ", &r.map_or(0, |r| r.changes_read).to_string(), " · purged ", &r.map_or(0, |r| r.purged).to_string()]
+            .concat()
+    } else if n.role == "cdc" {
+        let docs = x.and_then(|x| x.search.as_ref()).map_or(0, |s| s.docs.len());
+        [docs.to_string().as_str(), if docs == 1 { " document" } else { " documents" }].concat()
     } else {
         match &n.follows {
             Some(l) => ["watches ", l].concat(),
@@ -563,15 +601,24 @@ fn external_view(n: &NodeView, r: Rect, selected: bool, d: &Callback<Action>) ->
         }
     };
     let y_top = if cache { -hh + 30.0 } else { -hh + 24.0 };
+    let what = match n.role {
+        "cache" => " (a cache outside the database, keyed by primary key)",
+        "replicator" => {
+            " (trigger-based replication's replicator: polls the leader's _changes table, copies rows to its targets)"
+        }
+        "cdc" => " (change data capture: a search index kept from the leader's row changes)",
+        _ => " (a failover controller: it watches the replicas and appoints a new leader)",
+    };
+    let role = if n.role == "cdc" { "cdc · search" } else { n.role };
     html! {
         <g class={classes!("node", "external", n.role, n.status.name(), selected.then_some("selected"))}
            data-node={n.id.clone()} data-role={n.role} data-status={n.status.name()} data-lsn={n.lsn.to_string()}
            data-follows={n.follows.clone()}
            transform={translate(r.x, r.y)} {onclick} {onkeydown} tabindex="0">
-            <title>{ [n.id.as_str(), if cache { " (a cache outside the database, keyed by primary key)" } else { " (a failover controller: it watches the replicas and appoints a new leader)" }, ": click to inspect"].concat() }</title>
+            <title>{ [n.id.as_str(), what, n.error.as_deref().map_or("", |_| ": stopped, "), n.error.as_deref().unwrap_or(""), ". Click to inspect"].concat() }</title>
             { shape }
             <text class="n-id small" x="0" y={f(y_top + 6.0)} text-anchor="middle">{ text::truncate(&n.id, 10) }</text>
-            <text class="n-role" x="0" y={f(y_top + 25.0)} text-anchor="middle">{ n.role }</text>
+            <text class="n-role" x="0" y={f(y_top + 25.0)} text-anchor="middle">{ role }</text>
             <text class="n-ext" x="0" y={f(y_top + 45.0)} text-anchor="middle">
                 <tspan class="glyph">{ status_glyph(n.status) }</tspan>{ " " }{ detail }
             </text>

@@ -3,15 +3,19 @@
 
 use yew::prelude::*;
 
-use crate::node::Status;
-use crate::scenario::{Command, CopyMethod};
+use crate::node::{Node, Status};
+use crate::scenario::{Command, CopyMethod, LogKind};
 use crate::view::{ClusterView, NodeView, TableView};
 use crate::web::derive;
 use crate::web::state::{Action, FailoverSetting, Model, Tab, TIMEOUTS_MS};
 use crate::web::text;
 
+use super::pages::{self, fact};
+
 /// Rows shown per table before "… n more".
 const MAX_ROWS: usize = 40;
+/// Search-index words shown.
+const MAX_TERMS: usize = 16;
 
 pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
     let node = m.selected.as_ref().and_then(|id| v.nodes.iter().find(|n| &n.id == id));
@@ -155,6 +159,17 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
         [", drift ", &n.clock_drift_ppm.to_string(), " ppm"].concat()
     };
     let clock = [if n.clock_offset_ms >= 0 { "+" } else { "" }, &n.clock_offset_ms.to_string(), " ms", &drift].concat();
+    let sim_node = m.pb.as_ref().and_then(|pb| pb.sim().nodes.iter().find(|x| x.id == n.id));
+    let database = matches!(n.role, "leader" | "follower");
+    let format = sim_node.map_or(1, |x| x.storage_format);
+    let to_format = if format == 1 { 2 } else { 1 };
+    let upgrade = {
+        let id = id.clone();
+        d.reform(move |_: MouseEvent| Action::Do(Command::Upgrade { node: id.clone(), format: to_format }))
+    };
+    // The replicator reads no log of its own: epochs, LSNs and buffers mean nothing for it.
+    let log_facts = n.role != "replicator";
+    let wal = m.scenario().is_some_and(|s| s.replication.log == LogKind::Wal);
     html! {
         <section class="panel inspector" aria-label={["Node ", &n.id].concat()}>
             <header class="panel-head">
@@ -171,26 +186,41 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
                 <button class="btn" data-testid="pause-node" disabled={ended || !matches!(s, Status::Running | Status::Halted)} title={why.unwrap_or("Pause the process (a GC pause, a stalled VM): messages wait for it")} onclick={pause}>{ "Pause" }</button>
                 <button class="btn" data-testid="resume-node" disabled={ended || s != Status::Paused} title={why.unwrap_or("Resume: it handles everything that arrived meanwhile")} onclick={act(Command::Resume)}>{ "Resume" }</button>
                 if n.role == "follower" {
-                    <button class="btn wide" data-testid="failover-to" disabled={failover_block.is_some()}
+                    <button class="btn wide half" data-testid="failover-to" disabled={failover_block.is_some()}
                             title={failover_block.unwrap_or("Planned failover: the leader stops taking writes, hands everything it has to this follower, and this follower leads a new epoch")}
                             onclick={act(Command::FailoverTo)}>{ "Fail over to this node" }</button>
                 }
+                if database {
+                    <button class={classes!("btn", "wide", "upgrade", (n.role == "follower").then_some("half"))} data-testid="upgrade"
+                            data-format={to_format.to_string()} disabled={ended}
+                            title={why.unwrap_or(if to_format == 2 { "Upgrade to storage format 2: a rolling upgrade's step. The node restarts on the new format and rewrites its pages" } else { "Back to storage format 1: the node restarts on the old format and rewrites its pages" })}
+                            onclick={upgrade}>{ if to_format == 2 { "Upgrade to format 2" } else { "Back to format 1" } }</button>
+                }
             </div>
             if let Some(e) = &n.error {
-                <p class="node-error" role="alert"><b>{ "Replication stopped: " }</b>{ e.clone() }</p>
+                <p class="node-error" role="alert" data-testid="node-error"><b>{ "Replication stopped: " }</b>{ e.clone() }</p>
             }
             <dl class="facts">
-                <div><dt>{ "role" }</dt><dd>{ n.role }</dd></div>
+                <div class={classes!((n.role.len() > 8).then_some("span2"))}><dt>{ "role" }</dt><dd>{ n.role }</dd></div>
+                if log_facts {
                 <div title="The newest epoch (term) this node knows"><dt>{ "epoch" }</dt><dd>{ n.epoch }</dd></div>
+                }
                 <div title="Who this node believes leads"><dt>{ "follows" }</dt>
                     <dd class={classes!(n.follows.as_deref().is_some_and(|l| Some(l) != real_leader).then_some("stale"))}>
                         { n.follows.clone().unwrap_or_else(|| if n.role == "leader" { "itself".into() } else { "–".into() }) }
                     </dd></div>
+                if log_facts {
                 <div title="This node's log position / the leader's"><dt>{ "LSN" }</dt><dd>{ n.lsn }{ if real_leader.is_some() { [" / ", &v.leader_lsn.to_string()].concat() } else { " · no leader".to_string() } }</dd></div>
                 <div><dt>{ "lag" }</dt><dd>{ if n.lag_records == 0 { "none".to_string() } else { [n.lag_records.to_string().as_str(), " · ", &text::ms(n.lag_us)].concat() } }</dd></div>
+                }
                 <div><dt>{ "clock" }</dt><dd>{ clock }</dd></div>
+                if log_facts {
                 <div title="Entries received but not applied yet (out of order, or an apply delay)"><dt>{ "buffered" }</dt><dd>{ n.buffered }</dd></div>
                 <div title="Client writes the leader holds until followers confirm (sync / semi-sync)"><dt>{ "waiting" }</dt><dd>{ n.waiting_writes }</dd></div>
+                }
+                if database {
+                    <div title="The storage format this node's engine writes its pages in"><dt>{ "format" }</dt><dd data-testid="node-format">{ ["f", &format.to_string()].concat() }</dd></div>
+                }
             </dl>
             if n.candidate {
                 <p class="node-note electing">{ "Standing for election in epoch " }{ n.epoch }{ ": asking the other replicas for their votes." }</p>
@@ -202,7 +232,13 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
                 <p class="node-note joining">{ "Joining: " }{ j.clone() }</p>
             }
             <div class="scroll">
+                if wal && n.error.as_deref().is_some_and(|e| e.contains("format")) {
+                    <p class="node-note why" data-testid="wal-format-help">{ text::WAL_FORMAT_HELP }</p>
+                }
+                if let Some(x) = sim_node.filter(|_| n.role == "replicator") { { replicator_view(x, m) } }
+                if let Some(x) = sim_node.filter(|_| n.role == "cdc") { { cdc_view(x) } }
                 { for n.tables.iter().map(table_view) }
+                if let Some(x) = sim_node.filter(|_| database) { { pages::view(m, x, d) } }
                 <h3>{ "Log tail" }</h3>
                 if n.log_tail.is_empty() {
                     <p class="muted">{ "(empty log)" }</p>
@@ -236,6 +272,70 @@ fn table_view(t: &TableView) -> Html {
                     </tbody>
                 </table>
             </div>
+        </div>
+    }
+}
+
+/// Trigger-based replication's replicator: how often it polled, what it read, what every target confirmed.
+fn replicator_view(x: &Node, m: &Model) -> Html {
+    let r = &x.replicator;
+    let name = |i: usize| m.pb.as_ref().and_then(|pb| pb.sim().nodes.get(i)).map_or(String::new(), |n| n.id.clone());
+    let targets = TableView {
+        name: "targets".into(),
+        columns: vec!["node".into(), "acked change".into(), "at leader LSN".into()],
+        rows: r
+            .targets
+            .iter()
+            .map(|t| {
+                let a = r.acked.get(t);
+                vec![
+                    name(*t),
+                    a.map_or("–".into(), |a| ["#", &a.0.to_string()].concat()),
+                    a.map_or("–".into(), |a| a.1.to_string()),
+                ]
+            })
+            .collect(),
+    };
+    html! {
+        <div class="role-block" data-testid="replicator">
+            <h3>{ "Replicator" }</h3>
+            <p class="help">{ text::REPLICATOR_HELP }</p>
+            <dl class="facts">
+                { fact("polls", r.polls.to_string(), "Times it asked the leader for new changes") }
+                { fact("empty polls", r.empty_polls.to_string(), "Polls that found nothing new: the cost of polling") }
+                { fact("changes read", r.changes_read.to_string(), "Rows of the changes table read from the leader") }
+                { fact("purged ≤", r.purged.to_string(), "Changes up to this number are deleted from the leader's _changes table") }
+                { fact("waiting", (if r.waiting_since.is_some() { "yes" } else { "no" }).to_string(), "A poll is out and not answered yet") }
+            </dl>
+            { table_view(&targets) }
+        </div>
+    }
+}
+
+/// A CDC consumer's search index: its documents, and the first few words with the keys that contain them.
+fn cdc_view(x: &Node) -> Html {
+    let Some(ix) = &x.search else { return Html::default() };
+    let docs = TableView {
+        name: ["documents (", &ix.table, ".", &ix.column, ")"].concat(),
+        columns: vec!["key".into(), ix.column.clone()],
+        rows: ix.docs.iter().map(|(k, t)| vec![k.clone(), t.clone()]).collect(),
+    };
+    let words = TableView {
+        name: ["words (", &ix.terms.len().to_string(), ")"].concat(),
+        columns: vec!["word".into(), "keys".into()],
+        rows: ix
+            .terms
+            .iter()
+            .take(MAX_TERMS)
+            .map(|(w, keys)| vec![w.clone(), keys.iter().take(8).cloned().collect::<Vec<_>>().join(", ")])
+            .collect(),
+    };
+    html! {
+        <div class="role-block" data-testid="search-index">
+            <h3>{ "Search index" }</h3>
+            <p class="help">{ text::CDC_HELP }</p>
+            { table_view(&docs) }
+            { table_view(&words) }
         </div>
     }
 }

@@ -3,7 +3,7 @@
 use yew::prelude::*;
 
 use crate::web::dom;
-use crate::web::state::{Action, Model, Share};
+use crate::web::state::{Action, CompareAction, Model, Share};
 
 use super::icons::icon;
 
@@ -53,6 +53,14 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                     }) }
                 </select>
             </label>
+            <div class="seg view-switch" role="group" aria-label="View">
+                { for [(false, "show-cluster", "One cluster"), (true, "show-compare", "Compare log methods")].into_iter().map(|(cmp, id, label)| {
+                    let on = m.compare.is_some() == cmp;
+                    let title = if cmp { "The same run under all four replication log methods, side by side" } else { "The cluster of this run" };
+                    html! { <button class={classes!("seg-btn", on.then_some("on"))} data-testid={id} aria-pressed={if on { "true" } else { "false" }}
+                                    {title} onclick={d.reform(move |_: MouseEvent| Action::Compare(if cmp { CompareAction::Open } else { CompareAction::Close }))}>{ label }</button> }
+                }) }
+            </div>
             <div class="spacer" />
             <div class="share-wrap">
                 <button class={classes!("btn", (m.share == Share::Copied).then_some("done"))} data-testid="share" onclick={share}

@@ -1,0 +1,560 @@
+//! "Compare log methods" (DDIA 5.1): four panes, one per replication log method, running the same workload and
+//! faults at the same moment. Each pane draws its cluster with the log records in flight written in the method's
+//! own form (SQL text, page bytes in hex, row images, change-table rows), its figures, a verdict (do the replicas
+//! match the leader?) and, where they do not, the differing rows side by side. A side column holds the lesson's
+//! narration and the workload editor. One `pane` function draws all four.
+
+use yew::prelude::*;
+
+use crate::compare::{Verdict, METHODS};
+use crate::node::{Payload, Status};
+use crate::replog::{hex_preview, value_text, LogRecord};
+use crate::report::RowDiff;
+use crate::scenario::{LogKind, Role};
+use crate::sim::Simulation;
+use crate::sql::{RowChange, Value};
+use crate::trace::MsgKind;
+use crate::web::state::compare::{lessons, Facts};
+use crate::web::state::{Action, CompareAction, Model};
+use crate::web::text;
+
+use super::icons::kind_class;
+use super::topbar;
+
+/// Rows of one table shown per replica (the rest are counted).
+const MAX_DIFF_ROWS: usize = 8;
+/// Records listed under a drawing.
+const MAX_RECORDS: usize = 3;
+
+/// The method's name and what it ships, in a line.
+fn about(log: LogKind) -> (&'static str, &'static str) {
+    match log {
+        LogKind::Statement => {
+            ("Statement-based", "Ships the SQL text; each follower runs it again, with its own clock and RNG.")
+        }
+        LogKind::Wal => {
+            ("Write-ahead log shipping", "Ships the bytes written into storage pages; followers copy them.")
+        }
+        LogKind::Logical => {
+            ("Logical (row-based) log", "Ships each changed row's new values by primary key, then a commit.")
+        }
+        LogKind::Trigger => ("Trigger-based", "Triggers fill a changes table; a replicator polls it and copies rows."),
+    }
+}
+
+pub fn view(m: &Model, d: &Callback<Action>) -> Html {
+    let Some(c) = m.compare.as_ref() else { return Html::default() };
+    let on_draft = d.reform(|e: InputEvent| {
+        Action::Compare(CompareAction::SetDraft(e.target_unchecked_into::<web_sys::HtmlTextAreaElement>().value()))
+    });
+    let on_lesson =
+        d.reform(|e: Event| Action::LoadLesson(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value()));
+    let same = m.scenario().is_some_and(|s| crate::web::state::compare::workload_text(s) == c.draft);
+    html! {
+        <div class="compare" data-testid="compare">
+            <aside class="cmp-side">
+                { topbar::narration(m, d, None) }
+                if m.lesson.is_none() && m.scenario().is_some_and(|s| s.narration.is_some()) {
+                    <p class="cmp-note muted">{ "This run differs from the library lesson: the narration describes the lesson's own workload." }</p>
+                }
+                <label class="field">
+                    <span class="c-label">{ "Lessons about log methods" }</span>
+                    <select data-testid="compare-lesson" onchange={on_lesson}>
+                        if m.lesson.is_none_or(|l| !crate::library::COMPARE_LESSONS.contains(&l)) {
+                            <option value="" selected=true disabled=true>{ "Pick a lesson…" }</option>
+                        }
+                        { for lessons(m).into_iter().map(|(name, title)| html! {
+                            <option value={name} selected={m.lesson == Some(name)}>{ title.to_string() }</option>
+                        }) }
+                    </select>
+                </label>
+                <div class="workload">
+                    <label class="c-label" for="cmp-workload">{ "Workload" }</label>
+                    <p class="muted small">{ "One SQL statement per line; start a line with " }<code>{ "bob:" }</code>{ " to send it from another client. Every method runs it." }</p>
+                    <textarea id="cmp-workload" data-testid="workload" spellcheck="false" rows="7" value={c.draft.clone()} oninput={on_draft} />
+                    if let Some(e) = &c.draft_error {
+                        <p class="node-error" data-testid="workload-error" role="alert">{ "Not run: " }{ e.clone() }</p>
+                    }
+                    <div class="cmp-buttons">
+                        <button class="btn primary" data-testid="run-again" onclick={d.reform(|_: MouseEvent| Action::Compare(CompareAction::Run))}
+                                title="Run this workload from the start under all four methods">{ "Run again" }</button>
+                        <button class="btn" data-testid="reset-workload" disabled={same}
+                                onclick={d.reform(|_: MouseEvent| Action::Compare(CompareAction::ResetDraft))}>{ "Undo edits" }</button>
+                    </div>
+                </div>
+                { legend() }
+            </aside>
+            <div class="cmp-grid">
+                { for METHODS.iter().enumerate().map(|(i, log)| pane(m, i, *log, c.facts.get(i).and_then(Option::as_ref))) }
+            </div>
+        </div>
+    }
+}
+
+/// What the tokens and highlights mean (static markup, built once).
+fn legend() -> Html {
+    let mut o = Out(String::with_capacity(1200));
+    o.s("<ul class=\"cmp-legend\" aria-label=\"Legend\">");
+    for (kind, what) in [
+        (MsgKind::Replicate, "a log record, labelled in the method's own form"),
+        (MsgKind::Ack, "a replica confirming what it has applied"),
+        (MsgKind::Fetch, "a request for records: a fetch, or the replicator's poll"),
+        (MsgKind::Heartbeat, "the leader's heartbeat"),
+        (MsgKind::Request, "a client's statement"),
+    ] {
+        o.s("<li><svg class=\"swatch ")
+            .s(kind_class(kind))
+            .s("\" viewBox=\"-8 -8 16 16\" width=\"16\" height=\"16\" aria-hidden=\"true\">");
+        o.s(shape(kind)).s("</svg>").s(what).s("</li>");
+    }
+    o.s("<li><mark class=\"diff-swatch\">0.42</mark>a value that differs from the leader's</li></ul>");
+    Html::from_html_unchecked(o.0.into())
+}
+
+/// (glyph, class, headline) of a verdict: never colour alone.
+fn verdict_text(v: &Verdict) -> (&'static str, &'static str, String) {
+    match v {
+        Verdict::Match => ("✓", "match", "Replicas match the leader".into()),
+        Verdict::Diverged { rows } => {
+            ("✗", "diverged", ["Replicas DIVERGE: ", &rows.to_string(), " rows differ"].concat())
+        }
+        Verdict::Halted { node, .. } => ("⚠", "halted", ["Replication HALTED on ", node].concat()),
+        Verdict::Behind { node } => ("…", "behind", [node.as_str(), " is catching up"].concat()),
+    }
+}
+
+/// Panes are drawn as markup text rather than `html!` trees: they hold no controls, and text costs a fraction
+/// of the wasm that element-building code does (the writers are kept out of line for the same reason). Every
+/// piece of data goes through `Out::t` (escaped).
+struct Out(String);
+
+impl Out {
+    /// Markup, as is.
+    #[inline(never)]
+    fn s(&mut self, markup: &str) -> &mut Out {
+        self.0.push_str(markup);
+        self
+    }
+
+    /// Text: escaped.
+    #[inline(never)]
+    fn t(&mut self, text: &str) -> &mut Out {
+        for c in text.chars() {
+            match c {
+                '&' => self.0.push_str("&amp;"),
+                '<' => self.0.push_str("&lt;"),
+                '>' => self.0.push_str("&gt;"),
+                '"' => self.0.push_str("&quot;"),
+                '\'' => self.0.push_str("&#39;"),
+                c => self.0.push(c),
+            }
+        }
+        self
+    }
+
+    /// A coordinate, to a tenth.
+    #[inline(never)]
+    fn n(&mut self, v: f64) -> &mut Out {
+        let tenths = (v * 10.0).round() as i64;
+        if tenths < 0 {
+            self.0.push('-');
+        }
+        let a = tenths.unsigned_abs();
+        self.0.push_str(&(a / 10).to_string());
+        if a % 10 != 0 {
+            self.0.push('.');
+            self.0.push(char::from(b'0' + (a % 10) as u8));
+        }
+        self
+    }
+
+    fn at(&mut self, x: f64, y: f64) -> &mut Out {
+        self.s(" transform=\"translate(").n(x).s(" ").n(y).s(")\"")
+    }
+}
+
+fn pane(m: &Model, i: usize, log: LogKind, facts: Option<&Facts>) -> Html {
+    let (title, what) = about(log);
+    let sim = m.pane_sim(i);
+    let (glyph, class, headline) = match (&sim, facts) {
+        (Err(_), _) => ("⚠", "failed", "Cannot run this scenario".to_string()),
+        (_, Some(f)) => verdict_text(&f.figures.verdict),
+        _ => ("…", "behind", "Working…".to_string()),
+    };
+    let mut o = Out(String::with_capacity(4096));
+    o.s("<section class=\"cmp-pane ").s(class).s("\" data-testid=\"pane-").s(log.name());
+    o.s("\" data-verdict=\"").s(class).s("\" aria-label=\"").s(title).s("\"><header class=\"cmp-head\"><h2>").s(title);
+    o.s("</h2><span class=\"verdict ")
+        .s(class)
+        .s("\" data-testid=\"verdict\" role=\"status\"><span class=\"v-glyph\" aria-hidden=\"true\">");
+    o.s(glyph).s("</span>").t(&headline).s("</span></header><p class=\"cmp-what\">").s(what).s("</p>");
+    match sim {
+        Err(e) => {
+            o.s("<p class=\"node-error\">").t(e).s("</p>");
+        }
+        Ok(sim) => {
+            drawing(&mut o, sim);
+            records(&mut o, sim, log);
+            if let Some(f) = facts {
+                figures(&mut o, f, log);
+                problems(&mut o, sim, f);
+            }
+        }
+    }
+    o.s("</section>");
+    Html::from_html_unchecked(o.0.into())
+}
+
+/// A box on the drawing: centre and half sizes.
+type Spot = (f64, f64, f64, f64);
+
+/// Where the ray from the box's centre in direction (ux, uy) leaves it.
+fn edge(s: Spot, ux: f64, uy: f64) -> (f64, f64) {
+    let tx = if ux.abs() > 1e-9 { s.2 / ux.abs() } else { f64::INFINITY };
+    let ty = if uy.abs() > 1e-9 { s.3 / uy.abs() } else { f64::INFINITY };
+    let t = tx.min(ty) + 3.0;
+    (s.0 + ux * t, s.1 + uy * t)
+}
+
+/// `n` centres spread over [a, b].
+fn spread(n: usize, a: f64, b: f64) -> impl Iterator<Item = f64> {
+    (0..n).map(move |k| a + (b - a) * (k as f64 + 0.5) / n as f64)
+}
+
+/// A message kind's shape, small (the canvas's shapes, `icons::kind_shape`, at 60%).
+fn shape(kind: MsgKind) -> &'static str {
+    match kind {
+        MsgKind::Request => "<rect class=\"shape\" x=\"-4\" y=\"-4\" width=\"8\" height=\"8\" rx=\"1\"/>",
+        MsgKind::Response => "<circle class=\"shape\" r=\"5\"/>",
+        MsgKind::Replicate => "<polygon class=\"shape\" points=\"0,-6 6,0 0,6 -6,0\"/>",
+        MsgKind::Ack => "<polygon class=\"shape\" points=\"0,-5.5 5.5,4 -5.5,4\"/>",
+        MsgKind::Heartbeat => "<circle class=\"shape ring\" r=\"3.5\"/>",
+        MsgKind::Fetch => "<polygon class=\"shape\" points=\"0,5.5 5.5,-4 -5.5,-4\"/>",
+        MsgKind::Snapshot => "<rect class=\"shape\" x=\"-6\" y=\"-3.5\" width=\"12\" height=\"7\" rx=\"1\"/>",
+        MsgKind::Election => {
+            "<polygon class=\"shape\" points=\"0,-6 2,-2 6,-2 2.5,1 3.5,5.5 0,3 -3.5,5.5 -2.5,1 -6,-2 -2,-2\"/>"
+        }
+    }
+}
+
+/// The cluster, small: leaders on top, followers below, clients on the left, systems outside the database (the
+/// trigger replicator, a CDC consumer) on the right; a line wherever records flow; every message in flight.
+fn drawing(o: &mut Out, sim: &Simulation) {
+    const W: f64 = 460.0;
+    const H: f64 = 108.0;
+    let live: Vec<usize> = sim.nodes.iter().filter(|n| n.status != Status::Absent).map(|n| n.index).collect();
+    let (top, rest): (Vec<usize>, Vec<usize>) = live.iter().partition(|&&i| sim.nodes[i].role == Role::Leader);
+    let (bottom, side): (Vec<usize>, Vec<usize>) = rest.into_iter().partition(|&i| sim.nodes[i].is_replica());
+    let right = if side.is_empty() { W - 30.0 } else { W - 112.0 };
+    let mut spots: Vec<(&str, Spot)> = Vec::new();
+    for (row, y) in [(&top, 20.0), (&bottom, 88.0)] {
+        let xs = spread(row.len(), 96.0, right);
+        spots.extend(row.iter().zip(xs).map(|(&i, x)| (sim.nodes[i].id.as_str(), (x, y, 40.0, 17.0))));
+    }
+    let side: Vec<&str> = side.iter().map(|&i| sim.nodes[i].id.as_str()).collect();
+    let clients: Vec<&str> = sim.clients.iter().map(|c| c.id.as_str()).collect();
+    for (names, x, hw, hh) in [(side, W - 48.0, 44.0, 17.0), (clients, 34.0, 30.0, 11.0)] {
+        let ys = spread(names.len(), 2.0, H - 2.0);
+        spots.extend(names.into_iter().zip(ys).map(|(id, y)| (id, (x, y, hw, hh))));
+    }
+    let spot = |name: &str| spots.iter().find(|(n, _)| *n == name).map(|(_, s)| *s);
+    o.s("<svg class=\"cmp-draw\" viewBox=\"0 0 ").n(W).s(" ").n(H);
+    o.s("\" preserveAspectRatio=\"xMidYMid meet\" role=\"img\" aria-label=\"The cluster and the messages in flight\">");
+    // Links: from the leader to everything downstream, from the replicator to its targets, clients to their node.
+    let mut pairs: Vec<(&str, &str, &str)> = Vec::new();
+    let hub = sim.leader().map(|l| sim.nodes[l].id.as_str());
+    for &i in &live {
+        let n = &sim.nodes[i];
+        if let Some(h) = hub.filter(|h| *h != n.id) {
+            pairs.push((h, &n.id, "wire"));
+        }
+        if n.role == Role::Replicator {
+            pairs.extend(n.replicator.targets.iter().map(|&t| (n.id.as_str(), sim.nodes[t].id.as_str(), "wire")));
+        }
+    }
+    pairs.extend(sim.clients.iter().map(|c| (c.id.as_str(), sim.nodes[c.target].id.as_str(), "wire client")));
+    for (a, b, class) in pairs {
+        if let (Some(p), Some(q)) = (spot(a), spot(b)) {
+            o.s("<line class=\"").s(class).s("\" x1=\"").n(p.0).s("\" y1=\"").n(p.1).s("\" x2=\"").n(q.0);
+            o.s("\" y2=\"").n(q.1).s("\"/>");
+        }
+    }
+    for c in &sim.clients {
+        let Some(s) = spot(&c.id) else { continue };
+        o.s("<g class=\"cc\"").at(s.0, s.1).s("><rect x=\"").n(-s.2).s("\" y=\"").n(-s.3).s("\" width=\"").n(2.0 * s.2);
+        o.s("\" height=\"").n(2.0 * s.3).s("\" rx=\"10\"/><text y=\"3.5\" text-anchor=\"middle\">");
+        o.t(&text::truncate(&c.id, 8)).s("</text></g>");
+    }
+    let lead_lsn = sim.leader().map_or(0, |l| sim.nodes[l].lsn());
+    for &i in &live {
+        let n = &sim.nodes[i];
+        let Some(s) = spot(&n.id) else { continue };
+        let behind = n.is_replica() && n.lsn() < lead_lsn;
+        let sub = match (n.status, n.role) {
+            (Status::Halted, _) => "⚠ halted".to_string(),
+            (Status::Crashed, _) => "✕ down".to_string(),
+            (_, Role::Replicator) => ["polls ", &n.replicator.polls.to_string()].concat(),
+            (_, Role::Cdc) => [&n.search.as_ref().map_or(0, |x| x.docs.len()).to_string(), " docs"].concat(),
+            (_, r) if !r.is_replica() => r.name().to_string(),
+            _ if behind => ["LSN ", &n.lsn().to_string(), " −", &(lead_lsn - n.lsn()).to_string()].concat(),
+            _ => ["LSN ", &n.lsn().to_string()].concat(),
+        };
+        o.s("<g class=\"cn ").s(n.role.name()).s(" ").s(n.status.name()).s(if behind { " behind" } else { "" });
+        o.s("\" data-node=\"").t(&n.id).s("\"").at(s.0, s.1).s("><title>").t(&n.id).s(" (").s(n.role.name());
+        o.s(", ").s(n.status.name()).s(")");
+        if let Some(e) = &n.halt_error {
+            o.s(": ").t(e);
+        }
+        o.s("</title><rect x=\"")
+            .n(-s.2)
+            .s("\" y=\"")
+            .n(-s.3)
+            .s("\" width=\"")
+            .n(2.0 * s.2)
+            .s("\" height=\"")
+            .n(2.0 * s.3);
+        o.s("\" rx=\"6\"/><text class=\"cn-id\" y=\"-2.5\" text-anchor=\"middle\">").t(&n.id);
+        o.s("</text><text class=\"cn-sub\" y=\"10.5\" text-anchor=\"middle\">").t(&sub).s("</text></g>");
+    }
+    let now = sim.now();
+    let mut tokens = Vec::new();
+    for (id, msg) in sim.in_flight() {
+        let (Some(a), Some(b)) = (spot(sim.name(msg.from)), spot(sim.name(msg.to))) else { continue };
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let len = (dx * dx + dy * dy).sqrt().max(1e-6);
+        let (ux, uy) = (dx / len, dy / len);
+        let ((sx, sy), (ex, ey)) = (edge(a, ux, uy), edge(b, -ux, -uy));
+        let p = if msg.deliver <= msg.sent {
+            1.0
+        } else {
+            (now.saturating_sub(msg.sent) as f64 / (msg.deliver - msg.sent) as f64).clamp(0.0, 1.0)
+        };
+        // Opposite directions travel on either side of the wire.
+        let (nx, ny) = (-uy, ux);
+        let (x, y) = (sx + (ex - sx) * p + nx * 6.0, sy + (ey - sy) * p + ny * 6.0);
+        tokens.push((id, msg, x, y, ux, form(&msg.payload)));
+    }
+    // One label per record: the same entry on its way to every follower is written once, preferably on a token
+    // that travels right (its label runs ahead of it, away from the clients).
+    let mut order: Vec<usize> = (0..tokens.len()).collect();
+    order.sort_by(|&i, &j| tokens[j].4.total_cmp(&tokens[i].4));
+    let mut labelled: Vec<usize> = Vec::new();
+    for i in order {
+        if tokens[i].5.is_some() && !labelled.iter().any(|&k| tokens[k].5 == tokens[i].5) {
+            labelled.push(i);
+        }
+    }
+    for (i, (id, msg, x, y, ux, form)) in tokens.iter().enumerate() {
+        let kind = msg.payload.kind();
+        o.s("<g class=\"msg ").s(kind_class(kind)).s(if msg.doomed.is_some() { " doomed" } else { "" });
+        o.s("\" data-kind=\"").s(kind.name()).s("\" data-msg=\"").s(&id.to_string()).s("\"");
+        o.at(*x, *y).s(">").s(shape(kind));
+        if let (Some(t), true) = (form, labelled.contains(&i)) {
+            let (anchor, lx, ly) = if *ux > 0.2 {
+                ("start", 9.0, 3.5)
+            } else if *ux < -0.2 {
+                ("end", -9.0, 3.5)
+            } else {
+                ("middle", 0.0, -9.0)
+            };
+            o.s("<text class=\"cm-label\" x=\"").n(lx).s("\" y=\"").n(ly).s("\" text-anchor=\"");
+            o.s(anchor).s("\">").t(&text::truncate(t, 26)).s("</text>");
+        }
+        o.s("</g>");
+    }
+    o.s("</svg>");
+}
+
+/// A replication message's records in the method's own form (None for other messages).
+fn form(p: &Payload) -> Option<String> {
+    let (first, n) = match p {
+        Payload::Replicate { entries, .. } => (record_form(&entries.first()?.record), entries.len()),
+        Payload::Changes { changes, .. } | Payload::ApplyChanges { changes, .. } => {
+            (changes.first()?.describe(), changes.len())
+        }
+        _ => return None,
+    };
+    Some(if n > 1 { [first, " (+".into(), (n - 1).to_string(), ")".into()].concat() } else { first })
+}
+
+fn row_form(row: &[(String, Value)]) -> String {
+    let cols: Vec<String> = row.iter().map(|(c, v)| [c.as_str(), "=", &value_text(v)].concat()).collect();
+    ["{", &cols.join(", "), "}"].concat()
+}
+
+fn record_form(r: &LogRecord) -> String {
+    let parts: Vec<String> = match r {
+        LogRecord::Statement { statements } => return statements.join("; "),
+        LogRecord::Wal { format, writes } => writes
+            .iter()
+            .map(|w| {
+                let at =
+                    ["f", &format.to_string(), " p", &w.page.to_string(), "+", &w.offset.to_string(), ": "].concat();
+                at + &hex_preview(&w.bytes, 10)
+            })
+            .collect(),
+        LogRecord::Logical { changes, .. } => changes
+            .iter()
+            .map(|c| match c {
+                RowChange::Insert { table, row } => ["insert ", table, " ", &row_form(row)].concat(),
+                RowChange::Update { table, key, row } => {
+                    ["update ", table, "[", &value_text(key), "] ", &row_form(row)].concat()
+                }
+                RowChange::Delete { table, key } => ["delete ", table, "[", &value_text(key), "]"].concat(),
+                RowChange::Ddl { sql } => sql.clone(),
+            })
+            .chain(std::iter::once("commit".to_string()))
+            .collect(),
+    };
+    parts.join(" · ")
+}
+
+/// The records in flight, in full (as far as a line goes); when none are, what the leader logged last.
+fn records(o: &mut Out, sim: &Simulation, log: LogKind) {
+    let mut lines: Vec<(String, String)> = Vec::new();
+    for (_, msg) in sim.in_flight() {
+        let Some(form) = form(&msg.payload) else { continue };
+        let to = sim.name(msg.to);
+        match lines.iter_mut().find(|(_, f)| *f == form) {
+            Some((who, _)) => {
+                who.push_str(", ");
+                who.push_str(to);
+            }
+            None => lines.push(([sim.name(msg.from), " → ", to].concat(), form)),
+        }
+    }
+    let more = lines.len().saturating_sub(MAX_RECORDS);
+    lines.truncate(MAX_RECORDS);
+    if lines.is_empty() {
+        let idle = match sim.leader().map(|l| &sim.nodes[l]) {
+            None => "no leader".to_string(),
+            Some(l) if log == LogKind::Trigger => {
+                let waiting = l.db.rows(crate::node::CHANGES_TABLE).len().to_string();
+                ["changes table on ", &l.id, ": ", &waiting, " rows not yet purged"].concat()
+            }
+            Some(l) => l
+                .log
+                .back()
+                .map_or_else(|| "the log is empty".into(), |e| ["last record: ", &record_form(&e.record)].concat()),
+        };
+        lines.push(("nothing in flight".into(), idle));
+    }
+    o.s("<ul class=\"cmp-records\" data-testid=\"records\" aria-label=\"Log records in flight\">");
+    for (who, form) in &lines {
+        o.s("<li><span class=\"r-who\">").t(who).s("</span><code title=\"").t(form).s("\">").t(form).s("</code></li>");
+    }
+    if more > 0 {
+        o.s("<li class=\"muted\">+").s(&more.to_string()).s(" more in flight</li>");
+    }
+    o.s("</ul>");
+}
+
+fn bytes(b: u64) -> String {
+    if b < 1024 {
+        [b.to_string().as_str(), " B"].concat()
+    } else {
+        let tenths = b * 10 / 1024;
+        [(tenths / 10).to_string().as_str(), ".", &(tenths % 10).to_string(), " KB"].concat()
+    }
+}
+
+fn figures(o: &mut Out, f: &Facts, log: LogKind) {
+    let g = &f.figures;
+    let mut cells = vec![
+        ("records", g.records.to_string(), "Log records shipped (change rows, for triggers)"),
+        ("shipped", bytes(g.record_bytes), "Bytes of those records on the wire"),
+        (
+            "apply work",
+            [g.apply_rows.to_string().as_str(), " rows · ", &bytes(g.apply_bytes)].concat(),
+            "Rows read and written, and page bytes written, on followers and consumers to apply what they received",
+        ),
+        (
+            "leader rows",
+            g.leader_rows_written.to_string(),
+            "Rows the leader wrote: the clients' own and the replication machinery's (the changes table)",
+        ),
+        (
+            "max lag",
+            [(g.max_lag_ms.round() as u64).to_string().as_str(), " ms"].concat(),
+            "The longest a replica was behind the leader so far",
+        ),
+    ];
+    if log == LogKind::Trigger {
+        cells.push((
+            "polls",
+            [g.polls.to_string().as_str(), " · ", &g.empty_polls.to_string(), " empty"].concat(),
+            "Times the replicator asked the leader's changes table for news, and how many found nothing",
+        ));
+    }
+    o.s("<dl class=\"cmp-figs\" data-testid=\"figures\">");
+    for (k, v, tip) in cells {
+        o.s("<div title=\"").s(tip).s("\"><dt>").s(k).s("</dt><dd>").t(&v).s("</dd></div>");
+    }
+    o.s("</dl>");
+}
+
+/// Halted nodes with their errors; other divergence (a search index); the rows that differ, leader and replica
+/// side by side.
+fn problems(o: &mut Out, sim: &Simulation, f: &Facts) {
+    for n in &sim.nodes {
+        if let Some(e) = &n.halt_error {
+            o.s("<p class=\"node-error\" data-testid=\"halted\">⚠ <b>").t(&n.id).s("</b> stopped: ").t(e).s("</p>");
+        }
+    }
+    if f.diffs.is_empty() && matches!(f.figures.verdict, Verdict::Diverged { .. }) {
+        for a in f.figures.divergence.iter().take(2) {
+            o.s("<p class=\"node-error\">").t(&a.detail).s("</p>");
+        }
+    }
+    for (replica, rows) in &f.diffs {
+        let mut tables: Vec<&str> = rows.iter().map(|r| r.table.as_str()).collect();
+        tables.dedup();
+        for t in tables {
+            diff(o, &f.leader, replica, t, rows);
+        }
+    }
+}
+
+/// The rows of `table` that differ between the leader and `replica`: two tables side by side, aligned row for row,
+/// the differing cells marked (highlighted, bold, underlined: not by colour alone).
+fn diff(o: &mut Out, leader: &str, replica: &str, table: &str, rows: &[RowDiff]) {
+    let rows: Vec<&RowDiff> = rows.iter().filter(|r| r.table == table).collect();
+    let Some(first) = rows.iter().find_map(|r| r.leader.as_ref().or(r.replica.as_ref())) else { return };
+    let cols: Vec<&str> = first.iter().map(|(c, _)| c.as_str()).collect();
+    let marks: Vec<Vec<String>> = rows.iter().map(|r| r.differing_columns()).collect();
+    let shown = rows.len().min(MAX_DIFF_ROWS);
+    o.s("<div class=\"cmp-diff\" data-testid=\"diff\" data-replica=\"").t(replica).s("\"><h3>").t(replica);
+    o.s(" ≠ leader ").t(leader).s(": ").s(&rows.len().to_string()).s(if rows.len() == 1 {
+        " row of "
+    } else {
+        " rows of "
+    });
+    o.t(table).s("</h3><div class=\"diff-pair\">");
+    for (who, node, replica_side) in [("leader ", leader, false), ("replica ", replica, true)] {
+        o.s("<table class=\"grid data diff-side\"><caption>").s(who).s("<b>").t(node).s("</b></caption><thead><tr>");
+        for c in &cols {
+            o.s("<th>").t(c).s("</th>");
+        }
+        o.s("</tr></thead><tbody>");
+        for (r, mark) in rows.iter().zip(&marks).take(shown) {
+            let side = if replica_side { &r.replica } else { &r.leader };
+            o.s("<tr>");
+            for c in &cols {
+                match side.as_ref().and_then(|row| row.iter().find(|(k, _)| k == c)) {
+                    None => o.s("<td class=\"missing\">—</td>"),
+                    Some((_, v)) if mark.iter().any(|m| m == c) => {
+                        o.s("<td class=\"diff\"><mark>").t(&value_text(v)).s("</mark></td>")
+                    }
+                    Some((_, v)) => o.s("<td>").t(&value_text(v)).s("</td>"),
+                };
+            }
+            o.s("</tr>");
+        }
+        o.s("</tbody></table>");
+    }
+    o.s("</div>");
+    if rows.len() > shown {
+        o.s("<p class=\"muted small\">+").s(&(rows.len() - shown).to_string()).s(" more rows</p>");
+    }
+    o.s("</div>");
+}
