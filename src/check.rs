@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::node::VecMap;
 use crate::report::Anomaly;
 use crate::sim::Simulation;
 use crate::time::fmt_ms;
@@ -148,7 +149,7 @@ pub fn unavailability(sim: &Simulation) -> Vec<Anomaly> {
         .filter(|i| !sim.history[*i].read && sim.nodes[sim.history[*i].node].is_replica())
         .filter(|i| sim.history[*i].end.is_some())
         .collect();
-    writes.sort_by_key(|i| (sim.history[*i].start, *i));
+    crate::sql::sort_stable_by(&mut writes, |a, b| (sim.history[*a].start, a).cmp(&(sim.history[*b].start, b)));
     let mut out = Vec::new();
     let mut failed: Vec<usize> = Vec::new();
     let flush = |failed: &mut Vec<usize>, until: Option<u64>, out: &mut Vec<Anomaly>| {
@@ -201,7 +202,10 @@ pub fn failover_stats(sim: &Simulation) -> FailoverStats {
     use crate::trace::TraceEvent;
     let mut stats = FailoverStats::default();
     let mut crashed_leader_at: Option<u64> = None;
-    let mut alive: BTreeMap<&str, bool> = sim.nodes.iter().map(|n| (n.id.as_str(), true)).collect();
+    let mut alive: VecMap<&str, bool> = VecMap::default();
+    for n in &sim.nodes {
+        alive.insert(n.id.as_str(), true);
+    }
     let mut current: Option<String> =
         sim.scenario.nodes.iter().find(|n| n.role == crate::scenario::Role::Leader).map(|n| n.id.clone());
     for e in sim.trace.events() {
@@ -219,7 +223,7 @@ pub fn failover_stats(sim: &Simulation) -> FailoverStats {
                 stats.failovers += 1;
                 // A new term while the previous leader was alive (even if it wins again) was not needed.
                 if let Some(prev) = &current {
-                    if alive.get(prev.as_str()).copied().unwrap_or(false) && crashed_leader_at.is_none() {
+                    if alive.get(&prev.as_str()).copied().unwrap_or(false) && crashed_leader_at.is_none() {
                         stats.unnecessary += 1;
                     }
                 }

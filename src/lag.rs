@@ -215,9 +215,9 @@ pub fn policy_table(scenario: &crate::scenario::Scenario, seed: u64) -> Vec<Poli
             }
             let mut sim = Simulation::new(&s, seed, &[]).ok()?;
             sim.run_to_end();
-            let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+            let mut counts: crate::node::VecMap<String, usize> = Default::default();
             for a in check(&sim) {
-                *counts.entry(a.kind).or_default() += 1;
+                *counts.or_default(a.kind) += 1;
             }
             let done: Vec<&HistoryEntry> =
                 sim.history.iter().filter(|h| h.read && h.ok() && sim.nodes[h.node].is_replica()).collect();

@@ -2,8 +2,7 @@
 //! and reordering probabilities, and cut links. Cuts are directed, so a one-way partition (A can reach B, B cannot
 //! reach A) is just one cut; a symmetric partition is two. Everything can change during a run.
 
-use std::collections::BTreeSet;
-
+use crate::node::VecMap;
 use crate::rng::SimRng;
 use crate::scenario::NetworkSpec;
 use crate::time::{ms, Micros};
@@ -13,13 +12,13 @@ pub struct Network {
     pub spec: NetworkSpec,
     /// Endpoint names: nodes first, then clients (the simulation's `Endpoint` order).
     names: Vec<String>,
-    /// Directed cuts (from, to) by endpoint index.
-    cuts: BTreeSet<(usize, usize)>,
+    /// Directed cuts (from, to) by endpoint index (a set: few entries, so a sorted `Vec`).
+    cuts: VecMap<(usize, usize), ()>,
 }
 
 impl Network {
     pub fn new(spec: NetworkSpec, names: Vec<String>) -> Self {
-        Network { spec, names, cuts: BTreeSet::new() }
+        Network { spec, names, cuts: VecMap::default() }
     }
 
     fn index(&self, name: &str) -> Option<usize> {
@@ -27,13 +26,13 @@ impl Network {
     }
 
     pub fn can_reach(&self, from: usize, to: usize) -> bool {
-        !self.cuts.contains(&(from, to))
+        !self.cuts.contains_key(&(from, to))
     }
 
     /// Is the link between two named endpoints cut in each direction? (a->b, b->a)
     pub fn link_state(&self, a: &str, b: &str) -> (bool, bool) {
         match (self.index(a), self.index(b)) {
-            (Some(a), Some(b)) => (self.cuts.contains(&(a, b)), self.cuts.contains(&(b, a))),
+            (Some(a), Some(b)) => (self.cuts.contains_key(&(a, b)), self.cuts.contains_key(&(b, a))),
             _ => (false, false),
         }
     }
@@ -50,9 +49,9 @@ impl Network {
                 for a in g {
                     for b in h {
                         if let (Some(a), Some(b)) = (self.index(a), self.index(b)) {
-                            self.cuts.insert((a, b));
+                            self.cuts.insert((a, b), ());
                             if !one_way {
-                                self.cuts.insert((b, a));
+                                self.cuts.insert((b, a), ());
                             }
                         }
                     }

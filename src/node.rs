@@ -472,14 +472,109 @@ pub enum Joining {
     CatchingUp,
 }
 
+/// A map of few entries (one per node, client or operation in flight) kept as a `Vec` sorted by key: the same
+/// lookups and key-order iteration as a `BTreeMap`, for a fraction of the wasm code (each key/value type of a
+/// `BTreeMap` instantiates the whole B-tree: 4-7 KB).
+#[derive(Clone, Debug, PartialEq)]
+pub struct VecMap<K, V>(Vec<(K, V)>);
+
+impl<K, V> Default for VecMap<K, V> {
+    fn default() -> Self {
+        VecMap(Vec::new())
+    }
+}
+
+impl<K: Ord, V> VecMap<K, V> {
+    fn find(&self, key: &K) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.cmp(key))
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.find(key).ok().map(|i| &self.0[i].1)
+    }
+
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.find(key).ok().map(|i| &mut self.0[i].1)
+    }
+
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.find(key).is_ok()
+    }
+
+    /// Like `BTreeMap::insert`: an existing entry keeps its key and gets the new value.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.find(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.find(key).ok().map(|i| self.0.remove(i).1)
+    }
+
+    /// `entry(key).or_default()`.
+    pub fn or_default(&mut self, key: K) -> &mut V
+    where
+        V: Default,
+    {
+        let i = self.find(&key).unwrap_or_else(|i| {
+            self.0.insert(i, (key, V::default()));
+            i
+        });
+        &mut self.0[i].1
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.into_iter()
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+impl<'a, K, V> IntoIterator for &'a VecMap<K, V> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl<K, V> IntoIterator for VecMap<K, V> {
+    type Item = (K, V);
+    type IntoIter = std::vec::IntoIter<(K, V)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
 /// State lost in a crash.
 #[derive(Clone, Debug, Default)]
 struct Volatile {
-    peers: BTreeMap<usize, PeerProgress>,
+    peers: VecMap<usize, PeerProgress>,
     /// Entries received ahead of order, with the time they may be applied.
     /// Entries received ahead of order: (ready time, entry, epoch of the entry before it).
     buffer: BTreeMap<u64, (Micros, Rc<LogEntry>, u64)>,
-    sessions: BTreeMap<usize, Session>,
+    sessions: VecMap<usize, Session>,
     waiting: Vec<Waiting>,
     leader_lsn_seen: u64,
     last_heard_leader: Micros,
@@ -490,12 +585,12 @@ struct Volatile {
     sync_follower: Option<usize>,
     /// Planned failover in progress: hand leadership to this follower once it has everything.
     handing_over: Option<usize>,
-    transfers: BTreeMap<usize, Transfer>,
+    transfers: VecMap<usize, Transfer>,
     snapshot_parts: BTreeSet<u32>,
     snapshot_since: Micros,
     copy_rows: Vec<(String, Vec<(String, Value)>)>,
     /// Controller: last status heard from each replica (time, epoch, lsn, leading).
-    statuses: BTreeMap<usize, (Micros, u64, u64, bool)>,
+    statuses: VecMap<usize, (Micros, u64, u64, bool)>,
     appointed: Option<(usize, Micros)>,
     /// Cache: key -> (owner, row).
     kv: BTreeMap<String, (String, String)>,
@@ -778,10 +873,10 @@ impl Node {
         let last = self.lsn();
         let mut all = self.followers();
         all.extend(self.subscribers.iter().copied().filter(|s| *s != self.index));
-        self.vol.peers = all
-            .into_iter()
-            .map(|f| (f, PeerProgress { match_lsn: 0, sent_lsn: last, last_send: now, last_ack: now }))
-            .collect();
+        self.vol.peers.clear();
+        for f in all {
+            self.vol.peers.insert(f, PeerProgress { match_lsn: 0, sent_lsn: last, last_send: now, last_ack: now });
+        }
         self.vol.sync_follower = self.followers().first().copied();
     }
 
@@ -873,7 +968,7 @@ impl Node {
             if self.vol.transfers.contains_key(&f) {
                 continue;
             }
-            let p = self.vol.peers.entry(f).or_default();
+            let p = self.vol.peers.or_default(f);
             // Retransmit to a follower that is behind and has been sent nothing for a while.
             let stalled = now.saturating_sub(p.last_send) >= 2 * cfg.heartbeat;
             if shipping && p.match_lsn < last && stalled {
@@ -1009,7 +1104,7 @@ impl Node {
                 }
                 // Ship at once to every follower (and CDC consumer) that is in step (pipelining).
                 for f in self.downstream(cfg) {
-                    let p = self.vol.peers.entry(f).or_default();
+                    let p = self.vol.peers.or_default(f);
                     if p.sent_lsn + 1 == lsn {
                         p.sent_lsn = lsn;
                         p.last_send = now;
@@ -1076,7 +1171,7 @@ impl Node {
 
     fn on_ack(&mut self, now: Micros, f: usize, lsn: u64, cfg: &NodeConfig, out: &mut Vec<Effect>) {
         let last = self.lsn();
-        let p = self.vol.peers.entry(f).or_default();
+        let p = self.vol.peers.or_default(f);
         p.match_lsn = p.match_lsn.max(lsn.min(last));
         p.last_ack = now;
         // Catching up: the follower has everything we sent, and more is waiting (log shipping only).
@@ -1127,7 +1222,7 @@ impl Node {
     ) {
         if cfg.log == LogKind::Trigger {
             // Nothing is shipped from the log: the follower is a target of the replicator.
-            let p = self.vol.peers.entry(f).or_default();
+            let p = self.vol.peers.or_default(f);
             p.last_ack = now;
             return;
         }
@@ -1143,7 +1238,7 @@ impl Node {
             out.push(send(f, Payload::NeedSnapshot { epoch: self.epoch }));
             return;
         }
-        let p = self.vol.peers.entry(f).or_default();
+        let p = self.vol.peers.or_default(f);
         p.match_lsn = after_lsn;
         p.sent_lsn = after_lsn;
         p.last_ack = now;
@@ -1207,7 +1302,7 @@ impl Node {
             if part + 1 >= total {
                 self.vol.transfers.remove(&f);
                 let last = self.lsn();
-                let p = self.vol.peers.entry(f).or_default();
+                let p = self.vol.peers.or_default(f);
                 p.sent_lsn = last;
                 p.last_send = now;
             }
@@ -1225,7 +1320,7 @@ impl Node {
         }
         self.vol.handing_over = Some(target);
         let last = self.lsn();
-        let p = self.vol.peers.entry(target).or_default();
+        let p = self.vol.peers.or_default(target);
         if p.match_lsn >= last {
             let epoch = self.epoch + 1;
             out.push(send(target, Payload::Promote { epoch }));
@@ -1321,7 +1416,8 @@ impl Node {
         self.epoch += 1;
         self.voted_for = Some(self.index);
         self.vol.candidate = true;
-        self.vol.votes = BTreeSet::from([self.index]);
+        self.vol.votes.clear();
+        self.vol.votes.insert(self.index);
         self.vol.election_deadline = self.new_deadline(now, cfg);
         out.push(Effect::Note(Note::ElectionStarted { epoch: self.epoch }));
         let request = Payload::VoteRequest { epoch: self.epoch, last_lsn: self.lsn(), last_epoch: self.last_epoch() };

@@ -130,7 +130,10 @@ pub fn row_diffs(sim: &Simulation, leader: &crate::node::Node, replica: &crate::
         };
         let a = keyed(&leader.db, expected);
         let b = keyed(&replica.db, replica.db.rows(&table));
-        let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        // Both maps' keys, sorted, once each (a set would add a B-tree instance to the wasm).
+        let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+        crate::sql::sort_values(&mut keys);
+        keys.dedup();
         for k in keys {
             let (ra, rb) = (a.get(k), b.get(k));
             if ra.map(|x| &x.1) == rb.map(|x| &x.1) {
@@ -174,7 +177,7 @@ fn divergence_in(sim: &Simulation, group: usize) -> Vec<Anomaly> {
                 }
             }
         }
-        ops.sort_unstable();
+        crate::sql::sort_values(&mut ops);
         ops.dedup();
         let show = |r: &Option<Vec<(String, SqlValue)>>| {
             r.as_ref().map_or("(missing)".to_string(), |x| format!("({})", row_text(x)))
@@ -217,7 +220,9 @@ fn divergence_in(sim: &Simulation, group: usize) -> Vec<Anomaly> {
         }
         let want = search_docs(sim, leader, &index.table, &index.column);
         let mut diffs = Vec::new();
-        let keys: std::collections::BTreeSet<&String> = want.keys().chain(index.docs.keys()).collect();
+        let mut keys: Vec<&String> = want.keys().chain(index.docs.keys()).collect();
+        crate::sql::sort_values(&mut keys);
+        keys.dedup();
         for k in keys {
             let (a, b) = (want.get(k), index.docs.get(k));
             if a != b {

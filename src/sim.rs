@@ -131,7 +131,7 @@ pub struct KindMetrics {
 
 #[derive(Clone, Debug, Default)]
 pub struct Metrics {
-    pub per_kind: BTreeMap<MsgKind, KindMetrics>,
+    pub per_kind: crate::node::VecMap<MsgKind, KindMetrics>,
     pub events: u64,
     /// Replication log records shipped (log entries to followers, change rows to trigger targets) and their bytes.
     pub records: u64,
@@ -157,7 +157,7 @@ pub struct Simulation {
     /// Which replication group (partition) each node belongs to.
     pub partition_of: Vec<usize>,
     /// Scatter-gather reads in progress: op -> (partitions still to answer, rows so far, (partition, lsn) seen).
-    scatter: BTreeMap<usize, (Vec<usize>, OpResult)>,
+    scatter: crate::node::VecMap<usize, (Vec<usize>, OpResult)>,
     /// LSN of each user's last acknowledged write, shared by the user's devices when they share tokens.
     pub user_tokens: BTreeMap<String, u64>,
     /// Who acted as leader when: (node, from, until). Split-brain checking reads it.
@@ -311,7 +311,7 @@ impl Simulation {
             leader_spans: Vec::new(),
             user_tokens: BTreeMap::new(),
             partition_of,
-            scatter: BTreeMap::new(),
+            scatter: Default::default(),
             lag_samples: Vec::new(),
             net_rng: SimRng::fork(seed, "network"),
             in_flight: InFlightTable::default(),
@@ -784,7 +784,7 @@ impl Simulation {
         let now = self.now;
         let kind = payload.kind();
         let bytes = payload.size_bytes();
-        let m = self.metrics.per_kind.entry(kind).or_default();
+        let m = self.metrics.per_kind.or_default(kind);
         m.sent += 1;
         m.bytes += u64::from(bytes);
         match &payload {
@@ -843,11 +843,11 @@ impl Simulation {
         };
         let (from_name, to_name) = (self.nm(m.from), self.nm(m.to));
         if let Some(reason) = reason {
-            self.metrics.per_kind.entry(kind).or_default().dropped += 1;
+            self.metrics.per_kind.or_default(kind).dropped += 1;
             self.trace.push(TraceEvent::Dropped { at: now, msg: id, from: from_name, to: to_name, kind, reason });
             return;
         }
-        self.metrics.per_kind.entry(kind).or_default().delivered += 1;
+        self.metrics.per_kind.or_default(kind).delivered += 1;
         self.trace.push(TraceEvent::Delivered { at: now, msg: id, from: from_name, to: to_name, kind });
         match m.to {
             Endpoint::Client(c) => self.on_client_message(c, m.from, m.payload),
@@ -906,7 +906,7 @@ impl Simulation {
                     merged.rows.extend(result.rows);
                     merged.served.extend(result.served);
                     if waiting.is_empty() {
-                        merged.served.sort_unstable();
+                        crate::sql::sort_values(&mut merged.served);
                         self.finish_op(op, merged);
                     } else {
                         self.scatter.insert(op, (waiting, merged));
@@ -1087,7 +1087,7 @@ pub fn percentile(values: &[Micros], p: u32) -> Micros {
         return 0;
     }
     let mut v = values.to_vec();
-    v.sort_unstable();
+    crate::sql::sort_values(&mut v);
     let rank = (u64::from(p.min(100)) * v.len() as u64).div_ceil(100).max(1) as usize;
     v[rank - 1]
 }
@@ -1097,7 +1097,7 @@ pub fn percentile(values: &[Micros], p: u32) -> Micros {
 pub fn merged_commands(scenario: &Scenario, extra: &[TimedCommand]) -> Rc<Vec<TimedCommand>> {
     let mut commands: Vec<TimedCommand> =
         scenario.workload.iter().chain(scenario.faults.iter()).chain(extra.iter()).cloned().collect();
-    commands.sort_by_key(|c| c.at);
+    crate::sql::sort_stable_by(&mut commands, |a, b| a.at.cmp(&b.at));
     Rc::new(commands)
 }
 

@@ -85,7 +85,7 @@ pub struct ReplicatorState {
     /// Followers and CDC consumers it applies changes to.
     pub targets: Vec<usize>,
     /// Per target: the last change it confirmed, and the leader LSN that made it complete.
-    pub acked: BTreeMap<usize, (i64, u64)>,
+    pub acked: super::VecMap<usize, (i64, u64)>,
     /// Changes up to here have been deleted from the leader's changes table.
     pub purged: i64,
     pub polls: u64,
@@ -108,7 +108,10 @@ pub struct SearchIndex {
 }
 
 fn words(text: &str) -> BTreeSet<String> {
-    text.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_ascii_lowercase).collect()
+    // extend, not collect: collecting into a set sorts first, one more sort instance in the wasm.
+    let mut set = BTreeSet::new();
+    set.extend(text.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_ascii_lowercase));
+    set
 }
 
 fn plain_text(v: &Value) -> String {
@@ -375,7 +378,7 @@ impl Node {
             }
             Payload::ChangesApplied { seq, lsn } => {
                 let r = &mut self.replicator;
-                let a = r.acked.entry(from).or_default();
+                let a = r.acked.or_default(from);
                 *a = (a.0.max(seq), a.1.max(lsn));
                 let low = r.targets.iter().map(|t| r.acked.get(t).map_or(0, |a| a.0)).min().unwrap_or(0);
                 if low > r.purged {

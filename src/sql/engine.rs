@@ -371,7 +371,7 @@ impl Database {
     /// Table names as declared, sorted.
     pub fn table_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.tables.values().map(|t| t.name.clone()).collect();
-        names.sort();
+        super::sort_values(&mut names);
         names
     }
 

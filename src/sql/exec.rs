@@ -444,7 +444,7 @@ impl Database {
             let mut seen = std::collections::BTreeSet::new();
             out.retain(|(values, _)| seen.insert(values.iter().cloned().map(SortKey).collect::<Vec<_>>()));
         }
-        out.sort_by(|(_, a), (_, b)| {
+        super::sort_stable_by(&mut out, |(_, a), (_, b)| {
             let pairs = a.iter().zip(b).zip(&q.order);
             pairs
                 .map(|((x, y), (_, desc))| if *desc { compare(y, x) } else { compare(x, y) })

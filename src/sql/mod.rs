@@ -96,6 +96,7 @@ mod value;
 #[cfg(test)]
 mod tests;
 
+use std::cmp::Ordering;
 use std::fmt;
 
 pub use engine::{Database, Session};
@@ -103,6 +104,38 @@ pub use lexer::split_statements;
 pub use nondet::{is_deterministic, substitute_nondeterministic};
 pub use pages::{PageKind, PageSummary, PageWrite, StorageStats};
 pub use value::Value;
+
+/// Sort `v` stably by `cmp`: the same order as `v.sort_by(cmp)`, through one shared instance of the standard
+/// library's sort. The indices are sorted (by one non-generic function calling `cmp` through a `dyn`), then the
+/// elements are moved into place. Each `sort_by` on another element type or comparator would otherwise add its own
+/// copy of the sort code (3-4 KB of wasm each). Used for sorts across the crate, also where an unstable sort would
+/// do: stability never hurts determinism.
+pub fn sort_stable_by<T>(v: &mut [T], mut cmp: impl FnMut(&T, &T) -> Ordering) {
+    let mut order = sorted_indices(v.len(), &mut |a, b| cmp(&v[a], &v[b]));
+    // order[k] is the index of the element that belongs at k: follow each cycle of the permutation once.
+    for start in 0..order.len() {
+        let mut at = start;
+        while order[at] != start {
+            let from = order[at];
+            v.swap(at, from);
+            order[at] = at;
+            at = from;
+        }
+        order[at] = at;
+    }
+}
+
+/// `v.sort()`, through [`sort_stable_by`] (equal elements are alike, so stable or not gives the same result).
+pub fn sort_values<T: Ord>(v: &mut [T]) {
+    sort_stable_by(v, T::cmp);
+}
+
+#[inline(never)]
+fn sorted_indices(n: usize, cmp: &mut dyn FnMut(usize, usize) -> Ordering) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|a, b| cmp(*a, *b));
+    order
+}
 
 /// Where nondeterminism comes from: the node's own clock and RNG. Followers re-executing a
 /// statement use their own, which is why statement-based replication diverges.

@@ -21,7 +21,7 @@ fn nondeterministic_calls(stmt: &Stmt) -> Vec<(usize, usize, String)> {
             }
         }
     });
-    calls.sort();
+    super::sort_values(&mut calls);
     calls
 }
 

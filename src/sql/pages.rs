@@ -781,7 +781,8 @@ impl Store {
 
     /// Free the pages of a table that is no longer in the schema.
     fn drop_table(&mut self, id: u32) {
-        let pages: BTreeSet<u32> = self.locs.remove(&id).unwrap_or_default().values().map(|l| l.0).collect();
+        let mut pages = BTreeSet::new();
+        pages.extend(self.locs.remove(&id).unwrap_or_default().values().map(|l| l.0));
         for page in pages {
             self.release(page);
         }
@@ -968,7 +969,8 @@ impl Database {
     fn write_pages(&mut self) {
         let store = &mut self.store;
         if store.catalog_dirty {
-            let live: BTreeSet<u32> = self.tables.values().map(|t| t.meta.id).collect();
+            let mut live = BTreeSet::new();
+            live.extend(self.tables.values().map(|t| t.meta.id));
             let gone: Vec<u32> = store.table_ids().filter(|id| !live.contains(id)).collect();
             for id in gone {
                 store.drop_table(id);
@@ -976,7 +978,7 @@ impl Database {
         }
         for t in self.tables.values_mut().filter(|t| !t.meta.dirty.is_empty()) {
             let mut dirty = std::mem::take(&mut t.meta.dirty);
-            dirty.sort_unstable();
+            super::sort_values(&mut dirty);
             dirty.dedup();
             for rowid in dirty {
                 store.sync_row(t.meta.id, rowid, t.rows.get(&rowid).map(Vec::as_slice));
@@ -984,7 +986,7 @@ impl Database {
         }
         if store.catalog_dirty {
             let mut tables: Vec<&Table> = self.tables.values().collect();
-            tables.sort_by_key(|t| t.meta.id);
+            super::sort_stable_by(&mut tables, |a, b| a.meta.id.cmp(&b.meta.id));
             for t in &tables {
                 store.locs.entry(t.meta.id).or_default();
             }
@@ -1007,7 +1009,7 @@ impl Database {
             t.rows.iter().try_for_each(|(rowid, values)| store.check_row(*rowid, values))?;
         }
         let mut tables: Vec<&mut Table> = self.tables.values_mut().collect();
-        tables.sort_by_key(|t| t.meta.id);
+        super::sort_stable_by(&mut tables, |a, b| a.meta.id.cmp(&b.meta.id));
         for t in &mut tables {
             t.meta.dirty.clear();
             store.locs.entry(t.meta.id).or_default();
@@ -1086,7 +1088,9 @@ impl Database {
             }
             return result;
         }
-        self.store.stats.pages_written += writes.iter().map(|w| w.page).collect::<BTreeSet<u32>>().len() as u64;
+        let mut pages = BTreeSet::new();
+        pages.extend(writes.iter().map(|w| w.page));
+        self.store.stats.pages_written += pages.len() as u64;
         self.store.stats.bytes_written += writes.iter().map(|w| w.bytes.len() as u64).sum::<u64>();
         Ok(())
     }
@@ -1195,7 +1199,9 @@ impl Database {
     /// Make tables and triggers match the catalog; returns the ids of tables dropped. The first
     /// change saves the schema in `backup`, for the caller to restore on a later error.
     fn apply_schema(&mut self, entries: &[Entry], backup: &mut Backup) -> Result<Vec<u32>, SqlError> {
-        let mut want = BTreeSet::new();
+        // (id, sql) of the tables wanted and had, as sorted sets in `Vec`s (a set type would add a B-tree instance
+        // to the wasm).
+        let mut want = Vec::new();
         let mut triggers = Vec::new();
         for e in entries {
             match e {
@@ -1203,17 +1209,20 @@ impl Database {
                     if want.iter().any(|(i, _)| i == id) {
                         return Err(bad(0, "a table is in the catalog twice"));
                     }
-                    want.insert((*id, *sql));
+                    want.push((*id, *sql));
                 }
                 Entry::Trigger(sql) => triggers.push(*sql),
             }
         }
-        let have: BTreeSet<(u32, &str)> = self.tables.values().map(|t| (t.meta.id, t.sql.as_str())).collect();
+        super::sort_values(&mut want);
+        let mut have: Vec<(u32, &str)> = self.tables.values().map(|t| (t.meta.id, t.sql.as_str())).collect();
+        super::sort_values(&mut have);
+        have.dedup();
         if have == want && self.triggers.iter().map(|t| t.sql.as_str()).eq(triggers.iter().copied()) {
             return Ok(Vec::new());
         }
         *backup = Some((self.tables.clone(), self.triggers.clone()));
-        let dropped: Vec<u32> = have.difference(&want).map(|(id, _)| *id).collect();
+        let dropped: Vec<u32> = have.iter().filter(|x| want.binary_search(x).is_err()).map(|(id, _)| *id).collect();
         self.tables.retain(|_, t| !dropped.contains(&t.meta.id));
         for (id, sql) in want {
             if self.tables.values().any(|t| t.meta.id == id) {

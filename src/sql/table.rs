@@ -201,7 +201,7 @@ impl Table {
         let mut rows: Vec<&Vec<Value>> = self.rows.values().collect();
         if let Some(pk) = self.primary_key.filter(|pk| Some(*pk) != self.rowid_alias) {
             let null = Value::Null;
-            rows.sort_by(|a, b| compare(a.get(pk).unwrap_or(&null), b.get(pk).unwrap_or(&null)));
+            super::sort_stable_by(&mut rows, |a, b| compare(a.get(pk).unwrap_or(&null), b.get(pk).unwrap_or(&null)));
         }
         rows
     }

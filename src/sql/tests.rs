@@ -1111,3 +1111,31 @@ mod never_panic {
         }
     }
 }
+
+#[test]
+fn shared_stable_sort_matches_sort_by() {
+    // Keys with many ties: the payload shows whether equal keys keep their order.
+    let mut state = 1u64;
+    for len in [0usize, 1, 2, 3, 7, 20, 33, 100, 257, 1000] {
+        let v: Vec<(u8, usize)> = (0..len)
+            .map(|i| {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                ((state >> 59) as u8, i)
+            })
+            .collect();
+        let mut want = v.clone();
+        want.sort_by_key(|p| p.0);
+        let mut got = v.clone();
+        sort_stable_by(&mut got, |a, b| a.0.cmp(&b.0));
+        assert_eq!(got, want, "len {len}");
+        let mut desc = v;
+        sort_stable_by(&mut desc, |a, b| b.cmp(a));
+        want.sort_by(|a, b| b.cmp(a));
+        assert_eq!(desc, want, "len {len}");
+        let mut plain: Vec<u8> = want.iter().map(|p| p.0).collect();
+        let mut expect = plain.clone();
+        expect.sort_unstable();
+        sort_values(&mut plain);
+        assert_eq!(plain, expect);
+    }
+}
