@@ -74,7 +74,7 @@ pub struct LagSeries {
 /// merged (the largest lag wins), so a long run draws as many points as the chart has pixels, not samples.
 pub fn lag_series(samples: &[(Micros, Vec<(usize, Micros)>)], until: Micros, buckets: u64) -> Vec<LagSeries> {
     let mut nodes: Vec<usize> = samples.iter().flat_map(|(_, l)| l.iter().map(|(n, _)| *n)).collect();
-    nodes.sort_unstable();
+    crate::sql::sort_values(&mut nodes);
     nodes.dedup();
     let bucket_of = |t: Micros| t.saturating_mul(buckets.max(1)) / until.max(1);
     nodes

@@ -337,7 +337,7 @@ fn drawing(o: &mut Out, sim: &Simulation) {
     // One label per record: the same entry on its way to every follower is written once, preferably on a token
     // that travels right (its label runs ahead of it, away from the clients).
     let mut order: Vec<usize> = (0..tokens.len()).collect();
-    order.sort_by(|&i, &j| tokens[j].4.total_cmp(&tokens[i].4));
+    crate::sql::sort_stable_by(&mut order, |&i, &j| tokens[j].4.total_cmp(&tokens[i].4));
     let mut labelled: Vec<usize> = Vec::new();
     for i in order {
         if tokens[i].5.is_some() && !labelled.iter().any(|&k| tokens[k].5 == tokens[i].5) {

@@ -91,7 +91,7 @@ fn cluster_controls(m: &Model, d: &Callback<Action>) -> Html {
     let mut timeouts: Vec<u64> = TIMEOUTS_MS.to_vec();
     if !timeouts.contains(&f.timeout_ms) {
         timeouts.push(f.timeout_ms);
-        timeouts.sort_unstable();
+        crate::sql::sort_values(&mut timeouts);
     }
     html! {
         <div class="cluster-controls">
