@@ -8,12 +8,10 @@
 //! - `split-brain`: two nodes acted as leader at the same time and both accepted writes.
 //! - `unavailable`: a window in which client writes failed (no leader, or no leader the clients knew of).
 
-use std::collections::BTreeMap;
-
-use crate::node::VecMap;
 use crate::report::Anomaly;
 use crate::sim::Simulation;
 use crate::time::fmt_ms;
+use crate::vecmap::VecMap;
 
 /// The node whose data counts at the end: the acting leader of the newest epoch, or else the most up-to-date
 /// replica.
@@ -49,7 +47,7 @@ pub fn lost_writes(sim: &Simulation) -> Vec<Anomaly> {
         .enumerate()
         .filter(|(_, h)| !h.read && h.ok() && sim.nodes[h.node].is_replica())
         .filter_map(|(i, h)| leaders[sim.partition_of[h.node]].map(|l| (i, h, &sim.nodes[l])))
-        .filter(|(i, _, leader)| !leader.origins.contains(i))
+        .filter(|(i, _, leader)| !leader.origins.contains_key(i))
         .map(|(i, h, leader)| Anomaly {
             kind: "lost-write".into(),
             detail: format!(
@@ -67,14 +65,17 @@ pub fn lost_writes(sim: &Simulation) -> Vec<Anomaly> {
 pub fn key_reuse(sim: &Simulation) -> Vec<Anomaly> {
     // key -> acknowledged inserts that were given it.
     // Keys are per partition: each partition hands out its own.
-    let mut given: BTreeMap<(usize, &str), Vec<usize>> = BTreeMap::new();
+    let mut pairs: Vec<((usize, &str), usize)> = Vec::new();
     for (i, h) in sim.history.iter().enumerate().filter(|(_, h)| !h.read && h.ok()) {
         for (key, _) in h.result.iter().flat_map(|r| r.inserted.iter()) {
-            given.entry((sim.partition_of[h.node], key.as_str())).or_default().push(i);
+            pairs.push(((sim.partition_of[h.node], key.as_str()), i));
         }
     }
+    // Sorted by key, each key's inserts stay in history order.
+    crate::sql::sort_stable_by(&mut pairs, |a, b| a.0.cmp(&b.0));
+    let given = pairs.chunk_by(|a, b| a.0 == b.0).map(|g| (g[0].0, g.iter().map(|p| p.1).collect::<Vec<usize>>()));
     let mut out = Vec::new();
-    for ((_, key), ops) in given.into_iter().filter(|(_, ops)| ops.len() > 1) {
+    for ((_, key), ops) in given.filter(|(_, ops)| ops.len() > 1) {
         let users: Vec<String> = ops.iter().map(|o| sim.clients[sim.history[*o].client].user.clone()).collect();
         let mut detail = format!(
             "key {key} was given to {}",

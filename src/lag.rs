@@ -215,7 +215,7 @@ pub fn policy_table(scenario: &crate::scenario::Scenario, seed: u64) -> Vec<Poli
             }
             let mut sim = Simulation::new(&s, seed, &[]).ok()?;
             sim.run_to_end();
-            let mut counts: crate::node::VecMap<String, usize> = Default::default();
+            let mut counts: crate::vecmap::VecMap<String, usize> = Default::default();
             for a in check(&sim) {
                 *counts.or_default(a.kind) += 1;
             }

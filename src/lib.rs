@@ -19,6 +19,7 @@ pub mod sim;
 pub mod sql;
 pub mod time;
 pub mod trace;
+pub mod vecmap;
 pub mod view;
 
 #[cfg(target_arch = "wasm32")]

@@ -2,10 +2,10 @@
 //! and reordering probabilities, and cut links. Cuts are directed, so a one-way partition (A can reach B, B cannot
 //! reach A) is just one cut; a symmetric partition is two. Everything can change during a run.
 
-use crate::node::VecMap;
 use crate::rng::SimRng;
 use crate::scenario::NetworkSpec;
 use crate::time::{ms, Micros};
+use crate::vecmap::VecMap;
 
 #[derive(Clone, Debug)]
 pub struct Network {

@@ -23,8 +23,10 @@
 //! down, and a returning old leader whose log has entries the new leader lacks discards them (they are the lost
 //! writes) and rebuilds from a snapshot. Without epochs nothing tells an old leader it was replaced: split brain.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
+
+use crate::vecmap::VecMap;
 
 use crate::replog::{method, value_text, Committed, LogEntry};
 use crate::rng::SimRng;
@@ -127,7 +129,7 @@ pub struct Snapshot {
     /// Epoch of the entry at `lsn` (0 for an empty log).
     pub last_epoch: u64,
     pub db: Database,
-    pub origins: BTreeSet<usize>,
+    pub origins: VecMap<usize, ()>,
     pub rows: usize,
 }
 
@@ -472,101 +474,6 @@ pub enum Joining {
     CatchingUp,
 }
 
-/// A map of few entries (one per node, client or operation in flight) kept as a `Vec` sorted by key: the same
-/// lookups and key-order iteration as a `BTreeMap`, for a fraction of the wasm code (each key/value type of a
-/// `BTreeMap` instantiates the whole B-tree: 4-7 KB).
-#[derive(Clone, Debug, PartialEq)]
-pub struct VecMap<K, V>(Vec<(K, V)>);
-
-impl<K, V> Default for VecMap<K, V> {
-    fn default() -> Self {
-        VecMap(Vec::new())
-    }
-}
-
-impl<K: Ord, V> VecMap<K, V> {
-    fn find(&self, key: &K) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| k.cmp(key))
-    }
-
-    pub fn get(&self, key: &K) -> Option<&V> {
-        self.find(key).ok().map(|i| &self.0[i].1)
-    }
-
-    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.find(key).ok().map(|i| &mut self.0[i].1)
-    }
-
-    pub fn contains_key(&self, key: &K) -> bool {
-        self.find(key).is_ok()
-    }
-
-    /// Like `BTreeMap::insert`: an existing entry keeps its key and gets the new value.
-    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        match self.find(&key) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
-            Err(i) => {
-                self.0.insert(i, (key, value));
-                None
-            }
-        }
-    }
-
-    pub fn remove(&mut self, key: &K) -> Option<V> {
-        self.find(key).ok().map(|i| self.0.remove(i).1)
-    }
-
-    /// `entry(key).or_default()`.
-    pub fn or_default(&mut self, key: K) -> &mut V
-    where
-        V: Default,
-    {
-        let i = self.find(&key).unwrap_or_else(|i| {
-            self.0.insert(i, (key, V::default()));
-            i
-        });
-        &mut self.0[i].1
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.into_iter()
-    }
-
-    pub fn keys(&self) -> impl Iterator<Item = &K> {
-        self.0.iter().map(|(k, _)| k)
-    }
-
-    pub fn values(&self) -> impl Iterator<Item = &V> {
-        self.0.iter().map(|(_, v)| v)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn clear(&mut self) {
-        self.0.clear();
-    }
-}
-
-impl<'a, K, V> IntoIterator for &'a VecMap<K, V> {
-    type Item = (&'a K, &'a V);
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(k, v)| (k, v))
-    }
-}
-
-impl<K, V> IntoIterator for VecMap<K, V> {
-    type Item = (K, V);
-    type IntoIter = std::vec::IntoIter<(K, V)>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
-    }
-}
-
 /// State lost in a crash.
 #[derive(Clone, Debug, Default)]
 struct Volatile {
@@ -580,20 +487,20 @@ struct Volatile {
     last_heard_leader: Micros,
     /// When this follower will start an election if it still hears nothing.
     election_deadline: Micros,
-    votes: BTreeSet<usize>,
+    votes: VecMap<usize, ()>,
     candidate: bool,
     sync_follower: Option<usize>,
     /// Planned failover in progress: hand leadership to this follower once it has everything.
     handing_over: Option<usize>,
     transfers: VecMap<usize, Transfer>,
-    snapshot_parts: BTreeSet<u32>,
+    snapshot_parts: VecMap<u32, ()>,
     snapshot_since: Micros,
     copy_rows: Vec<(String, Vec<(String, Value)>)>,
     /// Controller: last status heard from each replica (time, epoch, lsn, leading).
     statuses: VecMap<usize, (Micros, u64, u64, bool)>,
     appointed: Option<(usize, Micros)>,
     /// Cache: key -> (owner, row).
-    kv: BTreeMap<String, (String, String)>,
+    kv: VecMap<String, (String, String)>,
     /// Reads waiting for this replica to reach the client's token: (client, op, sql, min_lsn, since).
     held_reads: Vec<(usize, usize, String, u64, Micros)>,
     /// Since when this follower knows of leader entries it has not applied (its replication lag).
@@ -618,7 +525,7 @@ pub struct Node {
     pub epoch: u64,
     voted_for: Option<usize>,
     /// Client operations whose writes this node holds (for the lost-write checker).
-    pub origins: BTreeSet<usize>,
+    pub origins: VecMap<usize, ()>,
     /// The database replicas of the cluster (including this one).
     pub members: Vec<usize>,
     /// Who this node believes is the leader.
@@ -698,7 +605,7 @@ impl Node {
             base_epoch: 0,
             epoch: if role == Role::Leader { 1 } else { 0 },
             voted_for: None,
-            origins: BTreeSet::new(),
+            origins: VecMap::new(),
             members: Vec::new(),
             leader: None,
             joining: None,
@@ -789,7 +696,7 @@ impl Node {
     }
 
     /// A cache node's contents: key -> (owner, row).
-    pub fn cache_entries(&self) -> &BTreeMap<String, (String, String)> {
+    pub fn cache_entries(&self) -> &VecMap<String, (String, String)> {
         &self.vol.kv
     }
 
@@ -1131,7 +1038,7 @@ impl Node {
     /// Append to the durable log, dropping the oldest entries beyond the retention limit.
     fn append(&mut self, entry: Rc<LogEntry>, cfg: &NodeConfig) {
         if let Some(o) = entry.origin {
-            self.origins.insert(o);
+            self.origins.insert(o, ());
         }
         self.log.push_back(entry);
         while self.log.len() as u64 > cfg.log_retention {
@@ -1417,7 +1324,7 @@ impl Node {
         self.voted_for = Some(self.index);
         self.vol.candidate = true;
         self.vol.votes.clear();
-        self.vol.votes.insert(self.index);
+        self.vol.votes.insert(self.index, ());
         self.vol.election_deadline = self.new_deadline(now, cfg);
         out.push(Effect::Note(Note::ElectionStarted { epoch: self.epoch }));
         let request = Payload::VoteRequest { epoch: self.epoch, last_lsn: self.lsn(), last_epoch: self.last_epoch() };
@@ -1604,7 +1511,7 @@ impl Node {
             }
             Payload::Vote { epoch, granted } => {
                 if self.vol.candidate && epoch == self.epoch && granted {
-                    self.vol.votes.insert(n);
+                    self.vol.votes.insert(n, ());
                     if self.vol.votes.len() >= self.majority() {
                         self.become_leader(now, cfg, out);
                     }
@@ -1660,7 +1567,7 @@ impl Node {
             // A new transfer (after a retry) replaces the old one.
             self.vol.snapshot_parts.clear();
         }
-        self.vol.snapshot_parts.insert(part);
+        self.vol.snapshot_parts.insert(part, ());
         self.vol.snapshot_since = now;
         let received = self.vol.snapshot_parts.len() as u32;
         self.joining = Some(Joining::Snapshot { received, total, lsn: snap.lsn });

@@ -120,17 +120,17 @@ pub fn row_diffs(sim: &Simulation, leader: &crate::node::Node, replica: &crate::
     for table in leader.db.table_names() {
         let Some(expected) = expected_rows(sim, &leader.db, &table) else { continue };
         let keyed = |db: &crate::sql::Database, rows: Vec<Vec<(String, SqlValue)>>| {
-            let mut m: BTreeMap<String, (SqlValue, Vec<(String, SqlValue)>)> = BTreeMap::new();
+            let mut m = Vec::with_capacity(rows.len());
             for row in rows {
                 if let Some(key) = db.primary_key_of(&table, &row) {
-                    m.insert(value_text(&key), (key, row));
+                    m.push((value_text(&key), (key, row)));
                 }
             }
-            m
+            crate::vecmap::VecMap::from_pairs(m)
         };
         let a = keyed(&leader.db, expected);
         let b = keyed(&replica.db, replica.db.rows(&table));
-        // Both maps' keys, sorted, once each (a set would add a B-tree instance to the wasm).
+        // Both maps' keys, sorted, once each.
         let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
         crate::sql::sort_values(&mut keys);
         keys.dedup();

@@ -7,7 +7,7 @@
 //! the moment on screen, so replaying the run from scratch puts it at exactly the same place in the order.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BinaryHeap;
 use std::rc::Rc;
 
 use crate::net::Network;
@@ -116,7 +116,7 @@ pub struct ClientState {
     /// LSN of this client's last acknowledged write (lsn-token routing).
     pub token: u64,
     /// Replicas a sticky client gave up on after they did not answer.
-    pub avoid: std::collections::BTreeSet<usize>,
+    pub avoid: crate::vecmap::VecMap<usize, ()>,
     rng: SimRng,
 }
 
@@ -131,7 +131,7 @@ pub struct KindMetrics {
 
 #[derive(Clone, Debug, Default)]
 pub struct Metrics {
-    pub per_kind: crate::node::VecMap<MsgKind, KindMetrics>,
+    pub per_kind: crate::vecmap::VecMap<MsgKind, KindMetrics>,
     pub events: u64,
     /// Replication log records shipped (log entries to followers, change rows to trigger targets) and their bytes.
     pub records: u64,
@@ -157,9 +157,9 @@ pub struct Simulation {
     /// Which replication group (partition) each node belongs to.
     pub partition_of: Vec<usize>,
     /// Scatter-gather reads in progress: op -> (partitions still to answer, rows so far, (partition, lsn) seen).
-    scatter: crate::node::VecMap<usize, (Vec<usize>, OpResult)>,
+    scatter: crate::vecmap::VecMap<usize, (Vec<usize>, OpResult)>,
     /// LSN of each user's last acknowledged write, shared by the user's devices when they share tokens.
-    pub user_tokens: BTreeMap<String, u64>,
+    pub user_tokens: crate::vecmap::VecMap<String, u64>,
     /// Who acted as leader when: (node, from, until). Split-brain checking reads it.
     pub leader_spans: Vec<(usize, Micros, Option<Micros>)>,
     /// Replication lag per follower, sampled at the leader's heartbeat ticks: (time, [(node, lag)]).
@@ -309,7 +309,7 @@ impl Simulation {
             net: Network::new(scenario.network, names),
             parked: vec![Vec::new(); specs.len()],
             leader_spans: Vec::new(),
-            user_tokens: BTreeMap::new(),
+            user_tokens: Default::default(),
             partition_of,
             scatter: Default::default(),
             lag_samples: Vec::new(),
@@ -409,7 +409,7 @@ impl Simulation {
                     let node = self.history[op].node;
                     self.scatter.remove(&op);
                     if self.history[op].read && self.clients[client].route == Route::Sticky {
-                        self.clients[client].avoid.insert(node);
+                        self.clients[client].avoid.insert(node, ());
                     }
                     let error = format!(
                         "timed out after {}ms without an answer: the outcome is unknown",
@@ -687,7 +687,7 @@ impl Simulation {
                 let start = (h.finish() % replicas.len().max(1) as u64) as usize;
                 let pick = (0..replicas.len())
                     .map(|k| replicas[(start + k) % replicas.len()])
-                    .find(|r| !c.avoid.contains(r))
+                    .find(|r| !c.avoid.contains_key(r))
                     .unwrap_or(leader);
                 (pick, 0, None)
             }
@@ -919,7 +919,7 @@ impl Simulation {
                     if let Some(lsn) = result.lsn {
                         c.token = c.token.max(lsn);
                         let user = c.user.clone();
-                        let t = self.user_tokens.entry(user).or_default();
+                        let t = self.user_tokens.or_default(user);
                         *t = (*t).max(lsn);
                     }
                 }

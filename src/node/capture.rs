@@ -85,7 +85,7 @@ pub struct ReplicatorState {
     /// Followers and CDC consumers it applies changes to.
     pub targets: Vec<usize>,
     /// Per target: the last change it confirmed, and the leader LSN that made it complete.
-    pub acked: super::VecMap<usize, (i64, u64)>,
+    pub acked: crate::vecmap::VecMap<usize, (i64, u64)>,
     /// Changes up to here have been deleted from the leader's changes table.
     pub purged: i64,
     pub polls: u64,

@@ -6,7 +6,7 @@
 //! The engine has a single writer at a time, as SQLite: the first write of a transaction takes
 //! the write lock, and other sessions' writes fail with `database is locked` until it ends.
 
-use std::collections::BTreeMap;
+use crate::vecmap::VecMap;
 use std::sync::Arc;
 
 use super::ast::Stmt;
@@ -63,7 +63,7 @@ impl Session {
 #[derive(Clone, Debug, Default)]
 pub struct Database {
     /// Tables by lower-cased name (SQL names are case-insensitive).
-    pub(crate) tables: BTreeMap<String, Table>,
+    pub(crate) tables: VecMap<String, Table>,
     /// Triggers in creation order.
     /// Triggers in creation order (shared: a definition never changes once created).
     pub(crate) triggers: Vec<Arc<Trigger>>,
@@ -71,7 +71,7 @@ pub struct Database {
     write_lock: Option<u64>,
     /// Row locks instead of the one write lock (InnoDB-like): rows written by open transactions, and by whom.
     row_locking: bool,
-    locks: BTreeMap<(String, i64), u64>,
+    locks: VecMap<(String, i64), u64>,
     transactions_started: u64,
     /// The pages and work counters.
     pub(crate) store: Store,

@@ -43,6 +43,8 @@
 //! A page of one format does not decode in the other (the format byte is checked first).
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use crate::vecmap::VecMap;
 use std::sync::Arc;
 
 use super::ast::Stmt;
@@ -480,16 +482,16 @@ pub(crate) struct Store {
     page_size: usize,
     pages: Vec<Arc<Vec<u8>>>,
     info: Vec<Info>,
-    free: BTreeSet<u32>,
+    free: VecMap<u32, ()>,
     /// Data pages with room: (table id, bytes a new record may take, page).
     space: BTreeSet<(u32, u32, u32)>,
     /// For each table id on the pages: rowid -> (page, slot).
-    locs: BTreeMap<u32, BTreeMap<i64, (u32, u32)>>,
+    locs: VecMap<u32, BTreeMap<i64, (u32, u32)>>,
     /// The catalog's pages, page 0 first.
     catalog: Vec<u32>,
     pub(crate) catalog_dirty: bool,
     /// Pages written since the last flush, with their previous image (`None`: a new page).
-    before: BTreeMap<u32, Option<Arc<Vec<u8>>>>,
+    before: VecMap<u32, Option<Arc<Vec<u8>>>>,
     /// The page last recorded in `before` (a row's several small writes hit one page: skip the map lookups).
     last_before: Option<u32>,
     /// A reusable buffer for encoding rows.
@@ -510,12 +512,12 @@ impl Store {
             page_size,
             pages: Vec::new(),
             info: Vec::new(),
-            free: BTreeSet::new(),
+            free: VecMap::new(),
             space: BTreeSet::new(),
-            locs: BTreeMap::new(),
+            locs: VecMap::new(),
             catalog: vec![0],
             catalog_dirty: false,
-            before: BTreeMap::new(),
+            before: VecMap::new(),
             last_before: None,
             scratch: Vec::new(),
             stats: StorageStats::default(),
@@ -564,7 +566,7 @@ impl Store {
             self.space.insert((id, self.avail(&new), page));
         }
         if new.owner == Owner::Free {
-            self.free.insert(page);
+            self.free.insert(page, ());
         } else if old.owner == Owner::Free {
             self.free.remove(&page);
         }
@@ -575,7 +577,7 @@ impl Store {
 
     /// The page for writing, its previous image kept for the diff; grows the store as needed.
     /// The pages written since the last flush, with their images before (and forget them).
-    fn take_before(&mut self) -> BTreeMap<u32, Option<Arc<Vec<u8>>>> {
+    fn take_before(&mut self) -> VecMap<u32, Option<Arc<Vec<u8>>>> {
         self.last_before = None;
         std::mem::take(&mut self.before)
     }
@@ -634,7 +636,7 @@ impl Store {
 
     /// A free page (the lowest) or a new one, initialised for `owner`.
     fn alloc(&mut self, owner: Owner) -> u32 {
-        let page = self.free.first().copied().unwrap_or(self.pages.len() as u32);
+        let page = self.free.first().map_or(self.pages.len() as u32, |(p, _)| *p);
         let (kind, id) = match owner {
             Owner::Table(id) => (KIND_TABLE, id),
             _ => (KIND_CATALOG, 0),
@@ -726,7 +728,7 @@ impl Store {
     }
 
     fn set_loc(&mut self, id: u32, rowid: i64, loc: Option<(u32, u32)>) {
-        let rows = self.locs.entry(id).or_default();
+        let rows = self.locs.or_default(id);
         match loc {
             Some(l) => rows.insert(rowid, l),
             None => rows.remove(&rowid),
@@ -893,7 +895,7 @@ impl Store {
     }
 }
 
-type Backup = Option<(BTreeMap<String, Table>, Vec<Arc<Trigger>>)>;
+type Backup = Option<(VecMap<String, Table>, Vec<Arc<Trigger>>)>;
 
 impl Database {
     /// An empty database in storage `format` (1 or 2) with pages of `page_size` bytes (128..=65536).
@@ -988,7 +990,7 @@ impl Database {
             let mut tables: Vec<&Table> = self.tables.values().collect();
             super::sort_stable_by(&mut tables, |a, b| a.meta.id.cmp(&b.meta.id));
             for t in &tables {
-                store.locs.entry(t.meta.id).or_default();
+                store.locs.or_default(t.meta.id);
             }
             store.write_catalog(&encode_catalog(store.format, &tables, &self.triggers));
             store.catalog_dirty = false;
@@ -1012,7 +1014,7 @@ impl Database {
         super::sort_stable_by(&mut tables, |a, b| a.meta.id.cmp(&b.meta.id));
         for t in &mut tables {
             t.meta.dirty.clear();
-            store.locs.entry(t.meta.id).or_default();
+            store.locs.or_default(t.meta.id);
             for (rowid, values) in &t.rows {
                 store.sync_row(t.meta.id, *rowid, Some(values));
             }
@@ -1095,11 +1097,7 @@ impl Database {
         Ok(())
     }
 
-    fn reconcile(
-        &mut self,
-        touched: &BTreeMap<u32, Option<Arc<Vec<u8>>>>,
-        backup: &mut Backup,
-    ) -> Result<(), SqlError> {
+    fn reconcile(&mut self, touched: &VecMap<u32, Option<Arc<Vec<u8>>>>, backup: &mut Backup) -> Result<(), SqlError> {
         let (f, ps) = (self.store.format, self.store.page_size);
         let mut parsed = Vec::with_capacity(touched.len());
         for (&page, old) in touched {
@@ -1148,7 +1146,7 @@ impl Database {
         }
         for e in entries {
             if let Entry::Table { id, sequence, .. } = e {
-                self.store.locs.entry(id).or_default();
+                self.store.locs.or_default(id);
                 if let Some(t) = self.table_by_id(id) {
                     t.sequence = sequence;
                 }

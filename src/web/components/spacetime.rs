@@ -10,7 +10,7 @@
 //! Also here: the strip above the stage (cluster or space-time, and the lag anomaly counts) and the diagram's
 //! legend.
 
-use std::collections::BTreeMap;
+use crate::vecmap::VecMap;
 
 use yew::prelude::*;
 
@@ -291,7 +291,7 @@ fn arrow(x1: f64, y1: f64, x2: f64, y2: f64, head: f64) -> Html {
 /// Endpoint lanes: clients first (scenario order), then the replicas (node order).
 struct Lanes {
     /// (name, y)
-    ys: BTreeMap<String, f64>,
+    ys: VecMap<String, f64>,
 }
 
 impl Lanes {
@@ -332,7 +332,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             .clamp(46.0, if narrow { 140.0 } else { 96.0 })
     };
     let vh = TOP + BOTTOM + gap * n_lanes.saturating_sub(1) as f64;
-    let mut ys = BTreeMap::new();
+    let mut ys = VecMap::new();
     for (k, c) in clients.iter().enumerate() {
         ys.insert(c.id.clone(), TOP + gap * k as f64);
     }
@@ -344,9 +344,9 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     // ----- the trace, from a little before the window
     let events = sim.trace.events();
     let first = events.partition_point(|e| e.at() < scan_from);
-    let mut msgs: BTreeMap<u64, Msg> = BTreeMap::new();
+    let mut msgs: VecMap<u64, Msg> = VecMap::new();
     // (node, lsn) -> when applied
-    let mut applied: BTreeMap<(&str, u64), Micros> = BTreeMap::new();
+    let mut applied: Vec<((&str, u64), Micros)> = Vec::new();
     let mut apply_marks: Vec<(&str, u64, Micros)> = Vec::new();
     for e in &events[first..] {
         match e {
@@ -378,7 +378,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                 }
             }
             TraceEvent::Applied { at, node, lsn } => {
-                applied.insert((node, *lsn), *at);
+                applied.push(((&**node, *lsn), *at));
                 if *at >= t0 {
                     apply_marks.push((node, *lsn, *at));
                 }
@@ -388,18 +388,20 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     }
 
     // ----- client operations: follow each one's hops through the messages
-    let mut reqs: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
-    let mut resps: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    // Messages are in id order, so each client's list of requests and responses is too.
+    let applied = VecMap::from_pairs(applied);
+    let mut reqs: VecMap<&str, Vec<u64>> = VecMap::new();
+    let mut resps: VecMap<&str, Vec<u64>> = VecMap::new();
     for (id, mm) in &msgs {
         match mm.kind {
-            MsgKind::Request => reqs.entry(mm.from).or_default().push(*id),
-            MsgKind::Response => resps.entry(mm.to).or_default().push(*id),
+            MsgKind::Request => reqs.or_default(mm.from).push(*id),
+            MsgKind::Response => resps.or_default(mm.to).push(*id),
             _ => {}
         }
     }
-    let mut claimed: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
+    let mut claimed: VecMap<u64, ()> = VecMap::new();
     // op -> its legs
-    let mut ops: BTreeMap<usize, Vec<Leg>> = BTreeMap::new();
+    let mut ops: VecMap<usize, Vec<Leg>> = VecMap::new();
     for (i, h) in sim.history.iter().enumerate() {
         if h.start < scan_from || h.start > end {
             continue;
@@ -412,11 +414,11 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         let mut t = h.start;
         for _ in 0..4 {
             let Some(req) = reqs.get(cid).and_then(|v| {
-                v.iter().copied().find(|id| !claimed.contains(id) && msgs[id].sent == t && msgs[id].label == label)
+                v.iter().copied().find(|id| !claimed.contains_key(id) && msgs[id].sent == t && msgs[id].label == label)
             }) else {
                 break;
             };
-            claimed.insert(req);
+            claimed.insert(req, ());
             legs.push(Leg { msg: req, request: true });
             let rq = &msgs[&req];
             let Some(arrived) = rq.delivered else { break };
@@ -424,7 +426,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             let Some(resp) = resps.get(cid).and_then(|v| {
                 v.iter().copied().find(|id| {
                     let r = &msgs[id];
-                    !claimed.contains(id)
+                    !claimed.contains_key(id)
                         && r.from == node
                         && r.sent >= arrived
                         && r.delivered.is_none_or(|d| d <= done)
@@ -432,7 +434,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             }) else {
                 break;
             };
-            claimed.insert(resp);
+            claimed.insert(resp, ());
             legs.push(Leg { msg: resp, request: false });
             match msgs[&resp].delivered {
                 Some(back) if back < done => t = back,
@@ -445,14 +447,14 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     }
 
     // ----- anomalies: flagged reads and the operations that prove them
-    let mut flagged: BTreeMap<usize, Vec<&Anomaly>> = BTreeMap::new();
-    let mut proof: BTreeMap<usize, Vec<&Anomaly>> = BTreeMap::new();
+    let mut flagged: VecMap<usize, Vec<&Anomaly>> = VecMap::new();
+    let mut proof: VecMap<usize, Vec<&Anomaly>> = VecMap::new();
     for a in m.anomalies.iter().filter(|a| is_lag_kind(&a.kind)) {
         if let Some(&r) = a.ops.last() {
-            flagged.entry(r).or_default().push(a);
+            flagged.or_default(r).push(a);
         }
         for &p in a.ops.iter().rev().skip(1) {
-            proof.entry(p).or_default().push(a);
+            proof.or_default(p).push(a);
         }
     }
 
@@ -523,7 +525,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
 
     // Crashes and pauses: the lane is broken while the node is down.
     let mut outages = Vec::new();
-    let mut down: BTreeMap<String, (Micros, &'static str)> = BTreeMap::new();
+    let mut down: VecMap<String, (Micros, &'static str)> = VecMap::new();
     for e in events {
         let (node, at, start, class) = match e {
             TraceEvent::Crashed { node, at } => (node, *at, true, "crashed"),
@@ -561,7 +563,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     // Replication: leader -> follower, then the wait until applied.
     let mut repl_views = Vec::new();
     // The highest log position sent to each follower so far: a message that carries nothing newer is a resend.
-    let mut sent_max: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut sent_max: VecMap<&str, u64> = VecMap::new();
     for (id, mm) in msgs.iter().filter(|(_, mm)| mm.kind == MsgKind::Replicate) {
         let last = replicate_lsns(mm.label).map(|(_, b)| b);
         let prev = sent_max.get(mm.to).copied();
@@ -642,8 +644,8 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     let mut links = Vec::new();
     let mut pills: Vec<(f64, f64, f64, Html)> = Vec::new();
     // The client-lane point of each operation: (x at its start, x at its end, y).
-    let mut anchor: BTreeMap<usize, (f64, f64, f64)> = BTreeMap::new();
-    let mut last_label: BTreeMap<usize, f64> = BTreeMap::new();
+    let mut anchor: VecMap<usize, (f64, f64, f64)> = VecMap::new();
+    let mut last_label: VecMap<usize, f64> = VecMap::new();
     for (&i, legs) in &ops {
         let h = &sim.history[i];
         let Some(cy) = sim.clients.get(h.client).and_then(|c| lanes.y(&c.id)) else { continue };
@@ -846,7 +848,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         }
     }
     // Anomaly labels above their client lane, stacked so they do not overlap.
-    let mut rows: BTreeMap<(i64, usize), f64> = BTreeMap::new();
+    let mut rows: VecMap<(i64, usize), f64> = VecMap::new();
     let pill_views: Vec<Html> = pills
         .into_iter()
         .map(|(x, y, w, pill)| {
@@ -901,7 +903,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
 
 /// When `node` applied the last log position a replicate message (by its label) carried, if at or after `from`
 /// (`Micros::MAX`: not yet).
-fn applied_after(applied: &BTreeMap<(&str, u64), Micros>, node: &str, label: &str, from: Micros) -> Micros {
+fn applied_after(applied: &VecMap<(&str, u64), Micros>, node: &str, label: &str, from: Micros) -> Micros {
     let Some((_, last)) = replicate_lsns(label) else { return 0 };
     match applied.get(&(node, last)) {
         Some(at) if *at >= from => *at,
