@@ -25,7 +25,7 @@ pub fn cluster_scenario(nodes: usize, writes: usize) -> Scenario {
             ..ReplicationSpec::default()
         },
         failover: FailoverSpec::default(),
-        network: NetworkSpec { latency_min_ms: 1, latency_max_ms: 5, loss: 0.0, duplicate: 0.0, reorder: 0.0 },
+        network: NetworkSpec { latency_min_ms: 1, latency_max_ms: 5, ..NetworkSpec::default() },
         clients: vec![ClientSpec::new("load")],
         schema: vec!["CREATE TABLE kv (id INTEGER PRIMARY KEY AUTOINCREMENT, v INTEGER)".into()],
         workload: (0..writes)

@@ -17,6 +17,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson { name: "sync-blocks", json: include_str!("../scenarios/sync-blocks.json") },
     Lesson { name: "statement-rand", json: include_str!("../scenarios/statement-rand.json") },
     Lesson { name: "semi-sync", json: include_str!("../scenarios/semi-sync.json") },
+    Lesson { name: "far-follower", json: include_str!("../scenarios/far-follower.json") },
     Lesson { name: "new-follower-snapshot", json: include_str!("../scenarios/new-follower-snapshot.json") },
     Lesson { name: "new-follower-file-copy", json: include_str!("../scenarios/new-follower-file-copy.json") },
     Lesson { name: "catch-up-needs-snapshot", json: include_str!("../scenarios/catch-up-needs-snapshot.json") },

@@ -1,24 +1,60 @@
 //! The network between nodes and clients: a latency range (uniform jitter between min and max), loss, duplication
-//! and reordering probabilities, and cut links. Cuts are directed, so a one-way partition (A can reach B, B cannot
-//! reach A) is just one cut; a symmetric partition is two. Everything can change during a run.
+//! and reordering probabilities, each of which a link may set for itself (`NetworkSpec::links`), and cut links.
+//! Cuts are directed, so a one-way partition (A can reach B, B cannot reach A) is just one cut; a symmetric
+//! partition is two. Everything can change during a run.
 
 use crate::rng::SimRng;
-use crate::scenario::NetworkSpec;
+use crate::scenario::{LinkParams, NetworkSpec};
 use crate::time::{ms, Micros};
 use crate::vecmap::VecMap;
 
 #[derive(Clone, Debug)]
 pub struct Network {
-    pub spec: NetworkSpec,
+    spec: NetworkSpec,
     /// Endpoint names: nodes first, then clients (the simulation's `Endpoint` order).
     names: Vec<String>,
     /// Directed cuts (from, to) by endpoint index (a set: few entries, so a sorted `Vec`).
     cuts: VecMap<(usize, usize), ()>,
+    /// The settings of every directed link that `spec.links` changes, by endpoint index.
+    overrides: VecMap<(usize, usize), LinkParams>,
 }
 
 impl Network {
     pub fn new(spec: NetworkSpec, names: Vec<String>) -> Self {
-        Network { spec, names, cuts: VecMap::default() }
+        let mut net =
+            Network { spec: NetworkSpec::default(), names, cuts: VecMap::default(), overrides: VecMap::new() };
+        net.set_spec(spec);
+        net
+    }
+
+    pub fn spec(&self) -> &NetworkSpec {
+        &self.spec
+    }
+
+    /// New settings from now on (cuts stay as they are).
+    pub fn set_spec(&mut self, spec: NetworkSpec) {
+        self.overrides.clear();
+        for l in &spec.links {
+            let (Some(a), Some(b)) = (self.index(&l.from), self.index(&l.to)) else { continue };
+            for (x, y) in [(a, b), (b, a)] {
+                self.overrides.insert((x, y), spec.params(&self.names[x], &self.names[y]));
+            }
+        }
+        self.spec = spec;
+    }
+
+    /// How a message from one endpoint (by index) to another travels.
+    pub fn params(&self, from: usize, to: usize) -> LinkParams {
+        match self.overrides.get(&(from, to)) {
+            Some(p) => *p,
+            None => LinkParams {
+                latency_min_ms: self.spec.latency_min_ms,
+                latency_max_ms: self.spec.latency_max_ms,
+                loss: self.spec.loss,
+                duplicate: self.spec.duplicate,
+                reorder: self.spec.reorder,
+            },
+        }
     }
 
     fn index(&self, name: &str) -> Option<usize> {
@@ -71,13 +107,13 @@ impl Network {
         self.cuts.clear();
     }
 
-    /// One-way delay for a message: uniform in [min, max] at microsecond resolution; with probability
+    /// One-way delay for a message on a link: uniform in [min, max] at microsecond resolution; with probability
     /// `reorder` the message is held back by up to another `max`, so it can overtake or be overtaken.
-    pub fn sample_latency(&self, rng: &mut SimRng) -> Micros {
-        let lo = ms(self.spec.latency_min_ms);
-        let hi = ms(self.spec.latency_max_ms);
+    pub fn sample_latency(p: &LinkParams, rng: &mut SimRng) -> Micros {
+        let lo = ms(p.latency_min_ms);
+        let hi = ms(p.latency_max_ms);
         let mut latency = rng.range_inclusive(lo, hi);
-        if rng.chance(self.spec.reorder) {
+        if rng.chance(p.reorder) {
             latency += rng.range_inclusive(0, hi.max(1));
         }
         latency.max(1)
@@ -119,8 +155,39 @@ mod tests {
         let n = net();
         let mut rng = SimRng::new(1);
         for _ in 0..1000 {
-            let l = n.sample_latency(&mut rng);
+            let l = Network::sample_latency(&n.params(0, 1), &mut rng);
             assert!((5_000..=20_000).contains(&l));
         }
+    }
+
+    #[test]
+    fn a_link_entry_changes_only_its_link_and_only_the_fields_it_sets() {
+        use crate::scenario::LinkSpec;
+        let link = |from: &str, to: &str, both_ways, latency_ms, loss| LinkSpec {
+            from: from.into(),
+            to: to.into(),
+            both_ways,
+            latency_ms,
+            loss,
+            duplicate: None,
+            reorder: None,
+        };
+        let spec = NetworkSpec {
+            loss: 0.1,
+            links: vec![link("n1", "n3", true, Some((80, 120)), None), link("n3", "n1", false, None, Some(0.5))],
+            ..NetworkSpec::default()
+        };
+        let mut n = net();
+        n.set_spec(spec);
+        let p13 = n.params(0, 2);
+        assert_eq!((p13.latency_min_ms, p13.latency_max_ms, p13.loss), (80, 120, 0.1), "n1->n3: between only");
+        let p31 = n.params(2, 0);
+        assert_eq!((p31.latency_min_ms, p31.latency_max_ms, p31.loss), (80, 120, 0.5), "n3->n1: both entries");
+        let p12 = n.params(0, 1);
+        assert_eq!((p12.latency_min_ms, p12.latency_max_ms, p12.loss), (5, 20, 0.1), "other links keep the defaults");
+        let mut rng = SimRng::new(3);
+        assert!((0..500).all(|_| (80_000..=120_000).contains(&Network::sample_latency(&p13, &mut rng))));
+        n.set_spec(NetworkSpec::default());
+        assert_eq!(n.params(0, 2).latency_max_ms, 20, "new settings replace the old links");
     }
 }

@@ -249,8 +249,58 @@ impl Default for FailoverSpec {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NetworkSpec {
+    pub latency_min_ms: u64,
+    pub latency_max_ms: u64,
+    pub loss: f64,
+    pub duplicate: f64,
+    pub reorder: f64,
+    /// Links that differ from the settings above (a follower in another region, a flaky cable). Applied in order;
+    /// each entry changes only the fields it sets.
+    pub links: Vec<LinkSpec>,
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        NetworkSpec {
+            latency_min_ms: 5,
+            latency_max_ms: 20,
+            loss: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            links: Vec::new(),
+        }
+    }
+}
+
+/// One link's own settings: `between` two endpoints (both directions) or `from` one `to` another.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkSpec {
+    pub from: String,
+    pub to: String,
+    pub both_ways: bool,
+    /// (min, max) milliseconds.
+    pub latency_ms: Option<(u64, u64)>,
+    pub loss: Option<f64>,
+    pub duplicate: Option<f64>,
+    pub reorder: Option<f64>,
+}
+
+impl LinkSpec {
+    /// `n1-n3` or `n1->n3`.
+    pub fn name(&self) -> String {
+        [self.from.as_str(), if self.both_ways { "-" } else { "->" }, &self.to].concat()
+    }
+
+    pub fn applies(&self, from: &str, to: &str) -> bool {
+        (self.from == from && self.to == to) || (self.both_ways && self.from == to && self.to == from)
+    }
+}
+
+/// How a message between two endpoints travels: the network's settings with the matching link entries applied.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinkParams {
     pub latency_min_ms: u64,
     pub latency_max_ms: u64,
     pub loss: f64,
@@ -258,9 +308,24 @@ pub struct NetworkSpec {
     pub reorder: f64,
 }
 
-impl Default for NetworkSpec {
-    fn default() -> Self {
-        NetworkSpec { latency_min_ms: 5, latency_max_ms: 20, loss: 0.0, duplicate: 0.0, reorder: 0.0 }
+impl NetworkSpec {
+    pub fn params(&self, from: &str, to: &str) -> LinkParams {
+        let mut p = LinkParams {
+            latency_min_ms: self.latency_min_ms,
+            latency_max_ms: self.latency_max_ms,
+            loss: self.loss,
+            duplicate: self.duplicate,
+            reorder: self.reorder,
+        };
+        for l in self.links.iter().filter(|l| l.applies(from, to)) {
+            if let Some((min, max)) = l.latency_ms {
+                (p.latency_min_ms, p.latency_max_ms) = (min, max);
+            }
+            p.loss = l.loss.unwrap_or(p.loss);
+            p.duplicate = l.duplicate.unwrap_or(p.duplicate);
+            p.reorder = l.reorder.unwrap_or(p.reorder);
+        }
+        p
     }
 }
 
@@ -428,7 +493,17 @@ impl Command {
             Command::HealLink(a, b) => format!("heal {a}-{b}"),
             Command::HealAll => "heal all".to_string(),
             Command::SetNetwork(n) => {
-                format!("network {}-{}ms loss {}", n.latency_min_ms, n.latency_max_ms, n.loss)
+                let mut s = format!("network {}-{}ms loss {}", n.latency_min_ms, n.latency_max_ms, n.loss);
+                for l in &n.links {
+                    s.push_str(&[", ", &l.name()].concat());
+                    if let Some((min, max)) = l.latency_ms {
+                        s.push_str(&format!(" {min}-{max}ms"));
+                    }
+                    if let Some(p) = l.loss {
+                        s.push_str(&format!(" loss {p}"));
+                    }
+                }
+                s
             }
             Command::AddNode { id, copy } => format!("add {id} ({})", copy.name()),
             Command::FailoverTo(n) => format!("failover to {n}"),
@@ -663,10 +738,6 @@ impl Scenario {
             return err("page_size", format!("expected 128..=65536 bytes, found {page_size}"));
         }
         let failover = parse_failover(o.get("failover"), &mut replication, &nodes)?;
-        let network = match o.get("network") {
-            None => NetworkSpec::default(),
-            Some(v) => parse_network(v, "network")?,
-        };
         let clients = parse_clients(o.arr_or_empty("clients")?, &nodes)?;
         let mut schema = Vec::new();
         for (i, s) in o.arr_or_empty("schema")?.iter().enumerate() {
@@ -674,6 +745,10 @@ impl Scenario {
         }
         let (workload_v, faults_v) = (o.arr_or_empty("workload")?, o.arr_or_empty("faults")?);
         let names = Names::new(&nodes, &clients, &[workload_v, faults_v]);
+        let network = match o.get("network") {
+            None => NetworkSpec::default(),
+            Some(v) => parse_network(v, "network", &names)?,
+        };
         let mut workload = Vec::new();
         for (i, w) in workload_v.iter().enumerate() {
             workload.push(TimedCommand::from_value(w, &format!("workload[{i}]"), &names)?);
@@ -848,8 +923,34 @@ fn add_replicator_if_needed(nodes: &mut Vec<NodeSpec>, log: LogKind) {
 }
 
 fn network_json(n: &NetworkSpec) -> Value {
-    json!({"latency_ms": {"min": n.latency_min_ms, "max": n.latency_max_ms}, "loss": n.loss,
-           "duplicate": n.duplicate, "reorder": n.reorder})
+    let mut v = json!({"latency_ms": {"min": n.latency_min_ms, "max": n.latency_max_ms}, "loss": n.loss,
+           "duplicate": n.duplicate, "reorder": n.reorder});
+    if !n.links.is_empty() {
+        let links: Vec<Value> = n
+            .links
+            .iter()
+            .map(|l| {
+                let mut m = Map::new();
+                if l.both_ways {
+                    m.insert("between".into(), json!([l.from, l.to]));
+                } else {
+                    m.insert("from".into(), json!(l.from));
+                    m.insert("to".into(), json!(l.to));
+                }
+                if let Some((min, max)) = l.latency_ms {
+                    m.insert("latency_ms".into(), json!({"min": min, "max": max}));
+                }
+                for (k, p) in [("loss", l.loss), ("duplicate", l.duplicate), ("reorder", l.reorder)] {
+                    if let Some(p) = p {
+                        m.insert(k.into(), json!(p));
+                    }
+                }
+                Value::Object(m)
+            })
+            .collect();
+        v["links"] = Value::Array(links);
+    }
+    v
 }
 
 fn parse_id(o: &Obj, key: &str) -> Res<String> {
@@ -1126,14 +1227,19 @@ fn parse_failover(v: Option<&Value>, replication: &mut ReplicationSpec, nodes: &
     })
 }
 
-fn parse_network(v: &Value, path: &str) -> Res<NetworkSpec> {
-    let o = Obj::new(v, path)?;
-    o.only(&["latency_ms", "loss", "duplicate", "reorder"])?;
-    let (min, max) = match o.get("latency_ms") {
-        None => (5, 20),
+/// At most this many per-link entries in one network setting.
+pub const MAX_LINKS: usize = 64;
+
+/// `latency_ms`: a number, or `{"min": a, "max": b}`.
+fn parse_latency(o: &Obj) -> Res<Option<(u64, u64)>> {
+    Ok(match o.get("latency_ms") {
+        None => None,
         Some(Value::Number(_)) => {
             let l = o.u64_or("latency_ms", 5)?;
-            (l, l)
+            if l > 60_000 {
+                return err(&o.at("latency_ms"), "expected at most 60000");
+            }
+            Some((l, l))
         }
         Some(l) => {
             let l = Obj::new(l, &o.at("latency_ms"))?;
@@ -1146,16 +1252,68 @@ fn parse_network(v: &Value, path: &str) -> Res<NetworkSpec> {
             if max > 60_000 {
                 return err(&l.at("max"), "expected at most 60000");
             }
-            (min, max)
+            Some((min, max))
         }
-    };
+    })
+}
+
+fn parse_network(v: &Value, path: &str, names: &Names) -> Res<NetworkSpec> {
+    let o = Obj::new(v, path)?;
+    o.only(&["latency_ms", "loss", "duplicate", "reorder", "links"])?;
+    let (min, max) = parse_latency(&o)?.unwrap_or((5, 20));
+    let links_v = o.arr_or_empty("links")?;
+    if links_v.len() > MAX_LINKS {
+        return err(&o.at("links"), format!("at most {MAX_LINKS} links, found {}", links_v.len()));
+    }
+    let mut links = Vec::new();
+    for (i, v) in links_v.iter().enumerate() {
+        links.push(parse_link(v, &format!("{}[{i}]", o.at("links")), names)?);
+    }
     Ok(NetworkSpec {
         latency_min_ms: min,
         latency_max_ms: max,
         loss: o.prob_or("loss", 0.0)?,
         duplicate: o.prob_or("duplicate", 0.0)?,
         reorder: o.prob_or("reorder", 0.0)?,
+        links,
     })
+}
+
+fn parse_link(v: &Value, path: &str, names: &Names) -> Res<LinkSpec> {
+    let o = Obj::new(v, path)?;
+    o.only(&["between", "from", "to", "latency_ms", "loss", "duplicate", "reorder"])?;
+    let (from, to, both_ways) = match (o.get("between"), o.get("from"), o.get("to")) {
+        (Some(b), None, None) => {
+            let (a, b) = pair(b, &o.at("between"), names)?;
+            (a, b, true)
+        }
+        (None, Some(f), Some(t)) => {
+            (endpoint_ref(f, &o.at("from"), names)?, endpoint_ref(t, &o.at("to"), names)?, false)
+        }
+        _ => {
+            return err(
+                path,
+                "expected either \"between\": [a, b] (both directions) or \"from\" and \"to\" (one direction)",
+            )
+        }
+    };
+    if from == to {
+        return err(path, format!("a link joins two different endpoints, found {from:?} twice"));
+    }
+    let prob = |k: &str| o.get(k).map(|_| o.prob_or(k, 0.0)).transpose();
+    let link = LinkSpec {
+        from,
+        to,
+        both_ways,
+        latency_ms: parse_latency(&o)?,
+        loss: prob("loss")?,
+        duplicate: prob("duplicate")?,
+        reorder: prob("reorder")?,
+    };
+    if link.latency_ms.is_none() && link.loss.is_none() && link.duplicate.is_none() && link.reorder.is_none() {
+        return err(path, "expected at least one of latency_ms, loss, duplicate, reorder");
+    }
+    Ok(link)
 }
 
 fn parse_clients(arr: &[Value], nodes: &[NodeSpec]) -> Res<Vec<ClientSpec>> {
@@ -1422,7 +1580,7 @@ impl TimedCommand {
                 _ => return err(&o.at("heal"), "expected true (heal everything) or a pair of ids"),
             },
             ["network"] => {
-                Command::SetNetwork(parse_network(o.get("network").unwrap_or(&Value::Null), &o.at("network"))?)
+                Command::SetNetwork(parse_network(o.get("network").unwrap_or(&Value::Null), &o.at("network"), names)?)
             }
             [] => return err(path, format!("expected one of the fields {}", COMMAND_KEYS.join(", "))),
             many => return err(path, format!("expected exactly one action, found {}", many.join(" and "))),

@@ -306,7 +306,7 @@ impl Simulation {
             nodes,
             clients,
             names: names.iter().map(|n| Name::from(n.as_str())).collect(),
-            net: Network::new(scenario.network, names),
+            net: Network::new(scenario.network.clone(), names),
             parked: vec![Vec::new(); specs.len()],
             leader_spans: Vec::new(),
             user_tokens: Default::default(),
@@ -555,7 +555,7 @@ impl Simulation {
                 self.trace.push(TraceEvent::Healed { at: now });
             }
             Command::SetNetwork(spec) => {
-                self.net.spec = *spec;
+                self.net.set_spec(spec.clone());
                 self.trace.push(TraceEvent::NetworkChanged { at: now, detail: c.label() });
             }
             Command::AddNode { id, copy } => {
@@ -798,11 +798,13 @@ impl Simulation {
             }
             _ => {}
         }
-        let copies = if self.net_rng.chance(self.net.spec.duplicate) { 2 } else { 1 };
+        let (fi, ti) = (self.endpoint_index(from), self.endpoint_index(to));
+        let link = self.net.params(fi, ti);
+        let copies = if self.net_rng.chance(link.duplicate) { 2 } else { 1 };
         for _ in 0..copies {
-            let latency = self.net.sample_latency(&mut self.net_rng);
-            let lost = self.net_rng.chance(self.net.spec.loss);
-            let doomed = if !self.net.can_reach(self.endpoint_index(from), self.endpoint_index(to)) {
+            let latency = Network::sample_latency(&link, &mut self.net_rng);
+            let lost = self.net_rng.chance(link.loss);
+            let doomed = if !self.net.can_reach(fi, ti) {
                 Some(DropReason::Partition)
             } else if lost {
                 Some(DropReason::Loss)

@@ -32,7 +32,7 @@ proptest! {
         // The network turns clean for the last two seconds: a liveness phase after the fault phase.
         s.faults.push(replsim::scenario::TimedCommand {
             at: 1_000_000,
-            command: replsim::scenario::Command::SetNetwork(replsim::scenario::NetworkSpec { loss: 0.0, duplicate: 0.0, ..s.network }),
+            command: replsim::scenario::Command::SetNetwork(replsim::scenario::NetworkSpec { loss: 0.0, duplicate: 0.0, ..s.network.clone() }),
         });
         let mut sim = Simulation::new(&s, seed, &[]).unwrap();
         sim.run_to_end();

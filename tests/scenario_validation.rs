@@ -168,3 +168,35 @@ fn log_method_keys_are_checked() {
     let e = replsim::Simulation::new(&s, 1, &[]).expect_err("setup fails").to_string();
     assert!(e.contains("replication.trigger.where.users") && e.contains("nmae"), "{e}");
 }
+
+#[test]
+fn link_settings_are_checked() {
+    let with = |links: &str| OK.replace(r#""loss": 0.0}"#, &format!(r#""loss": 0.0, "links": {links}}}"#));
+    let ok = Scenario::from_json_str(&with(r#"[{"between": ["n1", "n3"], "latency_ms": {"min": 80, "max": 120}}]"#));
+    assert_eq!(ok.unwrap().network.links[0].latency_ms, Some((80, 120)));
+    assert_eq!(
+        err(&with(r#"[{"between": ["n1", "n9"], "loss": 0.1}]"#)),
+        r#"network.links[0].between[1]: no node or client "n9""#
+    );
+    assert_eq!(
+        err(&with(r#"[{"between": ["n1", "n2"], "from": "n1", "loss": 0.1}]"#)),
+        r#"network.links[0]: expected either "between": [a, b] (both directions) or "from" and "to" (one direction)"#
+    );
+    assert_eq!(
+        err(&with(r#"[{"from": "n2", "to": "n2", "loss": 0.1}]"#)),
+        r#"network.links[0]: a link joins two different endpoints, found "n2" twice"#
+    );
+    assert_eq!(
+        err(&with(r#"[{"from": "n1", "to": "alice"}]"#)),
+        "network.links[0]: expected at least one of latency_ms, loss, duplicate, reorder"
+    );
+    assert_eq!(
+        err(&with(r#"[{"from": "n1", "to": "alice", "loss": 1.5}]"#)),
+        "network.links[0].loss: expected a probability between 0 and 1, found 1.5"
+    );
+    assert_eq!(
+        err(&with(r#"[{"between": ["n1", "n2"], "latency_ms": {"min": 50, "max": 10}}]"#)),
+        "network.links[0].latency_ms.max: expected at least min (50), found 10"
+    );
+    assert_eq!(err(&with(r#"{"n1": 5}"#)), "network.links: expected an array, found an object");
+}

@@ -240,3 +240,81 @@ fn scenario_round_trips_through_json() {
         assert_eq!(again, s, "{}", l.name);
     }
 }
+
+/// The one-way delay of every message sent from `from` to `to` in the run, in microseconds.
+fn delays(sim: &Simulation, from: &str, to: &str) -> Vec<u64> {
+    sim.trace
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            replsim::trace::TraceEvent::Sent { at, from: f, to: t, deliver_at, .. } if &**f == from && &**t == to => {
+                Some(deliver_at - at)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+// Per-link settings (`network.links`): a replica in another region is slow on its own links only.
+#[test]
+fn a_link_of_its_own_is_slow_and_the_others_are_not() {
+    let s = lesson("far-follower");
+    let sim = run(&s, s.seed);
+    let far = delays(&sim, "n1", "n3");
+    let near = delays(&sim, "n1", "n2");
+    assert!(!far.is_empty() && !near.is_empty());
+    assert!(far.iter().all(|d| (80_000..=110_000).contains(d)), "n1->n3 follows its link: {far:?}");
+    assert!(delays(&sim, "n3", "n1").iter().all(|d| (80_000..=110_000).contains(d)), "between: both directions");
+    assert!(near.iter().all(|d| (2_000..=6_000).contains(d)), "n1->n2 keeps the network's latency: {near:?}");
+}
+
+// DDIA 5.1: a synchronous follower far away makes every write wait for a long round trip.
+#[test]
+fn semi_sync_falling_back_to_a_distant_follower_slows_every_write() {
+    let s = lesson("far-follower");
+    let sim = run(&s, s.seed);
+    let latency = |from: u64, to: u64| -> Vec<u64> {
+        sim.history
+            .iter()
+            .filter(|h| !h.read && h.start >= from && h.start < to)
+            .map(|h| h.end.expect("every write in the lesson is answered") - h.start)
+            .collect()
+    };
+    let before = latency(0, 1_200_000);
+    let after = latency(1_500_000, u64::MAX);
+    assert!(before.iter().all(|l| *l < 40_000), "n2 nearby confirms: {before:?}");
+    assert!(after.iter().all(|l| *l > 160_000), "n3 across the ocean confirms: {after:?}");
+}
+
+// The network can change during a run, per link too, and a link entry changes only the fields it sets.
+#[test]
+fn link_settings_change_during_a_run() {
+    let mut s = lesson("basics-async");
+    let v = serde_json::json!({"at_ms": 500, "network": {"latency_ms": {"min": 5, "max": 20},
+        "links": [{"from": "n1", "to": "n2", "latency_ms": 300}, {"between": ["n1", "n2"], "loss": 0.0}]}});
+    let names = replsim::scenario::Names::new(&s.nodes, &s.clients, &[]);
+    let cmd = replsim::scenario::TimedCommand::from_value(&v, "faults[0]", &names).unwrap();
+    assert_eq!(cmd.command.label(), "network 5-20ms loss 0, n1->n2 300-300ms, n1-n2 loss 0");
+    s.faults.push(cmd);
+    let sim = run(&s, s.seed);
+    let sent_after = |from: &str, to: &str| -> Vec<u64> {
+        sim.trace
+            .events()
+            .iter()
+            .filter_map(|e| match e {
+                replsim::trace::TraceEvent::Sent { at, from: f, to: t, deliver_at, .. }
+                    if &**f == from && &**t == to && *at >= 500_000 =>
+                {
+                    Some(deliver_at - at)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(delays(&sim, "n1", "n2").iter().any(|d| *d <= 20_000), "before the change: the network's latency");
+    let slow = sent_after("n1", "n2");
+    assert!(!slow.is_empty() && slow.iter().all(|d| *d == 300_000), "from n1 to n2 only: {slow:?}");
+    assert!(sent_after("n2", "n1").iter().all(|d| *d <= 20_000), "the other direction is unchanged");
+    let again = Scenario::from_value(&s.to_json()).unwrap();
+    assert_eq!(again, s, "links survive the JSON round trip");
+}
