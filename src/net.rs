@@ -120,6 +120,147 @@ impl Network {
     }
 }
 
+/// Network settings edited from what a person typed (the playground's Network tab): each edit gives the whole new
+/// setting, or `None` when the text does not read as a number (then nothing changes).
+pub mod edit {
+    use crate::scenario::NetworkSpec;
+
+    /// The largest latency the scenario format accepts (ms).
+    pub const MAX_LATENCY_MS: u64 = 60_000;
+
+    /// One editable number of the settings.
+    #[derive(Clone, Copy, PartialEq)]
+    pub enum Field {
+        Min,
+        Max,
+        /// Probabilities, edited as percentages.
+        Loss,
+        Duplicate,
+        Reorder,
+    }
+
+    impl Field {
+        /// `spec` with this field set from what a person typed (`None`: unreadable, change nothing). Latencies keep
+        /// min <= max by moving the other bound.
+        pub fn set_global(self, spec: &NetworkSpec, typed: &str) -> Option<NetworkSpec> {
+            let mut s = spec.clone();
+            match self {
+                Field::Min | Field::Max => {
+                    let (min, max) = bounds(self, (s.latency_min_ms, s.latency_max_ms), typed)?;
+                    (s.latency_min_ms, s.latency_max_ms) = (min, max);
+                }
+                Field::Loss => s.loss = percent(typed)?,
+                Field::Duplicate => s.duplicate = percent(typed)?,
+                Field::Reorder => s.reorder = percent(typed)?,
+            }
+            Some(s)
+        }
+
+        pub fn set_link(self, spec: &NetworkSpec, i: usize, typed: &str) -> Option<NetworkSpec> {
+            let mut s = spec.clone();
+            let l = s.links.get_mut(i)?;
+            match self {
+                Field::Min | Field::Max => {
+                    let now = l.latency_ms.unwrap_or((spec.latency_min_ms, spec.latency_max_ms));
+                    l.latency_ms = Some(bounds(self, now, typed)?);
+                }
+                Field::Loss => l.loss = Some(percent(typed)?),
+                Field::Duplicate => l.duplicate = Some(percent(typed)?),
+                Field::Reorder => l.reorder = Some(percent(typed)?),
+            }
+            Some(s)
+        }
+    }
+
+    impl Field {
+        /// The value a field shows: milliseconds, or a percentage.
+        pub fn shown(self, spec: &NetworkSpec, link: Option<usize>) -> String {
+            let p = match link.and_then(|i| spec.links.get(i)) {
+                Some(l) => spec.params(&l.from, &l.to),
+                // No endpoint is named "": the network's own settings.
+                None => spec.params("", ""),
+            };
+            match self {
+                Field::Min => p.latency_min_ms.to_string(),
+                Field::Max => p.latency_max_ms.to_string(),
+                Field::Loss => pct(p.loss),
+                Field::Duplicate => pct(p.duplicate),
+                Field::Reorder => pct(p.reorder),
+            }
+        }
+    }
+
+    fn bounds(f: Field, (min, max): (u64, u64), typed: &str) -> Option<(u64, u64)> {
+        let v = typed.trim().parse::<u64>().ok()?.min(MAX_LATENCY_MS);
+        Some(if f == Field::Min { (v, max.max(v)) } else { (min.min(v), v) })
+    }
+
+    /// "2.5" (percent) -> 0.025, within 0..=1.
+    pub fn percent(typed: &str) -> Option<f64> {
+        let v = typed.trim().trim_end_matches('%').trim().parse::<f64>().ok().filter(|v| v.is_finite())?;
+        Some((v.clamp(0.0, 100.0) * 10.0).round() / 1000.0)
+    }
+
+    /// 0.025 -> "2.5".
+    pub fn pct(p: f64) -> String {
+        let tenths = (p * 1000.0).round() as u64;
+        if tenths % 10 == 0 {
+            (tenths / 10).to_string()
+        } else {
+            [(tenths / 10).to_string(), ".".into(), (tenths % 10).to_string()].concat()
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::scenario::LinkSpec;
+
+        #[test]
+        fn percentages_read_and_print_in_tenths() {
+            assert_eq!(percent("2.5"), Some(0.025));
+            assert_eq!(percent(" 150 "), Some(1.0));
+            assert_eq!(percent("-3"), Some(0.0));
+            assert_eq!(percent("abc"), None);
+            assert_eq!(percent("NaN"), None);
+            assert_eq!(pct(0.025), "2.5");
+            assert_eq!(pct(0.1), "10");
+            assert_eq!(pct(0.0), "0");
+        }
+
+        #[test]
+        fn latency_bounds_stay_ordered() {
+            assert_eq!(bounds(Field::Min, (5, 20), "30"), Some((30, 30)));
+            assert_eq!(bounds(Field::Max, (5, 20), "3"), Some((3, 3)));
+            assert_eq!(bounds(Field::Max, (5, 20), "99999"), Some((5, MAX_LATENCY_MS)));
+            assert_eq!(bounds(Field::Max, (5, 20), ""), None);
+        }
+
+        #[test]
+        fn a_link_edit_changes_that_link_only() {
+            let spec = NetworkSpec {
+                links: vec![LinkSpec {
+                    from: "n1".into(),
+                    to: "n3".into(),
+                    both_ways: true,
+                    latency_ms: None,
+                    loss: None,
+                    duplicate: None,
+                    reorder: None,
+                }],
+                ..NetworkSpec::default()
+            };
+            let s = Field::Max.set_link(&spec, 0, "120").unwrap();
+            assert_eq!(s.links[0].latency_ms, Some((5, 120)));
+            assert_eq!((s.latency_min_ms, s.latency_max_ms), (5, 20));
+            assert_eq!(Field::Loss.set_link(&spec, 0, "10").unwrap().links[0].loss, Some(0.1));
+            assert!(Field::Loss.set_link(&spec, 1, "10").is_none(), "no such link");
+            assert_eq!(Field::Max.shown(&s, Some(0)), "120");
+            assert_eq!(Field::Max.shown(&s, None), "20");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,8 @@ pub enum Tab {
     Anomalies,
     /// Replication lag (DDIA 5.2): read routing, follower apply delays, the policy table.
     Lag,
+    /// Latency, loss, duplication, reordering; links with settings of their own.
+    Network,
 }
 
 #[derive(Clone, Debug, PartialEq)]

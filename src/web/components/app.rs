@@ -8,7 +8,9 @@ use crate::web::dom::{self, AnimationLoop, Listener};
 use crate::web::state::{Action, AppState, Mode, Model, Tab};
 use crate::web::text;
 
-use super::{anomalies, bench, canvas, client, compare, inspector, metrics, policies, spacetime, topbar, transport};
+use super::{
+    anomalies, bench, canvas, client, compare, inspector, metrics, network, policies, spacetime, topbar, transport,
+};
 
 #[derive(Properties, PartialEq, Default)]
 pub struct AppProps {
@@ -162,6 +164,7 @@ pub fn app(props: &AppProps) -> Html {
                         Tab::Metrics => metrics::view(&m, &dispatch),
                         Tab::Anomalies => anomalies::view(&m, &dispatch),
                         Tab::Lag => policies::view(&m, &dispatch),
+                        Tab::Network => network::view(&m, &dispatch),
                     } }
                     { client::view(&m, &dispatch) }
                 </aside>
@@ -175,7 +178,7 @@ pub fn app(props: &AppProps) -> Html {
     }
 }
 
-/// The tabs of the right-hand column: Nodes | Metrics | Anomalies (with how many the checkers found).
+/// The tabs of the right-hand column: Nodes | Metrics | Anomalies (with how many the checkers found) | Lag | Network.
 fn tabs(m: &Model, d: &Callback<Action>) -> Html {
     let tab = |t: Tab, id: &'static str, label: &'static str, count: Option<usize>| {
         let on = m.tab == t;
@@ -195,6 +198,7 @@ fn tabs(m: &Model, d: &Callback<Action>) -> Html {
             { tab(Tab::Metrics, "tab-metrics", "Metrics", None) }
             { tab(Tab::Anomalies, "tab-anomalies", "Anomalies", Some(m.anomalies.len())) }
             { tab(Tab::Lag, "tab-lag", "Lag", None) }
+            { tab(Tab::Network, "tab-network", "Network", None) }
         </div>
     }
 }

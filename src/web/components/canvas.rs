@@ -208,6 +208,9 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
         ("cdc", _) => !replicator && is_replica(b) && source(a).as_deref() == Some(b.id.as_str()),
         _ => is_replica(a) && is_replica(b),
     };
+    // Links with settings of their own (the Network tab) carry a tag: their delay, their loss.
+    let spec = m.pb.as_ref().map(|pb| pb.sim().net.spec().clone()).unwrap_or_default();
+    let own = |a: &str, b: &str| own_settings(&spec, a, b);
     let mut links = Vec::new();
     for i in 0..v.nodes.len() {
         for j in i + 1..v.nodes.len() {
@@ -216,7 +219,8 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
                 continue;
             }
             let class = if is_replica(ni) && is_replica(nj) { "link" } else { "link ext" };
-            links.push(link_view(class, &ni.id, &nj.id, node_rects[i], node_rects[j], is_cut(&ni.id, &nj.id), d));
+            let (a, b) = (&ni.id, &nj.id);
+            links.push(link_view(class, a, b, node_rects[i], node_rects[j], is_cut(a, b), own(a, b), d));
         }
     }
     let caches: Vec<Option<String>> = v
@@ -227,11 +231,31 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
     let mut client_links: Vec<Html> = Vec::new();
     for (j, c) in v.clients.iter().enumerate() {
         if let Some(rn) = rect_of(&c.target) {
-            client_links.push(link_view("clink", &c.id, &c.target, lay.clients[j], rn, is_cut(&c.id, &c.target), d));
+            let tag = own(&c.id, &c.target);
+            client_links.push(link_view(
+                "clink",
+                &c.id,
+                &c.target,
+                lay.clients[j],
+                rn,
+                is_cut(&c.id, &c.target),
+                tag,
+                d,
+            ));
         }
         if let Some(cache) = &caches[j] {
             if let Some(rn) = rect_of(cache) {
-                client_links.push(link_view("clink ext", &c.id, cache, lay.clients[j], rn, is_cut(&c.id, cache), d));
+                let tag = own(&c.id, cache);
+                client_links.push(link_view(
+                    "clink ext",
+                    &c.id,
+                    cache,
+                    lay.clients[j],
+                    rn,
+                    is_cut(&c.id, cache),
+                    tag,
+                    d,
+                ));
             }
         }
     }
@@ -302,6 +326,27 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
     }
 }
 
+/// "80–110 ms · loss 5%" for a link whose settings differ from the network's (either direction), else None.
+fn own_settings(spec: &crate::scenario::NetworkSpec, a: &str, b: &str) -> Option<String> {
+    if !spec.links.iter().any(|l| l.applies(a, b) || l.applies(b, a)) {
+        return None;
+    }
+    let p = spec.params(a, b);
+    let mut parts = Vec::new();
+    if (p.latency_min_ms, p.latency_max_ms) != (spec.latency_min_ms, spec.latency_max_ms) {
+        parts.push(if p.latency_min_ms == p.latency_max_ms {
+            [p.latency_min_ms.to_string(), " ms".into()].concat()
+        } else {
+            [p.latency_min_ms.to_string(), "–".into(), p.latency_max_ms.to_string(), " ms".into()].concat()
+        });
+    }
+    if p.loss != spec.loss {
+        parts.push(["loss ", &crate::net::edit::pct(p.loss), "%"].concat());
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn link_view(
     class: &'static str,
     a: &str,
@@ -309,6 +354,7 @@ fn link_view(
     ra: Rect,
     rb: Rect,
     cut: (bool, bool),
+    own: Option<String>,
     d: &Callback<Action>,
 ) -> Html {
     let any_cut = cut.0 || cut.1;
@@ -325,6 +371,10 @@ fn link_view(
     } else {
         ["Link ", a, " — ", b, ". Click to cut it."].concat()
     };
+    let title = match &own {
+        Some(o) => [title.as_str(), " Own settings (Network tab): ", o, "."].concat(),
+        None => title,
+    };
     let (x1, y1, x2, y2) = (f(ra.x), f(ra.y), f(rb.x), f(rb.y));
     let node_link = class.starts_with("link");
     let data_a = if node_link { Some(a.to_string()) } else { None };
@@ -338,6 +388,12 @@ fn link_view(
             <title>{ title }</title>
             <line class="hit" x1={x1.clone()} y1={y1.clone()} x2={x2.clone()} y2={y2.clone()} />
             <line class="wire" {x1} {y1} {x2} {y2} />
+            if let Some(o) = own.filter(|_| !any_cut) {
+                <g class="link-tag" data-testid="link-tag" transform={translate(mx, my)}>
+                    <rect x={f(-(o.chars().count() as f64) * 3.4 - 6.0)} y="-10" width={f(o.chars().count() as f64 * 6.8 + 12.0)} height="20" rx="10" />
+                    <text y="4" text-anchor="middle">{ o }</text>
+                </g>
+            }
             if any_cut {
                 <g class="scissors" transform={translate(mx, my)}>
                     <circle r="14" />

@@ -10,6 +10,7 @@ pub mod compare;
 pub mod icons;
 pub mod inspector;
 pub mod metrics;
+pub mod network;
 pub mod pages;
 pub mod policies;
 pub mod spacetime;

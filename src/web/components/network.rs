@@ -1,0 +1,154 @@
+//! The Network tab: the delay, loss, duplication and reordering every message meets, and links with settings of
+//! their own (a replica in another region, a flaky cable). Every change is a timed command at the current moment
+//! (`{"network": …}`), so it acts from now on, shows on the timeline and replays from a share link.
+
+use yew::prelude::*;
+
+use crate::net::edit::{pct, Field};
+use crate::scenario::{Command, LinkSpec};
+use crate::web::state::{Action, Model};
+use crate::web::text;
+
+pub fn view(m: &Model, d: &Callback<Action>) -> Html {
+    let Some(pb) = m.pb.as_ref() else { return Html::default() };
+    let sim = pb.sim();
+    let spec = sim.net.spec().clone();
+    let ended = pb.now() >= pb.until();
+    // A change: the whole new setting as one timed command.
+    // `link`: an entry of `spec.links`, or None for the network's own settings.
+    let apply = |link: Option<usize>, f: Field| {
+        let spec = spec.clone();
+        d.reform(move |e: Event| {
+            let input = e.target_unchecked_into::<web_sys::HtmlInputElement>();
+            let typed = input.value();
+            let changed = match link {
+                Some(i) => f.set_link(&spec, i, &typed),
+                None => f.set_global(&spec, &typed),
+            };
+            match changed {
+                Some(s) => Action::Do(Command::SetNetwork(s)),
+                None => {
+                    // Not a number (an emptied field): show the setting again, unchanged.
+                    input.set_value(&f.shown(&spec, link));
+                    Action::FlushHash
+                }
+            }
+        })
+    };
+    let global = |f: Field, value: String, test: &'static str, label: &'static str, unit: &'static str| {
+        let onchange = apply(None, f);
+        let (max, step) = if unit == "%" { ("100", "0.1") } else { ("60000", "1") };
+        html! {
+            <label class="param">
+                <span class="n-lab">{ label }</span>
+                <input type="number" data-testid={test} min="0" {max} {step} value={value} {onchange} disabled={ended} />
+                <span class="muted">{ unit }</span>
+            </label>
+        }
+    };
+
+    // Endpoints a new link entry can join: every node and client.
+    let mut names: Vec<&str> = sim.nodes.iter().map(|n| n.id.as_str()).collect();
+    names.extend(sim.clients.iter().map(|c| c.id.as_str()));
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (i, a) in names.iter().enumerate() {
+        for b in &names[i + 1..] {
+            if !spec.links.iter().any(|l| l.both_ways && l.applies(a, b)) {
+                pairs.push((a.to_string(), b.to_string()));
+            }
+        }
+    }
+    let on_add = {
+        let (spec, pairs) = (spec.clone(), pairs.clone());
+        d.reform(move |e: Event| {
+            let k = e.target_unchecked_into::<web_sys::HtmlSelectElement>().selected_index();
+            let Some((a, b)) = usize::try_from(k - 1).ok().and_then(|k| pairs.get(k)) else { return Action::FlushHash };
+            let mut s = spec.clone();
+            s.links.push(LinkSpec {
+                from: a.clone(),
+                to: b.clone(),
+                both_ways: true,
+                latency_ms: Some((spec.latency_min_ms, spec.latency_max_ms)),
+                loss: None,
+                duplicate: None,
+                reorder: None,
+            });
+            Action::Do(Command::SetNetwork(s))
+        })
+    };
+
+    let link_rows = spec.links.iter().enumerate().map(|(i, l)| {
+        let p = spec.params(&l.from, &l.to);
+        let field = |f: Field, value: String, label: &'static str, unit: &'static str| {
+            let onchange = apply(Some(i), f);
+            let (max, step) = if unit == "%" { ("100", "0.1") } else { ("60000", "1") };
+            html! {
+                <input type="number" class="d-num" data-testid={["link-", label].concat()} min="0" {max} {step}
+                       value={value} {onchange} disabled={ended}
+                       aria-label={[label, " of link ", &l.name(), if unit == "%" { " (%)" } else { " (ms)" }].concat()} />
+            }
+        };
+        let on_remove = {
+            let spec = spec.clone();
+            d.reform(move |_: MouseEvent| {
+                let mut s = spec.clone();
+                if i < s.links.len() {
+                    s.links.remove(i);
+                }
+                Action::Do(Command::SetNetwork(s))
+            })
+        };
+        let extra: Vec<String> = [("duplicate", l.duplicate), ("reorder", l.reorder)]
+            .iter()
+            .filter_map(|(k, v)| v.map(|v| [k, " ", &pct(v), "%"].concat()))
+            .collect();
+        html! {
+            <div class="net-link" data-testid="net-link" data-link={l.name()}>
+                <span class="d-id">{ if l.both_ways { [l.from.as_str(), " — ", &l.to].concat() } else { [l.from.as_str(), " → ", &l.to].concat() } }</span>
+                { field(Field::Min, p.latency_min_ms.to_string(), "min", "ms") }
+                <span class="muted">{ "–" }</span>
+                { field(Field::Max, p.latency_max_ms.to_string(), "max", "ms") }
+                <span class="muted">{ "ms, loss" }</span>
+                { field(Field::Loss, pct(p.loss), "loss", "%") }
+                <span class="muted">{ "%" }</span>
+                if !extra.is_empty() { <span class="muted small">{ extra.join(", ") }</span> }
+                <button class="btn icon-btn" data-testid="net-link-remove" onclick={on_remove} disabled={ended}
+                        title={["Remove the settings of ", l.name().as_str(), ": it goes back to the network's"].concat()}>{ "×" }</button>
+            </div>
+        }
+    });
+
+    html! {
+        <section class="panel lag-panel net-panel" data-testid="network-panel" aria-label="Network">
+            <header class="panel-head">
+                <h2>{ "Network" }<span class="muted">{ [" at ", &text::clock(m.now())].concat() }</span></h2>
+            </header>
+            <div class="scroll">
+                <div class="lag-block">
+                    <h3 class="c-label">{ "Every message" }</h3>
+                    <p class="muted small">{ "A message takes a delay drawn evenly between min and max. Loss drops it; duplicate delivers it twice; reorder holds it back by up to another max, so a later message can overtake it. A change acts from this moment on and is kept in the share link." }</p>
+                    { global(Field::Min, spec.latency_min_ms.to_string(), "net-min", "delay at least", "ms") }
+                    { global(Field::Max, spec.latency_max_ms.to_string(), "net-max", "delay at most", "ms") }
+                    { global(Field::Loss, pct(spec.loss), "net-loss", "lose", "%") }
+                    { global(Field::Duplicate, pct(spec.duplicate), "net-duplicate", "duplicate", "%") }
+                    { global(Field::Reorder, pct(spec.reorder), "net-reorder", "reorder", "%") }
+                </div>
+                <div class="lag-block" data-testid="net-links">
+                    <h3 class="c-label">{ "Links with settings of their own" }</h3>
+                    <p class="muted small">{ "A replica in another region sits behind a long link; a bad cable loses messages on one link only. Links listed here (both directions) override the settings above. Cuts are made by clicking a link on the cluster view." }</p>
+                    if spec.links.is_empty() {
+                        <p class="muted small">{ "None: every link behaves alike." }</p>
+                    }
+                    { for link_rows }
+                    <label class="param">
+                        <span class="n-lab">{ "give a link its own settings" }</span>
+                        <select data-testid="net-add-link" onchange={on_add} disabled={ended || pairs.is_empty()}>
+                            <option selected=true>{ "choose a link…" }</option>
+                            { for pairs.iter().map(|(a, b)| html! { <option>{ [a.as_str(), " — ", b].concat() }</option> }) }
+                        </select>
+                    </label>
+                </div>
+            </div>
+        </section>
+    }
+}
