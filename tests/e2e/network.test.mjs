@@ -64,6 +64,17 @@ test('network tab: a slow link of its own, shortened during the run, replays fro
   await added.waitFor({ state: 'detached' });
   assert.equal(await tagOf(page, 'n1', 'n2').count(), 0);
 
+  // A one-way cut: n3 stops reaching n1 while n1 still reaches n3; healing restores both.
+  await page.selectOption('[data-testid=net-cut-one-way]', 'n3 → n1');
+  const cutRow = page.locator('[data-testid=net-cut][data-from=n3][data-to=n1]');
+  await cutRow.waitFor();
+  assert.match(await cutRow.textContent(), /one way/);
+  assert.equal(await page.getAttribute('g.link[data-a=n1][data-b=n3]', 'data-cut'), 'true', 'the cluster shows the cut');
+  await shot(page, 'network-one-way-cut');
+  await cutRow.locator('[data-testid=net-heal]').click();
+  await cutRow.waitFor({ state: 'detached' });
+  assert.equal(await page.getAttribute('g.link[data-a=n1][data-b=n3]', 'data-cut'), 'false');
+
   // Every message: a longer delay from now on; min follows when max drops below it.
   await setNumber(page, '[data-testid=net-max]', 40);
   assert.equal(await page.inputValue('[data-testid=net-max]'), '40');
@@ -77,6 +88,7 @@ test('network tab: a slow link of its own, shortened during the run, replays fro
   const link = JSON.parse(Buffer.from(new URL(url).hash.slice('#run='.length), 'base64url').toString());
   const network = (link.commands || []).filter((c) => c.network);
   assert.ok(network.length >= 4, `network changes are commands in the link (${network.length})`);
+  assert.ok(link.commands.some((c) => c.partition && c.one_way), 'the one-way cut too');
   const again = await open(context, url);
   await again.page.click('[data-testid=tab-network]');
   assert.equal(await again.page.inputValue('[data-testid=net-max]'), '40');

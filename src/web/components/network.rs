@@ -77,6 +77,48 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         })
     };
 
+    // Directed cuts now, and the one-way cuts a person can still make.
+    let mut cut: Vec<(&str, &str)> = Vec::new();
+    let mut uncut: Vec<(String, String)> = Vec::new();
+    for a in &names {
+        for b in names.iter().filter(|b| *b != a) {
+            if sim.net.link_state(a, b).0 {
+                cut.push((a, b));
+            } else {
+                uncut.push((a.to_string(), b.to_string()));
+            }
+        }
+    }
+    let on_cut = {
+        let uncut = uncut.clone();
+        d.reform(move |e: Event| {
+            let k = e.target_unchecked_into::<web_sys::HtmlSelectElement>().selected_index();
+            match usize::try_from(k - 1).ok().and_then(|k| uncut.get(k)) {
+                Some((a, b)) => {
+                    Action::Do(Command::Partition { groups: vec![vec![a.clone()], vec![b.clone()]], one_way: true })
+                }
+                None => Action::FlushHash,
+            }
+        })
+    };
+    // A link cut both ways is listed once.
+    let listed =
+        cut.iter().enumerate().filter(|(i, (a, b))| cut.iter().position(|x| *x == (*b, *a)).is_none_or(|j| j > *i));
+    let cut_rows = listed.map(|(_, (a, b))| {
+        let (a2, b2) = (a.to_string(), b.to_string());
+        let on_heal = d.reform(move |_: MouseEvent| Action::Do(Command::HealLink(a2.clone(), b2.clone())));
+        let both = cut.contains(&(*b, *a));
+        html! {
+            <div class="net-link net-cut" data-testid="net-cut" data-from={a.to_string()} data-to={b.to_string()}>
+                <span class="d-id">{ [*a, if both { " — " } else { " → " }, b].concat() }</span>
+                <span class="muted">{ if both { "cut both ways".to_string() } else { ["cut one way: ", b, " still reaches ", a].concat() } }</span>
+                <button class="btn" data-testid="net-heal" onclick={on_heal} disabled={ended}
+                        title={["Heal the link between ", *a, " and ", b, " (both directions)"].concat()}>{ "heal" }</button>
+            </div>
+        }
+    });
+    let on_heal_all = d.reform(|_: MouseEvent| Action::Do(Command::HealAll));
+
     let link_rows = spec.links.iter().enumerate().map(|(i, l)| {
         let p = spec.params(&l.from, &l.to);
         let field = |f: Field, value: String, label: &'static str, unit: &'static str| {
@@ -108,7 +150,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                 { field(Field::Min, p.latency_min_ms.to_string(), "min", "ms") }
                 <span class="muted">{ "–" }</span>
                 { field(Field::Max, p.latency_max_ms.to_string(), "max", "ms") }
-                <span class="muted">{ "ms, loss" }</span>
+                <span class="muted">{ "ms · loss" }</span>
                 { field(Field::Loss, pct(p.loss), "loss", "%") }
                 <span class="muted">{ "%" }</span>
                 if !extra.is_empty() { <span class="muted small">{ extra.join(", ") }</span> }
@@ -147,6 +189,24 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                             { for pairs.iter().map(|(a, b)| html! { <option>{ [a.as_str(), " — ", b].concat() }</option> }) }
                         </select>
                     </label>
+                </div>
+                <div class="lag-block" data-testid="net-cuts">
+                    <h3 class="c-label">{ "Cuts" }</h3>
+                    <p class="muted small">{ "Clicking a link on the cluster cuts it both ways. A link can also fail in one direction only (a one-way partition: a firewall rule on one side, a broken route back), so that one side keeps hearing the other but cannot answer." }</p>
+                    if cut.is_empty() {
+                        <p class="muted small">{ "No link is cut." }</p>
+                    }
+                    { for cut_rows }
+                    <label class="param">
+                        <span class="n-lab">{ "cut one way" }</span>
+                        <select data-testid="net-cut-one-way" onchange={on_cut} disabled={ended || uncut.is_empty()}>
+                            <option selected=true>{ "choose a direction…" }</option>
+                            { for uncut.iter().map(|(a, b)| html! { <option>{ [a.as_str(), " → ", b].concat() }</option> }) }
+                        </select>
+                    </label>
+                    if cut.len() > 1 {
+                        <button class="btn" data-testid="net-heal-all" onclick={on_heal_all} disabled={ended}>{ "Heal every link" }</button>
+                    }
                 </div>
             </div>
         </section>
