@@ -801,7 +801,10 @@ impl Simulation {
         let (fi, ti) = (self.endpoint_index(from), self.endpoint_index(to));
         let link = self.net.params(fi, ti);
         let copies = if self.net_rng.chance(link.duplicate) { 2 } else { 1 };
-        for _ in 0..copies {
+        let mut payload = Some(payload);
+        for copy in 1..=copies {
+            let Some(p) = payload.as_ref() else { break };
+            let label = if self.trace.keeps() { Label(p.label()) } else { Label::default() };
             let latency = Network::sample_latency(&link, &mut self.net_rng);
             let lost = self.net_rng.chance(link.loss);
             let doomed = if !self.net.can_reach(fi, ti) {
@@ -820,11 +823,13 @@ impl Simulation {
                 from: self.nm(from),
                 to: self.nm(to),
                 kind,
-                label: if self.trace.keeps() { Label(payload.label()) } else { Label::default() },
+                label,
                 deliver_at: deliver,
                 bytes,
             });
-            self.in_flight.insert(id, InFlight { from, to, payload: payload.clone(), sent: now, deliver, doomed });
+            // The last copy takes the payload itself: a clone is a Vec allocation for every replicated batch.
+            let Some(payload) = (if copy == copies { payload.take() } else { payload.clone() }) else { break };
+            self.in_flight.insert(id, InFlight { from, to, payload, sent: now, deliver, doomed });
             self.push(deliver, EventKind::Deliver(id));
         }
     }
