@@ -17,7 +17,7 @@ use std::rc::Rc;
 use super::{send, Effect, Node, NodeConfig, NodeEnv, Note, Payload, Status, Timer};
 use crate::replog::{sql_literal, value_text, LogRecord};
 use crate::scenario::TriggerSpec;
-use crate::sql::{RowChange, SqlError, Value};
+use crate::sql::{ident, RowChange, SqlError, Value};
 use crate::time::Micros;
 
 /// The leader's changes table, filled by the capture triggers.
@@ -197,7 +197,7 @@ impl Node {
         self.run_internal(&create, 0).map_err(|e| e.message)?;
         self.capture_new_tables(spec);
         for (table, cond) in &spec.row_filter {
-            let probe = format!("SELECT 1 FROM \"{table}\" WHERE {cond} LIMIT 0");
+            let probe = format!("SELECT 1 FROM {} WHERE {cond} LIMIT 0", ident(table));
             self.run_internal(&probe, 0).map_err(|e| format!("replication.trigger.where.{table}: {e}"))?;
         }
         Ok(())
@@ -207,20 +207,26 @@ impl Node {
     pub(super) fn capture_new_tables(&mut self, spec: &TriggerSpec) {
         let schema = self.db.schema().join("\n");
         for table in self.db.table_names() {
-            let name = format!("_capture_{}", table.to_ascii_lowercase());
-            if !spec.includes(&table) || schema.contains(&format!("\"{name}_ins\"")) {
+            let name = |suffix: &str| ident(&format!("_capture_{}_{suffix}", table.to_ascii_lowercase()));
+            if !spec.includes(&table) || schema.contains(&format!("TRIGGER {} ", name("ins"))) {
                 continue;
             }
-            let pk = self.pk_column(&table).unwrap_or_else(|| "rowid".to_string());
-            for (suffix, event, image, op) in [
-                ("ins", "INSERT", "NEW", "insert"),
-                ("upd", "UPDATE", "NEW", "update"),
-                ("del", "DELETE", "OLD", "delete"),
+            let pk = ident(&self.pk_column(&table).unwrap_or_else(|| "rowid".to_string()));
+            let (tbl, literal) = (ident(&table), sql_literal(&Value::Text(table.clone())));
+            let log = |op: &str, image: &str| {
+                format!("INSERT INTO {CHANGES_TABLE} (tbl, op, pk) VALUES ({literal}, '{op}', {image}.{pk});")
+            };
+            // An UPDATE that changes the key moves the row: the old key is logged as a delete first, or the
+            // targets would keep the row under its old key too.
+            let moved = format!(
+                "INSERT INTO {CHANGES_TABLE} (tbl, op, pk) SELECT {literal}, 'delete', OLD.{pk} WHERE OLD.{pk} IS NOT NEW.{pk};"
+            );
+            for (suffix, event, body) in [
+                ("ins", "INSERT", log("insert", "NEW")),
+                ("upd", "UPDATE", [moved.as_str(), " ", &log("update", "NEW")].concat()),
+                ("del", "DELETE", log("delete", "OLD")),
             ] {
-                let sql = format!(
-                    "CREATE TRIGGER \"{name}_{suffix}\" AFTER {event} ON \"{table}\" BEGIN INSERT INTO {CHANGES_TABLE} \
-                     (tbl, op, pk) VALUES ('{table}', '{op}', {image}.\"{pk}\"); END"
-                );
+                let sql = format!("CREATE TRIGGER {} AFTER {event} ON {tbl} BEGIN {body} END", name(suffix));
                 let _ = self.run_internal(&sql, 0);
             }
         }
@@ -253,7 +259,7 @@ impl Node {
     fn current_row(&mut self, now: Micros, table: &str, key: &Value, cfg: &NodeConfig) -> Option<Vec<(String, Value)>> {
         let pk = self.pk_column(table).unwrap_or_else(|| "rowid".to_string());
         let filter = cfg.trigger.row_filter.get(&table.to_ascii_lowercase());
-        let mut query = format!("SELECT * FROM \"{table}\" WHERE \"{pk}\" = {}", sql_literal(key));
+        let mut query = format!("SELECT * FROM {} WHERE {} = {}", ident(table), ident(&pk), sql_literal(key));
         if let Some(cond) = filter {
             query.push_str(&format!(" AND ({cond})"));
         }

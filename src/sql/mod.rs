@@ -99,6 +99,7 @@ mod tests;
 use std::cmp::Ordering;
 use std::fmt;
 
+pub(crate) use ast::ident;
 pub use engine::{Database, Session};
 pub use lexer::split_statements;
 pub use nondet::{is_deterministic, substitute_nondeterministic};
