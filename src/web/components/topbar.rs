@@ -106,7 +106,7 @@ fn help() -> Html {
             <h3>{ "Mouse" }</h3>
             <ul>
                 <li>{ "Click a node to inspect it, crash it, pause it." }</li>
-                <li>{ "Click a link between two nodes to cut it; click again to heal." }</li>
+                <li>{ "Click a link between two nodes to cut it; click again to heal. The Network tab sets delays, loss and one-way cuts, per link too." }</li>
                 <li>{ "Drag the timeline to go anywhere in the run; markers show faults (▲) and client statements (|)." }</li>
                 <li>{ "Share copies a link to this exact moment, with everything you did." }</li>
             </ul>
