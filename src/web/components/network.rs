@@ -59,10 +59,8 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         }
     }
     let on_add = {
-        let (spec, pairs) = (spec.clone(), pairs.clone());
-        d.reform(move |e: Event| {
-            let k = e.target_unchecked_into::<web_sys::HtmlSelectElement>().selected_index();
-            let Some((a, b)) = usize::try_from(k - 1).ok().and_then(|k| pairs.get(k)) else { return Action::FlushHash };
+        let spec = spec.clone();
+        move |(a, b): (String, String)| {
             let mut s = spec.clone();
             s.links.push(LinkSpec {
                 from: a.clone(),
@@ -74,7 +72,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                 reorder: None,
             });
             Action::Do(Command::SetNetwork(s))
-        })
+        }
     };
 
     // Directed cuts now, and the one-way cuts a person can still make.
@@ -89,18 +87,8 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             }
         }
     }
-    let on_cut = {
-        let uncut = uncut.clone();
-        d.reform(move |e: Event| {
-            let k = e.target_unchecked_into::<web_sys::HtmlSelectElement>().selected_index();
-            match usize::try_from(k - 1).ok().and_then(|k| uncut.get(k)) {
-                Some((a, b)) => {
-                    Action::Do(Command::Partition { groups: vec![vec![a.clone()], vec![b.clone()]], one_way: true })
-                }
-                None => Action::FlushHash,
-            }
-        })
-    };
+    let on_cut =
+        |(a, b): (String, String)| Action::Do(Command::Partition { groups: vec![vec![a], vec![b]], one_way: true });
     // A link cut both ways is listed once.
     let listed =
         cut.iter().enumerate().filter(|(i, (a, b))| cut.iter().position(|x| *x == (*b, *a)).is_none_or(|j| j > *i));
@@ -182,13 +170,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                         <p class="muted small">{ "None: every link behaves alike." }</p>
                     }
                     { for link_rows }
-                    <label class="param">
-                        <span class="n-lab">{ "give a link its own settings" }</span>
-                        <select data-testid="net-add-link" onchange={on_add} disabled={ended || pairs.is_empty()}>
-                            <option selected=true>{ "choose a link…" }</option>
-                            { for pairs.iter().map(|(a, b)| html! { <option>{ [a.as_str(), " — ", b].concat() }</option> }) }
-                        </select>
-                    </label>
+                    { picker("give a link its own settings", "net-add-link", "choose a link…", " — ", pairs, ended, d, on_add) }
                 </div>
                 <div class="lag-block" data-testid="net-cuts">
                     <h3 class="c-label">{ "Cuts" }</h3>
@@ -197,18 +179,45 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                         <p class="muted small">{ "No link is cut." }</p>
                     }
                     { for cut_rows }
-                    <label class="param">
-                        <span class="n-lab">{ "cut one way" }</span>
-                        <select data-testid="net-cut-one-way" onchange={on_cut} disabled={ended || uncut.is_empty()}>
-                            <option selected=true>{ "choose a direction…" }</option>
-                            { for uncut.iter().map(|(a, b)| html! { <option>{ [a.as_str(), " → ", b].concat() }</option> }) }
-                        </select>
-                    </label>
+                    { picker("cut one way", "net-cut-one-way", "choose a direction…", " → ", uncut, ended, d, on_cut) }
                     if cut.len() > 1 {
                         <button class="btn" data-testid="net-heal-all" onclick={on_heal_all} disabled={ended}>{ "Heal every link" }</button>
                     }
                 </div>
             </div>
         </section>
+    }
+}
+
+/// A select of endpoint pairs under a placeholder; picking one dispatches what `act` makes of it.
+#[allow(clippy::too_many_arguments)]
+fn picker(
+    label: &'static str,
+    test: &'static str,
+    placeholder: &'static str,
+    sep: &'static str,
+    pairs: Vec<(String, String)>,
+    ended: bool,
+    d: &Callback<Action>,
+    act: impl Fn((String, String)) -> Action + 'static,
+) -> Html {
+    let options: Vec<Html> =
+        pairs.iter().map(|(a, b)| html! { <option>{ [a.as_str(), sep, b].concat() }</option> }).collect();
+    let disabled = ended || pairs.is_empty();
+    let onchange = d.reform(move |e: Event| {
+        let k = e.target_unchecked_into::<web_sys::HtmlSelectElement>().selected_index();
+        match usize::try_from(k - 1).ok().and_then(|k| pairs.get(k)) {
+            Some(pair) => act(pair.clone()),
+            None => Action::FlushHash,
+        }
+    });
+    html! {
+        <label class="param">
+            <span class="n-lab">{ label }</span>
+            <select data-testid={test} {onchange} {disabled}>
+                <option selected=true>{ placeholder }</option>
+                { for options }
+            </select>
+        </label>
     }
 }
