@@ -36,6 +36,18 @@ pub(crate) struct TxLog {
     pub(crate) undo: Vec<Undo>,
     pub(crate) changes: Vec<RowChange>,
     pub(crate) statements: Vec<String>,
+    /// Applying a change from the leader's log: no row images to collect (nobody ships them on), only the undo
+    /// log in case the change fails half-way.
+    pub(crate) undo_only: bool,
+}
+
+impl TxLog {
+    /// Record a row change unless this transaction only applies changes from elsewhere.
+    pub(crate) fn change(&mut self, make: impl FnOnce() -> RowChange) {
+        if !self.undo_only {
+            self.changes.push(make());
+        }
+    }
 }
 
 /// A client connection's transaction state (BEGIN ... COMMIT spans several `execute` calls).
@@ -316,7 +328,7 @@ impl Database {
         if self.write_lock.is_some() {
             return Err(SqlError::new("database is locked"));
         }
-        let mut log = TxLog::default();
+        let mut log = TxLog { undo_only: true, ..TxLog::default() };
         let result = self.apply_logged(change, &mut log);
         if result.is_err() {
             self.undo_to(&mut log, (0, 0));

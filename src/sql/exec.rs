@@ -617,7 +617,7 @@ impl Database {
             table.sequence = rowid;
             self.store.catalog_dirty = true;
         }
-        log.changes.push(RowChange::Insert { table: table.name.clone(), row: table.pairs(&values) });
+        log.change(|| RowChange::Insert { table: table.name.clone(), row: table.pairs(&values) });
         Ok((rowid, values))
     }
 
@@ -718,10 +718,12 @@ impl Database {
         self.store.check_row(new_rowid, &values)?;
         let old = table.take(rowid).ok_or_else(|| SqlError::new("row vanished during update"))?;
         table.put(new_rowid, values.clone());
-        let change =
-            RowChange::Update { table: table.name.clone(), key: table.key_of(rowid, &old), row: table.pairs(&values) };
+        log.change(|| RowChange::Update {
+            table: table.name.clone(),
+            key: table.key_of(rowid, &old),
+            row: table.pairs(&values),
+        });
         log.undo.push(Undo::Update { table: key.to_string(), old_rowid: rowid, new_rowid, old });
-        log.changes.push(change);
         Ok((new_rowid, values))
     }
 
@@ -748,7 +750,7 @@ impl Database {
     pub(crate) fn delete_row(&mut self, key: &str, rowid: i64, log: &mut TxLog) -> Option<Vec<Value>> {
         let table = self.tables.get_mut(key)?;
         let old = table.take(rowid)?;
-        log.changes.push(RowChange::Delete { table: table.name.clone(), key: table.key_of(rowid, &old) });
+        log.change(|| RowChange::Delete { table: table.name.clone(), key: table.key_of(rowid, &old) });
         log.undo.push(Undo::Delete { table: key.to_string(), rowid, old: old.clone() });
         Some(old)
     }
