@@ -150,7 +150,8 @@ pub enum Payload {
     /// `prev_epoch`: the epoch of the entry just before the first one, so the follower can check its log agrees.
     Replicate {
         epoch: u64,
-        entries: Vec<Rc<LogEntry>>,
+        /// Shared by every follower the same batch goes to.
+        entries: Rc<[Rc<LogEntry>]>,
         leader_lsn: u64,
         prev_epoch: u64,
     },
@@ -304,7 +305,7 @@ impl Payload {
                     None => "ok".to_string(),
                 },
             },
-            Payload::Replicate { entries, .. } => match entries.as_slice() {
+            Payload::Replicate { entries, .. } => match &entries[..] {
                 [] => "empty".to_string(),
                 [one] => format!("lsn {}: {}", one.lsn, one.record.describe()),
                 [first, .., last] => format!("lsn {}..{}", first.lsn, last.lsn),
@@ -1010,6 +1011,7 @@ impl Node {
                     }
                 }
                 // Ship at once to every follower (and CDC consumer) that is in step (pipelining).
+                let batch: Rc<[Rc<LogEntry>]> = Rc::new([entry.clone()]);
                 for f in self.downstream(cfg) {
                     let p = self.vol.peers.or_default(f);
                     if p.sent_lsn + 1 == lsn {
@@ -1018,7 +1020,7 @@ impl Node {
                         let prev_epoch = self.epoch_at(lsn - 1).unwrap_or(0);
                         let payload = Payload::Replicate {
                             epoch: self.epoch,
-                            entries: vec![entry.clone()],
+                            entries: batch.clone(),
                             leader_lsn: lsn,
                             prev_epoch,
                         };
@@ -1112,7 +1114,7 @@ impl Node {
         }
         p.sent_lsn = to;
         p.last_send = now;
-        let entries: Vec<Rc<LogEntry>> = (from + 1..=to).filter_map(|l| self.entry(l).cloned()).collect();
+        let entries: Rc<[Rc<LogEntry>]> = (from + 1..=to).filter_map(|l| self.entry(l).cloned()).collect();
         let prev_epoch = self.epoch_at(from).unwrap_or(0);
         out.push(send(f, Payload::Replicate { epoch: self.epoch, entries, leader_lsn: last, prev_epoch }));
     }
@@ -1428,7 +1430,7 @@ impl Node {
                 self.vol.leader_lsn_seen = self.vol.leader_lsn_seen.max(leader_lsn);
                 let copying = matches!(self.joining, Some(Joining::Snapshot { .. } | Joining::FileCopy { .. }));
                 let mut prev = prev_epoch;
-                for e in entries {
+                for e in entries.iter().cloned() {
                     // Changes that arrive during a copy wait until it is installed.
                     if copying || e.lsn > self.lsn() {
                         let next_prev = e.epoch;
@@ -1982,12 +1984,13 @@ mod tests {
         l.on_message(1, Endpoint::Client(0), request("INSERT INTO t (v) VALUES ('a')"), &c);
         l.on_message(2, Endpoint::Client(0), request("INSERT INTO t (v) VALUES ('b')"), &c);
         let mut f = follower(1);
-        let second = Payload::Replicate { epoch: 1, entries: vec![l.log[1].clone()], leader_lsn: 2, prev_epoch: 1 };
+        let second =
+            Payload::Replicate { epoch: 1, entries: Rc::new([l.log[1].clone()]), leader_lsn: 2, prev_epoch: 1 };
         let out = f.on_message(5, Endpoint::Node(0), second, &c);
         assert_eq!(f.lsn(), 0, "entry 2 waits for entry 1");
         assert_eq!(f.buffered(), 1);
         assert_eq!(out, vec![Effect::Send { to: Endpoint::Node(0), payload: Payload::Ack { epoch: 1, lsn: 0 } }]);
-        let first = Payload::Replicate { epoch: 1, entries: vec![l.log[0].clone()], leader_lsn: 2, prev_epoch: 0 };
+        let first = Payload::Replicate { epoch: 1, entries: Rc::new([l.log[0].clone()]), leader_lsn: 2, prev_epoch: 0 };
         let out = f.on_message(6, Endpoint::Node(0), first.clone(), &c);
         assert_eq!(
             out,
@@ -2014,7 +2017,7 @@ mod tests {
         f.on_message(
             5,
             Endpoint::Node(0),
-            Payload::Replicate { epoch: 1, entries: vec![l.log[0].clone()], leader_lsn: 1, prev_epoch: 0 },
+            Payload::Replicate { epoch: 1, entries: Rc::new([l.log[0].clone()]), leader_lsn: 1, prev_epoch: 0 },
             &c,
         );
         f.crash();
