@@ -20,11 +20,12 @@ use super::{Commit, Env, Outcome, RowChange, SqlError, StatementKind};
 
 /// One undo-log entry: how to put back what a change did.
 #[derive(Clone, Debug, PartialEq)]
+/// `table` is the table's key (`Table::key`, shared: no allocation per row written).
 pub(crate) enum Undo {
-    Insert { table: String, rowid: i64 },
-    Update { table: String, old_rowid: i64, new_rowid: i64, old: Vec<Value> },
-    Delete { table: String, rowid: i64, old: Vec<Value> },
-    Sequence { table: String, old: i64 },
+    Insert { table: Arc<str>, rowid: i64 },
+    Update { table: Arc<str>, old_rowid: i64, new_rowid: i64, old: Vec<Value> },
+    Delete { table: Arc<str>, rowid: i64, old: Vec<Value> },
+    Sequence { table: Arc<str>, old: i64 },
     CreateTable { table: String },
     CreateTrigger { name: String },
 }
@@ -203,7 +204,7 @@ impl Database {
             Undo::Update { table, old_rowid, .. } => Some((table, *old_rowid)),
             _ => None,
         });
-        let rows: Vec<(String, i64)> = rows.map(|(t, r)| (t.clone(), r)).collect();
+        let rows: Vec<(String, i64)> = rows.map(|(t, r)| (t.to_string(), r)).collect();
         if let Some((t, r)) = rows.iter().find(|k| self.locks.get(*k).is_some_and(|o| *o != id)) {
             return Err(SqlError::new(format!(
                 "database is locked: row {r} of {t} is being written by another transaction"
@@ -233,23 +234,23 @@ impl Database {
         }
         match entry {
             Undo::Insert { table, rowid } => {
-                self.tables.get_mut(&table).map(|t| t.take(rowid));
+                self.tables.get_mut(&*table).map(|t| t.take(rowid));
             }
             Undo::Update { table, old_rowid, new_rowid, old } => {
-                if let Some(t) = self.tables.get_mut(&table) {
+                if let Some(t) = self.tables.get_mut(&*table) {
                     t.take(new_rowid);
                     t.put(old_rowid, old);
                 }
             }
             Undo::Delete { table, rowid, old } => {
-                if let Some(t) = self.tables.get_mut(&table) {
+                if let Some(t) = self.tables.get_mut(&*table) {
                     t.put(rowid, old);
                 }
             }
             // With row locks, other transactions may have taken later values meanwhile: InnoDB keeps the gap.
             Undo::Sequence { .. } if self.row_locking => {}
             Undo::Sequence { table, old } => {
-                if let Some(t) = self.tables.get_mut(&table) {
+                if let Some(t) = self.tables.get_mut(&*table) {
                     t.sequence = old;
                 }
             }
@@ -340,7 +341,7 @@ impl Database {
         match change {
             RowChange::Insert { table, row } => {
                 let t = self.table(table)?;
-                let key = t.name.to_ascii_lowercase();
+                let key = t.key.clone();
                 let mut values = vec![Value::Null; t.columns.len()];
                 assign(t, &mut values, row)?;
                 self.insert_row(&key, values, log).map(drop)

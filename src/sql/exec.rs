@@ -611,9 +611,9 @@ impl Database {
         table.check(rowid, &values, None)?;
         self.store.check_row(rowid, &values)?;
         table.put(rowid, values.clone());
-        log.undo.push(Undo::Insert { table: key.to_string(), rowid });
+        log.undo.push(Undo::Insert { table: table.key.clone(), rowid });
         if table.autoincrement && rowid > table.sequence {
-            log.undo.push(Undo::Sequence { table: key.to_string(), old: table.sequence });
+            log.undo.push(Undo::Sequence { table: table.key.clone(), old: table.sequence });
             table.sequence = rowid;
             self.store.catalog_dirty = true;
         }
@@ -723,7 +723,7 @@ impl Database {
             key: table.key_of(rowid, &old),
             row: table.pairs(&values),
         });
-        log.undo.push(Undo::Update { table: key.to_string(), old_rowid: rowid, new_rowid, old });
+        log.undo.push(Undo::Update { table: table.key.clone(), old_rowid: rowid, new_rowid, old });
         Ok((new_rowid, values))
     }
 
@@ -751,7 +751,7 @@ impl Database {
         let table = self.tables.get_mut(key)?;
         let old = table.take(rowid)?;
         log.change(|| RowChange::Delete { table: table.name.clone(), key: table.key_of(rowid, &old) });
-        log.undo.push(Undo::Delete { table: key.to_string(), rowid, old: old.clone() });
+        log.undo.push(Undo::Delete { table: table.key.clone(), rowid, old: old.clone() });
         Some(old)
     }
 
@@ -1114,6 +1114,7 @@ pub(crate) fn build_table(ct: &CreateTable) -> Result<Table, SqlError> {
     uniques.dedup();
     Ok(Table {
         name: ct.name.clone(),
+        key: lower(&ct.name).into(),
         columns,
         rowid_alias,
         primary_key,

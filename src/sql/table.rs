@@ -28,6 +28,8 @@ pub(crate) struct UniqueIndex {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Table {
     pub(crate) name: String,
+    /// The name lower-cased: the table's key in the database's map, shared by its undo-log entries.
+    pub(crate) key: std::sync::Arc<str>,
     pub(crate) columns: Vec<Column>,
     /// The `INTEGER PRIMARY KEY` column, which is the rowid under another name.
     pub(crate) rowid_alias: Option<usize>,
