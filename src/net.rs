@@ -45,16 +45,7 @@ impl Network {
 
     /// How a message from one endpoint (by index) to another travels.
     pub fn params(&self, from: usize, to: usize) -> LinkParams {
-        match self.overrides.get(&(from, to)) {
-            Some(p) => *p,
-            None => LinkParams {
-                latency_min_ms: self.spec.latency_min_ms,
-                latency_max_ms: self.spec.latency_max_ms,
-                loss: self.spec.loss,
-                duplicate: self.spec.duplicate,
-                reorder: self.spec.reorder,
-            },
-        }
+        self.overrides.get(&(from, to)).copied().unwrap_or_else(|| self.spec.base())
     }
 
     fn index(&self, name: &str) -> Option<usize> {
@@ -159,10 +150,11 @@ pub mod edit {
         pub fn set_link(self, spec: &NetworkSpec, i: usize, typed: &str) -> Option<NetworkSpec> {
             let mut s = spec.clone();
             let l = s.links.get_mut(i)?;
+            // What the link does now (earlier entries for the same link included).
+            let now = spec.params(&l.from, &l.to);
             match self {
                 Field::Min | Field::Max => {
-                    let now = l.latency_ms.unwrap_or((spec.latency_min_ms, spec.latency_max_ms));
-                    l.latency_ms = Some(bounds(self, now, typed)?);
+                    l.latency_ms = Some(bounds(self, (now.latency_min_ms, now.latency_max_ms), typed)?);
                 }
                 Field::Loss => l.loss = Some(percent(typed)?),
                 Field::Duplicate => l.duplicate = Some(percent(typed)?),
@@ -170,15 +162,26 @@ pub mod edit {
             }
             Some(s)
         }
-    }
 
-    impl Field {
+        /// Is it edited as a percentage (else milliseconds)?
+        pub fn is_percent(self) -> bool {
+            matches!(self, Field::Loss | Field::Duplicate | Field::Reorder)
+        }
+
+        /// The input's `max` and `step`.
+        pub fn limits(self) -> (&'static str, &'static str) {
+            if self.is_percent() {
+                ("100", "0.1")
+            } else {
+                ("60000", "1")
+            }
+        }
+
         /// The value a field shows: milliseconds, or a percentage.
         pub fn shown(self, spec: &NetworkSpec, link: Option<usize>) -> String {
             let p = match link.and_then(|i| spec.links.get(i)) {
                 Some(l) => spec.params(&l.from, &l.to),
-                // No endpoint is named "": the network's own settings.
-                None => spec.params("", ""),
+                None => spec.base(),
             };
             match self {
                 Field::Min => p.latency_min_ms.to_string(),

@@ -309,14 +309,19 @@ pub struct LinkParams {
 }
 
 impl NetworkSpec {
-    pub fn params(&self, from: &str, to: &str) -> LinkParams {
-        let mut p = LinkParams {
+    /// The settings of a link no entry of `links` names.
+    pub fn base(&self) -> LinkParams {
+        LinkParams {
             latency_min_ms: self.latency_min_ms,
             latency_max_ms: self.latency_max_ms,
             loss: self.loss,
             duplicate: self.duplicate,
             reorder: self.reorder,
-        };
+        }
+    }
+
+    pub fn params(&self, from: &str, to: &str) -> LinkParams {
+        let mut p = self.base();
         for l in self.links.iter().filter(|l| l.applies(from, to)) {
             if let Some((min, max)) = l.latency_ms {
                 (p.latency_min_ms, p.latency_max_ms) = (min, max);

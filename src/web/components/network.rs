@@ -35,14 +35,14 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             }
         })
     };
-    let global = |f: Field, value: String, test: &'static str, label: &'static str, unit: &'static str| {
+    let global = |f: Field, test: &'static str, label: &'static str| {
         let onchange = apply(None, f);
-        let (max, step) = if unit == "%" { ("100", "0.1") } else { ("60000", "1") };
+        let (max, step) = f.limits();
         html! {
             <label class="param">
                 <span class="n-lab">{ label }</span>
-                <input type="number" data-testid={test} min="0" {max} {step} value={value} {onchange} disabled={ended} />
-                <span class="muted">{ unit }</span>
+                <input type="number" data-testid={test} min="0" {max} {step} value={f.shown(&spec, None)} {onchange} disabled={ended} />
+                <span class="muted">{ if f.is_percent() { "%" } else { "ms" } }</span>
             </label>
         }
     };
@@ -108,14 +108,13 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     let on_heal_all = d.reform(|_: MouseEvent| Action::Do(Command::HealAll));
 
     let link_rows = spec.links.iter().enumerate().map(|(i, l)| {
-        let p = spec.params(&l.from, &l.to);
-        let field = |f: Field, value: String, label: &'static str, unit: &'static str| {
+        let field = |f: Field, label: &'static str| {
             let onchange = apply(Some(i), f);
-            let (max, step) = if unit == "%" { ("100", "0.1") } else { ("60000", "1") };
+            let (max, step) = f.limits();
             html! {
                 <input type="number" class="d-num" data-testid={["link-", label].concat()} min="0" {max} {step}
-                       value={value} {onchange} disabled={ended}
-                       aria-label={[label, " of link ", &l.name(), if unit == "%" { " (%)" } else { " (ms)" }].concat()} />
+                       value={f.shown(&spec, Some(i))} {onchange} disabled={ended}
+                       aria-label={[label, " of link ", &l.name(), if f.is_percent() { " (%)" } else { " (ms)" }].concat()} />
             }
         };
         let on_remove = {
@@ -135,11 +134,11 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         html! {
             <div class="net-link" data-testid="net-link" data-link={l.name()}>
                 <span class="d-id">{ if l.both_ways { [l.from.as_str(), " — ", &l.to].concat() } else { [l.from.as_str(), " → ", &l.to].concat() } }</span>
-                { field(Field::Min, p.latency_min_ms.to_string(), "min", "ms") }
+                { field(Field::Min, "min") }
                 <span class="muted">{ "–" }</span>
-                { field(Field::Max, p.latency_max_ms.to_string(), "max", "ms") }
+                { field(Field::Max, "max") }
                 <span class="muted">{ "ms · loss" }</span>
-                { field(Field::Loss, pct(p.loss), "loss", "%") }
+                { field(Field::Loss, "loss") }
                 <span class="muted">{ "%" }</span>
                 if !extra.is_empty() { <span class="muted small">{ extra.join(", ") }</span> }
                 <button class="btn icon-btn" data-testid="net-link-remove" onclick={on_remove} disabled={ended}
@@ -157,11 +156,11 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                 <div class="lag-block">
                     <h3 class="c-label">{ "Every message" }</h3>
                     <p class="muted small">{ "A message takes a delay drawn evenly between min and max. Loss drops it; duplicate delivers it twice; reorder holds it back by up to another max, so a later message can overtake it. A change acts from this moment on and is kept in the share link." }</p>
-                    { global(Field::Min, spec.latency_min_ms.to_string(), "net-min", "delay at least", "ms") }
-                    { global(Field::Max, spec.latency_max_ms.to_string(), "net-max", "delay at most", "ms") }
-                    { global(Field::Loss, pct(spec.loss), "net-loss", "lose", "%") }
-                    { global(Field::Duplicate, pct(spec.duplicate), "net-duplicate", "duplicate", "%") }
-                    { global(Field::Reorder, pct(spec.reorder), "net-reorder", "reorder", "%") }
+                    { global(Field::Min, "net-min", "delay at least") }
+                    { global(Field::Max, "net-max", "delay at most") }
+                    { global(Field::Loss, "net-loss", "lose") }
+                    { global(Field::Duplicate, "net-duplicate", "duplicate") }
+                    { global(Field::Reorder, "net-reorder", "reorder") }
                 </div>
                 <div class="lag-block" data-testid="net-links">
                     <h3 class="c-label">{ "Links with settings of their own" }</h3>

@@ -345,7 +345,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     let events = sim.trace.events();
     let first = events.partition_point(|e| e.at() < scan_from);
     let mut msgs: VecMap<u64, Msg> = VecMap::new();
-    // (node, lsn) -> when applied
+    // (node, lsn, when applied), in trace order; keyed below.
     let mut applied: Vec<((&str, u64), Micros)> = Vec::new();
     let mut apply_marks: Vec<(&str, u64, Micros)> = Vec::new();
     for e in &events[first..] {
@@ -387,9 +387,11 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         }
     }
 
+    // (node, lsn) -> when applied; a later apply of the same position (after a rebuild) wins.
+    let applied = VecMap::from_pairs(applied);
+
     // ----- client operations: follow each one's hops through the messages
     // Messages are in id order, so each client's list of requests and responses is too.
-    let applied = VecMap::from_pairs(applied);
     let mut reqs: VecMap<&str, Vec<u64>> = VecMap::new();
     let mut resps: VecMap<&str, Vec<u64>> = VecMap::new();
     for (id, mm) in &msgs {
