@@ -20,10 +20,9 @@ use replsim::web::{self, text};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// `trace_hash` of `cargo run --release --bin replsim -- run lesson:basics-async` (the native run to the end).
-/// If the core's behaviour changes on purpose, refresh it with:
-///   cargo run --release --bin replsim -- run lesson:basics-async | grep trace_hash
-const BASICS_ASYNC_TRACE_HASH: &str = "61bc90ab1818d71f";
+/// The native behaviour table (`tests/behaviour.rs` writes it): every lesson's trace hash as the native build computes
+/// it. The browser must compute the same for every row.
+const BEHAVIOUR_TABLE: &str = include_str!("golden/behaviour.tsv");
 
 fn document() -> web_sys::Document {
     web_sys::window().and_then(|w| w.document()).expect("a document")
@@ -205,16 +204,44 @@ async fn a_malformed_link_shows_a_banner_and_the_default_lesson() {
 }
 
 #[wasm_bindgen_test]
-fn the_wasm_run_matches_the_native_trace_hash() {
-    let scenario = match library::lesson("basics-async") {
-        Some(Ok(s)) => s,
-        other => panic!("lesson: {other:?}"),
-    };
-    let seed = scenario.seed;
-    let mut pb = Playback::new(scenario, seed, Vec::new()).expect("playback");
-    let until = pb.until();
-    pb.seek(until);
-    assert_eq!(text::hex16(pb.sim().trace.hash()), BASICS_ASYNC_TRACE_HASH);
+fn the_trace_encoding_hashes_alike_in_the_browser() {
+    let mut t = replsim::trace::Trace::new(false);
+    for e in replsim::trace::sample_events() {
+        t.push(e);
+    }
+    assert_eq!(text::hex16(t.hash()), replsim::trace::GOLDEN_SAMPLE_HASH);
+}
+
+#[wasm_bindgen_test]
+fn every_lesson_matches_the_native_trace_hash() {
+    let mut checked = 0;
+    for line in BEHAVIOUR_TABLE.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (run, native_hash) = (cols[0], cols[4]);
+        let (name, method) = match run.split_once('@') {
+            Some((n, m)) => (n, Some(m)),
+            None => (run, None),
+        };
+        let mut scenario = match library::lesson(name) {
+            Some(Ok(s)) => s,
+            other => panic!("lesson {name}: {other:?}"),
+        };
+        if let Some(m) = method {
+            let log = replsim::compare::METHODS.into_iter().find(|k| k.name() == m).expect("a log method");
+            scenario = scenario.with_log(log);
+        }
+        let seed = scenario.seed;
+        let mut pb = Playback::new(scenario, seed, Vec::new()).expect("playback");
+        let until = pb.until();
+        pb.seek(until);
+        assert_eq!(
+            text::hex16(pb.sim().trace.hash()),
+            native_hash,
+            "{run}: the browser's trace differs from the native one"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 80, "the table lists every lesson ({checked} rows)");
 }
 
 #[wasm_bindgen_test]
