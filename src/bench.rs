@@ -5,7 +5,7 @@ use crate::scenario::{
     ClientSpec, Command, FailoverSpec, LogKind, Mode, NetworkSpec, NodeSpec, ReplicationSpec, Role, Scenario,
     TimedCommand,
 };
-use crate::sim::Simulation;
+use crate::world::sim::Simulation;
 
 pub fn cluster_scenario(nodes: usize, writes: usize) -> Scenario {
     let every_us = 200; // 5,000 writes per simulated second

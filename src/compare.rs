@@ -4,11 +4,11 @@
 
 use serde_json::{json, Value};
 
-use crate::node::Status;
-use crate::report::{row_diffs, Anomaly};
+use crate::check::{row_diffs, Anomaly};
+use crate::protocol::single_leader::Status;
 use crate::scenario::{LogKind, Role, Scenario};
-use crate::sim::{SetupError, Simulation};
-use crate::time::to_ms_f64;
+use crate::world::sim::{SetupError, Simulation};
+use crate::world::time::to_ms_f64;
 
 pub const METHODS: [LogKind; 4] = [LogKind::Statement, LogKind::Wal, LogKind::Logical, LogKind::Trigger];
 
@@ -98,7 +98,7 @@ pub fn verdict(sim: &Simulation) -> Verdict {
             rows += row_diffs(sim, leader, n).len();
         }
     }
-    let index_diverged = crate::report::check_divergence(sim).iter().any(|a| a.detail.starts_with("the search index"));
+    let index_diverged = crate::check::check_divergence(sim).iter().any(|a| a.detail.starts_with("the search index"));
     match (rows, index_diverged) {
         (0, false) => Verdict::Match,
         (r, _) => Verdict::Diverged { rows: r.max(1) },
@@ -106,7 +106,7 @@ pub fn verdict(sim: &Simulation) -> Verdict {
 }
 
 pub fn figures(sim: &Simulation) -> Figures {
-    use crate::trace::MsgKind;
+    use crate::world::trace::MsgKind;
     let leader = sim.leader();
     let (mut apply_rows, mut apply_bytes, mut leader_rows_written) = (0, 0, 0);
     for n in sim.nodes.iter().filter(|n| n.status != Status::Absent) {
@@ -143,7 +143,7 @@ pub fn figures(sim: &Simulation) -> Figures {
         max_lag_ms: to_ms_f64(max_lag),
         mean_lag_ms: mean_lag,
         verdict: verdict(sim),
-        divergence: crate::report::check_divergence(sim),
+        divergence: crate::check::check_divergence(sim),
     }
 }
 

@@ -1,26 +1,21 @@
-//! Replication Playground: a deterministic simulation of single-leader database replication (DDIA chapter 5).
+//! Replication Playground: a deterministic simulation of database replication (DDIA chapter 5).
 //! See ARCHITECTURE.md for the map of the code and its invariants.
 
 pub mod bench;
 pub mod check;
 pub mod compare;
-pub mod lag;
+pub mod externals;
 pub mod library;
 pub mod link;
-pub mod net;
-pub mod node;
+pub mod log_methods;
 pub mod playback;
-pub mod replog;
+pub mod protocol;
 pub mod report;
-pub mod rng;
-pub mod route;
 pub mod scenario;
-pub mod sim;
 pub mod sql;
-pub mod time;
-pub mod trace;
 pub mod vecmap;
 pub mod view;
+pub mod world;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;
@@ -30,7 +25,7 @@ pub mod web;
 mod wasm_alloc;
 
 pub use scenario::Scenario;
-pub use sim::Simulation;
+pub use world::sim::Simulation;
 
 /// Parse a scenario and run it to its end (`until_ms`, or `until_ms_override`).
 pub fn run_scenario(text: &str, seed: Option<u64>, until_ms_override: Option<u64>) -> Result<Simulation, String> {

@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::scenario::{Scenario, TimedCommand};
-use crate::time::Micros;
+use crate::world::time::Micros;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkState {

@@ -5,8 +5,8 @@
 //! branches at the moment on screen) and the checkpoints after it.
 
 use crate::scenario::{Command, Scenario, TimedCommand};
-use crate::sim::{merged_commands, SetupError, Simulation};
-use crate::time::{ms, Micros};
+use crate::world::sim::{merged_commands, SetupError, Simulation};
+use crate::world::time::{ms, Micros};
 
 pub const CHECKPOINT_EVERY: Micros = 50_000;
 

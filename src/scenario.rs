@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::time::{ms, Micros, US_PER_MS};
+use crate::world::time::{ms, Micros, US_PER_MS};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {

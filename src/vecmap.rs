@@ -178,7 +178,7 @@ mod tests {
     #[test]
     fn behaves_like_a_btreemap() {
         let seed = 11;
-        let mut rng = crate::rng::SimRng::new(seed);
+        let mut rng = crate::world::rng::SimRng::new(seed);
         for round in 0..200u32 {
             let keys = if round % 2 == 0 { 15 } else { 999 };
             let mut v: VecMap<u32, u32> = VecMap::new();

@@ -1,11 +1,11 @@
 //! What the front end draws, computed from the simulation at the current moment. The UI never computes protocol
 //! logic: it renders these structs and turns clicks into commands.
 
-use crate::node::{Endpoint, Status};
-use crate::replog::value_text;
-use crate::sim::Simulation;
-use crate::time::Micros;
-use crate::trace::MsgKind;
+use crate::log_methods::value_text;
+use crate::protocol::single_leader::{Endpoint, Status};
+use crate::world::sim::Simulation;
+use crate::world::time::Micros;
+use crate::world::trace::MsgKind;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterView {
@@ -159,11 +159,13 @@ impl Simulation {
                         crate::scenario::Mode::Async => false,
                     },
                     joining: n.joining.as_ref().map(|j| match j {
-                        crate::node::Joining::Snapshot { received, total, lsn } => {
+                        crate::protocol::single_leader::Joining::Snapshot { received, total, lsn } => {
                             format!("snapshot @lsn {lsn}: {received}/{total}")
                         }
-                        crate::node::Joining::FileCopy { received, total } => format!("file copy {received}/{total}"),
-                        crate::node::Joining::CatchingUp => "catching up".to_string(),
+                        crate::protocol::single_leader::Joining::FileCopy { received, total } => {
+                            format!("file copy {received}/{total}")
+                        }
+                        crate::protocol::single_leader::Joining::CatchingUp => "catching up".to_string(),
                     }),
                     follows: n.leader.filter(|l| *l != n.index).map(|l| self.nodes[l].id.clone()),
                     partition: self

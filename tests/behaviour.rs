@@ -12,7 +12,7 @@
 use replsim::compare::METHODS;
 use replsim::library::{lesson, COMPARE_LESSONS, LESSONS};
 use replsim::report::report_json;
-use replsim::trace::Fnv64;
+use replsim::world::trace::Fnv64;
 use replsim::Simulation;
 
 const TABLE: &str = "tests/golden/behaviour.tsv";

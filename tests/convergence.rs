@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use replsim::bench::cluster_scenario;
-use replsim::sim::Simulation;
+use replsim::world::sim::Simulation;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]

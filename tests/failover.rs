@@ -2,13 +2,13 @@
 //! that reproduces a failure.
 
 use proptest::prelude::*;
-use replsim::check::{failover_stats, final_leader, key_reuse, lost_writes, split_brain};
-use replsim::node::Status;
-use replsim::report::anomalies;
+use replsim::check::anomalies;
+use replsim::check::failover::{failover_stats, final_leader, key_reuse, lost_writes, split_brain};
+use replsim::protocol::single_leader::Status;
 use replsim::scenario::{Command, FailoverSpec, Mode, Scenario, TimedCommand};
-use replsim::sim::Simulation;
 use replsim::sql::Value;
-use replsim::trace::TraceEvent;
+use replsim::world::sim::Simulation;
+use replsim::world::trace::TraceEvent;
 
 mod common;
 use common::{lesson, run};
@@ -225,7 +225,7 @@ fn the_timeout_trades_needless_failovers_against_recovery_time() {
     let long = failover_stats(&run(&lesson("timeout-too-long"), 7));
     assert_eq!(long.unnecessary, 0);
     assert!(long.unavailable_after_crash >= 1_500_000, "{long:?}");
-    let rows = replsim::check::sweep(&lesson("timeout-tradeoff"), &[100, 1200], 0..4);
+    let rows = replsim::check::failover::sweep(&lesson("timeout-tradeoff"), &[100, 1200], 0..4);
     assert!(rows[0].unnecessary_failovers > rows[1].unnecessary_failovers, "{rows:?}");
     assert!(rows[0].mean_unavailable_ms < rows[1].mean_unavailable_ms, "{rows:?}");
 }

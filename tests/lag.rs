@@ -2,10 +2,10 @@
 //! negative case for each rule) and on randomized runs, where the anomaly occurs with `random` routing and lag
 //! and never with the matching fix. Every randomized failure prints its seed.
 
-use replsim::lag::check;
-use replsim::node::OpResult;
+use replsim::check::lag::check;
+use replsim::protocol::single_leader::OpResult;
 use replsim::scenario::Route;
-use replsim::sim::{HistoryEntry, Simulation};
+use replsim::world::sim::{HistoryEntry, Simulation};
 
 mod common;
 use common::{lesson, run};
@@ -132,7 +132,7 @@ fn sticky_reads_reroute_when_the_replica_fails() {
 // The policy table prices each fix: the leader serves more reads.
 #[test]
 fn policy_table_shows_the_cost_of_each_fix() {
-    let rows = replsim::lag::policy_table(&lesson("lag-read-your-writes"), 11);
+    let rows = replsim::check::lag::policy_table(&lesson("lag-read-your-writes"), 11);
     let row = |p: &str| rows.iter().find(|r| r.policy == p).unwrap();
     assert_eq!(row("leader").leader_share, 1.0);
     assert!(row("random").leader_share < 0.5);
@@ -156,7 +156,7 @@ fn partitions_replicating_independently_break_consistent_prefix_and_colocation_f
 fn partitioned_failover_checkers_stay_within_a_partition() {
     let s = lesson("lag-consistent-prefix");
     let sim = run(&s, s.seed);
-    let all: Vec<String> = replsim::report::anomalies(&sim).into_iter().map(|a| a.kind).collect();
+    let all: Vec<String> = replsim::check::anomalies(&sim).into_iter().map(|a| a.kind).collect();
     for k in ["divergence", "lost-write", "key-reuse", "split-brain"] {
         assert!(!all.contains(&k.to_string()), "{k} across partitions is not an anomaly: {all:?}");
     }

@@ -3,13 +3,13 @@
 //! and asserts the outcome the book describes. Randomized tests print the seed that reproduces a failure.
 
 use proptest::prelude::*;
+use replsim::check::{anomalies, row_diffs};
 use replsim::compare::{figures, run_all, Verdict, METHODS};
-use replsim::node::Status;
-use replsim::replog::LogRecord;
-use replsim::report::{anomalies, row_diffs};
+use replsim::log_methods::LogRecord;
+use replsim::protocol::single_leader::Status;
 use replsim::scenario::{LogKind, Role, Scenario};
-use replsim::sim::Simulation;
 use replsim::sql::Value;
+use replsim::world::sim::Simulation;
 
 mod common;
 use common::{lesson, run};
@@ -148,7 +148,7 @@ fn wal_follower_on_another_storage_format_halts() {
 fn logical_rolling_upgrade_converges_on_the_new_format() {
     let sim = run(&lesson("logical-rolling-upgrade"), 3);
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
-    let l = replsim::check::final_leader(&sim).expect("leader");
+    let l = replsim::check::failover::final_leader(&sim).expect("leader");
     assert_eq!(sim.nodes[l].id, "n2", "the upgraded follower took over");
     for n in sim.nodes.iter().filter(|n| n.is_replica()) {
         assert_eq!(n.storage_format, 2, "{}", n.id);
@@ -261,7 +261,7 @@ fn trigger_replication_follows_moved_keys_and_quoted_names() {
 
 fn sim_leader_changes(s: &Scenario) -> Vec<Vec<(String, Value)>> {
     let sim = run(s, 9);
-    sim.nodes[0].db.rows(replsim::node::CHANGES_TABLE)
+    sim.nodes[0].db.rows(replsim::protocol::single_leader::CHANGES_TABLE)
 }
 
 // `replsim compare`: the four methods side by side on one workload.

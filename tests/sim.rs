@@ -3,11 +3,11 @@
 
 use replsim::library;
 use replsim::link::LinkState;
-use replsim::node::Status;
 use replsim::playback::Playback;
+use replsim::protocol::single_leader::Status;
 use replsim::report::{anomalies, report_json};
 use replsim::scenario::{Command, Scenario};
-use replsim::sim::Simulation;
+use replsim::world::sim::Simulation;
 
 mod common;
 use common::{lesson, run};
@@ -60,7 +60,7 @@ fn crashed_follower_catches_up_after_restart() {
     sim.run_to_end();
     assert_eq!(sim.nodes[2].lsn(), sim.nodes[0].lsn());
     assert_eq!(rows(&sim, 2, "users"), rows(&sim, 0, "users"));
-    let fetched = sim.trace.events().iter().any(|e| matches!(e, replsim::trace::TraceEvent::Sent { from, kind: replsim::trace::MsgKind::Fetch, .. } if &**from == "n3"));
+    let fetched = sim.trace.events().iter().any(|e| matches!(e, replsim::world::trace::TraceEvent::Sent { from, kind: replsim::world::trace::MsgKind::Fetch, .. } if &**from == "n3"));
     assert!(fetched, "the restarted follower asks for what it missed");
 }
 
@@ -112,7 +112,7 @@ fn async_acknowledges_before_followers_apply() {
         .events()
         .iter()
         .find_map(|e| match e {
-            replsim::trace::TraceEvent::Applied { at, node, lsn: 1 } if &**node == "n2" => Some(*at),
+            replsim::world::trace::TraceEvent::Applied { at, node, lsn: 1 } if &**node == "n2" => Some(*at),
             _ => None,
         })
         .unwrap();
@@ -247,7 +247,9 @@ fn delays(sim: &Simulation, from: &str, to: &str) -> Vec<u64> {
         .events()
         .iter()
         .filter_map(|e| match e {
-            replsim::trace::TraceEvent::Sent { at, from: f, to: t, deliver_at, .. } if &**f == from && &**t == to => {
+            replsim::world::trace::TraceEvent::Sent { at, from: f, to: t, deliver_at, .. }
+                if &**f == from && &**t == to =>
+            {
                 Some(deliver_at - at)
             }
             _ => None,
@@ -302,7 +304,7 @@ fn link_settings_change_during_a_run() {
             .events()
             .iter()
             .filter_map(|e| match e {
-                replsim::trace::TraceEvent::Sent { at, from: f, to: t, deliver_at, .. }
+                replsim::world::trace::TraceEvent::Sent { at, from: f, to: t, deliver_at, .. }
                     if &**f == from && &**t == to && *at >= 500_000 =>
                 {
                     Some(deliver_at - at)

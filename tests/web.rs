@@ -205,11 +205,11 @@ async fn a_malformed_link_shows_a_banner_and_the_default_lesson() {
 
 #[wasm_bindgen_test]
 fn the_trace_encoding_hashes_alike_in_the_browser() {
-    let mut t = replsim::trace::Trace::new(false);
-    for e in replsim::trace::sample_events() {
+    let mut t = replsim::world::trace::Trace::new(false);
+    for e in replsim::world::trace::sample_events() {
         t.push(e);
     }
-    assert_eq!(text::hex16(t.hash()), replsim::trace::GOLDEN_SAMPLE_HASH);
+    assert_eq!(text::hex16(t.hash()), replsim::world::trace::GOLDEN_SAMPLE_HASH);
 }
 
 #[wasm_bindgen_test]
@@ -296,8 +296,8 @@ fn text_helpers() {
 
 // ----- DDIA 5.1 failover views: pure helpers -----
 
-use replsim::trace::TraceEvent;
 use replsim::web::{chart, derive};
+use replsim::world::trace::TraceEvent;
 
 #[wasm_bindgen_test]
 fn event_markers_come_from_elections_syncs_shutdowns_and_discards() {

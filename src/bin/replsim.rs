@@ -200,7 +200,7 @@ mod cli {
         }
         let text = load(arg)?;
         let scenario = replsim::Scenario::from_json_str(&text).map_err(|e| format!("{arg}: {e}"))?;
-        let rows = replsim::check::sweep(&scenario, timeouts, 0..seeds);
+        let rows = replsim::check::failover::sweep(&scenario, timeouts, 0..seeds);
         match format {
             Format::Json => {
                 let v: Vec<serde_json::Value> = rows
@@ -234,7 +234,7 @@ mod cli {
     fn policies(arg: &str, seed: Option<u64>, format: Format, out: &mut impl Write) -> Result<(), String> {
         let text = load(arg)?;
         let scenario = replsim::Scenario::from_json_str(&text).map_err(|e| format!("{arg}: {e}"))?;
-        let rows = replsim::lag::policy_table(&scenario, seed.unwrap_or(scenario.seed));
+        let rows = replsim::check::lag::policy_table(&scenario, seed.unwrap_or(scenario.seed));
         match format {
             Format::Json => {
                 let v: Vec<serde_json::Value> = rows
@@ -276,7 +276,7 @@ mod cli {
     struct CliEnv(u64);
     impl replsim::sql::Env for CliEnv {
         fn now_us(&mut self) -> i64 {
-            replsim::node::EPOCH_BASE_US
+            replsim::protocol::single_leader::EPOCH_BASE_US
         }
         fn random_u64(&mut self) -> u64 {
             // SplitMix64: `replsim sql` is deterministic too.

@@ -2,8 +2,8 @@
 //! draw: timeline markers for elections and failovers, a joining follower's progress, the id of a node to add.
 //! No browser calls here, so tests/web.rs can check them directly.
 
-use crate::time::Micros;
-use crate::trace::TraceEvent;
+use crate::world::time::Micros;
+use crate::world::trace::TraceEvent;
 
 /// A timeline marker for something the cluster did by itself (not a person's command).
 #[derive(Clone, Debug, PartialEq, Eq)]

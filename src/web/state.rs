@@ -9,13 +9,13 @@ use std::rc::Rc;
 
 use yew::Reducible;
 
-use crate::check::SweepRow;
+use crate::check::failover::SweepRow;
+use crate::check::Anomaly;
 use crate::library;
 use crate::link::{LinkState, View};
 use crate::playback::Playback;
-use crate::report::Anomaly;
 use crate::scenario::{Command, CopyMethod, Scenario, TimedCommand};
-use crate::time::Micros;
+use crate::world::time::Micros;
 
 use super::derive::{self, EventMarker};
 use super::{dom, text};
@@ -421,7 +421,7 @@ impl Model {
         if !force && wall - self.anomalies_wall < ANOMALIES_EVERY_PLAYING_MS {
             return;
         }
-        self.anomalies = crate::report::anomalies(pb.sim());
+        self.anomalies = crate::check::anomalies(pb.sim());
         self.anomalies_key = Some(key);
         self.anomalies_wall = wall;
     }
@@ -751,7 +751,7 @@ impl Model {
                 }
                 let rows = self
                     .scenario()
-                    .map_or_else(Vec::new, |s| crate::check::sweep(s, SWEEP_TIMEOUTS_MS, 0..SWEEP_SEEDS));
+                    .map_or_else(Vec::new, |s| crate::check::failover::sweep(s, SWEEP_TIMEOUTS_MS, 0..SWEEP_SEEDS));
                 self.sweep = Sweep::Done(rows);
             }
             Action::Lag(a) => return self.apply_lag(a),

@@ -1,6 +1,6 @@
 //! Small text helpers for the views (kept out of the components so tests can call them).
 
-use crate::time::Micros;
+use crate::world::time::Micros;
 
 /// `123.456 ms`: the current time, as the transport shows it.
 pub fn clock(t: Micros) -> String {

@@ -3,7 +3,7 @@
 
 use replsim::library;
 use replsim::scenario::Scenario;
-use replsim::sim::Simulation;
+use replsim::world::sim::Simulation;
 
 /// A lesson from the library (panics with the lesson's error: a broken lesson is a test failure).
 pub fn lesson(name: &str) -> Scenario {

@@ -4,7 +4,7 @@
 
 use yew::prelude::*;
 
-use crate::report::Anomaly;
+use crate::check::Anomaly;
 use crate::web::dom;
 use crate::web::state::{Action, Model};
 use crate::web::text;
@@ -77,7 +77,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     }
 }
 
-fn item(a: &Anomaly, m: &Model, sim: &crate::sim::Simulation, d: &Callback<Action>) -> Html {
+fn item(a: &Anomaly, m: &Model, sim: &crate::world::sim::Simulation, d: &Callback<Action>) -> Html {
     let chips = a.ops.iter().take(24).map(|op| {
         let op = *op;
         let tip = sim.history.get(op).map_or(String::new(), |h| {

@@ -4,11 +4,11 @@
 
 use yew::prelude::*;
 
-use crate::node::Status;
-use crate::trace::MsgKind;
+use crate::protocol::single_leader::Status;
 use crate::view::{ClusterView, MessageView, NodeView};
 use crate::web::state::{Action, Mode, Model};
 use crate::web::{derive, dom, text};
+use crate::world::trace::MsgKind;
 
 use super::icons::{kind_class, kind_help, kind_shape, kind_swatch};
 
@@ -341,7 +341,7 @@ fn own_settings(spec: &crate::scenario::NetworkSpec, a: &str, b: &str) -> Option
         });
     }
     if p.loss != spec.loss {
-        parts.push(["loss ", &crate::net::edit::pct(p.loss), "%"].concat());
+        parts.push(["loss ", &crate::world::net::edit::pct(p.loss), "%"].concat());
     }
     (!parts.is_empty()).then(|| parts.join(" · "))
 }
@@ -576,7 +576,13 @@ fn status_badge(s: Status, x: f64, y: f64) -> Html {
 
 /// A system outside the database: a cache drawn as a cylinder, a failover controller as a hexagon, the
 /// trigger-based replicator as a capsule (a process in the pipe), a CDC consumer's search index as a document.
-fn external_view(n: &NodeView, x: Option<&crate::node::Node>, r: Rect, selected: bool, d: &Callback<Action>) -> Html {
+fn external_view(
+    n: &NodeView,
+    x: Option<&crate::protocol::single_leader::Node>,
+    r: Rect,
+    selected: bool,
+    d: &Callback<Action>,
+) -> Html {
     let (onclick, onkeydown) = select_handlers(&n.id, d);
     let (hw, hh) = (r.hw, r.hh);
     let cache = n.role == "cache";

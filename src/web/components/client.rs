@@ -2,9 +2,9 @@
 
 use yew::prelude::*;
 
-use crate::sim::HistoryEntry;
 use crate::web::state::{Action, Model};
 use crate::web::text;
+use crate::world::sim::HistoryEntry;
 
 /// History entries shown (latest first).
 const MAX_HISTORY: usize = 60;
@@ -61,7 +61,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     }
 }
 
-fn entry(i: usize, h: &HistoryEntry, sim: &crate::sim::Simulation, m: &Model) -> Html {
+fn entry(i: usize, h: &HistoryEntry, sim: &crate::world::sim::Simulation, m: &Model) -> Html {
     let flagged: Vec<&str> =
         m.anomalies.iter().filter(|a| a.ops.contains(&i)).map(|a| super::anomalies::kind_name(&a.kind)).collect();
     let lit = m.highlight.contains(&i);
@@ -107,7 +107,7 @@ fn entry(i: usize, h: &HistoryEntry, sim: &crate::sim::Simulation, m: &Model) ->
 }
 
 /// A read's rows, in one short line.
-fn read_preview(r: &crate::node::OpResult) -> Option<String> {
+fn read_preview(r: &crate::protocol::single_leader::OpResult) -> Option<String> {
     if !r.read_only || r.rows.is_empty() {
         return None;
     }
@@ -116,7 +116,7 @@ fn read_preview(r: &crate::node::OpResult) -> Option<String> {
         if i > 0 {
             out.push_str("; ");
         }
-        let cells: Vec<String> = row.iter().map(crate::replog::value_text).collect();
+        let cells: Vec<String> = row.iter().map(crate::log_methods::value_text).collect();
         out.push_str(&cells.join(", "));
     }
     if r.rows.len() > 4 {

@@ -6,17 +6,17 @@
 
 use yew::prelude::*;
 
+use crate::check::RowDiff;
 use crate::compare::{Verdict, METHODS};
-use crate::node::{Payload, Status};
-use crate::replog::{hex_preview, value_text, LogRecord};
-use crate::report::RowDiff;
+use crate::log_methods::{hex_preview, value_text, LogRecord};
+use crate::protocol::single_leader::{Payload, Status};
 use crate::scenario::{LogKind, Role};
-use crate::sim::Simulation;
 use crate::sql::{RowChange, Value};
-use crate::trace::MsgKind;
 use crate::web::state::compare::{lessons, Facts};
 use crate::web::state::{Action, CompareAction, Model};
 use crate::web::text;
+use crate::world::sim::Simulation;
+use crate::world::trace::MsgKind;
 
 use super::icons::kind_class;
 use super::topbar;
@@ -429,7 +429,7 @@ fn records(o: &mut Out, sim: &Simulation, log: LogKind) {
         let idle = match sim.leader().map(|l| &sim.nodes[l]) {
             None => "no leader".to_string(),
             Some(l) if log == LogKind::Trigger => {
-                let waiting = l.db.rows(crate::node::CHANGES_TABLE).len().to_string();
+                let waiting = l.db.rows(crate::protocol::single_leader::CHANGES_TABLE).len().to_string();
                 ["changes table on ", &l.id, ": ", &waiting, " rows not yet purged"].concat()
             }
             Some(l) => l

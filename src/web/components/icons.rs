@@ -3,7 +3,7 @@
 
 use yew::prelude::*;
 
-use crate::trace::MsgKind;
+use crate::world::trace::MsgKind;
 
 /// The shape of a message kind, centred on (0, 0), about 18 units across.
 pub fn kind_shape(kind: MsgKind) -> Html {

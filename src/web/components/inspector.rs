@@ -3,7 +3,7 @@
 
 use yew::prelude::*;
 
-use crate::node::{Node, Status};
+use crate::protocol::single_leader::{Node, Status};
 use crate::scenario::{Command, CopyMethod, LogKind};
 use crate::view::{ClusterView, NodeView, TableView};
 use crate::web::derive;

@@ -4,12 +4,12 @@
 
 use yew::prelude::*;
 
-use crate::check::SweepRow;
-use crate::sim::{percentile, write_latencies, Simulation};
-use crate::time::Micros;
+use crate::check::failover::SweepRow;
 use crate::web::chart::{self, num};
 use crate::web::state::{Action, Model, Sweep, SWEEP_SEEDS};
 use crate::web::{dom, text};
+use crate::world::sim::{percentile, write_latencies, Simulation};
+use crate::world::time::Micros;
 
 /// Chart size in viewBox units (the SVG scales to the panel's width).
 const W: f64 = 360.0;

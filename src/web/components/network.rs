@@ -4,10 +4,10 @@
 
 use yew::prelude::*;
 
-use crate::net::edit::{pct, Field};
 use crate::scenario::{Command, LinkSpec};
 use crate::web::state::{Action, Model};
 use crate::web::text;
+use crate::world::net::edit::{pct, Field};
 
 pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     let Some(pb) = m.pb.as_ref() else { return Html::default() };

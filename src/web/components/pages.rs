@@ -4,7 +4,7 @@
 
 use yew::prelude::*;
 
-use crate::node::Node;
+use crate::protocol::single_leader::Node;
 use crate::sql::PageKind;
 use crate::web::state::{Action, Model};
 use crate::web::text;

@@ -5,7 +5,7 @@
 
 use yew::prelude::*;
 
-use crate::lag::PolicyRow;
+use crate::check::lag::PolicyRow;
 use crate::scenario::{ClientSpec, Role, Route};
 use crate::web::dom;
 use crate::web::state::lag::{readers, readers_route, route_help, route_of, LAG_KINDS, MAX_APPLY_DELAY_MS};

@@ -14,11 +14,11 @@ use crate::vecmap::VecMap;
 
 use yew::prelude::*;
 
-use crate::report::Anomaly;
-use crate::time::Micros;
-use crate::trace::{MsgKind, TraceEvent};
+use crate::check::Anomaly;
 use crate::web::state::{Action, LagAction, Model, Stage};
 use crate::web::{dom, text};
+use crate::world::time::Micros;
+use crate::world::trace::{MsgKind, TraceEvent};
 
 use crate::web::state::lag::{is_lag_kind, LAG_KINDS, WINDOWS_MS};
 
@@ -321,9 +321,12 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     let scan_from = t0.saturating_sub(span.max(200_000));
 
     // ----- lanes
-    let clients: Vec<&crate::sim::ClientState> = sim.clients.iter().collect();
-    let replicas: Vec<&crate::node::Node> =
-        sim.nodes.iter().filter(|n| n.is_replica() && n.status != crate::node::Status::Absent).collect();
+    let clients: Vec<&crate::world::sim::ClientState> = sim.clients.iter().collect();
+    let replicas: Vec<&crate::protocol::single_leader::Node> = sim
+        .nodes
+        .iter()
+        .filter(|n| n.is_replica() && n.status != crate::protocol::single_leader::Status::Absent)
+        .collect();
     let n_lanes = clients.len() + replicas.len();
     let gap = if n_lanes <= 1 {
         80.0

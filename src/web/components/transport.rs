@@ -2,9 +2,9 @@
 
 use yew::prelude::*;
 
-use crate::time::Micros;
 use crate::web::state::{speed_of, Action, Model, DEFAULT_SPEED, SPEEDS};
 use crate::web::text;
+use crate::world::time::Micros;
 
 use super::icons::icon;
 

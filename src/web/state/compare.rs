@@ -9,16 +9,16 @@
 //!
 //! A child module of `state` so that it can use the model's private machinery (install, hash, playing).
 
+use crate::check::{row_diffs, RowDiff};
 use crate::compare::{figures, Figures, METHODS};
 use crate::library;
 use crate::link::View;
-use crate::node::Status;
 use crate::playback::Playback;
-use crate::report::{row_diffs, RowDiff};
+use crate::protocol::single_leader::Status;
 use crate::scenario::{Command, Scenario, TimedCommand, MAX_UNTIL_MS};
-use crate::sim::Simulation;
 use crate::sql::{Database, FixedEnv, Session};
-use crate::time::{Micros, US_PER_MS};
+use crate::world::sim::Simulation;
+use crate::world::time::{Micros, US_PER_MS};
 
 use super::{dom, Mode, Model};
 

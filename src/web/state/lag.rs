@@ -5,7 +5,7 @@
 //!
 //! A child module of `state` so that it can use the model's private rebuild machinery.
 
-use crate::lag::PolicyRow;
+use crate::check::lag::PolicyRow;
 use crate::scenario::{Command, Role, Route, Scenario};
 
 use super::{Model, Sweep, Tab};
@@ -92,7 +92,7 @@ pub fn readers(s: &Scenario) -> Vec<usize> {
         .filter(|&i| {
             let id = &s.clients[i].id;
             s.workload.iter().any(|w| {
-                matches!(&w.command, Command::Sql { client, sql } if client == id && crate::sim::looks_like_read(sql))
+                matches!(&w.command, Command::Sql { client, sql } if client == id && crate::world::sim::looks_like_read(sql))
             })
         })
         .collect()
@@ -245,7 +245,7 @@ impl Model {
                 }
                 let Some(pb) = self.pb.as_ref() else { return false };
                 let (scenario, seed) = (pb.scenario().clone(), pb.seed());
-                let rows = crate::lag::policy_table(&scenario, seed);
+                let rows = crate::check::lag::policy_table(&scenario, seed);
                 self.lag.policies = Policies::Done { scenario: Box::new(scenario), seed, rows };
                 true
             }

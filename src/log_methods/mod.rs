@@ -9,7 +9,18 @@
 //! - **wal**: the bytes the storage engine wrote to its pages, tagged with its storage format; followers write the same
 //!   bytes (so their pages are identical) and refuse bytes of another format.
 //! - **trigger** does not ship this log at all: triggers fill a changes table that a replicator process polls (see
-//!   `node/capture.rs`); the leader keeps a row-based log for itself.
+//!   `trigger.rs`); the leader keeps a row-based log for itself.
+//!
+//! One file per method: `statement.rs`, `wal.rs`, `logical.rs`, `trigger.rs`.
+
+mod logical;
+mod statement;
+pub mod trigger;
+mod wal;
+
+pub use logical::LogicalLog;
+pub use statement::StatementLog;
+pub use wal::WalLog;
 
 use crate::scenario::LogKind;
 use crate::sql::{Database, Env, PageWrite, RowChange, SqlError, Value};
@@ -38,7 +49,7 @@ pub struct LogEntry {
     /// operations behind a divergence, whatever the log method.
     pub keys: Vec<(String, Value)>,
     /// True time the leader committed it (for replication lag in milliseconds; not shipped bytes).
-    pub committed_at: crate::time::Micros,
+    pub committed_at: crate::world::time::Micros,
 }
 
 /// What the leader's storage engine did for one committed transaction: everything a log method may encode.
@@ -56,47 +67,6 @@ pub trait ReplicationLog {
     /// Apply a record on a follower, with the follower's own environment.
     fn apply(&self, db: &mut Database, record: &LogRecord, env: &mut dyn Env) -> Result<(), SqlError> {
         apply_record(db, record, env)
-    }
-}
-
-pub struct StatementLog {
-    /// MySQL's MIXED binlog format: unsafe transactions go as row images.
-    pub mixed: bool,
-}
-pub struct WalLog;
-pub struct LogicalLog;
-
-impl ReplicationLog for StatementLog {
-    fn kind(&self) -> LogKind {
-        LogKind::Statement
-    }
-    fn encode(&self, c: Committed) -> LogRecord {
-        if self.mixed {
-            // MySQL decides per statement; here one unsafe statement sends its whole transaction as rows.
-            let unsafe_one = c.statements.iter().find(|s| !crate::sql::is_deterministic(s).unwrap_or(false));
-            if let Some(s) = unsafe_one {
-                return LogRecord::Logical { changes: c.changes.to_vec(), unsafe_statement: Some(s.clone()) };
-            }
-        }
-        LogRecord::Statement { statements: c.statements.to_vec() }
-    }
-}
-
-impl ReplicationLog for WalLog {
-    fn kind(&self) -> LogKind {
-        LogKind::Wal
-    }
-    fn encode(&self, c: Committed) -> LogRecord {
-        LogRecord::Wal { format: c.format, writes: c.pages }
-    }
-}
-
-impl ReplicationLog for LogicalLog {
-    fn kind(&self) -> LogKind {
-        LogKind::Logical
-    }
-    fn encode(&self, c: Committed) -> LogRecord {
-        LogRecord::Logical { changes: c.changes.to_vec(), unsafe_statement: None }
     }
 }
 

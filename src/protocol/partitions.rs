@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::trace::Fnv64;
+use crate::world::trace::Fnv64;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {

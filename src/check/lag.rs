@@ -10,9 +10,9 @@
 //!   that order, or the second writer had read the first before writing) — possible only when causally related
 //!   writes replicate through independent logs.
 
-use crate::report::Anomaly;
-use crate::sim::{HistoryEntry, Simulation};
-use crate::time::fmt_ms;
+use crate::check::Anomaly;
+use crate::world::sim::{HistoryEntry, Simulation};
+use crate::world::time::fmt_ms;
 
 #[derive(Clone, Copy)]
 struct Write {
@@ -202,7 +202,7 @@ pub fn policy_table(scenario: &crate::scenario::Scenario, seed: u64) -> Vec<Poli
         .filter(|i| {
             let id = &scenario.clients[*i].id;
             scenario.workload.iter().any(|w| {
-                matches!(&w.command, crate::scenario::Command::Sql { client, sql } if client == id && crate::sim::looks_like_read(sql))
+                matches!(&w.command, crate::scenario::Command::Sql { client, sql } if client == id && crate::world::sim::looks_like_read(sql))
             })
         })
         .collect();
@@ -228,8 +228,8 @@ pub fn policy_table(scenario: &crate::scenario::Scenario, seed: u64) -> Vec<Poli
                 anomalies: counts.into_iter().collect(),
                 reads: done.len(),
                 leader_share: if done.is_empty() { 0.0 } else { leader_reads as f64 / done.len() as f64 },
-                read_p50_us: crate::sim::percentile(&latencies, 50),
-                read_p99_us: crate::sim::percentile(&latencies, 99),
+                read_p50_us: crate::world::sim::percentile(&latencies, 50),
+                read_p99_us: crate::world::sim::percentile(&latencies, 99),
             })
         })
         .collect()

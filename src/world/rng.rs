@@ -14,7 +14,7 @@ impl SimRng {
 
     /// A child stream for a named subsystem: a pure function of (seed, label), independent of draw order.
     pub fn fork(seed: u64, label: &str) -> Self {
-        let mut h = crate::trace::Fnv64::new();
+        let mut h = crate::world::trace::Fnv64::new();
         h.write_bytes(label.as_bytes());
         SimRng::new(seed ^ h.finish().rotate_left(17))
     }

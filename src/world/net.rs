@@ -3,10 +3,10 @@
 //! Cuts are directed, so a one-way partition (A can reach B, B cannot reach A) is just one cut; a symmetric
 //! partition is two. Everything can change during a run.
 
-use crate::rng::SimRng;
 use crate::scenario::{LinkParams, NetworkSpec};
-use crate::time::{ms, Micros};
 use crate::vecmap::VecMap;
+use crate::world::rng::SimRng;
+use crate::world::time::{ms, Micros};
 
 #[derive(Clone, Debug)]
 pub struct Network {

@@ -10,12 +10,12 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::rc::Rc;
 
-use crate::net::Network;
-use crate::node::{Effect, Endpoint, Node, NodeConfig, Note, OpResult, Payload, Status, Timer};
-use crate::rng::SimRng;
+use crate::protocol::single_leader::{Effect, Endpoint, Node, NodeConfig, Note, OpResult, Payload, Status, Timer};
 use crate::scenario::{ClientSpec, Command, NodeSpec, Role, Route, Scenario, TimedCommand};
-use crate::time::{ms, Micros};
-use crate::trace::{DropReason, Label, MsgKind, Name, Trace, TraceEvent};
+use crate::world::net::Network;
+use crate::world::rng::SimRng;
+use crate::world::time::{ms, Micros};
+use crate::world::trace::{DropReason, Label, MsgKind, Name, Trace, TraceEvent};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum EventKind {
@@ -247,7 +247,7 @@ impl Simulation {
                     n.subscribers = cdc.clone();
                 }
                 if let Some((table, column)) = &spec.index {
-                    n.search = Some(crate::node::SearchIndex::new(table, column));
+                    n.search = Some(crate::protocol::single_leader::SearchIndex::new(table, column));
                 }
             } else if matches!(spec.role, Role::Controller | Role::Replicator) {
                 n.leader = Some(leader);
@@ -471,10 +471,10 @@ impl Simulation {
                 // Classified again from the answer; this first guess decides the routing.
                 let read = looks_like_read(sql);
                 let groups = self.scenario.partitions.len().max(1);
-                let routed = crate::route::target(sql, &self.scenario.partition_key, groups);
+                let routed = crate::protocol::partitions::target(sql, &self.scenario.partition_key, groups);
                 let parts: Vec<usize> = match &routed {
-                    Ok(crate::route::Target::One(p)) => vec![*p],
-                    Ok(crate::route::Target::All) => (0..groups).collect(),
+                    Ok(crate::protocol::partitions::Target::One(p)) => vec![*p],
+                    Ok(crate::protocol::partitions::Target::All) => (0..groups).collect(),
                     Err(_) => vec![0],
                 };
                 let legs: Vec<(usize, u64, Option<Micros>)> = parts
@@ -682,7 +682,7 @@ impl Simulation {
             Route::Random => (random_of(&replicas, &mut c.rng), 0, None),
             Route::Sticky => {
                 // A replica chosen by a hash of the user id; past replicas that stopped answering, the next one.
-                let mut h = crate::trace::Fnv64::new();
+                let mut h = crate::world::trace::Fnv64::new();
                 h.write_bytes(c.user.as_bytes());
                 let start = (h.finish() % replicas.len().max(1) as u64) as usize;
                 let pick = (0..replicas.len())

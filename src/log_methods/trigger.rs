@@ -1,5 +1,4 @@
-//! Trigger-based replication and change data capture (DDIA 5.1 "Trigger-based replication" and "Logical (row-based)
-//! log replication").
+//! DDIA 5.1 "Trigger-based replication".
 //!
 //! - **Trigger-based**: the leader gets, for every replicated table, AFTER INSERT / UPDATE / DELETE triggers that
 //!   write the table name, the operation and the row's key into a changes table (`_changes`) in the same
@@ -7,18 +6,15 @@
 //!   current row behind each change (only rows meeting the table's filter), applies them to its targets — followers,
 //!   or a store of another kind such as a search index — and, once every target has confirmed, deletes the copied
 //!   changes. As in Bucardo, the changes table holds keys, not row images, and schema changes are not carried.
-//! - **Change data capture**: a consumer node (role `cdc`) reads the leader's log like a follower, but keeps a
-//!   search index over one text column instead of a copy of the database. It can decode row images only: a
-//!   statement-based or WAL log halts it with an error that says why.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use super::{send, Effect, Node, NodeConfig, NodeEnv, Note, Payload, Status, Timer};
-use crate::replog::{sql_literal, value_text, LogRecord};
+use crate::log_methods::{sql_literal, value_text};
+use crate::protocol::single_leader::{send, Effect, Node, NodeConfig, NodeEnv, Note, Payload};
+use crate::protocol::Status;
 use crate::scenario::TriggerSpec;
 use crate::sql::{ident, RowChange, SqlError, Value};
-use crate::time::Micros;
+use crate::world::time::Micros;
 
 /// The leader's changes table, filled by the capture triggers.
 pub const CHANGES_TABLE: &str = "_changes";
@@ -79,103 +75,15 @@ impl ChangeRow {
     }
 }
 
-/// The replicator's state. Positions are durable (Bucardo keeps them in its own database).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ReplicatorState {
-    /// Followers and CDC consumers it applies changes to.
-    pub targets: Vec<usize>,
-    /// Per target: the last change it confirmed, and the leader LSN that made it complete.
-    pub acked: crate::vecmap::VecMap<usize, (i64, u64)>,
-    /// Changes up to here have been deleted from the leader's changes table.
-    pub purged: i64,
-    pub polls: u64,
-    pub empty_polls: u64,
-    /// Change rows read from the leader.
-    pub changes_read: u64,
-    /// A poll is out and unanswered since this time.
-    pub waiting_since: Option<Micros>,
-}
-
-/// A CDC consumer's store: a search index over one text column (documents by primary key, and an inverted index).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SearchIndex {
-    pub table: String,
-    pub column: String,
-    /// Primary key (as text) -> document text.
-    pub docs: BTreeMap<String, String>,
-    /// Lower-cased word -> keys of the documents containing it.
-    pub terms: BTreeMap<String, BTreeSet<String>>,
-}
-
-fn words(text: &str) -> BTreeSet<String> {
-    // extend, not collect: collecting into a set sorts first, one more sort instance in the wasm.
-    let mut set = BTreeSet::new();
-    set.extend(text.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_ascii_lowercase));
-    set
-}
-
-fn plain_text(v: &Value) -> String {
-    match v {
-        Value::Text(s) => s.clone(),
-        Value::Null => String::new(),
-        other => value_text(other),
-    }
-}
-
-impl SearchIndex {
-    pub fn new(table: &str, column: &str) -> Self {
-        SearchIndex { table: table.to_string(), column: column.to_string(), ..SearchIndex::default() }
-    }
-
-    fn remove(&mut self, key: &str) {
-        if let Some(text) = self.docs.remove(key) {
-            for w in words(&text) {
-                if let Some(keys) = self.terms.get_mut(&w) {
-                    keys.remove(key);
-                    if keys.is_empty() {
-                        self.terms.remove(&w);
-                    }
-                }
-            }
-        }
-    }
-
-    fn put(&mut self, key: String, text: String) {
-        self.remove(&key);
-        for w in words(&text) {
-            self.terms.entry(w).or_default().insert(key.clone());
-        }
-        self.docs.insert(key, text);
-    }
-
-    /// Put a row (as column/value pairs) under `key`, indexing this index's column.
-    fn put_row(&mut self, key: &Value, row: &[(String, Value)]) {
-        let text = row
-            .iter()
-            .find(|(c, _)| c.eq_ignore_ascii_case(&self.column))
-            .map_or(String::new(), |(_, v)| plain_text(v));
-        self.put(value_text(key), text);
-    }
-
-    /// Keys of the documents containing `word`.
-    pub fn search(&self, word: &str) -> Vec<String> {
-        self.terms.get(&word.to_ascii_lowercase()).map_or_else(Vec::new, |k| k.iter().cloned().collect())
-    }
-
-    fn covers(&self, table: &str) -> bool {
-        table.eq_ignore_ascii_case(&self.table)
-    }
-}
-
 impl Node {
     /// Run a statement of this node's own (replication machinery, not a client), in its own transaction.
-    fn run_internal(&mut self, sql: &str, now: Micros) -> Result<crate::sql::Outcome, SqlError> {
+    pub(crate) fn run_internal(&mut self, sql: &str, now: Micros) -> Result<crate::sql::Outcome, SqlError> {
         let mut env = NodeEnv { local_now_us: self.local_time_us(now), rng: &mut self.rng };
         self.db.execute_autocommit(sql, &mut env)
     }
 
     /// The declared primary key column of a table, if it has one.
-    fn pk_column(&self, table: &str) -> Option<String> {
+    pub(crate) fn pk_column(&self, table: &str) -> Option<String> {
         let cols = self.db.columns(table)?;
         let probe: Vec<(String, Value)> =
             cols.iter().enumerate().map(|(i, c)| (c.clone(), Value::Integer(i as i64))).collect();
@@ -184,8 +92,6 @@ impl Node {
             _ => None,
         }
     }
-
-    // ----- leader: the capture triggers and the changes table -----
 
     /// Set up trigger-based capture on the leader: the changes table, triggers on every replicated table, and a
     /// check that each row filter is a valid condition on its table.
@@ -204,7 +110,7 @@ impl Node {
     }
 
     /// Add capture triggers to replicated tables that have none yet (run after a CREATE TABLE commits).
-    pub(super) fn capture_new_tables(&mut self, spec: &TriggerSpec) {
+    pub(crate) fn capture_new_tables(&mut self, spec: &TriggerSpec) {
         let schema = self.db.schema().join("\n");
         for table in self.db.table_names() {
             let name = |suffix: &str| ident(&format!("_capture_{}_{suffix}", table.to_ascii_lowercase()));
@@ -234,7 +140,7 @@ impl Node {
 
     /// Answer the replicator's poll: the next changes, each with the current row it points at (reading the row
     /// through the table's filter). These reads are the price of trigger-based replication on the leader.
-    pub(super) fn serve_poll(&mut self, now: Micros, from: usize, after: i64, limit: u32, cfg: &NodeConfig) -> Effect {
+    pub(crate) fn serve_poll(&mut self, now: Micros, from: usize, after: i64, limit: u32, cfg: &NodeConfig) -> Effect {
         let query = format!(
             "SELECT seq, tbl, op, pk FROM {CHANGES_TABLE} WHERE seq > {after} ORDER BY seq LIMIT {}",
             limit + 1
@@ -256,7 +162,13 @@ impl Node {
         send(from, Payload::Changes { changes: Rc::new(changes), leader_lsn, complete })
     }
 
-    fn current_row(&mut self, now: Micros, table: &str, key: &Value, cfg: &NodeConfig) -> Option<Vec<(String, Value)>> {
+    pub(crate) fn current_row(
+        &mut self,
+        now: Micros,
+        table: &str,
+        key: &Value,
+        cfg: &NodeConfig,
+    ) -> Option<Vec<(String, Value)>> {
         let pk = self.pk_column(table).unwrap_or_else(|| "rowid".to_string());
         let filter = cfg.trigger.row_filter.get(&table.to_ascii_lowercase());
         let mut query = format!("SELECT * FROM {} WHERE {} = {}", ident(table), ident(&pk), sql_literal(key));
@@ -269,14 +181,12 @@ impl Node {
     }
 
     /// Every target has these changes: delete them from the changes table (more writes on the leader).
-    pub(super) fn purge_changes(&mut self, now: Micros, upto: i64) {
+    pub(crate) fn purge_changes(&mut self, now: Micros, upto: i64) {
         let _ = self.run_internal(&format!("DELETE FROM {CHANGES_TABLE} WHERE seq <= {upto}"), now);
     }
 
-    // ----- targets -----
-
     /// A target (follower or CDC consumer) applies changes from the replicator, skipping ones it already has.
-    pub(super) fn apply_changes(
+    pub(crate) fn apply_changes(
         &mut self,
         from: usize,
         changes: &[ChangeRow],
@@ -307,7 +217,7 @@ impl Node {
         out.push(send(from, Payload::ChangesApplied { seq: self.applied_seq, lsn: self.lsn() }));
     }
 
-    fn apply_change_row(&mut self, c: &ChangeRow) -> Result<(), SqlError> {
+    pub(crate) fn apply_change_row(&mut self, c: &ChangeRow) -> Result<(), SqlError> {
         if let Some(index) = self.search.as_mut() {
             if index.covers(&c.table) {
                 match &c.row {
@@ -334,131 +244,5 @@ impl Node {
                 r => r,
             },
         }
-    }
-
-    // ----- the replicator process -----
-
-    pub(super) fn replicator_poll(&mut self, now: Micros, cfg: &NodeConfig, out: &mut Vec<Effect>) {
-        let poll = cfg.trigger.poll_ms * 1_000;
-        out.push(Effect::SetTimer { at: now + poll, timer: Timer::Poll });
-        let r = &mut self.replicator;
-        if r.waiting_since.is_some_and(|t| now.saturating_sub(t) < 4 * poll) {
-            return;
-        }
-        let Some(leader) = self.leader else { return };
-        let after = r.targets.iter().map(|t| r.acked.get(t).map_or(0, |a| a.0)).min().unwrap_or(0).max(r.purged);
-        r.waiting_since = Some(now);
-        r.polls += 1;
-        out.push(send(leader, Payload::PollChanges { after, limit: cfg.trigger.batch }));
-    }
-
-    pub(super) fn on_replicator_message(
-        &mut self,
-        now: Micros,
-        from: usize,
-        payload: Payload,
-        cfg: &NodeConfig,
-        out: &mut Vec<Effect>,
-    ) {
-        match payload {
-            Payload::Changes { changes, leader_lsn, complete } => {
-                let r = &mut self.replicator;
-                r.waiting_since = None;
-                r.changes_read += changes.len() as u64;
-                if changes.is_empty() {
-                    r.empty_polls += 1;
-                }
-                for &t in &r.targets {
-                    let (seq, lsn) = r.acked.get(&t).copied().unwrap_or((0, 0));
-                    let fresh: Vec<ChangeRow> = changes.iter().filter(|c| c.seq > seq).cloned().collect();
-                    if !fresh.is_empty() || (complete && lsn < leader_lsn) {
-                        let changes = Rc::new(fresh);
-                        out.push(send(t, Payload::ApplyChanges { changes, leader_lsn, complete }));
-                    }
-                }
-                if !complete {
-                    // More are waiting: fetch the next batch at once.
-                    self.replicator.waiting_since = None;
-                    out.push(Effect::SetTimer { at: now, timer: Timer::Poll });
-                }
-            }
-            Payload::ChangesApplied { seq, lsn } => {
-                let r = &mut self.replicator;
-                let a = r.acked.or_default(from);
-                *a = (a.0.max(seq), a.1.max(lsn));
-                let low = r.targets.iter().map(|t| r.acked.get(t).map_or(0, |a| a.0)).min().unwrap_or(0);
-                if low > r.purged {
-                    r.purged = low;
-                    if let Some(l) = self.leader {
-                        out.push(send(l, Payload::PurgeChanges { upto: low }));
-                    }
-                }
-            }
-            _ => {}
-        }
-        let _ = cfg;
-    }
-
-    // ----- change data capture -----
-
-    /// A CDC consumer decodes one log record into its search index.
-    pub(super) fn cdc_apply(&mut self, record: &LogRecord) -> Result<(), SqlError> {
-        let changes = match record {
-            LogRecord::Statement { .. } => {
-                return Err(SqlError::new(
-                    "change data capture needs row changes, but this log ships SQL statements: which rows a \
-                     statement changed is only known by running it on a full copy of the data (row-based logging \
-                     is what CDC tools read)",
-                ))
-            }
-            LogRecord::Wal { format, .. } => {
-                return Err(SqlError::new(format!(
-                    "change data capture needs row changes, but this log ships page bytes in storage format \
-                     {format}: only the database's own engine can decode them (logical decoding turns them into rows)"
-                )))
-            }
-            LogRecord::Logical { changes, .. } => changes,
-        };
-        for c in changes {
-            match c {
-                RowChange::Ddl { .. } => {
-                    // Keep the schema, to know each table's primary key.
-                    let _ = self.db.apply_change(c);
-                }
-                RowChange::Insert { table, row } => {
-                    let key = self.db.primary_key_of(table, row).or_else(|| row.first().map(|(_, v)| v.clone()));
-                    if let (Some(index), Some(key)) = (self.search.as_mut().filter(|i| i.covers(table)), key) {
-                        index.put_row(&key, row);
-                    }
-                }
-                RowChange::Update { table, key, row } => {
-                    let new_key = self.db.primary_key_of(table, row).unwrap_or_else(|| key.clone());
-                    if let Some(index) = self.search.as_mut().filter(|i| i.covers(table)) {
-                        index.remove(&value_text(key));
-                        index.put_row(&new_key, row);
-                    }
-                }
-                RowChange::Delete { table, key } => {
-                    if let Some(index) = self.search.as_mut().filter(|i| i.covers(table)) {
-                        index.remove(&value_text(key));
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Rebuild a CDC consumer's index from its database copy (after a snapshot).
-    pub(super) fn rebuild_search(&mut self) {
-        let Some(index) = self.search.as_ref() else { return };
-        let table = index.table.clone();
-        let mut fresh = SearchIndex::new(&table, &index.column);
-        for row in self.db.rows(&table) {
-            let key = self.db.primary_key_of(&table, &row).or_else(|| row.first().map(|(_, v)| v.clone()));
-            if let Some(k) = key {
-                fresh.put_row(&k, &row);
-            }
-        }
-        self.search = Some(fresh);
     }
 }

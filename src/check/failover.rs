@@ -8,10 +8,10 @@
 //! - `split-brain`: two nodes acted as leader at the same time and both accepted writes.
 //! - `unavailable`: a window in which client writes failed (no leader, or no leader the clients knew of).
 
-use crate::report::Anomaly;
-use crate::sim::Simulation;
-use crate::time::fmt_ms;
+use crate::check::Anomaly;
 use crate::vecmap::VecMap;
+use crate::world::sim::Simulation;
+use crate::world::time::fmt_ms;
 
 /// The node whose data counts at the end: the acting leader of the newest epoch, or else the most up-to-date
 /// replica.
@@ -24,7 +24,11 @@ pub fn final_leader_of(sim: &Simulation, group: usize) -> Option<usize> {
     sim.leader_of(group).or_else(|| {
         sim.nodes
             .iter()
-            .filter(|n| n.is_replica() && n.status != crate::node::Status::Absent && sim.partition_of[n.index] == group)
+            .filter(|n| {
+                n.is_replica()
+                    && n.status != crate::protocol::single_leader::Status::Absent
+                    && sim.partition_of[n.index] == group
+            })
             .max_by_key(|n| (n.epoch, n.lsn(), std::cmp::Reverse(n.index)))
             .map(|n| n.index)
     })
@@ -200,7 +204,7 @@ pub struct FailoverStats {
 }
 
 pub fn failover_stats(sim: &Simulation) -> FailoverStats {
-    use crate::trace::TraceEvent;
+    use crate::world::trace::TraceEvent;
     let mut stats = FailoverStats::default();
     let mut crashed_leader_at: Option<u64> = None;
     let mut alive: VecMap<&str, bool> = VecMap::default();

@@ -12,7 +12,7 @@
 use std::fmt::{self, Write as _};
 use std::rc::Rc;
 
-use crate::time::{fmt_ms, Micros};
+use crate::world::time::{fmt_ms, Micros};
 
 /// FNV-1a, 64-bit, over bytes: partition and sticky-replica hashing, and the fork labels of the RNG.
 #[derive(Clone, Debug)]

@@ -1,0 +1,203 @@
+//! DDIA 5.1 "Setting Up New Followers".
+//!
+//! Copying a leader's files while it keeps taking writes gives an inconsistent copy: each chunk shows the data at a
+//! different moment, and nothing says where in the log to continue from. The correct way is a consistent snapshot
+//! tied to an exact log position: the leader clones its database at an LSN and sends it in chunks; the new follower
+//! installs it, asks for every entry after that LSN, applies the backlog, and reports when it has caught up.
+
+use super::*;
+
+impl Node {
+    pub(super) fn start_transfer(&mut self, now: Micros, f: usize, file_copy: bool, out: &mut Vec<Effect>) {
+        let rows: usize = self.db.table_names().iter().map(|t| self.db.rows(t).len()).sum();
+        let total = rows.div_ceil(ROWS_PER_CHUNK).max(1) as u32;
+        let snapshot = (!file_copy).then(|| {
+            Rc::new(Snapshot {
+                lsn: self.lsn(),
+                last_epoch: self.last_epoch(),
+                db: self.db.clone(),
+                origins: self.origins.clone(),
+                rows,
+            })
+        });
+        let idle = self.vol.transfers.is_empty();
+        self.vol.transfers.insert(f, Transfer { snapshot, next: 0, total });
+        if idle {
+            out.push(Effect::SetTimer { at: now, timer: Timer::SendChunk });
+        }
+    }
+
+    /// Send the next chunk of every transfer in progress. A snapshot's chunks all come from the copy taken when it
+    /// started (consistent, tagged with its LSN); a naive file copy reads the live tables at each chunk.
+    pub(super) fn send_chunks(&mut self, now: Micros, out: &mut Vec<Effect>) {
+        let targets: Vec<usize> = self.vol.transfers.keys().copied().collect();
+        for f in targets {
+            let Some(t) = self.vol.transfers.get_mut(&f) else { continue };
+            let (part, total) = (t.next, t.total);
+            t.next += 1;
+            let payload = match &t.snapshot {
+                Some(s) => Payload::SnapshotChunk { epoch: self.epoch, part, total, snapshot: s.clone() },
+                None => {
+                    let schema = (part == 0).then(|| Rc::new(empty_copy(&self.db)));
+                    Payload::CopyChunk {
+                        part,
+                        total,
+                        schema,
+                        rows: rows_of_page(&self.db, part as usize),
+                        lsn: self.lsn(),
+                    }
+                }
+            };
+            out.push(send(f, payload));
+            if part + 1 >= total {
+                self.vol.transfers.remove(&f);
+                let last = self.lsn();
+                let p = self.vol.peers.or_default(f);
+                p.sent_lsn = last;
+                p.last_send = now;
+            }
+        }
+        if !self.vol.transfers.is_empty() {
+            out.push(Effect::SetTimer { at: now + CHUNK_INTERVAL, timer: Timer::SendChunk });
+        }
+    }
+
+    pub(super) fn join_by_snapshot(&mut self, now: Micros, leader: usize, out: &mut Vec<Effect>) {
+        self.joining = Some(Joining::Snapshot { received: 0, total: 0, lsn: 0 });
+        self.vol.snapshot_parts.clear();
+        self.vol.snapshot_since = now;
+        self.vol.buffer.clear();
+        out.push(send(leader, Payload::SnapshotRequest { epoch: self.epoch }));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_snapshot_chunk(
+        &mut self,
+        now: Micros,
+        l: usize,
+        part: u32,
+        total: u32,
+        snap: Rc<Snapshot>,
+        cfg: &NodeConfig,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(Joining::Snapshot { lsn, .. }) = self.joining else { return };
+        if lsn != snap.lsn {
+            // A new transfer (after a retry) replaces the old one.
+            self.vol.snapshot_parts.clear();
+        }
+        self.vol.snapshot_parts.insert(part, ());
+        self.vol.snapshot_since = now;
+        let received = self.vol.snapshot_parts.len() as u32;
+        self.joining = Some(Joining::Snapshot { received, total, lsn: snap.lsn });
+        if received < total {
+            return;
+        }
+        // Install: the database as of the snapshot's LSN, then ask for everything after it. A logical snapshot is
+        // written in this node's own storage format.
+        self.db = snap.db.clone();
+        if self.db.storage_format() != self.storage_format {
+            let _ = self.db.upgrade_storage(self.storage_format);
+        }
+        if self.role == Role::Cdc {
+            self.rebuild_search();
+        }
+
+        self.log.clear();
+        self.base_lsn = snap.lsn;
+        self.base_epoch = snap.last_epoch;
+        self.origins = snap.origins.clone();
+        self.vol.snapshot_parts.clear();
+        self.joining = Some(Joining::CatchingUp);
+        out.push(Effect::Note(Note::SnapshotInstalled { lsn: snap.lsn }));
+        let applied = self.lsn();
+        self.vol.buffer.retain(|l, _| *l > applied);
+        self.apply_ready(now, cfg, out);
+        out.push(send(l, self.fetch()));
+        self.check_caught_up(out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_copy_chunk(
+        &mut self,
+        now: Micros,
+        l: usize,
+        part: u32,
+        total: u32,
+        schema: Option<Rc<Database>>,
+        rows: Vec<(String, Vec<(String, Value)>)>,
+        leader_lsn: u64,
+        cfg: &NodeConfig,
+        out: &mut Vec<Effect>,
+    ) {
+        if !matches!(self.joining, Some(Joining::FileCopy { .. })) {
+            return;
+        }
+        if let Some(s) = schema {
+            self.db = (*s).clone();
+        }
+        self.vol.copy_rows.extend(rows);
+        let received = part + 1;
+        self.joining = Some(Joining::FileCopy { received, total });
+        if received < total {
+            return;
+        }
+        for (table, row) in std::mem::take(&mut self.vol.copy_rows) {
+            let _ = self.db.apply_change(&RowChange::Insert { table, row });
+        }
+        // The copy has no log position of its own: start following from wherever the leader is now. Whatever
+        // changed in pages copied earlier is simply missing.
+        self.log.clear();
+        self.base_lsn = leader_lsn;
+        self.base_epoch = self.epoch;
+        self.joining = Some(Joining::CatchingUp);
+        out.push(Effect::Note(Note::SnapshotInstalled { lsn: leader_lsn }));
+        let applied = self.lsn();
+        self.vol.buffer.retain(|k, _| *k > applied);
+        self.apply_ready(now, cfg, out);
+        out.push(send(l, self.fetch()));
+    }
+
+    pub(super) fn check_caught_up(&mut self, out: &mut Vec<Effect>) {
+        if self.joining == Some(Joining::CatchingUp) && self.lsn() >= self.vol.leader_lsn_seen {
+            self.joining = None;
+            out.push(Effect::Note(Note::CaughtUp { lsn: self.lsn() }));
+        }
+    }
+
+    /// Make this (absent) node a follower joining the cluster led by `leader`.
+    pub fn join(&mut self, leader: Option<usize>, epoch: u64, file_copy: bool) {
+        self.status = Status::Running;
+        self.role = Role::Follower;
+        self.leader = leader;
+        self.epoch = epoch;
+        self.joining = Some(if file_copy {
+            Joining::FileCopy { received: 0, total: 0 }
+        } else {
+            Joining::Snapshot { received: 0, total: 0, lsn: 0 }
+        });
+    }
+}
+
+/// The tables of a database without their rows: what a file copy's first chunk carries.
+fn empty_copy(db: &Database) -> Database {
+    let mut copy = db.clone();
+    for t in db.table_names() {
+        for row in db.rows(&t) {
+            if let Some(key) = db.primary_key_of(&t, &row) {
+                let _ = copy.apply_change(&RowChange::Delete { table: t.clone(), key });
+            }
+        }
+    }
+    copy
+}
+
+/// The rows on "page" `page` of the database as it is right now (tables in name order, `ROWS_PER_CHUNK` a page).
+fn rows_of_page(db: &Database, page: usize) -> Vec<(String, Vec<(String, Value)>)> {
+    db.table_names()
+        .into_iter()
+        .flat_map(|t| db.rows(&t).into_iter().map(move |r| (t.clone(), r)))
+        .skip(page * ROWS_PER_CHUNK)
+        .take(ROWS_PER_CHUNK)
+        .collect()
+}
