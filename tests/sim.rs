@@ -6,8 +6,9 @@ use replsim::link::LinkState;
 use replsim::node::Status;
 use replsim::playback::Playback;
 use replsim::report::{anomalies, report_json};
-use replsim::scenario::{Command, Scenario};
+use replsim::scenario::{Command, LinkSpec, Mode, Scenario};
 use replsim::sim::Simulation;
+use replsim::trace::TraceEvent;
 
 mod common;
 use common::{lesson, run};
@@ -103,23 +104,70 @@ fn sync_mode_blocks_writes_while_a_follower_is_down() {
 // DDIA 5.1 asynchronous replication: the leader acknowledges before followers have the write.
 #[test]
 fn async_acknowledges_before_followers_apply() {
-    let s = lesson("basics-async");
+    let s = clients_beside_the_leader(Mode::Async);
     let sim = run(&s, s.seed);
-    let first = sim.history.iter().position(|h| !h.read).unwrap();
-    let ack = sim.history[first].end.unwrap();
-    let applied_at = sim
-        .trace
-        .events()
+    let writes = acks_and_applies(&sim);
+    assert_eq!(writes.len(), 16, "every write of the lesson is acknowledged");
+    for (lsn, acked, applied) in writes {
+        assert_eq!(applied.len(), 2, "lsn {lsn}: both followers apply it");
+        // The answer left the leader at its commit; each follower is at least 10 ms away.
+        assert!(applied.iter().all(|a| acked < *a), "lsn {lsn}: acked at {acked}, applied at {applied:?}");
+    }
+}
+
+// DDIA 5.1 synchronous replication: the counterpart, so the comparison above is known to tell the modes apart.
+#[test]
+fn sync_acknowledges_after_every_follower_applied() {
+    let s = clients_beside_the_leader(Mode::Sync);
+    let sim = run(&s, s.seed);
+    let writes = acks_and_applies(&sim);
+    assert_eq!(writes.len(), 16);
+    for (lsn, acked, applied) in writes {
+        assert_eq!(applied.len(), 2, "lsn {lsn}: both followers apply it");
+        assert!(applied.iter().all(|a| *a < acked), "lsn {lsn}: acked at {acked}, applied at {applied:?}");
+    }
+}
+
+/// basics-async with both clients 1 ms from the leader (the followers stay 10-40 ms away): when the client hears
+/// the answer is then decided by when the leader sent it, not by the luck of the latency draws.
+fn clients_beside_the_leader(mode: Mode) -> Scenario {
+    let mut s = lesson("basics-async");
+    s.replication.mode = mode;
+    for client in ["alice", "bob"] {
+        s.network.links.push(LinkSpec {
+            from: "n1".into(),
+            to: client.into(),
+            both_ways: true,
+            latency_ms: Some((1, 1)),
+            loss: None,
+            duplicate: None,
+            reorder: None,
+        });
+    }
+    s
+}
+
+/// For each acknowledged write: its LSN, when the client got the acknowledgement (`WriteAcked`), and when each
+/// follower applied that LSN (`Applied`).
+fn acks_and_applies(sim: &Simulation) -> Vec<(u64, u64, Vec<u64>)> {
+    let events = sim.trace.events();
+    events
         .iter()
-        .find_map(|e| match e {
-            replsim::trace::TraceEvent::Applied { at, node, lsn: 1 } if &**node == "n2" => Some(*at),
+        .filter_map(|e| match e {
+            TraceEvent::WriteAcked { at, lsn, .. } => Some((*lsn, *at)),
             _ => None,
         })
-        .unwrap();
-    // The leader answered as soon as it committed; the follower got the entry over its own link.
-    let leader_committed = sim.history[first].start;
-    assert!(ack > leader_committed);
-    assert!(applied_at > leader_committed);
+        .map(|(lsn, acked)| {
+            let applied = events
+                .iter()
+                .filter_map(|e| match e {
+                    TraceEvent::Applied { at, lsn: l, .. } if *l == lsn => Some(*at),
+                    _ => None,
+                })
+                .collect();
+            (lsn, acked, applied)
+        })
+        .collect()
 }
 
 // DDIA 5.1 statement-based replication: RAND() is evaluated again on each follower.
