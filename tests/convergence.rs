@@ -5,8 +5,12 @@ use proptest::prelude::*;
 use replsim::bench::cluster_scenario;
 use replsim::sim::Simulation;
 
+mod common;
+use common::regressions;
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+    // Counterexamples are kept in tests/convergence.proptest-regressions and replayed first (commit them).
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: regressions(), ..ProptestConfig::default() })]
     #[test]
     fn fault_free_async_cluster_converges(seed in any::<u64>(), nodes in 2usize..6, writes in 1usize..60,
                                           lat_min in 0u64..30, lat_extra in 0u64..80, reorder in 0.0f64..0.5) {

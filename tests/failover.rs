@@ -11,7 +11,7 @@ use replsim::sql::Value;
 use replsim::trace::TraceEvent;
 
 mod common;
-use common::{lesson, run};
+use common::{lesson, regressions, run};
 
 fn node(sim: &Simulation, id: &str) -> usize {
     sim.nodes.iter().position(|n| n.id == id).expect("node")
@@ -276,7 +276,8 @@ fn random_faults(seed: u64, mode: Mode, events: &[(u64, u8, u8)]) -> Scenario {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 40, failure_persistence: None, ..ProptestConfig::default() })]
+    // Counterexamples are kept in tests/failover.proptest-regressions and replayed first (commit them).
+    #![proptest_config(ProptestConfig { cases: 40, failure_persistence: regressions(), ..ProptestConfig::default() })]
 
     // DDIA 5.1 synchronous replication: with epochs, no acknowledged write is ever lost, whatever the faults.
     #[test]

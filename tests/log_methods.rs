@@ -12,7 +12,7 @@ use replsim::sim::Simulation;
 use replsim::sql::Value;
 
 mod common;
-use common::{lesson, run};
+use common::{lesson, regressions, run};
 
 fn node(sim: &Simulation, id: &str) -> usize {
     sim.nodes.iter().position(|n| n.id == id).unwrap_or_else(|| panic!("no node {id}"))
@@ -311,7 +311,8 @@ fn random_workload(seed: u64, log: LogKind, format2_follower: bool) -> Scenario 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    // Counterexamples are kept in tests/log_methods.proptest-regressions and replayed first (commit them).
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: regressions(), ..ProptestConfig::default() })]
 
     // Deterministic statements replicate identically under every method; under WAL the pages are byte-identical.
     #[test]
