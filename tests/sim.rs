@@ -35,7 +35,7 @@ fn another_seed_with_random_latency_gives_another_trace() {
 
 // DDIA 5.1 leaders and followers: writes go to the leader, which ships them to every follower in order.
 #[test]
-fn fault_free_async_cluster_converges() {
+fn ch5_1_fault_free_async_cluster_converges() {
     let s = lesson("basics-async");
     let sim = run(&s, s.seed);
     let leader_rows = rows(&sim, 0, "users");
@@ -49,7 +49,7 @@ fn fault_free_async_cluster_converges() {
 
 // DDIA 5.1 follower failure: catch-up recovery from the durable log position.
 #[test]
-fn crashed_follower_catches_up_after_restart() {
+fn ch5_1_crashed_follower_catches_up_after_restart() {
     let s = lesson("follower-catch-up");
     let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
     sim.run_until(1_700_000);
@@ -65,8 +65,9 @@ fn crashed_follower_catches_up_after_restart() {
     assert!(fetched, "the restarted follower asks for what it missed");
 }
 
+// DDIA 5.1 follower failure: a follower cut off by a partition catches up once the network heals.
 #[test]
-fn partitioned_follower_converges_after_heal() {
+fn ch5_1_partitioned_follower_converges_after_heal() {
     let s = lesson("partition-heal");
     let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
     sim.run_until(1_500_000);
@@ -75,8 +76,10 @@ fn partitioned_follower_converges_after_heal() {
     assert_eq!(rows(&sim, 2, "users"), rows(&sim, 0, "users"));
 }
 
+// DDIA 5.1 leaders and followers: followers apply the log in LSN order, exactly once, whatever the network loses,
+// duplicates or reorders (retransmission fills the gaps).
 #[test]
-fn lossy_reordering_network_still_converges() {
+fn ch5_1_lossy_reordering_network_still_converges() {
     let s = lesson("lossy-network");
     for seed in 0..20 {
         let sim = run(&s, seed);
@@ -88,7 +91,7 @@ fn lossy_reordering_network_still_converges() {
 
 // DDIA 5.1 synchronous replication: a dead synchronous follower blocks every write.
 #[test]
-fn sync_mode_blocks_writes_while_a_follower_is_down() {
+fn ch5_1_sync_mode_blocks_writes_while_a_follower_is_down() {
     let s = lesson("sync-blocks");
     let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
     sim.run_until(1_800_000);
@@ -103,7 +106,7 @@ fn sync_mode_blocks_writes_while_a_follower_is_down() {
 
 // DDIA 5.1 asynchronous replication: the leader acknowledges before followers have the write.
 #[test]
-fn async_acknowledges_before_followers_apply() {
+fn ch5_1_async_acknowledges_before_followers_apply() {
     let s = clients_beside_the_leader(Mode::Async);
     let sim = run(&s, s.seed);
     let writes = acks_and_applies(&sim);
@@ -117,7 +120,7 @@ fn async_acknowledges_before_followers_apply() {
 
 // DDIA 5.1 synchronous replication: the counterpart, so the comparison above is known to tell the modes apart.
 #[test]
-fn sync_acknowledges_after_every_follower_applied() {
+fn ch5_1_sync_acknowledges_after_every_follower_applied() {
     let s = clients_beside_the_leader(Mode::Sync);
     let sim = run(&s, s.seed);
     let writes = acks_and_applies(&sim);
@@ -172,7 +175,7 @@ fn acks_and_applies(sim: &Simulation) -> Vec<(u64, u64, Vec<u64>)> {
 
 // DDIA 5.1 statement-based replication: RAND() is evaluated again on each follower.
 #[test]
-fn statement_log_with_rand_diverges_and_substitution_fixes_it() {
+fn ch5_1_statement_log_with_rand_diverges_and_substitution_fixes_it() {
     let mut s = lesson("statement-rand");
     let sim = run(&s, s.seed);
     let found = anomalies(&sim);
@@ -186,8 +189,9 @@ fn statement_log_with_rand_diverges_and_substitution_fixes_it() {
     assert!(anomalies(&run(&s, s.seed)).is_empty(), "a logical log ships the values");
 }
 
+// DDIA 5.1 leaders and followers: followers are read-only from the client's point of view.
 #[test]
-fn followers_refuse_client_writes() {
+fn ch5_1_followers_refuse_client_writes() {
     let text = library::LESSONS[0]
         .json
         .replace("\"clients\": [", "\"clients\": [ {\"id\": \"rogue\", \"route\": \"leader\"},");
@@ -318,7 +322,7 @@ fn a_link_of_its_own_is_slow_and_the_others_are_not() {
 
 // DDIA 5.1: a synchronous follower far away makes every write wait for a long round trip.
 #[test]
-fn semi_sync_falling_back_to_a_distant_follower_slows_every_write() {
+fn ch5_1_semi_sync_falling_back_to_a_distant_follower_slows_every_write() {
     let s = lesson("far-follower");
     let sim = run(&s, s.seed);
     let latency = |from: u64, to: u64| -> Vec<u64> {
