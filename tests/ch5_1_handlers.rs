@@ -7,7 +7,6 @@ use std::ops::RangeInclusive;
 use std::rc::Rc;
 
 use replsim::node::{Effect, Endpoint, Joining, Node, NodeConfig, Note, OpResult, Payload, Timer};
-use replsim::replog::LogEntry;
 use replsim::scenario::{ClockSpec, Election, FailoverSpec, LogKind, Mode, Role, TriggerSpec};
 
 const SCHEMA: &str = "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)";
@@ -58,9 +57,10 @@ fn insert(op: usize, v: &str) -> Payload {
     Payload::Request { op, sql: format!("INSERT INTO t (v) VALUES ('{v}')"), min_lsn: 0, max_lag: None }
 }
 
-/// The leader's entries `lsns`, as one replicate batch carries them.
-fn entries(l: &Node, lsns: RangeInclusive<u64>) -> Rc<[Rc<LogEntry>]> {
-    lsns.map(|lsn| l.entry(lsn).expect("retained").clone()).collect()
+/// The replicate message the leader `l` of epoch 1 ships with its entries `lsns`.
+fn replicate(l: &Node, lsns: RangeInclusive<u64>, leader_lsn: u64, prev_epoch: u64) -> Payload {
+    let entries = lsns.map(|lsn| l.entry(lsn).expect("retained").clone()).collect();
+    Payload::Replicate { epoch: 1, entries, leader_lsn, prev_epoch }
 }
 
 fn vote_request(epoch: u64, last_lsn: u64, last_epoch: u64) -> Payload {
@@ -114,7 +114,7 @@ fn ch5_1_vote_refused_to_a_candidate_with_a_less_up_to_date_log() {
     l.on_message(5, Endpoint::Client(0), insert(0, "a"), &c);
     let mut n2 = follower(1);
     n2.on_start(0, &c);
-    let batch = Payload::Replicate { epoch: 1, entries: entries(&l, 1..=1), leader_lsn: 1, prev_epoch: 0 };
+    let batch = replicate(&l, 1..=1, 1, 0);
     let out = n2.on_message(10, Endpoint::Node(0), batch, &c);
     assert_eq!(out, vec![note(Note::Applied { lsn: 1 }), send(0, Payload::Ack { epoch: 1, lsn: 1 })]);
     assert_eq!((n2.last_epoch(), n2.lsn()), (1, 1));
@@ -303,7 +303,7 @@ fn ch5_1_fencing_refuses_the_deposed_leaders_writes() {
             ]
         );
         // The deposed n1 still ships its write, with token 1.
-        let stale = Payload::Replicate { epoch: 1, entries: entries(&old, 1..=1), leader_lsn: 1, prev_epoch: 0 };
+        let stale = replicate(&old, 1..=1, 1, 0);
         let out = n3.on_message(200, Endpoint::Node(0), stale, &c);
         if c.failover.fencing {
             assert_eq!(out, vec![send(0, Payload::Rejected { epoch: 2, leader: Some(1) })]);
@@ -400,7 +400,7 @@ fn ch5_1_new_follower_installs_a_snapshot_and_fetches_after_its_lsn() {
     assert_eq!(n4.db.rows("t"), snapshot.db.rows("t"));
     // The leader answers with the backlog after lsn 5; n4 applies it and has everything.
     let out = l.on_message(150_000, Endpoint::Node(3), Payload::Fetch { epoch: 1, after_lsn: 5, last_epoch: 1 }, &c);
-    let backlog = Payload::Replicate { epoch: 1, entries: entries(&l, 6..=6), leader_lsn: 6, prev_epoch: 1 };
+    let backlog = replicate(&l, 6..=6, 6, 1);
     assert_eq!(out, vec![send(3, backlog.clone())]);
     let out = n4.on_message(160_000, Endpoint::Node(0), backlog, &c);
     assert_eq!(out, vec![note(Note::Applied { lsn: 6 }), send(0, Payload::Ack { epoch: 1, lsn: 6 })]);
@@ -490,7 +490,7 @@ fn ch5_1_planned_handover_waits_for_the_successor_to_catch_up() {
     n2.on_start(0, &c);
     // lsn 1 is shipped, but n2 has not confirmed it.
     l.on_message(10, Endpoint::Client(0), insert(0, "a"), &c);
-    let batch = Payload::Replicate { epoch: 1, entries: entries(&l, 1..=1), leader_lsn: 1, prev_epoch: 0 };
+    let batch = replicate(&l, 1..=1, 1, 0);
     let out = l.begin_handover(1, 20, &c);
     assert_eq!(out, vec![send(1, batch.clone())], "n2 is sent what it has not confirmed");
     // Meanwhile writes are refused, so the successor can catch up with a log that stands still.
