@@ -5,10 +5,15 @@ use proptest::prelude::*;
 use replsim::bench::cluster_scenario;
 use replsim::world::sim::Simulation;
 
+mod common;
+use common::regressions;
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+    // Counterexamples are kept in tests/convergence.proptest-regressions and replayed first (commit them).
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: regressions(), ..ProptestConfig::default() })]
+    // DDIA 5.1 leaders and followers: with no faults, every follower ends with the leader's data and LSN.
     #[test]
-    fn fault_free_async_cluster_converges(seed in any::<u64>(), nodes in 2usize..6, writes in 1usize..60,
+    fn ch5_1_fault_free_async_cluster_converges(seed in any::<u64>(), nodes in 2usize..6, writes in 1usize..60,
                                           lat_min in 0u64..30, lat_extra in 0u64..80, reorder in 0.0f64..0.5) {
         let mut s = cluster_scenario(nodes, writes);
         s.network.latency_min_ms = lat_min;
@@ -24,8 +29,10 @@ proptest! {
         }
     }
 
+    // DDIA 5.1 follower failure (catch-up): messages lost or duplicated for a while are made good once the network
+    // recovers.
     #[test]
-    fn lossy_cluster_converges_after_the_network_recovers(seed in any::<u64>(), loss in 0.0f64..0.4, dup in 0.0f64..0.3) {
+    fn ch5_1_lossy_cluster_converges_after_the_network_recovers(seed in any::<u64>(), loss in 0.0f64..0.4, dup in 0.0f64..0.3) {
         let mut s = cluster_scenario(3, 30);
         s.network.loss = loss;
         s.network.duplicate = dup;

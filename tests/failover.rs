@@ -11,7 +11,7 @@ use replsim::world::sim::Simulation;
 use replsim::world::trace::TraceEvent;
 
 mod common;
-use common::{lesson, run};
+use common::{lesson, regressions, run};
 
 fn node(sim: &Simulation, id: &str) -> usize {
     sim.nodes.iter().position(|n| n.id == id).expect("node")
@@ -35,7 +35,7 @@ fn surviving_names(sim: &Simulation) -> Vec<String> {
 
 // DDIA 5.1 failover: detect by timeout, elect the most up-to-date replica, reconfigure clients and followers.
 #[test]
-fn a_crashed_leader_is_replaced_and_clients_follow() {
+fn ch5_1_a_crashed_leader_is_replaced_and_clients_follow() {
     let s = lesson("failover-lost-writes");
     let sim = run(&s, s.seed);
     let n2 = node(&sim, "n2");
@@ -57,7 +57,7 @@ fn a_crashed_leader_is_replaced_and_clients_follow() {
 
 // DDIA 5.1 failover: the returning old leader learns it is no longer leader, steps down, discards its writes.
 #[test]
-fn the_old_leader_steps_down_and_discards_its_unreplicated_writes() {
+fn ch5_1_the_old_leader_steps_down_and_discards_its_unreplicated_writes() {
     let s = lesson("failover-lost-writes");
     let sim = run(&s, s.seed);
     let n1 = node(&sim, "n1");
@@ -70,7 +70,7 @@ fn the_old_leader_steps_down_and_discards_its_unreplicated_writes() {
 // DDIA 5.1 failover: acknowledged async writes that never left the old leader are lost, and the checker names
 // exactly those (checked against the surviving rows, independently of the checker's bookkeeping).
 #[test]
-fn lost_writes_are_exactly_the_acknowledged_writes_missing_from_the_final_leader() {
+fn ch5_1_lost_writes_are_exactly_the_acknowledged_writes_missing_from_the_final_leader() {
     let s = lesson("failover-lost-writes");
     let sim = run(&s, s.seed);
     let lost: Vec<usize> = lost_writes(&sim).iter().flat_map(|a| a.ops.clone()).collect();
@@ -92,7 +92,7 @@ fn lost_writes_are_exactly_the_acknowledged_writes_missing_from_the_final_leader
 
 // DDIA 5.1 failover (GitHub): a lagging follower promoted reuses primary keys the cache still maps to other rows.
 #[test]
-fn promoting_a_lagging_follower_reuses_keys_and_the_cache_serves_another_users_row() {
+fn ch5_1_promoting_a_lagging_follower_reuses_keys_and_the_cache_serves_another_users_row() {
     let s = lesson("key-reuse");
     let sim = run(&s, s.seed);
     let found = key_reuse(&sim);
@@ -105,7 +105,7 @@ fn promoting_a_lagging_follower_reuses_keys_and_the_cache_serves_another_users_r
 
 // DDIA 5.1 split brain: without epochs two leaders accept writes; with epochs the old one steps down.
 #[test]
-fn without_epochs_two_leaders_take_writes_and_with_epochs_they_do_not() {
+fn ch5_1_without_epochs_two_leaders_take_writes_and_with_epochs_they_do_not() {
     let s = lesson("split-brain");
     let sim = run(&s, s.seed);
     let sb = split_brain(&sim);
@@ -118,7 +118,7 @@ fn without_epochs_two_leaders_take_writes_and_with_epochs_they_do_not() {
 
 // DDIA 5.1 split brain guard: shutting down one leader; the bad design shuts down both.
 #[test]
-fn split_brain_guards_shut_down_one_or_both() {
+fn ch5_1_split_brain_guards_shut_down_one_or_both() {
     let older = run(&lesson("split-brain-shutdown-older"), 7);
     assert_eq!(older.nodes[node(&older, "n1")].status, Status::Crashed, "the older leader goes");
     assert_eq!(older.leader(), Some(node(&older, "n2")));
@@ -131,7 +131,7 @@ fn split_brain_guards_shut_down_one_or_both() {
 
 // DDIA 5.1 split brain: fencing tokens let the replicas refuse the stale leader's writes.
 #[test]
-fn fencing_keeps_the_stale_leaders_writes_off_the_replicas() {
+fn ch5_1_fencing_keeps_the_stale_leaders_writes_off_the_replicas() {
     let sim = run(&lesson("split-brain-fencing"), 7);
     let (n2, n3) = (node(&sim, "n2"), node(&sim, "n3"));
     assert_eq!(sim.nodes[n3].db.rows("users"), sim.nodes[n2].db.rows("users"), "n3 follows only the newer token");
@@ -140,7 +140,7 @@ fn fencing_keeps_the_stale_leaders_writes_off_the_replicas() {
 
 // DDIA 5.1 setting up new followers: a consistent snapshot at a log position, then the backlog.
 #[test]
-fn a_new_follower_from_a_snapshot_catches_up_exactly() {
+fn ch5_1_a_new_follower_from_a_snapshot_catches_up_exactly() {
     let s = lesson("new-follower-snapshot");
     let sim = run(&s, s.seed);
     let n4 = node(&sim, "n4");
@@ -155,17 +155,22 @@ fn a_new_follower_from_a_snapshot_catches_up_exactly() {
 
 // DDIA 5.1 setting up new followers: copying files while writes continue gives an inconsistent copy.
 #[test]
-fn a_naive_file_copy_is_inconsistent() {
+fn ch5_1_a_naive_file_copy_is_inconsistent() {
     let s = lesson("new-follower-file-copy");
     let sim = run(&s, s.seed);
     let n4 = &sim.nodes[node(&sim, "n4")];
-    let differs = n4.db.rows("users") != sim.nodes[0].db.rows("users");
-    assert!(differs || n4.status == Status::Halted, "seed {}: the copy does not match", s.seed);
+    // Both "rows differ" and "halted" are possible outcomes of a naive copy; this run is deterministic, and with the
+    // lesson's seed it halts: the pages were read at different moments while writes went on, the copy ends without
+    // row 17, and when the log later updates row 17 n4 finds no such row, so replication on n4 stops there, as the
+    // lesson narrates. (Other seeds, e.g. 4, leave n4 running with silently different rows instead.)
+    assert_eq!(n4.status, Status::Halted, "seed {}", s.seed);
+    assert_eq!(n4.halt_error.as_deref(), Some("replication stopped at lsn 33: no such row: users key 17"));
+    assert_ne!(n4.db.rows("users"), sim.nodes[0].db.rows("users"), "a halted copy stays behind the leader");
 }
 
 // DDIA 5.1 follower failure: a follower too far behind the retained log is rebuilt from a snapshot.
 #[test]
-fn a_follower_beyond_the_retained_log_gets_a_snapshot() {
+fn ch5_1_a_follower_beyond_the_retained_log_gets_a_snapshot() {
     let s = lesson("catch-up-needs-snapshot");
     let sim = run(&s, s.seed);
     let n3 = node(&sim, "n3");
@@ -180,7 +185,7 @@ fn a_follower_beyond_the_retained_log_gets_a_snapshot() {
 
 // DDIA 5.1 failover by a controller.
 #[test]
-fn a_controller_appoints_the_most_up_to_date_follower() {
+fn ch5_1_a_controller_appoints_the_most_up_to_date_follower() {
     let s = lesson("controller-failover");
     let sim = run(&s, s.seed);
     let appointed = sim.trace.events().iter().find_map(|e| match e {
@@ -193,7 +198,7 @@ fn a_controller_appoints_the_most_up_to_date_follower() {
 
 // DDIA 5.1 planned failover: no acknowledged write is lost.
 #[test]
-fn planned_failover_hands_over_without_losing_writes() {
+fn ch5_1_planned_failover_hands_over_without_losing_writes() {
     let s = lesson("planned-failover");
     let sim = run(&s, s.seed);
     assert_eq!(sim.leader(), Some(node(&sim, "n2")));
@@ -203,7 +208,7 @@ fn planned_failover_hands_over_without_losing_writes() {
 
 // DDIA 5.1 semi-synchronous: when the synchronous follower fails, an asynchronous one is made synchronous.
 #[test]
-fn semi_sync_promotes_an_async_follower_when_the_sync_one_fails() {
+fn ch5_1_semi_sync_promotes_an_async_follower_when_the_sync_one_fails() {
     let s = lesson("semi-sync");
     let sim = run(&s, s.seed);
     let switched = sim.trace.events().iter().find_map(|e| match e {
@@ -219,7 +224,7 @@ fn semi_sync_promotes_an_async_follower_when_the_sync_one_fails() {
 
 // DDIA 5.1 timeouts: too short fails over needlessly; too long stays leaderless for longer.
 #[test]
-fn the_timeout_trades_needless_failovers_against_recovery_time() {
+fn ch5_1_the_timeout_trades_needless_failovers_against_recovery_time() {
     let short = failover_stats(&run(&lesson("timeout-too-short"), 7));
     assert!(short.unnecessary >= 1, "a pause shorter than a crash triggers a failover: {short:?}");
     let long = failover_stats(&run(&lesson("timeout-too-long"), 7));
@@ -271,11 +276,12 @@ fn random_faults(seed: u64, mode: Mode, events: &[(u64, u8, u8)]) -> Scenario {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 40, failure_persistence: None, ..ProptestConfig::default() })]
+    // Counterexamples are kept in tests/failover.proptest-regressions and replayed first (commit them).
+    #![proptest_config(ProptestConfig { cases: 40, failure_persistence: regressions(), ..ProptestConfig::default() })]
 
     // DDIA 5.1 synchronous replication: with epochs, no acknowledged write is ever lost, whatever the faults.
     #[test]
-    fn sync_with_epochs_never_loses_an_acknowledged_write(seed in any::<u64>(),
+    fn ch5_1_sync_with_epochs_never_loses_an_acknowledged_write(seed in any::<u64>(),
             events in proptest::collection::vec((100u64..4000, any::<u8>(), any::<u8>()), 0..8)) {
         let s = random_faults(seed, Mode::Sync, &events);
         let sim = run(&s, seed);
@@ -285,7 +291,7 @@ proptest! {
 
     // DDIA 5.1 asynchronous replication: the checker reports exactly the acknowledged writes that are missing.
     #[test]
-    fn async_lost_write_checker_is_exact(seed in any::<u64>(),
+    fn ch5_1_async_lost_write_checker_is_exact(seed in any::<u64>(),
             events in proptest::collection::vec((100u64..4000, any::<u8>(), any::<u8>()), 0..8)) {
         let s = random_faults(seed, Mode::Async, &events);
         let sim = run(&s, seed);
@@ -301,7 +307,7 @@ proptest! {
 
 // DDIA 5.1 asynchronous replication: there are fault schedules that lose acknowledged writes.
 #[test]
-fn async_failover_can_lose_acknowledged_writes() {
+fn ch5_1_async_failover_can_lose_acknowledged_writes() {
     let mut lost_somewhere = false;
     for seed in 0..30u64 {
         // The leader n1 is cut off from its followers (not from the client), then crashes, then comes back.

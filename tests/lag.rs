@@ -50,7 +50,7 @@ fn read(client: usize, node: usize, served: u64, start: u64, end: u64) -> Histor
 
 // DDIA 5.2 read-your-writes
 #[test]
-fn read_your_writes_rule() {
+fn ch5_2_read_your_writes_rule() {
     // ann writes lsn 3 (acknowledged at 20), then reads a replica at lsn 2: violation.
     assert_eq!(kinds(&hand(vec![write(0, 3, 10, 20), read(0, 2, 2, 30, 40)])), vec!["read-your-writes"]);
     // The read began before the write was acknowledged: no guarantee applies.
@@ -61,7 +61,7 @@ fn read_your_writes_rule() {
 
 // DDIA 5.2 monotonic reads
 #[test]
-fn monotonic_reads_rule() {
+fn ch5_2_monotonic_reads_rule() {
     assert_eq!(kinds(&hand(vec![read(1, 1, 5, 10, 20), read(1, 2, 4, 30, 40)])), vec!["monotonic-reads"]);
     // Overlapping reads are not ordered; another user's older read is not this user's.
     assert!(kinds(&hand(vec![read(1, 1, 5, 10, 35), read(1, 2, 4, 30, 40)])).is_empty());
@@ -70,7 +70,7 @@ fn monotonic_reads_rule() {
 
 // DDIA 5.2 stale reads (the general case)
 #[test]
-fn stale_read_rule() {
+fn ch5_2_stale_read_rule() {
     // carol misses ann's acknowledged write: stale, but not carol's own write.
     assert_eq!(kinds(&hand(vec![write(0, 3, 10, 20), read(1, 2, 2, 30, 40)])), vec!["stale-read"]);
     assert!(kinds(&hand(vec![write(0, 3, 10, 20), read(1, 2, 3, 30, 40)])).is_empty());
@@ -78,7 +78,7 @@ fn stale_read_rule() {
 
 // DDIA 5.2 read-your-writes: a user's comment vanishes on reload with random routing and lag; every fix removes it.
 #[test]
-fn read_your_writes_happens_with_random_routing_and_each_fix_removes_it() {
+fn ch5_2_read_your_writes_happens_with_random_routing_and_each_fix_removes_it() {
     let s = lesson("lag-read-your-writes");
     for seed in 0..20 {
         assert!(kinds(&run(&s, seed)).contains(&"read-your-writes".to_string()), "seed {seed}: random routing");
@@ -93,7 +93,7 @@ fn read_your_writes_happens_with_random_routing_and_each_fix_removes_it() {
 
 // DDIA 5.2 monotonic reads: random routing goes back in time; sticky routing never does (while replicas live).
 #[test]
-fn monotonic_reads_fail_with_random_routing_and_hold_with_sticky() {
+fn ch5_2_monotonic_reads_fail_with_random_routing_and_hold_with_sticky() {
     let s = lesson("lag-monotonic-reads");
     let mut violated = 0;
     for seed in 0..20 {
@@ -108,7 +108,7 @@ fn monotonic_reads_fail_with_random_routing_and_hold_with_sticky() {
 
 // DDIA 5.2 cross-device read-after-write: the token must be shared between the user's devices.
 #[test]
-fn cross_device_reads_need_a_shared_token() {
+fn ch5_2_cross_device_reads_need_a_shared_token() {
     for seed in 0..10 {
         let apart = kinds(&run(&lesson("lag-cross-device"), seed));
         assert!(apart.contains(&"read-your-writes".to_string()), "seed {seed}: per-device tokens");
@@ -119,7 +119,7 @@ fn cross_device_reads_need_a_shared_token() {
 
 // DDIA 5.2 monotonic reads: when the sticky replica fails, reads are rerouted.
 #[test]
-fn sticky_reads_reroute_when_the_replica_fails() {
+fn ch5_2_sticky_reads_reroute_when_the_replica_fails() {
     let s = lesson("lag-sticky-failure");
     let sim = run(&s, s.seed);
     let carol = sim.clients.iter().position(|c| c.id == "carol").unwrap();
@@ -129,9 +129,9 @@ fn sticky_reads_reroute_when_the_replica_fails() {
     assert!(!late.is_empty() && late.iter().all(|h| h.node != n2), "carol now reads elsewhere");
 }
 
-// The policy table prices each fix: the leader serves more reads.
+// DDIA 5.2 solutions for replication lag: the policy table prices each fix (the leader serves more reads).
 #[test]
-fn policy_table_shows_the_cost_of_each_fix() {
+fn ch5_2_policy_table_shows_the_cost_of_each_fix() {
     let rows = replsim::check::lag::policy_table(&lesson("lag-read-your-writes"), 11);
     let row = |p: &str| rows.iter().find(|r| r.policy == p).unwrap();
     assert_eq!(row("leader").leader_share, 1.0);
@@ -143,7 +143,7 @@ fn policy_table_shows_the_cost_of_each_fix() {
 
 // DDIA 5.2 consistent prefix reads: independent partitions show the answer before the question.
 #[test]
-fn partitions_replicating_independently_break_consistent_prefix_and_colocation_fixes_it() {
+fn ch5_2_partitions_replicating_independently_break_consistent_prefix_and_colocation_fixes_it() {
     for seed in 0..10 {
         let broken = kinds(&run(&lesson("lag-consistent-prefix"), seed));
         assert!(broken.contains(&"consistent-prefix".to_string()), "seed {seed}: {broken:?}");
@@ -152,8 +152,10 @@ fn partitions_replicating_independently_break_consistent_prefix_and_colocation_f
     }
 }
 
+// DDIA 5.2 consistent prefix reads: with partitions replicating independently, the 5.1 checkers compare replicas
+// of the same partition only.
 #[test]
-fn partitioned_failover_checkers_stay_within_a_partition() {
+fn ch5_2_partitioned_failover_checkers_stay_within_a_partition() {
     let s = lesson("lag-consistent-prefix");
     let sim = run(&s, s.seed);
     let all: Vec<String> = replsim::check::anomalies(&sim).into_iter().map(|a| a.kind).collect();
@@ -167,8 +169,9 @@ fn partitioned_failover_checkers_stay_within_a_partition() {
     assert_eq!(sim.nodes[m1].db.rows("messages").len(), 1);
 }
 
+// DDIA 5.2 consistent prefix reads: the rule on a hand-written history (a causal chain across two partitions).
 #[test]
-fn consistent_prefix_rule_on_a_hand_written_history() {
+fn ch5_2_consistent_prefix_rule_on_a_hand_written_history() {
     // Two partitions: write #0 (p0, lsn 1) by ann; carol reads it (#1) then writes #2 (p1, lsn 1);
     // an observer's read #3 sees p1 at 1 but p0 at 0.
     let mut w0 = write(0, 1, 10, 20);

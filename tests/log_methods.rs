@@ -12,7 +12,7 @@ use replsim::sql::Value;
 use replsim::world::sim::Simulation;
 
 mod common;
-use common::{lesson, run};
+use common::{lesson, regressions, run};
 
 fn node(sim: &Simulation, id: &str) -> usize {
     sim.nodes.iter().position(|n| n.id == id).unwrap_or_else(|| panic!("no node {id}"))
@@ -39,11 +39,11 @@ fn texts(sim: &Simulation, id: &str, table: &str, column: &str) -> Vec<String> {
         .collect()
 }
 
-// 5.1 Statement-based replication: "any statement that calls a nondeterministic function, such as NOW() to get
+// DDIA 5.1 Statement-based replication: "any statement that calls a nondeterministic function, such as NOW() to get
 // the current date and time or RAND() to get a random number, is likely to generate a different value on each
 // replica."
 #[test]
-fn statement_now_and_rand_diverge() {
+fn ch5_1_statement_now_and_rand_diverge() {
     let sim = run(&lesson("statement-now"), 7);
     let d = divergences(&sim);
     assert!(!d.is_empty(), "statement-based NOW()/RAND() should diverge, seed 7");
@@ -57,17 +57,17 @@ fn statement_now_and_rand_diverge() {
     assert!(diffs.iter().any(|r| r.differing_columns().contains(&"placed_at".to_string())));
 }
 
-// 5.1 Logical (row-based) log replication ships the values the leader computed: no divergence.
+// DDIA 5.1 Logical (row-based) log replication ships the values the leader computed: no divergence.
 #[test]
-fn logical_now_and_rand_converge() {
+fn ch5_1_logical_now_and_rand_converge() {
     let sim = run(&with_log("statement-now", LogKind::Logical), 7);
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
 }
 
-// 5.1 Statement-based: "the leader can replace any nondeterministic function calls with a fixed return value when
+// DDIA 5.1 Statement-based: "the leader can replace any nondeterministic function calls with a fixed return value when
 // the statement is logged so that the followers all get the same value."
 #[test]
-fn substitution_fixes_statement_divergence() {
+fn ch5_1_substitution_fixes_statement_divergence() {
     let sim = run(&lesson("statement-substitution"), 7);
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
     let shipped: Vec<String> = sim.nodes[0]
@@ -81,9 +81,9 @@ fn substitution_fixes_statement_divergence() {
     assert!(shipped.iter().all(|s| !s.contains("NOW()") && !s.contains("RAND()")), "{shipped:?}");
 }
 
-// 5.1 Statement-based: MySQL "now switches to row-based replication if there is any nondeterminism in a statement".
+// DDIA 5.1 Statement-based: MySQL "now switches to row-based replication if there is any nondeterminism in a statement".
 #[test]
-fn mixed_format_ships_unsafe_statements_as_rows() {
+fn ch5_1_mixed_format_ships_unsafe_statements_as_rows() {
     let sim = run(&lesson("statement-mixed"), 7);
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
     let (mut rows, mut statements) = (0, 0);
@@ -100,10 +100,10 @@ fn mixed_format_ships_unsafe_statements_as_rows() {
     assert_eq!((rows, statements), (3, 1), "three unsafe writes as rows, the literal insert as a statement");
 }
 
-// 5.1 Statement-based: "statements that have side effects (e.g., triggers, stored procedures, user-defined
+// DDIA 5.1 Statement-based: "statements that have side effects (e.g., triggers, stored procedures, user-defined
 // functions) may result in different side effects occurring on each replica".
 #[test]
-fn a_trigger_with_side_effects_runs_again_on_each_statement_follower() {
+fn ch5_1_a_trigger_with_side_effects_runs_again_on_each_statement_follower() {
     let sim = run(&lesson("statement-trigger"), 11);
     let d = divergences(&sim);
     assert!(d.iter().any(|x| x.contains("audit")), "audit rows stamped by each follower's clock differ: {d:?}");
@@ -112,10 +112,10 @@ fn a_trigger_with_side_effects_runs_again_on_each_statement_follower() {
     assert_eq!(texts(&logical, "n3", "audit", "at"), texts(&logical, "n1", "audit", "at"));
 }
 
-// 5.1 WAL shipping: "the log describes the data on a very low level ... which disk blocks" — followers that apply
+// DDIA 5.1 WAL shipping: "the log describes the data on a very low level ... which disk blocks" — followers that apply
 // the same bytes end with identical pages.
 #[test]
-fn wal_followers_build_identical_pages() {
+fn ch5_1_wal_followers_build_identical_pages() {
     let mut s = lesson("wal-rolling-upgrade");
     s.faults.clear();
     let sim = run(&s, 3);
@@ -128,10 +128,10 @@ fn wal_followers_build_identical_pages() {
     assert!(leader.log.iter().all(|e| matches!(e.record, LogRecord::Wal { .. })));
 }
 
-// 5.1 WAL shipping: "it is typically not possible to run different versions of the database software on the
+// DDIA 5.1 WAL shipping: "it is typically not possible to run different versions of the database software on the
 // leader and the followers" — a follower upgraded to another storage format halts.
 #[test]
-fn wal_follower_on_another_storage_format_halts() {
+fn ch5_1_wal_follower_on_another_storage_format_halts() {
     let sim = run(&lesson("wal-rolling-upgrade"), 3);
     let n3 = &sim.nodes[node(&sim, "n3")];
     assert_eq!(n3.status, Status::Halted);
@@ -142,10 +142,10 @@ fn wal_follower_on_another_storage_format_halts() {
     assert_eq!(n2.lsn(), sim.nodes[0].lsn(), "the follower on the leader's format keeps up");
 }
 
-// 5.1 Logical log: "decoupled from the storage engine internals ... the leader and the follower can run different
+// DDIA 5.1 Logical log: "decoupled from the storage engine internals ... the leader and the follower can run different
 // versions" — the rolling upgrade with a failover converges on format 2 everywhere.
 #[test]
-fn logical_rolling_upgrade_converges_on_the_new_format() {
+fn ch5_1_logical_rolling_upgrade_converges_on_the_new_format() {
     let sim = run(&lesson("logical-rolling-upgrade"), 3);
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
     let l = replsim::check::failover::final_leader(&sim).expect("leader");
@@ -161,10 +161,10 @@ fn logical_rolling_upgrade_converges_on_the_new_format() {
     assert!(wal.nodes.iter().any(|n| n.status == Status::Halted));
 }
 
-// 5.1 Logical log: "easier for external applications to parse ... change data capture" — a search index fed by the
+// DDIA 5.1 Logical log: "easier for external applications to parse ... change data capture" — a search index fed by the
 // leader's row log holds exactly the leader's documents.
 #[test]
-fn cdc_consumer_indexes_exactly_the_leaders_rows() {
+fn ch5_1_cdc_consumer_indexes_exactly_the_leaders_rows() {
     let sim = run(&lesson("cdc-search-index"), 5);
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
     let c = &sim.nodes[node(&sim, "search")];
@@ -179,9 +179,10 @@ fn cdc_consumer_indexes_exactly_the_leaders_rows() {
     assert!(index.search("leaders").is_empty(), "the deleted post's words are gone");
 }
 
-// A consumer cannot decode statements or page bytes into row changes: it halts and says why.
+// DDIA 5.1 logical log for change data capture: a consumer cannot decode statements or page bytes into row changes,
+// so it halts and says why.
 #[test]
-fn cdc_consumer_halts_on_statement_and_wal_logs() {
+fn ch5_1_cdc_consumer_halts_on_statement_and_wal_logs() {
     for log in [LogKind::Statement, LogKind::Wal] {
         let sim = run(&with_log("cdc-search-index", log), 5);
         let c = &sim.nodes[node(&sim, "search")];
@@ -190,10 +191,10 @@ fn cdc_consumer_halts_on_statement_and_wal_logs() {
     }
 }
 
-// 5.1 Trigger-based replication: "replicate only a subset of the data ... replicate from one kind of database to
+// DDIA 5.1 Trigger-based replication: "replicate only a subset of the data ... replicate from one kind of database to
 // another" — the target holds exactly the filtered subset.
 #[test]
-fn trigger_replication_copies_exactly_the_filtered_subset() {
+fn ch5_1_trigger_replication_copies_exactly_the_filtered_subset() {
     let sim = run(&lesson("trigger-subset"), 9);
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
     let mut names = texts(&sim, "n2", "customers", "name");
@@ -205,9 +206,9 @@ fn trigger_replication_copies_exactly_the_filtered_subset() {
     assert_eq!(index.search("cas"), Vec::<String>::new());
 }
 
-// 5.1 Trigger-based: "greater overheads than other replication methods" — extra writes on the leader, polls, lag.
+// DDIA 5.1 Trigger-based: "greater overheads than other replication methods" — extra writes on the leader, polls, lag.
 #[test]
-fn trigger_replication_costs_extra_writes_polls_and_lag() {
+fn ch5_1_trigger_replication_costs_extra_writes_polls_and_lag() {
     let s = lesson("trigger-subset");
     let trigger = figures(&run(&s, 9));
     let logical = figures(&run(&s.with_log(LogKind::Logical), 9));
@@ -218,10 +219,10 @@ fn trigger_replication_costs_extra_writes_polls_and_lag() {
     assert!(leader.is_empty(), "every copied change was purged: {leader:?}");
 }
 
-// Trigger-based replication with keys that move and a table name that needs quoting: the capture triggers log
+// DDIA 5.1 Trigger-based replication with keys that move and a table name that needs quoting: the capture triggers log
 // the old key of a moved row as a delete, so no target keeps the row under both keys.
 #[test]
-fn trigger_replication_follows_moved_keys_and_quoted_names() {
+fn ch5_1_trigger_replication_follows_moved_keys_and_quoted_names() {
     let mut s = lesson("statement-now").with_log(LogKind::Trigger);
     s.schema = vec!["CREATE TABLE \"order \"\"items\"\"\" (id INTEGER PRIMARY KEY, item TEXT)".into()];
     s.workload.clear();
@@ -264,9 +265,9 @@ fn sim_leader_changes(s: &Scenario) -> Vec<Vec<(String, Value)>> {
     sim.nodes[0].db.rows(replsim::protocol::single_leader::CHANGES_TABLE)
 }
 
-// `replsim compare`: the four methods side by side on one workload.
+// DDIA 5.1 Implementation of Replication Logs: `replsim compare` runs the four methods side by side on one workload.
 #[test]
-fn compare_runs_all_four_methods_with_their_verdicts() {
+fn ch5_1_compare_runs_all_four_methods_with_their_verdicts() {
     let sims = run_all(&lesson("statement-now"), 7).expect("runs");
     assert_eq!(sims.len(), 4);
     let f: Vec<_> = sims.iter().map(figures).collect();
@@ -311,11 +312,12 @@ fn random_workload(seed: u64, log: LogKind, format2_follower: bool) -> Scenario 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    // Counterexamples are kept in tests/log_methods.proptest-regressions and replayed first (commit them).
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: regressions(), ..ProptestConfig::default() })]
 
-    // Deterministic statements replicate identically under every method; under WAL the pages are byte-identical.
+    // DDIA 5.1 replication logs: deterministic statements replicate identically under every method; under WAL the pages are byte-identical.
     #[test]
-    fn every_method_converges_on_deterministic_workloads(seed in 0u64..1_000_000) {
+    fn ch5_1_every_method_converges_on_deterministic_workloads(seed in 0u64..1_000_000) {
         for log in METHODS {
             let sim = run(&random_workload(seed, log, false), seed);
             let d = divergences(&sim);
@@ -330,9 +332,10 @@ proptest! {
         }
     }
 
-    // A format-2 follower: WAL halts it at its first record, logical replication converges.
+    // DDIA 5.1 WAL shipping vs logical log: a format-2 follower halts at its first WAL record; logical replication
+    // converges.
     #[test]
-    fn storage_format_matters_only_to_wal(seed in 0u64..1_000_000) {
+    fn ch5_1_storage_format_matters_only_to_wal(seed in 0u64..1_000_000) {
         let wal = run(&random_workload(seed, LogKind::Wal, true), seed);
         prop_assert_eq!(wal.nodes[1].status, Status::Halted, "seed {}", seed);
         let logical = run(&random_workload(seed, LogKind::Logical, true), seed);
@@ -341,11 +344,11 @@ proptest! {
     }
 }
 
-// 5.1 Statement-based: "if they use an autoincrementing column ... they must be executed in exactly the same order
+// DDIA 5.1 Statement-based: "if they use an autoincrementing column ... they must be executed in exactly the same order
 // on each replica, or else they may have a different effect. This can be limiting when there are multiple
 // concurrently executing transactions." Two concurrent inserts, logged in commit order, swap keys on followers.
 #[test]
-fn autoincrement_under_concurrent_writers_diverges_with_statements_only() {
+fn ch5_1_autoincrement_under_concurrent_writers_diverges_with_statements_only() {
     let sim = run(&lesson("statement-autoincrement"), 13);
     let l = node(&sim, "n1");
     let leader_items = texts(&sim, "n1", "orders", "item");

@@ -3,6 +3,9 @@
 use proptest::prelude::*;
 use replsim::sql::{Database, FixedEnv, PageKind, PageWrite, Session, Value};
 
+mod common;
+use common::regressions;
+
 fn env() -> FixedEnv {
     FixedEnv { now_us: 1_700_000_000_000_000, rng_state: 1 }
 }
@@ -390,7 +393,8 @@ fn replicate(format: u8, page_size: usize, statements: &[String]) -> Result<(Dat
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    // Counterexamples are kept in tests/pages.proptest-regressions and replayed first (commit them).
+    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: regressions(), ..ProptestConfig::default() })]
 
     /// A same-format follower that applies the leader's page writes has identical pages and
     /// equal tables after every commit; the leader's pages recover to the leader; a replica in

@@ -3,6 +3,9 @@
 use proptest::prelude::*;
 use replsim::Scenario;
 
+mod common;
+use common::regressions;
+
 fn err(text: &str) -> String {
     Scenario::from_json_str(text).expect_err("should be rejected").to_string()
 }
@@ -90,7 +93,8 @@ fn schema_errors_stop_the_run_with_a_message() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+    // Counterexamples are kept in tests/scenario_validation.proptest-regressions and replayed first (commit them).
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: regressions(), ..ProptestConfig::default() })]
     /// Truncated and byte-mangled files never panic.
     #[test]
     fn mangled_files_never_panic(cut in 0usize..OK.len(), pos in 0usize..OK.len(), byte in any::<u8>()) {

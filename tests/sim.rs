@@ -6,8 +6,9 @@ use replsim::link::LinkState;
 use replsim::playback::Playback;
 use replsim::protocol::single_leader::Status;
 use replsim::report::{anomalies, report_json};
-use replsim::scenario::{Command, Scenario};
+use replsim::scenario::{Command, LinkSpec, Mode, Scenario};
 use replsim::world::sim::Simulation;
+use replsim::world::trace::TraceEvent;
 
 mod common;
 use common::{lesson, run};
@@ -34,7 +35,7 @@ fn another_seed_with_random_latency_gives_another_trace() {
 
 // DDIA 5.1 leaders and followers: writes go to the leader, which ships them to every follower in order.
 #[test]
-fn fault_free_async_cluster_converges() {
+fn ch5_1_fault_free_async_cluster_converges() {
     let s = lesson("basics-async");
     let sim = run(&s, s.seed);
     let leader_rows = rows(&sim, 0, "users");
@@ -48,7 +49,7 @@ fn fault_free_async_cluster_converges() {
 
 // DDIA 5.1 follower failure: catch-up recovery from the durable log position.
 #[test]
-fn crashed_follower_catches_up_after_restart() {
+fn ch5_1_crashed_follower_catches_up_after_restart() {
     let s = lesson("follower-catch-up");
     let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
     sim.run_until(1_700_000);
@@ -64,8 +65,9 @@ fn crashed_follower_catches_up_after_restart() {
     assert!(fetched, "the restarted follower asks for what it missed");
 }
 
+// DDIA 5.1 follower failure: a follower cut off by a partition catches up once the network heals.
 #[test]
-fn partitioned_follower_converges_after_heal() {
+fn ch5_1_partitioned_follower_converges_after_heal() {
     let s = lesson("partition-heal");
     let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
     sim.run_until(1_500_000);
@@ -74,8 +76,10 @@ fn partitioned_follower_converges_after_heal() {
     assert_eq!(rows(&sim, 2, "users"), rows(&sim, 0, "users"));
 }
 
+// DDIA 5.1 leaders and followers: followers apply the log in LSN order, exactly once, whatever the network loses,
+// duplicates or reorders (retransmission fills the gaps).
 #[test]
-fn lossy_reordering_network_still_converges() {
+fn ch5_1_lossy_reordering_network_still_converges() {
     let s = lesson("lossy-network");
     for seed in 0..20 {
         let sim = run(&s, seed);
@@ -87,7 +91,7 @@ fn lossy_reordering_network_still_converges() {
 
 // DDIA 5.1 synchronous replication: a dead synchronous follower blocks every write.
 #[test]
-fn sync_mode_blocks_writes_while_a_follower_is_down() {
+fn ch5_1_sync_mode_blocks_writes_while_a_follower_is_down() {
     let s = lesson("sync-blocks");
     let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
     sim.run_until(1_800_000);
@@ -102,29 +106,76 @@ fn sync_mode_blocks_writes_while_a_follower_is_down() {
 
 // DDIA 5.1 asynchronous replication: the leader acknowledges before followers have the write.
 #[test]
-fn async_acknowledges_before_followers_apply() {
-    let s = lesson("basics-async");
+fn ch5_1_async_acknowledges_before_followers_apply() {
+    let s = clients_beside_the_leader(Mode::Async);
     let sim = run(&s, s.seed);
-    let first = sim.history.iter().position(|h| !h.read).unwrap();
-    let ack = sim.history[first].end.unwrap();
-    let applied_at = sim
-        .trace
-        .events()
+    let writes = acks_and_applies(&sim);
+    assert_eq!(writes.len(), 16, "every write of the lesson is acknowledged");
+    for (lsn, acked, applied) in writes {
+        assert_eq!(applied.len(), 2, "lsn {lsn}: both followers apply it");
+        // The answer left the leader at its commit; each follower is at least 10 ms away.
+        assert!(applied.iter().all(|a| acked < *a), "lsn {lsn}: acked at {acked}, applied at {applied:?}");
+    }
+}
+
+// DDIA 5.1 synchronous replication: the counterpart, so the comparison above is known to tell the modes apart.
+#[test]
+fn ch5_1_sync_acknowledges_after_every_follower_applied() {
+    let s = clients_beside_the_leader(Mode::Sync);
+    let sim = run(&s, s.seed);
+    let writes = acks_and_applies(&sim);
+    assert_eq!(writes.len(), 16);
+    for (lsn, acked, applied) in writes {
+        assert_eq!(applied.len(), 2, "lsn {lsn}: both followers apply it");
+        assert!(applied.iter().all(|a| *a < acked), "lsn {lsn}: acked at {acked}, applied at {applied:?}");
+    }
+}
+
+/// basics-async with both clients 1 ms from the leader (the followers stay 10-40 ms away): when the client hears
+/// the answer is then decided by when the leader sent it, not by the luck of the latency draws.
+fn clients_beside_the_leader(mode: Mode) -> Scenario {
+    let mut s = lesson("basics-async");
+    s.replication.mode = mode;
+    for client in ["alice", "bob"] {
+        s.network.links.push(LinkSpec {
+            from: "n1".into(),
+            to: client.into(),
+            both_ways: true,
+            latency_ms: Some((1, 1)),
+            loss: None,
+            duplicate: None,
+            reorder: None,
+        });
+    }
+    s
+}
+
+/// For each acknowledged write: its LSN, when the client got the acknowledgement (`WriteAcked`), and when each
+/// follower applied that LSN (`Applied`).
+fn acks_and_applies(sim: &Simulation) -> Vec<(u64, u64, Vec<u64>)> {
+    let events = sim.trace.events();
+    events
         .iter()
-        .find_map(|e| match e {
-            replsim::world::trace::TraceEvent::Applied { at, node, lsn: 1 } if &**node == "n2" => Some(*at),
+        .filter_map(|e| match e {
+            TraceEvent::WriteAcked { at, lsn, .. } => Some((*lsn, *at)),
             _ => None,
         })
-        .unwrap();
-    // The leader answered as soon as it committed; the follower got the entry over its own link.
-    let leader_committed = sim.history[first].start;
-    assert!(ack > leader_committed);
-    assert!(applied_at > leader_committed);
+        .map(|(lsn, acked)| {
+            let applied = events
+                .iter()
+                .filter_map(|e| match e {
+                    TraceEvent::Applied { at, lsn: l, .. } if *l == lsn => Some(*at),
+                    _ => None,
+                })
+                .collect();
+            (lsn, acked, applied)
+        })
+        .collect()
 }
 
 // DDIA 5.1 statement-based replication: RAND() is evaluated again on each follower.
 #[test]
-fn statement_log_with_rand_diverges_and_substitution_fixes_it() {
+fn ch5_1_statement_log_with_rand_diverges_and_substitution_fixes_it() {
     let mut s = lesson("statement-rand");
     let sim = run(&s, s.seed);
     let found = anomalies(&sim);
@@ -138,8 +189,9 @@ fn statement_log_with_rand_diverges_and_substitution_fixes_it() {
     assert!(anomalies(&run(&s, s.seed)).is_empty(), "a logical log ships the values");
 }
 
+// DDIA 5.1 leaders and followers: followers are read-only from the client's point of view.
 #[test]
-fn followers_refuse_client_writes() {
+fn ch5_1_followers_refuse_client_writes() {
     let text = library::LESSONS[0]
         .json
         .replace("\"clients\": [", "\"clients\": [ {\"id\": \"rogue\", \"route\": \"leader\"},");
@@ -272,7 +324,7 @@ fn a_link_of_its_own_is_slow_and_the_others_are_not() {
 
 // DDIA 5.1: a synchronous follower far away makes every write wait for a long round trip.
 #[test]
-fn semi_sync_falling_back_to_a_distant_follower_slows_every_write() {
+fn ch5_1_semi_sync_falling_back_to_a_distant_follower_slows_every_write() {
     let s = lesson("far-follower");
     let sim = run(&s, s.seed);
     let latency = |from: u64, to: u64| -> Vec<u64> {

@@ -16,3 +16,12 @@ pub fn run(s: &Scenario, seed: u64) -> Simulation {
     sim.run_to_end();
     sim
 }
+
+/// Where a property test keeps its counterexamples: `tests/NAME.proptest-regressions` beside the test's source file,
+/// replayed before any new case (commit these files). proptest's default, `SourceParallel("proptest-regressions")`,
+/// looks for a `lib.rs` or `main.rs` in the directories above the source file; an integration test has none above it
+/// (unless the checkout sits under one), so it warns and falls back to exactly this path. `WithSource` names that
+/// path directly. The source file is `file!()`, relative to the package root, which is where `cargo test` runs.
+pub fn regressions() -> Option<Box<dyn proptest::test_runner::FailurePersistence>> {
+    Some(Box::new(proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions")))
+}

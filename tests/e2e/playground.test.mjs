@@ -31,10 +31,18 @@ test('play moves message tokens from node to node', async () => {
   const id = await token.getAttribute('data-msg');
   const where = () => page.$eval(`g.msg[data-msg="${id}"]`, (el) => el.getAttribute('transform') || el.getBoundingClientRect().x.toString()).catch(() => null);
   const first = await where();
-  await page.waitForTimeout(150);
-  const second = await where();
-  assert.ok(first !== null, 'token drawn');
-  assert.ok(second === null || second !== first, `token ${id} moved (${first} -> ${second})`);
+  assert.ok(first !== null, `token ${id} drawn`);
+  // Watch the same token frame by frame until it is drawn somewhere else. A token that is no longer on screen (it
+  // arrived, or was never redrawn) is not a token that moved: the check needs it present at its new position.
+  const seen = await page.waitForFunction(([msg, from]) => {
+    const el = document.querySelector(`g.msg[data-msg="${msg}"]`);
+    if (!el) return 'gone';
+    const at = el.getAttribute('transform') || el.getBoundingClientRect().x.toString();
+    return at !== from ? at : false;
+  }, [id, first], { timeout: 5000 });
+  const second = await seen.jsonValue();
+  assert.notEqual(second, 'gone', `token ${id} is still on screen when it is seen again`);
+  assert.notEqual(second, first, `token ${id} moved (${first} -> ${second})`);
   const t0 = await clockMs(page);
   await page.waitForTimeout(500);
   assert.ok(await clockMs(page) > t0, 'simulated time advances while playing');
@@ -145,9 +153,15 @@ test('the lesson picker switches scenarios and the dark theme applies', async ()
   const { page } = await open(context, server.base);
   await page.selectOption('[data-testid=lesson-select]', 'statement-rand');
   await page.waitForFunction(() => /RAND/.test(document.querySelector('[data-testid=narration]')?.textContent || ''));
+  // The theme persists in localStorage across the tests' pages, so start from whichever it is now.
+  const before = await page.getAttribute('html', 'data-theme');
+  assert.ok(before === 'dark' || before === 'light', `a theme is set at start (${before})`);
+  const other = before === 'dark' ? 'light' : 'dark';
   await page.click('[data-testid=theme]');
+  await page.waitForFunction((t) => document.documentElement.getAttribute('data-theme') === t, other,
+    { timeout: 5000 }).catch(() => {});
   const theme = await page.getAttribute('html', 'data-theme');
-  assert.ok(theme === 'dark' || theme === 'light');
+  assert.equal(theme, other, `the theme button toggles ${before} to ${other}`);
   await scrubTo(page, 2000);
   await shot(page, `statement-rand-${theme}`);
   await page.close();
