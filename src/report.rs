@@ -12,7 +12,7 @@ pub use crate::check::{anomalies, Anomaly};
 
 pub fn result_json(r: &OpResult) -> Value {
     if let Some(e) = &r.error {
-        return json!({ "error": e });
+        return json!({ "error": e.to_string() });
     }
     if r.read_only {
         let rows: Vec<Value> = r
@@ -147,7 +147,8 @@ pub fn report_text(sim: &Simulation) -> String {
     let writes = sim.history.iter().filter(|h| !h.read).count();
     let _ = writeln!(s, "\nhistory: {} operations ({writes} writes), {ok} succeeded", sim.history.len());
     for (i, h) in sim.history.iter().enumerate().filter(|(_, h)| !h.ok()).take(10) {
-        let err = h.result.as_ref().and_then(|r| r.error.clone()).unwrap_or_else(|| "no answer".into());
+        let err =
+            h.result.as_ref().and_then(|r| r.error.as_ref()).map_or_else(|| "no answer".into(), ToString::to_string);
         let _ = writeln!(s, "  #{i} {} {}: {err}", sim.clients[h.client].id, h.sql);
     }
     let _ = writeln!(s, "\nmessages:");

@@ -22,7 +22,7 @@ pub struct ClusterView {
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeView {
     pub id: String,
-    pub role: &'static str,
+    pub role: crate::scenario::Role,
     pub status: Status,
     pub lsn: u64,
     /// Entries the leader has committed that this node has not applied.
@@ -45,8 +45,8 @@ pub struct NodeView {
     pub candidate: bool,
     /// The leader's current synchronous follower (semi-sync), or every follower in sync mode.
     pub synchronous: bool,
-    /// A joining follower's progress: "snapshot 3/10", "file copy 2/8", "catching up".
-    pub joining: Option<String>,
+    /// A joining follower's progress (snapshot or file copy chunks, then catching up).
+    pub joining: Option<crate::protocol::single_leader::Joining>,
     /// Who this node believes leads.
     pub follows: Option<String>,
     /// The partition (replication group) it belongs to, when the database is partitioned.
@@ -139,7 +139,7 @@ impl Simulation {
                 let start = n.log.len().saturating_sub(LOG_TAIL);
                 NodeView {
                     id: n.id.clone(),
-                    role: n.role.name(),
+                    role: n.role,
                     status: n.status,
                     lsn: n.lsn(),
                     lag_records,
@@ -158,15 +158,7 @@ impl Simulation {
                         crate::scenario::Mode::SemiSync => sync_of_leader == Some(n.index),
                         crate::scenario::Mode::Async => false,
                     },
-                    joining: n.joining.as_ref().map(|j| match j {
-                        crate::protocol::single_leader::Joining::Snapshot { received, total, lsn } => {
-                            format!("snapshot @lsn {lsn}: {received}/{total}")
-                        }
-                        crate::protocol::single_leader::Joining::FileCopy { received, total } => {
-                            format!("file copy {received}/{total}")
-                        }
-                        crate::protocol::single_leader::Joining::CatchingUp => "catching up".to_string(),
-                    }),
+                    joining: n.joining.clone(),
                     follows: n.leader.filter(|l| *l != n.index).map(|l| self.nodes[l].id.clone()),
                     partition: self
                         .scenario

@@ -6,7 +6,9 @@
 use std::ops::RangeInclusive;
 use std::rc::Rc;
 
-use replsim::protocol::single_leader::{Effect, Endpoint, Joining, Node, NodeConfig, Note, OpResult, Payload, Timer};
+use replsim::protocol::single_leader::{
+    Effect, Endpoint, Joining, Node, NodeConfig, Note, OpError, OpResult, Payload, Timer,
+};
 use replsim::scenario::{ClockSpec, Election, FailoverSpec, LogKind, Mode, Role, TriggerSpec};
 
 const SCHEMA: &str = "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)";
@@ -495,7 +497,11 @@ fn ch5_1_planned_handover_waits_for_the_successor_to_catch_up() {
     assert_eq!(out, vec![send(1, batch.clone())], "n2 is sent what it has not confirmed");
     // Meanwhile writes are refused, so the successor can catch up with a log that stands still.
     let out = l.on_message(25, Endpoint::Client(0), insert(1, "b"), &c);
-    let refused = OpResult::error("n1 is handing leadership over (planned failover): retry shortly");
+    let refused = OpResult::error(OpError::HandingOver { node: "n1".into() });
+    assert_eq!(
+        refused.error.as_ref().unwrap().to_string(),
+        "n1 is handing leadership over (planned failover): retry shortly"
+    );
     assert_eq!(
         out,
         vec![Effect::Send { to: Endpoint::Client(0), payload: Payload::Response { op: 1, result: refused } }]

@@ -18,7 +18,7 @@ fn node(sim: &Simulation, id: &str) -> usize {
 }
 
 fn kinds(sim: &Simulation) -> Vec<String> {
-    anomalies(sim).into_iter().map(|a| a.kind).collect()
+    anomalies(sim).into_iter().map(|a| a.kind.name().to_string()).collect()
 }
 
 /// Names in the final leader's `users` table: an independent view of which writes survived.

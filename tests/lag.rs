@@ -11,7 +11,7 @@ mod common;
 use common::{lesson, run};
 
 fn kinds(sim: &Simulation) -> Vec<String> {
-    check(sim).into_iter().map(|a| a.kind).collect()
+    check(sim).into_iter().map(|a| a.kind.name().to_string()).collect()
 }
 
 /// A world with two users' clients (ann: client 0, carol: client 1) and a hand-written history.
@@ -136,8 +136,8 @@ fn ch5_2_policy_table_shows_the_cost_of_each_fix() {
     let row = |p: &str| rows.iter().find(|r| r.policy == p).unwrap();
     assert_eq!(row("leader").leader_share, 1.0);
     assert!(row("random").leader_share < 0.5);
-    assert!(row("random").anomalies.iter().any(|(k, n)| k == "read-your-writes" && *n > 0));
-    assert!(row("lsn-token").anomalies.iter().all(|(k, _)| k != "read-your-writes"));
+    assert!(row("random").anomalies.iter().any(|(k, n)| k.name() == "read-your-writes" && *n > 0));
+    assert!(row("lsn-token").anomalies.iter().all(|(k, _)| k.name() != "read-your-writes"));
     assert!(row("lsn-token").read_p99_us > row("random").read_p99_us, "waiting for the token costs latency");
 }
 
@@ -158,7 +158,7 @@ fn ch5_2_partitions_replicating_independently_break_consistent_prefix_and_coloca
 fn ch5_2_partitioned_failover_checkers_stay_within_a_partition() {
     let s = lesson("lag-consistent-prefix");
     let sim = run(&s, s.seed);
-    let all: Vec<String> = replsim::check::anomalies(&sim).into_iter().map(|a| a.kind).collect();
+    let all: Vec<String> = replsim::check::anomalies(&sim).into_iter().map(|a| a.kind.name().to_string()).collect();
     for k in ["divergence", "lost-write", "key-reuse", "split-brain"] {
         assert!(!all.contains(&k.to_string()), "{k} across partitions is not an anomaly: {all:?}");
     }

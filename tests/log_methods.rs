@@ -19,7 +19,7 @@ fn node(sim: &Simulation, id: &str) -> usize {
 }
 
 fn divergences(sim: &Simulation) -> Vec<String> {
-    anomalies(sim).into_iter().filter(|a| a.kind == "divergence").map(|a| a.detail).collect()
+    anomalies(sim).into_iter().filter(|a| a.kind == replsim::check::AnomalyKind::Divergence).map(|a| a.detail).collect()
 }
 
 fn with_log(name: &str, log: LogKind) -> Scenario {

@@ -296,16 +296,22 @@ fn text_helpers() {
 
 // ----- DDIA 5.1 failover views: pure helpers -----
 
+use replsim::protocol::single_leader::{Joining, Status};
+use replsim::scenario::Role;
 use replsim::web::{chart, derive};
-use replsim::world::trace::TraceEvent;
+use replsim::world::trace::{RoleChange, TraceEvent};
 
 #[wasm_bindgen_test]
 fn event_markers_come_from_elections_syncs_shutdowns_and_discards() {
     // DDIA 5.1 failover: a node becoming leader is a marker; stepping down is not.
-    let leader = TraceEvent::RoleChanged { at: 7, node: "n2".into(), role: "leader (epoch 2)".into() };
+    let leader = TraceEvent::RoleChanged { at: 7, node: "n2".into(), role: RoleChange::Leader { epoch: 2 } };
     let m = derive::event_marker(&leader).expect("a marker");
     assert_eq!((m.at, m.kind, m.label.as_str()), (7, "leader", "n2 becomes leader (epoch 2)"));
-    let down = TraceEvent::RoleChanged { at: 8, node: "n1".into(), role: "follower (epoch 2): newer".into() };
+    let down = TraceEvent::RoleChanged {
+        at: 8,
+        node: "n1".into(),
+        role: RoleChange::Follower { epoch: 2, reason: "newer".into() },
+    };
     assert!(derive::event_marker(&down).is_none());
     let sync = TraceEvent::SyncFollower { at: 9, leader: "n1".into(), node: "n3".into() };
     assert_eq!(derive::event_marker(&sync).map(|m| m.kind), Some("sync"));
@@ -327,25 +333,27 @@ fn event_markers_come_from_elections_syncs_shutdowns_and_discards() {
 #[wasm_bindgen_test]
 fn joining_progress_and_fresh_node_ids() {
     // DDIA 5.1 new follower: "snapshot @lsn 12: 3/10" draws a 30 % bar.
-    assert_eq!(derive::progress("snapshot @lsn 12: 3/10"), Some((3, 10)));
-    assert_eq!(derive::progress("file copy 2/8"), Some((2, 8)));
-    assert_eq!(derive::progress("file copy 9/8"), Some((8, 8)), "clamped");
-    assert_eq!(derive::progress("snapshot @lsn 0: 0/0"), None, "nothing to copy: no bar");
-    assert_eq!(derive::progress("catching up"), None);
-    assert_eq!(derive::progress(""), None);
-    assert_eq!(derive::joining_label("snapshot @lsn 0: 0/0"), "asking for a snapshot…");
-    assert_eq!(derive::joining_label("file copy 0/0"), "asking for the files…");
-    assert_eq!(derive::joining_label("file copy 2/8"), "file copy 2/8");
-    assert_eq!(derive::joining_label("catching up"), "catching up");
+    let snap = |received, total| Joining::Snapshot { received, total, lsn: 12 };
+    let copy = |received, total| Joining::FileCopy { received, total };
+    assert_eq!(derive::progress(&snap(3, 10)), Some((3, 10)));
+    assert_eq!(derive::progress(&copy(2, 8)), Some((2, 8)));
+    assert_eq!(derive::progress(&copy(9, 8)), Some((8, 8)), "clamped");
+    assert_eq!(derive::progress(&snap(0, 0)), None, "nothing to copy: no bar");
+    assert_eq!(derive::progress(&Joining::CatchingUp), None);
+    assert_eq!(derive::joining_label(&snap(0, 0)), "asking for a snapshot…");
+    assert_eq!(derive::joining_label(&copy(0, 0)), "asking for the files…");
+    assert_eq!(derive::joining_label(&copy(2, 8)), "file copy 2/8");
+    assert_eq!(derive::joining_label(&snap(3, 10)), "snapshot @lsn 12: 3/10");
+    assert_eq!(derive::joining_label(&Joining::CatchingUp), "catching up");
     let taken = ["n1", "n2", "n3", "alice"];
     assert_eq!(derive::next_node_id(taken.iter().copied()), "n4");
     let gap = ["n1", "n3"];
     assert_eq!(derive::next_node_id(gap.iter().copied()), "n2");
     assert_eq!(derive::next_node_id(std::iter::empty()), "n1");
-    assert_eq!(derive::failover_block("follower", "running", false), None);
-    assert!(derive::failover_block("leader", "running", false).is_some());
-    assert!(derive::failover_block("follower", "crashed", false).is_some());
-    assert!(derive::failover_block("follower", "running", true).is_some());
+    assert_eq!(derive::failover_block(Role::Follower, Status::Running, false), None);
+    assert!(derive::failover_block(Role::Leader, Status::Running, false).is_some());
+    assert!(derive::failover_block(Role::Follower, Status::Crashed, false).is_some());
+    assert!(derive::failover_block(Role::Follower, Status::Running, true).is_some());
 }
 
 #[wasm_bindgen_test]

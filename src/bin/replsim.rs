@@ -241,7 +241,7 @@ mod cli {
                     .iter()
                     .map(|r| {
                         let anomalies: serde_json::Map<String, serde_json::Value> =
-                            r.anomalies.iter().map(|(k, n)| (k.clone(), serde_json::json!(n))).collect();
+                            r.anomalies.iter().map(|(k, n)| (k.name().to_string(), serde_json::json!(n))).collect();
                         serde_json::json!({"policy": r.policy, "anomalies": anomalies, "reads": r.reads,
                             "leader_share": r.leader_share, "read_p50_ms": r.read_p50_us as f64 / 1000.0,
                             "read_p99_ms": r.read_p99_us as f64 / 1000.0})

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::Anomaly;
+use super::{Anomaly, AnomalyKind};
 use crate::log_methods::value_text;
 use crate::protocol::Status;
 use crate::sql::Value as SqlValue;
@@ -161,7 +161,7 @@ fn divergence_in(sim: &Simulation, group: usize) -> Vec<Anomaly> {
             .collect();
         let more = if diffs.len() > 5 { format!(" (+{} more)", diffs.len() - 5) } else { String::new() };
         out.push(Anomaly {
-            kind: "divergence".to_string(),
+            kind: AnomalyKind::Divergence,
             detail: format!(
                 "{} has applied every entry up to lsn {} like {}, yet {} rows differ: {}{more}",
                 f.id,
@@ -195,7 +195,7 @@ fn divergence_in(sim: &Simulation, group: usize) -> Vec<Anomaly> {
         if !diffs.is_empty() {
             let shown: Vec<&str> = diffs.iter().take(5).map(String::as_str).collect();
             out.push(Anomaly {
-                kind: "divergence".to_string(),
+                kind: AnomalyKind::Divergence,
                 detail: format!(
                     "the search index {} over {}.{} differs from {} in {} documents: {}",
                     c.id,

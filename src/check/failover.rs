@@ -8,7 +8,8 @@
 //! - `split-brain`: two nodes acted as leader at the same time and both accepted writes.
 //! - `unavailable`: a window in which client writes failed (no leader, or no leader the clients knew of).
 
-use crate::check::Anomaly;
+use crate::check::{Anomaly, AnomalyKind};
+use crate::protocol::OpError;
 use crate::vecmap::VecMap;
 use crate::world::sim::Simulation;
 use crate::world::time::fmt_ms;
@@ -53,7 +54,7 @@ pub fn lost_writes(sim: &Simulation) -> Vec<Anomaly> {
         .filter_map(|(i, h)| leaders[sim.partition_of[h.node]].map(|l| (i, h, &sim.nodes[l])))
         .filter(|(i, _, leader)| !leader.origins.contains_key(i))
         .map(|(i, h, leader)| Anomaly {
-            kind: "lost-write".into(),
+            kind: AnomalyKind::LostWrite,
             detail: format!(
                 "{} was acknowledged by {} at {}, but the final leader {} does not have it",
                 who(sim, i),
@@ -98,7 +99,7 @@ pub fn key_reuse(sim: &Simulation) -> Vec<Anomaly> {
         let mut distinct = users.clone();
         distinct.dedup();
         detail.push_str(&format!(" (users: {})", distinct.join(", ")));
-        out.push(Anomaly { kind: "key-reuse".into(), detail, ops: proof });
+        out.push(Anomaly { kind: AnomalyKind::KeyReuse, detail, ops: proof });
     }
     out
 }
@@ -142,7 +143,7 @@ pub fn split_brain(sim: &Simulation) -> Vec<Anomaly> {
             );
             let mut ops = wa;
             ops.extend(wb);
-            out.push(Anomaly { kind: "split-brain".into(), detail, ops });
+            out.push(Anomaly { kind: AnomalyKind::SplitBrain, detail, ops });
         }
     }
     out
@@ -164,24 +165,25 @@ pub fn unavailability(sim: &Simulation) -> Vec<Anomaly> {
         let from = sim.history[failed[0]].start;
         let to = until.unwrap_or_else(|| failed.iter().filter_map(|o| sim.history[*o].end).max().unwrap_or(from));
         out.push(Anomaly {
-            kind: "unavailable".into(),
+            kind: AnomalyKind::Unavailable,
             detail: format!(
                 "writes failed from {} to {}: {} write(s) got no acknowledgement ({})",
                 fmt_ms(from),
                 fmt_ms(to),
                 failed.len(),
-                sim.history[failed[0]].result.as_ref().and_then(|r| r.error.clone()).unwrap_or_default()
+                sim.history[failed[0]]
+                    .result
+                    .as_ref()
+                    .and_then(|r| r.error.as_ref())
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
             ),
             ops: std::mem::take(failed),
         });
     };
     for i in writes {
         let h = &sim.history[i];
-        let is_error_of_sql = h
-            .result
-            .as_ref()
-            .and_then(|r| r.error.as_ref())
-            .is_some_and(|e| !e.contains("timed out") && !e.contains("follower") && !e.contains("handing"));
+        let is_error_of_sql = h.result.as_ref().and_then(|r| r.error.as_ref()).is_some_and(OpError::is_statement_error);
         if h.ok() {
             flush(&mut failed, h.end, &mut out);
         } else if !is_error_of_sql {
@@ -224,7 +226,7 @@ pub fn failover_stats(sim: &Simulation) -> FailoverStats {
             TraceEvent::Restarted { node, .. } => {
                 alive.insert(node, true);
             }
-            TraceEvent::RoleChanged { at, node, role } if role.starts_with("leader") => {
+            TraceEvent::RoleChanged { at, node, role } if role.is_leader() => {
                 stats.failovers += 1;
                 // A new term while the previous leader was alive (even if it wins again) was not needed.
                 if let Some(prev) = &current {

@@ -10,7 +10,7 @@
 //!   that order, or the second writer had read the first before writing) — possible only when causally related
 //!   writes replicate through independent logs.
 
-use crate::check::Anomaly;
+use crate::check::{Anomaly, AnomalyKind};
 use crate::world::sim::{HistoryEntry, Simulation};
 use crate::world::time::fmt_ms;
 
@@ -106,7 +106,7 @@ pub fn check(sim: &Simulation) -> Vec<Anomaly> {
         if let Some(w) = own.iter().max_by_key(|w| w.end) {
             sharper = true;
             out.push(Anomaly {
-                kind: "read-your-writes".into(),
+                kind: AnomalyKind::ReadYourWrites,
                 detail: format!(
                     "{reader}'s read #{} on {node} at {} saw {} but {reader}'s own write #{} (lsn {}) was acknowledged at {}",
                     r.op,
@@ -128,7 +128,7 @@ pub fn check(sim: &Simulation) -> Vec<Anomaly> {
         if let Some(e) = earlier {
             sharper = true;
             out.push(Anomaly {
-                kind: "monotonic-reads".into(),
+                kind: AnomalyKind::MonotonicReads,
                 detail: format!(
                     "{reader}'s read #{} on {node} saw {}, older than {} that {reader}'s earlier read #{} on {} saw: time went backwards",
                     r.op,
@@ -151,7 +151,7 @@ pub fn check(sim: &Simulation) -> Vec<Anomaly> {
             if let Some((w1, w2)) = effect {
                 sharper = true;
                 out.push(Anomaly {
-                    kind: "consistent-prefix".into(),
+                    kind: AnomalyKind::ConsistentPrefix,
                     detail: format!(
                         "{reader}'s read #{} saw write #{} ({}) but not write #{} ({}) that came before it: the effect before its cause",
                         r.op, w2.op, sim.history[w2.op].sql, w1.op, sim.history[w1.op].sql
@@ -163,7 +163,7 @@ pub fn check(sim: &Simulation) -> Vec<Anomaly> {
         if !sharper {
             if let Some(w) = missed.iter().max_by_key(|w| w.end) {
                 out.push(Anomaly {
-                    kind: "stale-read".into(),
+                    kind: AnomalyKind::StaleRead,
                     detail: format!(
                         "read #{} on {node} at {} saw {}, missing write #{} (lsn {}) acknowledged at {}",
                         r.op,
@@ -186,7 +186,7 @@ pub fn check(sim: &Simulation) -> Vec<Anomaly> {
 pub struct PolicyRow {
     pub policy: &'static str,
     /// Anomalies by kind (lag kinds only), in a stable order.
-    pub anomalies: Vec<(String, usize)>,
+    pub anomalies: Vec<(AnomalyKind, usize)>,
     pub reads: usize,
     /// Share of reads (0..=1) that the leader served.
     pub leader_share: f64,
@@ -215,17 +215,22 @@ pub fn policy_table(scenario: &crate::scenario::Scenario, seed: u64) -> Vec<Poli
             }
             let mut sim = Simulation::new(&s, seed, &[]).ok()?;
             sim.run_to_end();
-            let mut counts: crate::vecmap::VecMap<String, usize> = Default::default();
+            let mut counts: Vec<(AnomalyKind, usize)> = Vec::new();
             for a in check(&sim) {
-                *counts.or_default(a.kind) += 1;
+                match counts.iter_mut().find(|(k, _)| *k == a.kind) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((a.kind, 1)),
+                }
             }
+            // By name, as the CLI's table has always listed them.
+            crate::sql::sort_stable_by(&mut counts, |a, b| a.0.name().cmp(b.0.name()));
             let done: Vec<&HistoryEntry> =
                 sim.history.iter().filter(|h| h.read && h.ok() && sim.nodes[h.node].is_replica()).collect();
             let leader_reads = done.iter().filter(|h| sim.nodes[h.node].is_leader()).count();
             let latencies: Vec<u64> = done.iter().filter_map(|h| h.end.map(|e| e - h.start)).collect();
             Some(PolicyRow {
                 policy: route.name(),
-                anomalies: counts.into_iter().collect(),
+                anomalies: counts,
                 reads: done.len(),
                 leader_share: if done.is_empty() { 0.0 } else { leader_reads as f64 / done.len() as f64 },
                 read_p50_us: crate::world::sim::percentile(&latencies, 50),

@@ -16,9 +16,79 @@ use crate::world::sim::Simulation;
 
 pub use divergence::{check_divergence, row_diffs, RowDiff};
 
+/// What a finding is. The JSON spelling (`name`) is part of the report contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AnomalyKind {
+    /// Replicas that applied the same log hold different rows.
+    Divergence,
+    /// An acknowledged write that the leader that counts no longer has.
+    LostWrite,
+    /// One primary key handed out for two different rows.
+    KeyReuse,
+    /// Two nodes acted as leader at once and both accepted writes.
+    SplitBrain,
+    /// Client writes failed: no leader, or none the clients knew of.
+    Unavailable,
+    ReadYourWrites,
+    MonotonicReads,
+    ConsistentPrefix,
+    StaleRead,
+}
+
+impl AnomalyKind {
+    pub const ALL: [AnomalyKind; 9] = [
+        AnomalyKind::Divergence,
+        AnomalyKind::LostWrite,
+        AnomalyKind::KeyReuse,
+        AnomalyKind::SplitBrain,
+        AnomalyKind::Unavailable,
+        AnomalyKind::ReadYourWrites,
+        AnomalyKind::MonotonicReads,
+        AnomalyKind::StaleRead,
+        AnomalyKind::ConsistentPrefix,
+    ];
+    /// The DDIA 5.2 kinds, in badge order.
+    pub const LAG: [AnomalyKind; 4] = [
+        AnomalyKind::ReadYourWrites,
+        AnomalyKind::MonotonicReads,
+        AnomalyKind::StaleRead,
+        AnomalyKind::ConsistentPrefix,
+    ];
+
+    /// The kind's spelling in reports (`"kind"`), in the trace and in the page's data attributes.
+    pub fn name(self) -> &'static str {
+        match self {
+            AnomalyKind::Divergence => "divergence",
+            AnomalyKind::LostWrite => "lost-write",
+            AnomalyKind::KeyReuse => "key-reuse",
+            AnomalyKind::SplitBrain => "split-brain",
+            AnomalyKind::Unavailable => "unavailable",
+            AnomalyKind::ReadYourWrites => "read-your-writes",
+            AnomalyKind::MonotonicReads => "monotonic-reads",
+            AnomalyKind::ConsistentPrefix => "consistent-prefix",
+            AnomalyKind::StaleRead => "stale-read",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<AnomalyKind> {
+        AnomalyKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// A problem of replication lag (DDIA 5.2)?
+    pub fn is_lag(self) -> bool {
+        AnomalyKind::LAG.contains(&self)
+    }
+}
+
+impl std::fmt::Display for AnomalyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Anomaly {
-    pub kind: String,
+    pub kind: AnomalyKind,
     pub detail: String,
     /// Indexes into the history of the operations that prove it.
     pub ops: Vec<usize>,
@@ -26,7 +96,7 @@ pub struct Anomaly {
 
 impl Anomaly {
     pub fn to_json(&self) -> Value {
-        json!({"kind": self.kind, "detail": self.detail, "ops": self.ops})
+        json!({"kind": self.kind.name(), "detail": self.detail, "ops": self.ops})
     }
 }
 
@@ -39,4 +109,17 @@ pub fn anomalies(sim: &Simulation) -> Vec<Anomaly> {
     all.extend(failover::unavailability(sim));
     all.extend(lag::check(sim));
     all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AnomalyKind;
+
+    #[test]
+    fn every_kind_parses_back_from_its_name() {
+        for k in AnomalyKind::ALL {
+            assert_eq!(AnomalyKind::parse(k.name()), Some(k));
+        }
+        assert_eq!(AnomalyKind::parse("nonsense"), None);
+    }
 }

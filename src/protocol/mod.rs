@@ -43,11 +43,56 @@ pub enum Endpoint {
     Client(usize),
 }
 
+/// Why an operation failed. The text (`Display`) is what the client history, the trace and the report show; the
+/// variant is what checkers and views decide on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpError {
+    /// No answer within the client's timeout: the outcome is unknown (the write may or may not have happened).
+    TimedOut { after_ms: u64 },
+    /// A write sent to a replica that does not take writes.
+    NotLeader { node: String },
+    /// A write sent to a leader in the middle of a planned handover.
+    HandingOver { node: String },
+    /// A read the replica would not serve (behind the client's token, or lagging more than its bound); the client
+    /// retries it at the leader.
+    PassedOn { why: String },
+    /// The statement itself failed (SQL error, constraint, no such table).
+    Sql(String),
+    /// The client could not route the statement to a partition.
+    Router(String),
+}
+
+impl OpError {
+    /// An error of the statement (the database was there and said no), not of availability.
+    pub fn is_statement_error(&self) -> bool {
+        matches!(self, OpError::Sql(_) | OpError::Router(_))
+    }
+}
+
+impl std::fmt::Display for OpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpError::TimedOut { after_ms } => {
+                write!(f, "timed out after {after_ms}ms without an answer: the outcome is unknown")
+            }
+            OpError::NotLeader { node } => {
+                write!(f, "cannot execute a write on {node}: it is a read-only follower (send writes to the leader)")
+            }
+            OpError::HandingOver { node } => {
+                write!(f, "{node} is handing leadership over (planned failover): retry shortly")
+            }
+            OpError::PassedOn { why } => f.write_str(why),
+            OpError::Sql(message) => f.write_str(message),
+            OpError::Router(message) => write!(f, "router: {message}"),
+        }
+    }
+}
+
 /// What a client gets back.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct OpResult {
     pub ok: bool,
-    pub error: Option<String>,
+    pub error: Option<OpError>,
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Value>>,
     pub rows_affected: u64,
@@ -69,8 +114,8 @@ pub struct OpResult {
 }
 
 impl OpResult {
-    pub fn error(message: impl Into<String>) -> Self {
-        OpResult { error: Some(message.into()), ..OpResult::default() }
+    pub fn error(error: OpError) -> Self {
+        OpResult { error: Some(error), ..OpResult::default() }
     }
     pub(crate) fn from_outcome(o: Outcome, lsn: Option<u64>) -> Self {
         OpResult {

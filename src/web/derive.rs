@@ -2,6 +2,9 @@
 //! draw: timeline markers for elections and failovers, a joining follower's progress, the id of a node to add.
 //! No browser calls here, so tests/web.rs can check them directly.
 
+use crate::protocol::single_leader::Joining;
+use crate::protocol::Status;
+use crate::scenario::Role;
 use crate::world::time::Micros;
 use crate::world::trace::TraceEvent;
 
@@ -18,8 +21,8 @@ pub struct EventMarker {
 /// The marker for a trace event, when it is one the timeline shows.
 pub fn event_marker(e: &TraceEvent) -> Option<EventMarker> {
     let (kind, label) = match e {
-        TraceEvent::RoleChanged { node, role, .. } if role.starts_with("leader") => {
-            ("leader", [&**node, " becomes ", role.as_str()].concat())
+        TraceEvent::RoleChanged { node, role, .. } if role.is_leader() => {
+            ("leader", [&**node, " becomes ", &role.to_string()].concat())
         }
         TraceEvent::SyncFollower { leader, node, .. } => {
             ("sync", [&**leader, " makes ", &**node, " its synchronous follower"].concat())
@@ -50,21 +53,25 @@ pub fn markers_after(events: &[TraceEvent], after: Option<Micros>) -> Vec<EventM
     events[start..].iter().filter_map(event_marker).collect()
 }
 
-/// The `received/total` at the end of a joining follower's progress text ("snapshot @lsn 12: 3/10" → (3, 10)).
-pub fn progress(text: &str) -> Option<(u32, u32)> {
-    let last = text.split_whitespace().last()?;
-    let (a, b) = last.split_once('/')?;
-    let (a, b) = (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?);
-    (b > 0).then_some((a.min(b), b))
+/// A joining follower's transfer progress (received, total), once the first chunk told it the total.
+pub fn progress(j: &Joining) -> Option<(u32, u32)> {
+    match *j {
+        Joining::Snapshot { received, total, .. } | Joining::FileCopy { received, total } if total > 0 => {
+            Some((received.min(total), total))
+        }
+        _ => None,
+    }
 }
 
-/// What a joining follower's card says: the core's progress text, or what it waits for before the first chunk
-/// ("snapshot @lsn 0: 0/0" → "asking for a snapshot…").
-pub fn joining_label(text: &str) -> String {
-    if progress(text).is_none() && text.ends_with(" 0/0") {
-        return if text.starts_with("file") { "asking for the files…" } else { "asking for a snapshot…" }.to_string();
+/// What a joining follower's card and inspector say.
+pub fn joining_label(j: &Joining) -> String {
+    match *j {
+        Joining::Snapshot { total: 0, .. } => "asking for a snapshot…".to_string(),
+        Joining::FileCopy { total: 0, .. } => "asking for the files…".to_string(),
+        Joining::Snapshot { received, total, lsn } => format!("snapshot @lsn {lsn}: {received}/{total}"),
+        Joining::FileCopy { received, total } => format!("file copy {received}/{total}"),
+        Joining::CatchingUp => "catching up".to_string(),
     }
-    text.to_string()
 }
 
 /// The first `n<k>` (k = 1, 2, …) that no node, client or planned node already uses.
@@ -80,12 +87,12 @@ pub fn next_node_id<'a>(taken: impl Iterator<Item = &'a str> + Clone) -> String 
 }
 
 /// Why a person may not fail over to a node right now (None: they may).
-pub fn failover_block(role: &str, status: &str, ended: bool) -> Option<&'static str> {
+pub fn failover_block(role: Role, status: Status, ended: bool) -> Option<&'static str> {
     if ended {
         Some("The run has ended: scrub back or restart first")
-    } else if role != "follower" {
+    } else if role != Role::Follower {
         Some("Only a follower can be promoted")
-    } else if status != "running" {
+    } else if status != Status::Running {
         Some("Only a running follower can be promoted")
     } else {
         None

@@ -10,12 +10,14 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::rc::Rc;
 
-use crate::protocol::single_leader::{Effect, Endpoint, Node, NodeConfig, Note, OpResult, Payload, Status, Timer};
+use crate::protocol::single_leader::{
+    Effect, Endpoint, Node, NodeConfig, Note, OpError, OpResult, Payload, Status, Timer,
+};
 use crate::scenario::{ClientSpec, Command, NodeSpec, Role, Route, Scenario, TimedCommand};
 use crate::world::net::Network;
 use crate::world::rng::SimRng;
 use crate::world::time::{ms, Micros};
-use crate::world::trace::{DropReason, Label, MsgKind, Name, Trace, TraceEvent};
+use crate::world::trace::{DropReason, Label, MsgKind, Name, RoleChange, Trace, TraceEvent};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum EventKind {
@@ -411,10 +413,7 @@ impl Simulation {
                     if self.history[op].read && self.clients[client].route == Route::Sticky {
                         self.clients[client].avoid.insert(node, ());
                     }
-                    let error = format!(
-                        "timed out after {}ms without an answer: the outcome is unknown",
-                        self.clients[client].timeout / 1000
-                    );
+                    let error = OpError::TimedOut { after_ms: self.clients[client].timeout / 1000 };
                     self.finish_op(op, OpResult::error(error));
                 }
             }
@@ -484,7 +483,7 @@ impl Simulation {
                 self.start_op(ci, read, sql.clone(), legs[0].0);
                 if let Err(e) = routed {
                     // The router refuses statements it cannot place; nothing is sent.
-                    self.finish_op(op, OpResult::error(format!("router: {e}")));
+                    self.finish_op(op, OpResult::error(OpError::Router(e.to_string())));
                     return;
                 }
                 let timeout = self.clients[ci].timeout;
@@ -976,7 +975,7 @@ impl Simulation {
         let client = self.names[self.nodes.len() + client].clone();
         let node = self.names[node].clone();
         let ev = match (&result.error, result.read_only) {
-            (Some(e), _) => TraceEvent::OpFailed { at: now, client, op, error: e.clone() },
+            (Some(e), _) => TraceEvent::OpFailed { at: now, client, op, error: e.to_string() },
             (None, true) => TraceEvent::ReadServed { at: now, client, op, node, rows: result.rows.len() },
             (None, false) => TraceEvent::WriteAcked { at: now, client, op, node, lsn: result.lsn.unwrap_or(0) },
         };
@@ -1023,10 +1022,10 @@ impl Simulation {
                         extra,
                     );
                 }
-                TraceEvent::RoleChanged { at: now, node: name, role: format!("leader (epoch {epoch})") }
+                TraceEvent::RoleChanged { at: now, node: name, role: RoleChange::Leader { epoch } }
             }
             Note::SteppedDown { epoch, reason } => {
-                TraceEvent::RoleChanged { at: now, node: name, role: format!("follower (epoch {epoch}): {reason}") }
+                TraceEvent::RoleChanged { at: now, node: name, role: RoleChange::Follower { epoch, reason } }
             }
             Note::Discarded { from_lsn, to_lsn, ops } => {
                 TraceEvent::Discarded { at: now, node: name, from_lsn, to_lsn, ops: ops.len() }

@@ -3,7 +3,7 @@
 //!
 //! The hash is taken over an explicit, versioned encoding of each event (`TraceEvent::encode`), never over
 //! `#[derive(Hash)]` output, whose byte stream std does not promise to keep across Rust releases. The encoding is a
-//! sequence of 64-bit words: the event's tag (a fixed number per variant, listed in `encode`), then its fields in
+//! sequence of 64-bit words: the event's tag (a fixed number per variant, listed in `encode`; a retired tag is never reused: 18 was the never-recorded `Anomaly`), then its fields in
 //! order: integers as one word, a string as its byte length followed by its bytes packed eight to a word
 //! (little-endian, zero-padded), a list as its length followed by its items. Labels (text for people) are left out.
 //! Each word is folded into the running hash by `TraceHasher::word`. The hash starts from `TRACE_ENCODING`, so a
@@ -120,6 +120,30 @@ impl MsgKind {
     }
 }
 
+/// A node's new role, as the trace records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoleChange {
+    /// Became leader (elected, appointed or promoted) in `epoch`.
+    Leader { epoch: u64 },
+    /// Stepped down to follower on learning of `epoch`.
+    Follower { epoch: u64, reason: String },
+}
+
+impl RoleChange {
+    pub fn is_leader(&self) -> bool {
+        matches!(self, RoleChange::Leader { .. })
+    }
+}
+
+impl fmt::Display for RoleChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RoleChange::Leader { epoch } => write!(f, "leader (epoch {epoch})"),
+            RoleChange::Follower { epoch, reason } => write!(f, "follower (epoch {epoch}): {reason}"),
+        }
+    }
+}
+
 /// Why a message never arrived.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DropReason {
@@ -228,17 +252,12 @@ pub enum TraceEvent {
     RoleChanged {
         at: Micros,
         node: Name,
-        role: String,
+        role: RoleChange,
     },
     Halted {
         at: Micros,
         node: Name,
         error: String,
-    },
-    Anomaly {
-        at: Micros,
-        kind: String,
-        detail: String,
     },
     ElectionStarted {
         at: Micros,
@@ -413,14 +432,8 @@ impl TraceEvent {
                 h.str(error);
             }
             TraceEvent::Applied { at, node, lsn } => node_number(h, 15, *at, node, *lsn),
-            TraceEvent::RoleChanged { at, node, role } => node_text(h, 16, *at, node, role),
+            TraceEvent::RoleChanged { at, node, role } => node_text(h, 16, *at, node, &role.to_string()),
             TraceEvent::Halted { at, node, error } => node_text(h, 17, *at, node, error),
-            TraceEvent::Anomaly { at, kind, detail } => {
-                h.word(18);
-                h.word(*at);
-                h.str(kind);
-                h.str(detail);
-            }
             TraceEvent::ElectionStarted { at, node, epoch } => node_number(h, 19, *at, node, *epoch),
             TraceEvent::Appointed { at, controller, node, epoch } => {
                 h.word(20);
@@ -476,7 +489,6 @@ impl TraceEvent {
             | TraceEvent::Applied { at, .. }
             | TraceEvent::RoleChanged { at, .. }
             | TraceEvent::Halted { at, .. }
-            | TraceEvent::Anomaly { at, .. }
             | TraceEvent::ElectionStarted { at, .. }
             | TraceEvent::Appointed { at, .. }
             | TraceEvent::Discarded { at, .. }
@@ -532,7 +544,6 @@ impl TraceEvent {
             TraceEvent::Applied { node, lsn, .. } => write!(s, "apply    {node} lsn {lsn}"),
             TraceEvent::RoleChanged { node, role, .. } => write!(s, "role     {node} is now {role}"),
             TraceEvent::Halted { node, error, .. } => write!(s, "halt     {node}: {error}"),
-            TraceEvent::Anomaly { kind, detail, .. } => write!(s, "ANOMALY  {kind}: {detail}"),
             TraceEvent::ElectionStarted { node, epoch, .. } => write!(s, "elect    {node} stands for epoch {epoch}"),
             TraceEvent::Appointed { controller, node, epoch, .. } => {
                 write!(s, "appoint  {controller} makes {node} leader of epoch {epoch}")
@@ -652,7 +663,7 @@ pub fn sample_events() -> Vec<TraceEvent> {
             sql: "INSERT INTO users (name) VALUES ('Ada Lovelace')".into(),
         },
         TraceEvent::WriteAcked { at: 6_000, client: "alice".into(), op: 3, node: "n1".into(), lsn: 42 },
-        TraceEvent::RoleChanged { at: 7_000, node: "n2".into(), role: "leader (epoch 2)".into() },
+        TraceEvent::RoleChanged { at: 7_000, node: "n2".into(), role: RoleChange::Leader { epoch: 2 } },
         TraceEvent::Upgraded { at: 8_000, node: "n3".into(), format: 2 },
     ]
 }

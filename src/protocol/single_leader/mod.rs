@@ -49,7 +49,7 @@ pub use crate::externals::cdc::SearchIndex;
 pub use crate::externals::replicator::ReplicatorState;
 pub use crate::log_methods::trigger::{ChangeOp, ChangeRow, CHANGES_TABLE};
 
-pub use crate::protocol::{Endpoint, OpResult, Status};
+pub use crate::protocol::{Endpoint, OpError, OpResult, Status};
 use crate::sql::{Database, Env, RowChange, Session, Value};
 use crate::world::time::Micros;
 
@@ -287,7 +287,8 @@ impl Payload {
         let body = match self {
             Payload::Request { sql, .. } => sql.len(),
             Payload::Response { result, .. } => {
-                result.rows.iter().map(|r| r.len() * 8).sum::<usize>() + result.error.as_ref().map_or(0, String::len)
+                result.rows.iter().map(|r| r.len() * 8).sum::<usize>()
+                    + result.error.as_ref().map_or(0, |e| e.to_string().len())
             }
             Payload::Replicate { entries, .. } => entries.iter().map(|e| 8 + e.record.size_bytes()).sum(),
             Payload::SnapshotChunk { snapshot, total, .. } => {

@@ -77,19 +77,17 @@ impl Node {
             match Database::is_read_only(sql) {
                 Ok(true) => {}
                 Ok(false) => {
+                    let node = self.id.clone();
                     let why = match self.vol.handing_over {
-                        Some(_) => format!("{} is handing leadership over (planned failover): retry shortly", self.id),
-                        None => format!(
-                            "cannot execute a write on {}: it is a read-only follower (send writes to the leader)",
-                            self.id
-                        ),
+                        Some(_) => OpError::HandingOver { node },
+                        None => OpError::NotLeader { node },
                     };
                     let redirect = self.leader.filter(|l| *l != self.index);
                     out.push(reply(OpResult { redirect, ..OpResult::error(why) }));
                     return;
                 }
                 Err(e) => {
-                    out.push(reply(OpResult::error(e.message)));
+                    out.push(reply(OpResult::error(OpError::Sql(e.message))));
                     return;
                 }
             }
@@ -108,7 +106,7 @@ impl Node {
         let result = self.db.execute(&text, &mut session, &mut env);
         self.vol.sessions.insert(client, session);
         match result {
-            Err(e) => out.push(reply(OpResult::error(e.message))),
+            Err(e) => out.push(reply(OpResult::error(OpError::Sql(e.message)))),
             Ok(mut outcome) => {
                 let Some(commit) = outcome.committed.take().filter(|c| !c.changes.is_empty()) else {
                     let served_lsn = Some(self.lsn());

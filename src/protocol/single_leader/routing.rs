@@ -27,7 +27,7 @@ impl Node {
 
     pub(super) fn pass_on(&self, client: usize, op: usize, why: String) -> Effect {
         let retry = self.leader.filter(|l| *l != self.index);
-        let result = OpResult { retry, ..OpResult::error(why) };
+        let result = OpResult { retry, ..OpResult::error(OpError::PassedOn { why }) };
         Effect::Send { to: Endpoint::Client(client), payload: Payload::Response { op, result } }
     }
 

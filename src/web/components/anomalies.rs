@@ -4,7 +4,7 @@
 
 use yew::prelude::*;
 
-use crate::check::Anomaly;
+use crate::check::{Anomaly, AnomalyKind};
 use crate::web::dom;
 use crate::web::state::{Action, Model};
 use crate::web::text;
@@ -13,26 +13,31 @@ use crate::web::text;
 const MAX_ITEMS: usize = 80;
 
 /// A short name for an anomaly kind.
-pub fn kind_name(kind: &str) -> &str {
+pub fn kind_name(kind: AnomalyKind) -> &'static str {
     match kind {
-        "lost-write" => "lost write",
-        "key-reuse" => "key reused",
-        "split-brain" => "split brain",
-        "unavailable" => "unavailable",
-        "divergence" => "divergence",
-        other => other,
+        AnomalyKind::LostWrite => "lost write",
+        AnomalyKind::KeyReuse => "key reused",
+        AnomalyKind::SplitBrain => "split brain",
+        other => other.name(),
     }
 }
 
 /// What a kind means, in one line (badge tooltips).
-fn kind_help(kind: &str) -> &'static str {
+pub fn kind_help(kind: AnomalyKind) -> &'static str {
     match kind {
-        "lost-write" => "A write was acknowledged to its client, but the leader that counts now does not have it",
-        "key-reuse" => "One primary key was handed out for two different rows",
-        "split-brain" => "Two nodes acted as leader at the same time and both accepted writes",
-        "unavailable" => "Client writes failed: there was no leader, or none the clients knew of",
-        "divergence" => "Replicas that applied the same log hold different rows",
-        _ => "",
+        AnomalyKind::LostWrite => {
+            "A write was acknowledged to its client, but the leader that counts now does not have it"
+        }
+        AnomalyKind::KeyReuse => "One primary key was handed out for two different rows",
+        AnomalyKind::SplitBrain => "Two nodes acted as leader at the same time and both accepted writes",
+        AnomalyKind::Unavailable => "Client writes failed: there was no leader, or none the clients knew of",
+        AnomalyKind::Divergence => "Replicas that applied the same log hold different rows",
+        AnomalyKind::ReadYourWrites => "A user's read missed a write the same user had already been told was saved",
+        AnomalyKind::MonotonicReads => {
+            "A user's read saw an older state than an earlier read of theirs: time went backwards"
+        }
+        AnomalyKind::StaleRead => "A read missed a write that had been acknowledged before the read began",
+        AnomalyKind::ConsistentPrefix => "A read saw a write without the earlier write it depends on",
     }
 }
 
@@ -94,8 +99,8 @@ fn item(a: &Anomaly, m: &Model, sim: &crate::world::sim::Simulation, d: &Callbac
         html! { <button class="link-btn all" onclick={highlight(d, a.ops.clone())}>{ "all" }</button> }
     });
     html! {
-        <li class="anomaly" data-testid="anomaly" data-kind={a.kind.clone()}>
-            <span class={classes!("a-kind", a.kind.clone())} title={kind_help(&a.kind)}>{ kind_name(&a.kind) }</span>
+        <li class="anomaly" data-testid="anomaly" data-kind={a.kind.name()}>
+            <span class={classes!("a-kind", a.kind.name())} title={kind_help(a.kind)}>{ kind_name(a.kind) }</span>
             <p class="a-detail">{ a.detail.clone() }</p>
             if !a.ops.is_empty() {
                 <div class="a-ops"><span class="muted">{ "proof:" }</span>{ for chips }{ all }</div>

@@ -5,6 +5,7 @@
 use yew::prelude::*;
 
 use crate::protocol::single_leader::Status;
+use crate::scenario::Role;
 use crate::view::{ClusterView, MessageView, NodeView};
 use crate::web::state::{Action, Mode, Model};
 use crate::web::{derive, dom, text};
@@ -159,16 +160,14 @@ fn translate(x: f64, y: f64) -> String {
 }
 
 fn is_replica(n: &NodeView) -> bool {
-    matches!(n.role, "leader" | "follower")
+    matches!(n.role, Role::Leader | Role::Follower)
 }
 
 pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
     // Replicas on the ellipse in a stable order, the scenario's first leader on top: a failover changes the
     // crown, not the picture. External systems (cache, controller) in a column apart.
-    let first_leader = m
-        .scenario()
-        .and_then(|s| s.nodes.iter().find(|n| n.role == crate::scenario::Role::Leader))
-        .map(|n| n.id.as_str());
+    let first_leader =
+        m.scenario().and_then(|s| s.nodes.iter().find(|n| n.role == Role::Leader)).map(|n| n.id.as_str());
     let replicas: Vec<usize> = (0..v.nodes.len()).filter(|&i| is_replica(&v.nodes[i])).collect();
     let externals: Vec<usize> = (0..v.nodes.len()).filter(|&i| !is_replica(&v.nodes[i])).collect();
     let top = replicas.iter().position(|&i| Some(v.nodes[i].id.as_str()) == first_leader).unwrap_or(0);
@@ -201,11 +200,13 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
 
     // Links between every pair of replicas (a before b in node order); from a controller or a trigger-based
     // replicator to every replica, and to the search index it feeds; from a CDC consumer to the leader it reads.
-    let replicator = v.nodes.iter().any(|n| n.role == "replicator");
+    let replicator = v.nodes.iter().any(|n| n.role == Role::Replicator);
     let source = |c: &NodeView| c.follows.as_deref().or(first_leader).map(str::to_string);
     let wired = |a: &NodeView, b: &NodeView| match (a.role, b.role) {
-        ("controller" | "replicator", _) => is_replica(b) || (a.role == "replicator" && b.role == "cdc"),
-        ("cdc", _) => !replicator && is_replica(b) && source(a).as_deref() == Some(b.id.as_str()),
+        (Role::Controller | Role::Replicator, _) => {
+            is_replica(b) || (a.role == Role::Replicator && b.role == Role::Cdc)
+        }
+        (Role::Cdc, _) => !replicator && is_replica(b) && source(a).as_deref() == Some(b.id.as_str()),
         _ => is_replica(a) && is_replica(b),
     };
     // Links with settings of their own (the Network tab) carry a tag: their delay, their loss.
@@ -455,10 +456,10 @@ fn node_view(
     let (onclick, onkeydown) = select_handlers(&n.id, d);
     let (x0, y0, w, h) = (-r.hw, -r.hh, 2.0 * r.hw, 2.0 * r.hh);
     let halted = n.status == Status::Halted;
-    let leader = n.role == "leader";
+    let leader = n.role == Role::Leader;
     let is_real_leader = real_leader == Some(n.id.as_str());
     let crashed = n.status == Status::Crashed;
-    let progress = n.joining.as_deref().and_then(derive::progress);
+    let progress = n.joining.as_ref().and_then(derive::progress);
     let lag = if halted {
         "replication stopped".to_string()
     } else if n.candidate {
@@ -500,7 +501,7 @@ fn node_view(
     let tip = [
         n.id.as_str(),
         " (",
-        n.role,
+        n.role.name(),
         ", ",
         n.status.name(),
         ", epoch ",
@@ -513,18 +514,18 @@ fn node_view(
     ]
     .concat();
     html! {
-        <g class={classes!("node", n.role, n.status.name(), selected.then_some("selected"), n.candidate.then_some("candidate"),
+        <g class={classes!("node", n.role.name(), n.status.name(), selected.then_some("selected"), n.candidate.then_some("candidate"),
                           (leader && !is_real_leader && !crashed).then_some("stale"), n.joining.is_some().then_some("joining"))}
-           data-node={n.id.clone()} data-role={n.role} data-status={n.status.name()} data-lsn={n.lsn.to_string()}
+           data-node={n.id.clone()} data-role={n.role.name()} data-status={n.status.name()} data-lsn={n.lsn.to_string()}
            data-epoch={n.epoch.to_string()} data-candidate={n.candidate.then_some("true")}
-           data-sync={n.synchronous.then_some("true")} data-joining={n.joining.clone()}
+           data-sync={n.synchronous.then_some("true")} data-joining={n.joining.as_ref().map(derive::joining_label)}
            data-follows={n.follows.clone()} data-format={format.map(|f| f.0.to_string())}
            transform={translate(r.x, r.y)} {onclick} {onkeydown} tabindex="0">
             <title>{ tip }</title>
             <rect class="card" x={f(x0)} y={f(y0)} width={f(w)} height={f(h)} rx="12" />
             if leader { <rect class="crown" x={f(x0)} y={f(y0)} width={f(w)} height="6" rx="3" /> }
             <text class="n-id" x={f(x0 + 14.0)} y={line(30.0)}>{ n.id.clone() }</text>
-            <text class="n-role" x={f(-x0 - 14.0)} y={line(29.0)} text-anchor="end">{ n.role }</text>
+            <text class="n-role" x={f(-x0 - 14.0)} y={line(29.0)} text-anchor="end">{ n.role.name() }</text>
             <text class="n-status" x={f(x0 + 14.0)} y={line(54.0)}>
                 <tspan class="glyph">{ status_glyph(n.status) }</tspan>{ " " }{ n.status.name() }
             </text>
@@ -585,10 +586,10 @@ fn external_view(
 ) -> Html {
     let (onclick, onkeydown) = select_handlers(&n.id, d);
     let (hw, hh) = (r.hw, r.hh);
-    let cache = n.role == "cache";
-    let shape = if n.role == "replicator" {
+    let cache = n.role == Role::Cache;
+    let shape = if n.role == Role::Replicator {
         html! { <rect class="card" x={f(-hw)} y={f(-hh)} width={f(2.0 * hw)} height={f(2.0 * hh)} rx={f(hh)} /> }
-    } else if n.role == "cdc" {
+    } else if n.role == Role::Cdc {
         let k = 16.0;
         let (a, b, c) = (f(hw - k), f(-hh + k), f(-hh));
         let body = ["M", &f(-hw), " ", &c, "H", &a, "L", &f(hw), " ", &b, "V", &f(hh), "H", &f(-hw), "Z"].concat();
@@ -649,11 +650,11 @@ fn external_view(
     } else if cache {
         let keys = n.tables.iter().find(|t| t.name == "cache").map_or(0, |t| t.rows.len());
         [keys.to_string().as_str(), if keys == 1 { " key" } else { " keys" }].concat()
-    } else if n.role == "replicator" {
+    } else if n.role == Role::Replicator {
         let r = x.map(|x| &x.replicator);
         ["read ", &r.map_or(0, |r| r.changes_read).to_string(), " · purged ", &r.map_or(0, |r| r.purged).to_string()]
             .concat()
-    } else if n.role == "cdc" {
+    } else if n.role == Role::Cdc {
         let docs = x.and_then(|x| x.search.as_ref()).map_or(0, |s| s.docs.len());
         [docs.to_string().as_str(), if docs == 1 { " document" } else { " documents" }].concat()
     } else {
@@ -664,17 +665,17 @@ fn external_view(
     };
     let y_top = if cache { -hh + 30.0 } else { -hh + 24.0 };
     let what = match n.role {
-        "cache" => " (a cache outside the database, keyed by primary key)",
-        "replicator" => {
+        Role::Cache => " (a cache outside the database, keyed by primary key)",
+        Role::Replicator => {
             " (trigger-based replication's replicator: polls the leader's _changes table, copies rows to its targets)"
         }
-        "cdc" => " (change data capture: a search index kept from the leader's row changes)",
+        Role::Cdc => " (change data capture: a search index kept from the leader's row changes)",
         _ => " (a failover controller: it watches the replicas and appoints a new leader)",
     };
-    let role = if n.role == "cdc" { "cdc · search" } else { n.role };
+    let role = if n.role == Role::Cdc { "cdc · search" } else { n.role.name() };
     html! {
-        <g class={classes!("node", "external", n.role, n.status.name(), selected.then_some("selected"))}
-           data-node={n.id.clone()} data-role={n.role} data-status={n.status.name()} data-lsn={n.lsn.to_string()}
+        <g class={classes!("node", "external", n.role.name(), n.status.name(), selected.then_some("selected"))}
+           data-node={n.id.clone()} data-role={n.role.name()} data-status={n.status.name()} data-lsn={n.lsn.to_string()}
            data-follows={n.follows.clone()}
            transform={translate(r.x, r.y)} {onclick} {onkeydown} tabindex="0">
             <title>{ [n.id.as_str(), what, n.error.as_deref().map_or("", |_| ": stopped, "), n.error.as_deref().unwrap_or(""), ". Click to inspect"].concat() }</title>

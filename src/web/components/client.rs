@@ -63,7 +63,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
 
 fn entry(i: usize, h: &HistoryEntry, sim: &crate::world::sim::Simulation, m: &Model) -> Html {
     let flagged: Vec<&str> =
-        m.anomalies.iter().filter(|a| a.ops.contains(&i)).map(|a| super::anomalies::kind_name(&a.kind)).collect();
+        m.anomalies.iter().filter(|a| a.ops.contains(&i)).map(|a| super::anomalies::kind_name(a.kind)).collect();
     let lit = m.highlight.contains(&i);
     let client = sim.clients.get(h.client).map_or("?", |c| c.id.as_str());
     let node = sim.nodes.get(h.node).map_or("?", |n| n.id.as_str());
@@ -83,7 +83,7 @@ fn entry(i: usize, h: &HistoryEntry, sim: &crate::world::sim::Simulation, m: &Mo
             };
             (what, read_preview(r))
         }
-        Some(r) => ("error".to_string(), r.error.clone()),
+        Some(r) => ("error".to_string(), r.error.as_ref().map(ToString::to_string)),
     };
     let latency = h.end.map(|e| text::ms(e.saturating_sub(h.start)));
     html! {

@@ -4,7 +4,7 @@
 use yew::prelude::*;
 
 use crate::protocol::single_leader::{Node, Status};
-use crate::scenario::{Command, CopyMethod, LogKind};
+use crate::scenario::{Command, CopyMethod, LogKind, Role};
 use crate::view::{ClusterView, NodeView, TableView};
 use crate::web::derive;
 use crate::web::state::{Action, FailoverSetting, Model, Tab, TIMEOUTS_MS};
@@ -55,7 +55,7 @@ fn overview(m: &Model, v: &ClusterView, heal: Html, d: &Callback<Action>) -> Htm
                                     } else if n.synchronous {
                                         <span class="role-pill sync" title="Synchronous follower: the leader waits for it">{ "sync" }</span>
                                     } else {
-                                        { n.role }
+                                        { n.role.name() }
                                     }
                                 </td>
                                 <td class="num">{ n.epoch }</td>
@@ -151,7 +151,7 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
     };
     let s = n.status;
     let why = ended.then_some("The run has ended: scrub back or restart first");
-    let failover_block = derive::failover_block(n.role, s.name(), ended);
+    let failover_block = derive::failover_block(n.role, s, ended);
     let real_leader = m.leader_id();
     let drift = if n.clock_drift_ppm == 0 {
         String::new()
@@ -160,7 +160,7 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
     };
     let clock = [if n.clock_offset_ms >= 0 { "+" } else { "" }, &n.clock_offset_ms.to_string(), " ms", &drift].concat();
     let sim_node = m.pb.as_ref().and_then(|pb| pb.sim().nodes.iter().find(|x| x.id == n.id));
-    let database = matches!(n.role, "leader" | "follower");
+    let database = matches!(n.role, Role::Leader | Role::Follower);
     let format = sim_node.map_or(1, |x| x.storage_format);
     let to_format = if format == 1 { 2 } else { 1 };
     let upgrade = {
@@ -168,7 +168,7 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
         d.reform(move |_: MouseEvent| Action::Do(Command::Upgrade { node: id.clone(), format: to_format }))
     };
     // The replicator reads no log of its own: epochs, LSNs and buffers mean nothing for it.
-    let log_facts = n.role != "replicator";
+    let log_facts = n.role != Role::Replicator;
     let wal = m.scenario().is_some_and(|s| s.replication.log == LogKind::Wal);
     html! {
         <section class="panel inspector" aria-label={["Node ", &n.id].concat()}>
@@ -185,13 +185,13 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
                 <button class="btn" data-testid="restart-node" disabled={ended || s != Status::Crashed} title={why.unwrap_or("Restart a crashed node: it recovers from its log and catches up")} onclick={act(Command::Restart)}>{ "Restart" }</button>
                 <button class="btn" data-testid="pause-node" disabled={ended || !matches!(s, Status::Running | Status::Halted)} title={why.unwrap_or("Pause the process (a GC pause, a stalled VM): messages wait for it")} onclick={pause}>{ "Pause" }</button>
                 <button class="btn" data-testid="resume-node" disabled={ended || s != Status::Paused} title={why.unwrap_or("Resume: it handles everything that arrived meanwhile")} onclick={act(Command::Resume)}>{ "Resume" }</button>
-                if n.role == "follower" {
+                if n.role == Role::Follower {
                     <button class="btn wide half" data-testid="failover-to" disabled={failover_block.is_some()}
                             title={failover_block.unwrap_or("Planned failover: the leader stops taking writes, hands everything it has to this follower, and this follower leads a new epoch")}
                             onclick={act(Command::FailoverTo)}>{ "Fail over to this node" }</button>
                 }
                 if database {
-                    <button class={classes!("btn", "wide", "upgrade", (n.role == "follower").then_some("half"))} data-testid="upgrade"
+                    <button class={classes!("btn", "wide", "upgrade", (n.role == Role::Follower).then_some("half"))} data-testid="upgrade"
                             data-format={to_format.to_string()} disabled={ended}
                             title={why.unwrap_or(if to_format == 2 { "Upgrade to storage format 2: a rolling upgrade's step. The node restarts on the new format and rewrites its pages" } else { "Back to storage format 1: the node restarts on the old format and rewrites its pages" })}
                             onclick={upgrade}>{ if to_format == 2 { "Upgrade to format 2" } else { "Back to format 1" } }</button>
@@ -201,13 +201,13 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
                 <p class="node-error" role="alert" data-testid="node-error"><b>{ "Replication stopped: " }</b>{ e.clone() }</p>
             }
             <dl class="facts">
-                <div class={classes!((n.role.len() > 8).then_some("span2"))}><dt>{ "role" }</dt><dd>{ n.role }</dd></div>
+                <div class={classes!((n.role.name().len() > 8).then_some("span2"))}><dt>{ "role" }</dt><dd>{ n.role.name() }</dd></div>
                 if log_facts {
                 <div title="The newest epoch (term) this node knows"><dt>{ "epoch" }</dt><dd>{ n.epoch }</dd></div>
                 }
                 <div title="Who this node believes leads"><dt>{ "follows" }</dt>
                     <dd class={classes!(n.follows.as_deref().is_some_and(|l| Some(l) != real_leader).then_some("stale"))}>
-                        { n.follows.clone().unwrap_or_else(|| if n.role == "leader" { "itself".into() } else { "–".into() }) }
+                        { n.follows.clone().unwrap_or_else(|| if n.role == Role::Leader { "itself".into() } else { "–".into() }) }
                     </dd></div>
                 if log_facts {
                 <div title="This node's log position / the leader's"><dt>{ "LSN" }</dt><dd>{ n.lsn }{ if real_leader.is_some() { [" / ", &v.leader_lsn.to_string()].concat() } else { " · no leader".to_string() } }</dd></div>
@@ -229,14 +229,14 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
                 <p class="node-note sync">{ "Synchronous follower: the leader acknowledges a write only after this node has it." }</p>
             }
             if let Some(j) = &n.joining {
-                <p class="node-note joining">{ "Joining: " }{ j.clone() }</p>
+                <p class="node-note joining">{ "Joining: " }{ derive::joining_label(j) }</p>
             }
             <div class="scroll">
                 if wal && n.error.as_deref().is_some_and(|e| e.contains("format")) {
                     <p class="node-note why" data-testid="wal-format-help">{ text::WAL_FORMAT_HELP }</p>
                 }
-                if let Some(x) = sim_node.filter(|_| n.role == "replicator") { { replicator_view(x, m) } }
-                if let Some(x) = sim_node.filter(|_| n.role == "cdc") { { cdc_view(x) } }
+                if let Some(x) = sim_node.filter(|_| n.role == Role::Replicator) { { replicator_view(x, m) } }
+                if let Some(x) = sim_node.filter(|_| n.role == Role::Cdc) { { cdc_view(x) } }
                 { for n.tables.iter().map(table_view) }
                 if let Some(x) = sim_node.filter(|_| database) { { pages::view(m, x, d) } }
                 <h3>{ "Log tail" }</h3>

@@ -8,7 +8,7 @@ use yew::prelude::*;
 use crate::check::lag::PolicyRow;
 use crate::scenario::{ClientSpec, Role, Route};
 use crate::web::dom;
-use crate::web::state::lag::{readers, readers_route, route_help, route_of, LAG_KINDS, MAX_APPLY_DELAY_MS};
+use crate::web::state::lag::{readers, readers_route, route_help, route_of, MAX_APPLY_DELAY_MS};
 use crate::web::state::{Action, ClientParam, LagAction, Model, Policies};
 use crate::web::text;
 
@@ -240,10 +240,10 @@ fn table(rows: &[PolicyRow], current: Option<Route>, d: &Callback<Action>) -> Ht
                                 if total == 0 {
                                     <span class="none">{ "✓ none" }</span>
                                 } else {
-                                    { for LAG_KINDS.iter().filter_map(|k| {
-                                        let n = r.anomalies.iter().find(|(kk, _)| kk == k).map_or(0, |(_, n)| *n);
+                                    { for crate::check::AnomalyKind::LAG.into_iter().filter_map(|k| {
+                                        let n = r.anomalies.iter().find(|(kk, _)| *kk == k).map_or(0, |(_, n)| *n);
                                         (n > 0).then(|| html! {
-                                            <span class={classes!("p-k", *k)} title={[badge_name(k), ": ", &n.to_string()].concat()}>
+                                            <span class={classes!("p-k", k.name())} title={[badge_name(k), ": ", &n.to_string()].concat()}>
                                                 { kind_swatch(k) }{ n }
                                             </span>
                                         })

@@ -14,13 +14,13 @@ use crate::vecmap::VecMap;
 
 use yew::prelude::*;
 
-use crate::check::Anomaly;
+use crate::check::{Anomaly, AnomalyKind};
 use crate::web::state::{Action, LagAction, Model, Stage};
 use crate::web::{dom, text};
 use crate::world::time::Micros;
 use crate::world::trace::{MsgKind, TraceEvent};
 
-use crate::web::state::lag::{is_lag_kind, LAG_KINDS, WINDOWS_MS};
+use crate::web::state::lag::WINDOWS_MS;
 
 /// The drawing's width in viewBox units (the SVG scales to the stage), and where the lanes start (their labels
 /// live left of it): wide screens, then narrow ones.
@@ -36,58 +36,50 @@ const BOTTOM: f64 = 30.0;
 // Anomaly kinds: names, help, shapes (shared with the policy table).
 
 /// A short label for a lag anomaly kind (drawn next to a flagged read).
-pub fn short_name(kind: &str) -> &str {
+pub fn short_name(kind: AnomalyKind) -> &'static str {
     match kind {
-        "read-your-writes" => "read-your-writes",
-        "monotonic-reads" => "monotonic",
-        "stale-read" => "stale",
-        "consistent-prefix" => "prefix",
-        other => other,
+        AnomalyKind::MonotonicReads => "monotonic",
+        AnomalyKind::StaleRead => "stale",
+        AnomalyKind::ConsistentPrefix => "prefix",
+        other => other.name(),
     }
 }
 
 /// The badge name of a kind.
-pub fn badge_name(kind: &str) -> &str {
+pub fn badge_name(kind: AnomalyKind) -> &'static str {
     match kind {
-        "read-your-writes" => "read-your-writes",
-        "monotonic-reads" => "monotonic reads",
-        "stale-read" => "stale reads",
-        "consistent-prefix" => "consistent prefix",
-        other => other,
+        AnomalyKind::MonotonicReads => "monotonic reads",
+        AnomalyKind::StaleRead => "stale reads",
+        AnomalyKind::ConsistentPrefix => "consistent prefix",
+        other => other.name(),
     }
 }
 
 /// What a kind means, in one line.
-pub fn kind_help(kind: &str) -> &'static str {
-    match kind {
-        "read-your-writes" => "A user's read missed a write the same user had already been told was saved",
-        "monotonic-reads" => "A user's read saw an older state than an earlier read of theirs: time went backwards",
-        "stale-read" => "A read missed a write that had been acknowledged before the read began",
-        "consistent-prefix" => "A read saw a write without the earlier write it depends on",
-        _ => "",
-    }
+pub fn kind_help(kind: AnomalyKind) -> &'static str {
+    super::anomalies::kind_help(kind)
 }
 
 /// Each kind's shape, centred on (0, 0), about 10 units across: the shape alone tells the kinds apart.
-pub fn kind_shape(kind: &str) -> Html {
+pub fn kind_shape(kind: AnomalyKind) -> Html {
     match kind {
-        "read-your-writes" => html! { <polygon class="k-shape" points="0,-5.5 5.5,0 0,5.5 -5.5,0" /> },
-        "monotonic-reads" => html! { <polygon class="k-shape" points="-5.5,-4 5.5,-4 0,5" /> },
-        "stale-read" => html! { <circle class="k-shape" r="4.5" /> },
+        AnomalyKind::ReadYourWrites => html! { <polygon class="k-shape" points="0,-5.5 5.5,0 0,5.5 -5.5,0" /> },
+        AnomalyKind::MonotonicReads => html! { <polygon class="k-shape" points="-5.5,-4 5.5,-4 0,5" /> },
+        AnomalyKind::StaleRead => html! { <circle class="k-shape" r="4.5" /> },
         _ => html! { <rect class="k-shape" x="-4.2" y="-4.2" width="8.4" height="8.4" /> },
     }
 }
 
 /// A kind's shape as a small inline SVG for HTML text.
-pub fn kind_swatch(kind: &str) -> Html {
+pub fn kind_swatch(kind: AnomalyKind) -> Html {
     html! {
         <svg class="k-swatch" viewBox="-7 -7 14 14" width="12" height="12" aria-hidden="true">{ kind_shape(kind) }</svg>
     }
 }
 
 /// Lag anomalies by kind, in badge order.
-pub fn counts(anomalies: &[Anomaly]) -> Vec<(&'static str, usize)> {
-    LAG_KINDS.iter().map(|k| (*k, anomalies.iter().filter(|a| a.kind == *k).count())).collect()
+pub fn counts(anomalies: &[Anomaly]) -> Vec<(AnomalyKind, usize)> {
+    AnomalyKind::LAG.iter().map(|k| (*k, anomalies.iter().filter(|a| a.kind == *k).count())).collect()
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -110,10 +102,10 @@ pub fn strip(m: &Model, d: &Callback<Action>) -> Html {
             </div>
             <ul class="lag-counts" aria-label="Replication lag anomalies so far">
                 { for counts.iter().map(|(k, n)| html! {
-                    <li class={classes!("lag-count", (*n > 0).then_some("hit"), *k)} data-testid="lag-count" data-kind={*k}
-                        data-count={n.to_string()} title={kind_help(k)}>
-                        { kind_swatch(k) }
-                        <span class="lc-name">{ badge_name(k) }</span>
+                    <li class={classes!("lag-count", (*n > 0).then_some("hit"), k.name())} data-testid="lag-count" data-kind={k.name()}
+                        data-count={n.to_string()} title={kind_help(*k)}>
+                        { kind_swatch(*k) }
+                        <span class="lc-name">{ badge_name(*k) }</span>
                         <b class="lc-n">{ *n }</b>
                     </li>
                 }) }
@@ -454,7 +446,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     // ----- anomalies: flagged reads and the operations that prove them
     let mut flagged: VecMap<usize, Vec<&Anomaly>> = VecMap::new();
     let mut proof: VecMap<usize, Vec<&Anomaly>> = VecMap::new();
-    for a in m.anomalies.iter().filter(|a| is_lag_kind(&a.kind)) {
+    for a in m.anomalies.iter().filter(|a| a.kind.is_lag()) {
         if let Some(&r) = a.ops.last() {
             flagged.or_default(r).push(a);
         }
@@ -726,7 +718,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         if let Some(fl) = flags {
             for a in fl {
                 tip.push_str("\n⚠ ");
-                tip.push_str(&a.kind);
+                tip.push_str(a.kind.name());
                 tip.push_str(": ");
                 tip.push_str(&a.detail);
             }
@@ -756,7 +748,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         };
         let ops_of = flags.and_then(|fl| fl.first()).map(|a| a.ops.clone()).unwrap_or_else(|| vec![i]);
         let onclick = super::anomalies::highlight(d, ops_of);
-        let kinds: Vec<&str> = flags.map(|fl| fl.iter().map(|a| a.kind.as_str()).collect()).unwrap_or_default();
+        let kinds: Vec<&str> = flags.map(|fl| fl.iter().map(|a| a.kind.name()).collect()).unwrap_or_default();
         let mut kinds_dedup = kinds.clone();
         kinds_dedup.dedup();
         op_views.push(html! {
@@ -786,13 +778,13 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             }
         }
         if let Some(fl) = flags {
-            let mut seen: Vec<&str> = Vec::new();
+            let mut seen: Vec<AnomalyKind> = Vec::new();
             for a in fl {
-                if seen.contains(&a.kind.as_str()) {
+                if seen.contains(&a.kind) {
                     continue;
                 }
-                seen.push(&a.kind);
-                let name = short_name(&a.kind);
+                seen.push(a.kind);
+                let name = short_name(a.kind);
                 let w =
                     if compact { 16.0 } else { 24.0 + name.chars().count() as f64 * if narrow { 8.0 } else { 6.6 } };
                 let ops = a.ops.clone();
@@ -802,10 +794,10 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                     cy,
                     w,
                     html! {
-                        <g class={classes!("st-pill", compact.then_some("compact"))} data-pill-kind={a.kind.clone()} {onclick}>
-                            <title>{ [a.kind.as_str(), ": ", &a.detail].concat() }</title>
+                        <g class={classes!("st-pill", compact.then_some("compact"))} data-pill-kind={a.kind.name()} {onclick}>
+                            <title>{ [a.kind.name(), ": ", &a.detail].concat() }</title>
                             <rect x="0" y="-8" width={f(w)} height="16" rx="8" />
-                            <g transform="translate(8 0)">{ kind_shape(&a.kind) }</g>
+                            <g transform="translate(8 0)">{ kind_shape(a.kind) }</g>
                             if !compact {
                                 <text x="17" y="4">{ name }</text>
                             }
@@ -847,7 +839,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             }
             links.push(html! {
                 <path class={classes!("st-link", lit.then_some("lit"))} d={d}>
-                    <title>{ [a.kind.as_str(), ": ", &a.detail].concat() }</title>
+                    <title>{ [a.kind.name(), ": ", &a.detail].concat() }</title>
                 </path>
             });
         }

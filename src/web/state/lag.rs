@@ -17,13 +17,6 @@ pub const MAX_APPLY_DELAY_MS: u64 = 5_000;
 pub const WINDOWS_MS: &[Option<u64>] = &[Some(500), Some(1000), Some(2000), Some(5000), None];
 pub const DEFAULT_WINDOW_MS: Option<u64> = Some(1000);
 
-/// The anomaly kinds of DDIA 5.2, in the order the badges show them.
-pub const LAG_KINDS: &[&str] = &["read-your-writes", "monotonic-reads", "stale-read", "consistent-prefix"];
-
-pub fn is_lag_kind(kind: &str) -> bool {
-    LAG_KINDS.contains(&kind)
-}
-
 /// What the stage shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
