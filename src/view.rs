@@ -36,6 +36,8 @@ pub struct NodeView {
     /// Client writes the leader holds until followers confirm (sync / semi-sync).
     pub waiting_writes: usize,
     pub error: Option<String>,
+    /// Replication stopped on a WAL record of another storage format: (record format, own format).
+    pub halted_on_format: Option<(u8, u8)>,
     pub tables: Vec<TableView>,
     /// The last few log entries: (lsn, description).
     pub log_tail: Vec<(u64, String)>,
@@ -149,6 +151,7 @@ impl Simulation {
                     buffered: n.buffered(),
                     waiting_writes: n.waiting_writes(),
                     error: n.halt_error.clone(),
+                    halted_on_format: n.halted_on_format,
                     tables,
                     log_tail: n.log.iter().skip(start).map(|e| (e.lsn, e.record.describe())).collect(),
                     epoch: n.epoch,

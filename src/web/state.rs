@@ -620,7 +620,9 @@ impl Model {
                     self.write_hash_soon(HASH_EVERY_SEEKING_MS);
                 }
             }
-            Action::Do(command) => self.command(command),
+            Action::Do(command) => {
+                self.command(command);
+            }
             Action::Select(id) => {
                 if self.selected == id && (id.is_none() || self.tab == Tab::Nodes) {
                     return false;
@@ -715,8 +717,7 @@ impl Model {
                         }),
                     );
                 let id = derive::next_node_id(taken);
-                self.command(Command::AddNode { id: id.clone(), copy });
-                if self.hint.as_deref().is_some_and(|h| h.starts_with("Done")) {
+                if self.command(Command::AddNode { id: id.clone(), copy }) && !self.playing {
                     self.hint = Some(
                         [
                             id.as_str(),
@@ -794,12 +795,13 @@ impl Model {
     }
 
     /// Do something at the moment on screen, and step 1 µs past it so the consequence shows at once.
-    fn command(&mut self, command: Command) {
-        let Some(pb) = self.pb.as_ref() else { return };
+    /// Apply a person's command at the moment on screen; false when it was refused (the hint says why).
+    fn command(&mut self, command: Command) -> bool {
+        let Some(pb) = self.pb.as_ref() else { return false };
         let now = pb.now();
         if now >= pb.until() {
             self.hint = Some("The run has ended: scrub back or restart to change what happens.".into());
-            return;
+            return false;
         }
         // A node that joins must exist (absent) from the start of the run: the simulation fixes every index and
         // name when it is built. A new one means building the run again, with the command in its list.
@@ -812,7 +814,7 @@ impl Model {
             let mut commands: Vec<TimedCommand> = pb.user_commands().iter().filter(|c| c.at <= now).cloned().collect();
             commands.push(TimedCommand { at: now + 1, command });
             if !self.rebuild(scenario, commands, now + 1) {
-                return;
+                return false;
             }
         } else if let Some(pb) = self.pb.as_mut() {
             pb.command(command);
@@ -827,6 +829,7 @@ impl Model {
         self.sync_clock();
         self.last_frame = None;
         self.write_hash();
+        true
     }
 }
 

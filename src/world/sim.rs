@@ -825,6 +825,8 @@ impl Simulation {
                 label,
                 deliver_at: deliver,
                 bytes,
+                op: p.op(),
+                lsns: p.lsns(),
             });
             // The last copy takes the payload itself: a clone is a Vec allocation for every replicated batch.
             let Some(payload) = (if copy == copies { payload.take() } else { payload.clone() }) else { break };

@@ -5,7 +5,8 @@
 //! `#[derive(Hash)]` output, whose byte stream std does not promise to keep across Rust releases. The encoding is a
 //! sequence of 64-bit words: the event's tag (a fixed number per variant, listed in `encode`; a retired tag is never reused: 18 was the never-recorded `Anomaly`), then its fields in
 //! order: integers as one word, a string as its byte length followed by its bytes packed eight to a word
-//! (little-endian, zero-padded), a list as its length followed by its items. Labels (text for people) are left out.
+//! (little-endian, zero-padded), a list as its length followed by its items. Labels (text for people) and the other facts derived from a message's payload (its operation, its log
+//! positions) are left out.
 //! Each word is folded into the running hash by `TraceHasher::word`. The hash starts from `TRACE_ENCODING`, so a
 //! change of the encoding changes every hash, and the version says which encoding a recorded hash used.
 
@@ -173,6 +174,11 @@ pub enum TraceEvent {
         label: Label,
         deliver_at: Micros,
         bytes: u32,
+        /// The client operation (history index) the message belongs to: a request or response, or a replicated
+        /// entry written by that operation. Derived from the payload, like the label, so not hashed.
+        op: Option<usize>,
+        /// The log positions a replicate message carries (first, last). Derived from the payload: not hashed.
+        lsns: Option<(u64, u64)>,
     },
     Delivered {
         at: Micros,
@@ -348,7 +354,7 @@ impl TraceEvent {
     /// `TRACE_ENCODING`.
     pub fn encode(&self, h: &mut TraceHasher) {
         match self {
-            TraceEvent::Sent { at, msg, from, to, kind, label: _, deliver_at, bytes } => {
+            TraceEvent::Sent { at, msg, from, to, kind, label: _, deliver_at, bytes, op: _, lsns: _ } => {
                 h.word(1);
                 h.word(*at);
                 h.word(*msg);
@@ -641,6 +647,8 @@ pub fn sample_events() -> Vec<TraceEvent> {
             label: Label("lsn 1".into()),
             deliver_at: 2_500,
             bytes: 120,
+            op: Some(3),
+            lsns: Some((1, 1)),
         },
         TraceEvent::Dropped {
             at: 3_000,
@@ -718,6 +726,8 @@ mod tests {
             label: Label(label.into()),
             deliver_at: 2,
             bytes: 3,
+            op: None,
+            lsns: None,
         };
         a.push(sent("with a label"));
         b.push(sent(""));

@@ -229,6 +229,27 @@ impl Payload {
         }
     }
 
+    /// The client operation (history index) this message belongs to, if any: a request, its response, a cache
+    /// lookup, or a one-entry replicate batch written by that operation.
+    pub fn op(&self) -> Option<usize> {
+        match self {
+            Payload::Request { op, .. } | Payload::Response { op, .. } | Payload::CacheGet { op, .. } => Some(*op),
+            Payload::Replicate { entries, .. } => match &entries[..] {
+                [one] => one.origin,
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The log positions (first, last) a replicate batch carries.
+    pub fn lsns(&self) -> Option<(u64, u64)> {
+        match self {
+            Payload::Replicate { entries, .. } => Some((entries.first()?.lsn, entries.last()?.lsn)),
+            _ => None,
+        }
+    }
+
     /// The label drawn on the message token.
     pub fn label(&self) -> String {
         match self {
@@ -458,6 +479,8 @@ pub struct Node {
     pub role: Role,
     pub status: Status,
     pub halt_error: Option<String>,
+    /// Replication halted on a WAL record of another storage format: (the record's format, this node's).
+    pub halted_on_format: Option<(u8, u8)>,
     // Durable: survives a crash.
     pub db: Database,
     /// The retained log (entries are immutable and shared between nodes and messages).
@@ -543,6 +566,7 @@ impl Node {
             role,
             status: Status::Running,
             halt_error: None,
+            halted_on_format: None,
             db: Database::new(),
             log: VecDeque::new(),
             base_lsn: 0,

@@ -419,6 +419,11 @@ impl Node {
             };
             if let Err(e) = applied {
                 let error = format!("replication stopped at lsn {}: {}", entry.lsn, e.message);
+                if let crate::log_methods::LogRecord::Wal { format, .. } = &entry.record {
+                    if *format != self.storage_format {
+                        self.halted_on_format = Some((*format, self.storage_format));
+                    }
+                }
                 self.status = Status::Halted;
                 self.halt_error = Some(error.clone());
                 out.push(Effect::Note(Note::Halted { error }));

@@ -232,7 +232,7 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
                 <p class="node-note joining">{ "Joining: " }{ derive::joining_label(j) }</p>
             }
             <div class="scroll">
-                if wal && n.error.as_deref().is_some_and(|e| e.contains("format")) {
+                if wal && n.halted_on_format.is_some() {
                     <p class="node-note why" data-testid="wal-format-help">{ text::WAL_FORMAT_HELP }</p>
                 }
                 if let Some(x) = sim_node.filter(|_| n.role == Role::Replicator) { { replicator_view(x, m) } }

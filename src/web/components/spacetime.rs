@@ -181,6 +181,9 @@ struct Msg<'a> {
     sent: Micros,
     due: Micros,
     label: &'a str,
+    /// The client operation it belongs to, and the log positions it carries (from the trace, never the label).
+    op: Option<usize>,
+    lsns: Option<(u64, u64)>,
     delivered: Option<Micros>,
     dropped: Option<Micros>,
 }
@@ -191,28 +194,6 @@ struct Leg {
     msg: u64,
     /// The leg goes from the client to a node (a request), else back.
     request: bool,
-}
-
-/// The text a request message is labelled with (Payload::label): the first 32 characters of its SQL.
-fn request_label(sql: &str) -> String {
-    let mut s: String = sql.chars().take(32).collect();
-    if sql.chars().count() > 32 {
-        s.push('…');
-    }
-    s
-}
-
-/// The log positions a replicate message carries, from its label (`lsn 3: …` or `lsn 3..5`).
-fn replicate_lsns(label: &str) -> Option<(u64, u64)> {
-    let rest = label.strip_prefix("lsn ")?;
-    let head: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
-    match head.split_once("..") {
-        Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
-        None => {
-            let a = head.parse().ok()?;
-            Some((a, a))
-        }
-    }
 }
 
 /// Numbers in the SVG: one decimal.
@@ -345,7 +326,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     let mut apply_marks: Vec<(&str, u64, Micros)> = Vec::new();
     for e in &events[first..] {
         match e {
-            TraceEvent::Sent { at, msg, from, to, kind, label, deliver_at, .. }
+            TraceEvent::Sent { at, msg, from, to, kind, label, deliver_at, op, lsns, .. }
                 if matches!(kind, MsgKind::Request | MsgKind::Response | MsgKind::Replicate) =>
             {
                 msgs.insert(
@@ -357,6 +338,8 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                         sent: *at,
                         due: *deliver_at,
                         label: &label.0,
+                        op: *op,
+                        lsns: *lsns,
                         delivered: None,
                         dropped: None,
                     },
@@ -405,13 +388,12 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         }
         let Some(c) = sim.clients.get(h.client) else { continue };
         let cid = c.id.as_str();
-        let label = request_label(&h.sql);
         let done = h.end.unwrap_or(Micros::MAX);
         let mut legs = Vec::new();
         let mut t = h.start;
         for _ in 0..4 {
             let Some(req) = reqs.get(cid).and_then(|v| {
-                v.iter().copied().find(|id| !claimed.contains_key(id) && msgs[id].sent == t && msgs[id].label == label)
+                v.iter().copied().find(|id| !claimed.contains_key(id) && msgs[id].sent == t && msgs[id].op == Some(i))
             }) else {
                 break;
             };
@@ -424,6 +406,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                 v.iter().copied().find(|id| {
                     let r = &msgs[id];
                     !claimed.contains_key(id)
+                        && r.op == Some(i)
                         && r.from == node
                         && r.sent >= arrived
                         && r.delivered.is_none_or(|d| d <= done)
@@ -562,7 +545,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     // The highest log position sent to each follower so far: a message that carries nothing newer is a resend.
     let mut sent_max: VecMap<&str, u64> = VecMap::new();
     for (id, mm) in msgs.iter().filter(|(_, mm)| mm.kind == MsgKind::Replicate) {
-        let last = replicate_lsns(mm.label).map(|(_, b)| b);
+        let last = mm.lsns.map(|(_, b)| b);
         let prev = sent_max.get(mm.to).copied();
         let resend = matches!((last, prev), (Some(l), Some(p)) if l <= p) || last.is_none();
         if let Some(l) = last {
@@ -570,7 +553,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         }
         let (Some(ya), Some(yb)) = (lanes.y(mm.from), lanes.y(mm.to)) else { continue };
         let arrive = mm.delivered.or(mm.dropped).unwrap_or(now.min(mm.due));
-        if arrive < t0 && mm.delivered.is_none_or(|dl| applied_after(&applied, mm.to, mm.label, dl) < t0) {
+        if arrive < t0 && mm.delivered.is_none_or(|dl| applied_after(&applied, mm.to, mm.lsns, dl) < t0) {
             continue;
         }
         if mm.sent > end {
@@ -585,7 +568,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             ya + (yb - ya) * p.clamp(0.0, 1.0)
         };
         let wait = mm.delivered.filter(|_| !resend).map(|dl| {
-            let ap = applied_after(&applied, mm.to, mm.label, dl);
+            let ap = applied_after(&applied, mm.to, mm.lsns, dl);
             (dl, if ap == Micros::MAX { now } else { ap })
         });
         let tip = [
@@ -900,8 +883,8 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
 
 /// When `node` applied the last log position a replicate message (by its label) carried, if at or after `from`
 /// (`Micros::MAX`: not yet).
-fn applied_after(applied: &VecMap<(&str, u64), Micros>, node: &str, label: &str, from: Micros) -> Micros {
-    let Some((_, last)) = replicate_lsns(label) else { return 0 };
+fn applied_after(applied: &VecMap<(&str, u64), Micros>, node: &str, lsns: Option<(u64, u64)>, from: Micros) -> Micros {
+    let Some((_, last)) = lsns else { return 0 };
     match applied.get(&(node, last)) {
         Some(at) if *at >= from => *at,
         Some(_) => 0,
