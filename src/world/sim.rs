@@ -14,7 +14,7 @@ use crate::protocol::single_leader::{Effect, Endpoint, Node, NodeConfig, Note, O
 use crate::scenario::{ClientSpec, Command, NodeSpec, Role, Route, Scenario, TimedCommand};
 use crate::world::net::Network;
 use crate::world::rng::SimRng;
-use crate::world::time::{ms, Micros};
+use crate::world::time::{after, ms, Micros};
 use crate::world::trace::{DropReason, Label, MsgKind, Name, Trace, TraceEvent};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -488,7 +488,7 @@ impl Simulation {
                     return;
                 }
                 let timeout = self.clients[ci].timeout;
-                self.push(now + timeout, EventKind::ClientTimeout { client: ci, op });
+                self.push(after(now, timeout), EventKind::ClientTimeout { client: ci, op });
                 if legs.len() > 1 {
                     // Scatter-gather: one replica per partition, answers merged when all are in.
                     let result = OpResult { ok: true, read_only: true, ..OpResult::default() };
@@ -524,7 +524,7 @@ impl Simulation {
                     self.trace.push(TraceEvent::Paused { at: now, node: self.nm(Endpoint::Node(i)) });
                     if let Some(d) = for_ms {
                         let inc = self.nodes[i].incarnation;
-                        self.push(now + ms(*d), EventKind::Resume { node: i, incarnation: inc });
+                        self.push(after(now, ms(*d)), EventKind::Resume { node: i, incarnation: inc });
                     }
                 }
             }
@@ -635,7 +635,7 @@ impl Simulation {
                 let sql = format!("cache get {key}");
                 self.start_op(ci, true, sql, cache);
                 let timeout = self.clients[ci].timeout;
-                self.push(now + timeout, EventKind::ClientTimeout { client: ci, op });
+                self.push(after(now, timeout), EventKind::ClientTimeout { client: ci, op });
                 self.send(Endpoint::Client(ci), Endpoint::Node(cache), Payload::CacheGet { op, key: key.clone() });
             }
         }
@@ -816,7 +816,7 @@ impl Simulation {
             };
             let id = self.next_msg;
             self.next_msg += 1;
-            let deliver = now + latency + extra;
+            let deliver = after(now, latency.saturating_add(extra));
             self.trace.push(TraceEvent::Sent {
                 at: now,
                 msg: id,
