@@ -207,6 +207,14 @@ impl Simulation {
                 }
             }
         }
+        // Joiners count against the bound too (a link's or a person's commands are not checked by scenario parsing).
+        let max_nodes = crate::scenario::MAX_NODES.max(scenario.nodes.len());
+        if specs.len() > max_nodes {
+            return Err(SetupError(format!(
+                "at most {max_nodes} nodes in a run, counting those added by add_node commands (found {})",
+                specs.len()
+            )));
+        }
         // Replication groups: the scenario's partitions, or one group of every replica.
         let partition_of: Vec<usize> = specs
             .iter()
