@@ -1072,11 +1072,11 @@ fn parse_nodes(arr: &[Value], partitioned: bool) -> Res<Vec<NodeSpec>> {
                 let c = Obj::new(c, &o.at("clock"))?;
                 c.only(&["offset_ms", "drift_ppm"])?;
                 let drift_ppm = c.i64_or("drift_ppm", 0)?;
-                if drift_ppm.abs() > 1_000_000 {
+                if drift_ppm.unsigned_abs() > 1_000_000 {
                     return err(&c.at("drift_ppm"), "expected between -1000000 and 1000000");
                 }
                 let offset_ms = c.i64_or("offset_ms", 0)?;
-                if offset_ms.abs() > 86_400_000 {
+                if offset_ms.unsigned_abs() > 86_400_000 {
                     return err(&c.at("offset_ms"), "expected at most one day either way (86400000)");
                 }
                 ClockSpec { offset_ms, drift_ppm }
