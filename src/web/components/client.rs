@@ -2,8 +2,8 @@
 
 use yew::prelude::*;
 
-use crate::web::state::{Action, Model};
 use crate::scenario::MAX_STATEMENT_LEN;
+use crate::web::state::{Action, Model};
 use crate::web::text;
 use crate::world::sim::HistoryEntry;
 
