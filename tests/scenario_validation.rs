@@ -251,7 +251,7 @@ fn a_huge_client_timeout_never_fires_within_the_run() {
     let outcome = |timeout_ms: u64| {
         let mut s = Scenario::from_json_str(OK).unwrap();
         s.clients[0].timeout_ms = timeout_ms;
-        let mut sim = Simulation::new(&s, 1, &[crash.clone()]).unwrap();
+        let mut sim = Simulation::new(&s, 1, std::slice::from_ref(&crash)).unwrap();
         sim.run_to_end();
         (sim.history[0].end, sim.history[0].result.as_ref().and_then(|r| r.error.clone()))
     };
@@ -296,7 +296,7 @@ fn nodes_added_by_commands_count_against_max_nodes() {
         at: ms(50),
         command: Command::AddNode { id: format!("p{k}"), copy: CopyMethod::Snapshot },
     };
-    let e = Playback::new(full, 1, vec![add(0)]).err().expect("one past the bound").0;
+    let e = Playback::new(full, 1, vec![add(0)]).expect_err("one past the bound").0;
     assert_eq!(
         e,
         format!(
