@@ -786,7 +786,7 @@ fn parse(doc: &Value, seed: u64) -> Result<Result<(Scenario, Vec<TimedCommand>),
 
 proptest! {
     // Counterexamples are kept in tests/scenario_validation.proptest-regressions and replayed first (commit them).
-    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: regressions(), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 4000, failure_persistence: regressions(), ..ProptestConfig::default() })]
     /// Scenario files and share links built from the format's parts, well-formed, hostile or damaged: parsing never
     /// panics and every error has a message; whatever parses starts or says why not, runs without panicking, and
     /// runs the same twice with the same seed.

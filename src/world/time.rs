@@ -36,7 +36,7 @@ mod tests {
     #[test]
     fn durations_from_input_saturate() {
         assert_eq!(super::after(5, 7), 12);
-        assert_eq!(super::after(5, super::ms(u64::MAX / 1000)), u64::MAX);
+        assert_eq!(super::after(1_000, super::ms(u64::MAX / 1000)), u64::MAX, "a 584-million-year pause");
         assert_eq!(super::after(u64::MAX, 1), u64::MAX);
     }
 }
