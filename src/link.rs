@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use crate::scenario::{Scenario, TimedCommand};
+use crate::scenario::{check_added_nodes, Scenario, TimedCommand};
 use crate::world::time::Micros;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -141,6 +141,11 @@ impl LinkState {
                 );
             }
         }
+        // The scenario's own add_node commands passed its validation; the person's count with them.
+        let own = scenario.workload.iter().chain(&scenario.faults).map(|c| (String::from("scenario"), c));
+        let theirs = commands.iter().enumerate().map(|(i, c)| (format!("commands[{i}]"), c));
+        check_added_nodes(&scenario.nodes, own.chain(theirs))
+            .map_err(|e| format!("a command in this link is invalid: {e}"))?;
         let at = v.get("at_us").and_then(Value::as_u64).unwrap_or(0).min(scenario.until());
         let view = match v.get("view") {
             None => View::Cluster,
@@ -172,6 +177,54 @@ mod tests {
         assert!(LinkState::decode("#nothing").unwrap_err().contains("expected #run="));
         let truncated = &LinkState::decode("#run=eyJ2IjoxLCJzY2Vu").unwrap_err();
         assert!(truncated.contains("damaged"), "{truncated}");
+    }
+
+    fn link_with(commands: Vec<TimedCommand>) -> LinkState {
+        LinkState { scenario: crate::library::default_scenario(), seed: 3, commands, at: 1 }
+    }
+
+    fn sql(text: String) -> TimedCommand {
+        TimedCommand { at: 1, command: crate::scenario::Command::Sql { client: "alice".into(), sql: text } }
+    }
+
+    /// The playground's SQL input refuses what `check_statement` refuses; everything it lets through must make a
+    /// link that opens again (a link the decoder rejects loses the person's run).
+    #[test]
+    fn the_longest_statement_a_person_can_send_round_trips() {
+        use crate::scenario::{check_statement, MAX_STATEMENT_LEN};
+        let max = MAX_STATEMENT_LEN;
+        let prefix = "INSERT INTO users (name) VALUES ('";
+        let ascii = format!("{prefix}{}')", "x".repeat(max - prefix.len() - 2));
+        // Two-byte characters, and characters JSON escapes (quotes, backslashes, control characters).
+        let wide = "é".repeat(max / 2);
+        let escaped = "'\\\"\u{1}".repeat(max / 4);
+        for text in [ascii, wide, escaped] {
+            assert_eq!(text.len(), max);
+            assert_eq!(check_statement(&text), Ok(()));
+            let ls = link_with(vec![sql(text.clone()), sql(text)]);
+            assert_eq!(LinkState::decode(&ls.encode()).expect("the link opens"), ls);
+        }
+        // One byte more: the input refuses it, as the decoder would.
+        let over = "x".repeat(max + 1);
+        assert!(check_statement(&over).unwrap_err().contains(&max.to_string()));
+        let e = LinkState::decode(&link_with(vec![sql(over)]).encode()).unwrap_err();
+        assert!(e.contains("commands[0].sql: statement longer than 10000 bytes"), "{e}");
+    }
+
+    #[test]
+    fn nodes_added_by_a_links_commands_count_against_the_bound() {
+        use crate::scenario::{Command, CopyMethod, MAX_NODES};
+        let add = |k: usize| TimedCommand {
+            at: 1,
+            command: Command::AddNode { id: format!("x{k}"), copy: CopyMethod::Snapshot },
+        };
+        let base = crate::library::default_scenario().nodes.len();
+        let fits = link_with((0..MAX_NODES - base).map(add).collect());
+        assert_eq!(LinkState::decode(&fits.encode()).expect("up to the bound"), fits);
+        let over = link_with((0..=MAX_NODES - base).map(add).collect());
+        let e = LinkState::decode(&over.encode()).unwrap_err();
+        let last = MAX_NODES - base;
+        assert!(e.contains(&format!("commands[{last}].add_node: at most {MAX_NODES} nodes")), "{e}");
     }
 
     #[test]

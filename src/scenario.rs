@@ -675,6 +675,42 @@ pub const MAX_NODES: usize = 16;
 pub const MAX_CLIENTS: usize = 32;
 pub const MAX_UNTIL_MS: u64 = 3_600_000;
 pub const MAX_COMMANDS: usize = 200_000;
+/// Longest client statement, in bytes of UTF-8 (characters, for ASCII). The playground's SQL input enforces the
+/// same bound with [`check_statement`], so a person cannot make a share link that the decoder refuses.
+pub const MAX_STATEMENT_LEN: usize = 10_000;
+
+/// Whether a client statement is short enough for a scenario or a share link; the error says by how much not.
+pub fn check_statement(sql: &str) -> Result<(), String> {
+    if sql.len() > MAX_STATEMENT_LEN {
+        return Err(format!("statement longer than {MAX_STATEMENT_LEN} bytes ({} bytes)", sql.len()));
+    }
+    Ok(())
+}
+
+/// Nodes that `add_node` commands bring in count against `MAX_NODES` with the scenario's own: `commands` are
+/// (JSON path, command) in list order, and the error names the first `add_node` past the limit. (A trigger
+/// scenario's automatic replicator may already stand one above it; added nodes may not take the run further.)
+pub fn check_added_nodes<'a>(
+    nodes: &[NodeSpec],
+    commands: impl IntoIterator<Item = (String, &'a TimedCommand)>,
+) -> Res<()> {
+    let limit = MAX_NODES.max(nodes.len());
+    let mut added: Vec<&str> = Vec::new();
+    for (path, c) in commands {
+        if let Command::AddNode { id, .. } = &c.command {
+            if !added.contains(&id.as_str()) && !nodes.iter().any(|n| &n.id == id) {
+                added.push(id);
+                if nodes.len() + added.len() > limit {
+                    return err(
+                        &format!("{path}.add_node"),
+                        format!("at most {MAX_NODES} nodes in a run, counting those added by add_node commands"),
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
 pub const DEFAULT_LOG_RETENTION: u64 = 1_000_000;
 
 impl Scenario {
@@ -773,6 +809,9 @@ impl Scenario {
         if workload.len() + faults.len() > MAX_COMMANDS {
             return err("workload", format!("at most {MAX_COMMANDS} timed entries in all"));
         }
+        let listed = (workload.iter().enumerate().map(|(i, c)| (format!("workload[{i}]"), c)))
+            .chain(faults.iter().enumerate().map(|(i, c)| (format!("faults[{i}]"), c)));
+        check_added_nodes(&nodes, listed)?;
         Ok(Scenario {
             version: 1,
             seed: o.u64_or("seed", 1)?,
@@ -1033,11 +1072,11 @@ fn parse_nodes(arr: &[Value], partitioned: bool) -> Res<Vec<NodeSpec>> {
                 let c = Obj::new(c, &o.at("clock"))?;
                 c.only(&["offset_ms", "drift_ppm"])?;
                 let drift_ppm = c.i64_or("drift_ppm", 0)?;
-                if drift_ppm.abs() > 1_000_000 {
+                if drift_ppm.unsigned_abs() > 1_000_000 {
                     return err(&c.at("drift_ppm"), "expected between -1000000 and 1000000");
                 }
                 let offset_ms = c.i64_or("offset_ms", 0)?;
-                if offset_ms.abs() > 86_400_000 {
+                if offset_ms.unsigned_abs() > 86_400_000 {
                     return err(&c.at("offset_ms"), "expected at most one day either way (86400000)");
                 }
                 ClockSpec { offset_ms, drift_ppm }
@@ -1351,8 +1390,8 @@ fn parse_clients(arr: &[Value], nodes: &[NodeSpec]) -> Res<Vec<ClientSpec>> {
             }
         };
         let timeout_ms = o.u64_or("timeout_ms", 1000)?;
-        if timeout_ms == 0 {
-            return err(&o.at("timeout_ms"), "expected a positive integer");
+        if timeout_ms == 0 || timeout_ms > MAX_UNTIL_MS {
+            return err(&o.at("timeout_ms"), format!("expected 1..={MAX_UNTIL_MS}, found {timeout_ms}"));
         }
         if nodes.iter().any(|n| n.id == id) {
             return err(&o.at("id"), format!("{id:?} is already a node id"));
@@ -1540,9 +1579,7 @@ impl TimedCommand {
             ["sql"] => {
                 let client = client_ref(&o, names)?;
                 let sql = o.str_req("sql")?;
-                if sql.len() > 10_000 {
-                    return err(&o.at("sql"), "statement longer than 10000 characters");
-                }
+                check_statement(sql).or_else(|e| err(&o.at("sql"), e))?;
                 Command::Sql { client: client.to_string(), sql: sql.to_string() }
             }
             ["crash"] => Command::Crash(node_ref(&o, "crash", names)?),
@@ -1550,6 +1587,15 @@ impl TimedCommand {
             ["resume"] => Command::Resume(node_ref(&o, "resume", names)?),
             ["pause"] => {
                 let for_ms = o.get("for_ms").map(|v| as_u64(v, &o.at("for_ms"))).transpose()?;
+                if let Some(d) = for_ms.filter(|d| *d > MAX_UNTIL_MS) {
+                    return err(
+                        &o.at("for_ms"),
+                        format!(
+                            "expected at most {MAX_UNTIL_MS} (the longest run), found {d}; \
+                             leave for_ms out to pause until a resume"
+                        ),
+                    );
+                }
                 Command::Pause { node: node_ref(&o, "pause", names)?, for_ms }
             }
             ["partition"] => {

@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use crate::log_methods::trigger::ChangeRow;
 use crate::protocol::single_leader::{send, Effect, Node, NodeConfig, Payload, Timer};
-use crate::world::time::Micros;
+use crate::world::time::{after, ms, Micros};
 
 /// The replicator's state. Positions are durable (Bucardo keeps them in its own database).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -30,10 +30,10 @@ pub struct ReplicatorState {
 
 impl Node {
     pub(crate) fn replicator_poll(&mut self, now: Micros, cfg: &NodeConfig, out: &mut Vec<Effect>) {
-        let poll = cfg.trigger.poll_ms * 1_000;
-        out.push(Effect::SetTimer { at: now + poll, timer: Timer::Poll });
+        let poll = ms(cfg.trigger.poll_ms);
+        out.push(Effect::SetTimer { at: after(now, poll), timer: Timer::Poll });
         let r = &mut self.replicator;
-        if r.waiting_since.is_some_and(|t| now.saturating_sub(t) < 4 * poll) {
+        if r.waiting_since.is_some_and(|t| now.saturating_sub(t) < poll.saturating_mul(4)) {
             return;
         }
         let Some(leader) = self.leader else { return };

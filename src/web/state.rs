@@ -662,6 +662,11 @@ impl Model {
                     self.hint = Some("Type a SQL statement first.".into());
                     return true;
                 }
+                // The bound scenario files and share links have: longer, and the share link would not open.
+                if let Err(e) = crate::scenario::check_statement(&sql) {
+                    self.hint = Some(["Not sent: ", &e, "."].concat());
+                    return true;
+                }
                 let Some(client) = self.scenario().and_then(|s| s.clients.get(self.client)).map(|c| c.id.clone())
                 else {
                     self.hint = Some("This scenario has no clients to send from.".into());

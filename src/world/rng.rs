@@ -28,8 +28,9 @@ impl SimRng {
         if hi <= lo {
             return lo;
         }
-        let span = hi - lo + 1;
-        lo + ((u128::from(self.next_u64()) * u128::from(span)) >> 64) as u64
+        // In u128: the full range (0, u64::MAX) has 2^64 values.
+        let span = u128::from(hi - lo) + 1;
+        lo + ((u128::from(self.next_u64()) * span) >> 64) as u64
     }
 
     /// True with probability `p` (0.0..=1.0), decided in integer arithmetic on a 53-bit draw.

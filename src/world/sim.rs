@@ -16,7 +16,7 @@ use crate::protocol::single_leader::{
 use crate::scenario::{ClientSpec, Command, NodeSpec, Role, Route, Scenario, TimedCommand};
 use crate::world::net::Network;
 use crate::world::rng::SimRng;
-use crate::world::time::{ms, Micros};
+use crate::world::time::{after, ms, Micros};
 use crate::world::trace::{DropReason, Label, MsgKind, Name, RoleChange, Trace, TraceEvent};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -208,6 +208,14 @@ impl Simulation {
                     specs.push(NodeSpec::new(id, Role::Follower));
                 }
             }
+        }
+        // Joiners count against the bound too (a link's or a person's commands are not checked by scenario parsing).
+        let max_nodes = crate::scenario::MAX_NODES.max(scenario.nodes.len());
+        if specs.len() > max_nodes {
+            return Err(SetupError(format!(
+                "at most {max_nodes} nodes in a run, counting those added by add_node commands (found {})",
+                specs.len()
+            )));
         }
         // Replication groups: the scenario's partitions, or one group of every replica.
         let partition_of: Vec<usize> = specs
@@ -487,7 +495,7 @@ impl Simulation {
                     return;
                 }
                 let timeout = self.clients[ci].timeout;
-                self.push(now + timeout, EventKind::ClientTimeout { client: ci, op });
+                self.push(after(now, timeout), EventKind::ClientTimeout { client: ci, op });
                 if legs.len() > 1 {
                     // Scatter-gather: one replica per partition, answers merged when all are in.
                     let result = OpResult { ok: true, read_only: true, ..OpResult::default() };
@@ -523,7 +531,7 @@ impl Simulation {
                     self.trace.push(TraceEvent::Paused { at: now, node: self.nm(Endpoint::Node(i)) });
                     if let Some(d) = for_ms {
                         let inc = self.nodes[i].incarnation;
-                        self.push(now + ms(*d), EventKind::Resume { node: i, incarnation: inc });
+                        self.push(after(now, ms(*d)), EventKind::Resume { node: i, incarnation: inc });
                     }
                 }
             }
@@ -634,7 +642,7 @@ impl Simulation {
                 let sql = format!("cache get {key}");
                 self.start_op(ci, true, sql, cache);
                 let timeout = self.clients[ci].timeout;
-                self.push(now + timeout, EventKind::ClientTimeout { client: ci, op });
+                self.push(after(now, timeout), EventKind::ClientTimeout { client: ci, op });
                 self.send(Endpoint::Client(ci), Endpoint::Node(cache), Payload::CacheGet { op, key: key.clone() });
             }
         }
@@ -815,7 +823,7 @@ impl Simulation {
             };
             let id = self.next_msg;
             self.next_msg += 1;
-            let deliver = now + latency + extra;
+            let deliver = after(now, latency.saturating_add(extra));
             self.trace.push(TraceEvent::Sent {
                 at: now,
                 msg: id,

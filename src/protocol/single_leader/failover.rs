@@ -95,7 +95,7 @@ impl Node {
             _ => {}
         }
         let auto = cfg.failover.auto && cfg.failover.election == Election::MostUpToDate;
-        if auto && self.vol.election_deadline < now + cfg.heartbeat {
+        if auto && self.vol.election_deadline < after(now, cfg.heartbeat) {
             // The deadline falls before the next tick: wake up exactly then, so that randomized deadlines differ.
             out.push(Effect::SetTimer { at: self.vol.election_deadline.max(now), timer: Timer::Election });
         }

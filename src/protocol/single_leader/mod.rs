@@ -51,7 +51,7 @@ pub use crate::log_methods::trigger::{ChangeOp, ChangeRow, CHANGES_TABLE};
 
 pub use crate::protocol::{Endpoint, OpError, OpResult, Status};
 use crate::sql::{Database, Env, RowChange, Session, Value};
-use crate::world::time::Micros;
+use crate::world::time::{after, ms, Micros};
 
 /// 2026-01-01T00:00:00Z: the wall-clock reading at simulated time zero, for NOW().
 pub const EPOCH_BASE_US: i64 = 1_767_225_600_000_000;
@@ -550,7 +550,7 @@ pub struct NodeConfig {
 
 impl NodeConfig {
     fn timeout(&self) -> Micros {
-        self.failover.timeout_ms * 1_000
+        ms(self.failover.timeout_ms)
     }
 }
 
@@ -717,12 +717,12 @@ impl Node {
     fn new_deadline(&mut self, now: Micros, cfg: &NodeConfig) -> Micros {
         let t = cfg.timeout();
         // Raft-style: somewhere in [timeout, 2 x timeout], so that one follower usually stands first.
-        now + t + self.timer_rng.range_inclusive(0, t)
+        after(after(now, t), self.timer_rng.range_inclusive(0, t))
     }
 
     /// Called when the process starts: at time zero, at every restart, and when an added node joins.
     pub fn on_start(&mut self, now: Micros, cfg: &NodeConfig) -> Vec<Effect> {
-        let mut out = vec![Effect::SetTimer { at: now + cfg.heartbeat, timer: Timer::Tick }];
+        let mut out = vec![Effect::SetTimer { at: after(now, cfg.heartbeat), timer: Timer::Tick }];
         self.vol.last_heard_leader = now;
         self.vol.election_deadline = self.new_deadline(now, cfg);
         match self.role {
@@ -800,7 +800,7 @@ impl Node {
         let mut out = Vec::new();
         match timer {
             Timer::Tick => {
-                out.push(Effect::SetTimer { at: now + cfg.heartbeat, timer: Timer::Tick });
+                out.push(Effect::SetTimer { at: after(now, cfg.heartbeat), timer: Timer::Tick });
                 // Under WAL shipping the pages are the log: they are written at each commit, never in between.
                 if cfg.log != LogKind::Wal {
                     self.flush_pages();

@@ -281,7 +281,7 @@ impl Node {
                     // Changes that arrive during a copy wait until it is installed.
                     if copying || e.lsn > self.lsn() {
                         let next_prev = e.epoch;
-                        self.vol.buffer.entry(e.lsn).or_insert((now + self.apply_delay, e, prev));
+                        self.vol.buffer.entry(e.lsn).or_insert((after(now, self.apply_delay), e, prev));
                         prev = next_prev;
                     } else {
                         prev = e.epoch;

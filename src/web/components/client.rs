@@ -2,6 +2,7 @@
 
 use yew::prelude::*;
 
+use crate::scenario::MAX_STATEMENT_LEN;
 use crate::web::state::{Action, Model};
 use crate::web::text;
 use crate::world::sim::HistoryEntry;
@@ -25,6 +26,8 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     });
     let target = sim.clients.get(m.client).and_then(|c| sim.nodes.get(c.target)).map(|n| n.id.clone());
     let ended = m.at_end();
+    // What Send would refuse (the bound of scenario files and share links), said at the input as it is typed.
+    let too_long = crate::scenario::check_statement(m.sql.trim()).err();
     // The latest entries, and any highlighted older one (the proof of an anomaly), latest first.
     let len = sim.history.len();
     let mut shown: Vec<usize> = (len.saturating_sub(MAX_HISTORY)..len).rev().collect();
@@ -47,10 +50,15 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                     }) }
                 </select>
                 <input data-testid="sql-input" type="text" aria-label="SQL statement" spellcheck="false" autocomplete="off"
+                       maxlength={MAX_STATEMENT_LEN.to_string()} aria-invalid={too_long.is_some().then_some("true")}
+                       aria-describedby={too_long.is_some().then_some("sql-too-long")}
                        value={m.sql.clone()} {oninput} placeholder="INSERT INTO … / SELECT …" />
-                <button class="btn primary" data-testid="send" type="submit" disabled={clients.is_empty() || ended}
+                <button class="btn primary" data-testid="send" type="submit" disabled={clients.is_empty() || ended || too_long.is_some()}
                         title={if ended { "The run has ended: scrub back or restart first" } else { "Send this statement now (Enter)" }}>{ "Send" }</button>
             </form>
+            if let Some(e) = too_long {
+                <p id="sql-too-long" class="sql-error" data-testid="sql-too-long" role="alert">{ "Too long to send: " }{ e }</p>
+            }
             <ol class="history" data-testid="history" aria-label="Client history, latest first">
                 if sim.history.is_empty() {
                     <li class="muted empty">{ "No statements yet." }</li>
