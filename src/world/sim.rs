@@ -608,15 +608,25 @@ impl Simulation {
             }
             Command::FailoverTo(id) => {
                 let Some(target) = self.node_index(id) else { return };
-                match self.leader() {
+                // Only the named node's replication group changes hands: its own leader hands over to it.
+                let group = self.partition_of[target];
+                match self.leader_of(group) {
                     Some(l) if l != target && self.nodes[l].status == Status::Running => {
                         let effects = self.nodes[l].begin_handover(target, now, &self.cfg);
                         self.interpret(l, effects);
                     }
                     Some(l) if l == target => {}
                     _ => {
-                        // No working leader to hand over: the administrator promotes the follower directly.
-                        let epoch = self.nodes.iter().map(|n| n.epoch).max().unwrap_or(0) + 1;
+                        // No working leader to hand over: the administrator promotes the follower directly, in an
+                        // epoch newer than any its group has seen (each group counts its own epochs).
+                        let epoch = self
+                            .nodes
+                            .iter()
+                            .filter(|n| self.partition_of[n.index] == group)
+                            .map(|n| n.epoch)
+                            .max()
+                            .unwrap_or(0)
+                            + 1;
                         if self.nodes[target].status == Status::Running {
                             let effects = self.nodes[target].force_promote(epoch, now, &self.cfg);
                             self.interpret(target, effects);
