@@ -1,8 +1,10 @@
 //! DDIA 5.1 on a partitioned database (DDIA 5.2 "Consistent Prefix Reads"): each partition is its own replication
 //! group (own leader, log, LSNs and epochs), so the commands that act on "the leader" act on the named node's group
-//! only.
+//! only: a planned failover, a new follower.
 
-use replsim::scenario::{Role, Scenario};
+use replsim::link::LinkState;
+use replsim::scenario::{Command, Role, Scenario, TimedCommand};
+use replsim::sql::Value;
 use replsim::world::sim::Simulation;
 
 mod common;
@@ -19,6 +21,17 @@ fn with_entries(faults: serde_json::Value, workload: serde_json::Value) -> Resul
     v["faults"].as_array_mut().unwrap().extend(faults.as_array().unwrap().iter().cloned());
     v["workload"].as_array_mut().unwrap().extend(workload.as_array().unwrap().iter().cloned());
     Scenario::from_value(&v).map_err(|e| e.to_string())
+}
+
+/// The authors in a node's `messages` table.
+fn authors(sim: &Simulation, n: usize) -> Vec<String> {
+    sim.nodes[n]
+        .db
+        .rows("messages")
+        .into_iter()
+        .filter_map(|r| r.into_iter().find(|(c, _)| c == "author").map(|(_, v)| v))
+        .filter_map(|v| if let Value::Text(t) = v { Some(t) } else { None })
+        .collect()
 }
 
 // DDIA 5.1 planned failover, on a partitioned database: only the named node's partition changes hands.
@@ -73,4 +86,121 @@ fn ch5_1_failover_to_with_its_partition_leaderless_promotes_it_there_only() {
     assert_eq!(sim.nodes[n1].epoch, 1);
     assert_eq!(sim.leader_of(1), Some(m2));
     assert_eq!(sim.nodes[m2].epoch, 2);
+}
+
+// DDIA 5.1 setting up new followers, on a partitioned database: the new node joins one partition, copies that
+// partition's leader (a snapshot of its rows only) and serves reads of that partition only.
+#[test]
+fn ch5_1_add_node_with_a_group_joins_only_that_partition() {
+    let mut reads = Vec::new();
+    for k in 0..12 {
+        let author = if k % 2 == 0 { "Poons" } else { "Cake" };
+        reads.push(serde_json::json!({
+            "at_ms": 700 + 40 * k, "client": "reader",
+            "sql": format!("SELECT author, body FROM messages WHERE author = '{author}'")
+        }));
+    }
+    let mut v = lesson("lag-consistent-prefix").to_json();
+    v["clients"].as_array_mut().unwrap().push(serde_json::json!({"id": "reader", "route": "random"}));
+    v["workload"].as_array_mut().unwrap().extend(reads);
+    v["faults"] = serde_json::json!([{"at_ms": 400, "add_node": "m3", "group": "p2"}]);
+    let s = Scenario::from_value(&v).unwrap();
+    let sim = run(&s, s.seed);
+    let (n1, n2, m1, m2, m3) =
+        (node(&sim, "n1"), node(&sim, "n2"), node(&sim, "m1"), node(&sim, "m2"), node(&sim, "m3"));
+    assert_eq!(sim.partition_of[m3], 1);
+    // Membership: p2's replicas know m3; p1's do not; m3 follows p2's leader.
+    for r in [m1, m2, m3] {
+        assert!(sim.nodes[r].members.contains(&m3), "{} knows m3", sim.nodes[r].id);
+    }
+    for r in [n1, n2] {
+        assert!(!sim.nodes[r].members.contains(&m3), "{} must not know m3", sim.nodes[r].id);
+    }
+    assert_eq!(sim.nodes[m3].members, sim.nodes[m1].members);
+    assert_eq!(sim.nodes[m3].leader, Some(m1));
+    // Data: p2's rows only (Cake's answer), the same as p2's leader; Poons's question lives in p1.
+    assert_eq!(authors(&sim, m3), vec!["Cake"]);
+    assert_eq!(sim.nodes[m3].db.rows("messages"), sim.nodes[m1].db.rows("messages"));
+    assert_eq!(sim.nodes[m3].lsn(), sim.nodes[m1].lsn());
+    assert_eq!(authors(&sim, n1), vec!["Poons"]);
+    // Routing: reads of p1 never go to m3; some reads of p2 do, and see Cake's row there.
+    let reader = sim.clients.iter().position(|c| c.id == "reader").unwrap();
+    let reads: Vec<_> = sim.history.iter().filter(|h| h.client == reader).collect();
+    assert_eq!(reads.len(), 12);
+    assert!(reads.iter().filter(|h| h.sql.contains("'Poons'")).all(|h| h.node != m3));
+    let at_m3: Vec<_> = reads.iter().filter(|h| h.node == m3).collect();
+    assert!(!at_m3.is_empty(), "a random reader of p2 reaches m3 at least once in six reads");
+    for h in at_m3 {
+        assert!(h.sql.contains("'Cake'"));
+        assert_eq!(h.result.as_ref().map(|r| r.rows.len()), Some(1), "{h:?}");
+    }
+}
+
+// DDIA 5.1 setting up new followers: without a group the new node joins the first partition.
+#[test]
+fn ch5_1_add_node_without_a_group_joins_the_first_partition() {
+    let s =
+        with_entries(serde_json::json!([{"at_ms": 400, "add_node": "n3", "copy": "file-copy"}]), serde_json::json!([]))
+            .unwrap();
+    let sim = run(&s, s.seed);
+    let (n1, m1, n3) = (node(&sim, "n1"), node(&sim, "m1"), node(&sim, "n3"));
+    assert_eq!(sim.partition_of[n3], 0);
+    assert_eq!(sim.nodes[n3].leader, Some(n1));
+    assert!(sim.nodes[n1].members.contains(&n3) && !sim.nodes[m1].members.contains(&n3));
+    assert_eq!(authors(&sim, n3), vec!["Poons"]);
+}
+
+// Bad input: a group that is not a partition, or a group on a scenario without partitions, is a clear error.
+#[test]
+fn ch5_1_add_node_group_is_validated() {
+    let e = with_entries(serde_json::json!([{"at_ms": 400, "add_node": "m3", "group": "p9"}]), serde_json::json!([]));
+    assert_eq!(e.unwrap_err(), r#"faults[0].group: no partition "p9" (partitions: p1, p2)"#);
+    let e = with_entries(serde_json::json!([{"at_ms": 400, "add_node": "m3", "group": 2}]), serde_json::json!([]));
+    assert!(e.unwrap_err().starts_with("faults[0].group: "));
+    let e = with_entries(serde_json::json!([{"at_ms": 400, "crash": "m1", "group": "p2"}]), serde_json::json!([]));
+    assert_eq!(
+        e.unwrap_err(),
+        "faults[0].group: only an add_node entry takes a group (the partition the new node joins)"
+    );
+    let mut v = lesson("new-follower-snapshot").to_json();
+    v["faults"] = serde_json::json!([{"at_ms": 400, "add_node": "n9", "group": "p1"}]);
+    let e = Scenario::from_value(&v).unwrap_err().to_string();
+    assert!(e.starts_with(r#"faults[0].group: no partition "p1": the scenario has no partitions"#), "{e}");
+    // A command built in code with an unknown group (not through the parser) stops the run from starting.
+    let s = lesson("lag-consistent-prefix");
+    let bad = TimedCommand {
+        at: 1000,
+        command: Command::AddNode {
+            id: "m3".into(),
+            copy: replsim::scenario::CopyMethod::Snapshot,
+            group: Some("p9".into()),
+        },
+    };
+    let e = Simulation::new(&s, 1, &[bad]).unwrap_err();
+    assert!(e.0.contains("p9"), "{e}");
+}
+
+// Share links: add_node's group survives to_json and a link, in the scenario and in a person's commands.
+#[test]
+fn ch5_1_add_node_group_round_trips_through_json_and_links() {
+    let s = with_entries(serde_json::json!([{"at_ms": 400, "add_node": "m3", "group": "p2"}]), serde_json::json!([]))
+        .unwrap();
+    assert!(matches!(&s.faults[0].command, Command::AddNode { group: Some(g), .. } if g == "p2"));
+    assert_eq!(Scenario::from_value(&s.to_json()).unwrap(), s);
+    let person = TimedCommand {
+        at: 900_001,
+        command: Command::AddNode {
+            id: "m4".into(),
+            copy: replsim::scenario::CopyMethod::FileCopy,
+            group: Some("p2".into()),
+        },
+    };
+    let link = LinkState { scenario: s.clone(), seed: 3, commands: vec![person], at: 900_001 };
+    let decoded = LinkState::decode(&format!("#{}", link.encode())).unwrap();
+    assert_eq!(decoded, link);
+    // The replay from the link runs the same: m4 joins p2.
+    let mut sim = Simulation::new(&decoded.scenario, decoded.seed, &decoded.commands).unwrap();
+    sim.run_to_end();
+    assert_eq!(sim.partition_of[node(&sim, "m4")], 1);
+    assert_eq!(authors(&sim, node(&sim, "m4")), vec!["Cake"]);
 }

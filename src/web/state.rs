@@ -715,7 +715,7 @@ impl Model {
                         }),
                     );
                 let id = derive::next_node_id(taken);
-                self.command(Command::AddNode { id: id.clone(), copy });
+                self.command(Command::AddNode { id: id.clone(), copy, group: None });
                 if self.hint.as_deref().is_some_and(|h| h.starts_with("Done")) {
                     self.hint = Some(
                         [

@@ -200,17 +200,31 @@ impl Simulation {
         let commands = merged_commands(scenario, extra);
         // Nodes that join later exist from the start, absent, so that every index and name is fixed for the run.
         let mut specs: Vec<NodeSpec> = scenario.nodes.clone();
+        // The replication group each joining node belongs to, fixed by the first command that adds it.
+        let mut joins: Vec<usize> = Vec::new();
         for c in commands.iter() {
-            if let Command::AddNode { id, .. } = &c.command {
+            if let Command::AddNode { id, group, .. } = &c.command {
                 if !specs.iter().any(|n| &n.id == id) {
+                    let g =
+                        match group {
+                            None => 0,
+                            Some(g) => scenario.partitions.iter().position(|p| &p.id == g).ok_or_else(|| {
+                                SetupError(format!("add_node {id}: no partition {g:?} to join (group)"))
+                            })?,
+                        };
                     specs.push(NodeSpec::new(id, Role::Follower));
+                    joins.push(g);
                 }
             }
         }
-        // Replication groups: the scenario's partitions, or one group of every replica.
+        // Replication groups: the scenario's partitions, or one group of every replica; a joining node's own.
         let partition_of: Vec<usize> = specs
             .iter()
-            .map(|n| scenario.partitions.iter().position(|p| p.nodes.contains(&n.id)).unwrap_or(0))
+            .enumerate()
+            .map(|(i, n)| match i.checked_sub(scenario.nodes.len()) {
+                Some(k) => joins[k],
+                None => scenario.partitions.iter().position(|p| p.nodes.contains(&n.id)).unwrap_or(0),
+            })
             .collect();
         let groups = scenario.partitions.len().max(1);
         let leaders: Vec<usize> = (0..groups)
@@ -558,23 +572,28 @@ impl Simulation {
                 self.net.set_spec(spec.clone());
                 self.trace.push(TraceEvent::NetworkChanged { at: now, detail: c.label() });
             }
-            Command::AddNode { id, copy } => {
+            Command::AddNode { id, copy, .. } => {
                 let Some(i) = self.node_index(id) else { return };
                 if self.nodes[i].status != Status::Absent {
                     return;
                 }
-                // A configuration change: every replica learns the new member (an administrator's action).
-                let leader = self.leader();
-                let epoch = self.nodes.iter().filter(|n| n.is_replica()).map(|n| n.epoch).max().unwrap_or(1);
-                for n in self.nodes.iter_mut().filter(|n| n.is_replica() || n.index == i) {
+                // A configuration change: every replica of the node's group (partition) learns the new member (an
+                // administrator's action); the node copies that group's leader and follows it. Other groups keep
+                // their members, and their data never reaches it.
+                let group = self.partition_of[i];
+                let partition_of = &self.partition_of;
+                let in_group = |n: &Node| n.is_replica() && partition_of[n.index] == group;
+                let leader = self.leader_of(group);
+                let epoch = self.nodes.iter().filter(|n| in_group(n)).map(|n| n.epoch).max().unwrap_or(1);
+                for n in self.nodes.iter_mut().filter(|n| in_group(n) || n.index == i) {
                     if !n.members.contains(&i) {
                         n.members.push(i);
                     }
                 }
-                let members = self.nodes.iter().find(|n| n.is_replica() && n.index != i).map(|n| n.members.clone());
+                let members = self.nodes.iter().find(|n| in_group(n) && n.index != i).map(|n| n.members.clone());
                 self.nodes[i].members = members.unwrap_or_else(|| vec![i]);
                 let subscribers =
-                    self.nodes.iter().find(|n| n.is_replica() && n.index != i).map(|n| n.subscribers.clone());
+                    self.nodes.iter().find(|n| in_group(n) && n.index != i).map(|n| n.subscribers.clone());
                 self.nodes[i].subscribers = subscribers.unwrap_or_default();
                 self.nodes[i].join(leader, epoch, *copy == crate::scenario::CopyMethod::FileCopy);
                 self.trace.push(TraceEvent::Joined {
