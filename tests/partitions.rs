@@ -1,6 +1,6 @@
-//! DDIA 5.1 on a partitioned database (DDIA 5.2 "Consistent Prefix Reads"): each partition is its own replication
-//! group (own leader, log, LSNs and epochs), so the commands that act on "the leader" act on the named node's group
-//! only: a planned failover, a new follower.
+//! DDIA 5.2 "Consistent Prefix Reads" and DDIA 5.1 on a partitioned database: each partition is its own replication
+//! group (own leader, log, LSNs and epochs), so the commands and measurements that act on "the leader" act on the
+//! named node's group only: a planned failover, a new follower, the lag chart's samples.
 
 use replsim::link::LinkState;
 use replsim::scenario::{Command, Role, Scenario, TimedCommand};
@@ -203,4 +203,36 @@ fn ch5_1_add_node_group_round_trips_through_json_and_links() {
     sim.run_to_end();
     assert_eq!(sim.partition_of[node(&sim, "m4")], 1);
     assert_eq!(authors(&sim, node(&sim, "m4")), vec!["Cake"]);
+}
+
+// DDIA 5.2 consistent prefix: each partition replicates its own log, so each follower's lag is measured against its
+// own partition's leader. p1's follower (n2) applies 800 ms late, p2's (m2) 20 ms late: the samples must say so.
+#[test]
+fn ch5_2_lag_samples_compare_each_replica_with_its_own_partitions_leader() {
+    for name in ["lag-consistent-prefix", "lag-consistent-prefix-fixed"] {
+        let s = lesson(name);
+        let sim = run(&s, s.seed);
+        let (n2, m2) = (node(&sim, "n2"), node(&sim, "m2"));
+        assert!(!sim.lag_samples.is_empty());
+        for sample in &sim.lag_samples {
+            // Every follower in a sample is of the sampling leader's group, and each group's sample names
+            // exactly its own follower.
+            assert!(sample.lags.iter().all(|(n, _)| sim.partition_of[*n] == sample.group), "{name}: {sample:?}");
+            let expected = if sample.group == 0 { n2 } else { m2 };
+            assert_eq!(sample.lags.iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![expected], "{name}");
+        }
+        for g in [0, 1] {
+            assert!(sim.lag_samples.iter().any(|s| s.group == g), "{name}: samples of group {g}");
+        }
+        let max = |node: usize| {
+            sim.lag_samples.iter().flat_map(|s| s.lags.iter()).filter(|(n, _)| *n == node).map(|(_, l)| *l).max()
+        };
+        if name == "lag-consistent-prefix" {
+            // n2 is 800 ms behind n1 while the question waits; m2 is never more than its 20 ms delay plus a
+            // heartbeat and the network behind m1.
+            let (lag_n2, lag_m2) = (max(n2).unwrap(), max(m2).unwrap());
+            assert!(lag_n2 >= 500_000, "{name}: n2's lag {lag_n2}");
+            assert!(lag_m2 <= 100_000, "{name}: m2's lag {lag_m2}");
+        }
+    }
 }

@@ -162,8 +162,9 @@ pub struct Simulation {
     pub user_tokens: crate::vecmap::VecMap<String, u64>,
     /// Who acted as leader when: (node, from, until). Split-brain checking reads it.
     pub leader_spans: Vec<(usize, Micros, Option<Micros>)>,
-    /// Replication lag per follower, sampled at the leader's heartbeat ticks: (time, [(node, lag)]).
-    pub lag_samples: Vec<(Micros, Vec<(usize, Micros)>)>,
+    /// Replication lag per follower, sampled at each leader's heartbeat ticks: one sample per tick, holding the
+    /// followers of that leader's own replication group only (each partition has its own log).
+    pub lag_samples: Vec<LagSample>,
     net_rng: SimRng,
     in_flight: InFlightTable,
     next_msg: u64,
@@ -761,21 +762,25 @@ impl Simulation {
             .map(|n| n.index)
     }
 
-    /// Record every replica's replication lag as the leader sees it at one of its ticks (for the lag chart).
+    /// Record the replication lag of every replica of the leader's group (partition) as the leader sees it at one
+    /// of its ticks (for the lag chart). A replica of another group follows another log: it is not measured here.
     fn sample_lag(&mut self, leader: usize) {
         let now = self.now;
         let l = &self.nodes[leader];
+        let group = self.partition_of[leader];
         let lags: Vec<(usize, Micros)> = self
             .nodes
             .iter()
-            .filter(|n| n.is_replica() && n.index != leader && n.status != Status::Absent)
+            .filter(|n| {
+                n.is_replica() && n.index != leader && n.status != Status::Absent && self.partition_of[n.index] == group
+            })
             .map(|n| {
                 let behind = l.entry(n.lsn() + 1).filter(|_| n.lsn() < l.lsn());
                 (n.index, behind.map_or(0, |e| now.saturating_sub(e.committed_at)))
             })
             .collect();
         if self.lag_samples.len() < MAX_LAG_SAMPLES {
-            self.lag_samples.push((now, lags));
+            self.lag_samples.push(LagSample { at: now, group, lags });
         }
     }
 
@@ -1107,6 +1112,16 @@ pub fn owner_filter(sql: &str, column: &str, user: &str) -> bool {
     [format!("{col} = {val}"), format!("{col}={val}"), format!("{col} ={val}"), format!("{col}= {val}")]
         .iter()
         .any(|p| flat.contains(p.as_str()))
+}
+
+/// One lag sample: at a leader's tick, how far behind it each replica of its group (partition) was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LagSample {
+    pub at: Micros,
+    /// The replication group (partition) of the leader that took the sample; every node in `lags` belongs to it.
+    pub group: usize,
+    /// (node, lag): the time since the leader committed the first entry the node has not applied (0: caught up).
+    pub lags: Vec<(usize, Micros)>,
 }
 
 /// Bound on lag samples kept (one per heartbeat: an hour at 50 ms).
