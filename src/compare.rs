@@ -125,7 +125,7 @@ pub fn figures(sim: &Simulation) -> Figures {
             bytes += m.bytes;
         }
     }
-    let lags: Vec<u64> = sim.lag_samples.iter().flat_map(|(_, l)| l.iter().map(|(_, d)| *d)).collect();
+    let lags: Vec<u64> = sim.lag_samples.iter().flat_map(|s| s.lags.iter().map(|(_, d)| *d)).collect();
     let max_lag = lags.iter().copied().max().unwrap_or(0);
     let mean_lag = if lags.is_empty() { 0.0 } else { lags.iter().sum::<u64>() as f64 / lags.len() as f64 / 1000.0 };
     let replicator = sim.nodes.iter().find(|n| n.role == Role::Replicator).map(|n| &n.replicator);

@@ -216,7 +216,7 @@ mod tests {
         use crate::scenario::{Command, CopyMethod, MAX_NODES};
         let add = |k: usize| TimedCommand {
             at: 1,
-            command: Command::AddNode { id: format!("x{k}"), copy: CopyMethod::Snapshot },
+            command: Command::AddNode { id: format!("x{k}"), copy: CopyMethod::Snapshot, group: None },
         };
         let base = crate::library::default_scenario().nodes.len();
         let fits = link_with((0..MAX_NODES - base).map(add).collect());

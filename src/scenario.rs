@@ -446,10 +446,12 @@ pub enum Command {
     HealAll,
     SetNetwork(NetworkSpec),
     /// A new follower joins: from a consistent snapshot tied to a log position, or (the wrong way) by copying
-    /// the leader's data files while writes go on.
+    /// the leader's data files while writes go on. `group`: the partition it joins, by the partition's id (none:
+    /// the first); it copies that group's leader and follows it.
     AddNode {
         id: String,
         copy: CopyMethod,
+        group: Option<String>,
     },
     /// Planned failover: the current leader hands over to this follower.
     FailoverTo(String),
@@ -510,7 +512,8 @@ impl Command {
                 }
                 s
             }
-            Command::AddNode { id, copy } => format!("add {id} ({})", copy.name()),
+            Command::AddNode { id, copy, group: None } => format!("add {id} ({})", copy.name()),
+            Command::AddNode { id, copy, group: Some(g) } => format!("add {id} to {g} ({})", copy.name()),
             Command::FailoverTo(n) => format!("failover to {n}"),
             Command::CacheGet { client, key } => format!("{client}: cache get {key}"),
             Command::Upgrade { node, format } => format!("upgrade {node} to format {format}"),
@@ -785,7 +788,7 @@ impl Scenario {
             schema.push(as_str(s, &format!("schema[{i}]"))?.to_string());
         }
         let (workload_v, faults_v) = (o.arr_or_empty("workload")?, o.arr_or_empty("faults")?);
-        let names = Names::new(&nodes, &clients, &[workload_v, faults_v]);
+        let names = Names::new(&nodes, &clients, &[workload_v, faults_v]).with_groups(&partitions);
         let network = match o.get("network") {
             None => NetworkSpec::default(),
             Some(v) => parse_network(v, "network", &names)?,
@@ -851,7 +854,7 @@ impl Scenario {
     pub fn names_with(&self, extra: &[Value]) -> Names {
         let mut values: Vec<Value> = self.workload.iter().chain(&self.faults).map(TimedCommand::to_json).collect();
         values.extend(extra.iter().cloned());
-        Names::new(&self.nodes, &self.clients, &[&values])
+        Names::new(&self.nodes, &self.clients, &[&values]).with_groups(&self.partitions)
     }
 
     pub fn until(&self) -> Micros {
@@ -1425,6 +1428,8 @@ pub struct Names {
     pub nodes: Vec<String>,
     pub clients: Vec<String>,
     pub added: Vec<String>,
+    /// The partitions' ids, in order (empty: one unnamed group); `add_node`'s `group` names one of them.
+    pub groups: Vec<String>,
 }
 
 impl Names {
@@ -1441,7 +1446,14 @@ impl Names {
             nodes: nodes.iter().map(|n| n.id.clone()).collect(),
             clients: clients.iter().map(|c| c.id.clone()).collect(),
             added,
+            groups: Vec::new(),
         }
+    }
+
+    /// The same names, with the partitions that `add_node` may name as its `group`.
+    pub fn with_groups(mut self, partitions: &[PartitionSpec]) -> Names {
+        self.groups = partitions.iter().map(|p| p.id.clone()).collect();
+        self
     }
 
     fn is_node(&self, id: &str) -> bool {
@@ -1522,6 +1534,7 @@ impl TimedCommand {
             "network",
             "add_node",
             "copy",
+            "group",
             "failover_to",
             "cache_get",
             "upgrade",
@@ -1539,6 +1552,9 @@ impl TimedCommand {
         if present.is_empty() && o.get("client").is_some() {
             client_ref(&o, names)?;
             return err(&o.at("sql"), "required field is missing");
+        }
+        if o.get("group").is_some() && present.len() == 1 && present[0] != "add_node" {
+            return err(&o.at("group"), "only an add_node entry takes a group (the partition the new node joins)");
         }
         let command = match present.as_slice() {
             ["cache_get"] => {
@@ -1562,7 +1578,28 @@ impl TimedCommand {
                         &[("snapshot", CopyMethod::Snapshot), ("file-copy", CopyMethod::FileCopy)],
                     )?,
                 };
-                Command::AddNode { id, copy }
+                let group = match o.get("group") {
+                    None => None,
+                    Some(v) => {
+                        let g = as_str(v, &o.at("group"))?;
+                        if names.groups.is_empty() {
+                            return err(
+                                &o.at("group"),
+                                format!(
+                                    "no partition {g:?}: the scenario has no partitions (add_node joins its one group)"
+                                ),
+                            );
+                        }
+                        if !names.groups.iter().any(|p| p == g) {
+                            return err(
+                                &o.at("group"),
+                                format!("no partition {g:?} (partitions: {})", names.groups.join(", ")),
+                            );
+                        }
+                        Some(g.to_string())
+                    }
+                };
+                Command::AddNode { id, copy, group }
             }
             ["failover_to"] => Command::FailoverTo(node_ref(&o, "failover_to", names)?),
             ["upgrade"] => {
@@ -1684,9 +1721,12 @@ impl TimedCommand {
             Command::SetNetwork(n) => {
                 m.insert("network".into(), network_json(n));
             }
-            Command::AddNode { id, copy } => {
+            Command::AddNode { id, copy, group } => {
                 m.insert("add_node".into(), json!(id));
                 m.insert("copy".into(), json!(copy.name()));
+                if let Some(g) = group {
+                    m.insert("group".into(), json!(g));
+                }
             }
             Command::FailoverTo(n) => {
                 m.insert("failover_to".into(), json!(n));

@@ -294,7 +294,7 @@ fn nodes_added_by_commands_count_against_max_nodes() {
     // message the playground shows.
     let add = |k: usize| TimedCommand {
         at: ms(50),
-        command: Command::AddNode { id: format!("p{k}"), copy: CopyMethod::Snapshot },
+        command: Command::AddNode { id: format!("p{k}"), copy: CopyMethod::Snapshot, group: None },
     };
     let e = Playback::new(full, 1, vec![add(0)]).expect_err("one past the bound").0;
     assert_eq!(

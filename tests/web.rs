@@ -299,6 +299,7 @@ fn text_helpers() {
 use replsim::protocol::single_leader::{Joining, Status};
 use replsim::scenario::Role;
 use replsim::web::{chart, derive};
+use replsim::world::sim::LagSample;
 use replsim::world::trace::{RoleChange, TraceEvent};
 
 #[wasm_bindgen_test]
@@ -385,11 +386,12 @@ fn chart_axes_and_histograms_are_round() {
 #[wasm_bindgen_test]
 fn lag_series_break_where_a_node_was_not_a_follower() {
     // DDIA 5.1: node 1 follows, leads for a while (no samples: a gap), then follows again.
+    let sample = |at, lags: Vec<(usize, u64)>| LagSample { at, group: 0, lags };
     let samples = vec![
-        (0, vec![(1, 0), (2, 0)]),
-        (100, vec![(1, 40), (2, 10)]),
-        (200, vec![(2, 0)]),
-        (300, vec![(1, 900), (2, 5)]),
+        sample(0, vec![(1, 0), (2, 0)]),
+        sample(100, vec![(1, 40), (2, 10)]),
+        sample(200, vec![(2, 0)]),
+        sample(300, vec![(1, 900), (2, 5)]),
     ];
     let s = chart::lag_series(&samples, 1000, 1000);
     assert_eq!(s.len(), 2);
@@ -401,6 +403,22 @@ fn lag_series_break_where_a_node_was_not_a_follower() {
     let coarse = chart::lag_series(&samples, 1000, 2);
     assert_eq!(coarse[1].segments, vec![vec![(0, 10)]]);
     assert_eq!(chart::series_style(1), chart::series_style(1 + chart::SERIES.len()));
+}
+
+#[wasm_bindgen_test]
+fn ch5_2_lag_series_of_each_partition_read_only_their_own_leaders_samples() {
+    // DDIA 5.2 consistent prefix: two partitions' leaders tick in turn; a follower's line is not broken by the
+    // other partition's samples, and each series carries its group.
+    let samples = vec![
+        LagSample { at: 0, group: 0, lags: vec![(1, 0)] },
+        LagSample { at: 10, group: 1, lags: vec![(3, 5)] },
+        LagSample { at: 50, group: 0, lags: vec![(1, 800)] },
+        LagSample { at: 60, group: 1, lags: vec![(3, 0)] },
+    ];
+    let s = chart::lag_series(&samples, 1000, 1000);
+    assert_eq!(s.iter().map(|s| (s.group, s.node)).collect::<Vec<_>>(), vec![(0, 1), (1, 3)]);
+    assert_eq!(s[0].segments, vec![vec![(0, 0), (50, 800)]]);
+    assert_eq!(s[1].segments, vec![vec![(10, 5), (60, 0)]]);
 }
 
 // ----- DDIA 5.1 failover views in the DOM -----

@@ -1,6 +1,7 @@
 //! The arithmetic behind the hand-drawn SVG charts of the Metrics tab: round axis steps, a histogram, lag series
 //! per follower with gaps, path strings. Pure and small: no chart crate in the wasm.
 
+use crate::world::sim::LagSample;
 use crate::world::time::Micros;
 
 /// The smallest 1, 2 or 5 × 10^k that is at least `x` (and at least 1).
@@ -61,36 +62,41 @@ pub fn histogram(values: &[u64], max_bins: usize, min_width: u64) -> Histogram {
     Histogram { width, counts }
 }
 
-/// One follower's replication lag over time: runs of (time, lag) points, broken where it was not a follower
-/// (it led, or had not joined yet).
+/// One follower's replication lag over time, against the leader of its own replication group (partition): runs of
+/// (time, lag) points, broken where it was not a follower (it led, or had not joined yet).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LagSeries {
     pub node: usize,
+    /// The node's replication group: its points come only from samples its group's leader took.
+    pub group: usize,
     pub segments: Vec<Vec<(Micros, Micros)>>,
     pub max: Micros,
 }
 
-/// Split the simulation's lag samples into one series per follower. Points closer than `until / buckets` are
-/// merged (the largest lag wins), so a long run draws as many points as the chart has pixels, not samples.
-pub fn lag_series(samples: &[(Micros, Vec<(usize, Micros)>)], until: Micros, buckets: u64) -> Vec<LagSeries> {
-    let mut nodes: Vec<usize> = samples.iter().flat_map(|(_, l)| l.iter().map(|(n, _)| *n)).collect();
+/// Split the simulation's lag samples into one series per follower, ordered by group, then node. A follower's series
+/// reads only its own group's samples (another partition's leader ticks on its own log, and a gap there would only
+/// break the line). Points closer than `until / buckets` are merged (the largest lag wins), so a long run draws as
+/// many points as the chart has pixels, not samples.
+pub fn lag_series(samples: &[LagSample], until: Micros, buckets: u64) -> Vec<LagSeries> {
+    let mut nodes: Vec<(usize, usize)> =
+        samples.iter().flat_map(|s| s.lags.iter().map(move |(n, _)| (s.group, *n))).collect();
     crate::sql::sort_values(&mut nodes);
     nodes.dedup();
     let bucket_of = |t: Micros| t.saturating_mul(buckets.max(1)) / until.max(1);
     nodes
         .into_iter()
-        .map(|node| {
-            let mut series = LagSeries { node, segments: Vec::new(), max: 0 };
+        .map(|(group, node)| {
+            let mut series = LagSeries { node, group, segments: Vec::new(), max: 0 };
             let mut current: Vec<(Micros, Micros)> = Vec::new();
             let mut last_bucket = None;
-            for (t, lags) in samples {
-                match lags.iter().find(|(n, _)| *n == node) {
+            for s in samples.iter().filter(|s| s.group == group) {
+                match s.lags.iter().find(|(n, _)| *n == node) {
                     Some((_, lag)) => {
                         series.max = series.max.max(*lag);
-                        let b = bucket_of(*t);
+                        let b = bucket_of(s.at);
                         match current.last_mut() {
                             Some(p) if last_bucket == Some(b) => p.1 = p.1.max(*lag),
-                            _ => current.push((*t, *lag)),
+                            _ => current.push((s.at, *lag)),
                         }
                         last_bucket = Some(b);
                     }

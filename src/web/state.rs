@@ -722,7 +722,7 @@ impl Model {
                         }),
                     );
                 let id = derive::next_node_id(taken);
-                if self.command(Command::AddNode { id: id.clone(), copy }) && !self.playing {
+                if self.command(Command::AddNode { id: id.clone(), copy, group: None }) && !self.playing {
                     self.hint = Some(
                         [
                             id.as_str(),

@@ -164,8 +164,9 @@ pub struct Simulation {
     pub user_tokens: crate::vecmap::VecMap<String, u64>,
     /// Who acted as leader when: (node, from, until). Split-brain checking reads it.
     pub leader_spans: Vec<(usize, Micros, Option<Micros>)>,
-    /// Replication lag per follower, sampled at the leader's heartbeat ticks: (time, [(node, lag)]).
-    pub lag_samples: Vec<(Micros, Vec<(usize, Micros)>)>,
+    /// Replication lag per follower, sampled at each leader's heartbeat ticks: one sample per tick, holding the
+    /// followers of that leader's own replication group only (each partition has its own log).
+    pub lag_samples: Vec<LagSample>,
     net_rng: SimRng,
     in_flight: InFlightTable,
     next_msg: u64,
@@ -202,10 +203,20 @@ impl Simulation {
         let commands = merged_commands(scenario, extra);
         // Nodes that join later exist from the start, absent, so that every index and name is fixed for the run.
         let mut specs: Vec<NodeSpec> = scenario.nodes.clone();
+        // The replication group each joining node belongs to, fixed by the first command that adds it.
+        let mut joins: Vec<usize> = Vec::new();
         for c in commands.iter() {
-            if let Command::AddNode { id, .. } = &c.command {
+            if let Command::AddNode { id, group, .. } = &c.command {
                 if !specs.iter().any(|n| &n.id == id) {
+                    let g =
+                        match group {
+                            None => 0,
+                            Some(g) => scenario.partitions.iter().position(|p| &p.id == g).ok_or_else(|| {
+                                SetupError(format!("add_node {id}: no partition {g:?} to join (group)"))
+                            })?,
+                        };
                     specs.push(NodeSpec::new(id, Role::Follower));
+                    joins.push(g);
                 }
             }
         }
@@ -217,10 +228,14 @@ impl Simulation {
                 specs.len()
             )));
         }
-        // Replication groups: the scenario's partitions, or one group of every replica.
+        // Replication groups: the scenario's partitions, or one group of every replica; a joining node's own.
         let partition_of: Vec<usize> = specs
             .iter()
-            .map(|n| scenario.partitions.iter().position(|p| p.nodes.contains(&n.id)).unwrap_or(0))
+            .enumerate()
+            .map(|(i, n)| match i.checked_sub(scenario.nodes.len()) {
+                Some(k) => joins[k],
+                None => scenario.partitions.iter().position(|p| p.nodes.contains(&n.id)).unwrap_or(0),
+            })
             .collect();
         let groups = scenario.partitions.len().max(1);
         let leaders: Vec<usize> = (0..groups)
@@ -565,23 +580,28 @@ impl Simulation {
                 self.net.set_spec(spec.clone());
                 self.trace.push(TraceEvent::NetworkChanged { at: now, detail: c.label() });
             }
-            Command::AddNode { id, copy } => {
+            Command::AddNode { id, copy, .. } => {
                 let Some(i) = self.node_index(id) else { return };
                 if self.nodes[i].status != Status::Absent {
                     return;
                 }
-                // A configuration change: every replica learns the new member (an administrator's action).
-                let leader = self.leader();
-                let epoch = self.nodes.iter().filter(|n| n.is_replica()).map(|n| n.epoch).max().unwrap_or(1);
-                for n in self.nodes.iter_mut().filter(|n| n.is_replica() || n.index == i) {
+                // A configuration change: every replica of the node's group (partition) learns the new member (an
+                // administrator's action); the node copies that group's leader and follows it. Other groups keep
+                // their members, and their data never reaches it.
+                let group = self.partition_of[i];
+                let partition_of = &self.partition_of;
+                let in_group = |n: &Node| n.is_replica() && partition_of[n.index] == group;
+                let leader = self.leader_of(group);
+                let epoch = self.nodes.iter().filter(|n| in_group(n)).map(|n| n.epoch).max().unwrap_or(1);
+                for n in self.nodes.iter_mut().filter(|n| in_group(n) || n.index == i) {
                     if !n.members.contains(&i) {
                         n.members.push(i);
                     }
                 }
-                let members = self.nodes.iter().find(|n| n.is_replica() && n.index != i).map(|n| n.members.clone());
+                let members = self.nodes.iter().find(|n| in_group(n) && n.index != i).map(|n| n.members.clone());
                 self.nodes[i].members = members.unwrap_or_else(|| vec![i]);
                 let subscribers =
-                    self.nodes.iter().find(|n| n.is_replica() && n.index != i).map(|n| n.subscribers.clone());
+                    self.nodes.iter().find(|n| in_group(n) && n.index != i).map(|n| n.subscribers.clone());
                 self.nodes[i].subscribers = subscribers.unwrap_or_default();
                 self.nodes[i].join(leader, epoch, *copy == crate::scenario::CopyMethod::FileCopy);
                 self.trace.push(TraceEvent::Joined {
@@ -615,15 +635,25 @@ impl Simulation {
             }
             Command::FailoverTo(id) => {
                 let Some(target) = self.node_index(id) else { return };
-                match self.leader() {
+                // Only the named node's replication group changes hands: its own leader hands over to it.
+                let group = self.partition_of[target];
+                match self.leader_of(group) {
                     Some(l) if l != target && self.nodes[l].status == Status::Running => {
                         let effects = self.nodes[l].begin_handover(target, now, &self.cfg);
                         self.interpret(l, effects);
                     }
                     Some(l) if l == target => {}
                     _ => {
-                        // No working leader to hand over: the administrator promotes the follower directly.
-                        let epoch = self.nodes.iter().map(|n| n.epoch).max().unwrap_or(0) + 1;
+                        // No working leader to hand over: the administrator promotes the follower directly, in an
+                        // epoch newer than any its group has seen (each group counts its own epochs).
+                        let epoch = self
+                            .nodes
+                            .iter()
+                            .filter(|n| self.partition_of[n.index] == group)
+                            .map(|n| n.epoch)
+                            .max()
+                            .unwrap_or(0)
+                            + 1;
                         if self.nodes[target].status == Status::Running {
                             let effects = self.nodes[target].force_promote(epoch, now, &self.cfg);
                             self.interpret(target, effects);
@@ -739,21 +769,25 @@ impl Simulation {
             .map(|n| n.index)
     }
 
-    /// Record every replica's replication lag as the leader sees it at one of its ticks (for the lag chart).
+    /// Record the replication lag of every replica of the leader's group (partition) as the leader sees it at one
+    /// of its ticks (for the lag chart). A replica of another group follows another log: it is not measured here.
     fn sample_lag(&mut self, leader: usize) {
         let now = self.now;
         let l = &self.nodes[leader];
+        let group = self.partition_of[leader];
         let lags: Vec<(usize, Micros)> = self
             .nodes
             .iter()
-            .filter(|n| n.is_replica() && n.index != leader && n.status != Status::Absent)
+            .filter(|n| {
+                n.is_replica() && n.index != leader && n.status != Status::Absent && self.partition_of[n.index] == group
+            })
             .map(|n| {
                 let behind = l.entry(n.lsn() + 1).filter(|_| n.lsn() < l.lsn());
                 (n.index, behind.map_or(0, |e| now.saturating_sub(e.committed_at)))
             })
             .collect();
         if self.lag_samples.len() < MAX_LAG_SAMPLES {
-            self.lag_samples.push((now, lags));
+            self.lag_samples.push(LagSample { at: now, group, lags });
         }
     }
 
@@ -1087,6 +1121,16 @@ pub fn owner_filter(sql: &str, column: &str, user: &str) -> bool {
     [format!("{col} = {val}"), format!("{col}={val}"), format!("{col} ={val}"), format!("{col}= {val}")]
         .iter()
         .any(|p| flat.contains(p.as_str()))
+}
+
+/// One lag sample: at a leader's tick, how far behind it each replica of its group (partition) was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LagSample {
+    pub at: Micros,
+    /// The replication group (partition) of the leader that took the sample; every node in `lags` belongs to it.
+    pub group: usize,
+    /// (node, lag): the time since the leader committed the first entry the node has not applied (0: caught up).
+    pub lags: Vec<(usize, Micros)>,
 }
 
 /// Bound on lag samples kept (one per heartbeat: an hour at 50 ms).

@@ -131,8 +131,12 @@ fn latency_chart(sim: &Simulation) -> Html {
 fn lag_chart(sim: &Simulation, until: Micros, now: Micros) -> Html {
     let series = chart::lag_series(&sim.lag_samples, until, 320);
     let head = html! {
-        <h3 class="chart-title">{ "Replication lag" }<span class="muted">{ " · per follower, as the leader sees it" }</span></h3>
+        <h3 class="chart-title">{ "Replication lag" }<span class="muted">{ " · per follower, as its leader sees it" }</span></h3>
     };
+    // A partitioned database: each follower is measured against its own partition's leader, named in the legend.
+    let partitions = &sim.scenario.partitions;
+    let group_of =
+        |g: usize| -> String { partitions.get(g).map_or_else(String::new, |p| [" (", p.id.as_str(), ")"].concat()) };
     let right = W - 12.0;
     let plot_h = H - TOP - BOTTOM;
     let max_us = series.iter().map(|s| s.max).max().unwrap_or(0);
@@ -149,7 +153,7 @@ fn lag_chart(sim: &Simulation, until: Micros, now: Micros) -> Html {
             .collect::<Vec<_>>()
             .join(" ");
         html! {
-            <path class={classes!("series", class)} data-node={name(s.node)} d={d}
+            <path class={classes!("series", class)} data-node={name(s.node)} data-group={s.group.to_string()} d={d}
                   stroke-dasharray={(!dash.is_empty()).then_some(dash)} />
         }
     });
@@ -160,7 +164,7 @@ fn lag_chart(sim: &Simulation, until: Micros, now: Micros) -> Html {
                 <svg class="lswatch" viewBox="0 -6 30 12" width="30" height="12" aria-hidden="true">
                     <line class={classes!("series", class)} x1="0" y1="0" x2="30" y2="0" stroke-dasharray={(!dash.is_empty()).then_some(dash)} />
                 </svg>
-                { name(s.node) }<span class="muted">{ [" max ", &ms_label(s.max)].concat() }</span>
+                { name(s.node) }{ group_of(s.group) }<span class="muted">{ [" max ", &ms_label(s.max)].concat() }</span>
             </li>
         }
     });
