@@ -407,34 +407,22 @@ impl TraceEvent {
                 h.str(detail);
             }
             TraceEvent::ClientSent { at, client, op, node, sql } => {
-                h.word(11);
-                h.word(*at);
-                h.str(client);
-                h.word(*op as u64);
+                client_event(h, 11, *at, client, *op);
                 h.str(node);
                 h.str(sql);
             }
             TraceEvent::WriteAcked { at, client, op, node, lsn } => {
-                h.word(12);
-                h.word(*at);
-                h.str(client);
-                h.word(*op as u64);
+                client_event(h, 12, *at, client, *op);
                 h.str(node);
                 h.word(*lsn);
             }
             TraceEvent::ReadServed { at, client, op, node, rows } => {
-                h.word(13);
-                h.word(*at);
-                h.str(client);
-                h.word(*op as u64);
+                client_event(h, 13, *at, client, *op);
                 h.str(node);
                 h.word(*rows as u64);
             }
             TraceEvent::OpFailed { at, client, op, error } => {
-                h.word(14);
-                h.word(*at);
-                h.str(client);
-                h.word(*op as u64);
+                client_event(h, 14, *at, client, *op);
                 h.str(error);
             }
             TraceEvent::Applied { at, node, lsn } => node_number(h, 15, *at, node, *lsn),
@@ -569,6 +557,13 @@ impl TraceEvent {
         };
         s
     }
+}
+
+fn client_event(h: &mut TraceHasher, tag: u64, at: Micros, client: &str, op: usize) {
+    h.word(tag);
+    h.word(at);
+    h.str(client);
+    h.word(op as u64);
 }
 
 fn node_event(h: &mut TraceHasher, tag: u64, at: Micros, node: &str) {
