@@ -6,7 +6,6 @@ use replsim::check::anomalies;
 use replsim::check::failover::{failover_stats, final_leader, key_reuse, lost_writes, split_brain};
 use replsim::protocol::single_leader::Status;
 use replsim::scenario::{Command, FailoverSpec, Mode, Scenario, TimedCommand};
-use replsim::sql::Value;
 use replsim::world::sim::Simulation;
 use replsim::world::trace::TraceEvent;
 
@@ -24,13 +23,7 @@ fn kinds(sim: &Simulation) -> Vec<String> {
 /// Names in the final leader's `users` table: an independent view of which writes survived.
 fn surviving_names(sim: &Simulation) -> Vec<String> {
     let l = final_leader(sim).expect("a leader");
-    sim.nodes[l]
-        .db
-        .rows("users")
-        .into_iter()
-        .filter_map(|r| r.into_iter().find(|(c, _)| c == "name").map(|(_, v)| v))
-        .filter_map(|v| if let Value::Text(t) = v { Some(t) } else { None })
-        .collect()
+    common::text_column(sim, l, "users", "name")
 }
 
 // DDIA 5.1 failover: detect by timeout, elect the most up-to-date replica, reconfigure clients and followers.

@@ -4,7 +4,6 @@
 
 use replsim::link::LinkState;
 use replsim::scenario::{Command, Role, Scenario, TimedCommand};
-use replsim::sql::Value;
 use replsim::world::sim::Simulation;
 
 mod common;
@@ -25,13 +24,7 @@ fn with_entries(faults: serde_json::Value, workload: serde_json::Value) -> Resul
 
 /// The authors in a node's `messages` table.
 fn authors(sim: &Simulation, n: usize) -> Vec<String> {
-    sim.nodes[n]
-        .db
-        .rows("messages")
-        .into_iter()
-        .filter_map(|r| r.into_iter().find(|(c, _)| c == "author").map(|(_, v)| v))
-        .filter_map(|v| if let Value::Text(t) = v { Some(t) } else { None })
-        .collect()
+    common::text_column(sim, n, "messages", "author")
 }
 
 // DDIA 5.1 planned failover, on a partitioned database: only the named node's partition changes hands.

@@ -3,6 +3,7 @@
 
 use replsim::library;
 use replsim::scenario::Scenario;
+use replsim::sql::Value;
 use replsim::world::sim::Simulation;
 
 /// A lesson from the library (panics with the lesson's error: a broken lesson is a test failure).
@@ -24,4 +25,15 @@ pub fn run(s: &Scenario, seed: u64) -> Simulation {
 /// path directly. The source file is `file!()`, relative to the package root, which is where `cargo test` runs.
 pub fn regressions() -> Option<Box<dyn proptest::test_runner::FailurePersistence>> {
     Some(Box::new(proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions")))
+}
+
+/// The text values of `column` in every row of `table` on node `n`.
+pub fn text_column(sim: &Simulation, n: usize, table: &str, column: &str) -> Vec<String> {
+    sim.nodes[n]
+        .db
+        .rows(table)
+        .into_iter()
+        .filter_map(|r| r.into_iter().find(|(c, _)| c == column).map(|(_, v)| v))
+        .filter_map(|v| if let Value::Text(t) = v { Some(t) } else { None })
+        .collect()
 }
