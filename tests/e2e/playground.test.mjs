@@ -166,3 +166,20 @@ test('the lesson picker switches scenarios and the dark theme applies', async ()
   await shot(page, `statement-rand-${theme}`);
   await page.close();
 });
+
+test('a statement too long for a share link is refused at the input, and what was typed stays', async () => {
+  const { page, errors } = await open(context, server.base);
+  // 10,000 characters pass the input's maxlength, but "é" is two bytes each: 20,000 bytes, over the 10,000-byte limit.
+  const text = "INSERT INTO users (name) VALUES ('" + 'é'.repeat(9950) + "')";
+  await page.fill('[data-testid=sql-input]', text);
+  await page.waitForSelector('[data-testid=sql-too-long]', { timeout: 5000 });
+  assert.match(await page.textContent('[data-testid=sql-too-long]'), /Too long to send/);
+  assert.equal(await page.isDisabled('[data-testid=send]'), true, 'Send is disabled');
+  assert.equal(await page.inputValue('[data-testid=sql-input]'), text, 'the text is kept');
+  await shot(page, 'sql-too-long');
+  await page.fill('[data-testid=sql-input]', "INSERT INTO users (name) VALUES ('ok')");
+  await page.waitForSelector('[data-testid=sql-too-long]', { state: 'detached', timeout: 5000 });
+  assert.equal(await page.isDisabled('[data-testid=send]'), false);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
