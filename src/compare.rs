@@ -80,9 +80,11 @@ pub fn run_all(scenario: &Scenario, seed: u64) -> Result<Vec<Simulation>, SetupE
 }
 
 pub fn verdict(sim: &Simulation) -> Verdict {
-    let Some(l) = sim.leader() else { return Verdict::Behind { node: "(no leader)".into() } };
-    let leader = &sim.nodes[l];
+    let Some(l) = sim.protocol.single_leader().leader() else { return Verdict::Behind { node: "(no leader)".into() } };
+    let leader = &sim.protocol.single_leader().nodes[l];
     let downstream = sim
+        .protocol
+        .single_leader()
         .nodes
         .iter()
         .filter(|n| n.index != l && n.status != Status::Absent && (n.is_replica() || n.role == Role::Cdc));
@@ -98,7 +100,7 @@ pub fn verdict(sim: &Simulation) -> Verdict {
             rows += row_diffs(sim, leader, n).len();
         }
     }
-    let index_diverged = crate::check::check_divergence(sim).iter().any(|a| a.detail.starts_with("the search index"));
+    let index_diverged = !crate::check::divergence::check_index_divergence(sim).is_empty();
     match (rows, index_diverged) {
         (0, false) => Verdict::Match,
         (r, _) => Verdict::Diverged { rows: r.max(1) },
@@ -107,9 +109,9 @@ pub fn verdict(sim: &Simulation) -> Verdict {
 
 pub fn figures(sim: &Simulation) -> Figures {
     use crate::world::trace::MsgKind;
-    let leader = sim.leader();
+    let leader = sim.protocol.single_leader().leader();
     let (mut apply_rows, mut apply_bytes, mut leader_rows_written) = (0, 0, 0);
-    for n in sim.nodes.iter().filter(|n| n.status != Status::Absent) {
+    for n in sim.protocol.single_leader().nodes.iter().filter(|n| n.status != Status::Absent) {
         let st = n.db.stats();
         if Some(n.index) == leader {
             leader_rows_written = st.rows_written;
@@ -125,10 +127,12 @@ pub fn figures(sim: &Simulation) -> Figures {
             bytes += m.bytes;
         }
     }
-    let lags: Vec<u64> = sim.lag_samples.iter().flat_map(|s| s.lags.iter().map(|(_, d)| *d)).collect();
+    let lags: Vec<u64> =
+        sim.protocol.single_leader().lag_samples.iter().flat_map(|s| s.lags.iter().map(|(_, d)| *d)).collect();
     let max_lag = lags.iter().copied().max().unwrap_or(0);
     let mean_lag = if lags.is_empty() { 0.0 } else { lags.iter().sum::<u64>() as f64 / lags.len() as f64 / 1000.0 };
-    let replicator = sim.nodes.iter().find(|n| n.role == Role::Replicator).map(|n| &n.replicator);
+    let replicator =
+        sim.protocol.single_leader().nodes.iter().find(|n| n.role == Role::Replicator).map(|n| &n.replicator);
     Figures {
         log: sim.scenario.replication.log,
         records: sim.metrics.records,

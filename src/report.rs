@@ -34,7 +34,7 @@ fn history_json(sim: &Simulation, i: usize, h: &HistoryEntry) -> Value {
         "client": sim.clients[h.client].id,
         "op": if h.read { "read" } else { "write" },
         "sql": h.sql,
-        "node": sim.nodes[h.node].id,
+        "node": sim.protocol.single_leader().nodes[h.node].id,
         "start_ms": to_ms_f64(h.start),
         "end_ms": h.end.map(to_ms_f64),
         "ok": h.ok(),
@@ -44,6 +44,8 @@ fn history_json(sim: &Simulation, i: usize, h: &HistoryEntry) -> Value {
 
 pub fn report_json(sim: &Simulation) -> Value {
     let nodes: Vec<Value> = sim
+        .protocol
+        .single_leader()
         .nodes
         .iter()
         .filter(|n| n.status != Status::Absent)
@@ -129,8 +131,8 @@ pub fn report_text(sim: &Simulation) -> String {
     );
     let _ = writeln!(s, "trace hash {:016x} ({} events)", sim.trace.hash(), sim.trace.len());
     let _ = writeln!(s, "\nnodes:");
-    let leader_lsn = sim.leader().map_or(0, |l| sim.nodes[l].lsn());
-    for n in sim.nodes.iter().filter(|n| n.status != Status::Absent) {
+    let leader_lsn = sim.protocol.single_leader().leader().map_or(0, |l| sim.protocol.single_leader().nodes[l].lsn());
+    for n in sim.protocol.single_leader().nodes.iter().filter(|n| n.status != Status::Absent) {
         let rows: usize = n.db.table_names().iter().map(|t| n.db.rows(t).len()).sum();
         let _ = writeln!(
             s,

@@ -98,22 +98,24 @@ pub const LOG_TAIL: usize = 6;
 impl Simulation {
     pub fn view(&self) -> ClusterView {
         let now = self.now();
-        let leader = self.leader();
-        let leader_lsn = leader.map_or(0, |l| self.nodes[l].lsn());
-        let sync_of_leader = leader.and_then(|l| self.nodes[l].sync_follower());
+        let cl = self.protocol.single_leader();
+        let leader = cl.leader();
+        let leader_lsn = leader.map_or(0, |l| cl.nodes[l].lsn());
+        let sync_of_leader = leader.and_then(|l| cl.nodes[l].sync_follower());
         let partitioned = !self.scenario.partitions.is_empty();
-        let nodes = self
+        let nodes = cl
             .nodes
             .iter()
             .filter(|n| n.status != Status::Absent)
             .map(|n| {
                 // Lag is measured against the leader of the node's own partition.
-                let leader = if partitioned { self.leader_of(self.partition_of[n.index]) } else { leader };
-                let leader_lsn = leader.map_or(0, |l| self.nodes[l].lsn());
+                let seen = self.protocol.observe(n.index);
+                let leader = if partitioned { cl.leader_of(seen.group) } else { leader };
+                let leader_lsn = leader.map_or(0, |l| cl.nodes[l].lsn());
                 let lag_records = if n.is_replica() { leader_lsn.saturating_sub(n.lsn()) } else { 0 };
                 let lag_us = match leader {
                     Some(l) if lag_records > 0 => {
-                        self.nodes[l].entry(n.lsn() + 1).map_or(0, |e| now.saturating_sub(e.committed_at))
+                        cl.nodes[l].entry(n.lsn() + 1).map_or(0, |e| now.saturating_sub(e.committed_at))
                     }
                     _ => 0,
                 };
@@ -141,8 +143,8 @@ impl Simulation {
                 let start = n.log.len().saturating_sub(LOG_TAIL);
                 NodeView {
                     id: n.id.clone(),
-                    role: n.role,
-                    status: n.status,
+                    role: seen.role,
+                    status: seen.status,
                     lsn: n.lsn(),
                     lag_records,
                     lag_us,
@@ -162,11 +164,11 @@ impl Simulation {
                         crate::scenario::Mode::Async => false,
                     },
                     joining: n.joining.clone(),
-                    follows: n.leader.filter(|l| *l != n.index).map(|l| self.nodes[l].id.clone()),
+                    follows: n.leader.filter(|l| *l != n.index).map(|l| cl.nodes[l].id.clone()),
                     partition: self
                         .scenario
                         .partitions
-                        .get(self.partition_of[n.index])
+                        .get(cl.partition_of[n.index])
                         .filter(|_| n.is_replica())
                         .map(|p| p.id.clone()),
                 }
@@ -178,7 +180,7 @@ impl Simulation {
             .enumerate()
             .map(|(i, c)| ClientView {
                 id: c.id.clone(),
-                target: self.nodes[c.target].id.clone(),
+                target: cl.nodes[cl.clients[i].target].id.clone(),
                 pending: self.history.iter().filter(|h| h.client == i && h.end.is_none()).count(),
             })
             .collect();
@@ -195,7 +197,7 @@ impl Simulation {
                 doomed: m.doomed.is_some(),
             })
             .collect();
-        let mut names: Vec<String> = self.nodes.iter().map(|n| n.id.clone()).collect();
+        let mut names: Vec<String> = cl.nodes.iter().map(|n| n.id.clone()).collect();
         names.extend(self.clients.iter().map(|c| c.id.clone()));
         let mut cuts = Vec::new();
         for a in &names {

@@ -24,14 +24,15 @@ use common::lesson;
 fn check_now(sim: &Simulation, leaders: &mut VecMap<(usize, u64), usize>, what: &str) {
     let now = sim.now();
     let epochs = sim.scenario.failover.epochs;
-    for n in sim.nodes.iter().filter(|n| n.acting_leader()) {
+    for n in sim.protocol.single_leader().nodes.iter().filter(|n| n.acting_leader()) {
         let Some((epoch, _)) = n.leader_since else { continue };
-        let group = sim.partition_of[n.index];
+        let group = sim.protocol.single_leader().partition_of[n.index];
         if epochs {
             match leaders.get(&(group, epoch)) {
                 Some(&other) if other != n.index => panic!(
                     "{what} at {now} µs: {} and {} both lead epoch {epoch} of group {group}",
-                    sim.nodes[other].id, n.id
+                    sim.protocol.single_leader().nodes[other].id,
+                    n.id
                 ),
                 _ => {
                     leaders.insert((group, epoch), n.index);
@@ -43,10 +44,12 @@ fn check_now(sim: &Simulation, leaders: &mut VecMap<(usize, u64), usize>, what: 
         // Without epochs nothing stops two leaders writing the same LSNs: that is the split-brain lesson's point.
         return;
     }
-    let replicas: Vec<_> = sim.nodes.iter().filter(|n| n.is_replica() && n.status != Status::Absent).collect();
+    let replicas: Vec<_> =
+        sim.protocol.single_leader().nodes.iter().filter(|n| n.is_replica() && n.status != Status::Absent).collect();
     for (i, a) in replicas.iter().enumerate() {
         for b in &replicas[i + 1..] {
-            if sim.partition_of[a.index] != sim.partition_of[b.index] {
+            if sim.protocol.single_leader().partition_of[a.index] != sim.protocol.single_leader().partition_of[b.index]
+            {
                 continue;
             }
             // The LSNs both logs retain.
@@ -95,12 +98,12 @@ fn run_scenario_checked(s: &replsim::Scenario, what: &str, seed: u64) -> Simulat
     if s.replication.mode == Mode::Sync && s.failover.epochs {
         for (op, h) in sim.history.iter().enumerate().filter(|(_, h)| !h.read && h.ok()) {
             let group = h.result.as_ref().and_then(|r| r.served.first()).map_or(0, |(g, _)| *g);
-            let Some(leader) = sim.leader_of(group) else { continue };
+            let Some(leader) = sim.protocol.single_leader().leader_of(group) else { continue };
             assert!(
-                sim.nodes[leader].origins.contains_key(&op),
+                sim.protocol.single_leader().nodes[leader].origins.contains_key(&op),
                 "{what}: acknowledged write #{op} ({}) is not on the final leader {}",
                 h.sql,
-                sim.nodes[leader].id
+                sim.protocol.single_leader().nodes[leader].id
             );
         }
     }
@@ -158,10 +161,10 @@ fn two_leaders_in_one_epoch_are_caught() {
     let mut sim = Simulation::new(&s, s.seed, &[]).expect("starts");
     sim.run_until(200_000);
     let mut leaders = VecMap::new();
-    let leader = sim.leader().expect("a leader");
-    let epoch = sim.nodes[leader].leader_since.expect("leads").0;
+    let leader = sim.protocol.single_leader().leader().expect("a leader");
+    let epoch = sim.protocol.single_leader().nodes[leader].leader_since.expect("leads").0;
     // Pretend another node led this epoch before.
-    let other = (leader + 1) % sim.nodes.len();
-    leaders.insert((sim.partition_of[leader], epoch), other);
+    let other = (leader + 1) % sim.protocol.single_leader().nodes.len();
+    leaders.insert((sim.protocol.single_leader().partition_of[leader], epoch), other);
     check_now(&sim, &mut leaders, "planted");
 }

@@ -15,7 +15,7 @@ mod common;
 use common::{lesson, regressions, run};
 
 fn node(sim: &Simulation, id: &str) -> usize {
-    sim.nodes.iter().position(|n| n.id == id).unwrap_or_else(|| panic!("no node {id}"))
+    sim.protocol.single_leader().nodes.iter().position(|n| n.id == id).unwrap_or_else(|| panic!("no node {id}"))
 }
 
 fn divergences(sim: &Simulation) -> Vec<String> {
@@ -27,7 +27,7 @@ fn with_log(name: &str, log: LogKind) -> Scenario {
 }
 
 fn texts(sim: &Simulation, id: &str, table: &str, column: &str) -> Vec<String> {
-    sim.nodes[node(sim, id)]
+    sim.protocol.single_leader().nodes[node(sim, id)]
         .db
         .rows(table)
         .into_iter()
@@ -49,7 +49,8 @@ fn ch5_1_statement_now_and_rand_diverge() {
     assert!(!d.is_empty(), "statement-based NOW()/RAND() should diverge, seed 7");
     assert!(d.iter().any(|x| x.contains("n3")), "n3 (clock 2.5 s ahead) differs: {d:?}");
     let l = node(&sim, "n1");
-    let diffs = row_diffs(&sim, &sim.nodes[l], &sim.nodes[node(&sim, "n3")]);
+    let diffs =
+        row_diffs(&sim, &sim.protocol.single_leader().nodes[l], &sim.protocol.single_leader().nodes[node(&sim, "n3")]);
     // The 'desk' row was written with literal values: it is the same everywhere.
     assert!(diffs
         .iter()
@@ -70,7 +71,7 @@ fn ch5_1_logical_now_and_rand_converge() {
 fn ch5_1_substitution_fixes_statement_divergence() {
     let sim = run(&lesson("statement-substitution"), 7);
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
-    let shipped: Vec<String> = sim.nodes[0]
+    let shipped: Vec<String> = sim.protocol.single_leader().nodes[0]
         .log
         .iter()
         .filter_map(|e| match &e.record {
@@ -87,7 +88,7 @@ fn ch5_1_mixed_format_ships_unsafe_statements_as_rows() {
     let sim = run(&lesson("statement-mixed"), 7);
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
     let (mut rows, mut statements) = (0, 0);
-    for e in &sim.nodes[0].log {
+    for e in &sim.protocol.single_leader().nodes[0].log {
         match &e.record {
             LogRecord::Logical { unsafe_statement: Some(s), .. } => {
                 assert!(s.contains("NOW()"), "{s}");
@@ -120,8 +121,8 @@ fn ch5_1_wal_followers_build_identical_pages() {
     s.faults.clear();
     let sim = run(&s, 3);
     assert!(divergences(&sim).is_empty());
-    let leader = &sim.nodes[0];
-    for f in &sim.nodes[1..] {
+    let leader = &sim.protocol.single_leader().nodes[0];
+    for f in &sim.protocol.single_leader().nodes[1..] {
         assert_eq!(f.lsn(), leader.lsn());
         assert!(leader.db.pages_equal(&f.db), "{} pages differ from the leader's", f.id);
     }
@@ -133,13 +134,13 @@ fn ch5_1_wal_followers_build_identical_pages() {
 #[test]
 fn ch5_1_wal_follower_on_another_storage_format_halts() {
     let sim = run(&lesson("wal-rolling-upgrade"), 3);
-    let n3 = &sim.nodes[node(&sim, "n3")];
+    let n3 = &sim.protocol.single_leader().nodes[node(&sim, "n3")];
     assert_eq!(n3.status, Status::Halted);
     let e = n3.halt_error.clone().unwrap_or_default();
     assert!(e.contains("format 1") && e.contains("format 2"), "the error names both versions: {e}");
     assert_eq!(n3.storage_format, 2);
-    let n2 = &sim.nodes[node(&sim, "n2")];
-    assert_eq!(n2.lsn(), sim.nodes[0].lsn(), "the follower on the leader's format keeps up");
+    let n2 = &sim.protocol.single_leader().nodes[node(&sim, "n2")];
+    assert_eq!(n2.lsn(), sim.protocol.single_leader().nodes[0].lsn(), "the follower on the leader's format keeps up");
 }
 
 // DDIA 5.1 Logical log: "decoupled from the storage engine internals ... the leader and the follower can run different
@@ -149,16 +150,16 @@ fn ch5_1_logical_rolling_upgrade_converges_on_the_new_format() {
     let sim = run(&lesson("logical-rolling-upgrade"), 3);
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
     let l = replsim::check::failover::final_leader(&sim).expect("leader");
-    assert_eq!(sim.nodes[l].id, "n2", "the upgraded follower took over");
-    for n in sim.nodes.iter().filter(|n| n.is_replica()) {
+    assert_eq!(sim.protocol.single_leader().nodes[l].id, "n2", "the upgraded follower took over");
+    for n in sim.protocol.single_leader().nodes.iter().filter(|n| n.is_replica()) {
         assert_eq!(n.storage_format, 2, "{}", n.id);
         assert_eq!(n.db.storage_format(), 2, "{}", n.id);
-        assert_eq!(n.lsn(), sim.nodes[l].lsn(), "{}", n.id);
+        assert_eq!(n.lsn(), sim.protocol.single_leader().nodes[l].lsn(), "{}", n.id);
         assert_eq!(n.status, Status::Running, "{}", n.id);
     }
     // The WAL version of the same upgrade breaks.
     let wal = run(&with_log("logical-rolling-upgrade", LogKind::Wal), 3);
-    assert!(wal.nodes.iter().any(|n| n.status == Status::Halted));
+    assert!(wal.protocol.single_leader().nodes.iter().any(|n| n.status == Status::Halted));
 }
 
 // DDIA 5.1 Logical log: "easier for external applications to parse ... change data capture" — a search index fed by the
@@ -167,7 +168,7 @@ fn ch5_1_logical_rolling_upgrade_converges_on_the_new_format() {
 fn ch5_1_cdc_consumer_indexes_exactly_the_leaders_rows() {
     let sim = run(&lesson("cdc-search-index"), 5);
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
-    let c = &sim.nodes[node(&sim, "search")];
+    let c = &sim.protocol.single_leader().nodes[node(&sim, "search")];
     assert_eq!(c.role, Role::Cdc);
     let index = c.search.as_ref().expect("index");
     let keys: Vec<&String> = index.docs.keys().collect();
@@ -185,7 +186,7 @@ fn ch5_1_cdc_consumer_indexes_exactly_the_leaders_rows() {
 fn ch5_1_cdc_consumer_halts_on_statement_and_wal_logs() {
     for log in [LogKind::Statement, LogKind::Wal] {
         let sim = run(&with_log("cdc-search-index", log), 5);
-        let c = &sim.nodes[node(&sim, "search")];
+        let c = &sim.protocol.single_leader().nodes[node(&sim, "search")];
         assert_eq!(c.status, Status::Halted, "{log:?}");
         assert!(c.halt_error.as_deref().unwrap_or("").contains("change data capture needs row changes"));
     }
@@ -200,8 +201,11 @@ fn ch5_1_trigger_replication_copies_exactly_the_filtered_subset() {
     let mut names = texts(&sim, "n2", "customers", "name");
     names.sort();
     assert_eq!(names, vec!["Anouk", "Bram", "Daan"], "NL customers only (Cas moved to DE, Bram moved to NL)");
-    assert!(sim.nodes[node(&sim, "n2")].db.rows("orders").is_empty(), "orders are not replicated");
-    let index = sim.nodes[node(&sim, "search")].search.clone().expect("index");
+    assert!(
+        sim.protocol.single_leader().nodes[node(&sim, "n2")].db.rows("orders").is_empty(),
+        "orders are not replicated"
+    );
+    let index = sim.protocol.single_leader().nodes[node(&sim, "search")].search.clone().expect("index");
     assert_eq!(index.docs.len(), 3);
     assert_eq!(index.search("cas"), Vec::<String>::new());
 }
@@ -244,7 +248,7 @@ fn ch5_1_trigger_replication_follows_moved_keys_and_quoted_names() {
     let sim = run(&s, 5);
     assert!(sim.history.iter().all(|h| h.ok()), "{:?}", sim.history.iter().map(|h| &h.result).collect::<Vec<_>>());
     let rows = |id: &str| -> Vec<String> {
-        let mut r: Vec<String> = sim.nodes[node(&sim, id)]
+        let mut r: Vec<String> = sim.protocol.single_leader().nodes[node(&sim, id)]
             .db
             .rows("order \"items\"")
             .iter()
@@ -262,7 +266,7 @@ fn ch5_1_trigger_replication_follows_moved_keys_and_quoted_names() {
 
 fn sim_leader_changes(s: &Scenario) -> Vec<Vec<(String, Value)>> {
     let sim = run(s, 9);
-    sim.nodes[0].db.rows(replsim::protocol::single_leader::CHANGES_TABLE)
+    sim.protocol.single_leader().nodes[0].db.rows(replsim::protocol::single_leader::CHANGES_TABLE)
 }
 
 // DDIA 5.1 Implementation of Replication Logs: `replsim compare` runs the four methods side by side on one workload.
@@ -322,8 +326,8 @@ proptest! {
             let sim = run(&random_workload(seed, log, false), seed);
             let d = divergences(&sim);
             prop_assert!(d.is_empty(), "seed {seed} {log:?}: {d:?}");
-            let leader = &sim.nodes[0];
-            for f in sim.nodes.iter().filter(|n| n.is_replica() && n.index != 0) {
+            let leader = &sim.protocol.single_leader().nodes[0];
+            for f in sim.protocol.single_leader().nodes.iter().filter(|n| n.is_replica() && n.index != 0) {
                 prop_assert_eq!(f.lsn(), leader.lsn(), "seed {} {:?} {}", seed, log, &f.id);
                 if log == LogKind::Wal {
                     prop_assert!(leader.db.pages_equal(&f.db), "seed {seed}: pages of {} differ", f.id);
@@ -337,10 +341,10 @@ proptest! {
     #[test]
     fn ch5_1_storage_format_matters_only_to_wal(seed in 0u64..1_000_000) {
         let wal = run(&random_workload(seed, LogKind::Wal, true), seed);
-        prop_assert_eq!(wal.nodes[1].status, Status::Halted, "seed {}", seed);
+        prop_assert_eq!(wal.protocol.single_leader().nodes[1].status, Status::Halted, "seed {}", seed);
         let logical = run(&random_workload(seed, LogKind::Logical, true), seed);
         prop_assert!(divergences(&logical).is_empty(), "seed {seed}");
-        prop_assert_eq!(logical.nodes[1].lsn(), logical.nodes[0].lsn(), "seed {}", seed);
+        prop_assert_eq!(logical.protocol.single_leader().nodes[1].lsn(), logical.protocol.single_leader().nodes[0].lsn(), "seed {}", seed);
     }
 }
 
@@ -355,7 +359,8 @@ fn ch5_1_autoincrement_under_concurrent_writers_diverges_with_statements_only() 
     assert_eq!(leader_items, vec!["alice: book", "bob: lamp", "bob: desk"], "alice took id 1 before bob");
     let follower_items = texts(&sim, "n2", "orders", "item");
     assert_eq!(follower_items, vec!["bob: lamp", "alice: book", "bob: desk"], "replayed in commit order");
-    let diffs = row_diffs(&sim, &sim.nodes[l], &sim.nodes[node(&sim, "n2")]);
+    let diffs =
+        row_diffs(&sim, &sim.protocol.single_leader().nodes[l], &sim.protocol.single_leader().nodes[node(&sim, "n2")]);
     assert_eq!(diffs.len(), 2);
     for log in [LogKind::Wal, LogKind::Logical, LogKind::Trigger] {
         let other = run(&with_log("statement-autoincrement", log), 13);

@@ -296,10 +296,10 @@ fn text_helpers() {
 
 // ----- DDIA 5.1 failover views: pure helpers -----
 
+use replsim::protocol::single_leader::LagSample;
 use replsim::protocol::single_leader::{Joining, Status};
 use replsim::scenario::Role;
 use replsim::web::{chart, derive};
-use replsim::world::sim::LagSample;
 use replsim::world::trace::{RoleChange, TraceEvent};
 
 #[wasm_bindgen_test]

@@ -16,6 +16,60 @@ pub fn check_divergence(sim: &Simulation) -> Vec<Anomaly> {
     crate::check::failover::groups(sim).flat_map(|g| divergence_in(sim, g)).collect()
 }
 
+/// The search indexes (CDC consumers) that hold other documents than their leader's rows say they should.
+pub fn check_index_divergence(sim: &Simulation) -> Vec<Anomaly> {
+    crate::check::failover::groups(sim)
+        .filter_map(|g| crate::check::failover::final_leader_of(sim, g))
+        .flat_map(|l| index_divergence_in(sim, &sim.protocol.single_leader().nodes[l]))
+        .collect()
+}
+
+/// A CDC consumer that has seen everything must index exactly the leader's rows.
+fn index_divergence_in(sim: &Simulation, leader: &crate::protocol::single_leader::Node) -> Vec<Anomaly> {
+    let mut out = Vec::new();
+    for c in sim
+        .protocol
+        .single_leader()
+        .nodes
+        .iter()
+        .filter(|n| n.search.is_some() && n.status != Status::Absent && n.status != Status::Halted)
+    {
+        let Some(index) = &c.search else { continue };
+        if !caught_up(sim, leader, c) {
+            continue;
+        }
+        let want = search_docs(sim, leader, &index.table, &index.column);
+        let mut diffs = Vec::new();
+        let mut keys: Vec<&String> = want.keys().chain(index.docs.keys()).collect();
+        crate::sql::sort_values(&mut keys);
+        keys.dedup();
+        for k in keys {
+            let (a, b) = (want.get(k), index.docs.get(k));
+            if a != b {
+                let show = |x: Option<&String>| x.map_or("(missing)".to_string(), |t| format!("{t:?}"));
+                diffs.push(format!("key {k}: {} {} vs {} {}", leader.id, show(a), c.id, show(b)));
+            }
+        }
+        if !diffs.is_empty() {
+            let shown: Vec<&str> = diffs.iter().take(5).map(String::as_str).collect();
+            out.push(Anomaly {
+                kind: AnomalyKind::Divergence,
+                detail: format!(
+                    "the search index {} over {}.{} differs from {} in {} documents: {}",
+                    c.id,
+                    index.table,
+                    index.column,
+                    leader.id,
+                    diffs.len(),
+                    shown.join("; ")
+                ),
+                ops: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
 /// One row that differs between the leader and a replica (None: the row is missing on that side).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RowDiff {
@@ -122,11 +176,18 @@ fn caught_up(
 
 fn divergence_in(sim: &Simulation, group: usize) -> Vec<Anomaly> {
     let Some(l) = crate::check::failover::final_leader_of(sim, group) else { return Vec::new() };
-    let leader = &sim.nodes[l];
+    let leader = &sim.protocol.single_leader().nodes[l];
     let mut out = Vec::new();
-    let same =
-        |n: &crate::protocol::single_leader::Node| caught_up(sim, leader, n) && sim.partition_of[n.index] == group;
-    for f in sim.nodes.iter().filter(|n| n.index != l && n.is_replica() && n.status != Status::Absent && same(n)) {
+    let same = |n: &crate::protocol::single_leader::Node| {
+        caught_up(sim, leader, n) && sim.protocol.single_leader().partition_of[n.index] == group
+    };
+    for f in sim
+        .protocol
+        .single_leader()
+        .nodes
+        .iter()
+        .filter(|n| n.index != l && n.is_replica() && n.status != Status::Absent && same(n))
+    {
         let diffs = row_diffs(sim, leader, f);
         if diffs.is_empty() {
             continue;
@@ -173,42 +234,7 @@ fn divergence_in(sim: &Simulation, group: usize) -> Vec<Anomaly> {
             ops,
         });
     }
-    // A CDC consumer that has seen everything must index exactly the leader's rows.
-    for c in sim.nodes.iter().filter(|n| n.search.is_some() && n.status != Status::Absent && n.status != Status::Halted)
-    {
-        let Some(index) = &c.search else { continue };
-        if !caught_up(sim, leader, c) {
-            continue;
-        }
-        let want = search_docs(sim, leader, &index.table, &index.column);
-        let mut diffs = Vec::new();
-        let mut keys: Vec<&String> = want.keys().chain(index.docs.keys()).collect();
-        crate::sql::sort_values(&mut keys);
-        keys.dedup();
-        for k in keys {
-            let (a, b) = (want.get(k), index.docs.get(k));
-            if a != b {
-                let show = |x: Option<&String>| x.map_or("(missing)".to_string(), |t| format!("{t:?}"));
-                diffs.push(format!("key {k}: {} {} vs {} {}", leader.id, show(a), c.id, show(b)));
-            }
-        }
-        if !diffs.is_empty() {
-            let shown: Vec<&str> = diffs.iter().take(5).map(String::as_str).collect();
-            out.push(Anomaly {
-                kind: AnomalyKind::Divergence,
-                detail: format!(
-                    "the search index {} over {}.{} differs from {} in {} documents: {}",
-                    c.id,
-                    index.table,
-                    index.column,
-                    leader.id,
-                    diffs.len(),
-                    shown.join("; ")
-                ),
-                ops: Vec::new(),
-            });
-        }
-    }
+    out.extend(index_divergence_in(sim, leader));
     out
 }
 

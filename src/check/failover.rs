@@ -22,13 +22,15 @@ pub fn final_leader(sim: &Simulation) -> Option<usize> {
 
 /// The same, within one replication group (partition).
 pub fn final_leader_of(sim: &Simulation, group: usize) -> Option<usize> {
-    sim.leader_of(group).or_else(|| {
-        sim.nodes
+    sim.protocol.single_leader().leader_of(group).or_else(|| {
+        sim.protocol
+            .single_leader()
+            .nodes
             .iter()
             .filter(|n| {
                 n.is_replica()
                     && n.status != crate::protocol::single_leader::Status::Absent
-                    && sim.partition_of[n.index] == group
+                    && sim.protocol.single_leader().partition_of[n.index] == group
             })
             .max_by_key(|n| (n.epoch, n.lsn(), std::cmp::Reverse(n.index)))
             .map(|n| n.index)
@@ -50,15 +52,18 @@ pub fn lost_writes(sim: &Simulation) -> Vec<Anomaly> {
     sim.history
         .iter()
         .enumerate()
-        .filter(|(_, h)| !h.read && h.ok() && sim.nodes[h.node].is_replica())
-        .filter_map(|(i, h)| leaders[sim.partition_of[h.node]].map(|l| (i, h, &sim.nodes[l])))
+        .filter(|(_, h)| !h.read && h.ok() && sim.protocol.single_leader().nodes[h.node].is_replica())
+        .filter_map(|(i, h)| {
+            leaders[sim.protocol.single_leader().partition_of[h.node]]
+                .map(|l| (i, h, &sim.protocol.single_leader().nodes[l]))
+        })
         .filter(|(i, _, leader)| !leader.origins.contains_key(i))
         .map(|(i, h, leader)| Anomaly {
             kind: AnomalyKind::LostWrite,
             detail: format!(
                 "{} was acknowledged by {} at {}, but the final leader {} does not have it",
                 who(sim, i),
-                sim.nodes[h.node].id,
+                sim.protocol.single_leader().nodes[h.node].id,
                 h.end.map(fmt_ms).unwrap_or_default(),
                 leader.id
             ),
@@ -73,7 +78,7 @@ pub fn key_reuse(sim: &Simulation) -> Vec<Anomaly> {
     let mut pairs: Vec<((usize, &str), usize)> = Vec::new();
     for (i, h) in sim.history.iter().enumerate().filter(|(_, h)| !h.read && h.ok()) {
         for (key, _) in h.result.iter().flat_map(|r| r.inserted.iter()) {
-            pairs.push(((sim.partition_of[h.node], key.as_str()), i));
+            pairs.push(((sim.protocol.single_leader().partition_of[h.node], key.as_str()), i));
         }
     }
     // Sorted by key, each key's inserts stay in history order.
@@ -107,11 +112,13 @@ pub fn key_reuse(sim: &Simulation) -> Vec<Anomaly> {
 pub fn split_brain(sim: &Simulation) -> Vec<Anomaly> {
     let end_of_run = sim.now();
     let spans: Vec<(usize, u64, u64)> =
-        sim.leader_spans.iter().map(|(n, s, e)| (*n, *s, e.unwrap_or(end_of_run))).collect();
+        sim.protocol.single_leader().leader_spans.iter().map(|(n, s, e)| (*n, *s, e.unwrap_or(end_of_run))).collect();
     let mut out = Vec::new();
     for (i, a) in spans.iter().enumerate() {
         for b in &spans[i + 1..] {
-            if a.0 == b.0 || sim.partition_of[a.0] != sim.partition_of[b.0] {
+            if a.0 == b.0
+                || sim.protocol.single_leader().partition_of[a.0] != sim.protocol.single_leader().partition_of[b.0]
+            {
                 continue;
             }
             let (from, to) = (a.1.max(b.1), a.2.min(b.2));
@@ -132,13 +139,13 @@ pub fn split_brain(sim: &Simulation) -> Vec<Anomaly> {
             }
             let detail = format!(
                 "{} and {} both acted as leader from {} to {}: {} took writes {:?}, {} took writes {:?}",
-                sim.nodes[a.0].id,
-                sim.nodes[b.0].id,
+                sim.protocol.single_leader().nodes[a.0].id,
+                sim.protocol.single_leader().nodes[b.0].id,
                 fmt_ms(from),
                 fmt_ms(to),
-                sim.nodes[a.0].id,
+                sim.protocol.single_leader().nodes[a.0].id,
                 wa,
-                sim.nodes[b.0].id,
+                sim.protocol.single_leader().nodes[b.0].id,
                 wb
             );
             let mut ops = wa;
@@ -152,7 +159,7 @@ pub fn split_brain(sim: &Simulation) -> Vec<Anomaly> {
 /// Windows of consecutive failed writes (by start time), each closed by the next write that succeeded.
 pub fn unavailability(sim: &Simulation) -> Vec<Anomaly> {
     let mut writes: Vec<usize> = (0..sim.history.len())
-        .filter(|i| !sim.history[*i].read && sim.nodes[sim.history[*i].node].is_replica())
+        .filter(|i| !sim.history[*i].read && sim.protocol.single_leader().nodes[sim.history[*i].node].is_replica())
         .filter(|i| sim.history[*i].end.is_some())
         .collect();
     crate::sql::sort_stable_by(&mut writes, |a, b| (sim.history[*a].start, a).cmp(&(sim.history[*b].start, b)));
@@ -210,7 +217,7 @@ pub fn failover_stats(sim: &Simulation) -> FailoverStats {
     let mut stats = FailoverStats::default();
     let mut crashed_leader_at: Option<u64> = None;
     let mut alive: VecMap<&str, bool> = VecMap::default();
-    for n in &sim.nodes {
+    for n in &sim.protocol.single_leader().nodes {
         alive.insert(n.id.as_str(), true);
     }
     let mut current: Option<String> =

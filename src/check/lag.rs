@@ -1,6 +1,7 @@
 //! Checkers for DDIA 5.2 "Problems with Replication Lag", on client histories. Every replica applies the
-//! leader's log in order, so the state a read saw is exactly a prefix of the log: its `served_lsn`. A read
-//! reflects a write if and only if the write's LSN is within that prefix. That makes the rules exact:
+//! leader's log in order, so the state a read saw is exactly a prefix of the log: its version (`served_lsn` in
+//! its partition's log). A read reflects a write if and only if its version covers the write's. That makes the
+//! rules exact:
 //!
 //! - `stale-read`: a read that misses a write acknowledged before the read began (a linearizable store never
 //!   does this). The general case; reported only where none of the sharper rules below applies.
@@ -11,14 +12,15 @@
 //!   writes replicate through independent logs.
 
 use crate::check::{Anomaly, AnomalyKind};
+use crate::protocol::Version;
 use crate::world::sim::{HistoryEntry, Simulation};
 use crate::world::time::fmt_ms;
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Write {
     op: usize,
-    part: usize,
-    lsn: u64,
+    /// The version the write created.
+    version: Version,
     start: u64,
     end: u64,
 }
@@ -26,27 +28,32 @@ struct Write {
 #[derive(Clone)]
 struct Read {
     op: usize,
-    /// (partition, LSN) of each part of the state it saw.
-    seen: Vec<(usize, u64)>,
+    /// The version of each part of the state it saw (one per partition it looked at).
+    seen: Vec<Version>,
     start: u64,
     end: u64,
 }
 
 impl Read {
-    /// The LSN this read saw in `part`, if it looked there at all.
-    fn at(&self, part: usize) -> Option<u64> {
-        self.seen.iter().find(|(p, _)| *p == part).map(|(_, l)| *l)
-    }
+    /// Did the state this read saw include `w`? `None` if it did not look where `w` went.
     fn reflects(&self, w: &Write) -> Option<bool> {
-        self.at(w.part).map(|l| l >= w.lsn)
+        self.seen.iter().find_map(|v| v.covers(&w.version))
+    }
+    /// Did this read see an older state than `earlier` did, of some part both looked at?
+    fn older_than(&self, earlier: &Read) -> bool {
+        earlier.seen.iter().any(|e| self.seen.iter().any(|v| v.covers(e) == Some(false)))
     }
     fn describe(&self) -> String {
-        let parts: Vec<String> = self.seen.iter().map(|(p, l)| format!("p{}@{l}", p + 1)).collect();
         match self.seen.as_slice() {
-            [(_, l)] => format!("lsn {l}"),
-            _ => parts.join(" "),
+            [one] => one.label(),
+            _ => self.seen.iter().map(Version::label_in_group).collect::<Vec<_>>().join(" "),
         }
     }
+}
+
+/// The versions an operation's answer reports: (partition, LSN) of each part of the state it saw or wrote.
+fn versions(served: &[(usize, u64)]) -> Vec<Version> {
+    served.iter().map(|&(group, lsn)| Version::Lsn { group, lsn }).collect()
 }
 
 fn user_of(sim: &Simulation, h: &HistoryEntry) -> String {
@@ -61,8 +68,8 @@ fn writes(sim: &Simulation) -> Vec<Write> {
         .filter_map(|(op, h)| {
             let r = h.result.as_ref()?;
             let lsn = r.lsn?;
-            let part = r.served.first().map_or(0, |(p, _)| *p);
-            Some(Write { op, part, lsn, start: h.start, end: h.end? })
+            let group = r.served.first().map_or(0, |(p, _)| *p);
+            Some(Write { op, version: Version::Lsn { group, lsn }, start: h.start, end: h.end? })
         })
         .collect()
 }
@@ -71,10 +78,11 @@ fn reads(sim: &Simulation) -> Vec<Read> {
     sim.history
         .iter()
         .enumerate()
-        .filter(|(_, h)| h.read && h.ok() && sim.nodes[h.node].is_replica())
+        .filter(|(_, h)| h.read && h.ok() && sim.protocol.single_leader().nodes[h.node].is_replica())
         .filter_map(|(op, h)| {
             let r = h.result.as_ref()?;
             let seen = if r.served.is_empty() { vec![(0, r.served_lsn?)] } else { r.served.clone() };
+            let seen = versions(&seen);
             Some(Read { op, seen, start: h.start, end: h.end? })
         })
         .collect()
@@ -98,7 +106,7 @@ pub fn check(sim: &Simulation) -> Vec<Anomaly> {
     for r in &rs {
         let h = &sim.history[r.op];
         let reader = user_of(sim, h);
-        let node = &sim.nodes[h.node].id;
+        let node = &sim.protocol.single_leader().nodes[h.node].id;
         // Writes acknowledged before this read began that it does not reflect.
         let missed: Vec<&Write> = ws.iter().filter(|w| w.end < r.start && r.reflects(w) == Some(false)).collect();
         let own: Vec<&&Write> = missed.iter().filter(|w| user_of(sim, &sim.history[w.op]) == reader).collect();
@@ -108,12 +116,12 @@ pub fn check(sim: &Simulation) -> Vec<Anomaly> {
             out.push(Anomaly {
                 kind: AnomalyKind::ReadYourWrites,
                 detail: format!(
-                    "{reader}'s read #{} on {node} at {} saw {} but {reader}'s own write #{} (lsn {}) was acknowledged at {}",
+                    "{reader}'s read #{} on {node} at {} saw {} but {reader}'s own write #{} ({}) was acknowledged at {}",
                     r.op,
                     fmt_ms(r.start),
                     r.describe(),
                     w.op,
-                    w.lsn,
+                    w.version.label(),
                     fmt_ms(w.end)
                 ),
                 ops: vec![w.op, r.op],
@@ -123,7 +131,7 @@ pub fn check(sim: &Simulation) -> Vec<Anomaly> {
         let earlier = rs
             .iter()
             .filter(|e| e.end < r.start && user_of(sim, &sim.history[e.op]) == reader)
-            .filter(|e| e.seen.iter().any(|(p, l)| r.at(*p).is_some_and(|now| now < *l)))
+            .filter(|e| r.older_than(e))
             .max_by_key(|e| e.end);
         if let Some(e) = earlier {
             sharper = true;
@@ -135,7 +143,7 @@ pub fn check(sim: &Simulation) -> Vec<Anomaly> {
                     r.describe(),
                     e.describe(),
                     e.op,
-                    sim.nodes[sim.history[e.op].node].id
+                    sim.protocol.single_leader().nodes[sim.history[e.op].node].id
                 ),
                 ops: vec![e.op, r.op],
             });
@@ -144,7 +152,7 @@ pub fn check(sim: &Simulation) -> Vec<Anomaly> {
         if r.seen.len() > 1 {
             let effect = ws.iter().filter(|w2| r.reflects(w2) == Some(true)).find_map(|w2| {
                 ws.iter()
-                    .filter(|w1| w1.part != w2.part && r.reflects(w1) == Some(false))
+                    .filter(|w1| w1.version.covers(&w2.version).is_none() && r.reflects(w1) == Some(false))
                     .find(|w1| causally_before(sim, w1, w2, &rs))
                     .map(|w1| (w1, w2))
             });
@@ -165,12 +173,12 @@ pub fn check(sim: &Simulation) -> Vec<Anomaly> {
                 out.push(Anomaly {
                     kind: AnomalyKind::StaleRead,
                     detail: format!(
-                        "read #{} on {node} at {} saw {}, missing write #{} (lsn {}) acknowledged at {}",
+                        "read #{} on {node} at {} saw {}, missing write #{} ({}) acknowledged at {}",
                         r.op,
                         fmt_ms(r.start),
                         r.describe(),
                         w.op,
-                        w.lsn,
+                        w.version.label(),
                         fmt_ms(w.end)
                     ),
                     ops: vec![w.op, r.op],
@@ -224,9 +232,12 @@ pub fn policy_table(scenario: &crate::scenario::Scenario, seed: u64) -> Vec<Poli
             }
             // By name, as the CLI's table has always listed them.
             crate::sql::sort_stable_by(&mut counts, |a, b| a.0.name().cmp(b.0.name()));
-            let done: Vec<&HistoryEntry> =
-                sim.history.iter().filter(|h| h.read && h.ok() && sim.nodes[h.node].is_replica()).collect();
-            let leader_reads = done.iter().filter(|h| sim.nodes[h.node].is_leader()).count();
+            let done: Vec<&HistoryEntry> = sim
+                .history
+                .iter()
+                .filter(|h| h.read && h.ok() && sim.protocol.single_leader().nodes[h.node].is_replica())
+                .collect();
+            let leader_reads = done.iter().filter(|h| sim.protocol.single_leader().nodes[h.node].is_leader()).count();
             let latencies: Vec<u64> = done.iter().filter_map(|h| h.end.map(|e| e - h.start)).collect();
             Some(PolicyRow {
                 policy: route.name(),

@@ -1,16 +1,355 @@
 //! Replication protocols, and what every protocol shares with the world that runs it.
 //!
-//! The world (`crate::world`) owns time, the network and the clients; a protocol is the behaviour of the database
-//! processes: I/O-free state machines that take the simulated time and one input (a message, a timer, a client's
-//! request) and return effects (send, set a timer, a note for the trace). Only the world interprets effects.
+//! The world (`crate::world`) owns true time, the event queue, the network, the processes' lives (running, paused,
+//! crashed), the clients' history and the trace. It knows processes and messages, not leaders. A protocol is
+//! everything else: the database processes as I/O-free state machines, and the client library that decides where a
+//! client's statement goes. The world talks to the protocol through one enum, [`Protocol`], whose methods are the
+//! whole interface: start / message / timer / crash handlers and client requests that return [`Action`]s, commands
+//! that only the protocol understands (add a node, fail over), and [`Protocol::observe`], which gives views and
+//! checkers what every protocol can say about a node (its role badge, its version, whether it takes writes).
+//! One enum rather than a generic world: the world stays one `Clone` type for checkpoints, and the wasm carries
+//! one copy of it.
 //!
 //! - `single_leader/`: DDIA 5.1 and 5.2, one folder, one file per section.
 //! - `partitions.rs`: which replication group (partition) a statement belongs to.
+//!
+//! A new protocol (multi-leader, leaderless) is a folder next to `single_leader/` and one variant in each of
+//! [`Protocol`], [`Message`] and [`Timer`].
 
 pub mod partitions;
 pub mod single_leader;
 
+use crate::scenario::{Command, Role, Scenario, TimedCommand};
 use crate::sql::{Outcome, StatementKind, Value};
+use crate::world::sim::{HistoryEntry, SetupError};
+use crate::world::time::Micros;
+use crate::world::trace::{MsgKind, Name, TraceEvent};
+
+/// The replicated system a run simulates: one variant per protocol. The world calls only these methods.
+#[derive(Clone, Debug)]
+pub enum Protocol {
+    SingleLeader(single_leader::Cluster),
+}
+
+/// A message between endpoints, of whichever protocol runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Message {
+    SingleLeader(single_leader::Payload),
+}
+
+/// A timer a process set, of whichever protocol runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Timer {
+    SingleLeader(single_leader::Timer),
+}
+
+/// What the protocol asks the world to do.
+// Built and consumed at once, never stored in bulk.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Put a message on the network; `delay` is added to the network's latency (service discovery's propagation).
+    Send {
+        from: Endpoint,
+        to: Endpoint,
+        msg: Message,
+        delay: Micros,
+    },
+    /// Wake process `node` at `at` (ignored if the process crashed in between).
+    SetTimer {
+        node: usize,
+        at: Micros,
+        timer: Timer,
+    },
+    Trace(TraceEvent),
+    /// The process stops as if crashed (a split-brain guard shut it down): what it had parked is lost.
+    Stop {
+        node: usize,
+    },
+    /// Client operation `op` has its answer.
+    Finish {
+        op: usize,
+        result: OpResult,
+    },
+    /// Client operation `op` is now with `node` (passed on to another replica).
+    Reassign {
+        op: usize,
+        node: usize,
+    },
+}
+
+/// Where the client library sends a new statement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Routed {
+    /// The client's guess at whether it reads (the node decides for real).
+    pub read: bool,
+    /// The node the operation is recorded against (the first it goes to).
+    pub node: usize,
+    /// The client refused it without sending anything.
+    pub refused: Option<OpError>,
+    pub actions: Vec<Action>,
+}
+
+/// What a protocol did with a command.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CommandOutcome {
+    /// Not this protocol's command, or nothing to do (an unknown node, a node already there).
+    Ignored,
+    Actions(Vec<Action>),
+    /// A client operation: the world records it in the history, starts its timeout, then acts.
+    Operation {
+        client: usize,
+        sql: String,
+        routed: Routed,
+    },
+}
+
+/// A point in a replica's history, comparable with another replica's: an LSN within one replication group's log
+/// under single-leader replication; a version vector or a timestamp under the protocols to come.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Version {
+    Lsn { group: usize, lsn: u64 },
+}
+
+impl Version {
+    /// Does a replica at `self` reflect everything of `other`? `None` when the two are not comparable (different
+    /// groups' logs).
+    pub fn covers(&self, other: &Version) -> Option<bool> {
+        match (self, other) {
+            (Version::Lsn { group: a, lsn: x }, Version::Lsn { group: b, lsn: y }) => (a == b).then_some(x >= y),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Version::Lsn { lsn, .. } => format!("lsn {lsn}"),
+        }
+    }
+
+    /// The label with the replication group it belongs to (`p2@7`: partition 2, LSN 7).
+    pub fn label_in_group(&self) -> String {
+        match self {
+            Version::Lsn { group, lsn } => format!("p{}@{lsn}", group + 1),
+        }
+    }
+}
+
+/// What any protocol can say about one of its nodes, for views and checkers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    pub role: Role,
+    pub status: Status,
+    /// How far its data goes.
+    pub version: Version,
+    /// It takes writes right now (a leader that is running or stalled).
+    pub takes_writes: bool,
+    /// The replication group it belongs to.
+    pub group: usize,
+}
+
+impl Protocol {
+    /// Build the processes and clients of `scenario` (nodes that `add_node` brings in later exist from the start,
+    /// absent; `commands` says which).
+    pub fn new(scenario: &Scenario, seed: u64, commands: &[TimedCommand]) -> Result<Self, SetupError> {
+        single_leader::Cluster::new(scenario, seed, commands).map(Protocol::SingleLeader)
+    }
+
+    /// Every endpoint's name, nodes first, then clients.
+    pub fn names(&self) -> std::rc::Rc<[Name]> {
+        match self {
+            Protocol::SingleLeader(c) => c.names.clone(),
+        }
+    }
+
+    /// The single-leader cluster, for the views and checkers of DDIA 5.1 and 5.2. (When a second protocol
+    /// exists, this becomes an `Option`: each caller then says what it shows for the others.)
+    pub fn single_leader(&self) -> &single_leader::Cluster {
+        match self {
+            Protocol::SingleLeader(c) => c,
+        }
+    }
+
+    pub fn single_leader_mut(&mut self) -> &mut single_leader::Cluster {
+        match self {
+            Protocol::SingleLeader(c) => c,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Protocol::SingleLeader(c) => c.nodes.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn node_index(&self, id: &str) -> Option<usize> {
+        match self {
+            Protocol::SingleLeader(c) => c.nodes.iter().position(|n| n.id == id),
+        }
+    }
+
+    pub fn status(&self, node: usize) -> Status {
+        match self {
+            Protocol::SingleLeader(c) => c.nodes[node].status,
+        }
+    }
+
+    /// Bumped at every crash: timers set by an earlier life of the process are ignored.
+    pub fn incarnation(&self, node: usize) -> u64 {
+        match self {
+            Protocol::SingleLeader(c) => c.nodes[node].incarnation,
+        }
+    }
+
+    /// The process stops: volatile state is lost, durable state stays.
+    pub fn crash(&mut self, node: usize) {
+        match self {
+            Protocol::SingleLeader(c) => c.nodes[node].crash(),
+        }
+    }
+
+    pub fn pause(&mut self, node: usize) {
+        match self {
+            Protocol::SingleLeader(c) => c.nodes[node].status = Status::Paused,
+        }
+    }
+
+    /// The process runs again after a pause or a crash (halted again if it had halted on an error).
+    pub fn revive(&mut self, node: usize) {
+        match self {
+            Protocol::SingleLeader(c) => {
+                let n = &mut c.nodes[node];
+                n.status = if n.halt_error.is_some() { Status::Halted } else { Status::Running };
+            }
+        }
+    }
+
+    /// A rolling upgrade's step: the (stopped) process's files are rewritten in storage format `format`.
+    pub fn upgrade_storage(&mut self, node: usize, format: u8) -> Result<(), String> {
+        match self {
+            Protocol::SingleLeader(c) => c.nodes[node].upgrade_storage(format),
+        }
+    }
+
+    pub fn on_start(&mut self, node: usize, now: Micros) -> Vec<Action> {
+        match self {
+            Protocol::SingleLeader(c) => c.on_start(node, now),
+        }
+    }
+
+    pub fn on_message(&mut self, node: usize, now: Micros, from: Endpoint, msg: Message) -> Vec<Action> {
+        match (self, msg) {
+            (Protocol::SingleLeader(c), Message::SingleLeader(p)) => c.on_message(node, now, from, p),
+        }
+    }
+
+    pub fn on_timer(&mut self, node: usize, now: Micros, timer: Timer) -> Vec<Action> {
+        match (self, timer) {
+            (Protocol::SingleLeader(c), Timer::SingleLeader(t)) => c.on_timer(node, now, t),
+        }
+    }
+
+    /// A client sends statement `sql` as operation `op`: where it goes, or why the client refuses it.
+    pub fn client_request(&mut self, client: usize, op: usize, sql: &str, now: Micros) -> Routed {
+        match self {
+            Protocol::SingleLeader(c) => c.client_request(client, op, sql, now),
+        }
+    }
+
+    /// A message reached client `client`. `history`: the operations so far (the world drops answers to finished
+    /// ones before calling).
+    pub fn on_client_message(
+        &mut self,
+        client: usize,
+        now: Micros,
+        from: Endpoint,
+        msg: Message,
+        history: &[HistoryEntry],
+    ) -> Vec<Action> {
+        match (self, msg) {
+            (Protocol::SingleLeader(c), Message::SingleLeader(p)) => c.on_client_message(client, now, from, p, history),
+        }
+    }
+
+    /// Client operation `op`, sent to `node`, had no answer in time.
+    pub fn on_client_timeout(&mut self, client: usize, op: &HistoryEntry, index: usize) {
+        match self {
+            Protocol::SingleLeader(c) => c.on_client_timeout(client, op, index),
+        }
+    }
+
+    /// A command only the protocol understands (a membership change, a failover, a cache lookup). `op` is the
+    /// history index the command gets if it is a client operation.
+    pub fn command(&mut self, command: &Command, op: usize, now: Micros) -> CommandOutcome {
+        match self {
+            Protocol::SingleLeader(c) => c.command(command, op, now),
+        }
+    }
+
+    /// The protocol's own bookkeeping after every event (who acted as leader when).
+    pub fn after_event(&mut self, now: Micros) {
+        match self {
+            Protocol::SingleLeader(c) => c.track_leadership(now),
+        }
+    }
+
+    pub fn observe(&self, node: usize) -> Observation {
+        match self {
+            Protocol::SingleLeader(c) => c.observe(node),
+        }
+    }
+}
+
+impl Message {
+    pub fn kind(&self) -> MsgKind {
+        match self {
+            Message::SingleLeader(p) => p.kind(),
+        }
+    }
+
+    /// The client operation (history index) this message belongs to, if any.
+    pub fn op(&self) -> Option<usize> {
+        match self {
+            Message::SingleLeader(p) => p.op(),
+        }
+    }
+
+    /// The log positions (first, last) a replication message carries.
+    pub fn lsns(&self) -> Option<(u64, u64)> {
+        match self {
+            Message::SingleLeader(p) => p.lsns(),
+        }
+    }
+
+    /// The label drawn on the message token.
+    pub fn label(&self) -> String {
+        match self {
+            Message::SingleLeader(p) => p.label(),
+        }
+    }
+
+    pub fn size_bytes(&self) -> u32 {
+        match self {
+            Message::SingleLeader(p) => p.size_bytes(),
+        }
+    }
+
+    /// Replication log records it carries, and their bytes (for the log-method comparison).
+    pub fn records(&self) -> (u64, u64) {
+        match self {
+            Message::SingleLeader(p) => p.records(),
+        }
+    }
+
+    pub fn single_leader(&self) -> Option<&single_leader::Payload> {
+        match self {
+            Message::SingleLeader(p) => Some(p),
+        }
+    }
+}
 
 /// The state of a process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

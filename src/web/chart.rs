@@ -1,7 +1,7 @@
 //! The arithmetic behind the hand-drawn SVG charts of the Metrics tab: round axis steps, a histogram, lag series
 //! per follower with gaps, path strings. Pure and small: no chart crate in the wasm.
 
-use crate::world::sim::LagSample;
+use crate::protocol::single_leader::LagSample;
 use crate::world::time::Micros;
 
 /// The smallest 1, 2 or 5 × 10^k that is at least `x` (and at least 1).

@@ -537,7 +537,7 @@ impl Model {
     /// The real leader's id (the acting leader of the newest epoch), as the core decides it.
     pub fn leader_id(&self) -> Option<&str> {
         let sim = self.pb.as_ref()?.sim();
-        sim.leader().map(|i| sim.nodes[i].id.as_str())
+        sim.protocol.single_leader().leader().map(|i| sim.protocol.single_leader().nodes[i].id.as_str())
     }
 
     fn sync_clock(&mut self) {
@@ -710,17 +710,21 @@ impl Model {
             Action::AddFollower(copy) => {
                 let Some(pb) = self.pb.as_ref() else { return false };
                 let sim = pb.sim();
-                if sim.nodes.len() >= crate::scenario::MAX_NODES {
+                if sim.protocol.single_leader().nodes.len() >= crate::scenario::MAX_NODES {
                     self.hint = Some("The cluster is as large as the playground allows.".into());
                     return true;
                 }
-                let taken =
-                    sim.nodes.iter().map(|n| n.id.as_str()).chain(sim.clients.iter().map(|c| c.id.as_str())).chain(
-                        sim.commands().iter().filter_map(|c| match &c.command {
-                            Command::AddNode { id, .. } => Some(id.as_str()),
-                            _ => None,
-                        }),
-                    );
+                let taken = sim
+                    .protocol
+                    .single_leader()
+                    .nodes
+                    .iter()
+                    .map(|n| n.id.as_str())
+                    .chain(sim.clients.iter().map(|c| c.id.as_str()))
+                    .chain(sim.commands().iter().filter_map(|c| match &c.command {
+                        Command::AddNode { id, .. } => Some(id.as_str()),
+                        _ => None,
+                    }));
                 let id = derive::next_node_id(taken);
                 if self.command(Command::AddNode { id: id.clone(), copy, group: None }) && !self.playing {
                     self.hint = Some(
@@ -811,7 +815,7 @@ impl Model {
         // A node that joins must exist (absent) from the start of the run: the simulation fixes every index and
         // name when it is built. A new one means building the run again, with the command in its list.
         let new_node = match &command {
-            Command::AddNode { id, .. } => !pb.sim().nodes.iter().any(|n| &n.id == id),
+            Command::AddNode { id, .. } => !pb.sim().protocol.single_leader().nodes.iter().any(|n| &n.id == id),
             _ => false,
         };
         if new_node {

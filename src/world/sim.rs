@@ -1,5 +1,7 @@
-//! The simulation: one world struct that owns true time, the event queue, the network, the nodes, the clients and
-//! the trace. A run is a pure function of (scenario, seed, commands).
+//! The simulation: one world struct that owns true time, the event queue, the network, the processes' lives, the
+//! clients' history and the trace. A run is a pure function of (scenario, seed, commands). The world knows
+//! processes and messages, not leaders: what the processes do is the replication protocol's
+//! (`crate::protocol::Protocol`), reached through one enum.
 //!
 //! Event order is total: `(time, class, sequence)`. Timed commands (the scenario's workload and faults, and what a
 //! person does in the playground) come first at their time, in list order; everything else (deliveries, timers)
@@ -10,14 +12,12 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::rc::Rc;
 
-use crate::protocol::single_leader::{
-    Effect, Endpoint, Node, NodeConfig, Note, OpError, OpResult, Payload, Status, Timer,
-};
-use crate::scenario::{ClientSpec, Command, NodeSpec, Role, Route, Scenario, TimedCommand};
+use crate::protocol::{Action, CommandOutcome, Endpoint, Message, OpError, OpResult, Protocol, Routed, Status, Timer};
+use crate::scenario::{ClientSpec, Command, Scenario, TimedCommand};
 use crate::world::net::Network;
 use crate::world::rng::SimRng;
 use crate::world::time::{after, ms, Micros};
-use crate::world::trace::{DropReason, Label, MsgKind, Name, RoleChange, Trace, TraceEvent};
+use crate::world::trace::{DropReason, Label, MsgKind, Name, Trace, TraceEvent};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum EventKind {
@@ -32,7 +32,7 @@ enum EventKind {
 pub struct InFlight {
     pub from: Endpoint,
     pub to: Endpoint,
-    pub payload: Payload,
+    pub payload: Message,
     pub sent: Micros,
     pub deliver: Micros,
     /// Decided at send time: the network loses this one, or the link was already cut.
@@ -97,29 +97,15 @@ impl HistoryEntry {
     }
 }
 
+/// A client as the world knows it: a name, a person, a timeout. Where its statements go is the protocol's client
+/// library's business.
 #[derive(Clone, Debug)]
 pub struct ClientState {
     pub id: String,
     pub timeout: Micros,
-    /// The node this client sends to: the leader it knows of.
-    pub target: usize,
-    /// Epoch of the newest leader announcement it has heard.
-    pub known_epoch: u64,
-    /// The cache node the application writes inserted rows to.
-    pub cache: Option<usize>,
     /// The person behind the client.
     pub user: String,
-    /// The leader it knows of, per partition (`target` is partition 0's).
-    pub targets: Vec<usize>,
-    pub route: Route,
     pub spec: Rc<ClientSpec>,
-    /// When this client's last write was acknowledged (leader-window routing).
-    pub last_write: Option<Micros>,
-    /// LSN of this client's last acknowledged write (lsn-token routing).
-    pub token: u64,
-    /// Replicas a sticky client gave up on after they did not answer.
-    pub avoid: crate::vecmap::VecMap<usize, ()>,
-    rng: SimRng,
 }
 
 /// Counters per message kind.
@@ -150,30 +136,19 @@ pub struct Simulation {
     now: Micros,
     queue: BinaryHeap<Reverse<(Micros, u64, EventKind)>>,
     seq: u64,
-    pub nodes: Vec<Node>,
+    /// The processes and what they do: the replication protocol of this run.
+    pub protocol: Protocol,
     pub clients: Vec<ClientState>,
     pub net: Network,
     parked: Vec<Vec<Parked>>,
     /// Endpoint names: nodes first, then clients.
     names: Rc<[Name]>,
-    /// Which replication group (partition) each node belongs to.
-    pub partition_of: Vec<usize>,
-    /// Scatter-gather reads in progress: op -> (partitions still to answer, rows so far, (partition, lsn) seen).
-    scatter: crate::vecmap::VecMap<usize, (Vec<usize>, OpResult)>,
-    /// LSN of each user's last acknowledged write, shared by the user's devices when they share tokens.
-    pub user_tokens: crate::vecmap::VecMap<String, u64>,
-    /// Who acted as leader when: (node, from, until). Split-brain checking reads it.
-    pub leader_spans: Vec<(usize, Micros, Option<Micros>)>,
-    /// Replication lag per follower, sampled at each leader's heartbeat ticks: one sample per tick, holding the
-    /// followers of that leader's own replication group only (each partition has its own log).
-    pub lag_samples: Vec<LagSample>,
     net_rng: SimRng,
     in_flight: InFlightTable,
     next_msg: u64,
     pub history: Vec<HistoryEntry>,
     pub trace: Trace,
     pub metrics: Metrics,
-    cfg: Rc<NodeConfig>,
 }
 
 /// Errors that stop a run from starting (the scenario parsed, but its schema does not execute).
@@ -198,128 +173,20 @@ impl Simulation {
         extra: &[TimedCommand],
         keep_trace: bool,
     ) -> Result<Self, SetupError> {
-        let leader =
-            scenario.nodes.iter().position(|n| n.role == Role::Leader).ok_or_else(|| SetupError("no leader".into()))?;
         let commands = merged_commands(scenario, extra);
-        // Nodes that join later exist from the start, absent, so that every index and name is fixed for the run.
-        let mut specs: Vec<NodeSpec> = scenario.nodes.clone();
-        // The replication group each joining node belongs to, fixed by the first command that adds it.
-        let mut joins: Vec<usize> = Vec::new();
-        for c in commands.iter() {
-            if let Command::AddNode { id, group, .. } = &c.command {
-                if !specs.iter().any(|n| &n.id == id) {
-                    let g =
-                        match group {
-                            None => 0,
-                            Some(g) => scenario.partitions.iter().position(|p| &p.id == g).ok_or_else(|| {
-                                SetupError(format!("add_node {id}: no partition {g:?} to join (group)"))
-                            })?,
-                        };
-                    specs.push(NodeSpec::new(id, Role::Follower));
-                    joins.push(g);
-                }
-            }
-        }
-        // Joiners count against the bound too (a link's or a person's commands are not checked by scenario parsing).
-        let max_nodes = crate::scenario::MAX_NODES.max(scenario.nodes.len());
-        if specs.len() > max_nodes {
-            return Err(SetupError(format!(
-                "at most {max_nodes} nodes in a run, counting those added by add_node commands (found {})",
-                specs.len()
-            )));
-        }
-        // Replication groups: the scenario's partitions, or one group of every replica; a joining node's own.
-        let partition_of: Vec<usize> = specs
-            .iter()
-            .enumerate()
-            .map(|(i, n)| match i.checked_sub(scenario.nodes.len()) {
-                Some(k) => joins[k],
-                None => scenario.partitions.iter().position(|p| p.nodes.contains(&n.id)).unwrap_or(0),
-            })
-            .collect();
-        let groups = scenario.partitions.len().max(1);
-        let leaders: Vec<usize> = (0..groups)
-            .map(|g| {
-                (0..scenario.nodes.len())
-                    .find(|i| scenario.nodes[*i].role == Role::Leader && partition_of[*i] == g)
-                    .unwrap_or(leader)
-            })
-            .collect();
-        let members_of = |g: usize| -> Vec<usize> {
-            (0..scenario.nodes.len())
-                .filter(|i| scenario.nodes[*i].role.is_replica() && partition_of[*i] == g)
-                .collect()
-        };
-        let controller = scenario.nodes.iter().position(|n| n.role == Role::Controller);
-        let cdc: Vec<usize> = (0..scenario.nodes.len()).filter(|i| scenario.nodes[*i].role == Role::Cdc).collect();
-        let mut nodes = Vec::new();
-        for (i, spec) in specs.iter().enumerate() {
-            let mut n = Node::new(i, &spec.id, spec.role, spec.clock, ms(spec.apply_delay_ms), seed);
-            n.db = crate::sql::Database::with_storage(spec.storage_format, scenario.page_size as usize)
-                .map_err(|e| SetupError(format!("nodes[{i}].storage_format: {e}")))?;
-            n.storage_format = spec.storage_format;
-            n.db.set_row_locking(scenario.row_locking);
-            if i >= scenario.nodes.len() {
-                n.status = Status::Absent;
-            } else if spec.role.is_replica() || spec.role == Role::Cdc {
-                n.leader = Some(leaders[partition_of[i]]);
-                n.epoch = 1;
-                for (k, sql) in scenario.schema.iter().enumerate() {
-                    n.bootstrap(sql).map_err(|e| SetupError(format!("schema[{k}]: {e}")))?;
-                }
-                if spec.role.is_replica() {
-                    n.members = members_of(partition_of[i]);
-                    n.subscribers = cdc.clone();
-                }
-                if let Some((table, column)) = &spec.index {
-                    n.search = Some(crate::protocol::single_leader::SearchIndex::new(table, column));
-                }
-            } else if matches!(spec.role, Role::Controller | Role::Replicator) {
-                n.leader = Some(leader);
-            }
-            if spec.role == Role::Replicator {
-                n.replicator.targets = (0..scenario.nodes.len())
-                    .filter(|t| scenario.nodes[*t].role == Role::Follower || scenario.nodes[*t].role == Role::Cdc)
-                    .collect();
-            }
-            nodes.push(n);
-        }
-        if scenario.replication.log == crate::scenario::LogKind::Trigger {
-            nodes[leader].install_change_capture(&scenario.replication.trigger).map_err(SetupError)?;
-        }
+        let protocol = Protocol::new(scenario, seed, &commands)?;
+        let names = protocol.names();
         let clients = scenario
             .clients
             .iter()
             .map(|c| ClientState {
                 id: c.id.clone(),
                 timeout: ms(c.timeout_ms),
-                target: leader,
-                targets: leaders.clone(),
-                known_epoch: 1,
-                cache: c.cache.as_ref().and_then(|id| scenario.nodes.iter().position(|n| &n.id == id)),
                 user: c.user.clone().unwrap_or_else(|| c.id.clone()),
-                route: c.route,
                 spec: Rc::new(c.clone()),
-                last_write: None,
-                token: 0,
-                avoid: Default::default(),
-                rng: SimRng::fork(seed, &format!("client:{}", c.id)),
             })
             .collect();
-        let cfg = NodeConfig {
-            mode: scenario.replication.mode,
-            log: scenario.replication.log,
-            heartbeat: ms(scenario.replication.heartbeat_ms),
-            statement_substitution: scenario.replication.statement_substitution,
-            semi_sync_timeout: ms(scenario.replication.semi_sync_timeout_ms),
-            log_retention: scenario.replication.log_retention,
-            failover: scenario.failover,
-            controller,
-            statement_mixed: scenario.replication.statement_mixed,
-            trigger: scenario.replication.trigger.clone(),
-        };
-        let mut names: Vec<String> = specs.iter().map(|n| n.id.clone()).collect();
-        names.extend(scenario.clients.iter().map(|c| c.id.clone()));
+        let n = protocol.len();
         let mut sim = Simulation {
             scenario: Rc::new(scenario.clone()),
             seed,
@@ -328,31 +195,25 @@ impl Simulation {
             now: 0,
             queue: BinaryHeap::new(),
             seq: 0,
-            nodes,
+            protocol,
             clients,
-            names: names.iter().map(|n| Name::from(n.as_str())).collect(),
-            net: Network::new(scenario.network.clone(), names),
-            parked: vec![Vec::new(); specs.len()],
-            leader_spans: Vec::new(),
-            user_tokens: Default::default(),
-            partition_of,
-            scatter: Default::default(),
-            lag_samples: Vec::new(),
+            net: Network::new(scenario.network.clone(), names.iter().map(|n| n.to_string()).collect()),
+            names,
+            parked: vec![Vec::new(); n],
             net_rng: SimRng::fork(seed, "network"),
             in_flight: InFlightTable::default(),
             next_msg: 0,
             history: Vec::new(),
             trace: Trace::new(keep_trace),
             metrics: Metrics::default(),
-            cfg: Rc::new(cfg),
         };
-        for i in 0..sim.nodes.len() {
-            if sim.nodes[i].status != Status::Absent {
-                let effects = sim.nodes[i].on_start(0, &sim.cfg);
-                sim.interpret(i, effects);
+        for i in 0..n {
+            if sim.protocol.status(i) != Status::Absent {
+                let actions = sim.protocol.on_start(i, 0);
+                sim.interpret(actions);
             }
         }
-        sim.track_leadership();
+        sim.protocol.after_event(0);
         Ok(sim)
     }
 
@@ -414,34 +275,26 @@ impl Simulation {
         match ev {
             EventKind::Deliver(id) => self.deliver(id),
             EventKind::Timer { node, incarnation, timer } => {
-                let n = &self.nodes[node];
-                if n.incarnation == incarnation && n.status != Status::Crashed {
-                    if n.status == Status::Paused {
+                let status = self.protocol.status(node);
+                if self.protocol.incarnation(node) == incarnation && status != Status::Crashed {
+                    if status == Status::Paused {
                         // A stalled process notices its timers only when it runs again.
                         self.parked[node].push(Parked::Timer { incarnation, timer });
                     } else {
-                        if timer == Timer::Tick && self.nodes[node].acting_leader() {
-                            self.sample_lag(node);
-                        }
-                        let effects = self.nodes[node].on_timer(t, timer, &self.cfg);
-                        self.interpret(node, effects);
+                        let actions = self.protocol.on_timer(node, t, timer);
+                        self.interpret(actions);
                     }
                 }
             }
             EventKind::ClientTimeout { client, op } => {
                 if self.history[op].end.is_none() {
-                    // A sticky client stops trusting a replica that did not answer, and reroutes from now on.
-                    let node = self.history[op].node;
-                    self.scatter.remove(&op);
-                    if self.history[op].read && self.clients[client].route == Route::Sticky {
-                        self.clients[client].avoid.insert(node, ());
-                    }
+                    self.protocol.on_client_timeout(client, &self.history[op], op);
                     let error = OpError::TimedOut { after_ms: self.clients[client].timeout / 1000 };
                     self.finish_op(op, OpResult::error(error));
                 }
             }
             EventKind::Resume { node, incarnation } => {
-                if self.nodes[node].incarnation == incarnation && self.nodes[node].status == Status::Paused {
+                if self.protocol.incarnation(node) == incarnation && self.protocol.status(node) == Status::Paused {
                     self.resume(node);
                 }
             }
@@ -470,17 +323,17 @@ impl Simulation {
     /// A resumed process handles, in arrival order, everything that reached it while it was stalled.
     fn resume(&mut self, node: usize) {
         let now = self.now;
-        self.nodes[node].status = if self.nodes[node].halt_error.is_some() { Status::Halted } else { Status::Running };
+        self.protocol.revive(node);
         self.trace.push(TraceEvent::Resumed { at: now, node: self.nm(Endpoint::Node(node)) });
         for p in std::mem::take(&mut self.parked[node]) {
-            let effects = match p {
-                Parked::Message { from, payload } => self.nodes[node].on_message(now, from, payload, &self.cfg),
-                Parked::Timer { incarnation, timer } if incarnation == self.nodes[node].incarnation => {
-                    self.nodes[node].on_timer(now, timer, &self.cfg)
+            let actions = match p {
+                Parked::Message { from, msg } => self.protocol.on_message(node, now, from, msg),
+                Parked::Timer { incarnation, timer } if incarnation == self.protocol.incarnation(node) => {
+                    self.protocol.on_timer(node, now, timer)
                 }
                 Parked::Timer { .. } => Vec::new(),
             };
-            self.interpret(node, effects);
+            self.interpret(actions);
         }
     }
 
@@ -490,69 +343,39 @@ impl Simulation {
             Command::Sql { client, sql } => {
                 let Some(ci) = self.clients.iter().position(|x| &x.id == client) else { return };
                 let op = self.history.len();
-                // Classified again from the answer; this first guess decides the routing.
-                let read = looks_like_read(sql);
-                let groups = self.scenario.partitions.len().max(1);
-                let routed = crate::protocol::partitions::target(sql, &self.scenario.partition_key, groups);
-                let parts: Vec<usize> = match &routed {
-                    Ok(crate::protocol::partitions::Target::One(p)) => vec![*p],
-                    Ok(crate::protocol::partitions::Target::All) => (0..groups).collect(),
-                    Err(_) => vec![0],
-                };
-                let legs: Vec<(usize, u64, Option<Micros>)> = parts
-                    .iter()
-                    .map(|p| if read { self.route_read(ci, sql, *p) } else { (self.clients[ci].targets[*p], 0, None) })
-                    .collect();
-                self.start_op(ci, read, sql.clone(), legs[0].0);
-                if let Err(e) = routed {
-                    // The router refuses statements it cannot place; nothing is sent.
-                    self.finish_op(op, OpResult::error(OpError::Router(e.to_string())));
-                    return;
-                }
-                let timeout = self.clients[ci].timeout;
-                self.push(after(now, timeout), EventKind::ClientTimeout { client: ci, op });
-                if legs.len() > 1 {
-                    // Scatter-gather: one replica per partition, answers merged when all are in.
-                    let result = OpResult { ok: true, read_only: true, ..OpResult::default() };
-                    self.scatter.insert(op, (parts.clone(), result));
-                }
-                for (node, min_lsn, max_lag) in legs {
-                    let request = Payload::Request { op, sql: sql.clone(), min_lsn, max_lag };
-                    self.send(Endpoint::Client(ci), Endpoint::Node(node), request);
-                }
+                let routed = self.protocol.client_request(ci, op, sql, now);
+                self.begin_op(ci, sql.clone(), routed);
             }
             Command::Crash(id) => {
                 let Some(i) = self.node_index(id) else { return };
-                if self.nodes[i].status != Status::Crashed {
-                    self.nodes[i].crash();
-                    self.parked[i].clear();
+                if self.protocol.status(i) != Status::Crashed {
+                    self.stop(i);
                     self.trace.push(TraceEvent::Crashed { at: now, node: self.nm(Endpoint::Node(i)) });
                 }
             }
             Command::Restart(id) => {
                 let Some(i) = self.node_index(id) else { return };
-                if self.nodes[i].status == Status::Crashed {
-                    self.nodes[i].status =
-                        if self.nodes[i].halt_error.is_some() { Status::Halted } else { Status::Running };
+                if self.protocol.status(i) == Status::Crashed {
+                    self.protocol.revive(i);
                     self.trace.push(TraceEvent::Restarted { at: now, node: self.nm(Endpoint::Node(i)) });
-                    let effects = self.nodes[i].on_start(now, &self.cfg);
-                    self.interpret(i, effects);
+                    let actions = self.protocol.on_start(i, now);
+                    self.interpret(actions);
                 }
             }
             Command::Pause { node, for_ms } => {
                 let Some(i) = self.node_index(node) else { return };
-                if matches!(self.nodes[i].status, Status::Running | Status::Halted) {
-                    self.nodes[i].status = Status::Paused;
+                if matches!(self.protocol.status(i), Status::Running | Status::Halted) {
+                    self.protocol.pause(i);
                     self.trace.push(TraceEvent::Paused { at: now, node: self.nm(Endpoint::Node(i)) });
                     if let Some(d) = for_ms {
-                        let inc = self.nodes[i].incarnation;
+                        let inc = self.protocol.incarnation(i);
                         self.push(after(now, ms(*d)), EventKind::Resume { node: i, incarnation: inc });
                     }
                 }
             }
             Command::Resume(id) => {
                 let Some(i) = self.node_index(id) else { return };
-                if self.nodes[i].status == Status::Paused {
+                if self.protocol.status(i) == Status::Paused {
                     self.resume(i);
                 }
             }
@@ -580,103 +403,52 @@ impl Simulation {
                 self.net.set_spec(spec.clone());
                 self.trace.push(TraceEvent::NetworkChanged { at: now, detail: c.label() });
             }
-            Command::AddNode { id, copy, .. } => {
-                let Some(i) = self.node_index(id) else { return };
-                if self.nodes[i].status != Status::Absent {
-                    return;
-                }
-                // A configuration change: every replica of the node's group (partition) learns the new member (an
-                // administrator's action); the node copies that group's leader and follows it. Other groups keep
-                // their members, and their data never reaches it.
-                let group = self.partition_of[i];
-                let partition_of = &self.partition_of;
-                let in_group = |n: &Node| n.is_replica() && partition_of[n.index] == group;
-                let leader = self.leader_of(group);
-                let epoch = self.nodes.iter().filter(|n| in_group(n)).map(|n| n.epoch).max().unwrap_or(1);
-                for n in self.nodes.iter_mut().filter(|n| in_group(n) || n.index == i) {
-                    if !n.members.contains(&i) {
-                        n.members.push(i);
-                    }
-                }
-                let members = self.nodes.iter().find(|n| in_group(n) && n.index != i).map(|n| n.members.clone());
-                self.nodes[i].members = members.unwrap_or_else(|| vec![i]);
-                let subscribers =
-                    self.nodes.iter().find(|n| in_group(n) && n.index != i).map(|n| n.subscribers.clone());
-                self.nodes[i].subscribers = subscribers.unwrap_or_default();
-                self.nodes[i].join(leader, epoch, *copy == crate::scenario::CopyMethod::FileCopy);
-                self.trace.push(TraceEvent::Joined {
-                    at: now,
-                    node: self.nm(Endpoint::Node(i)),
-                    method: copy.name().into(),
-                });
-                let effects = self.nodes[i].on_start(now, &self.cfg);
-                self.interpret(i, effects);
-                self.track_leadership();
-            }
             Command::Upgrade { node, format } => {
                 let Some(i) = self.node_index(node) else { return };
-                if matches!(self.nodes[i].status, Status::Absent) {
+                if matches!(self.protocol.status(i), Status::Absent) {
                     return;
                 }
                 // The process stops, its files are rewritten in the new format, and it starts again.
-                let was_down = self.nodes[i].status == Status::Crashed;
-                self.nodes[i].crash();
-                self.parked[i].clear();
-                if let Err(e) = self.nodes[i].upgrade_storage(*format) {
+                let was_down = self.protocol.status(i) == Status::Crashed;
+                self.stop(i);
+                if let Err(e) = self.protocol.upgrade_storage(i, *format) {
                     self.trace.push(TraceEvent::Halted { at: now, node: self.nm(Endpoint::Node(i)), error: e });
                 }
                 self.trace.push(TraceEvent::Upgraded { at: now, node: self.nm(Endpoint::Node(i)), format: *format });
                 if !was_down {
-                    self.nodes[i].status =
-                        if self.nodes[i].halt_error.is_some() { Status::Halted } else { Status::Running };
-                    let effects = self.nodes[i].on_start(now, &self.cfg);
-                    self.interpret(i, effects);
+                    self.protocol.revive(i);
+                    let actions = self.protocol.on_start(i, now);
+                    self.interpret(actions);
                 }
             }
-            Command::FailoverTo(id) => {
-                let Some(target) = self.node_index(id) else { return };
-                // Only the named node's replication group changes hands: its own leader hands over to it.
-                let group = self.partition_of[target];
-                match self.leader_of(group) {
-                    Some(l) if l != target && self.nodes[l].status == Status::Running => {
-                        let effects = self.nodes[l].begin_handover(target, now, &self.cfg);
-                        self.interpret(l, effects);
-                    }
-                    Some(l) if l == target => {}
-                    _ => {
-                        // No working leader to hand over: the administrator promotes the follower directly, in an
-                        // epoch newer than any its group has seen (each group counts its own epochs).
-                        let epoch = self
-                            .nodes
-                            .iter()
-                            .filter(|n| self.partition_of[n.index] == group)
-                            .map(|n| n.epoch)
-                            .max()
-                            .unwrap_or(0)
-                            + 1;
-                        if self.nodes[target].status == Status::Running {
-                            let effects = self.nodes[target].force_promote(epoch, now, &self.cfg);
-                            self.interpret(target, effects);
-                        }
-                    }
+            Command::AddNode { .. } | Command::FailoverTo(_) | Command::CacheGet { .. } => {
+                match self.protocol.command(c, self.history.len(), now) {
+                    CommandOutcome::Ignored => {}
+                    CommandOutcome::Actions(actions) => self.interpret(actions),
+                    CommandOutcome::Operation { client, sql, routed } => self.begin_op(client, sql, routed),
                 }
-            }
-            Command::CacheGet { client, key } => {
-                let Some(ci) = self.clients.iter().position(|x| &x.id == client) else { return };
-                let Some(cache) =
-                    self.clients[ci].cache.or_else(|| self.nodes.iter().position(|n| n.role == Role::Cache))
-                else {
-                    return;
-                };
-                let op = self.history.len();
-                let sql = format!("cache get {key}");
-                self.start_op(ci, true, sql, cache);
-                let timeout = self.clients[ci].timeout;
-                self.push(after(now, timeout), EventKind::ClientTimeout { client: ci, op });
-                self.send(Endpoint::Client(ci), Endpoint::Node(cache), Payload::CacheGet { op, key: key.clone() });
             }
         }
-        self.track_leadership();
+        self.protocol.after_event(now);
+    }
+
+    /// A client operation starts: recorded in the history, refused at once by the client library or sent with
+    /// its timeout running.
+    fn begin_op(&mut self, client: usize, sql: String, routed: Routed) {
+        let op = self.start_op(client, routed.read, sql, routed.node);
+        if let Some(e) = routed.refused {
+            self.finish_op(op, OpResult::error(e));
+            return;
+        }
+        let timeout = self.clients[client].timeout;
+        self.push(after(self.now, timeout), EventKind::ClientTimeout { client, op });
+        self.interpret(routed.actions);
+    }
+
+    /// The process stops (crashed, shut down, or stopped for an upgrade): what it had parked is lost with it.
+    fn stop(&mut self, node: usize) {
+        self.protocol.crash(node);
+        self.parked[node].clear();
     }
 
     /// Record the start of a client operation in the history and the trace; returns its history index.
@@ -694,151 +466,29 @@ impl Simulation {
         op
     }
 
-    /// Pick the replica for a read by the client's routing policy (DDIA 5.2), with the token or lag bound the
-    /// replica must honour: (node, min_lsn, max_lag).
-    fn route_read(&mut self, ci: usize, sql: &str, group: usize) -> (usize, u64, Option<Micros>) {
-        let now = self.now;
-        let replicas: Vec<usize> = self
-            .nodes
-            .iter()
-            .filter(|n| n.is_replica() && n.status != Status::Absent && self.partition_of[n.index] == group)
-            .map(|n| n.index)
-            .collect();
-        let leader = self.clients[ci].targets[group];
-        let followers: Vec<usize> = replicas.iter().copied().filter(|r| *r != leader).collect();
-        let c = &mut self.clients[ci];
-        let random_of = |set: &[usize], rng: &mut SimRng| -> usize {
-            if set.is_empty() {
-                leader
-            } else {
-                set[rng.range_inclusive(0, set.len() as u64 - 1) as usize]
-            }
-        };
-        match c.route {
-            Route::Leader => (leader, 0, None),
-            Route::Random => (random_of(&replicas, &mut c.rng), 0, None),
-            Route::Sticky => {
-                // A replica chosen by a hash of the user id; past replicas that stopped answering, the next one.
-                let mut h = crate::world::trace::Fnv64::new();
-                h.write_bytes(c.user.as_bytes());
-                let start = (h.finish() % replicas.len().max(1) as u64) as usize;
-                let pick = (0..replicas.len())
-                    .map(|k| replicas[(start + k) % replicas.len()])
-                    .find(|r| !c.avoid.contains_key(r))
-                    .unwrap_or(leader);
-                (pick, 0, None)
-            }
-            Route::OwnFromLeader => {
-                // The router's rule: a read that names the user in the owner column reads what the user edits.
-                let own = owner_filter(sql, &c.spec.owner_column, &c.user);
-                if own {
-                    (leader, 0, None)
-                } else {
-                    (random_of(&followers, &mut c.rng), 0, None)
-                }
-            }
-            Route::LeaderWindow => {
-                let window = ms(c.spec.window_ms);
-                if c.last_write.is_some_and(|w| now.saturating_sub(w) < window) {
-                    (leader, 0, None)
-                } else {
-                    (random_of(&followers, &mut c.rng), 0, None)
-                }
-            }
-            Route::LsnToken => {
-                let token =
-                    if c.spec.share_token { self.user_tokens.get(&c.user).copied().unwrap_or(0) } else { c.token };
-                let c = &mut self.clients[ci];
-                (random_of(&replicas, &mut c.rng), token, None)
-            }
-            Route::MaxLag => (random_of(&followers, &mut c.rng), 0, Some(ms(c.spec.max_lag_ms))),
-        }
-    }
-
-    /// The node acting as leader with the newest epoch (several may act as leader in a split brain).
-    pub fn leader(&self) -> Option<usize> {
-        self.leader_of(0)
-    }
-
-    /// The acting leader of replication group (partition) `group`.
-    pub fn leader_of(&self, group: usize) -> Option<usize> {
-        self.nodes
-            .iter()
-            .filter(|n| n.acting_leader() && self.partition_of[n.index] == group)
-            .max_by_key(|n| (n.epoch, std::cmp::Reverse(n.index)))
-            .map(|n| n.index)
-    }
-
-    /// Record the replication lag of every replica of the leader's group (partition) as the leader sees it at one
-    /// of its ticks (for the lag chart). A replica of another group follows another log: it is not measured here.
-    fn sample_lag(&mut self, leader: usize) {
-        let now = self.now;
-        let l = &self.nodes[leader];
-        let group = self.partition_of[leader];
-        let lags: Vec<(usize, Micros)> = self
-            .nodes
-            .iter()
-            .filter(|n| {
-                n.is_replica() && n.index != leader && n.status != Status::Absent && self.partition_of[n.index] == group
-            })
-            .map(|n| {
-                let behind = l.entry(n.lsn() + 1).filter(|_| n.lsn() < l.lsn());
-                (n.index, behind.map_or(0, |e| now.saturating_sub(e.committed_at)))
-            })
-            .collect();
-        if self.lag_samples.len() < MAX_LAG_SAMPLES {
-            self.lag_samples.push(LagSample { at: now, group, lags });
-        }
-    }
-
-    /// Keep `leader_spans` up to date with who acts as leader now.
-    fn track_leadership(&mut self) {
-        let now = self.now;
-        for n in &self.nodes {
-            let open = self.leader_spans.iter().rposition(|(i, _, end)| *i == n.index && end.is_none());
-            match (n.acting_leader(), open) {
-                (true, None) => self.leader_spans.push((n.index, now, None)),
-                (false, Some(k)) => self.leader_spans[k].2 = Some(now),
-                _ => {}
-            }
-        }
-    }
-
     /// Index of an endpoint in the network's name table: nodes first, then clients.
     fn endpoint_index(&self, e: Endpoint) -> usize {
         match e {
             Endpoint::Node(i) => i,
-            Endpoint::Client(i) => self.nodes.len() + i,
+            Endpoint::Client(i) => self.protocol.len() + i,
         }
     }
 
     fn node_index(&self, id: &str) -> Option<usize> {
-        self.nodes.iter().position(|n| n.id == id)
-    }
-
-    fn send(&mut self, from: Endpoint, to: Endpoint, payload: Payload) {
-        self.send_delayed(from, to, payload, 0);
+        self.protocol.node_index(id)
     }
 
     /// Send with `extra` delay on top of the network's (service discovery's propagation time).
-    fn send_delayed(&mut self, from: Endpoint, to: Endpoint, payload: Payload, extra: Micros) {
+    fn send_delayed(&mut self, from: Endpoint, to: Endpoint, payload: Message, extra: Micros) {
         let now = self.now;
         let kind = payload.kind();
         let bytes = payload.size_bytes();
         let m = self.metrics.per_kind.or_default(kind);
         m.sent += 1;
         m.bytes += u64::from(bytes);
-        match &payload {
-            Payload::Replicate { entries, .. } => {
-                self.metrics.records += entries.len() as u64;
-                self.metrics.record_bytes += entries.iter().map(|e| e.record.size_bytes() as u64).sum::<u64>();
-            }
-            Payload::ApplyChanges { changes, .. } => {
-                self.metrics.records += changes.len() as u64;
-                self.metrics.record_bytes += changes.iter().map(|c| c.size_bytes() as u64).sum::<u64>();
-            }
-            _ => {}
-        }
+        let (records, record_bytes) = payload.records();
+        self.metrics.records += records;
+        self.metrics.record_bytes += record_bytes;
         let (fi, ti) = (self.endpoint_index(from), self.endpoint_index(to));
         let link = self.net.params(fi, ti);
         let copies = if self.net_rng.chance(link.duplicate) { 2 } else { 1 };
@@ -887,7 +537,7 @@ impl Simulation {
             Some(DropReason::Partition)
         } else {
             match m.to {
-                Endpoint::Node(n) if self.nodes[n].status == Status::Crashed => Some(DropReason::TargetDown),
+                Endpoint::Node(n) if self.protocol.status(n) == Status::Crashed => Some(DropReason::TargetDown),
                 _ => None,
             }
         };
@@ -900,114 +550,18 @@ impl Simulation {
         self.metrics.per_kind.or_default(kind).delivered += 1;
         self.trace.push(TraceEvent::Delivered { at: now, msg: id, from: from_name, to: to_name, kind });
         match m.to {
-            Endpoint::Client(c) => self.on_client_message(c, m.from, m.payload),
+            Endpoint::Client(c) => {
+                let actions = self.protocol.on_client_message(c, now, m.from, m.payload, &self.history);
+                self.interpret(actions);
+            }
             Endpoint::Node(n) => {
-                if self.nodes[n].status == Status::Paused {
-                    self.parked[n].push(Parked::Message { from: m.from, payload: m.payload });
+                if self.protocol.status(n) == Status::Paused {
+                    self.parked[n].push(Parked::Message { from: m.from, msg: m.payload });
                 } else {
-                    let effects = self.nodes[n].on_message(now, m.from, m.payload, &self.cfg);
-                    self.interpret(n, effects);
+                    let actions = self.protocol.on_message(n, now, m.from, m.payload);
+                    self.interpret(actions);
                 }
             }
-        }
-    }
-
-    fn on_client_message(&mut self, client: usize, from: Endpoint, payload: Payload) {
-        match payload {
-            Payload::Response { op, result } => {
-                if self.history.get(op).is_none_or(|h| h.end.is_some()) {
-                    return;
-                }
-                if let Some(r) = result.redirect {
-                    self.learn_leader(client, r, self.clients[client].known_epoch);
-                }
-                let mut result = result;
-                if let Endpoint::Node(n) = from {
-                    let p = self.partition_of[n];
-                    if let Some(l) = result.lsn.or(result.served_lsn) {
-                        result.served.push((p, l));
-                    }
-                }
-                if let Some(next) = result.retry {
-                    // Passed on (a follower too far behind for this read): ask the leader, same operation.
-                    self.history[op].node = next;
-                    let sql = self.history[op].sql.clone();
-                    self.send(
-                        Endpoint::Client(client),
-                        Endpoint::Node(next),
-                        Payload::Request { op, sql, min_lsn: 0, max_lag: None },
-                    );
-                    return;
-                }
-                if let Some((waiting, mut merged)) = self.scatter.remove(&op) {
-                    // One partition's answer to a scatter-gather read.
-                    if !result.ok {
-                        self.finish_op(op, result);
-                        return;
-                    }
-                    let p = match from {
-                        Endpoint::Node(n) => self.partition_of[n],
-                        Endpoint::Client(_) => 0,
-                    };
-                    let waiting: Vec<usize> = waiting.into_iter().filter(|w| *w != p).collect();
-                    if merged.columns.is_empty() {
-                        merged.columns = result.columns;
-                    }
-                    merged.rows.extend(result.rows);
-                    merged.served.extend(result.served);
-                    if waiting.is_empty() {
-                        crate::sql::sort_values(&mut merged.served);
-                        self.finish_op(op, merged);
-                    } else {
-                        self.scatter.insert(op, (waiting, merged));
-                    }
-                    return;
-                }
-                if result.ok && !result.read_only {
-                    let c = &mut self.clients[client];
-                    c.last_write = Some(self.now);
-                    if let Some(lsn) = result.lsn {
-                        c.token = c.token.max(lsn);
-                        let user = c.user.clone();
-                        let t = self.user_tokens.or_default(user);
-                        *t = (*t).max(lsn);
-                    }
-                }
-                // The application writes what it inserted to its cache, keyed by table and primary key.
-                if let (Some(cache), true) = (self.clients[client].cache, result.ok) {
-                    let owner = self.clients[client].user.clone();
-                    for (key, row) in &result.inserted {
-                        let payload = Payload::CachePut { key: key.clone(), owner: owner.clone(), row: row.clone() };
-                        self.send(Endpoint::Client(client), Endpoint::Node(cache), payload);
-                    }
-                }
-                self.finish_op(op, result);
-            }
-            Payload::Announce { leader, epoch } => {
-                let newer = epoch >= self.clients[client].known_epoch || !self.cfg.failover.epochs;
-                if newer && matches!(from, Endpoint::Node(_)) {
-                    self.learn_leader(client, leader, epoch);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn learn_leader(&mut self, client: usize, leader: usize, epoch: u64) {
-        let group = self.partition_of[leader];
-        let c = &mut self.clients[client];
-        c.known_epoch = c.known_epoch.max(epoch);
-        if c.targets[group] != leader {
-            c.targets[group] = leader;
-            if group == 0 {
-                c.target = leader;
-            }
-            let ev = TraceEvent::LeaderLearned {
-                at: self.now,
-                client: self.nm(Endpoint::Client(client)),
-                leader: self.nm(Endpoint::Node(leader)),
-            };
-            self.trace.push(ev);
         }
     }
 
@@ -1016,7 +570,7 @@ impl Simulation {
         let h = &mut self.history[op];
         h.end = Some(now);
         let (client, node) = (h.client, h.node);
-        let client = self.names[self.nodes.len() + client].clone();
+        let client = self.names[self.protocol.len() + client].clone();
         let node = self.names[node].clone();
         let ev = match (&result.error, result.read_only) {
             (Some(e), _) => TraceEvent::OpFailed { at: now, client, op, error: e.to_string() },
@@ -1028,68 +582,23 @@ impl Simulation {
         self.trace.push(ev);
     }
 
-    fn interpret(&mut self, node: usize, effects: Vec<Effect>) {
+    /// Carry out what the protocol asked for, in order.
+    fn interpret(&mut self, actions: Vec<Action>) {
         let now = self.now;
-        for e in effects {
-            match e {
-                Effect::Send { to, payload } => self.send(Endpoint::Node(node), to, payload),
-                Effect::SetTimer { at, timer } => {
-                    let incarnation = self.nodes[node].incarnation;
+        for a in actions {
+            match a {
+                Action::Send { from, to, msg, delay } => self.send_delayed(from, to, msg, delay),
+                Action::SetTimer { node, at, timer } => {
+                    let incarnation = self.protocol.incarnation(node);
                     self.push(at.max(now), EventKind::Timer { node, incarnation, timer });
                 }
-                Effect::Note(Note::Applied { lsn }) => {
-                    self.trace.push(TraceEvent::Applied { at: now, node: self.nm(Endpoint::Node(node)), lsn });
-                }
-                Effect::Note(Note::WriteCommitted { .. }) => {}
-                Effect::Note(Note::Halted { error }) => {
-                    self.trace.push(TraceEvent::Halted { at: now, node: self.nm(Endpoint::Node(node)), error });
-                }
-                Effect::Note(note) => self.note(node, note),
+                Action::Trace(ev) => self.trace.push(ev),
+                Action::Stop { node } => self.stop(node),
+                Action::Finish { op, result } => self.finish_op(op, result),
+                Action::Reassign { op, node } => self.history[op].node = node,
             }
         }
-        self.track_leadership();
-    }
-
-    fn note(&mut self, node: usize, note: Note) {
-        let now = self.now;
-        let name = self.nm(Endpoint::Node(node));
-        let ev = match note {
-            Note::ElectionStarted { epoch } => TraceEvent::ElectionStarted { at: now, node: name, epoch },
-            Note::BecameLeader { epoch } => {
-                // Service discovery tells every client, after its delay.
-                for c in 0..self.clients.len() {
-                    let extra = ms(self.cfg.failover.discovery_ms);
-                    self.send_delayed(
-                        Endpoint::Node(node),
-                        Endpoint::Client(c),
-                        Payload::Announce { leader: node, epoch },
-                        extra,
-                    );
-                }
-                TraceEvent::RoleChanged { at: now, node: name, role: RoleChange::Leader { epoch } }
-            }
-            Note::SteppedDown { epoch, reason } => {
-                TraceEvent::RoleChanged { at: now, node: name, role: RoleChange::Follower { epoch, reason } }
-            }
-            Note::Discarded { from_lsn, to_lsn, ops } => {
-                TraceEvent::Discarded { at: now, node: name, from_lsn, to_lsn, ops: ops.len() }
-            }
-            Note::SnapshotInstalled { lsn } => TraceEvent::SnapshotInstalled { at: now, node: name, lsn },
-            Note::CaughtUp { lsn } => TraceEvent::CaughtUp { at: now, node: name, lsn },
-            Note::SyncFollower { node: f } => {
-                TraceEvent::SyncFollower { at: now, leader: name, node: self.nm(Endpoint::Node(f)) }
-            }
-            Note::ShutDown { reason } => {
-                self.nodes[node].crash();
-                self.parked[node].clear();
-                TraceEvent::ShutDown { at: now, node: name, reason }
-            }
-            Note::Appointed { node: chosen, epoch } => {
-                TraceEvent::Appointed { at: now, controller: name, node: self.nm(Endpoint::Node(chosen)), epoch }
-            }
-            Note::Applied { .. } | Note::WriteCommitted { .. } | Note::Halted { .. } => return,
-        };
-        self.trace.push(ev);
+        self.protocol.after_event(now);
     }
 
     /// Nothing on the wire.
@@ -1112,29 +621,6 @@ pub fn looks_like_read(sql: &str) -> bool {
     }
     rest.get(..6).is_some_and(|w| w.eq_ignore_ascii_case("select"))
 }
-
-/// Does `sql` filter on `column = 'user'` (the row owner)? A router's lexical check, not a parse.
-pub fn owner_filter(sql: &str, column: &str, user: &str) -> bool {
-    let flat: String = sql.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase();
-    let col = column.to_ascii_lowercase();
-    let val = format!("'{}'", user.to_ascii_lowercase());
-    [format!("{col} = {val}"), format!("{col}={val}"), format!("{col} ={val}"), format!("{col}= {val}")]
-        .iter()
-        .any(|p| flat.contains(p.as_str()))
-}
-
-/// One lag sample: at a leader's tick, how far behind it each replica of its group (partition) was.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LagSample {
-    pub at: Micros,
-    /// The replication group (partition) of the leader that took the sample; every node in `lags` belongs to it.
-    pub group: usize,
-    /// (node, lag): the time since the leader committed the first entry the node has not applied (0: caught up).
-    pub lags: Vec<(usize, Micros)>,
-}
-
-/// Bound on lag samples kept (one per heartbeat: an hour at 50 ms).
-pub const MAX_LAG_SAMPLES: usize = 72_000;
 
 /// Write latencies (acknowledged writes: answer time minus send time), in the order the writes started.
 pub fn write_latencies(sim: &Simulation) -> Vec<Micros> {
@@ -1166,7 +652,7 @@ pub fn merged_commands(scenario: &Scenario, extra: &[TimedCommand]) -> Rc<Vec<Ti
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 enum Parked {
-    Message { from: Endpoint, payload: Payload },
+    Message { from: Endpoint, msg: Message },
     Timer { incarnation: u64, timer: Timer },
 }
 

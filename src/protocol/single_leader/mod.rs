@@ -31,6 +31,8 @@
 //! dispatches each input to them.
 
 mod catch_up;
+mod clients;
+mod cluster;
 mod controller;
 mod failover;
 mod new_followers;
@@ -48,6 +50,8 @@ use crate::world::rng::SimRng;
 pub use crate::externals::cdc::SearchIndex;
 pub use crate::externals::replicator::ReplicatorState;
 pub use crate::log_methods::trigger::{ChangeOp, ChangeRow, CHANGES_TABLE};
+pub use clients::{owner_filter, Client};
+pub use cluster::{Cluster, LagSample, MAX_LAG_SAMPLES};
 
 pub use crate::protocol::{Endpoint, OpError, OpResult, Status};
 use crate::sql::{Database, Env, RowChange, Session, Value};
@@ -247,6 +251,20 @@ impl Payload {
         match self {
             Payload::Replicate { entries, .. } => Some((entries.first()?.lsn, entries.last()?.lsn)),
             _ => None,
+        }
+    }
+
+    /// Replication log records this message carries (log entries to followers, change rows to trigger targets),
+    /// and their bytes.
+    pub fn records(&self) -> (u64, u64) {
+        match self {
+            Payload::Replicate { entries, .. } => {
+                (entries.len() as u64, entries.iter().map(|e| e.record.size_bytes() as u64).sum())
+            }
+            Payload::ApplyChanges { changes, .. } => {
+                (changes.len() as u64, changes.iter().map(|c| c.size_bytes() as u64).sum())
+            }
+            _ => (0, 0),
         }
     }
 

@@ -242,16 +242,21 @@ fn shape(kind: MsgKind) -> &'static str {
 fn drawing(o: &mut Out, sim: &Simulation) {
     const W: f64 = 460.0;
     const H: f64 = 108.0;
-    let live: Vec<usize> = sim.nodes.iter().filter(|n| n.status != Status::Absent).map(|n| n.index).collect();
-    let (top, rest): (Vec<usize>, Vec<usize>) = live.iter().partition(|&&i| sim.nodes[i].role == Role::Leader);
-    let (bottom, side): (Vec<usize>, Vec<usize>) = rest.into_iter().partition(|&i| sim.nodes[i].is_replica());
+    let live: Vec<usize> =
+        sim.protocol.single_leader().nodes.iter().filter(|n| n.status != Status::Absent).map(|n| n.index).collect();
+    let (top, rest): (Vec<usize>, Vec<usize>) =
+        live.iter().partition(|&&i| sim.protocol.single_leader().nodes[i].role == Role::Leader);
+    let (bottom, side): (Vec<usize>, Vec<usize>) =
+        rest.into_iter().partition(|&i| sim.protocol.single_leader().nodes[i].is_replica());
     let right = if side.is_empty() { W - 30.0 } else { W - 112.0 };
     let mut spots: Vec<(&str, Spot)> = Vec::new();
     for (row, y) in [(&top, 20.0), (&bottom, 88.0)] {
         let xs = spread(row.len(), 96.0, right);
-        spots.extend(row.iter().zip(xs).map(|(&i, x)| (sim.nodes[i].id.as_str(), (x, y, 40.0, 17.0))));
+        spots.extend(
+            row.iter().zip(xs).map(|(&i, x)| (sim.protocol.single_leader().nodes[i].id.as_str(), (x, y, 40.0, 17.0))),
+        );
     }
-    let side: Vec<&str> = side.iter().map(|&i| sim.nodes[i].id.as_str()).collect();
+    let side: Vec<&str> = side.iter().map(|&i| sim.protocol.single_leader().nodes[i].id.as_str()).collect();
     let clients: Vec<&str> = sim.clients.iter().map(|c| c.id.as_str()).collect();
     for (names, x, hw, hh) in [(side, W - 48.0, 44.0, 17.0), (clients, 34.0, 30.0, 11.0)] {
         let ys = spread(names.len(), 2.0, H - 2.0);
@@ -262,17 +267,28 @@ fn drawing(o: &mut Out, sim: &Simulation) {
     o.s("\" preserveAspectRatio=\"xMidYMid meet\" role=\"img\" aria-label=\"The cluster and the messages in flight\">");
     // Links: from the leader to everything downstream, from the replicator to its targets, clients to their node.
     let mut pairs: Vec<(&str, &str, &str)> = Vec::new();
-    let hub = sim.leader().map(|l| sim.nodes[l].id.as_str());
+    let hub = sim.protocol.single_leader().leader().map(|l| sim.protocol.single_leader().nodes[l].id.as_str());
     for &i in &live {
-        let n = &sim.nodes[i];
+        let n = &sim.protocol.single_leader().nodes[i];
         if let Some(h) = hub.filter(|h| *h != n.id) {
             pairs.push((h, &n.id, "wire"));
         }
         if n.role == Role::Replicator {
-            pairs.extend(n.replicator.targets.iter().map(|&t| (n.id.as_str(), sim.nodes[t].id.as_str(), "wire")));
+            pairs.extend(
+                n.replicator
+                    .targets
+                    .iter()
+                    .map(|&t| (n.id.as_str(), sim.protocol.single_leader().nodes[t].id.as_str(), "wire")),
+            );
         }
     }
-    pairs.extend(sim.clients.iter().map(|c| (c.id.as_str(), sim.nodes[c.target].id.as_str(), "wire client")));
+    let cl = sim.protocol.single_leader();
+    pairs.extend(
+        sim.clients
+            .iter()
+            .zip(&cl.clients)
+            .map(|(c, s)| (c.id.as_str(), cl.nodes[s.target].id.as_str(), "wire client")),
+    );
     for (a, b, class) in pairs {
         if let (Some(p), Some(q)) = (spot(a), spot(b)) {
             o.s("<line class=\"").s(class).s("\" x1=\"").n(p.0).s("\" y1=\"").n(p.1).s("\" x2=\"").n(q.0);
@@ -285,9 +301,9 @@ fn drawing(o: &mut Out, sim: &Simulation) {
         o.s("\" height=\"").n(2.0 * s.3).s("\" rx=\"10\"/><text y=\"3.5\" text-anchor=\"middle\">");
         o.t(&text::truncate(&c.id, 8)).s("</text></g>");
     }
-    let lead_lsn = sim.leader().map_or(0, |l| sim.nodes[l].lsn());
+    let lead_lsn = sim.protocol.single_leader().leader().map_or(0, |l| sim.protocol.single_leader().nodes[l].lsn());
     for &i in &live {
-        let n = &sim.nodes[i];
+        let n = &sim.protocol.single_leader().nodes[i];
         let Some(s) = spot(&n.id) else { continue };
         let behind = n.is_replica() && n.lsn() < lead_lsn;
         let sub = match (n.status, n.role) {
@@ -332,7 +348,7 @@ fn drawing(o: &mut Out, sim: &Simulation) {
         // Opposite directions travel on either side of the wire.
         let (nx, ny) = (-uy, ux);
         let (x, y) = (sx + (ex - sx) * p + nx * 6.0, sy + (ey - sy) * p + ny * 6.0);
-        tokens.push((id, msg, x, y, ux, form(&msg.payload)));
+        tokens.push((id, msg, x, y, ux, msg.payload.single_leader().and_then(form)));
     }
     // One label per record: the same entry on its way to every follower is written once, preferably on a token
     // that travels right (its label runs ahead of it, away from the clients).
@@ -413,7 +429,7 @@ fn record_form(r: &LogRecord) -> String {
 fn records(o: &mut Out, sim: &Simulation, log: LogKind) {
     let mut lines: Vec<(String, String)> = Vec::new();
     for (_, msg) in sim.in_flight() {
-        let Some(form) = form(&msg.payload) else { continue };
+        let Some(form) = msg.payload.single_leader().and_then(form) else { continue };
         let to = sim.name(msg.to);
         match lines.iter_mut().find(|(_, f)| *f == form) {
             Some((who, _)) => {
@@ -426,7 +442,7 @@ fn records(o: &mut Out, sim: &Simulation, log: LogKind) {
     let more = lines.len().saturating_sub(MAX_RECORDS);
     lines.truncate(MAX_RECORDS);
     if lines.is_empty() {
-        let idle = match sim.leader().map(|l| &sim.nodes[l]) {
+        let idle = match sim.protocol.single_leader().leader().map(|l| &sim.protocol.single_leader().nodes[l]) {
             None => "no leader".to_string(),
             Some(l) if log == LogKind::Trigger => {
                 let waiting = l.db.rows(crate::protocol::single_leader::CHANGES_TABLE).len().to_string();
@@ -496,7 +512,7 @@ fn figures(o: &mut Out, f: &Facts, log: LogKind) {
 /// Halted nodes with their errors; other divergence (a search index); the rows that differ, leader and replica
 /// side by side.
 fn problems(o: &mut Out, sim: &Simulation, f: &Facts) {
-    for n in &sim.nodes {
+    for n in &sim.protocol.single_leader().nodes {
         if let Some(e) = &n.halt_error {
             o.s("<p class=\"node-error\" data-testid=\"halted\">⚠ <b>").t(&n.id).s("</b> stopped: ").t(e).s("</p>");
         }

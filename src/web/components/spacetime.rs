@@ -296,6 +296,8 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     // ----- lanes
     let clients: Vec<&crate::world::sim::ClientState> = sim.clients.iter().collect();
     let replicas: Vec<&crate::protocol::single_leader::Node> = sim
+        .protocol
+        .single_leader()
         .nodes
         .iter()
         .filter(|n| n.is_replica() && n.status != crate::protocol::single_leader::Status::Absent)
@@ -459,17 +461,17 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         tms += step;
     }
 
-    let leader = sim.leader();
+    let leader = sim.protocol.single_leader().leader();
     let lane_views: Vec<Html> = clients
         .iter()
         .enumerate()
         .map(|(j, c)| {
             let y = lanes.y(&c.id).unwrap_or(0.0);
-            let sub = if c.user != c.id { [c.route.name(), " · ", c.user.as_str()].concat() } else { c.route.name().to_string() };
+            let sub = if c.user != c.id { [c.spec.route.name(), " · ", c.user.as_str()].concat() } else { c.spec.route.name().to_string() };
             let onclick = d.reform(move |_: MouseEvent| Action::SetClient(j));
             html! {
                 <g class={classes!("st-lane", "client", (m.client == j).then_some("chosen"))} data-lane={c.id.clone()} {onclick}>
-                    <title>{ ["Client ", &c.id, " (user ", &c.user, "), reads routed ", c.route.name(), ". Click to choose it."].concat() }</title>
+                    <title>{ ["Client ", &c.id, " (user ", &c.user, "), reads routed ", c.spec.route.name(), ". Click to choose it."].concat() }</title>
                     <line class="lane" x1={f(px0 - 6.0)} y1={f(y)} x2={f(px1)} y2={f(y)} />
                     <text class="l-id" x="10" y={f(y - 2.0)}>{ text::truncate(&c.id, if narrow { 8 } else { 11 }) }</text>
                     <text class="l-sub" x="10" y={f(y + 13.0)}>{ text::truncate(&sub, if narrow { 12 } else { 17 }) }</text>
@@ -682,7 +684,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         let res = h.result.as_ref();
         let value = if read { res.and_then(|r| r.served_lsn) } else { res.and_then(|r| r.lsn) };
         let failed = h.end.is_some() && !h.ok();
-        let node = sim.nodes.get(h.node).map_or("?", |n| n.id.as_str());
+        let node = sim.protocol.single_leader().nodes.get(h.node).map_or("?", |n| n.id.as_str());
         let client = sim.clients.get(h.client).map_or("?", |c| c.id.as_str());
         let mut tip =
             ["#", &i.to_string(), " ", client, " → ", node, " at ", &text::ms(h.start), ": ", &h.sql].concat();

@@ -216,10 +216,10 @@ pub(super) fn after_change(m: &mut Model, throttle: bool) {
 fn facts(sim: &Simulation) -> Facts {
     let mut diffs = Vec::new();
     let mut leader = String::new();
-    if let Some(l) = sim.leader() {
-        let ln = &sim.nodes[l];
+    if let Some(l) = sim.protocol.single_leader().leader() {
+        let ln = &sim.protocol.single_leader().nodes[l];
         leader.clone_from(&ln.id);
-        for n in sim.nodes.iter().filter(|n| {
+        for n in sim.protocol.single_leader().nodes.iter().filter(|n| {
             n.index != l
                 && n.is_replica()
                 && n.status != Status::Absent
