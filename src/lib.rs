@@ -12,6 +12,8 @@ pub mod playback;
 pub mod protocol;
 pub mod report;
 pub mod scenario;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod soak;
 pub mod sql;
 pub mod vecmap;
 pub mod view;

@@ -544,3 +544,38 @@ fn ch5_1_planned_handover_to_a_follower_in_step_is_immediate() {
     // Only a leader hands over.
     assert_eq!(l.begin_handover(1, 40, &c), vec![]);
 }
+
+// ----- a deposed leader's tail -----
+
+// DDIA 5.1 failover (an old leader rejoins): found by the soak (seed 1115, 1% loss): the deposed leader's fetch
+// was answered "diverged", that answer was lost, and the old leader went on acknowledging an LSN its new leader
+// never wrote, so its unreplicated tail stayed for good. A heartbeat that shows the leader's log ends before an
+// older-epoch tail now makes the follower ask again, at most once in two heartbeats.
+#[test]
+fn ch5_1_a_deposed_leader_asks_again_when_its_diverged_answer_was_lost() {
+    let c = cfg();
+    let mut n1 = leader();
+    n1.on_start(0, &c);
+    n1.on_message(10, Endpoint::Client(0), insert(0, "a"), &c);
+    n1.on_message(20, Endpoint::Client(0), insert(1, "b"), &c);
+    assert_eq!(n1.lsn(), 2, "two entries nobody else has");
+    // n2 leads epoch 2 with an empty log; n1 hears of it, steps down and asks n2 to compare logs.
+    let out = n1.on_message(1_000_000, Endpoint::Node(1), Payload::Rejected { epoch: 2, leader: Some(1) }, &c);
+    assert!(out.contains(&send(1, Payload::Fetch { epoch: 2, after_lsn: 2, last_epoch: 1 })), "{out:?}");
+    // The "diverged" answer is lost. A heartbeat soon after: n1 acknowledges and waits for the answer.
+    let hb = Payload::Heartbeat { epoch: 2, leader_lsn: 0 };
+    let out = n1.on_message(1_050_000, Endpoint::Node(1), hb.clone(), &c);
+    assert_eq!(out, vec![send(1, Payload::Ack { epoch: 2, lsn: 2 })]);
+    // Two heartbeats after asking, no answer yet: it asks again.
+    let out = n1.on_message(1_100_000, Endpoint::Node(1), hb.clone(), &c);
+    assert_eq!(out, vec![send(1, Payload::Fetch { epoch: 2, after_lsn: 2, last_epoch: 1 })]);
+    // A follower of the same epoch whose heartbeat was merely overtaken by newer entries does not.
+    let mut n3 = follower(2);
+    n3.on_start(0, &c);
+    let mut l = leader();
+    l.on_start(0, &c);
+    l.on_message(10, Endpoint::Client(0), insert(0, "a"), &c);
+    n3.on_message(20, Endpoint::Node(0), replicate(&l, 1..=1, 1, 0), &c);
+    let out = n3.on_message(500_000, Endpoint::Node(0), Payload::Heartbeat { epoch: 1, leader_lsn: 0 }, &c);
+    assert_eq!(out, vec![send(0, Payload::Ack { epoch: 1, lsn: 1 })]);
+}

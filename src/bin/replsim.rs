@@ -85,6 +85,27 @@ mod cli {
             #[arg(long)]
             file: Option<String>,
         },
+        /// Random scenarios, one per seed, every safety claim checked after every event; prints seeds/s and the
+        /// first failing seed with the command that replays it.
+        Soak {
+            /// How many seeds (from --from on).
+            #[arg(long, default_value_t = 1000)]
+            seeds: u64,
+            #[arg(long, default_value_t = 1)]
+            from: u64,
+            /// Run (or with --print, show) this one seed only.
+            #[arg(long)]
+            seed: Option<u64>,
+            /// Worker threads (0: one per core).
+            #[arg(long, default_value_t = 0)]
+            threads: usize,
+            /// Check only this claim: one-leader-per-epoch, log-matching, sync-writes-survive, convergence.
+            #[arg(long)]
+            claim: Option<String>,
+            /// Print the scenario of --seed (replay it with `replsim run FILE`).
+            #[arg(long)]
+            print: bool,
+        },
         /// Simulated events per second for an async cluster (the benchmark of README.md).
         Bench {
             #[arg(long, default_value_t = 5)]
@@ -139,6 +160,9 @@ mod cli {
                 Ok(())
             }
             Cmd::Sql { file } => sql(file.as_deref(), &mut out),
+            Cmd::Soak { seeds, from, seed, threads, claim, print } => {
+                soak(SoakArgs { seeds, from, seed, threads, claim, print }, &mut out)
+            }
             Cmd::Bench { nodes, writes } => {
                 if !(2..=16).contains(&nodes) {
                     Err("--nodes: expected 2..=16".to_string())
@@ -165,6 +189,87 @@ mod cli {
                 eprintln!("replsim: {e}");
                 2
             }
+        }
+    }
+
+    struct SoakArgs {
+        seeds: u64,
+        from: u64,
+        seed: Option<u64>,
+        threads: usize,
+        claim: Option<String>,
+        print: bool,
+    }
+
+    fn soak(a: SoakArgs, out: &mut impl Write) -> Result<(), String> {
+        use replsim::check::invariants::Claim;
+        use replsim::soak::{run_seed, scenario_json, Outcome};
+        let claims: Vec<Claim> = match &a.claim {
+            None => Vec::new(),
+            Some(name) => vec![Claim::parse(name).ok_or_else(|| {
+                let names: Vec<&str> = Claim::ALL.iter().map(|c| c.name()).collect();
+                format!("--claim: no claim {name:?} (claims: {})", names.join(", "))
+            })?],
+        };
+        if a.print {
+            let seed = a.seed.ok_or("--print needs --seed")?;
+            let _ = writeln!(out, "{}", scenario_json(seed));
+            return Ok(());
+        }
+        let (from, count) = match a.seed {
+            Some(s) => (s, 1),
+            None => (a.from, a.seeds),
+        };
+        if count == 0 || count > 100_000_000 {
+            return Err("--seeds: expected 1..=100000000".into());
+        }
+        let threads = match a.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            t => t.min(256),
+        };
+        let start = std::time::Instant::now();
+        let next = std::sync::atomic::AtomicU64::new(0);
+        let events = std::sync::atomic::AtomicU64::new(0);
+        let failures = std::sync::Mutex::new(Vec::<(u64, String)>::new());
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if k >= count || !failures.lock().map_or(true, |f| f.is_empty()) {
+                        break;
+                    }
+                    let seed = from + k;
+                    let failure = match run_seed(seed, &claims) {
+                        Outcome::Held { events: e } => {
+                            events.fetch_add(e, std::sync::atomic::Ordering::Relaxed);
+                            None
+                        }
+                        Outcome::Broken(v) => Some(v.to_string()),
+                        Outcome::BadScenario(e) => Some(format!("the generator made a bad scenario: {e}")),
+                    };
+                    if let (Some(f), Ok(mut list)) = (failure, failures.lock()) {
+                        list.push((seed, f));
+                    }
+                });
+            }
+        });
+        let secs = start.elapsed().as_secs_f64().max(1e-9);
+        let ran = next.load(std::sync::atomic::Ordering::Relaxed).min(count);
+        let events = events.load(std::sync::atomic::Ordering::Relaxed);
+        let mut failures = failures.into_inner().unwrap_or_default();
+        failures.sort();
+        let claim = a.claim.as_deref().unwrap_or("every claim");
+        let _ = writeln!(
+            out,
+            "soak ({claim}): {ran} seeds from {from} on {threads} threads in {secs:.1} s = {:.0} seeds/s, {:.0} events/s",
+            ran as f64 / secs,
+            events as f64 / secs
+        );
+        match failures.first() {
+            None => Ok(()),
+            Some((seed, f)) => Err(format!(
+                "seed {seed}: {f}\n  replay: replsim soak --seed {seed}   scenario: replsim soak --seed {seed} --print"
+            )),
         }
     }
 

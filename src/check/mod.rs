@@ -8,6 +8,7 @@
 
 pub mod divergence;
 pub mod failover;
+pub mod invariants;
 pub mod lag;
 
 use serde_json::{json, Value};

@@ -198,6 +198,7 @@ impl Node {
             // the new one. Drop it and ask the new leader, which checks that the two logs agree.
             self.vol.buffer.clear();
             self.vol.leader_lsn_seen = 0;
+            self.vol.fetched_at = Some(now);
             out.push(send(l, self.fetch()));
         }
         true

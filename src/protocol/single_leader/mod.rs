@@ -488,6 +488,8 @@ struct Volatile {
     held_reads: Vec<(usize, usize, String, u64, Micros)>,
     /// Since when this follower knows of leader entries it has not applied (its replication lag).
     behind_since: Option<Micros>,
+    /// When this follower last asked a new leader to compare logs (a fetch after a change of leader).
+    fetched_at: Option<Micros>,
 }
 
 #[derive(Clone, Debug)]
@@ -752,7 +754,10 @@ impl Node {
                     out.push(send(l, Payload::SnapshotRequest { epoch: self.epoch }));
                 }
                 (Some(Joining::FileCopy { .. }), Some(l)) => out.push(send(l, Payload::CopyRequest)),
-                (_, Some(l)) if self.incarnation > 0 => out.push(send(l, self.fetch())),
+                (_, Some(l)) if self.incarnation > 0 => {
+                    self.vol.fetched_at = Some(now);
+                    out.push(send(l, self.fetch()))
+                }
                 _ => {}
             },
             Role::Cache | Role::Controller => {}

@@ -298,7 +298,16 @@ impl Node {
                     return;
                 }
                 self.vol.leader_lsn_seen = self.vol.leader_lsn_seen.max(leader_lsn);
-                if self.joining.is_none() || self.joining == Some(Joining::CatchingUp) {
+                let ahead = leader_lsn < self.lsn() && self.last_epoch() < epoch && self.joining.is_none();
+                let asked_lately = self.vol.fetched_at.is_some_and(|t| now.saturating_sub(t) < 2 * cfg.heartbeat);
+                if cfg.failover.epochs && ahead && !asked_lately {
+                    // This follower holds entries of an older epoch past its leader's end: a deposed leader's
+                    // unreplicated tail whose "diverged" answer was lost. Ask again (no more than once in two
+                    // heartbeats), so that the leader compares logs; an acknowledgement of an LSN the leader never
+                    // wrote would tell it nothing.
+                    self.vol.fetched_at = Some(now);
+                    out.push(send(n, self.fetch()));
+                } else if self.joining.is_none() || self.joining == Some(Joining::CatchingUp) {
                     out.push(send(n, Payload::Ack { epoch: self.epoch, lsn: self.lsn() }));
                 }
                 self.check_caught_up(out);
@@ -318,6 +327,7 @@ impl Node {
                 let reason = format!("a replica knows newer epoch {epoch}: this node was replaced");
                 self.step_down(epoch, leader, reason, out);
                 if let Some(l) = leader {
+                    self.vol.fetched_at = Some(now);
                     out.push(send(l, self.fetch()));
                 }
             }
