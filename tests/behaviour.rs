@@ -83,3 +83,48 @@ fn every_lesson_behaves_as_the_table_says() {
         );
     }
 }
+
+/// Golden transcripts (etcd's datadriven style): every lesson's whole trace as text, one file per lesson under
+/// `tests/golden/traces/`, so that a reviewer sees a change of behaviour as a diff of events. `BLESS=1` rewrites
+/// them with the table.
+const TRACES: &str = "tests/golden/traces";
+
+#[test]
+fn every_lesson_trace_matches_its_golden_transcript() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(TRACES);
+    let bless = std::env::var_os("BLESS").is_some();
+    if bless {
+        std::fs::create_dir_all(&dir).unwrap();
+    }
+    let mut failures = Vec::new();
+    for l in LESSONS {
+        let scenario = lesson(l.name).expect("listed").expect("lessons parse");
+        let mut sim = Simulation::new(&scenario, scenario.seed, &[]).expect("lessons start");
+        sim.run_to_end();
+        let mut text = format!("# replsim trace lesson:{} (seed {})\n", l.name, scenario.seed);
+        for e in sim.trace.events() {
+            text.push_str(&e.line());
+            text.push('\n');
+        }
+        text.push_str(&format!("# trace hash {:016x}\n", sim.trace.hash()));
+        let path = dir.join(format!("{}.trace", l.name));
+        if bless {
+            std::fs::write(&path, &text).unwrap();
+            continue;
+        }
+        let before = std::fs::read_to_string(&path).unwrap_or_default();
+        if before != text {
+            let at = before.lines().zip(text.lines()).position(|(a, b)| a != b);
+            let line = at.unwrap_or_else(|| before.lines().count().min(text.lines().count()));
+            let was = before.lines().nth(line).unwrap_or("(end)");
+            let now = text.lines().nth(line).unwrap_or("(end)");
+            failures.push(format!("{}: line {}\n  was {was}\n  now {now}", l.name, line + 1));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "golden transcripts changed ({TRACES}); if deliberate, rewrite them with `BLESS=1 cargo test --test \
+         behaviour` and let the diff show what moved:\n{}",
+        failures.join("\n")
+    );
+}
