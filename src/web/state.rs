@@ -128,6 +128,8 @@ pub struct Model {
     pub error: Option<String>,
     /// A short, transient hint under the canvas ("the run has ended…").
     pub hint: Option<String>,
+    /// With partitions: the partition (replication group) an added follower joins; None means the first.
+    pub add_group: Option<String>,
     pub share: Share,
     pub dark: bool,
     pub help: bool,
@@ -196,6 +198,8 @@ pub enum Action {
     SetTab(Tab),
     /// A new follower joins now, with a fresh id.
     AddFollower(CopyMethod),
+    /// Choose the partition an added follower joins.
+    AddGroup(String),
     /// Change the failover settings: the run is rebuilt from the changed scenario, standing at the same moment.
     Failover(FailoverSetting),
     /// Show "running…" (the sweep itself runs on `SweepCompute`, after a paint).
@@ -296,6 +300,7 @@ impl Model {
             sql: String::new(),
             error: None,
             hint: None,
+            add_group: None,
             share: Share::Idle,
             dark,
             help: false,
@@ -726,17 +731,26 @@ impl Model {
                         _ => None,
                     }));
                 let id = derive::next_node_id(taken);
-                if self.command(Command::AddNode { id: id.clone(), copy, group: None }) && !self.playing {
+                // Only a partition of this scenario (a stale choice from another scenario means the first).
+                let group = self.add_group.clone().filter(|g| sim.scenario.partitions.iter().any(|p| &p.id == g));
+                let joins = match &group {
+                    Some(g) => [" joins partition ", g.as_str(), ": it copies that partition's leader"].concat(),
+                    None => " is joining".to_string(),
+                };
+                if self.command(Command::AddNode { id: id.clone(), copy, group }) && !self.playing {
                     self.hint = Some(
                         [
                             id.as_str(),
-                            " is joining ",
-                            if copy == CopyMethod::Snapshot { "from a snapshot" } else { "by copying files" },
+                            joins.as_str(),
+                            if copy == CopyMethod::Snapshot { " from a snapshot" } else { " by copying files" },
                             ": press Play to watch it catch up.",
                         ]
                         .concat(),
                     );
                 }
+            }
+            Action::AddGroup(g) => {
+                self.add_group = Some(g);
             }
             Action::Failover(setting) => {
                 let Some(pb) = self.pb.as_ref() else { return false };

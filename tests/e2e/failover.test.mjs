@@ -98,6 +98,30 @@ test('failover-lost-writes: a new leader is elected and the anomalies panel list
   await page.close();
 });
 
+// Partitions: an added follower joins the partition a person picks, copies that partition's leader and follows it.
+test('adding a follower into the second partition: it copies and follows that partition\'s leader only', async () => {
+  const { page, errors } = await open(context, server.base + '#lesson=lag-consistent-prefix');
+  await scrubTo(page, 300);
+  await page.click('[data-testid=tab-nodes]').catch(() => {});
+  await page.selectOption('[data-testid=add-group]', 'p2');
+  await page.click('[data-testid=add-snapshot]');
+  // The next free id after n1, n2, m1, m2.
+  const added = await page.waitForSelector('g.node[data-node="n3"]');
+  assert.ok(added);
+  assert.match(await page.textContent('body'), /joins partition p2/);
+  await scrubTo(page, 2900);
+  const p2 = Number(await nodeAttr(page, 'm1', 'lsn'));
+  const p1 = Number(await nodeAttr(page, 'n1', 'lsn'));
+  assert.ok(p2 > 0 && p1 > 0);
+  assert.equal(Number(await nodeAttr(page, 'n3', 'lsn')), p2, 'the new node is at p2\'s leader\'s LSN');
+  await page.click('g.node[data-node="n3"]');
+  await shot(page, 'add-follower-partition');
+  const link = await page.evaluate(() => location.hash);
+  assert.match(link, /^#run=/, 'the share link carries the added node');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 // DDIA 5.1 new follower: a consistent snapshot, then the backlog from its log position.
 test('adding a follower from a snapshot: a fourth node joins and reaches the leader\'s LSN', async () => {
   const { page, errors } = await open(context, server.base + '#lesson=basics-async');

@@ -73,6 +73,27 @@ fn overview(m: &Model, v: &ClusterView, heal: Html, d: &Callback<Action>) -> Htm
 }
 
 /// Add a follower, and the failover settings of the scenario.
+/// With partitions, which replication group a new follower joins: it copies that group's leader only.
+fn group_picker(m: &Model, s: &crate::scenario::Scenario, d: &Callback<Action>) -> Html {
+    if s.partitions.is_empty() {
+        return Html::default();
+    }
+    let chosen = m.add_group.clone().filter(|g| s.partitions.iter().any(|p| &p.id == g));
+    let chosen = chosen.unwrap_or_else(|| s.partitions[0].id.clone());
+    let onchange =
+        d.reform(|e: Event| Action::AddGroup(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value()));
+    html! {
+        <label title="Each partition is its own replication group: the new follower copies and follows that partition's leader, and holds that partition's rows only">
+            { "into " }
+            <select data-testid="add-group" aria-label="Partition the new follower joins" {onchange}>
+                { for s.partitions.iter().map(|p| html! {
+                    <option value={p.id.clone()} selected={p.id == chosen}>{ p.id.clone() }</option>
+                }) }
+            </select>
+        </label>
+    }
+}
+
 fn cluster_controls(m: &Model, d: &Callback<Action>) -> Html {
     let Some(s) = m.scenario() else { return Html::default() };
     let ended = m.at_end();
@@ -103,6 +124,7 @@ fn cluster_controls(m: &Model, d: &Callback<Action>) -> Html {
                 <button class="btn" data-testid="add-file-copy" disabled={ended}
                         title={if ended { why_ended } else { "Wrong: copy the leader's data files while writes go on (an inconsistent copy)" }}
                         onclick={d.reform(|_: MouseEvent| Action::AddFollower(CopyMethod::FileCopy))}>{ "by copying files" }</button>
+                { group_picker(m, s, d) }
             </div>
             <div class="control-row settings" role="group" aria-label="Failover settings" data-testid="failover-settings">
                 <span class="c-label">{ "Failover" }
