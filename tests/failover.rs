@@ -101,6 +101,24 @@ fn ch5_1_lost_writes_are_exactly_the_acknowledged_writes_missing_from_the_final_
     assert_eq!(lost, missing_writes(&sim), "seed {}", s.seed);
 }
 
+// DDIA 5.1 failover: only acknowledged writes that changed something can be lost. An UPDATE that matches no row is
+// acknowledged with no log entry; the final leader has no entry of it either, and that is not a loss.
+#[test]
+fn a_write_that_changes_no_row_is_never_a_lost_write() {
+    let mut s = lesson("basics-async");
+    let sql = "UPDATE users SET name = 'nobody' WHERE id = 999";
+    s.workload.push(TimedCommand { at: 300_000, command: Command::Sql { client: "alice".into(), sql: sql.into() } });
+    let sim = run(&s, s.seed);
+    let op = sim.history.iter().position(|h| h.sql == sql).expect("the update was sent");
+    let result = sim.history[op].result.as_ref().expect("answered");
+    assert!(result.ok && result.rows_affected == 0 && result.lsn.is_none(), "acknowledged, no log entry: {result:?}");
+    assert!(lost_writes(&sim).is_empty(), "{:?}", lost_writes(&sim));
+    // Nor are BEGIN and the statements of a transaction: its COMMIT writes the entry (and could be lost).
+    let tx = run(&lesson("statement-autoincrement"), 13);
+    assert!(tx.history.iter().any(|h| h.sql == "BEGIN" && h.ok()), "the lesson opens a transaction");
+    assert!(lost_writes(&tx).is_empty(), "{:?}", lost_writes(&tx));
+}
+
 // DDIA 5.1 failover (GitHub): a lagging follower promoted reuses primary keys the cache still maps to other rows.
 #[test]
 fn ch5_1_promoting_a_lagging_follower_reuses_keys_and_the_cache_serves_another_users_row() {
