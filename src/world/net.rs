@@ -2,6 +2,11 @@
 //! and reordering probabilities, each of which a link may set for itself (`NetworkSpec::links`), and cut links.
 //! Cuts are directed, so a one-way partition (A can reach B, B cannot reach A) is just one cut; a symmetric
 //! partition is two. Everything can change during a run.
+//!
+//! Every directed link keeps order (FIFO), as the TCP connections that PostgreSQL and MySQL replicate over do: a
+//! message never arrives before one sent earlier on the same link. Only the `reorder` knob breaks that, for the
+//! messages it picks. Messages on different links are independent, so they still overtake each other (DDIA 5.2's
+//! consistent prefix anomaly needs exactly that).
 
 use crate::scenario::{LinkParams, NetworkSpec};
 use crate::vecmap::VecMap;
@@ -17,12 +22,23 @@ pub struct Network {
     cuts: VecMap<(usize, usize), ()>,
     /// The settings of every directed link that `spec.links` changes, by endpoint index.
     overrides: VecMap<(usize, usize), LinkParams>,
+    /// Per directed link, at `from * names.len() + to`: when the latest in-order message put on it arrives, or is
+    /// dropped (a lost message holds up those behind it until its own due time: arrows on a link never cross).
+    /// Sized once for every endpoint, since endpoints never come or go (nodes that join later are present, absent,
+    /// from the start).
+    last_arrival: Vec<Micros>,
 }
 
 impl Network {
     pub fn new(spec: NetworkSpec, names: Vec<String>) -> Self {
-        let mut net =
-            Network { spec: NetworkSpec::default(), names, cuts: VecMap::default(), overrides: VecMap::new() };
+        let endpoints = names.len();
+        let mut net = Network {
+            spec: NetworkSpec::default(),
+            names,
+            cuts: VecMap::default(),
+            overrides: VecMap::new(),
+            last_arrival: vec![0; endpoints.saturating_mul(endpoints)],
+        };
         net.set_spec(spec);
         net
     }
@@ -99,15 +115,29 @@ impl Network {
     }
 
     /// One-way delay for a message on a link: uniform in [min, max] at microsecond resolution; with probability
-    /// `reorder` the message is held back by up to another `max`, so it can overtake or be overtaken.
-    pub fn sample_latency(p: &LinkParams, rng: &mut SimRng) -> Micros {
+    /// `reorder` the message is held back by up to another `max` and is `reordered`: it keeps its own time, so it
+    /// can overtake or be overtaken on its link. Draws the same random numbers whatever the link's history.
+    pub fn sample(p: &LinkParams, rng: &mut SimRng) -> (Micros, bool) {
         let lo = ms(p.latency_min_ms);
         let hi = ms(p.latency_max_ms);
         let mut latency = rng.range_inclusive(lo, hi);
-        if rng.chance(p.reorder) {
-            latency += rng.range_inclusive(0, hi.max(1));
+        let reordered = rng.chance(p.reorder);
+        if reordered {
+            latency = latency.saturating_add(rng.range_inclusive(0, hi.max(1)));
         }
-        latency.max(1)
+        (latency.max(1), reordered)
+    }
+
+    /// When a message put on `from -> to` that would arrive at `arrival` really arrives: not before the link's
+    /// previous in-order message. A `reordered` message keeps its own time and holds nothing up.
+    pub fn in_order_arrival(&mut self, from: usize, to: usize, arrival: Micros, reordered: bool) -> Micros {
+        let n = self.names.len();
+        if reordered || from >= n || to >= n {
+            return arrival;
+        }
+        let Some(last) = self.last_arrival.get_mut(from * n + to) else { return arrival };
+        *last = (*last).max(arrival);
+        *last
     }
 }
 
@@ -299,8 +329,40 @@ mod tests {
         let n = net();
         let mut rng = SimRng::new(1);
         for _ in 0..1000 {
-            let l = Network::sample_latency(&n.params(0, 1), &mut rng);
+            let l = Network::sample(&n.params(0, 1), &mut rng).0;
             assert!((5_000..=20_000).contains(&l));
+        }
+    }
+
+    #[test]
+    fn a_link_keeps_order_and_other_links_do_not_wait_for_it() {
+        let mut n = net();
+        // n1 -> n2: a slow message, then a fast one sent later, which waits for it.
+        assert_eq!(n.in_order_arrival(0, 1, 20_000, false), 20_000);
+        assert_eq!(n.in_order_arrival(0, 1, 7_000, false), 20_000, "never before the earlier message");
+        assert_eq!(n.in_order_arrival(0, 1, 25_000, false), 25_000, "a later arrival is its own");
+        // The other direction, and other links, are independent connections.
+        assert_eq!(n.in_order_arrival(1, 0, 6_000, false), 6_000);
+        assert_eq!(n.in_order_arrival(0, 2, 6_000, false), 6_000);
+        assert_eq!(n.in_order_arrival(3, 0, 1, false), 1, "clients have links too");
+        // The reorder knob's pick keeps its time and holds nothing up.
+        assert_eq!(n.in_order_arrival(0, 1, 9_000, true), 9_000);
+        assert_eq!(n.in_order_arrival(0, 1, 40_000, true), 40_000);
+        assert_eq!(n.in_order_arrival(0, 1, 26_000, false), 26_000, "not held behind a reordered message");
+        // Out of range (no such endpoint): the time as it is, no panic.
+        assert_eq!(n.in_order_arrival(9, 0, 5, false), 5);
+        assert_eq!(n.in_order_arrival(0, 1, Micros::MAX, false), Micros::MAX, "saturated times stay at the end");
+    }
+
+    #[test]
+    fn a_message_is_reordered_only_when_the_knob_says_so() {
+        let mut rng = SimRng::new(5);
+        let p = NetworkSpec::default().base();
+        assert!((0..1000).all(|_| !Network::sample(&p, &mut rng).1), "reorder 0: never");
+        let p = NetworkSpec { reorder: 1.0, ..NetworkSpec::default() }.base();
+        for _ in 0..1000 {
+            let (latency, reordered) = Network::sample(&p, &mut rng);
+            assert!(reordered && (5_000..=40_000).contains(&latency), "held back by up to another max: {latency}");
         }
     }
 
@@ -330,7 +392,7 @@ mod tests {
         let p12 = n.params(0, 1);
         assert_eq!((p12.latency_min_ms, p12.latency_max_ms, p12.loss), (5, 20, 0.1), "other links keep the defaults");
         let mut rng = SimRng::new(3);
-        assert!((0..500).all(|_| (80_000..=120_000).contains(&Network::sample_latency(&p13, &mut rng))));
+        assert!((0..500).all(|_| (80_000..=120_000).contains(&Network::sample(&p13, &mut rng).0)));
         n.set_spec(NetworkSpec::default());
         assert_eq!(n.params(0, 2).latency_max_ms, 20, "new settings replace the old links");
     }

@@ -496,7 +496,7 @@ impl Simulation {
         for copy in 1..=copies {
             let Some(p) = payload.as_ref() else { break };
             let label = if self.trace.keeps() { Label(p.label()) } else { Label::default() };
-            let latency = Network::sample_latency(&link, &mut self.net_rng);
+            let (latency, reordered) = Network::sample(&link, &mut self.net_rng);
             let lost = self.net_rng.chance(link.loss);
             let doomed = if !self.net.can_reach(fi, ti) {
                 Some(DropReason::Partition)
@@ -508,6 +508,9 @@ impl Simulation {
             let id = self.next_msg;
             self.next_msg += 1;
             let deliver = after(now, latency.saturating_add(extra));
+            // The link keeps order unless the reorder knob picked this message. An announcement that service
+            // discovery holds back (`extra`) is not on the link: it neither waits for the link nor holds it up.
+            let deliver = if extra == 0 { self.net.in_order_arrival(fi, ti, deliver, reordered) } else { deliver };
             self.trace.push(TraceEvent::Sent {
                 at: now,
                 msg: id,

@@ -155,7 +155,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             <div class="scroll">
                 <div class="lag-block">
                     <h3 class="c-label">{ "Every message" }</h3>
-                    <p class="muted small">{ "A message takes a delay drawn evenly between min and max. Loss drops it; duplicate delivers it twice; reorder holds it back by up to another max, so a later message can overtake it. A change acts from this moment on and is kept in the share link." }</p>
+                    <p class="muted small">{ "A message takes a delay drawn evenly between min and max. Each link keeps order, like a TCP connection: a message never arrives before one sent earlier on the same link (messages on different links may overtake each other). Loss drops it; duplicate delivers it twice; reorder holds it back by up to another max, out of its link's order, so a later message can overtake it. A change acts from this moment on and is kept in the share link." }</p>
                     { global(Field::Min, "net-min", "delay at least") }
                     { global(Field::Max, "net-max", "delay at most") }
                     { global(Field::Loss, "net-loss", "lose") }
