@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use replsim::check::{anomalies, row_diffs};
 use replsim::compare::{figures, run_all, Verdict, METHODS};
-use replsim::log_methods::LogRecord;
+use replsim::log_methods::{LogRecord, MixedPart};
 use replsim::protocol::single_leader::Status;
 use replsim::scenario::{LogKind, Role, Scenario};
 use replsim::sql::Value;
@@ -86,18 +86,107 @@ fn ch5_1_substitution_fixes_statement_divergence() {
 fn ch5_1_mixed_format_ships_unsafe_statements_as_rows() {
     let sim = run(&lesson("statement-mixed"), 7);
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
-    let (mut rows, mut statements) = (0, 0);
+    let (mut rows, mut statements, mut mixed) = (0, 0, 0);
     for e in &sim.nodes[0].log {
         match &e.record {
-            LogRecord::Logical { unsafe_statement: Some(s), .. } => {
-                assert!(s.contains("NOW()"), "{s}");
+            LogRecord::Mixed { parts } if parts.iter().all(|p| matches!(p, MixedPart::Rows { .. })) => {
+                for p in parts {
+                    let MixedPart::Rows { statement, .. } = p else { unreachable!() };
+                    assert!(statement.contains("NOW()"), "{statement}");
+                }
                 rows += 1;
             }
+            LogRecord::Mixed { .. } => mixed += 1,
             LogRecord::Statement { .. } => statements += 1,
             other => panic!("unexpected record {other:?}"),
         }
     }
-    assert_eq!((rows, statements), (3, 1), "three unsafe writes as rows, the literal insert as a statement");
+    assert_eq!(
+        (rows, statements, mixed),
+        (3, 1, 1),
+        "three unsafe writes as rows, the literal insert as a statement, alice's transaction as both"
+    );
+}
+
+// DDIA 5.1 Statement-based, MySQL's MIXED format: the switch to rows is made per statement. In one transaction an
+// unsafe statement (RAND()) goes as the row image it produced while the safe statements before and after it stay SQL
+// text, in one record that keeps the transaction's order: the follower replays insert, row image, rename in that
+// order, so the rename is not undone by the row image.
+#[test]
+fn ch5_1_mixed_format_decides_per_statement_in_one_ordered_record() {
+    let sim = run(&lesson("statement-mixed"), 7);
+    let last = sim.nodes[0].log.back().expect("alice's transaction is the last record");
+    let LogRecord::Mixed { parts } = &last.record else { panic!("a MIXED record: {:?}", last.record) };
+    let shape: Vec<String> = parts
+        .iter()
+        .map(|p| match p {
+            MixedPart::Statement(s) => format!("sql {s}"),
+            MixedPart::Rows { statement, changes } => format!("rows of {statement}: {}", changes.len()),
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            "sql INSERT INTO orders (item, placed_at, coupon) VALUES ('chair', '2026-01-02 09:00:00', 0.25)"
+                .to_string(),
+            "rows of UPDATE orders SET coupon = RAND() WHERE item = 'chair': 1".to_string(),
+            "sql UPDATE orders SET item = 'armchair' WHERE item = 'chair'".to_string(),
+        ]
+    );
+    let MixedPart::Rows { changes, .. } = &parts[1] else { unreachable!() };
+    let leader_coupon = sim.nodes[0]
+        .db
+        .rows("orders")
+        .into_iter()
+        .find(|r| r.iter().any(|(_, v)| *v == Value::Text("armchair".into())))
+        .and_then(|r| r.into_iter().find(|(c, _)| c == "coupon"))
+        .map(|(_, v)| v)
+        .expect("the leader has the armchair");
+    match &changes[0] {
+        replsim::sql::RowChange::Update { table, key, row } => {
+            assert_eq!((table.as_str(), key), ("orders", &Value::Integer(4)));
+            assert!(row.contains(&("coupon".to_string(), leader_coupon.clone())), "the leader's RAND() value: {row:?}");
+            assert!(row.contains(&("item".to_string(), Value::Text("chair".into()))), "before the rename: {row:?}");
+        }
+        other => panic!("an update row image: {other:?}"),
+    }
+    // Wire bytes: the statements' text as a statement log counts it, the row image as a row log does (without the
+    // statement's text), and one commit record.
+    let row_bytes = LogRecord::Logical { changes: changes.clone() }.size_bytes() - 16;
+    let sql_bytes: usize = [&parts[0], &parts[2]]
+        .iter()
+        .map(|p| match p {
+            MixedPart::Statement(s) => 8 + s.len(),
+            MixedPart::Rows { .. } => unreachable!(),
+        })
+        .sum();
+    assert_eq!(last.record.size_bytes(), sql_bytes + row_bytes + 16);
+    assert_eq!(
+        last.record.describe(),
+        "INSERT INTO orders (item… · rows: update orders 4 · UPDATE orders SET item =…; commit"
+    );
+    for f in ["n2", "n3"] {
+        assert_eq!(texts(&sim, f, "orders", "item"), texts(&sim, "n1", "orders", "item"), "{f}");
+        let coupons = |id: &str| -> Vec<Value> {
+            sim.nodes[node(&sim, id)]
+                .db
+                .rows("orders")
+                .into_iter()
+                .filter_map(|r| r.into_iter().find(|(c, _)| c == "coupon").map(|(_, v)| v))
+                .collect()
+        };
+        assert_eq!(coupons(f), coupons("n1"), "{f} holds the leader's RAND() values");
+    }
+    assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
+    // The same transaction in plain statement format re-runs RAND() on each follower: the coupons differ.
+    let mut plain = lesson("statement-mixed");
+    plain.replication.statement_mixed = false;
+    let plain = run(&plain, 7);
+    let diffs = row_diffs(&plain, &plain.nodes[0], &plain.nodes[node(&plain, "n2")]);
+    assert!(
+        diffs.iter().any(|r| r.key == Value::Integer(4) && r.differing_columns() == vec!["coupon".to_string()]),
+        "{diffs:?}"
+    );
 }
 
 // DDIA 5.1 Statement-based: "statements that have side effects (e.g., triggers, stored procedures, user-defined

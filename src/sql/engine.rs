@@ -37,6 +37,8 @@ pub(crate) struct TxLog {
     pub(crate) undo: Vec<Undo>,
     pub(crate) changes: Vec<RowChange>,
     pub(crate) statements: Vec<String>,
+    /// How many changes there were after each of `statements` (see `Commit::ends`).
+    pub(crate) ends: Vec<usize>,
     /// Applying a change from the leader's log: no row images to collect (nobody ships them on), only the undo
     /// log in case the change fails half-way.
     pub(crate) undo_only: bool,
@@ -168,7 +170,7 @@ impl Database {
 
     fn commit(&mut self, session: &mut Session) -> Result<Outcome, SqlError> {
         let tx = session.tx.take().ok_or_else(|| SqlError::new("cannot commit - no transaction is active"))?;
-        let commit = Commit { changes: tx.changes.clone(), statements: tx.statements.clone() };
+        let commit = Commit { changes: tx.changes.clone(), statements: tx.statements.clone(), ends: tx.ends.clone() };
         self.end_transaction(tx, false);
         Ok(Outcome { committed: Some(commit), ..outcome(StatementKind::Commit) })
     }
@@ -289,11 +291,12 @@ impl Database {
             self.undo_to(tx, mark);
         } else {
             tx.statements.push(text);
+            tx.ends.push(tx.changes.len());
         }
         if autocommit {
             let done = session.tx.take().unwrap_or_default();
             return result.map(|out| Outcome {
-                committed: Some(Commit { changes: done.changes, statements: done.statements }),
+                committed: Some(Commit { changes: done.changes, statements: done.statements, ends: done.ends }),
                 ..out
             });
         }
@@ -333,6 +336,29 @@ impl Database {
         let result = self.apply_logged(change, &mut log);
         if result.is_err() {
             self.undo_to(&mut log, (0, 0));
+        }
+        result
+    }
+
+    /// Apply a shipped row change inside the session's open transaction (a MIXED binlog transaction replays
+    /// statements and row images together): it takes the write lock as a write statement would, and ROLLBACK undoes
+    /// it. Without an open transaction it is `apply_change`.
+    pub fn apply_change_in(&mut self, change: &RowChange, session: &mut Session) -> Result<(), SqlError> {
+        let Some(tx) = session.tx.as_mut() else { return self.apply_change(change) };
+        if self.write_lock.is_some_and(|holder| holder != tx.id) {
+            return Err(SqlError::new("database is locked"));
+        }
+        if !self.row_locking {
+            self.write_lock = Some(tx.id);
+        }
+        let mark = (tx.undo.len(), tx.changes.len());
+        let mut result = self.apply_logged(change, tx);
+        if result.is_ok() && self.row_locking {
+            let undo = tx.undo.get(mark.0..).unwrap_or_default().to_vec();
+            result = self.lock_rows(&undo, tx.id, true);
+        }
+        if result.is_err() {
+            self.undo_to(tx, mark);
         }
         result
     }

@@ -138,6 +138,7 @@ impl Node {
                 let committed = Committed {
                     statements: &commit.statements,
                     changes: &commit.changes,
+                    ends: &commit.ends,
                     pages,
                     format: self.db.storage_format(),
                 };
