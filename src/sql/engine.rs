@@ -363,6 +363,36 @@ impl Database {
         result
     }
 
+    /// Delete every row of a table, firing no triggers (a replication target replacing its copy of the table).
+    /// Fails with `database is locked` while a client transaction holds the write lock.
+    pub fn delete_all_rows(&mut self, table: &str) -> Result<(), SqlError> {
+        if self.write_lock.is_some() {
+            return Err(SqlError::new("database is locked"));
+        }
+        let t = self.table(table)?;
+        let (key, rowids): (String, Vec<i64>) = (t.name.to_ascii_lowercase(), t.rows.keys().copied().collect());
+        let mut log = TxLog { undo_only: true, ..TxLog::default() };
+        for rowid in rowids {
+            self.delete_row(&key, rowid, &mut log);
+        }
+        Ok(())
+    }
+
+    /// A table's AUTOINCREMENT counter: the largest key it ever handed out (SQLite's `sqlite_sequence`).
+    pub fn autoincrement_sequence(&self, table: &str) -> Option<i64> {
+        self.table(table).ok().map(|t| t.sequence)
+    }
+
+    /// Move a table's AUTOINCREMENT counter forward to at least `value` (PostgreSQL's `setval`): the next key it
+    /// hands out is above it. Never moves it back.
+    pub fn advance_autoincrement(&mut self, table: &str, value: i64) {
+        let Some(t) = self.tables.get_mut(&table.to_ascii_lowercase()) else { return };
+        if t.autoincrement && value > t.sequence {
+            t.sequence = value;
+            self.store.catalog_dirty = true;
+        }
+    }
+
     fn apply_logged(&mut self, change: &RowChange, log: &mut TxLog) -> Result<(), SqlError> {
         match change {
             RowChange::Insert { table, row } => {
@@ -454,6 +484,11 @@ impl Database {
     /// The schema as normalised SQL: CREATE TABLE statements, then CREATE TRIGGER statements
     /// in creation order. Replaying them on an empty database recreates the schema (used to
     /// seed a follower from a snapshot).
+    /// The CREATE TABLE statement of one table (normalised), if it exists.
+    pub fn table_sql(&self, table: &str) -> Option<String> {
+        self.table(table).ok().map(|t| t.sql.clone())
+    }
+
     pub fn schema(&self) -> Vec<String> {
         let tables = self.tables.values().map(|t| t.sql.clone());
         tables.chain(self.triggers.iter().map(|t| t.sql.clone())).collect()
