@@ -722,16 +722,15 @@ impl Model {
                         }),
                     );
                 let id = derive::next_node_id(taken);
+                let trigger = pb.scenario().replication.log == crate::scenario::LogKind::Trigger;
                 if self.command(Command::AddNode { id: id.clone(), copy, group: None }) && !self.playing {
-                    self.hint = Some(
-                        [
-                            id.as_str(),
-                            " is joining ",
-                            if copy == CopyMethod::Snapshot { "from a snapshot" } else { "by copying files" },
-                            ": press Play to watch it catch up.",
-                        ]
-                        .concat(),
-                    );
+                    let how = match copy {
+                        // Trigger-based replication has no log to replay: the replicator copies the rows it replicates.
+                        _ if trigger => "with an initial copy from the replicator",
+                        CopyMethod::Snapshot => "from a snapshot",
+                        CopyMethod::FileCopy => "by copying files",
+                    };
+                    self.hint = Some([id.as_str(), " is joining ", how, ": press Play to watch it catch up."].concat());
                 }
             }
             Action::Failover(setting) => {

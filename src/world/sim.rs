@@ -317,6 +317,7 @@ impl Simulation {
             controller,
             statement_mixed: scenario.replication.statement_mixed,
             trigger: scenario.replication.trigger.clone(),
+            replicator: scenario.nodes.iter().position(|n| n.role == Role::Replicator),
         };
         let mut names: Vec<String> = specs.iter().map(|n| n.id.clone()).collect();
         names.extend(scenario.clients.iter().map(|c| c.id.clone()));
