@@ -49,6 +49,8 @@ pub const LESSONS: &[Lesson] = &[
     Lesson { name: "logical-rolling-upgrade", json: include_str!("../scenarios/logical-rolling-upgrade.json") },
     Lesson { name: "cdc-search-index", json: include_str!("../scenarios/cdc-search-index.json") },
     Lesson { name: "trigger-subset", json: include_str!("../scenarios/trigger-subset.json") },
+    Lesson { name: "trigger-add-target", json: include_str!("../scenarios/trigger-add-target.json") },
+    Lesson { name: "trigger-failover", json: include_str!("../scenarios/trigger-failover.json") },
 ];
 
 /// Lessons about replication log methods: the comparison view offers these (each runs under all four methods).

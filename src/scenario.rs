@@ -801,14 +801,6 @@ impl Scenario {
         for (i, w) in faults_v.iter().enumerate() {
             faults.push(TimedCommand::from_value(w, &format!("faults[{i}]"), &names)?);
         }
-        if replication.log == LogKind::Trigger {
-            if let Some(i) = faults.iter().position(|c| matches!(c.command, Command::AddNode { .. })) {
-                return err(
-                    &format!("faults[{i}].add_node"),
-                    "adding a node is not supported with trigger-based replication in this version",
-                );
-            }
-        }
         if workload.len() + faults.len() > MAX_COMMANDS {
             return err("workload", format!("at most {MAX_COMMANDS} timed entries in all"));
         }

@@ -26,6 +26,7 @@ fn cfg() -> NodeConfig {
         controller: None,
         statement_mixed: false,
         trigger: TriggerSpec::default(),
+        replicator: None,
     }
 }
 

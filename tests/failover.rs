@@ -200,8 +200,16 @@ fn ch5_1_a_new_follower_from_a_snapshot_catches_up_exactly() {
     for seed in std::iter::once(s.seed).chain(JOIN_SEEDS) {
         let sim = run(&s, seed);
         let n4 = node(&sim, "n4");
-        assert_eq!(sim.protocol.single_leader().nodes[n4].lsn(), sim.protocol.single_leader().nodes[0].lsn(), "seed {seed}");
-        assert_eq!(sim.protocol.single_leader().nodes[n4].db.rows("users"), sim.protocol.single_leader().nodes[0].db.rows("users"), "seed {seed}");
+        assert_eq!(
+            sim.protocol.single_leader().nodes[n4].lsn(),
+            sim.protocol.single_leader().nodes[0].lsn(),
+            "seed {seed}"
+        );
+        assert_eq!(
+            sim.protocol.single_leader().nodes[n4].db.rows("users"),
+            sim.protocol.single_leader().nodes[0].db.rows("users"),
+            "seed {seed}"
+        );
         let ev = sim.trace.events();
         let installed =
             ev.iter().position(|e| matches!(e, TraceEvent::SnapshotInstalled { node, .. } if &**node == "n4"));
@@ -233,7 +241,11 @@ fn ch5_1_a_naive_file_copy_is_inconsistent() {
             .unwrap_or_else(|| panic!("seed {seed}: halts on a row the copy lacks: {error}"));
         assert!(user_ids(&sim, 0).contains(&missing), "seed {seed}: the leader has user {missing}");
         assert!(!user_ids(&sim, n4).contains(&missing), "seed {seed}: the copy never got user {missing}");
-        assert_ne!(sim.protocol.single_leader().nodes[n4].db.rows("users"), sim.protocol.single_leader().nodes[0].db.rows("users"), "seed {seed}: n4 stays behind");
+        assert_ne!(
+            sim.protocol.single_leader().nodes[n4].db.rows("users"),
+            sim.protocol.single_leader().nodes[0].db.rows("users"),
+            "seed {seed}: n4 stays behind"
+        );
     }
 }
 

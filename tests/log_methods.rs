@@ -3,11 +3,13 @@
 //! and asserts the outcome the book describes. Randomized tests print the seed that reproduces a failure.
 
 use proptest::prelude::*;
-use replsim::check::{anomalies, row_diffs};
+use replsim::check::{anomalies, row_diffs, AnomalyKind};
 use replsim::compare::{figures, run_all, Verdict, METHODS};
-use replsim::log_methods::LogRecord;
-use replsim::protocol::single_leader::Status;
-use replsim::scenario::{LogKind, Role, Scenario};
+use replsim::log_methods::{LogRecord, MixedPart};
+use replsim::protocol::single_leader::{
+    ChangeOp, ChangePos, ChangeRow, Effect, Endpoint, Node, NodeConfig, Note, Payload, Status, Timer, CHANGES_TABLE,
+};
+use replsim::scenario::{ClockSpec, Command, FailoverSpec, LogKind, Mode, Role, Scenario, TriggerSpec};
 use replsim::sql::Value;
 use replsim::world::sim::Simulation;
 
@@ -87,18 +89,111 @@ fn ch5_1_substitution_fixes_statement_divergence() {
 fn ch5_1_mixed_format_ships_unsafe_statements_as_rows() {
     let sim = run(&lesson("statement-mixed"), 7);
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
-    let (mut rows, mut statements) = (0, 0);
+    let (mut rows, mut statements, mut mixed) = (0, 0, 0);
     for e in &sim.protocol.single_leader().nodes[0].log {
         match &e.record {
-            LogRecord::Logical { unsafe_statement: Some(s), .. } => {
-                assert!(s.contains("NOW()"), "{s}");
+            LogRecord::Mixed { parts } if parts.iter().all(|p| matches!(p, MixedPart::Rows { .. })) => {
+                for p in parts {
+                    let MixedPart::Rows { statement, .. } = p else { unreachable!() };
+                    assert!(statement.contains("NOW()"), "{statement}");
+                }
                 rows += 1;
             }
+            LogRecord::Mixed { .. } => mixed += 1,
             LogRecord::Statement { .. } => statements += 1,
             other => panic!("unexpected record {other:?}"),
         }
     }
-    assert_eq!((rows, statements), (3, 1), "three unsafe writes as rows, the literal insert as a statement");
+    assert_eq!(
+        (rows, statements, mixed),
+        (3, 1, 1),
+        "three unsafe writes as rows, the literal insert as a statement, alice's transaction as both"
+    );
+}
+
+// DDIA 5.1 Statement-based, MySQL's MIXED format: the switch to rows is made per statement. In one transaction an
+// unsafe statement (RAND()) goes as the row image it produced while the safe statements before and after it stay SQL
+// text, in one record that keeps the transaction's order: the follower replays insert, row image, rename in that
+// order, so the rename is not undone by the row image.
+#[test]
+fn ch5_1_mixed_format_decides_per_statement_in_one_ordered_record() {
+    let sim = run(&lesson("statement-mixed"), 7);
+    let last = sim.protocol.single_leader().nodes[0].log.back().expect("alice's transaction is the last record");
+    let LogRecord::Mixed { parts } = &last.record else { panic!("a MIXED record: {:?}", last.record) };
+    let shape: Vec<String> = parts
+        .iter()
+        .map(|p| match p {
+            MixedPart::Statement(s) => format!("sql {s}"),
+            MixedPart::Rows { statement, changes } => format!("rows of {statement}: {}", changes.len()),
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            "sql INSERT INTO orders (item, placed_at, coupon) VALUES ('chair', '2026-01-02 09:00:00', 0.25)"
+                .to_string(),
+            "rows of UPDATE orders SET coupon = RAND() WHERE item = 'chair': 1".to_string(),
+            "sql UPDATE orders SET item = 'armchair' WHERE item = 'chair'".to_string(),
+        ]
+    );
+    let MixedPart::Rows { changes, .. } = &parts[1] else { unreachable!() };
+    let leader_coupon = sim.protocol.single_leader().nodes[0]
+        .db
+        .rows("orders")
+        .into_iter()
+        .find(|r| r.iter().any(|(_, v)| *v == Value::Text("armchair".into())))
+        .and_then(|r| r.into_iter().find(|(c, _)| c == "coupon"))
+        .map(|(_, v)| v)
+        .expect("the leader has the armchair");
+    match &changes[0] {
+        replsim::sql::RowChange::Update { table, key, row } => {
+            assert_eq!((table.as_str(), key), ("orders", &Value::Integer(4)));
+            assert!(row.contains(&("coupon".to_string(), leader_coupon.clone())), "the leader's RAND() value: {row:?}");
+            assert!(row.contains(&("item".to_string(), Value::Text("chair".into()))), "before the rename: {row:?}");
+        }
+        other => panic!("an update row image: {other:?}"),
+    }
+    // Wire bytes: the statements' text as a statement log counts it, the row image as a row log does (without the
+    // statement's text), and one commit record.
+    let row_bytes = LogRecord::Logical { changes: changes.clone() }.size_bytes() - 16;
+    let sql_bytes: usize = [&parts[0], &parts[2]]
+        .iter()
+        .map(|p| match p {
+            MixedPart::Statement(s) => 8 + s.len(),
+            MixedPart::Rows { .. } => unreachable!(),
+        })
+        .sum();
+    assert_eq!(last.record.size_bytes(), sql_bytes + row_bytes + 16);
+    assert_eq!(
+        last.record.describe(),
+        "INSERT INTO orders (item… · rows: update orders 4 · UPDATE orders SET item =…; commit"
+    );
+    for f in ["n2", "n3"] {
+        assert_eq!(texts(&sim, f, "orders", "item"), texts(&sim, "n1", "orders", "item"), "{f}");
+        let coupons = |id: &str| -> Vec<Value> {
+            sim.protocol.single_leader().nodes[node(&sim, id)]
+                .db
+                .rows("orders")
+                .into_iter()
+                .filter_map(|r| r.into_iter().find(|(c, _)| c == "coupon").map(|(_, v)| v))
+                .collect()
+        };
+        assert_eq!(coupons(f), coupons("n1"), "{f} holds the leader's RAND() values");
+    }
+    assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
+    // The same transaction in plain statement format re-runs RAND() on each follower: the coupons differ.
+    let mut plain = lesson("statement-mixed");
+    plain.replication.statement_mixed = false;
+    let plain = run(&plain, 7);
+    let diffs = row_diffs(
+        &plain,
+        &plain.protocol.single_leader().nodes[0],
+        &plain.protocol.single_leader().nodes[node(&plain, "n2")],
+    );
+    assert!(
+        diffs.iter().any(|r| r.key == Value::Integer(4) && r.differing_columns() == vec!["coupon".to_string()]),
+        "{diffs:?}"
+    );
 }
 
 // DDIA 5.1 Statement-based: "statements that have side effects (e.g., triggers, stored procedures, user-defined
@@ -396,4 +491,294 @@ fn row_locks_let_transactions_write_different_rows() {
     single.execute("BEGIN", &mut a, &mut env).unwrap();
     single.execute("INSERT INTO t (v) VALUES ('a')", &mut a, &mut env).unwrap();
     assert!(single.execute("INSERT INTO t (v) VALUES ('b')", &mut b, &mut env).is_err());
+}
+
+/// The trace's lines, with runs of spaces made one (the verbs are padded to a column).
+fn lines(sim: &Simulation) -> Vec<String> {
+    sim.trace.events().iter().map(|e| e.line().split_whitespace().collect::<Vec<_>>().join(" ")).collect()
+}
+
+/// The trace's lines that mention `word` (for asserting what a run did, in the trace's own words).
+fn lines_with(sim: &Simulation, word: &str) -> Vec<String> {
+    lines(sim).into_iter().filter(|l| l.contains(word)).collect()
+}
+
+/// Rows of `table` on node `id`, as sorted text (for comparing replicas).
+fn table_text(sim: &Simulation, id: &str, table: &str) -> Vec<String> {
+    let mut rows: Vec<String> =
+        sim.protocol.single_leader().nodes[node(sim, id)].db.rows(table).iter().map(|r| format!("{r:?}")).collect();
+    rows.sort();
+    rows
+}
+
+// DDIA 5.1 Trigger-based replication through a leader failure. The promoted follower gets the capture triggers and a
+// changes table numbered on from the last change it applied; it tells the replicator, which polls it from then on. A
+// target behind that point, and the old leader coming back ahead of it (with a change nobody polled), cannot continue:
+// each gets an initial copy, and the old leader's unpolled write is discarded and reported lost.
+#[test]
+fn ch5_1_trigger_replication_follows_a_failover() {
+    let sim = run(&lesson("trigger-failover"), 5);
+    let (n1, n2, n3, r) = (node(&sim, "n1"), node(&sim, "n2"), node(&sim, "n3"), node(&sim, "replicator"));
+    let leader = replsim::check::failover::final_leader(&sim).expect("a leader");
+    assert_eq!(leader, n3, "the most up-to-date follower (it has ada's new balance) won");
+    let l = &sim.protocol.single_leader().nodes[n3];
+    assert_eq!(l.epoch, 3, "n2 stood first, for epoch 2, and lost: n3 is less behind");
+    // Capture on the new leader: triggers, and numbering that continues after what it applied as a target.
+    let schema = l.db.schema().join("\n");
+    assert!(schema.contains("_capture_accounts_ins"), "{schema}");
+    assert_eq!(l.capture_base, ChangePos { era: 1, seq: 3 }, "ada, bob and ada's update reached n3 before the crash");
+    assert_eq!(l.changes_era, 3);
+    assert_eq!(l.db.autoincrement_sequence(CHANGES_TABLE), Some(4), "dan's insert is change 4 of era 3");
+    // The replicator follows n3, with n1 and n2 as its targets, both confirmed at n3's last change.
+    let rep = &sim.protocol.single_leader().nodes[r].replicator;
+    assert_eq!(sim.protocol.single_leader().nodes[r].leader, Some(n3));
+    assert_eq!((rep.era, rep.base), (3, ChangePos { era: 1, seq: 3 }));
+    assert_eq!(rep.targets, vec![n2, n1]);
+    assert_eq!(rep.acked.get(&n1).map(|a| a.0), Some(4));
+    assert_eq!(rep.acked.get(&n2).map(|a| a.0), Some(4));
+    assert!(rep.copying.is_empty());
+    // n3 announced itself; n2 (behind) and n1 (ahead) asked for a copy; each installed one.
+    assert_eq!(lines_with(&sim, "new leader e3").iter().filter(|l| l.contains("n3 -> replicator")).count(), 1);
+    let asked: Vec<String> = lines_with(&sim, "copy me?").into_iter().filter(|l| l.contains(" send ")).collect();
+    assert!(asked.iter().any(|l| l.contains("n2 -> replicator")), "{asked:?}");
+    assert!(asked.iter().any(|l| l.contains("n1 -> replicator") && l.contains("(at #4 e1)")), "{asked:?}");
+    for id in ["n1", "n2"] {
+        assert_eq!(lines_with(&sim, &format!("install {id} snapshot")).len(), 1, "{id} installed one copy");
+    }
+    let discards = lines_with(&sim, "discard");
+    assert_eq!(discards.len(), 1, "{discards:?}");
+    assert!(discards[0].contains("n1") && discards[0].contains("(1 client writes)"), "{discards:?}");
+    // Every replica ends with the new leader's rows: ada 11, bob, dan; eve is gone.
+    let names = texts(&sim, "n3", "accounts", "name");
+    assert_eq!(names, vec!["ada", "bob", "dan"]);
+    for id in ["n1", "n2"] {
+        assert_eq!(table_text(&sim, id, "accounts"), table_text(&sim, "n3", "accounts"), "{id}");
+    }
+    assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
+    // The one lost write is eve's, acknowledged by n1 and never polled; no other write is reported lost.
+    let lost: Vec<_> = anomalies(&sim).into_iter().filter(|a| a.kind == AnomalyKind::LostWrite).collect();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(sim.history[lost[0].ops[0]].sql.contains("'eve'"), "{lost:?}");
+}
+
+// DDIA 5.1 Trigger-based replication through a failover: targets that stand exactly where the new leader's numbering
+// continues go on from their position, without a copy.
+#[test]
+fn ch5_1_trigger_targets_at_the_new_leaders_base_continue_from_their_position() {
+    let mut s = lesson("trigger-failover");
+    s.faults.retain(|f| matches!(f.command, Command::Crash(_)));
+    let sim = run(&s, 5);
+    let (n2, n3) = (node(&sim, "n2"), node(&sim, "n3"));
+    let leader = replsim::check::failover::final_leader(&sim).expect("a leader");
+    let other = if leader == n2 { n3 } else { n2 };
+    assert_eq!(sim.protocol.single_leader().nodes[leader].capture_base, ChangePos { era: 1, seq: 3 });
+    assert_eq!(sim.protocol.single_leader().nodes[other].changes_era, 2, "the other target adopted the new era");
+    assert!(lines_with(&sim, "copy").is_empty(), "no copies: {:?}", lines_with(&sim, "copy"));
+    assert!(lines_with(&sim, "install").is_empty());
+    let id = |i: usize| sim.protocol.single_leader().nodes[i].id.clone();
+    assert_eq!(table_text(&sim, &id(other), "accounts"), table_text(&sim, &id(leader), "accounts"));
+    assert!(texts(&sim, &id(other), "accounts", "name").contains(&"dan".to_string()), "the new leader's write arrived");
+    assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
+}
+
+fn replicator_cfg() -> NodeConfig {
+    NodeConfig {
+        mode: Mode::Async,
+        log: LogKind::Trigger,
+        heartbeat: 50_000,
+        statement_substitution: false,
+        semi_sync_timeout: 200_000,
+        log_retention: 1_000,
+        failover: FailoverSpec { auto: true, timeout_ms: 300, ..FailoverSpec::default() },
+        controller: None,
+        statement_mixed: false,
+        trigger: TriggerSpec::default(),
+        replicator: Some(3),
+    }
+}
+
+// DDIA 5.1 Trigger-based replication, the replicator's side of a failover (exact effects): silent leader for the
+// failover timeout -> it asks a target who leads; the target's answer names the new leader -> new era, the new leader
+// leaves the targets, the old one joins them, positions are forgotten and the next poll goes to the new leader from the
+// start of its changes table; late answers from the old leader are ignored.
+#[test]
+fn ch5_1_trigger_replicator_learns_the_new_leader_by_asking() {
+    let c = replicator_cfg();
+    let mut r = Node::new(3, "replicator", Role::Replicator, ClockSpec::default(), 0, 1);
+    r.leader = Some(0);
+    r.replicator.targets = vec![1, 2];
+    r.replicator.acked.insert(1, (7, 4));
+    r.replicator.acked.insert(2, (7, 4));
+    let poll = |after: i64| Payload::PollChanges { after, limit: 20 };
+    // The leader answered at 0; at 200 ms it is still within the timeout: just the poll.
+    let out = r.on_timer(200_000, Timer::Poll, &c);
+    assert_eq!(
+        out,
+        vec![
+            Effect::SetTimer { at: 300_000, timer: Timer::Poll },
+            Effect::Send { to: Endpoint::Node(0), payload: poll(7) }
+        ]
+    );
+    // No answer for 4 polls and for the failover timeout: it also asks target n2 who leads.
+    let out = r.on_timer(600_000, Timer::Poll, &c);
+    assert_eq!(
+        out,
+        vec![
+            Effect::SetTimer { at: 700_000, timer: Timer::Poll },
+            Effect::Send { to: Endpoint::Node(1), payload: Payload::PollChanges { after: 0, limit: 0 } },
+            Effect::Send { to: Endpoint::Node(0), payload: poll(7) },
+        ]
+    );
+    // A follower answers a poll with the leader it knows.
+    let mut f = Node::new(1, "n2", Role::Follower, ClockSpec::default(), 0, 1);
+    f.leader = Some(2);
+    f.epoch = 2;
+    let out = f.on_message(610_000, Endpoint::Node(3), Payload::PollChanges { after: 0, limit: 0 }, &c);
+    assert_eq!(out, vec![Effect::Send { to: Endpoint::Node(3), payload: Payload::Announce { leader: 2, epoch: 2 } }]);
+    // It polls the new leader at once, from the start of its changes table.
+    let out = r.on_message(620_000, Endpoint::Node(1), Payload::Announce { leader: 2, epoch: 2 }, &c);
+    assert_eq!(out, vec![Effect::Send { to: Endpoint::Node(2), payload: poll(0) }]);
+    assert_eq!(r.leader, Some(2));
+    assert_eq!(r.replicator.era, 2);
+    assert_eq!(r.replicator.targets, vec![1, 0], "n3 leads now; n1 will be a follower when it returns");
+    assert!(r.replicator.acked.is_empty(), "positions of era 1 mean nothing in era 2");
+    // The periodic poll goes on; this one is still out.
+    assert_eq!(r.on_timer(700_000, Timer::Poll, &c), vec![Effect::SetTimer { at: 800_000, timer: Timer::Poll }]);
+    // A late answer of the old leader changes nothing; the new leader's answer goes to both targets with its base.
+    let changes = |era: u64, seq: i64| Payload::Changes {
+        changes: std::rc::Rc::new(vec![ChangeRow {
+            seq,
+            table: "t".into(),
+            op: ChangeOp::Insert,
+            key: Value::Integer(1),
+            row: Some(vec![("id".into(), Value::Integer(1))]),
+            origin: None,
+        }]),
+        leader_lsn: 5,
+        complete: true,
+        era,
+        base: ChangePos { era: 1, seq: 7 },
+    };
+    assert_eq!(r.on_message(630_000, Endpoint::Node(0), changes(1, 8), &c), vec![]);
+    let out = r.on_message(640_000, Endpoint::Node(2), changes(2, 8), &c);
+    let sent: Vec<(Endpoint, ChangePos, u64)> = out
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { to, payload: Payload::ApplyChanges { base, era, .. } } => Some((*to, *base, *era)),
+            _ => None,
+        })
+        .collect();
+    let base = ChangePos { era: 1, seq: 7 };
+    assert_eq!(sent, vec![(Endpoint::Node(1), base, 2), (Endpoint::Node(0), base, 2)]);
+}
+
+// DDIA 5.1 Trigger-based replication, a target's side (exact effects): changes of a new era continue only from exactly
+// the new leader's base; anywhere else the target asks for an initial copy; an older era's late changes are ignored.
+#[test]
+fn ch5_1_trigger_target_continues_only_from_the_new_leaders_base() {
+    let c = replicator_cfg();
+    let mut t = Node::new(1, "n2", Role::Follower, ClockSpec::default(), 0, 1);
+    t.bootstrap("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").unwrap();
+    t.applied_seq = 7;
+    let row = |seq: i64, v: &str| ChangeRow {
+        seq,
+        table: "t".into(),
+        op: ChangeOp::Insert,
+        key: Value::Integer(seq),
+        row: Some(vec![("id".into(), Value::Integer(seq)), ("v".into(), Value::Text(v.into()))]),
+        origin: Some(3),
+    };
+    let apply = |rows: Vec<ChangeRow>, era: u64, base_seq: i64| Payload::ApplyChanges {
+        changes: std::rc::Rc::new(rows),
+        leader_lsn: 9,
+        complete: true,
+        era,
+        base: ChangePos { era: 1, seq: base_seq },
+    };
+    // The new leader continues from change 6: this target has 7, one it never had. It cannot continue.
+    let out = t.on_message(1, Endpoint::Node(3), apply(vec![row(7, "new")], 2, 6), &c);
+    assert_eq!(
+        out,
+        vec![Effect::Send { to: Endpoint::Node(3), payload: Payload::NeedCopy { at: ChangePos { era: 1, seq: 7 } } }]
+    );
+    assert_eq!((t.changes_era, t.applied_seq), (1, 7), "nothing applied");
+    // From exactly its position: it adopts era 2 and applies.
+    let out = t.on_message(2, Endpoint::Node(3), apply(vec![row(8, "x")], 2, 7), &c);
+    assert_eq!(
+        out,
+        vec![
+            Effect::Note(Note::Applied { lsn: 9 }),
+            Effect::Send { to: Endpoint::Node(3), payload: Payload::ChangesApplied { seq: 8, lsn: 9, era: 2 } },
+        ]
+    );
+    assert_eq!((t.changes_era, t.applied_seq), (2, 8));
+    assert!(t.origins.contains_key(&3), "it holds the write of operation 3");
+    // A late batch of era 1 is stale.
+    assert_eq!(t.on_message(3, Endpoint::Node(3), apply(vec![row(9, "old")], 1, 0), &c), vec![]);
+    assert_eq!(t.db.rows("t").len(), 1);
+}
+
+// DDIA 5.1 Setting up new followers, under trigger-based replication: a node added to the cluster asks the replicator
+// for an initial copy; the leader's replicated rows (through the filter) and the change they stand at reach it through
+// the replicator; then it takes every later change like the other target.
+#[test]
+fn ch5_1_trigger_new_target_gets_an_initial_copy_then_the_changes() {
+    let s = lesson("trigger-add-target");
+    let sim = run(&s, 9);
+    let (n1, n3, r) = (node(&sim, "n1"), node(&sim, "n3"), node(&sim, "replicator"));
+    // The copy's path: n3 asks, the replicator asks the leader, the rows come back and go on to n3.
+    let path: Vec<String> = lines(&sim)
+        .into_iter()
+        .filter(|l| l.contains(" send ") && (l.contains("copy") || l.contains("join")))
+        .map(|l| {
+            l.split_once(" send ").map_or(l.clone(), |(_, rest)| rest.split(" (").next().unwrap_or("").to_string())
+        })
+        .collect();
+    assert_eq!(path.len(), 4, "{path:?}");
+    assert!(path[0].contains("n3 -> replicator fetch copy me?"), "{path:?}");
+    assert!(path[1].contains("replicator -> n1 snapshot copy rows?"), "{path:?}");
+    assert!(path[2].contains("n1 -> replicator snapshot copy ≤#"), "{path:?}");
+    assert!(path[3].contains("replicator -> n3 snapshot copy ≤#"), "{path:?}");
+    assert!(path[3].ends_with("3 rows"), "Anouk, Bram and Cas were NL at the time: {path:?}");
+    assert_eq!(lines_with(&sim, "install n3 snapshot").len(), 1);
+    // n3 then took the later changes: Eva arrived, Cas left for DE; Finn never matched the filter.
+    let mut names = texts(&sim, "n3", "customers", "name");
+    names.sort();
+    assert_eq!(names, vec!["Anouk", "Bram", "Eva"]);
+    assert_eq!(table_text(&sim, "n3", "customers"), table_text(&sim, "n2", "customers"));
+    assert!(sim.protocol.single_leader().nodes[n3].db.rows("orders").is_empty(), "orders are not replicated");
+    assert_eq!(sim.protocol.single_leader().nodes[n3].lsn(), sim.protocol.single_leader().nodes[n1].lsn());
+    assert!(sim.protocol.single_leader().nodes[r].replicator.targets.contains(&n3));
+    assert_eq!(
+        sim.protocol.single_leader().nodes[n3].applied_seq,
+        sim.protocol.single_leader().nodes[node(&sim, "n2")].applied_seq
+    );
+    assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
+    // Deterministic: the same scenario and seed give the same trace.
+    assert_eq!(run(&s, 9).trace.hash(), sim.trace.hash());
+}
+
+// DDIA 5.1 Trigger-based replication and a planned failover (the rolling upgrade): the leader stops taking writes
+// and waits until the replicator has brought its successor up to its LSN (no log is shipped: the successor has no
+// changes table to apply the leader's own log to); then it hands over. Every target, the old leader included, stands
+// exactly at the new leader's base and continues without a copy.
+#[test]
+fn ch5_1_trigger_planned_failover_hands_over_without_shipping_the_log() {
+    let sim = run(&with_log("logical-rolling-upgrade", LogKind::Trigger), 3);
+    let l = replsim::check::failover::final_leader(&sim).expect("leader");
+    assert_eq!(sim.protocol.single_leader().nodes[l].id, "n2");
+    assert!(lines_with(&sim, "halt").is_empty(), "{:?}", lines_with(&sim, "halt"));
+    assert!(lines_with(&sim, " replicate lsn ").is_empty(), "nothing of the leader's own log was shipped");
+    assert!(lines_with(&sim, "copy").is_empty(), "no target needed a copy: {:?}", lines_with(&sim, "copy"));
+    for id in ["n1", "n3"] {
+        let n = &sim.protocol.single_leader().nodes[node(&sim, id)];
+        assert_eq!(
+            (n.changes_era, n.lsn()),
+            (2, sim.protocol.single_leader().nodes[l].lsn()),
+            "{id} continued into era 2"
+        );
+        assert_eq!(table_text(&sim, id, "users"), table_text(&sim, "n2", "users"), "{id}");
+    }
+    assert!(texts(&sim, "n1", "users", "name").contains(&"hal".to_string()), "the new leader's write reached n1");
+    assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
 }

@@ -35,7 +35,7 @@ fn index_divergence_in(sim: &Simulation, leader: &crate::protocol::single_leader
         .filter(|n| n.search.is_some() && n.status != Status::Absent && n.status != Status::Halted)
     {
         let Some(index) = &c.search else { continue };
-        if !caught_up(sim, leader, c) {
+        if !caught_up(leader, c) {
             continue;
         }
         let want = search_docs(sim, leader, &index.table, &index.column);
@@ -163,14 +163,9 @@ pub fn row_diffs(
 }
 
 /// Has this node applied everything the leader has (so that any difference is a divergence, not lag)?
-fn caught_up(
-    sim: &Simulation,
-    leader: &crate::protocol::single_leader::Node,
-    n: &crate::protocol::single_leader::Node,
-) -> bool {
-    if sim.scenario.replication.log == crate::scenario::LogKind::Trigger {
-        return n.lsn() == leader.lsn();
-    }
+fn caught_up(leader: &crate::protocol::single_leader::Node, n: &crate::protocol::single_leader::Node) -> bool {
+    // Under trigger-based replication a target's LSN is the leader's as of the last complete poll it applied, in the
+    // era of that leader: the same test holds (an old leader's LSN of another era is not the new leader's).
     n.lsn() == leader.lsn() && n.last_epoch() == leader.last_epoch()
 }
 
@@ -179,7 +174,7 @@ fn divergence_in(sim: &Simulation, group: usize) -> Vec<Anomaly> {
     let leader = &sim.protocol.single_leader().nodes[l];
     let mut out = Vec::new();
     let same = |n: &crate::protocol::single_leader::Node| {
-        caught_up(sim, leader, n) && sim.protocol.single_leader().partition_of[n.index] == group
+        caught_up(leader, n) && sim.protocol.single_leader().partition_of[n.index] == group
     };
     for f in sim
         .protocol

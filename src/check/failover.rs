@@ -55,7 +55,10 @@ pub fn lost_writes(sim: &Simulation) -> Vec<Anomaly> {
         // A write with no log position changed no row: it committed nothing, so nothing of it can be lost.
         .filter(|(_, h)| !h.read && h.ok() && h.result.as_ref().is_some_and(|r| r.lsn.is_some()))
         .filter(|(_, h)| sim.protocol.single_leader().nodes[h.node].is_replica())
-        .filter_map(|(i, h)| leaders[sim.protocol.single_leader().partition_of[h.node]].map(|l| (i, h, &sim.protocol.single_leader().nodes[l])))
+        .filter_map(|(i, h)| {
+            leaders[sim.protocol.single_leader().partition_of[h.node]]
+                .map(|l| (i, h, &sim.protocol.single_leader().nodes[l]))
+        })
         .filter(|(i, _, leader)| !leader.origins.contains_key(i))
         .map(|(i, h, leader)| Anomaly {
             kind: AnomalyKind::LostWrite,

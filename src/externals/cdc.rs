@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::log_methods::{value_text, LogRecord};
+use crate::log_methods::{value_text, LogRecord, MixedPart};
 use crate::protocol::single_leader::Node;
 use crate::sql::{RowChange, SqlError, Value};
 
@@ -98,7 +98,20 @@ impl Node {
                      {format}: only the database's own engine can decode them (logical decoding turns them into rows)"
                 )))
             }
-            LogRecord::Logical { changes, .. } => changes,
+            LogRecord::Logical { changes } => changes.iter().collect::<Vec<_>>(),
+            // A MIXED transaction decodes only when every statement in it went as rows.
+            LogRecord::Mixed { parts } => {
+                let mut all = Vec::new();
+                for p in parts {
+                    match p {
+                        MixedPart::Rows { changes, .. } => all.extend(changes),
+                        MixedPart::Statement(_) => {
+                            return self.cdc_apply(&LogRecord::Statement { statements: Vec::new() })
+                        }
+                    }
+                }
+                all
+            }
         };
         for c in changes {
             match c {

@@ -12,6 +12,6 @@ impl ReplicationLog for LogicalLog {
         LogKind::Logical
     }
     fn encode(&self, c: Committed) -> LogRecord {
-        LogRecord::Logical { changes: c.changes.to_vec(), unsafe_statement: None }
+        LogRecord::Logical { changes: c.changes.to_vec() }
     }
 }

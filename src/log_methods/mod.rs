@@ -3,7 +3,8 @@
 //!
 //! - **statement**: the SQL text of every data-changing statement; followers execute it again with their own clock
 //!   and random numbers, so NOW()/RAND()/UUID() diverge unless the leader substitutes the values it used.
-//!   With `statement_mixed` (MySQL's MIXED format) a transaction with such an unsafe statement goes as row images.
+//!   With `statement_mixed` (MySQL's MIXED format) each unsafe statement goes as the row images it produced, and
+//!   the safe statements of the same transaction stay SQL text, in one record that keeps the transaction's order.
 //! - **logical**: row images keyed by primary key (insert: all columns; update: key + new values; delete: key),
 //!   closed by a commit record; followers write those rows, so nondeterminism cannot leak.
 //! - **wal**: the bytes the storage engine wrote to its pages, tagged with its storage format; followers write the same
@@ -31,9 +32,21 @@ pub enum LogRecord {
     Statement { statements: Vec<String> },
     /// The bytes the leader's storage engine wrote to its pages, in its storage format.
     Wal { format: u8, writes: Vec<PageWrite> },
-    /// Row images; `unsafe_statement` is set when a statement-based log (MIXED format) switched to rows because that
-    /// statement is not safe to replay.
-    Logical { changes: Vec<RowChange>, unsafe_statement: Option<String> },
+    /// Row images keyed by primary key, closed by a commit record.
+    Logical { changes: Vec<RowChange> },
+    /// MySQL's MIXED format, for a transaction with a statement that is not safe to replay: every statement in the
+    /// transaction's order, each logged the way that is safe for it, closed by one commit.
+    Mixed { parts: Vec<MixedPart> },
+}
+
+/// One statement of a MIXED-format transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MixedPart {
+    /// A statement that is safe to replay: its SQL text, run again by the followers.
+    Statement(String),
+    /// An unsafe statement (NOW(), RAND(), UUID()…): the row images it produced on the leader. The text is kept to
+    /// label the record; it is not shipped (MySQL's row events do not carry it either).
+    Rows { statement: String, changes: Vec<RowChange> },
 }
 
 /// One entry of the leader's ordered log.
@@ -56,6 +69,8 @@ pub struct LogEntry {
 pub struct Committed<'a> {
     pub statements: &'a [String],
     pub changes: &'a [RowChange],
+    /// `ends[i]`: how many of `changes` there were once statement i was done (see `sql::Commit::ends`).
+    pub ends: &'a [usize],
     pub pages: Vec<PageWrite>,
     pub format: u8,
 }
@@ -95,7 +110,23 @@ pub fn apply_record(db: &mut Database, record: &LogRecord, env: &mut dyn Env) ->
             Ok(())
         }
         LogRecord::Wal { format, writes } => db.apply_page_writes(*format, writes),
-        LogRecord::Logical { changes, .. } => changes.iter().try_for_each(|c| db.apply_change(c)),
+        LogRecord::Logical { changes } => changes.iter().try_for_each(|c| db.apply_change(c)),
+        LogRecord::Mixed { parts } => {
+            // One transaction, in the leader's order: statements run again, row images are written as they are.
+            let mut session = crate::sql::Session::default();
+            db.execute("BEGIN", &mut session, env)?;
+            let applied = parts.iter().try_for_each(|p| match p {
+                MixedPart::Statement(s) => db.execute(s, &mut session, env).map(drop),
+                MixedPart::Rows { changes, .. } => changes.iter().try_for_each(|c| db.apply_change_in(c, &mut session)),
+            });
+            match applied {
+                Ok(()) => db.execute("COMMIT", &mut session, env).map(drop),
+                Err(e) => {
+                    db.close_session(&mut session);
+                    Err(e)
+                }
+            }
+        }
     }
 }
 
@@ -160,21 +191,18 @@ impl LogRecord {
             LogRecord::Statement { statements } => statements.iter().map(|s| 8 + s.len()).sum::<usize>() + 8,
             // Page number, offset and length before each run of bytes; a commit record closes the transaction.
             LogRecord::Wal { writes, .. } => writes.iter().map(|w| 8 + w.bytes.len()).sum::<usize>() + 16,
-            LogRecord::Logical { changes, .. } => {
-                let body: usize = changes
+            LogRecord::Logical { changes } => changes_bytes(changes) + 16, // the commit record
+            // Statements as a statement log sends them, row images as a row log does (without the statement's
+            // text), and one commit record.
+            LogRecord::Mixed { parts } => {
+                let body: usize = parts
                     .iter()
-                    .map(|c| match c {
-                        RowChange::Insert { table, row } => {
-                            8 + table.len() + row.iter().map(|(_, v)| value_bytes(v)).sum::<usize>()
-                        }
-                        RowChange::Update { table, key, row } => {
-                            8 + table.len() + value_bytes(key) + row.iter().map(|(_, v)| value_bytes(v)).sum::<usize>()
-                        }
-                        RowChange::Delete { table, key } => 8 + table.len() + value_bytes(key),
-                        RowChange::Ddl { sql } => 8 + sql.len(),
+                    .map(|p| match p {
+                        MixedPart::Statement(s) => 8 + s.len(),
+                        MixedPart::Rows { changes, .. } => changes_bytes(changes),
                     })
                     .sum();
-                body + 16 // the commit record
+                body + 16
             }
         }
     }
@@ -202,23 +230,70 @@ impl LogRecord {
                 let more = if writes.len() > 2 { format!(" (+{})", writes.len() - 2) } else { String::new() };
                 format!("f{format} {}{more}", parts.join(", "))
             }
-            LogRecord::Logical { changes, unsafe_statement } => {
-                let parts: Vec<String> = changes
+            LogRecord::Logical { changes } => format!("{}; commit", changes_label(changes.iter(), 2)),
+            LogRecord::Mixed { parts } => {
+                if parts.iter().all(|p| matches!(p, MixedPart::Rows { .. })) {
+                    // Every statement was unsafe: the transaction is row images only.
+                    let all = parts.iter().flat_map(|p| match p {
+                        MixedPart::Rows { changes, .. } => changes.as_slice(),
+                        MixedPart::Statement(_) => &[],
+                    });
+                    return format!("rows (unsafe stmt): {}; commit", changes_label(all, 2));
+                }
+                // Each statement the way it travels, in the transaction's order.
+                let each: Vec<String> = parts
                     .iter()
-                    .take(2)
-                    .map(|c| match c {
-                        RowChange::Insert { table, row } => {
-                            format!("insert {table} {}", row.first().map(|(_, v)| value_text(v)).unwrap_or_default())
+                    .map(|p| match p {
+                        MixedPart::Statement(s) => {
+                            let mut t: String = s.chars().take(24).collect();
+                            if s.chars().count() > 24 {
+                                t.push('…');
+                            }
+                            t
                         }
-                        RowChange::Update { table, key, .. } => format!("update {table} {}", value_text(key)),
-                        RowChange::Delete { table, key } => format!("delete {table} {}", value_text(key)),
-                        RowChange::Ddl { .. } => "ddl".to_string(),
+                        MixedPart::Rows { changes, .. } => format!("rows: {}", changes_label(changes.iter(), 1)),
                     })
                     .collect();
-                let more = if changes.len() > 2 { format!(" (+{})", changes.len() - 2) } else { String::new() };
-                let mixed = if unsafe_statement.is_some() { "rows (unsafe stmt): " } else { "" };
-                format!("{mixed}{}{more}; commit", parts.join(", "))
+                format!("{}; commit", each.join(" · "))
             }
         }
     }
+}
+
+/// Bytes of row images on the wire: table name, key and column values.
+fn changes_bytes(changes: &[RowChange]) -> usize {
+    changes
+        .iter()
+        .map(|c| match c {
+            RowChange::Insert { table, row } => {
+                8 + table.len() + row.iter().map(|(_, v)| value_bytes(v)).sum::<usize>()
+            }
+            RowChange::Update { table, key, row } => {
+                8 + table.len() + value_bytes(key) + row.iter().map(|(_, v)| value_bytes(v)).sum::<usize>()
+            }
+            RowChange::Delete { table, key } => 8 + table.len() + value_bytes(key),
+            RowChange::Ddl { sql } => 8 + sql.len(),
+        })
+        .sum()
+}
+
+/// The first `shown` row changes as a token shows them (`insert orders 3, update orders 1 (+2)`).
+fn changes_label<'a>(changes: impl Iterator<Item = &'a RowChange>, shown: usize) -> String {
+    let mut parts = Vec::new();
+    let mut total = 0;
+    for c in changes {
+        total += 1;
+        if parts.len() < shown {
+            parts.push(match c {
+                RowChange::Insert { table, row } => {
+                    format!("insert {table} {}", row.first().map(|(_, v)| value_text(v)).unwrap_or_default())
+                }
+                RowChange::Update { table, key, .. } => format!("update {table} {}", value_text(key)),
+                RowChange::Delete { table, key } => format!("delete {table} {}", value_text(key)),
+                RowChange::Ddl { .. } => "ddl".to_string(),
+            });
+        }
+    }
+    let more = if total > parts.len() { format!(" (+{})", total - parts.len()) } else { String::new() };
+    format!("{}{more}", parts.join(", "))
 }

@@ -1,13 +1,14 @@
 //! DDIA 5.1 "Statement-based replication": the leader logs every data-changing statement as SQL text and the
 //! followers execute it again. Anything nondeterministic (NOW(), RAND(), UUID(), an autoincrement that depends on
 //! order, a trigger's side effects) can give a follower another result. With `statement_mixed` (MySQL's MIXED
-//! format) an unsafe statement is logged as row images instead.
+//! format) the decision is made per statement: an unsafe statement is logged as the row images it produced, the
+//! safe statements around it stay SQL text, all in one record in the transaction's order.
 
-use super::{Committed, LogRecord, ReplicationLog};
+use super::{Committed, LogRecord, MixedPart, ReplicationLog};
 use crate::scenario::LogKind;
 
 pub struct StatementLog {
-    /// MySQL's MIXED binlog format: unsafe transactions go as row images.
+    /// MySQL's MIXED binlog format: unsafe statements go as row images.
     pub mixed: bool,
 }
 
@@ -17,12 +18,31 @@ impl ReplicationLog for StatementLog {
     }
     fn encode(&self, c: Committed) -> LogRecord {
         if self.mixed {
-            // MySQL decides per statement; here one unsafe statement sends its whole transaction as rows.
-            let unsafe_one = c.statements.iter().find(|s| !crate::sql::is_deterministic(s).unwrap_or(false));
-            if let Some(s) = unsafe_one {
-                return LogRecord::Logical { changes: c.changes.to_vec(), unsafe_statement: Some(s.clone()) };
+            if let Some(parts) = mixed_parts(&c) {
+                return LogRecord::Mixed { parts };
             }
         }
         LogRecord::Statement { statements: c.statements.to_vec() }
     }
+}
+
+/// MySQL's MIXED format decides statement by statement: one that is not safe to replay (a nondeterministic call)
+/// is logged as the rows it changed, the others as their text. None when every statement is safe (a plain
+/// statement record), or when the unsafe ones changed no rows (row events for nothing are not written).
+fn mixed_parts(c: &Committed) -> Option<Vec<MixedPart>> {
+    let mut parts = Vec::with_capacity(c.statements.len());
+    let mut rows = false;
+    let mut start = 0;
+    for (i, s) in c.statements.iter().enumerate() {
+        let end = c.ends.get(i).copied().unwrap_or(start).max(start);
+        let changes = c.changes.get(start..end).unwrap_or_default();
+        start = end;
+        if crate::sql::is_deterministic(s).unwrap_or(false) {
+            parts.push(MixedPart::Statement(s.clone()));
+        } else if !changes.is_empty() {
+            rows = true;
+            parts.push(MixedPart::Rows { statement: s.clone(), changes: changes.to_vec() });
+        }
+    }
+    rows.then_some(parts)
 }

@@ -6,6 +6,23 @@
 //!   current row behind each change (only rows meeting the table's filter), applies them to its targets — followers,
 //!   or a store of another kind such as a search index — and, once every target has confirmed, deletes the copied
 //!   changes. As in Bucardo, the changes table holds keys, not row images, and schema changes are not carried.
+//!
+//! Here the targets are the followers themselves (as with Slony-I): the leader's own log is not shipped, so the
+//! changes table exists only on the leader. After a failover:
+//!
+//! - The promoted follower gets the capture triggers and a changes table whose numbering continues from the last
+//!   change it applied as a target (its `base`): every change up to there is in its data, every later one will be
+//!   captured by its own triggers. Numbers are qualified by the era (the epoch) of the leader that issued them, since
+//!   the old leader may have numbered changes past that point too.
+//! - It tells the replicator, which also asks a replica who leads when the leader stays silent. The replicator then
+//!   polls the new leader and forwards its changes; a target that stands exactly at the new leader's base continues
+//!   from its position.
+//! - A target anywhere else cannot continue: behind, it misses changes the new changes table never held; ahead, it
+//!   holds changes the old leader captured after the new leader's last one, which no one will ever replicate again
+//!   (they are lost, as in any asynchronous failover). It asks for an initial copy, as a new target does: the leader's
+//!   replicated rows (through the filters) and the position they stand at. Installing it discards what the target had
+//!   of those tables, lost changes included, and the trace says how many client writes that dropped. A returning old
+//!   leader becomes a target the same way.
 
 use std::rc::Rc;
 
@@ -40,6 +57,14 @@ impl ChangeOp {
     }
 }
 
+/// A position in the numbering of changes: change `seq` as numbered by the triggers of the leader of epoch `era`
+/// (era 0: no position at all).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChangePos {
+    pub era: u64,
+    pub seq: i64,
+}
+
 /// One row of the changes table, with the current row it points at (None: deleted, or filtered out).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChangeRow {
@@ -48,6 +73,42 @@ pub struct ChangeRow {
     pub op: ChangeOp,
     pub key: Value,
     pub row: Option<Vec<(String, Value)>>,
+    /// The client operation that made the change (bookkeeping for the checkers, like a log entry's origin: not
+    /// shipped, not counted in the bytes).
+    pub origin: Option<usize>,
+}
+
+/// An initial copy for a trigger target: the leader's rows of every replicated table (through the row filters),
+/// consistent at change `seq` of era `era`, when the leader was at LSN `leader_lsn`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetCopy {
+    pub era: u64,
+    pub seq: i64,
+    pub leader_lsn: u64,
+    /// The replicated tables: a target replaces exactly these, creating the ones it lacks from `schema`.
+    pub tables: Vec<String>,
+    /// Their CREATE TABLE statements (a new node has no schema yet; its tables must match the leader's).
+    pub schema: Vec<String>,
+    pub rows: Vec<(String, Vec<(String, Value)>)>,
+    /// The client operations whose writes the copy holds (bookkeeping, not shipped).
+    pub origins: crate::vecmap::VecMap<usize, ()>,
+}
+
+impl TargetCopy {
+    /// Table name and column values of every row, and a fixed header.
+    pub fn size_bytes(&self) -> usize {
+        let row =
+            |(t, r): &(String, Vec<(String, Value)>)| 8 + t.len() + r.iter().map(|(_, v)| value_size(v)).sum::<usize>();
+        16 + self.schema.iter().map(|s| 8 + s.len()).sum::<usize>() + self.rows.iter().map(row).sum::<usize>()
+    }
+}
+
+fn value_size(v: &Value) -> usize {
+    match v {
+        Value::Text(s) => 4 + s.len(),
+        Value::Null => 1,
+        _ => 8,
+    }
 }
 
 impl ChangeRow {
@@ -65,13 +126,8 @@ impl ChangeRow {
     }
 
     pub fn size_bytes(&self) -> usize {
-        let value = |v: &Value| match v {
-            Value::Text(s) => 4 + s.len(),
-            Value::Null => 1,
-            _ => 8,
-        };
-        let row: usize = self.row.as_ref().map_or(0, |r| r.iter().map(|(_, v)| value(v)).sum());
-        16 + self.table.len() + value(&self.key) + row
+        let row: usize = self.row.as_ref().map_or(0, |r| r.iter().map(|(_, v)| value_size(v)).sum());
+        16 + self.table.len() + value_size(&self.key) + row
     }
 }
 
@@ -156,10 +212,97 @@ impl Node {
             };
             let Some(op) = ChangeOp::parse(op) else { continue };
             let row = if op == ChangeOp::Delete { None } else { self.current_row(now, table, key, cfg) };
-            changes.push(ChangeRow { seq: *seq, table: table.clone(), op, key: key.clone(), row });
+            let origin = self.change_origins.get(seq).copied();
+            changes.push(ChangeRow { seq: *seq, table: table.clone(), op, key: key.clone(), row, origin });
         }
         let leader_lsn = self.lsn();
-        send(from, Payload::Changes { changes: Rc::new(changes), leader_lsn, complete })
+        let (era, base) = (self.changes_era, self.capture_base);
+        send(from, Payload::Changes { changes: Rc::new(changes), leader_lsn, complete, era, base })
+    }
+
+    /// Remember which client operation wrote each change row of a commit (the capture triggers' inserts into the
+    /// changes table are among its row changes).
+    pub(crate) fn note_captures(&mut self, changes: &[RowChange], op: usize) {
+        let mut captured = false;
+        for c in changes {
+            let RowChange::Insert { table, row } = c else { continue };
+            if !table.eq_ignore_ascii_case(CHANGES_TABLE) {
+                continue;
+            }
+            if let Some((_, Value::Integer(seq))) = row.iter().find(|(c, _)| c.eq_ignore_ascii_case("seq")) {
+                self.change_origins.insert(*seq, op);
+                captured = true;
+            }
+        }
+        if captured {
+            self.captured_ops.insert(op, ());
+        }
+    }
+
+    /// A follower becomes leader under trigger-based replication: capture triggers on, a changes table whose
+    /// numbering continues after the last change it applied as a target, and a word to the replicator.
+    pub(crate) fn start_capture(&mut self, now: Micros, cfg: &NodeConfig, out: &mut Vec<Effect>) {
+        let base = ChangePos { era: self.changes_era, seq: self.applied_seq };
+        let _ = self.install_change_capture(&cfg.trigger);
+        // Rows left from an earlier time as leader are another era's: its changes are in this node's data already.
+        let _ = self.run_internal(&format!("DELETE FROM {CHANGES_TABLE}"), now);
+        self.db.advance_autoincrement(CHANGES_TABLE, base.seq);
+        self.change_origins = Default::default();
+        self.capture_base = base;
+        self.changes_era = self.epoch;
+        self.captured_ops = self.origins.clone();
+        if let Some(r) = cfg.replicator {
+            out.push(send(r, Payload::Announce { leader: self.index, epoch: self.epoch }));
+        }
+    }
+
+    /// A leader steps down: its position as a target is the last change its own triggers numbered (every change up
+    /// to there is in its data). Its LSN, as a target's, will be the leader's as of the last complete poll it applies:
+    /// the log it kept for itself is history.
+    pub(crate) fn stop_capture(&mut self) {
+        let Some(seq) = self.db.autoincrement_sequence(CHANGES_TABLE) else { return };
+        self.applied_seq = seq.max(self.capture_base.seq);
+        self.base_epoch = self.last_epoch();
+        self.base_lsn = self.lsn();
+        self.log.clear();
+    }
+
+    /// Ask the replicator for an initial copy (a new node, or a target that cannot continue from where it is).
+    pub(crate) fn ask_for_copy(&self, cfg: &NodeConfig) -> Option<Effect> {
+        let at = ChangePos { era: self.changes_era, seq: self.applied_seq };
+        cfg.replicator.map(|r| send(r, Payload::NeedCopy { at }))
+    }
+
+    /// The leader's rows of every replicated table, through the row filters, as of now: an initial copy.
+    pub(crate) fn serve_copy(&mut self, now: Micros, from: usize, cfg: &NodeConfig) -> Effect {
+        let tables: Vec<String> = self.db.table_names().into_iter().filter(|t| cfg.trigger.includes(t)).collect();
+        let schema = tables.iter().filter_map(|t| self.db.table_sql(t)).collect();
+        let mut rows = Vec::new();
+        for t in &tables {
+            let mut query = format!("SELECT * FROM {}", ident(t));
+            if let Some(cond) = cfg.trigger.row_filter.get(&t.to_ascii_lowercase()) {
+                query.push_str(&format!(" WHERE {cond}"));
+            }
+            if let Ok(o) = self.run_internal(&query, now) {
+                rows.extend(o.rows.into_iter().map(|r| (t.clone(), o.columns.iter().cloned().zip(r).collect())));
+            }
+        }
+        // Every change numbered so far is in these rows.
+        let seq = self.db.autoincrement_sequence(CHANGES_TABLE).unwrap_or(0).max(self.capture_base.seq);
+        let copy = TargetCopy {
+            era: self.changes_era,
+            seq,
+            leader_lsn: self.lsn(),
+            tables,
+            schema,
+            rows,
+            origins: self.captured_ops.clone(),
+        };
+        send(from, Payload::TargetCopy { copy: Rc::new(copy) })
+    }
+
+    pub(crate) fn changes_applied(&self, to: usize) -> Effect {
+        send(to, Payload::ChangesApplied { seq: self.applied_seq, lsn: self.lsn(), era: self.changes_era })
     }
 
     pub(crate) fn current_row(
@@ -183,20 +326,32 @@ impl Node {
     /// Every target has these changes: delete them from the changes table (more writes on the leader).
     pub(crate) fn purge_changes(&mut self, now: Micros, upto: i64) {
         let _ = self.run_internal(&format!("DELETE FROM {CHANGES_TABLE} WHERE seq <= {upto}"), now);
+        self.change_origins.retain(|seq, _| *seq > upto);
     }
 
     /// A target (follower or CDC consumer) applies changes from the replicator, skipping ones it already has.
+    /// Changes of an older era than its own are stale (sent before a failover); a newer era's continue only from
+    /// exactly its base.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn apply_changes(
         &mut self,
         from: usize,
         changes: &[ChangeRow],
         leader_lsn: u64,
         complete: bool,
+        era: u64,
+        base: ChangePos,
         out: &mut Vec<Effect>,
     ) {
-        if self.status == Status::Halted {
+        if self.status == Status::Halted || era < self.changes_era {
             return;
         }
+        let here = ChangePos { era: self.changes_era, seq: self.applied_seq };
+        if self.changes_era == 0 || (era > self.changes_era && here != base) {
+            out.extend(self.ask_for_copy_from(from, here));
+            return;
+        }
+        self.changes_era = era;
         for c in changes {
             if c.seq <= self.applied_seq {
                 continue;
@@ -209,12 +364,20 @@ impl Node {
                 return;
             }
             self.applied_seq = c.seq;
+            if let Some(o) = c.origin {
+                self.origins.insert(o, ());
+            }
         }
         if complete && self.log.is_empty() && leader_lsn > self.base_lsn {
             self.base_lsn = leader_lsn;
+            self.base_epoch = era;
             out.push(Effect::Note(Note::Applied { lsn: leader_lsn }));
         }
-        out.push(send(from, Payload::ChangesApplied { seq: self.applied_seq, lsn: self.lsn() }));
+        out.push(self.changes_applied(from));
+    }
+
+    fn ask_for_copy_from(&self, replicator: usize, at: ChangePos) -> Option<Effect> {
+        Some(send(replicator, Payload::NeedCopy { at }))
     }
 
     pub(crate) fn apply_change_row(&mut self, c: &ChangeRow) -> Result<(), SqlError> {

@@ -37,6 +37,8 @@ pub(crate) struct TxLog {
     pub(crate) undo: Vec<Undo>,
     pub(crate) changes: Vec<RowChange>,
     pub(crate) statements: Vec<String>,
+    /// How many changes there were after each of `statements` (see `Commit::ends`).
+    pub(crate) ends: Vec<usize>,
     /// Applying a change from the leader's log: no row images to collect (nobody ships them on), only the undo
     /// log in case the change fails half-way.
     pub(crate) undo_only: bool,
@@ -168,7 +170,7 @@ impl Database {
 
     fn commit(&mut self, session: &mut Session) -> Result<Outcome, SqlError> {
         let tx = session.tx.take().ok_or_else(|| SqlError::new("cannot commit - no transaction is active"))?;
-        let commit = Commit { changes: tx.changes.clone(), statements: tx.statements.clone() };
+        let commit = Commit { changes: tx.changes.clone(), statements: tx.statements.clone(), ends: tx.ends.clone() };
         self.end_transaction(tx, false);
         Ok(Outcome { committed: Some(commit), ..outcome(StatementKind::Commit) })
     }
@@ -289,11 +291,12 @@ impl Database {
             self.undo_to(tx, mark);
         } else {
             tx.statements.push(text);
+            tx.ends.push(tx.changes.len());
         }
         if autocommit {
             let done = session.tx.take().unwrap_or_default();
             return result.map(|out| Outcome {
-                committed: Some(Commit { changes: done.changes, statements: done.statements }),
+                committed: Some(Commit { changes: done.changes, statements: done.statements, ends: done.ends }),
                 ..out
             });
         }
@@ -335,6 +338,59 @@ impl Database {
             self.undo_to(&mut log, (0, 0));
         }
         result
+    }
+
+    /// Apply a shipped row change inside the session's open transaction (a MIXED binlog transaction replays
+    /// statements and row images together): it takes the write lock as a write statement would, and ROLLBACK undoes
+    /// it. Without an open transaction it is `apply_change`.
+    pub fn apply_change_in(&mut self, change: &RowChange, session: &mut Session) -> Result<(), SqlError> {
+        let Some(tx) = session.tx.as_mut() else { return self.apply_change(change) };
+        if self.write_lock.is_some_and(|holder| holder != tx.id) {
+            return Err(SqlError::new("database is locked"));
+        }
+        if !self.row_locking {
+            self.write_lock = Some(tx.id);
+        }
+        let mark = (tx.undo.len(), tx.changes.len());
+        let mut result = self.apply_logged(change, tx);
+        if result.is_ok() && self.row_locking {
+            let undo = tx.undo.get(mark.0..).unwrap_or_default().to_vec();
+            result = self.lock_rows(&undo, tx.id, true);
+        }
+        if result.is_err() {
+            self.undo_to(tx, mark);
+        }
+        result
+    }
+
+    /// Delete every row of a table, firing no triggers (a replication target replacing its copy of the table).
+    /// Fails with `database is locked` while a client transaction holds the write lock.
+    pub fn delete_all_rows(&mut self, table: &str) -> Result<(), SqlError> {
+        if self.write_lock.is_some() {
+            return Err(SqlError::new("database is locked"));
+        }
+        let t = self.table(table)?;
+        let (key, rowids): (String, Vec<i64>) = (t.name.to_ascii_lowercase(), t.rows.keys().copied().collect());
+        let mut log = TxLog { undo_only: true, ..TxLog::default() };
+        for rowid in rowids {
+            self.delete_row(&key, rowid, &mut log);
+        }
+        Ok(())
+    }
+
+    /// A table's AUTOINCREMENT counter: the largest key it ever handed out (SQLite's `sqlite_sequence`).
+    pub fn autoincrement_sequence(&self, table: &str) -> Option<i64> {
+        self.table(table).ok().map(|t| t.sequence)
+    }
+
+    /// Move a table's AUTOINCREMENT counter forward to at least `value` (PostgreSQL's `setval`): the next key it
+    /// hands out is above it. Never moves it back.
+    pub fn advance_autoincrement(&mut self, table: &str, value: i64) {
+        let Some(t) = self.tables.get_mut(&table.to_ascii_lowercase()) else { return };
+        if t.autoincrement && value > t.sequence {
+            t.sequence = value;
+            self.store.catalog_dirty = true;
+        }
     }
 
     fn apply_logged(&mut self, change: &RowChange, log: &mut TxLog) -> Result<(), SqlError> {
@@ -428,6 +484,11 @@ impl Database {
     /// The schema as normalised SQL: CREATE TABLE statements, then CREATE TRIGGER statements
     /// in creation order. Replaying them on an empty database recreates the schema (used to
     /// seed a follower from a snapshot).
+    /// The CREATE TABLE statement of one table (normalised), if it exists.
+    pub fn table_sql(&self, table: &str) -> Option<String> {
+        self.table(table).ok().map(|t| t.sql.clone())
+    }
+
     pub fn schema(&self) -> Vec<String> {
         let tables = self.tables.values().map(|t| t.sql.clone());
         tables.chain(self.triggers.iter().map(|t| t.sql.clone())).collect()

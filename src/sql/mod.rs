@@ -203,7 +203,9 @@ pub enum RowChange {
 
 /// Everything a transaction did, in order, including changes made by triggers (each right
 /// after the change that fired it). `statements` holds the text of each data-changing
-/// statement the client ran in it (DDL included, failed statements excluded).
+/// statement the client ran in it (DDL included, failed statements excluded), and `ends[i]` how many of
+/// `changes` the transaction had made once statement i was done: statement i made `changes[ends[i-1]..ends[i]]`
+/// (MySQL's MIXED binlog format decides per statement how to log it).
 ///
 /// For tables without a declared primary key, `key` is the hidden rowid, which matches on
 /// replicas that applied the same changes in the same order.
@@ -211,6 +213,16 @@ pub enum RowChange {
 pub struct Commit {
     pub changes: Vec<RowChange>,
     pub statements: Vec<String>,
+    pub ends: Vec<usize>,
+}
+
+impl Commit {
+    /// The row changes statement `i` made (its triggers' included).
+    pub fn changes_of(&self, i: usize) -> &[RowChange] {
+        let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) };
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        self.changes.get(start..end).unwrap_or_default()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Copy)]

@@ -788,7 +788,7 @@ fn transaction_control_errors() {
         "cannot start a transaction within a transaction"
     );
     let empty = db.execute("END TRANSACTION", &mut s, &mut env()).unwrap();
-    assert_eq!(empty.committed, Some(Commit { changes: vec![], statements: vec![] }));
+    assert_eq!(empty.committed, Some(Commit { changes: vec![], statements: vec![], ends: vec![] }));
 }
 
 #[test]

@@ -737,16 +737,15 @@ impl Model {
                     Some(g) => [" joins partition ", g.as_str(), ": it copies that partition's leader"].concat(),
                     None => " is joining".to_string(),
                 };
+                let trigger = pb.scenario().replication.log == crate::scenario::LogKind::Trigger;
                 if self.command(Command::AddNode { id: id.clone(), copy, group }) && !self.playing {
-                    self.hint = Some(
-                        [
-                            id.as_str(),
-                            joins.as_str(),
-                            if copy == CopyMethod::Snapshot { " from a snapshot" } else { " by copying files" },
-                            ": press Play to watch it catch up.",
-                        ]
-                        .concat(),
-                    );
+                    let how = match copy {
+                        // Trigger-based replication has no log to replay: the replicator copies the rows it replicates.
+                        _ if trigger => " with an initial copy from the replicator",
+                        CopyMethod::Snapshot => " from a snapshot",
+                        CopyMethod::FileCopy => " by copying files",
+                    };
+                    self.hint = Some([id.as_str(), joins.as_str(), how, ": press Play to watch it catch up."].concat());
                 }
             }
             Action::AddGroup(g) => {

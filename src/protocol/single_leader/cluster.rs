@@ -142,6 +142,7 @@ impl Cluster {
             controller,
             statement_mixed: scenario.replication.statement_mixed,
             trigger: scenario.replication.trigger.clone(),
+            replicator: scenario.nodes.iter().position(|n| n.role == Role::Replicator),
         };
         let names: Vec<Name> = specs
             .iter()

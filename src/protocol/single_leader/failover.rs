@@ -25,11 +25,12 @@ impl Node {
             let epoch = self.epoch + 1;
             out.push(send(target, Payload::Promote { epoch }));
             self.step_down(epoch, Some(target), "handed leadership over (planned failover)".into(), &mut out);
-        } else {
+        } else if cfg.log != LogKind::Trigger {
             p.sent_lsn = p.match_lsn;
             self.send_batch(now, target, &mut out);
         }
-        let _ = cfg;
+        // Under trigger-based replication the log is not shipped: the replicator brings the target up to date, and
+        // its confirmation (an ack at the leader's LSN) completes the handover.
         out
     }
 
@@ -58,7 +59,10 @@ impl Node {
         for f in self.followers() {
             out.push(send(f, Payload::Heartbeat { epoch: self.epoch, leader_lsn: last }));
         }
-        let _ = cfg;
+        if cfg.log == LogKind::Trigger {
+            // Trigger-based replication: the new leader's writes must be captured from now on.
+            self.start_capture(now, cfg, out);
+        }
     }
 
     pub(super) fn step_down(&mut self, epoch: u64, leader: Option<usize>, reason: String, out: &mut Vec<Effect>) {
@@ -69,6 +73,8 @@ impl Node {
         self.vol.votes.clear();
         self.leader = leader;
         if was_leader {
+            // Trigger-based replication: as a target from now on, this node holds every change it captured.
+            self.stop_capture();
             self.role = Role::Follower;
             self.leader_since = None;
             self.vol.peers.clear();
@@ -86,6 +92,13 @@ impl Node {
         }
         let stalled = now.saturating_sub(self.vol.snapshot_since) > 8 * cfg.heartbeat;
         match (&self.joining, self.leader) {
+            (Some(Joining::Snapshot { .. } | Joining::FileCopy { .. }), _)
+                if cfg.log == LogKind::Trigger && stalled =>
+            {
+                // The request or the copy was lost, or the replicator was down: ask again.
+                self.vol.snapshot_since = now;
+                out.extend(self.ask_for_copy(cfg));
+            }
             (Some(Joining::Snapshot { .. }), Some(l)) if stalled => {
                 // Chunks were lost or the leader went away: ask again.
                 self.vol.snapshot_since = now;

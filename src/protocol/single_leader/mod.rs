@@ -49,7 +49,7 @@ use crate::world::rng::SimRng;
 
 pub use crate::externals::cdc::SearchIndex;
 pub use crate::externals::replicator::ReplicatorState;
-pub use crate::log_methods::trigger::{ChangeOp, ChangeRow, CHANGES_TABLE};
+pub use crate::log_methods::trigger::{ChangeOp, ChangePos, ChangeRow, TargetCopy, CHANGES_TABLE};
 pub use clients::{owner_filter, Client};
 pub use cluster::{Cluster, LagSample, MAX_LAG_SAMPLES};
 
@@ -186,21 +186,40 @@ pub enum Payload {
         limit: u32,
     },
     /// The leader's answer: changes with the current rows they point at; `complete`: nothing more after these.
+    /// `era`: the epoch in which this leader's triggers number its changes; `base`: the position its own numbering
+    /// continues from (what it had applied as a target when it was promoted).
     Changes {
         changes: Rc<Vec<ChangeRow>>,
         leader_lsn: u64,
         complete: bool,
+        era: u64,
+        base: ChangePos,
     },
-    /// The replicator applies changes to a target store.
+    /// The replicator applies changes to a target store: changes of the leader era `era`, whose numbering continues
+    /// from `base` (a target at another position cannot continue: it asks for a copy).
     ApplyChanges {
         changes: Rc<Vec<ChangeRow>>,
         leader_lsn: u64,
         complete: bool,
+        era: u64,
+        base: ChangePos,
     },
-    /// A target confirms it has applied every change up to `seq`, and is now at leader LSN `lsn`.
+    /// A target confirms it has applied every change of era `era` up to `seq`, and is now at leader LSN `lsn`.
     ChangesApplied {
         seq: i64,
         lsn: u64,
+        era: u64,
+    },
+    /// A target (or a node that wants to become one) cannot continue from its position `at` (none yet, or one the
+    /// leader's changes table does not continue): it needs an initial copy.
+    NeedCopy {
+        at: ChangePos,
+    },
+    /// The replicator asks the leader for a consistent copy of the replicated rows.
+    TargetCopyRequest,
+    /// That copy, from the leader to the replicator and on to the targets that need it.
+    TargetCopy {
+        copy: Rc<TargetCopy>,
     },
     /// The replicator tells the leader it may delete changes up to `upto` (every target has them).
     PurgeChanges {
@@ -227,7 +246,8 @@ impl Payload {
                 MsgKind::Election
             }
             Payload::CachePut { .. } => MsgKind::Request,
-            Payload::PollChanges { .. } | Payload::PurgeChanges { .. } => MsgKind::Fetch,
+            Payload::PollChanges { .. } | Payload::PurgeChanges { .. } | Payload::NeedCopy { .. } => MsgKind::Fetch,
+            Payload::TargetCopyRequest | Payload::TargetCopy { .. } => MsgKind::Snapshot,
             Payload::Changes { .. } | Payload::ApplyChanges { .. } => MsgKind::Replicate,
             Payload::ChangesApplied { .. } => MsgKind::Ack,
         }
@@ -318,6 +338,10 @@ impl Payload {
             },
             Payload::ChangesApplied { seq, .. } => format!("applied #{seq}"),
             Payload::PurgeChanges { upto } => format!("purge ≤{upto}"),
+            Payload::NeedCopy { at } if at.era == 0 => "copy me?".to_string(),
+            Payload::NeedCopy { at } => format!("copy me? (at #{} e{})", at.seq, at.era),
+            Payload::TargetCopyRequest => "copy rows?".to_string(),
+            Payload::TargetCopy { copy } => format!("copy ≤#{}: {} rows", copy.seq, copy.rows.len()),
         }
     }
 
@@ -340,6 +364,7 @@ impl Payload {
             Payload::Changes { changes, .. } | Payload::ApplyChanges { changes, .. } => {
                 changes.iter().map(ChangeRow::size_bytes).sum()
             }
+            Payload::TargetCopy { copy } => copy.size_bytes(),
             _ => 8,
         };
         (24 + body).min(u32::MAX as usize) as u32
@@ -507,7 +532,7 @@ pub struct Node {
     pub log: VecDeque<Rc<LogEntry>>,
     /// LSN just before the first retained entry (a snapshot's position, or what retention dropped).
     pub base_lsn: u64,
-    base_epoch: u64,
+    pub(crate) base_epoch: u64,
     /// The newest epoch this node knows of.
     pub epoch: u64,
     voted_for: Option<usize>,
@@ -531,8 +556,19 @@ pub struct Node {
     pub storage_format: u8,
     /// CDC consumers the leader feeds its log to (they are not replicas: no votes, no write confirmations).
     pub subscribers: Vec<usize>,
-    /// Trigger-based replication target: the last change of the leader's changes table applied here.
+    /// Trigger-based replication target: the last change of the leader's changes table applied here, numbered in
+    /// leader era `changes_era` (0: none yet, a node waiting for its initial copy). On a leader: the era its own
+    /// triggers number changes in.
     pub applied_seq: i64,
+    pub changes_era: u64,
+    /// Trigger-based replication, on a leader: where its own numbering of changes continues from.
+    pub capture_base: ChangePos,
+    /// On a leader: the client operation that wrote each change row not yet purged (bookkeeping for the checkers,
+    /// like a log entry's origin; not shipped bytes).
+    pub change_origins: VecMap<i64, usize>,
+    /// On a leader: the client operations whose changes it captured, or holds from its time as a target (what an
+    /// initial copy gives a target).
+    pub captured_ops: VecMap<usize, ()>,
     /// A CDC consumer's store: a search index over one text column.
     pub search: Option<SearchIndex>,
     /// The trigger-based replicator's positions and counters.
@@ -566,6 +602,9 @@ pub struct NodeConfig {
     pub controller: Option<usize>,
     pub statement_mixed: bool,
     pub trigger: TriggerSpec,
+    /// The trigger-based replicator process, if the run has one (a new leader tells it; a new node asks it for a
+    /// copy).
+    pub replicator: Option<usize>,
 }
 
 impl NodeConfig {
@@ -607,6 +646,10 @@ impl Node {
             storage_format: 1,
             subscribers: Vec::new(),
             applied_seq: 0,
+            changes_era: 1,
+            capture_base: ChangePos { era: 1, seq: 0 },
+            change_origins: VecMap::new(),
+            captured_ops: VecMap::new(),
             search: None,
             replicator: ReplicatorState::default(),
         }
@@ -749,6 +792,11 @@ impl Node {
             Role::Leader => self.reset_peers(now),
             Role::Replicator => out.push(Effect::SetTimer { at: now, timer: Timer::Poll }),
             Role::Follower | Role::Cdc => match (&self.joining, self.leader) {
+                // Under trigger-based replication a new node's data comes from the replicator (its initial copy).
+                (Some(Joining::Snapshot { .. } | Joining::FileCopy { .. }), _) if cfg.log == LogKind::Trigger => {
+                    self.vol.snapshot_since = now;
+                    out.extend(self.ask_for_copy(cfg));
+                }
                 (Some(Joining::Snapshot { .. }), Some(l)) => {
                     self.vol.snapshot_since = now;
                     out.push(send(l, Payload::SnapshotRequest { epoch: self.epoch }));
@@ -873,6 +921,7 @@ mod tests {
             controller: None,
             statement_mixed: false,
             trigger: TriggerSpec::default(),
+            replicator: None,
         }
     }
 

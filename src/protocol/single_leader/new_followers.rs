@@ -4,6 +4,10 @@
 //! different moment, and nothing says where in the log to continue from. The correct way is a consistent snapshot
 //! tied to an exact log position: the leader clones its database at an LSN and sends it in chunks; the new follower
 //! installs it, asks for every entry after that LSN, applies the backlog, and reports when it has caught up.
+//!
+//! Under trigger-based replication a new node's data comes from the replicator instead: it asks for an initial copy
+//! (the leader's rows of the replicated tables, through their filters, and the change they stand at), installs it,
+//! and then applies the changes after that position like every other target (Bucardo's "onetimecopy").
 
 use super::*;
 
@@ -158,6 +162,63 @@ impl Node {
         out.push(send(l, self.fetch()));
     }
 
+    /// Trigger-based replication: a target installs an initial copy: its rows of the replicated tables are replaced, and it continues from the
+    /// copy's position. Changes it held that the copy lacks (an old leader's lost writes) are discarded, and said so.
+    pub(super) fn install_copy(&mut self, from: usize, copy: &TargetCopy, out: &mut Vec<Effect>) {
+        if self.status == Status::Halted || copy.era < self.changes_era {
+            return;
+        }
+        let has_position = self.changes_era != 0 && self.joining.is_none();
+        if has_position && copy.era == self.changes_era && copy.seq <= self.applied_seq {
+            // A copy this target is already past (a duplicate, or one that crossed with its changes).
+            out.push(self.changes_applied(from));
+            return;
+        }
+        let lost: Vec<usize> = self.origins.keys().filter(|o| !copy.origins.contains_key(o)).copied().collect();
+        if !lost.is_empty() {
+            let first = self.log.iter().find(|e| e.origin.is_some_and(|o| lost.contains(&o))).map(|e| e.lsn);
+            let to = self.lsn();
+            out.push(Effect::Note(Note::Discarded { from_lsn: first.unwrap_or(to), to_lsn: to, ops: lost }));
+        }
+        for sql in &copy.schema {
+            // A table this node lacks (a new node has no schema yet); one it has stays as it is.
+            let _ = self.db.apply_change(&RowChange::Ddl { sql: sql.clone() });
+        }
+        if let Some(index) = self.search.as_mut() {
+            let mut fresh = SearchIndex::new(&index.table, &index.column);
+            for (t, row) in &copy.rows {
+                if !fresh.covers(t) {
+                    continue;
+                }
+                let key = self.db.primary_key_of(t, row).or_else(|| row.first().map(|(_, v)| v.clone()));
+                if let Some(k) = key {
+                    fresh.put_row(&k, row);
+                }
+            }
+            *index = fresh;
+        } else {
+            for t in &copy.tables {
+                let _ = self.db.delete_all_rows(t);
+            }
+            for (t, row) in &copy.rows {
+                let _ = self.db.apply_change(&RowChange::Insert { table: t.clone(), row: row.clone() });
+            }
+        }
+        self.applied_seq = copy.seq;
+        self.changes_era = copy.era;
+        self.origins = copy.origins.clone();
+        self.log.clear();
+        self.base_lsn = copy.leader_lsn;
+        self.base_epoch = copy.era;
+        self.vol.leader_lsn_seen = self.vol.leader_lsn_seen.max(copy.leader_lsn);
+        out.push(Effect::Note(Note::SnapshotInstalled { lsn: copy.leader_lsn }));
+        if self.joining.is_some() {
+            self.joining = Some(Joining::CatchingUp);
+            self.check_caught_up(out);
+        }
+        out.push(self.changes_applied(from));
+    }
+
     pub(super) fn check_caught_up(&mut self, out: &mut Vec<Effect>) {
         if self.joining == Some(Joining::CatchingUp) && self.lsn() >= self.vol.leader_lsn_seen {
             self.joining = None;
@@ -171,6 +232,9 @@ impl Node {
         self.role = Role::Follower;
         self.leader = leader;
         self.epoch = epoch;
+        // No position in any leader's changes yet (trigger-based replication: it waits for an initial copy).
+        self.changes_era = 0;
+        self.applied_seq = 0;
         self.joining = Some(if file_copy {
             Joining::FileCopy { received: 0, total: 0 }
         } else {

@@ -138,6 +138,7 @@ impl Node {
                 let committed = Committed {
                     statements: &commit.statements,
                     changes: &commit.changes,
+                    ends: &commit.ends,
                     pages,
                     format: self.db.storage_format(),
                 };
@@ -148,6 +149,7 @@ impl Node {
                 out.push(Effect::Note(Note::WriteCommitted { op, lsn }));
                 if cfg.log == LogKind::Trigger {
                     // The log stays on the leader: triggers have already queued the changes for the replicator.
+                    self.note_captures(&commit.changes, op);
                     if commit.changes.iter().any(|c| matches!(c, RowChange::Ddl { .. })) {
                         self.capture_new_tables(&cfg.trigger);
                     }
@@ -364,10 +366,20 @@ impl Node {
             Payload::PollChanges { after, limit } if self.is_leader() && cfg.log == LogKind::Trigger => {
                 out.push(self.serve_poll(now, n, after, limit, cfg))
             }
-            Payload::PurgeChanges { upto } if self.is_leader() => self.purge_changes(now, upto),
-            Payload::ApplyChanges { changes, leader_lsn, complete } if self.follows() => {
-                self.apply_changes(n, &changes, leader_lsn, complete, out)
+            Payload::PollChanges { .. } => {
+                // Not the leader: say who is (the replicator asks around when its leader has gone quiet).
+                if let Some(l) = self.leader.filter(|l| *l != self.index) {
+                    out.push(send(n, Payload::Announce { leader: l, epoch: self.epoch }));
+                }
             }
+            Payload::PurgeChanges { upto } if self.is_leader() => self.purge_changes(now, upto),
+            Payload::ApplyChanges { changes, leader_lsn, complete, era, base } if self.follows() => {
+                self.apply_changes(n, &changes, leader_lsn, complete, era, base, out)
+            }
+            Payload::TargetCopyRequest if self.is_leader() && cfg.log == LogKind::Trigger => {
+                out.push(self.serve_copy(now, n, cfg))
+            }
+            Payload::TargetCopy { copy } if self.follows() => self.install_copy(n, &copy, out),
             Payload::Vote { epoch, granted } => {
                 if self.vol.candidate && epoch == self.epoch && granted {
                     self.vol.votes.insert(n, ());

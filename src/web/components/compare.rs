@@ -8,7 +8,7 @@ use yew::prelude::*;
 
 use crate::check::RowDiff;
 use crate::compare::{Verdict, METHODS};
-use crate::log_methods::{hex_preview, value_text, LogRecord};
+use crate::log_methods::{hex_preview, value_text, LogRecord, MixedPart};
 use crate::protocol::single_leader::{Payload, Status};
 use crate::scenario::{LogKind, Role};
 use crate::sql::{RowChange, Value};
@@ -409,20 +409,33 @@ fn record_form(r: &LogRecord) -> String {
                 at + &hex_preview(&w.bytes, 10)
             })
             .collect(),
-        LogRecord::Logical { changes, .. } => changes
+        LogRecord::Logical { changes } => {
+            changes.iter().map(change_form).chain(std::iter::once("commit".to_string())).collect()
+        }
+        // MIXED: each statement the way it travels, in order (row images marked with the unsafe statement).
+        LogRecord::Mixed { parts } => parts
             .iter()
-            .map(|c| match c {
-                RowChange::Insert { table, row } => ["insert ", table, " ", &row_form(row)].concat(),
-                RowChange::Update { table, key, row } => {
-                    ["update ", table, "[", &value_text(key), "] ", &row_form(row)].concat()
+            .flat_map(|p| match p {
+                MixedPart::Statement(s) => vec![s.clone()],
+                MixedPart::Rows { changes, .. } => {
+                    changes.iter().map(|c| ["rows: ", &change_form(c)].concat()).collect()
                 }
-                RowChange::Delete { table, key } => ["delete ", table, "[", &value_text(key), "]"].concat(),
-                RowChange::Ddl { sql } => sql.clone(),
             })
             .chain(std::iter::once("commit".to_string()))
             .collect(),
     };
     parts.join(" · ")
+}
+
+fn change_form(c: &RowChange) -> String {
+    match c {
+        RowChange::Insert { table, row } => ["insert ", table, " ", &row_form(row)].concat(),
+        RowChange::Update { table, key, row } => {
+            ["update ", table, "[", &value_text(key), "] ", &row_form(row)].concat()
+        }
+        RowChange::Delete { table, key } => ["delete ", table, "[", &value_text(key), "]"].concat(),
+        RowChange::Ddl { sql } => sql.clone(),
+    }
 }
 
 /// The records in flight, in full (as far as a line goes); when none are, what the leader logged last.
