@@ -21,7 +21,7 @@ impl Node {
     ) {
         if cfg.log == LogKind::Trigger {
             // Nothing is shipped from the log: the follower is a target of the replicator.
-            let p = self.vol.peers.or_default(f);
+            let p = self.vol.leader.peers.or_default(f);
             p.last_ack = now;
             return;
         }
@@ -37,7 +37,7 @@ impl Node {
             out.push(send(f, Payload::NeedSnapshot { epoch: self.epoch }));
             return;
         }
-        let p = self.vol.peers.or_default(f);
+        let p = self.vol.leader.peers.or_default(f);
         p.match_lsn = after_lsn;
         p.sent_lsn = after_lsn;
         p.last_ack = now;

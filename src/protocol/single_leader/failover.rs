@@ -18,9 +18,9 @@ impl Node {
         if !self.is_leader() || target == self.index {
             return out;
         }
-        self.vol.handing_over = Some(target);
+        self.vol.leader.handing_over = Some(target);
         let last = self.lsn();
-        let p = self.vol.peers.or_default(target);
+        let p = self.vol.leader.peers.or_default(target);
         if p.match_lsn >= last {
             let epoch = self.epoch + 1;
             out.push(send(target, Payload::Promote { epoch }));
@@ -48,10 +48,10 @@ impl Node {
         self.role = Role::Leader;
         self.leader = Some(self.index);
         self.joining = None;
-        self.vol.candidate = false;
-        self.vol.votes.clear();
-        self.vol.buffer.clear();
-        self.vol.handing_over = None;
+        self.vol.candidate.candidate = false;
+        self.vol.candidate.votes.clear();
+        self.vol.follower.buffer.clear();
+        self.vol.leader.handing_over = None;
         self.leader_since = Some((self.epoch, now));
         self.reset_peers(now);
         let last = self.lsn();
@@ -69,19 +69,19 @@ impl Node {
         let was_leader = self.is_leader();
         self.epoch = self.epoch.max(epoch);
         self.voted_for = None;
-        self.vol.candidate = false;
-        self.vol.votes.clear();
+        self.vol.candidate.candidate = false;
+        self.vol.candidate.votes.clear();
         self.leader = leader;
         if was_leader {
             // Trigger-based replication: as a target from now on, this node holds every change it captured.
             self.stop_capture();
             self.role = Role::Follower;
             self.leader_since = None;
-            self.vol.peers.clear();
-            self.vol.transfers.clear();
-            self.vol.handing_over = None;
+            self.vol.leader.peers.clear();
+            self.vol.leader.transfers.clear();
+            self.vol.leader.handing_over = None;
             // Held answers will never come: the clients time out.
-            self.vol.waiting.clear();
+            self.vol.leader.waiting.clear();
             out.push(Effect::Note(Note::SteppedDown { epoch: self.epoch, reason }));
         }
     }
@@ -90,27 +90,27 @@ impl Node {
         if self.status == Status::Halted {
             return;
         }
-        let stalled = now.saturating_sub(self.vol.snapshot_since) > 8 * cfg.heartbeat;
+        let stalled = now.saturating_sub(self.vol.follower.snapshot_since) > 8 * cfg.heartbeat;
         match (&self.joining, self.leader) {
             (Some(Joining::Snapshot { .. } | Joining::FileCopy { .. }), _)
                 if cfg.log == LogKind::Trigger && stalled =>
             {
                 // The request or the copy was lost, or the replicator was down: ask again.
-                self.vol.snapshot_since = now;
+                self.vol.follower.snapshot_since = now;
                 out.extend(self.ask_for_copy(cfg));
             }
             (Some(Joining::Snapshot { .. }), Some(l)) if stalled => {
                 // Chunks were lost or the leader went away: ask again.
-                self.vol.snapshot_since = now;
-                self.vol.snapshot_parts.clear();
+                self.vol.follower.snapshot_since = now;
+                self.vol.follower.snapshot_parts.clear();
                 out.push(send(l, Payload::SnapshotRequest { epoch: self.epoch }));
             }
             _ => {}
         }
         let auto = cfg.failover.auto && cfg.failover.election == Election::MostUpToDate;
-        if auto && self.vol.election_deadline < after(now, cfg.heartbeat) {
+        if auto && self.vol.follower.election_deadline < after(now, cfg.heartbeat) {
             // The deadline falls before the next tick: wake up exactly then, so that randomized deadlines differ.
-            out.push(Effect::SetTimer { at: self.vol.election_deadline.max(now), timer: Timer::Election });
+            out.push(Effect::SetTimer { at: self.vol.follower.election_deadline.max(now), timer: Timer::Election });
         }
     }
 
@@ -118,7 +118,7 @@ impl Node {
         let auto = cfg.failover.auto && cfg.failover.election == Election::MostUpToDate;
         let copying = matches!(self.joining, Some(Joining::Snapshot { .. } | Joining::FileCopy { .. }));
         let follower = self.role == Role::Follower && self.status != Status::Halted;
-        if auto && follower && now >= self.vol.election_deadline && !copying {
+        if auto && follower && now >= self.vol.follower.election_deadline && !copying {
             self.start_election(now, cfg, out);
         }
     }
@@ -126,16 +126,16 @@ impl Node {
     pub(super) fn start_election(&mut self, now: Micros, cfg: &NodeConfig, out: &mut Vec<Effect>) {
         self.epoch += 1;
         self.voted_for = Some(self.index);
-        self.vol.candidate = true;
-        self.vol.votes.clear();
-        self.vol.votes.insert(self.index, ());
-        self.vol.election_deadline = self.new_deadline(now, cfg);
+        self.vol.candidate.candidate = true;
+        self.vol.candidate.votes.clear();
+        self.vol.candidate.votes.insert(self.index, ());
+        self.vol.follower.election_deadline = self.new_deadline(now, cfg);
         out.push(Effect::Note(Note::ElectionStarted { epoch: self.epoch }));
         let request = Payload::VoteRequest { epoch: self.epoch, last_lsn: self.lsn(), last_epoch: self.last_epoch() };
         for m in self.followers() {
             out.push(send(m, request.clone()));
         }
-        if self.vol.votes.len() >= self.majority() {
+        if self.vol.candidate.votes.len() >= self.majority() {
             self.become_leader(now, cfg, out);
         }
     }
@@ -154,7 +154,7 @@ impl Node {
         // A replica that hears from a live leader ignores candidates (a node cut off for a while must not depose
         // a working leader just because its own clock ran out).
         let leader_alive = self.is_leader()
-            || (self.leader.is_some() && now.saturating_sub(self.vol.last_heard_leader) < cfg.timeout());
+            || (self.leader.is_some() && now.saturating_sub(self.vol.follower.last_heard_leader) < cfg.timeout());
         if epoch < self.epoch
             || (leader_alive && !self.is_leader())
             || (self.is_leader() && self.status == Status::Running && !cfg.failover.epochs)
@@ -170,7 +170,7 @@ impl Node {
         let granted = up_to_date && self.voted_for.is_none_or(|v| v == c);
         if granted {
             self.voted_for = Some(c);
-            self.vol.election_deadline = self.new_deadline(now, cfg);
+            self.vol.follower.election_deadline = self.new_deadline(now, cfg);
         }
         out.push(send(c, Payload::Vote { epoch: self.epoch, granted }));
     }
@@ -201,17 +201,17 @@ impl Node {
             self.step_down(epoch, Some(l), format!("heard from the leader of newer epoch {epoch}"), out);
         }
         self.epoch = self.epoch.max(epoch);
-        self.vol.candidate = false;
-        self.vol.votes.clear();
+        self.vol.candidate.candidate = false;
+        self.vol.candidate.votes.clear();
         self.leader = Some(l);
-        self.vol.last_heard_leader = now;
-        self.vol.election_deadline = self.new_deadline(now, cfg);
+        self.vol.follower.last_heard_leader = now;
+        self.vol.follower.election_deadline = self.new_deadline(now, cfg);
         if changed && self.follows() && self.joining.is_none() {
             // A different leader: what the old one shipped but this node has not applied may never have reached
             // the new one. Drop it and ask the new leader, which checks that the two logs agree.
-            self.vol.buffer.clear();
-            self.vol.leader_lsn_seen = 0;
-            self.vol.fetched_at = Some(now);
+            self.vol.follower.buffer.clear();
+            self.vol.follower.leader_lsn_seen = 0;
+            self.vol.follower.fetched_at = Some(now);
             out.push(send(l, self.fetch()));
         }
         true

@@ -482,39 +482,72 @@ pub enum Joining {
     CatchingUp,
 }
 
-/// State lost in a crash.
+/// State lost in a crash, by the role that uses it. A node changes role during a run (a follower is elected, a
+/// leader steps down), so every part is there; each file of this folder touches only its role's part.
 #[derive(Clone, Debug, Default)]
 struct Volatile {
+    /// Open client sessions (transactions in progress), on whichever replica took them.
+    sessions: VecMap<usize, Session>,
+    leader: LeaderState,
+    follower: FollowerState,
+    candidate: CandidateState,
+    controller: ControllerState,
+    cache: CacheState,
+}
+
+/// What a leader keeps about its followers and its clients (`replication.rs`, `new_followers.rs`, `failover.rs`).
+#[derive(Clone, Debug, Default)]
+struct LeaderState {
     peers: VecMap<usize, PeerProgress>,
-    /// Entries received ahead of order, with the time they may be applied.
+    /// Client answers held until enough followers confirmed (sync and semi-sync).
+    waiting: Vec<Waiting>,
+    sync_follower: Option<usize>,
+    /// Planned failover in progress: hand leadership to this follower once it has everything.
+    handing_over: Option<usize>,
+    /// Snapshots and file copies on their way to joining followers.
+    transfers: VecMap<usize, Transfer>,
+}
+
+/// What a follower keeps about its leader and what it receives (`replication.rs`, `catch_up.rs`,
+/// `new_followers.rs`, `routing.rs`, failure detection in `failover.rs`).
+#[derive(Clone, Debug, Default)]
+struct FollowerState {
     /// Entries received ahead of order: (ready time, entry, epoch of the entry before it).
     buffer: BTreeMap<u64, (Micros, Rc<LogEntry>, u64)>,
-    sessions: VecMap<usize, Session>,
-    waiting: Vec<Waiting>,
     leader_lsn_seen: u64,
     last_heard_leader: Micros,
     /// When this follower will start an election if it still hears nothing.
     election_deadline: Micros,
-    votes: VecMap<usize, ()>,
-    candidate: bool,
-    sync_follower: Option<usize>,
-    /// Planned failover in progress: hand leadership to this follower once it has everything.
-    handing_over: Option<usize>,
-    transfers: VecMap<usize, Transfer>,
     snapshot_parts: VecMap<u32, ()>,
     snapshot_since: Micros,
     copy_rows: Vec<(String, Vec<(String, Value)>)>,
-    /// Controller: last status heard from each replica (time, epoch, lsn, leading).
-    statuses: VecMap<usize, (Micros, u64, u64, bool)>,
-    appointed: Option<(usize, Micros)>,
-    /// Cache: key -> (owner, row).
-    kv: VecMap<String, (String, String)>,
     /// Reads waiting for this replica to reach the client's token: (client, op, sql, min_lsn, since).
     held_reads: Vec<(usize, usize, String, u64, Micros)>,
     /// Since when this follower knows of leader entries it has not applied (its replication lag).
     behind_since: Option<Micros>,
     /// When this follower last asked a new leader to compare logs (a fetch after a change of leader).
     fetched_at: Option<Micros>,
+}
+
+/// An election in progress (`failover.rs`).
+#[derive(Clone, Debug, Default)]
+struct CandidateState {
+    candidate: bool,
+    votes: VecMap<usize, ()>,
+}
+
+/// A controller node's view of the replicas (`controller.rs`).
+#[derive(Clone, Debug, Default)]
+struct ControllerState {
+    /// Last status heard from each replica (time, epoch, lsn, leading).
+    statuses: VecMap<usize, (Micros, u64, u64, bool)>,
+    appointed: Option<(usize, Micros)>,
+}
+
+/// An application cache's contents (`externals/cache.rs`): key -> (owner, row).
+#[derive(Clone, Debug, Default)]
+struct CacheState {
+    kv: VecMap<String, (String, String)>,
 }
 
 #[derive(Clone, Debug)]
@@ -698,7 +731,7 @@ impl Node {
     }
 
     pub fn is_candidate(&self) -> bool {
-        self.vol.candidate
+        self.vol.candidate.candidate
     }
 
     /// The latest leader LSN this node has heard of (its own if it is the leader).
@@ -706,29 +739,29 @@ impl Node {
         if self.is_leader() {
             self.lsn()
         } else {
-            self.vol.leader_lsn_seen.max(self.lsn())
+            self.vol.follower.leader_lsn_seen.max(self.lsn())
         }
     }
 
     pub fn peer(&self, follower: usize) -> Option<&PeerProgress> {
-        self.vol.peers.get(&follower)
+        self.vol.leader.peers.get(&follower)
     }
 
     pub fn buffered(&self) -> usize {
-        self.vol.buffer.len()
+        self.vol.follower.buffer.len()
     }
 
     pub fn waiting_writes(&self) -> usize {
-        self.vol.waiting.len()
+        self.vol.leader.waiting.len()
     }
 
     pub fn sync_follower(&self) -> Option<usize> {
-        self.vol.sync_follower
+        self.vol.leader.sync_follower
     }
 
     /// A cache node's contents: key -> (owner, row).
     pub fn cache_entries(&self) -> &VecMap<String, (String, String)> {
-        &self.vol.kv
+        &self.vol.cache.kv
     }
 
     fn followers(&self) -> Vec<usize> {
@@ -786,24 +819,24 @@ impl Node {
     /// Called when the process starts: at time zero, at every restart, and when an added node joins.
     pub fn on_start(&mut self, now: Micros, cfg: &NodeConfig) -> Vec<Effect> {
         let mut out = vec![Effect::SetTimer { at: after(now, cfg.heartbeat), timer: Timer::Tick }];
-        self.vol.last_heard_leader = now;
-        self.vol.election_deadline = self.new_deadline(now, cfg);
+        self.vol.follower.last_heard_leader = now;
+        self.vol.follower.election_deadline = self.new_deadline(now, cfg);
         match self.role {
             Role::Leader => self.reset_peers(now),
             Role::Replicator => out.push(Effect::SetTimer { at: now, timer: Timer::Poll }),
             Role::Follower | Role::Cdc => match (&self.joining, self.leader) {
                 // Under trigger-based replication a new node's data comes from the replicator (its initial copy).
                 (Some(Joining::Snapshot { .. } | Joining::FileCopy { .. }), _) if cfg.log == LogKind::Trigger => {
-                    self.vol.snapshot_since = now;
+                    self.vol.follower.snapshot_since = now;
                     out.extend(self.ask_for_copy(cfg));
                 }
                 (Some(Joining::Snapshot { .. }), Some(l)) => {
-                    self.vol.snapshot_since = now;
+                    self.vol.follower.snapshot_since = now;
                     out.push(send(l, Payload::SnapshotRequest { epoch: self.epoch }));
                 }
                 (Some(Joining::FileCopy { .. }), Some(l)) => out.push(send(l, Payload::CopyRequest)),
                 (_, Some(l)) if self.incarnation > 0 => {
-                    self.vol.fetched_at = Some(now);
+                    self.vol.follower.fetched_at = Some(now);
                     out.push(send(l, self.fetch()))
                 }
                 _ => {}
@@ -819,11 +852,14 @@ impl Node {
         let last = self.lsn();
         let mut all = self.followers();
         all.extend(self.subscribers.iter().copied().filter(|s| *s != self.index));
-        self.vol.peers.clear();
+        self.vol.leader.peers.clear();
         for f in all {
-            self.vol.peers.insert(f, PeerProgress { match_lsn: 0, sent_lsn: last, last_send: now, last_ack: now });
+            self.vol
+                .leader
+                .peers
+                .insert(f, PeerProgress { match_lsn: 0, sent_lsn: last, last_send: now, last_ack: now });
         }
-        self.vol.sync_follower = self.followers().first().copied();
+        self.vol.leader.sync_follower = self.followers().first().copied();
     }
 
     fn fetch(&self) -> Payload {
@@ -852,7 +888,7 @@ impl Node {
     pub fn on_message(&mut self, now: Micros, from: Endpoint, payload: Payload, cfg: &NodeConfig) -> Vec<Effect> {
         let mut out = Vec::new();
         match (self.role, from) {
-            (Role::Cache, _) => crate::externals::cache::on_message(&mut self.vol.kv, from, payload, &mut out),
+            (Role::Cache, _) => crate::externals::cache::on_message(&mut self.vol.cache.kv, from, payload, &mut out),
             (Role::Controller, Endpoint::Node(n)) => self.on_controller_message(now, n, payload),
             (Role::Replicator, Endpoint::Node(n)) => self.on_replicator_message(now, n, payload, cfg, &mut out),
             (_, Endpoint::Client(c)) => match payload {

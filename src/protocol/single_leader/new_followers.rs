@@ -24,8 +24,8 @@ impl Node {
                 rows,
             })
         });
-        let idle = self.vol.transfers.is_empty();
-        self.vol.transfers.insert(f, Transfer { snapshot, next: 0, total });
+        let idle = self.vol.leader.transfers.is_empty();
+        self.vol.leader.transfers.insert(f, Transfer { snapshot, next: 0, total });
         if idle {
             out.push(Effect::SetTimer { at: now, timer: Timer::SendChunk });
         }
@@ -34,9 +34,9 @@ impl Node {
     /// Send the next chunk of every transfer in progress. A snapshot's chunks all come from the copy taken when it
     /// started (consistent, tagged with its LSN); a naive file copy reads the live tables at each chunk.
     pub(super) fn send_chunks(&mut self, now: Micros, out: &mut Vec<Effect>) {
-        let targets: Vec<usize> = self.vol.transfers.keys().copied().collect();
+        let targets: Vec<usize> = self.vol.leader.transfers.keys().copied().collect();
         for f in targets {
-            let Some(t) = self.vol.transfers.get_mut(&f) else { continue };
+            let Some(t) = self.vol.leader.transfers.get_mut(&f) else { continue };
             let (part, total) = (t.next, t.total);
             t.next += 1;
             let payload = match &t.snapshot {
@@ -54,23 +54,23 @@ impl Node {
             };
             out.push(send(f, payload));
             if part + 1 >= total {
-                self.vol.transfers.remove(&f);
+                self.vol.leader.transfers.remove(&f);
                 let last = self.lsn();
-                let p = self.vol.peers.or_default(f);
+                let p = self.vol.leader.peers.or_default(f);
                 p.sent_lsn = last;
                 p.last_send = now;
             }
         }
-        if !self.vol.transfers.is_empty() {
+        if !self.vol.leader.transfers.is_empty() {
             out.push(Effect::SetTimer { at: now + CHUNK_INTERVAL, timer: Timer::SendChunk });
         }
     }
 
     pub(super) fn join_by_snapshot(&mut self, now: Micros, leader: usize, out: &mut Vec<Effect>) {
         self.joining = Some(Joining::Snapshot { received: 0, total: 0, lsn: 0 });
-        self.vol.snapshot_parts.clear();
-        self.vol.snapshot_since = now;
-        self.vol.buffer.clear();
+        self.vol.follower.snapshot_parts.clear();
+        self.vol.follower.snapshot_since = now;
+        self.vol.follower.buffer.clear();
         out.push(send(leader, Payload::SnapshotRequest { epoch: self.epoch }));
     }
 
@@ -88,11 +88,11 @@ impl Node {
         let Some(Joining::Snapshot { lsn, .. }) = self.joining else { return };
         if lsn != snap.lsn {
             // A new transfer (after a retry) replaces the old one.
-            self.vol.snapshot_parts.clear();
+            self.vol.follower.snapshot_parts.clear();
         }
-        self.vol.snapshot_parts.insert(part, ());
-        self.vol.snapshot_since = now;
-        let received = self.vol.snapshot_parts.len() as u32;
+        self.vol.follower.snapshot_parts.insert(part, ());
+        self.vol.follower.snapshot_since = now;
+        let received = self.vol.follower.snapshot_parts.len() as u32;
         self.joining = Some(Joining::Snapshot { received, total, lsn: snap.lsn });
         if received < total {
             return;
@@ -111,11 +111,11 @@ impl Node {
         self.base_lsn = snap.lsn;
         self.base_epoch = snap.last_epoch;
         self.origins = snap.origins.clone();
-        self.vol.snapshot_parts.clear();
+        self.vol.follower.snapshot_parts.clear();
         self.joining = Some(Joining::CatchingUp);
         out.push(Effect::Note(Note::SnapshotInstalled { lsn: snap.lsn }));
         let applied = self.lsn();
-        self.vol.buffer.retain(|l, _| *l > applied);
+        self.vol.follower.buffer.retain(|l, _| *l > applied);
         self.apply_ready(now, cfg, out);
         out.push(send(l, self.fetch()));
         self.check_caught_up(out);
@@ -140,13 +140,13 @@ impl Node {
         if let Some(s) = schema {
             self.db = (*s).clone();
         }
-        self.vol.copy_rows.extend(rows);
+        self.vol.follower.copy_rows.extend(rows);
         let received = part + 1;
         self.joining = Some(Joining::FileCopy { received, total });
         if received < total {
             return;
         }
-        for (table, row) in std::mem::take(&mut self.vol.copy_rows) {
+        for (table, row) in std::mem::take(&mut self.vol.follower.copy_rows) {
             let _ = self.db.apply_change(&RowChange::Insert { table, row });
         }
         // The copy has no log position of its own: start following from wherever the leader is now. Whatever
@@ -157,7 +157,7 @@ impl Node {
         self.joining = Some(Joining::CatchingUp);
         out.push(Effect::Note(Note::SnapshotInstalled { lsn: leader_lsn }));
         let applied = self.lsn();
-        self.vol.buffer.retain(|k, _| *k > applied);
+        self.vol.follower.buffer.retain(|k, _| *k > applied);
         self.apply_ready(now, cfg, out);
         out.push(send(l, self.fetch()));
     }
@@ -210,7 +210,7 @@ impl Node {
         self.log.clear();
         self.base_lsn = copy.leader_lsn;
         self.base_epoch = copy.era;
-        self.vol.leader_lsn_seen = self.vol.leader_lsn_seen.max(copy.leader_lsn);
+        self.vol.follower.leader_lsn_seen = self.vol.follower.leader_lsn_seen.max(copy.leader_lsn);
         out.push(Effect::Note(Note::SnapshotInstalled { lsn: copy.leader_lsn }));
         if self.joining.is_some() {
             self.joining = Some(Joining::CatchingUp);
@@ -220,7 +220,7 @@ impl Node {
     }
 
     pub(super) fn check_caught_up(&mut self, out: &mut Vec<Effect>) {
-        if self.joining == Some(Joining::CatchingUp) && self.lsn() >= self.vol.leader_lsn_seen {
+        if self.joining == Some(Joining::CatchingUp) && self.lsn() >= self.vol.follower.leader_lsn_seen {
             self.joining = None;
             out.push(Effect::Note(Note::CaughtUp { lsn: self.lsn() }));
         }

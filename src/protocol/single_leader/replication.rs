@@ -17,10 +17,10 @@ impl Node {
         let mut targets = self.followers();
         targets.extend(self.downstream(cfg).into_iter().filter(|s| self.subscribers.contains(s)));
         for f in targets {
-            if self.vol.transfers.contains_key(&f) {
+            if self.vol.leader.transfers.contains_key(&f) {
                 continue;
             }
-            let p = self.vol.peers.or_default(f);
+            let p = self.vol.leader.peers.or_default(f);
             // Retransmit to a follower that is behind and has been sent nothing for a while.
             let stalled = now.saturating_sub(p.last_send) >= 2 * cfg.heartbeat;
             if shipping && p.match_lsn < last && stalled {
@@ -37,14 +37,15 @@ impl Node {
 
     /// Semi-sync: replace a synchronous follower that has stopped confirming while writes wait on it.
     pub(super) fn check_sync_follower(&mut self, now: Micros, cfg: &NodeConfig, out: &mut Vec<Effect>) {
-        let current = self.vol.sync_follower;
+        let current = self.vol.leader.sync_follower;
         let silent =
             |p: Option<&PeerProgress>| p.is_none_or(|p| now.saturating_sub(p.last_ack) > cfg.semi_sync_timeout);
         let stuck = match current {
             None => true,
             Some(s) => {
-                silent(self.vol.peers.get(&s))
-                    && (!self.vol.waiting.is_empty() || self.vol.peers.get(&s).is_none_or(|p| p.match_lsn < self.lsn()))
+                silent(self.vol.leader.peers.get(&s))
+                    && (!self.vol.leader.waiting.is_empty()
+                        || self.vol.leader.peers.get(&s).is_none_or(|p| p.match_lsn < self.lsn()))
             }
         };
         if !stuck {
@@ -53,10 +54,10 @@ impl Node {
         let best = self
             .followers()
             .into_iter()
-            .filter(|f| Some(*f) != current && !silent(self.vol.peers.get(f)))
-            .max_by_key(|f| (self.vol.peers.get(f).map_or(0, |p| p.match_lsn), std::cmp::Reverse(*f)));
+            .filter(|f| Some(*f) != current && !silent(self.vol.leader.peers.get(f)))
+            .max_by_key(|f| (self.vol.leader.peers.get(f).map_or(0, |p| p.match_lsn), std::cmp::Reverse(*f)));
         if let Some(b) = best {
-            self.vol.sync_follower = Some(b);
+            self.vol.leader.sync_follower = Some(b);
             out.push(Effect::Note(Note::SyncFollower { node: b }));
             self.release_confirmed(cfg, out);
         }
@@ -73,12 +74,12 @@ impl Node {
     ) {
         let reply =
             |result: OpResult| Effect::Send { to: Endpoint::Client(client), payload: Payload::Response { op, result } };
-        if !self.is_leader() || self.vol.handing_over.is_some() {
+        if !self.is_leader() || self.vol.leader.handing_over.is_some() {
             match Database::is_read_only(sql) {
                 Ok(true) => {}
                 Ok(false) => {
                     let node = self.id.clone();
-                    let why = match self.vol.handing_over {
+                    let why = match self.vol.leader.handing_over {
                         Some(_) => OpError::HandingOver { node },
                         None => OpError::NotLeader { node },
                     };
@@ -157,7 +158,7 @@ impl Node {
                 // Ship at once to every follower (and CDC consumer) that is in step (pipelining).
                 let batch: Rc<[Rc<LogEntry>]> = Rc::new([entry.clone()]);
                 for f in self.downstream(cfg) {
-                    let p = self.vol.peers.or_default(f);
+                    let p = self.vol.leader.peers.or_default(f);
                     if p.sent_lsn + 1 == lsn {
                         p.sent_lsn = lsn;
                         p.last_send = now;
@@ -175,7 +176,7 @@ impl Node {
                 if self.confirmed(lsn, cfg.mode) {
                     out.push(reply(result));
                 } else {
-                    self.vol.waiting.push(Waiting { client, op, lsn, result });
+                    self.vol.leader.waiting.push(Waiting { client, op, lsn, result });
                 }
             }
         }
@@ -197,19 +198,19 @@ impl Node {
 
     /// Has `lsn` reached enough followers for this mode to acknowledge the client?
     pub(super) fn confirmed(&self, lsn: u64, mode: Mode) -> bool {
-        let has = |f: &usize| self.vol.peers.get(f).is_some_and(|p| p.match_lsn >= lsn);
+        let has = |f: &usize| self.vol.leader.peers.get(f).is_some_and(|p| p.match_lsn >= lsn);
         match mode {
             Mode::Async => true,
             Mode::Sync => self.followers().iter().all(has),
-            Mode::SemiSync => self.vol.sync_follower.as_ref().is_none_or(has),
+            Mode::SemiSync => self.vol.leader.sync_follower.as_ref().is_none_or(has),
         }
     }
 
     pub(super) fn release_confirmed(&mut self, cfg: &NodeConfig, out: &mut Vec<Effect>) {
-        if self.vol.waiting.is_empty() {
+        if self.vol.leader.waiting.is_empty() {
             return;
         }
-        let waiting = std::mem::take(&mut self.vol.waiting);
+        let waiting = std::mem::take(&mut self.vol.leader.waiting);
         for w in waiting {
             if self.confirmed(w.lsn, cfg.mode) {
                 out.push(Effect::Send {
@@ -217,14 +218,14 @@ impl Node {
                     payload: Payload::Response { op: w.op, result: w.result },
                 });
             } else {
-                self.vol.waiting.push(w);
+                self.vol.leader.waiting.push(w);
             }
         }
     }
 
     pub(super) fn on_ack(&mut self, now: Micros, f: usize, lsn: u64, cfg: &NodeConfig, out: &mut Vec<Effect>) {
         let last = self.lsn();
-        let p = self.vol.peers.or_default(f);
+        let p = self.vol.leader.peers.or_default(f);
         p.match_lsn = p.match_lsn.max(lsn.min(last));
         p.last_ack = now;
         // Catching up: the follower has everything we sent, and more is waiting (log shipping only).
@@ -232,8 +233,8 @@ impl Node {
             self.send_batch(now, f, out);
         }
         self.release_confirmed(cfg, out);
-        if let Some(target) = self.vol.handing_over {
-            if target == f && self.vol.peers.get(&f).is_some_and(|p| p.match_lsn >= self.lsn()) {
+        if let Some(target) = self.vol.leader.handing_over {
+            if target == f && self.vol.leader.peers.get(&f).is_some_and(|p| p.match_lsn >= self.lsn()) {
                 // Planned failover: the successor has everything; hand over and follow it.
                 let epoch = self.epoch + 1;
                 out.push(send(f, Payload::Promote { epoch }));
@@ -244,7 +245,7 @@ impl Node {
 
     pub(super) fn send_batch(&mut self, now: Micros, f: usize, out: &mut Vec<Effect>) {
         let last = self.lsn();
-        let Some(p) = self.vol.peers.get_mut(&f) else { return };
+        let Some(p) = self.vol.leader.peers.get_mut(&f) else { return };
         if p.sent_lsn < self.base_lsn {
             // What the follower needs next is no longer retained.
             out.push(send(f, Payload::NeedSnapshot { epoch: self.epoch }));
@@ -276,14 +277,14 @@ impl Node {
                 if !self.accept_leader(now, n, epoch, cfg, out) || self.is_leader() {
                     return;
                 }
-                self.vol.leader_lsn_seen = self.vol.leader_lsn_seen.max(leader_lsn);
+                self.vol.follower.leader_lsn_seen = self.vol.follower.leader_lsn_seen.max(leader_lsn);
                 let copying = matches!(self.joining, Some(Joining::Snapshot { .. } | Joining::FileCopy { .. }));
                 let mut prev = prev_epoch;
                 for e in entries.iter().cloned() {
                     // Changes that arrive during a copy wait until it is installed.
                     if copying || e.lsn > self.lsn() {
                         let next_prev = e.epoch;
-                        self.vol.buffer.entry(e.lsn).or_insert((after(now, self.apply_delay), e, prev));
+                        self.vol.follower.buffer.entry(e.lsn).or_insert((after(now, self.apply_delay), e, prev));
                         prev = next_prev;
                     } else {
                         prev = e.epoch;
@@ -299,15 +300,16 @@ impl Node {
                 if !self.accept_leader(now, n, epoch, cfg, out) || self.is_leader() {
                     return;
                 }
-                self.vol.leader_lsn_seen = self.vol.leader_lsn_seen.max(leader_lsn);
+                self.vol.follower.leader_lsn_seen = self.vol.follower.leader_lsn_seen.max(leader_lsn);
                 let ahead = leader_lsn < self.lsn() && self.last_epoch() < epoch && self.joining.is_none();
-                let asked_lately = self.vol.fetched_at.is_some_and(|t| now.saturating_sub(t) < 2 * cfg.heartbeat);
+                let asked_lately =
+                    self.vol.follower.fetched_at.is_some_and(|t| now.saturating_sub(t) < 2 * cfg.heartbeat);
                 if cfg.failover.epochs && ahead && !asked_lately {
                     // This follower holds entries of an older epoch past its leader's end: a deposed leader's
                     // unreplicated tail whose "diverged" answer was lost. Ask again (no more than once in two
                     // heartbeats), so that the leader compares logs; an acknowledgement of an LSN the leader never
                     // wrote would tell it nothing.
-                    self.vol.fetched_at = Some(now);
+                    self.vol.follower.fetched_at = Some(now);
                     out.push(send(n, self.fetch()));
                 } else if self.joining.is_none() || self.joining == Some(Joining::CatchingUp) {
                     out.push(send(n, Payload::Ack { epoch: self.epoch, lsn: self.lsn() }));
@@ -329,7 +331,7 @@ impl Node {
                 let reason = format!("a replica knows newer epoch {epoch}: this node was replaced");
                 self.step_down(epoch, leader, reason, out);
                 if let Some(l) = leader {
-                    self.vol.fetched_at = Some(now);
+                    self.vol.follower.fetched_at = Some(now);
                     out.push(send(l, self.fetch()));
                 }
             }
@@ -381,9 +383,9 @@ impl Node {
             }
             Payload::TargetCopy { copy } if self.follows() => self.install_copy(n, &copy, out),
             Payload::Vote { epoch, granted } => {
-                if self.vol.candidate && epoch == self.epoch && granted {
-                    self.vol.votes.insert(n, ());
-                    if self.vol.votes.len() >= self.majority() {
+                if self.vol.candidate.candidate && epoch == self.epoch && granted {
+                    self.vol.candidate.votes.insert(n, ());
+                    if self.vol.candidate.votes.len() >= self.majority() {
                         self.become_leader(now, cfg, out);
                     }
                 } else if epoch > self.epoch && cfg.failover.epochs {
@@ -407,7 +409,7 @@ impl Node {
                 }
                 self.epoch = self.epoch.max(epoch);
                 self.leader = Some(leader);
-                self.vol.last_heard_leader = now;
+                self.vol.follower.last_heard_leader = now;
                 out.push(send(leader, self.fetch()));
             }
             _ => {}
@@ -419,20 +421,20 @@ impl Node {
         if self.status == Status::Halted {
             return;
         }
-        while let Some((ready_at, _, prev_epoch)) = self.vol.buffer.get(&(self.lsn() + 1)) {
+        while let Some((ready_at, _, prev_epoch)) = self.vol.follower.buffer.get(&(self.lsn() + 1)) {
             if *ready_at > now {
                 out.push(Effect::SetTimer { at: *ready_at, timer: Timer::ApplyReady });
                 return;
             }
             if cfg.failover.epochs && *prev_epoch != self.last_epoch() {
                 // The leader's log and ours disagree just before this entry: ask the leader to sort it out.
-                self.vol.buffer.clear();
+                self.vol.follower.buffer.clear();
                 if let Some(l) = self.leader {
                     out.push(send(l, self.fetch()));
                 }
                 return;
             }
-            let Some((_, entry, _)) = self.vol.buffer.remove(&(self.lsn() + 1)) else { return };
+            let Some((_, entry, _)) = self.vol.follower.buffer.remove(&(self.lsn() + 1)) else { return };
             let applied = if self.role == Role::Cdc {
                 self.cdc_apply(&entry.record)
             } else {
@@ -457,7 +459,7 @@ impl Node {
         }
         // Drop anything already applied (duplicates).
         let applied = self.lsn();
-        self.vol.buffer.retain(|l, _| *l > applied);
+        self.vol.follower.buffer.retain(|l, _| *l > applied);
         self.check_caught_up(out);
         self.update_lag(now);
         self.release_held_reads(now, cfg, out);
@@ -465,15 +467,15 @@ impl Node {
 
     /// Track since when this follower has been behind what it knows the leader has.
     pub(super) fn update_lag(&mut self, now: Micros) {
-        if self.lsn() >= self.vol.leader_lsn_seen {
-            self.vol.behind_since = None;
-        } else if self.vol.behind_since.is_none() {
-            self.vol.behind_since = Some(now);
+        if self.lsn() >= self.vol.follower.leader_lsn_seen {
+            self.vol.follower.behind_since = None;
+        } else if self.vol.follower.behind_since.is_none() {
+            self.vol.follower.behind_since = Some(now);
         }
     }
 
     /// This follower's replication lag as it can tell it: how long it has known of entries it lacks.
     pub fn lag_estimate(&self, now: Micros) -> Micros {
-        self.vol.behind_since.map_or(0, |t| now.saturating_sub(t))
+        self.vol.follower.behind_since.map_or(0, |t| now.saturating_sub(t))
     }
 }

@@ -10,17 +10,17 @@ use super::*;
 impl Node {
     /// Serve held reads whose token this replica has now reached; pass on those that waited too long.
     pub(super) fn release_held_reads(&mut self, now: Micros, cfg: &NodeConfig, out: &mut Vec<Effect>) {
-        if self.vol.held_reads.is_empty() {
+        if self.vol.follower.held_reads.is_empty() {
             return;
         }
         let lsn = self.lsn();
-        for (client, op, sql, min_lsn, since) in std::mem::take(&mut self.vol.held_reads) {
+        for (client, op, sql, min_lsn, since) in std::mem::take(&mut self.vol.follower.held_reads) {
             if min_lsn <= lsn {
                 self.on_request(now, client, op, &sql, cfg, out);
             } else if now.saturating_sub(since) >= TOKEN_WAIT {
                 out.push(self.pass_on(client, op, format!("{} has not reached lsn {min_lsn} after waiting", self.id)));
             } else {
-                self.vol.held_reads.push((client, op, sql, min_lsn, since));
+                self.vol.follower.held_reads.push((client, op, sql, min_lsn, since));
             }
         }
     }
@@ -47,7 +47,7 @@ impl Node {
         if !self.is_leader() && self.role == Role::Follower {
             if min_lsn > self.lsn() {
                 // DDIA 5.2 read-your-writes by log position: wait until this replica has the client's write.
-                self.vol.held_reads.push((client, op, sql, min_lsn, now));
+                self.vol.follower.held_reads.push((client, op, sql, min_lsn, now));
                 out.push(Effect::SetTimer { at: now + TOKEN_WAIT, timer: Timer::HeldReads });
                 return;
             }
