@@ -103,7 +103,7 @@ fn row_text(row: &[(String, SqlValue)]) -> String {
 /// replicated tables and the rows that meet their filters (internal tables such as the changes table never).
 fn expected_rows(sim: &Simulation, db: &crate::sql::Database, table: &str) -> Option<Vec<Vec<(String, SqlValue)>>> {
     let r = &sim.scenario.replication;
-    if r.log != crate::scenario::LogKind::Trigger {
+    if !crate::log_methods::method(r.log, r.statement_mixed).captures_changes() {
         return Some(db.rows(table));
     }
     if !r.trigger.includes(table) {

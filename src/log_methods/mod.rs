@@ -79,6 +79,25 @@ pub trait ReplicationLog {
     fn kind(&self) -> LogKind;
     /// Turn what the leader executed into a log record.
     fn encode(&self, committed: Committed) -> LogRecord;
+    /// Does the leader ship its log to followers and CDC consumers? Trigger-based replication does not: its
+    /// triggers fill a changes table that a replicator process reads.
+    fn ships_log(&self) -> bool {
+        true
+    }
+    /// Does the leader capture each change in a table for an external replicator (trigger-based replication)?
+    fn captures_changes(&self) -> bool {
+        !self.ships_log()
+    }
+    /// Are the storage engine's page writes the log (WAL shipping)? Then pages are written at each commit and
+    /// never flushed in between; other methods leave dirty pages to the next checkpoint.
+    fn pages_are_the_log(&self) -> bool {
+        false
+    }
+    /// Does the leader rewrite NOW(), RAND() and UUID() into the values it used before logging the statement?
+    /// Only a statement log can, when `substitution` is configured.
+    fn substitutes(&self, _substitution: bool) -> bool {
+        false
+    }
     /// Apply a record on a follower, with the follower's own environment.
     fn apply(&self, db: &mut Database, record: &LogRecord, env: &mut dyn Env) -> Result<(), SqlError> {
         apply_record(db, record, env)
@@ -132,12 +151,14 @@ pub fn apply_record(db: &mut Database, record: &LogRecord, env: &mut dyn Env) ->
 
 /// The log method for a scenario's `replication.log`. Trigger-based replication does not ship the leader's log
 /// (its replicator reads the changes table instead); the leader still keeps a row-based log of its own.
+/// The log method of `kind`: the one place that maps a scenario's `replication.log` to its behaviour.
 pub fn method(kind: LogKind, statement_mixed: bool) -> &'static dyn ReplicationLog {
     match kind {
         LogKind::Statement if statement_mixed => &StatementLog { mixed: true },
         LogKind::Statement => &StatementLog { mixed: false },
         LogKind::Wal => &WalLog,
-        LogKind::Logical | LogKind::Trigger => &LogicalLog,
+        LogKind::Logical => &LogicalLog,
+        LogKind::Trigger => &trigger::TriggerLog,
     }
 }
 

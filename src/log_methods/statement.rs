@@ -24,6 +24,9 @@ impl ReplicationLog for StatementLog {
         }
         LogRecord::Statement { statements: c.statements.to_vec() }
     }
+    fn substitutes(&self, substitution: bool) -> bool {
+        substitution
+    }
 }
 
 /// MySQL's MIXED format decides statement by statement: one that is not safe to replay (a nondeterministic call)

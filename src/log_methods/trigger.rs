@@ -409,3 +409,19 @@ impl Node {
         }
     }
 }
+
+/// Trigger-based replication as a log method: the leader keeps a row-based log for itself (its own recovery and
+/// the comparison's figures), ships it nowhere, and captures every change in the changes table instead.
+pub struct TriggerLog;
+
+impl super::ReplicationLog for TriggerLog {
+    fn kind(&self) -> crate::scenario::LogKind {
+        crate::scenario::LogKind::Trigger
+    }
+    fn encode(&self, c: super::Committed) -> super::LogRecord {
+        super::LogRecord::Logical { changes: c.changes.to_vec() }
+    }
+    fn ships_log(&self) -> bool {
+        false
+    }
+}

@@ -14,4 +14,7 @@ impl ReplicationLog for WalLog {
     fn encode(&self, c: Committed) -> LogRecord {
         LogRecord::Wal { format: c.format, writes: c.pages }
     }
+    fn pages_are_the_log(&self) -> bool {
+        true
+    }
 }

@@ -19,7 +19,7 @@ impl Node {
         cfg: &NodeConfig,
         out: &mut Vec<Effect>,
     ) {
-        if cfg.log == LogKind::Trigger {
+        if cfg.method().captures_changes() {
             // Nothing is shipped from the log: the follower is a target of the replicator.
             let p = self.vol.leader.peers.or_default(f);
             p.last_ack = now;

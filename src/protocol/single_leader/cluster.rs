@@ -123,7 +123,7 @@ impl Cluster {
             }
             nodes.push(n);
         }
-        if scenario.replication.log == LogKind::Trigger {
+        if crate::log_methods::method(scenario.replication.log, false).captures_changes() {
             nodes[leader].install_change_capture(&scenario.replication.trigger).map_err(SetupError)?;
         }
         let clients = scenario

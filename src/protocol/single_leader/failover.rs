@@ -25,7 +25,7 @@ impl Node {
             let epoch = self.epoch + 1;
             out.push(send(target, Payload::Promote { epoch }));
             self.step_down(epoch, Some(target), "handed leadership over (planned failover)".into(), &mut out);
-        } else if cfg.log != LogKind::Trigger {
+        } else if cfg.method().ships_log() {
             p.sent_lsn = p.match_lsn;
             self.send_batch(now, target, &mut out);
         }
@@ -59,7 +59,7 @@ impl Node {
         for f in self.followers() {
             out.push(send(f, Payload::Heartbeat { epoch: self.epoch, leader_lsn: last }));
         }
-        if cfg.log == LogKind::Trigger {
+        if cfg.method().captures_changes() {
             // Trigger-based replication: the new leader's writes must be captured from now on.
             self.start_capture(now, cfg, out);
         }
@@ -93,7 +93,7 @@ impl Node {
         let stalled = now.saturating_sub(self.vol.follower.snapshot_since) > 8 * cfg.heartbeat;
         match (&self.joining, self.leader) {
             (Some(Joining::Snapshot { .. } | Joining::FileCopy { .. }), _)
-                if cfg.log == LogKind::Trigger && stalled =>
+                if cfg.method().captures_changes() && stalled =>
             {
                 // The request or the copy was lost, or the replicator was down: ask again.
                 self.vol.follower.snapshot_since = now;

@@ -641,6 +641,11 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
+    /// The log method this cluster replicates with; every difference between methods is asked of it.
+    pub fn method(&self) -> &'static dyn crate::log_methods::ReplicationLog {
+        method(self.log, self.statement_mixed)
+    }
+
     fn timeout(&self) -> Micros {
         ms(self.failover.timeout_ms)
     }
@@ -771,7 +776,7 @@ impl Node {
     /// Where the leader ships its log: followers and CDC consumers (nobody under trigger-based replication, whose
     /// replicator reads the changes table instead).
     fn downstream(&self, cfg: &NodeConfig) -> Vec<usize> {
-        if cfg.log == LogKind::Trigger {
+        if cfg.method().captures_changes() {
             return Vec::new();
         }
         let mut all = self.followers();
@@ -826,7 +831,7 @@ impl Node {
             Role::Replicator => out.push(Effect::SetTimer { at: now, timer: Timer::Poll }),
             Role::Follower | Role::Cdc => match (&self.joining, self.leader) {
                 // Under trigger-based replication a new node's data comes from the replicator (its initial copy).
-                (Some(Joining::Snapshot { .. } | Joining::FileCopy { .. }), _) if cfg.log == LogKind::Trigger => {
+                (Some(Joining::Snapshot { .. } | Joining::FileCopy { .. }), _) if cfg.method().captures_changes() => {
                     self.vol.follower.snapshot_since = now;
                     out.extend(self.ask_for_copy(cfg));
                 }
@@ -909,7 +914,7 @@ impl Node {
             Timer::Tick => {
                 out.push(Effect::SetTimer { at: after(now, cfg.heartbeat), timer: Timer::Tick });
                 // Under WAL shipping the pages are the log: they are written at each commit, never in between.
-                if cfg.log != LogKind::Wal {
+                if !cfg.method().pages_are_the_log() {
                     self.flush_pages();
                 }
                 match self.role {

@@ -13,7 +13,7 @@ use super::*;
 impl Node {
     pub(super) fn leader_tick(&mut self, now: Micros, cfg: &NodeConfig, out: &mut Vec<Effect>) {
         let last = self.lsn();
-        let shipping = cfg.log != LogKind::Trigger;
+        let shipping = cfg.method().ships_log();
         let mut targets = self.followers();
         targets.extend(self.downstream(cfg).into_iter().filter(|s| self.subscribers.contains(s)));
         for f in targets {
@@ -97,7 +97,7 @@ impl Node {
         let mut session = self.vol.sessions.remove(&client).unwrap_or_default();
         // Statement-based replication with substitution: the leader fixes NOW()/RAND()/UUID() to literal values
         // first and executes the fixed text, so followers replaying it compute exactly what the leader did.
-        let text = if self.is_leader() && cfg.log == LogKind::Statement && cfg.statement_substitution {
+        let text = if self.is_leader() && cfg.method().substitutes(cfg.statement_substitution) {
             let mut env = NodeEnv { local_now_us: local, rng: &mut self.rng };
             crate::sql::substitute_nondeterministic(sql, &mut env).unwrap_or_else(|_| sql.to_string())
         } else {
@@ -135,7 +135,7 @@ impl Node {
                 let lsn = self.lsn() + 1;
                 // The bytes this transaction wrote to pages: what WAL shipping sends. Other methods leave the pages
                 // to the next checkpoint (`flush_pages`), as a database leaves dirty pages in its buffer pool.
-                let pages = if cfg.log == LogKind::Wal { self.db.take_page_writes() } else { Vec::new() };
+                let pages = if cfg.method().pages_are_the_log() { self.db.take_page_writes() } else { Vec::new() };
                 let committed = Committed {
                     statements: &commit.statements,
                     changes: &commit.changes,
@@ -143,12 +143,12 @@ impl Node {
                     pages,
                     format: self.db.storage_format(),
                 };
-                let record = method(cfg.log, cfg.statement_mixed).encode(committed);
+                let record = cfg.method().encode(committed);
                 let entry =
                     Rc::new(LogEntry { lsn, epoch: self.epoch, record, origin: Some(op), keys, committed_at: now });
                 self.append(entry.clone(), cfg);
                 out.push(Effect::Note(Note::WriteCommitted { op, lsn }));
-                if cfg.log == LogKind::Trigger {
+                if cfg.method().captures_changes() {
                     // The log stays on the leader: triggers have already queued the changes for the replicator.
                     self.note_captures(&commit.changes, op);
                     if commit.changes.iter().any(|c| matches!(c, RowChange::Ddl { .. })) {
@@ -229,7 +229,7 @@ impl Node {
         p.match_lsn = p.match_lsn.max(lsn.min(last));
         p.last_ack = now;
         // Catching up: the follower has everything we sent, and more is waiting (log shipping only).
-        if p.match_lsn >= p.sent_lsn && p.sent_lsn < last && cfg.log != LogKind::Trigger {
+        if p.match_lsn >= p.sent_lsn && p.sent_lsn < last && cfg.method().ships_log() {
             self.send_batch(now, f, out);
         }
         self.release_confirmed(cfg, out);
@@ -365,7 +365,7 @@ impl Node {
             Payload::VoteRequest { epoch, last_lsn, last_epoch } => {
                 self.on_vote_request(now, n, epoch, last_lsn, last_epoch, cfg, out)
             }
-            Payload::PollChanges { after, limit } if self.is_leader() && cfg.log == LogKind::Trigger => {
+            Payload::PollChanges { after, limit } if self.is_leader() && cfg.method().captures_changes() => {
                 out.push(self.serve_poll(now, n, after, limit, cfg))
             }
             Payload::PollChanges { .. } => {
@@ -378,7 +378,7 @@ impl Node {
             Payload::ApplyChanges { changes, leader_lsn, complete, era, base } if self.follows() => {
                 self.apply_changes(n, &changes, leader_lsn, complete, era, base, out)
             }
-            Payload::TargetCopyRequest if self.is_leader() && cfg.log == LogKind::Trigger => {
+            Payload::TargetCopyRequest if self.is_leader() && cfg.method().captures_changes() => {
                 out.push(self.serve_copy(now, n, cfg))
             }
             Payload::TargetCopy { copy } if self.follows() => self.install_copy(n, &copy, out),
@@ -439,7 +439,7 @@ impl Node {
                 self.cdc_apply(&entry.record)
             } else {
                 let mut env = NodeEnv { local_now_us: self.local_time_us(now), rng: &mut self.rng };
-                method(cfg.log, cfg.statement_mixed).apply(&mut self.db, &entry.record, &mut env)
+                cfg.method().apply(&mut self.db, &entry.record, &mut env)
             };
             if let Err(e) = applied {
                 let error = format!("replication stopped at lsn {}: {}", entry.lsn, e.message);
