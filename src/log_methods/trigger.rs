@@ -390,7 +390,7 @@ impl Node {
             }
             return Ok(());
         }
-        let missing = |e: &SqlError| e.message.starts_with("no such row");
+        let missing = |e: &SqlError| e.kind == crate::sql::SqlErrorKind::NoSuchRow;
         match &c.row {
             // An upsert: the row may or may not be here yet (changes are applied again after a lost confirmation).
             Some(row) => {

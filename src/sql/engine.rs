@@ -16,7 +16,7 @@ use super::pages::Store;
 use super::parser::parse_statement;
 use super::table::Table;
 use super::value::Value;
-use super::{Commit, Env, Outcome, RowChange, SqlError, StatementKind};
+use super::{Commit, Env, Outcome, RowChange, SqlError, SqlErrorKind, StatementKind};
 
 /// One undo-log entry: how to put back what a change did.
 #[derive(Clone, Debug, PartialEq)]
@@ -160,7 +160,7 @@ impl Database {
         let id = self.transactions_started;
         if immediate && !self.row_locking {
             if self.write_lock.is_some() {
-                return Err(SqlError::new("database is locked"));
+                return Err(SqlError::of(SqlErrorKind::Locked, "database is locked"));
             }
             self.write_lock = Some(id);
         }
@@ -208,9 +208,10 @@ impl Database {
         });
         let rows: Vec<(String, i64)> = rows.map(|(t, r)| (t.to_string(), r)).collect();
         if let Some((t, r)) = rows.iter().find(|k| self.locks.get(*k).is_some_and(|o| *o != id)) {
-            return Err(SqlError::new(format!(
-                "database is locked: row {r} of {t} is being written by another transaction"
-            )));
+            return Err(SqlError::of(
+                SqlErrorKind::Locked,
+                format!("database is locked: row {r} of {t} is being written by another transaction"),
+            ));
         }
         if keep {
             for k in rows {
@@ -272,7 +273,7 @@ impl Database {
     ) -> Result<Outcome, SqlError> {
         let own = session.tx.as_ref().map(|t| t.id);
         if self.write_lock.is_some() && self.write_lock != own {
-            return Err(SqlError::new("database is locked"));
+            return Err(SqlError::of(SqlErrorKind::Locked, "database is locked"));
         }
         let autocommit = session.tx.is_none();
         let tx = session.tx.get_or_insert_with(TxLog::default);
@@ -330,7 +331,7 @@ impl Database {
     /// Fails with `database is locked` while a client transaction holds the write lock.
     pub fn apply_change(&mut self, change: &RowChange) -> Result<(), SqlError> {
         if self.write_lock.is_some() {
-            return Err(SqlError::new("database is locked"));
+            return Err(SqlError::of(SqlErrorKind::Locked, "database is locked"));
         }
         let mut log = TxLog { undo_only: true, ..TxLog::default() };
         let result = self.apply_logged(change, &mut log);
@@ -346,7 +347,7 @@ impl Database {
     pub fn apply_change_in(&mut self, change: &RowChange, session: &mut Session) -> Result<(), SqlError> {
         let Some(tx) = session.tx.as_mut() else { return self.apply_change(change) };
         if self.write_lock.is_some_and(|holder| holder != tx.id) {
-            return Err(SqlError::new("database is locked"));
+            return Err(SqlError::of(SqlErrorKind::Locked, "database is locked"));
         }
         if !self.row_locking {
             self.write_lock = Some(tx.id);
@@ -367,7 +368,7 @@ impl Database {
     /// Fails with `database is locked` while a client transaction holds the write lock.
     pub fn delete_all_rows(&mut self, table: &str) -> Result<(), SqlError> {
         if self.write_lock.is_some() {
-            return Err(SqlError::new("database is locked"));
+            return Err(SqlError::of(SqlErrorKind::Locked, "database is locked"));
         }
         let t = self.table(table)?;
         let (key, rowids): (String, Vec<i64>) = (t.name.to_ascii_lowercase(), t.rows.keys().copied().collect());
@@ -425,9 +426,12 @@ impl Database {
     /// Lower-cased table name and rowid of the row with primary key `key`.
     fn locate(&self, table: &str, key: &Value) -> Result<(String, i64), SqlError> {
         let t = self.table(table)?;
-        let rowid = t
-            .rowid_for_key(key)
-            .ok_or_else(|| SqlError::new(format!("no such row: {} key {}", t.name, super::ast::display_value(key))))?;
+        let rowid = t.rowid_for_key(key).ok_or_else(|| {
+            SqlError::of(
+                SqlErrorKind::NoSuchRow,
+                format!("no such row: {} key {}", t.name, super::ast::display_value(key)),
+            )
+        })?;
         Ok((t.name.to_ascii_lowercase(), rowid))
     }
 

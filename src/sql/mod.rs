@@ -168,15 +168,33 @@ impl Env for FixedEnv {
     }
 }
 
-/// An error, worded as SQLite words it.
+/// An error, worded as SQLite words it (`message`, for people), and its kind (for code that decides on it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SqlError {
     pub message: String,
+    pub kind: SqlErrorKind,
+}
+
+/// The errors that code (not a person) must tell apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SqlErrorKind {
+    #[default]
+    Other,
+    /// A NOT NULL or UNIQUE constraint failed (SQLite's `SQLITE_CONSTRAINT`).
+    Constraint,
+    /// Another session holds the write lock or the row (`SQLITE_BUSY`).
+    Locked,
+    /// A row change addressed a primary key the table does not have.
+    NoSuchRow,
 }
 
 impl SqlError {
     pub fn new(message: impl Into<String>) -> Self {
-        SqlError { message: message.into() }
+        SqlError { message: message.into(), kind: SqlErrorKind::Other }
+    }
+
+    pub fn of(kind: SqlErrorKind, message: impl Into<String>) -> Self {
+        SqlError { message: message.into(), kind }
     }
 }
 

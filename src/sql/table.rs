@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::ast::Expr;
 use super::value::{compare, Affinity, SortKey, Value};
-use super::SqlError;
+use super::{SqlError, SqlErrorKind};
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Column {
@@ -151,23 +151,26 @@ impl Table {
     pub(crate) fn check(&self, rowid: i64, values: &[Value], replacing: Option<i64>) -> Result<(), SqlError> {
         for (i, column) in self.columns.iter().enumerate() {
             if column.not_null && values.get(i).is_none_or(Value::is_null) {
-                return Err(SqlError::new(format!("NOT NULL constraint failed: {}.{}", self.name, column.name)));
+                return Err(SqlError::of(
+                    SqlErrorKind::Constraint,
+                    format!("NOT NULL constraint failed: {}.{}", self.name, column.name),
+                ));
             }
         }
         let conflict = |other: i64| Some(other) != replacing;
         if self.rows.contains_key(&rowid) && conflict(rowid) {
             let alias: Vec<usize> = self.rowid_alias.into_iter().collect();
             let name = if alias.is_empty() { format!("{}.rowid", self.name) } else { self.constraint_name(&alias) };
-            return Err(SqlError::new(format!("UNIQUE constraint failed: {name}")));
+            return Err(SqlError::of(SqlErrorKind::Constraint, format!("UNIQUE constraint failed: {name}")));
         }
         // SQLite checks the most recently created index first.
         for index in self.uniques.iter().rev() {
             let hit = index_key(&index.columns, values).and_then(|k| index.entries.get(&k).copied());
             if hit.is_some_and(conflict) {
-                return Err(SqlError::new(format!(
-                    "UNIQUE constraint failed: {}",
-                    self.constraint_name(&index.columns)
-                )));
+                return Err(SqlError::of(
+                    SqlErrorKind::Constraint,
+                    format!("UNIQUE constraint failed: {}", self.constraint_name(&index.columns)),
+                ));
             }
         }
         Ok(())

@@ -1139,3 +1139,19 @@ fn shared_stable_sort_matches_sort_by() {
         assert_eq!(plain, expect);
     }
 }
+
+// Code decides on an error's kind, never on its words: a parse error that mentions constraints is not a
+// constraint failure (the compare view used to skip it as one).
+#[test]
+fn errors_carry_a_kind_that_code_decides_on() {
+    let mut db = db_with(&["CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE)"]);
+    let kind = |db: &mut Database, sql: &str| db.execute_autocommit(sql, &mut env()).unwrap_err().kind;
+    query(&mut db, "INSERT INTO t VALUES (1, 'a')");
+    assert_eq!(kind(&mut db, "INSERT INTO t VALUES (2, 'a')"), SqlErrorKind::Constraint);
+    assert_eq!(kind(&mut db, "INSERT INTO t VALUES (3, NULL)"), SqlErrorKind::Constraint);
+    let e = db.execute_autocommit("CREATE TABLE u (id INTEGER CHECK (id > 0))", &mut env()).unwrap_err();
+    assert!(e.message.contains("constraint"), "{}", e.message);
+    assert_eq!(e.kind, SqlErrorKind::Other);
+    let missing = RowChange::Delete { table: "t".into(), key: int(999) };
+    assert_eq!(db.apply_change(&missing).unwrap_err().kind, SqlErrorKind::NoSuchRow);
+}
