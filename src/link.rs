@@ -1,12 +1,13 @@
 //! Share links: the whole state of a run (scenario, seed, the person's commands, the moment on screen) in the URL
 //! fragment, as base64url-encoded JSON: `#run=<base64url>`; or a library scenario by name: `#lesson=<name>`
 //! (`#lesson=<name>&view=compare` opens it in the comparison view). The JSON's optional `"view": "compare"` reopens
-//! the "Compare log methods" view; links without it (all older links) open the cluster view.
+//! the "Compare log methods" view; links without it (all older links) open the cluster view. With it, `"panes"`
+//! may hold, per log method, the faults a person caused in that method's pane only (`{"trigger": [commands]}`).
 //! Decoding never panics: a damaged link gives a message the person can act on.
 
 use serde_json::{json, Value};
 
-use crate::scenario::{check_added_nodes, Scenario, TimedCommand};
+use crate::scenario::{check_added_nodes, Command, LogKind, Scenario, TimedCommand};
 use crate::world::time::Micros;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -15,6 +16,8 @@ pub struct LinkState {
     pub seed: u64,
     pub commands: Vec<TimedCommand>,
     pub at: Micros,
+    /// The comparison view's panes: commands given to one log method's pane only (crash, restart, cut, heal).
+    pub panes: Vec<(LogKind, Vec<TimedCommand>)>,
 }
 
 /// Which view a link opens.
@@ -84,13 +87,23 @@ pub fn base64url_decode(text: &str) -> Result<Vec<u8>, String> {
 
 impl LinkState {
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "v": 1,
             "scenario": self.scenario.to_json(),
             "seed": self.seed,
             "commands": self.commands.iter().map(TimedCommand::to_json).collect::<Vec<_>>(),
             "at_us": self.at,
-        })
+        });
+        let panes: serde_json::Map<String, Value> = self
+            .panes
+            .iter()
+            .filter(|(_, c)| !c.is_empty())
+            .map(|(log, c)| (log.name().to_string(), Value::Array(c.iter().map(TimedCommand::to_json).collect())))
+            .collect();
+        if !panes.is_empty() {
+            v["panes"] = Value::Object(panes);
+        }
+        v
     }
 
     pub fn encode(&self) -> String {
@@ -154,7 +167,42 @@ impl LinkState {
                 .and_then(View::from_name)
                 .ok_or_else(|| format!("this link asks for a view this playground does not have ({name})"))?,
         };
-        Ok((LinkState { scenario, seed, commands, at }, view))
+        let mut panes = Vec::new();
+        if let Some(p) = v.get("panes") {
+            let p = p.as_object().ok_or("the link's panes are not an object of log methods")?;
+            for (name, list) in p {
+                let log = crate::compare::METHODS
+                    .into_iter()
+                    .find(|l| l.name() == name)
+                    .ok_or_else(|| format!("the link names a pane for an unknown log method ({name})"))?;
+                let list = list.as_array().ok_or_else(|| format!("panes.{name} is not a list of commands"))?;
+                // Names as the pane's own run knows them (the trigger pane has the replicator).
+                let own = scenario.with_log(log);
+                let mut all: Vec<Value> = commands.iter().map(TimedCommand::to_json).collect();
+                all.extend(list.iter().cloned());
+                let names = own.names_with(&all);
+                let mut cmds = Vec::new();
+                for (i, c) in list.iter().enumerate() {
+                    let path = format!("panes.{name}[{i}]");
+                    let cmd = TimedCommand::from_value(c, &path, &names)
+                        .map_err(|e| format!("a command in this link is invalid: {e}"))?;
+                    if !matches!(
+                        cmd.command,
+                        Command::Crash(_) | Command::Restart(_) | Command::CutLink(..) | Command::HealLink(..)
+                    ) {
+                        return Err(format!("{path}: a pane of its own may only crash, restart, cut or heal"));
+                    }
+                    cmds.push(cmd);
+                }
+                panes.push((log, cmds));
+            }
+        }
+        // In the methods' order (the object's keys come alphabetically).
+        crate::sql::sort_stable_by(&mut panes, |a, b| {
+            let at = |l: LogKind| crate::compare::METHODS.iter().position(|m| *m == l);
+            at(a.0).cmp(&at(b.0))
+        });
+        Ok((LinkState { scenario, seed, commands, at, panes }, view))
     }
 }
 
@@ -180,7 +228,7 @@ mod tests {
     }
 
     fn link_with(commands: Vec<TimedCommand>) -> LinkState {
-        LinkState { scenario: crate::library::default_scenario(), seed: 3, commands, at: 1 }
+        LinkState { scenario: crate::library::default_scenario(), seed: 3, commands, at: 1, panes: Vec::new() }
     }
 
     fn sql(text: String) -> TimedCommand {
@@ -228,8 +276,39 @@ mod tests {
     }
 
     #[test]
+    fn pane_commands_round_trip_and_only_faults_are_accepted() {
+        use crate::scenario::Command;
+        let scenario = crate::library::lesson("statement-now").unwrap().unwrap();
+        let crash = TimedCommand { at: 400_001, command: Command::Crash("n2".into()) };
+        // The trigger pane's run has a replicator, which the scenario's own method (statement) lacks.
+        let cut = TimedCommand { at: 500_001, command: Command::CutLink("replicator".into(), "n1".into()) };
+        let ls = LinkState {
+            scenario,
+            seed: 7,
+            commands: Vec::new(),
+            at: 600_000,
+            panes: vec![(LogKind::Wal, vec![crash.clone()]), (LogKind::Trigger, vec![crash, cut])],
+        };
+        let link = ls.encode_view(View::Compare);
+        assert_eq!(LinkState::decode_view(&link).unwrap(), (ls.clone(), View::Compare));
+        let mut v = ls.to_json();
+        v["panes"]["wal"] = json!([{"at_us": 5, "client": "alice", "sql": "DELETE FROM orders"}]);
+        let bad = format!("run={}", base64url_encode(v.to_string().as_bytes()));
+        assert!(LinkState::decode(&bad).unwrap_err().contains("panes.wal[0]: a pane of its own may only"));
+        v["panes"] = json!({"sideways": []});
+        let bad = format!("run={}", base64url_encode(v.to_string().as_bytes()));
+        assert!(LinkState::decode(&bad).unwrap_err().contains("unknown log method (sideways)"));
+    }
+
+    #[test]
     fn the_view_round_trips_and_old_links_open_the_cluster() {
-        let ls = LinkState { scenario: crate::library::default_scenario(), seed: 3, commands: Vec::new(), at: 5 };
+        let ls = LinkState {
+            scenario: crate::library::default_scenario(),
+            seed: 3,
+            commands: Vec::new(),
+            at: 5,
+            panes: Vec::new(),
+        };
         assert_eq!(LinkState::decode_view(&ls.encode()).unwrap(), (ls.clone(), View::Cluster));
         assert_eq!(LinkState::decode_view(&ls.encode_view(View::Compare)).unwrap(), (ls.clone(), View::Compare));
         assert_eq!(ls.encode_view(View::Cluster), ls.encode(), "cluster links are the older format, unchanged");

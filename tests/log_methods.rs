@@ -782,3 +782,44 @@ fn ch5_1_trigger_planned_failover_hands_over_without_shipping_the_log() {
     assert!(texts(&sim, "n1", "users", "name").contains(&"hal".to_string()), "the new leader's write reached n1");
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
 }
+
+// DDIA 5.1 Trigger-based replication: when the leader's answer leaves more changes behind, the replicator asks for the
+// next batch at once, with a poll rather than a timer, so its periodic polls stay one chain (exact effects).
+#[test]
+fn ch5_1_trigger_replicator_fetches_the_rest_of_a_backlog_at_once() {
+    let c = replicator_cfg();
+    let mut r = Node::new(3, "replicator", Role::Replicator, ClockSpec::default(), 0, 1);
+    r.leader = Some(0);
+    r.replicator.targets = vec![1];
+    let poll = Payload::PollChanges { after: 0, limit: 20 };
+    let out = r.on_timer(0, Timer::Poll, &c);
+    assert_eq!(
+        out,
+        vec![
+            Effect::SetTimer { at: 100_000, timer: Timer::Poll },
+            Effect::Send { to: Endpoint::Node(0), payload: poll.clone() }
+        ]
+    );
+    let row = ChangeRow {
+        seq: 1,
+        table: "t".into(),
+        op: ChangeOp::Insert,
+        key: Value::Integer(1),
+        row: Some(vec![("id".into(), Value::Integer(1))]),
+        origin: None,
+    };
+    let base = ChangePos { era: 1, seq: 0 };
+    let changes = std::rc::Rc::new(vec![row]);
+    let answer = Payload::Changes { changes: changes.clone(), leader_lsn: 1, complete: false, era: 1, base };
+    let out = r.on_message(10_000, Endpoint::Node(0), answer, &c);
+    assert_eq!(
+        out,
+        vec![
+            Effect::Send {
+                to: Endpoint::Node(1),
+                payload: Payload::ApplyChanges { changes, leader_lsn: 1, complete: false, era: 1, base }
+            },
+            Effect::Send { to: Endpoint::Node(0), payload: poll },
+        ]
+    );
+}

@@ -207,7 +207,7 @@ fn ch5_1_add_node_group_round_trips_through_json_and_links() {
             group: Some("p2".into()),
         },
     };
-    let link = LinkState { scenario: s.clone(), seed: 3, commands: vec![person], at: 900_001 };
+    let link = LinkState { scenario: s.clone(), seed: 3, commands: vec![person], at: 900_001, panes: Vec::new() };
     let decoded = LinkState::decode(&format!("#{}", link.encode())).unwrap();
     assert_eq!(decoded, link);
     // The replay from the link runs the same: m4 joins p2.

@@ -298,7 +298,13 @@ fn a_persons_commands_replay_exactly_from_a_share_link() {
     p.command(Command::Restart("n2".into()));
     p.seek(2_900_000);
     let live = p.sim().trace.hash();
-    let link = LinkState { scenario: s.clone(), seed: 99, commands: p.user_commands().to_vec(), at: p.now() };
+    let link = LinkState {
+        scenario: s.clone(),
+        seed: 99,
+        commands: p.user_commands().to_vec(),
+        at: p.now(),
+        panes: Vec::new(),
+    };
     let decoded = LinkState::decode(&format!("#{}", link.encode())).unwrap();
     assert_eq!(decoded, link);
     let mut replay = Playback::new(decoded.scenario, decoded.seed, decoded.commands).unwrap();

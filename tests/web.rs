@@ -257,8 +257,14 @@ fn a_share_link_replays_to_the_same_state() {
     pb.seek(1_500_000);
     pb.command(Command::Restart("n2".into()));
     pb.seek(2_000_000);
-    let link = LinkState { scenario: pb.scenario().clone(), seed, commands: pb.user_commands().to_vec(), at: pb.now() }
-        .encode();
+    let link = LinkState {
+        scenario: pb.scenario().clone(),
+        seed,
+        commands: pb.user_commands().to_vec(),
+        at: pb.now(),
+        panes: Vec::new(),
+    }
+    .encode();
     let decoded = LinkState::decode(&link).expect("decodes");
     let mut again = Playback::new(decoded.scenario, decoded.seed, decoded.commands).expect("playback");
     again.seek(decoded.at);

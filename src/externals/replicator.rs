@@ -159,8 +159,9 @@ impl Node {
                     }
                 }
                 if !complete {
-                    // More are waiting: fetch the next batch at once.
-                    out.push(Effect::SetTimer { at: now, timer: Timer::Poll });
+                    // More are waiting: fetch the next batch at once (a poll, not a timer: a timer would start a
+                    // second chain of periodic polls beside the first, for good).
+                    self.poll_leader(now, cfg, out);
                 }
             }
             Payload::ChangesApplied { seq, lsn, era } if era == self.replicator.era => {

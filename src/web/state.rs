@@ -481,6 +481,15 @@ impl Model {
                 Ok(pb) => {
                     self.install(pb, ls.at);
                     self.set_view(view);
+                    self.restore_panes(ls.panes.into_iter().fold(
+                        vec![Vec::new(); crate::compare::METHODS.len()],
+                        |mut all, (log, c)| {
+                            if let Some(i) = crate::compare::METHODS.iter().position(|m| *m == log) {
+                                all[i] = c;
+                            }
+                            all
+                        },
+                    ));
                     self.error = None;
                     self.hash = f.to_string();
                     return;
@@ -504,6 +513,7 @@ impl Model {
             seed: pb.seed(),
             commands: pb.user_commands().to_vec(),
             at: pb.now(),
+            panes: self.pane_commands(),
         })
     }
 

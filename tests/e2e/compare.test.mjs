@@ -189,3 +189,56 @@ test('compare view: halted replicas show their error; panes stack on a phone; da
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+// DDIA 5.1 replication logs under faults: crash a node or cut a link in one pane only. The other three panes run
+// on without it; the pane says so; its run stays a pure function of scenario, seed and commands (the link carries
+// the pane's own commands and reopens the same panes).
+test('compare view: crash a node and cut a link in one pane only, explained on screen, carried by the link', async () => {
+  const { page, errors } = await openCompare(server.base + '#lesson=statement-rand&view=compare');
+  await scrubTo(page, 300);
+  for (const m of METHODS) {
+    assert.match(await page.textContent(`${pane(m)} [data-testid=pane-faults]`), /Crash or cut in this pane only \(the other three run on\)/);
+  }
+  const crashed = (m) => page.locator(`${pane(m)} g.cn.crashed`).count();
+  for (const m of METHODS) assert.equal(await crashed(m), 0, `${m}: nothing is down yet`);
+
+  await page.click(`${pane('trigger')} [data-testid=pane-crash-n2]`);
+  await page.waitForSelector(`${pane('trigger')} g.cn.crashed[data-node="n2"]`);
+  for (const m of ['statement', 'wal', 'logical']) assert.equal(await crashed(m), 0, `${m}: n2 still runs there`);
+  assert.match(await page.textContent(`${pane('trigger')} [data-testid=pane-own]`), /crash n2 at 300 ms/);
+  assert.equal(await page.locator(`${pane('trigger')} [data-testid=pane-restart-n2]`).count(), 1, 'a crashed node offers Restart');
+  assert.equal(await page.locator(`${pane('wal')} [data-testid=pane-own]`).count(), 0);
+  assert.match(await page.textContent('[data-testid=compare-hint]'), /Crash n2 in the trigger-based pane only/);
+  await page.locator(pane('trigger')).screenshot({ path: new URL('./screenshots/compare-pane-crash.png', import.meta.url).pathname });
+
+  // Cut a link in the logical pane: its Cut button turns into Heal there only.
+  await page.click(`${pane('logical')} [data-testid=pane-cut-n1-n3]`);
+  await page.waitForSelector(`${pane('logical')} [data-testid=pane-heal-n1-n3]`);
+  assert.equal(await page.locator(`${pane('statement')} [data-testid=pane-heal-n1-n3]`).count(), 0);
+  assert.equal(await page.locator(`${pane('statement')} [data-testid=pane-cut-n1-n3]`).count(), 1);
+
+  // Play to the end: n3, cut off in the logical pane, stays behind there; elsewhere it caught up.
+  await scrubTo(page, await untilMs(page));
+  await page.waitForFunction(() => document.querySelector('[data-testid=pane-logical]')?.dataset.verdict === 'behind');
+  assert.equal(await verdict(page, 'wal'), 'match');
+  assert.equal(await page.locator(`${pane('trigger')} g.cn.crashed[data-node="n2"]`).count(), 1, 'n2 stays down in the trigger pane');
+
+  // The link carries each pane's own commands; opening it rebuilds the same panes.
+  await page.waitForFunction(() => location.hash.startsWith('#run='));
+  const json = linkJson(page.url());
+  assert.deepEqual(Object.keys(json.panes).sort(), ['logical', 'trigger']);
+  assert.deepEqual(json.panes.trigger, [{ at_us: 300001, crash: 'n2' }]);
+  assert.deepEqual(json.commands, [], 'nothing went into the shared commands');
+  const again = await openCompare(page.url());
+  await again.page.waitForSelector(`${pane('trigger')} g.cn.crashed[data-node="n2"]`);
+  for (const m of METHODS) assert.equal(await verdict(again.page, m), await verdict(page, m), `${m}: same verdict after reload`);
+  assert.equal(await again.page.locator(`${pane('logical')} [data-testid=pane-heal-n1-n3]`).count(), 1);
+
+  // Undo the trigger pane's crash: it runs the shared commands only again.
+  await again.page.click(`${pane('trigger')} [data-testid=pane-clear]`);
+  await again.page.waitForFunction(() => !document.querySelector('[data-testid=pane-trigger] g.cn.crashed'));
+  assert.equal(await again.page.locator(`${pane('trigger')} [data-testid=pane-own]`).count(), 0);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(again.errors, []);
+  await Promise.all([page.close(), again.page.close()]);
+});

@@ -2,7 +2,9 @@
 //! faults at the same moment. Each pane draws its cluster with the log records in flight written in the method's
 //! own form (SQL text, page bytes in hex, row images, change-table rows), its figures, a verdict (do the replicas
 //! match the leader?) and, where they do not, the differing rows side by side. A side column holds the lesson's
-//! narration and the workload editor. One `pane` function draws all four.
+//! narration and the workload editor. One `pane` function draws all four. Under each drawing, buttons crash or restart
+//! a node and cut or heal a link in that pane only (the playground's own commands); the grid listens for their clicks
+//! once, so the panes stay markup text.
 
 use yew::prelude::*;
 
@@ -10,7 +12,7 @@ use crate::check::RowDiff;
 use crate::compare::{Verdict, METHODS};
 use crate::log_methods::{hex_preview, value_text, LogRecord, MixedPart};
 use crate::protocol::single_leader::{Payload, Status};
-use crate::scenario::{LogKind, Role};
+use crate::scenario::{Command, LogKind, Role};
 use crate::sql::{RowChange, Value};
 use crate::web::state::compare::{lessons, Facts};
 use crate::web::state::{Action, CompareAction, Model};
@@ -68,6 +70,9 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                         }) }
                     </select>
                 </label>
+                if let Some(h) = &m.hint {
+                    <p class="cmp-hint" role="status" data-testid="compare-hint">{ h.clone() }</p>
+                }
                 <div class="workload">
                     <label class="c-label" for="cmp-workload">{ "Workload" }</label>
                     <p class="muted small">{ "One SQL statement per line; start a line with " }<code>{ "bob:" }</code>{ " to send it from another client. Every method runs it." }</p>
@@ -84,11 +89,32 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                 </div>
                 { legend() }
             </aside>
-            <div class="cmp-grid">
+            <div class="cmp-grid" onclick={pane_clicks(d)}>
                 { for METHODS.iter().enumerate().map(|(i, log)| pane(m, i, *log, c.facts.get(i).and_then(Option::as_ref))) }
             </div>
         </div>
     }
+}
+
+/// One listener for every pane's fault buttons: each says what it does in `data-` attributes.
+fn pane_clicks(d: &Callback<Action>) -> Callback<MouseEvent> {
+    let d = d.clone();
+    Callback::from(move |e: MouseEvent| {
+        let target = e.target_unchecked_into::<web_sys::Element>();
+        let Ok(Some(b)) = target.closest("button[data-cmd]") else { return };
+        let attr = |k: &str| b.get_attribute(k).unwrap_or_default();
+        let Ok(i) = attr("data-pane").parse::<usize>() else { return };
+        let (a, z) = (attr("data-a"), attr("data-b"));
+        let command = match attr("data-cmd").as_str() {
+            "crash" => Command::Crash(a),
+            "restart" => Command::Restart(a),
+            "cut" => Command::CutLink(a, z),
+            "heal" => Command::HealLink(a, z),
+            "clear" => return d.emit(Action::Compare(CompareAction::ClearPane(i))),
+            _ => return,
+        };
+        d.emit(Action::Compare(CompareAction::PaneCommand(i, command)));
+    })
 }
 
 /// What the tokens and highlights mean (static markup, built once).
@@ -194,6 +220,7 @@ fn pane(m: &Model, i: usize, log: LogKind, facts: Option<&Facts>) -> Html {
         }
         Ok(sim) => {
             drawing(&mut o, sim);
+            faults(&mut o, m, i, sim);
             records(&mut o, sim, log);
             if let Some(f) = facts {
                 figures(&mut o, f, log);
@@ -203,6 +230,85 @@ fn pane(m: &Model, i: usize, log: LogKind, facts: Option<&Facts>) -> Html {
     }
     o.s("</section>");
     Html::from_html_unchecked(o.0.into())
+}
+
+/// This pane's own faults: a button per node (crash, or restart when it is down) and per link from the leader, or
+/// from the replicator to its targets (cut, or heal when it is cut); then what the person did here so far.
+fn faults(o: &mut Out, m: &Model, i: usize, sim: &Simulation) {
+    let ended = m.at_end();
+    let pane = i.to_string();
+    let button = |o: &mut Out, cmd: &str, a: &str, b: &str, text: &str| {
+        o.s("<button class=\"btn tiny\" data-cmd=\"").s(cmd).s("\" data-pane=\"").s(&pane).s("\" data-a=\"").t(a);
+        o.s("\" data-b=\"").t(b).s("\" data-testid=\"pane-").s(cmd).s("-").t(a);
+        if !b.is_empty() {
+            o.s("-").t(b);
+        }
+        o.s("\"").s(if ended {
+            " disabled title=\"The run has ended: scrub back to change what happens\""
+        } else {
+            ""
+        });
+        o.s(">").t(text).s("</button>");
+    };
+    // One line: what these buttons do, then the buttons (the pane's records and figures stay in view).
+    o.s("<div class=\"cmp-faults\" data-testid=\"pane-faults\"><span class=\"cmp-faults-why\" title=\"");
+    o.s("A crash or a cut here happens in this pane's run only: the other three panes run on without it, so you can see ");
+    o.s("how this log method copes.\">Crash or cut in this pane only (the other three run on):</span>");
+    let cluster = sim.protocol.single_leader();
+    let live: Vec<&crate::protocol::single_leader::Node> =
+        cluster.nodes.iter().filter(|n| n.status != Status::Absent).collect();
+    for n in &live {
+        if n.status == Status::Crashed {
+            button(o, "restart", &n.id, "", &["Restart ", &n.id].concat());
+        } else {
+            button(o, "crash", &n.id, "", &["Crash ", &n.id].concat());
+        }
+    }
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    if let Some(l) = cluster.leader() {
+        let l = cluster.nodes[l].id.as_str();
+        pairs.extend(live.iter().filter(|n| n.id != l && n.role != Role::Replicator).map(|n| (l, n.id.as_str())));
+    }
+    for r in live.iter().filter(|n| n.role == Role::Replicator) {
+        pairs.extend(r.replicator.targets.iter().map(|&t| (r.id.as_str(), cluster.nodes[t].id.as_str())));
+        if let Some(l) = r.leader {
+            pairs.push((r.id.as_str(), cluster.nodes[l].id.as_str()));
+        }
+    }
+    let cut = |a: &str, b: &str| sim.net.link_state(a, b).0 || sim.net.link_state(b, a).0;
+    // Links cut earlier stay on the list (to heal them) even when the leader has changed since.
+    for a in &live {
+        for b in &live {
+            if a.index < b.index && cut(&a.id, &b.id) {
+                pairs.push((a.id.as_str(), b.id.as_str()));
+            }
+        }
+    }
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for (a, b) in pairs {
+        if seen.iter().any(|p| *p == (a, b) || *p == (b, a)) {
+            continue;
+        }
+        seen.push((a, b));
+        if cut(a, b) {
+            button(o, "heal", a, b, &["Heal ", a, "–", b].concat());
+        } else {
+            button(o, "cut", a, b, &["Cut ", a, "–", b].concat());
+        }
+    }
+    let own = m.compare.as_ref().and_then(|c| c.pane_commands.get(i)).filter(|c| !c.is_empty());
+    if let Some(own) = own {
+        o.s("<p class=\"cmp-own\" data-testid=\"pane-own\">Here only: ");
+        for (k, c) in own.iter().enumerate() {
+            if k > 0 {
+                o.s(" · ");
+            }
+            o.t(&c.command.label()).s(" at ").t(&text::ms(c.at));
+        }
+        o.s(" <button class=\"btn tiny\" data-cmd=\"clear\" data-pane=\"").s(&pane);
+        o.s("\" data-testid=\"pane-clear\">Undo these</button></p>");
+    }
+    o.s("</div>");
 }
 
 /// A box on the drawing: centre and half sizes.

@@ -7,6 +7,12 @@
 //! The workload is edited as text, one SQL statement per line (`bob: …` sends from another client); the edited
 //! scenario replaces the main run, so the person's text travels in the share link like any scenario change.
 //!
+//! A person may also crash or restart a node, or cut or heal a link, in one pane only (the playground's own
+//! commands). Each pane keeps its own list of those, and its run is built from the scenario, the seed, the shared
+//! commands and that list: a pure function of them, rebuilt from the start whenever the list changes, and carried in
+//! the share link. A pane with commands of its own runs its own playback, the main method's pane included (the main
+//! run stays as it is: it drives the transport).
+//!
 //! A child module of `state` so that it can use the model's private machinery (install, hash, playing).
 
 use crate::check::{row_diffs, RowDiff};
@@ -15,7 +21,7 @@ use crate::library;
 use crate::link::View;
 use crate::playback::Playback;
 use crate::protocol::single_leader::Status;
-use crate::scenario::{Command, Scenario, TimedCommand, MAX_UNTIL_MS};
+use crate::scenario::{Command, LogKind, Scenario, TimedCommand, MAX_UNTIL_MS};
 use crate::sql::{Database, FixedEnv, Session};
 use crate::world::sim::Simulation;
 use crate::world::time::{Micros, US_PER_MS};
@@ -49,6 +55,8 @@ pub struct Facts {
 pub struct CompareUi {
     /// One per `compare::METHODS`.
     pub runs: Vec<Run>,
+    /// One per `compare::METHODS`: what the person did in that pane only (crash, restart, cut, heal).
+    pub pane_commands: Vec<Vec<TimedCommand>>,
     /// The workload editor's text.
     pub draft: String,
     pub draft_error: Option<String>,
@@ -66,27 +74,46 @@ pub enum CompareAction {
     Run,
     /// Put the scenario's workload back in the editor.
     ResetDraft,
+    /// Crash, restart, cut or heal now, in pane `i` only.
+    PaneCommand(usize, Command),
+    /// Forget what the person did in pane `i`: it runs the shared commands only again.
+    ClearPane(usize),
+}
+
+/// The commands a person may give one pane: faults, nothing that changes the scenario.
+pub fn pane_command_allowed(c: &Command) -> bool {
+    matches!(c, Command::Crash(_) | Command::Restart(_) | Command::CutLink(..) | Command::HealLink(..))
+}
+
+/// Pane `log`'s run: the scenario under that method, the shared commands, then the pane's own.
+fn pane_run(pb: &Playback, log: LogKind, own: &[TimedCommand]) -> Run {
+    let mut commands = pb.user_commands().to_vec();
+    commands.extend(own.iter().cloned());
+    match Playback::new(pb.scenario().with_log(log), pb.seed(), commands) {
+        Ok(mut p) => {
+            p.seek(pb.now());
+            Run::Own(Box::new(p))
+        }
+        Err(e) => Run::Failed(e.0),
+    }
 }
 
 impl CompareUi {
-    fn new(pb: &Playback) -> CompareUi {
+    fn new(pb: &Playback, mut pane_commands: Vec<Vec<TimedCommand>>) -> CompareUi {
+        pane_commands.resize(METHODS.len(), Vec::new());
         let runs = METHODS
             .iter()
-            .map(|&log| {
-                if log == pb.scenario().replication.log {
+            .zip(&pane_commands)
+            .map(|(&log, own)| {
+                if log == pb.scenario().replication.log && own.is_empty() {
                     return Run::Main;
                 }
-                match Playback::new(pb.scenario().with_log(log), pb.seed(), pb.user_commands().to_vec()) {
-                    Ok(mut p) => {
-                        p.seek(pb.now());
-                        Run::Own(Box::new(p))
-                    }
-                    Err(e) => Run::Failed(e.0),
-                }
+                pane_run(pb, log, own)
             })
             .collect();
         CompareUi {
             runs,
+            pane_commands,
             draft: workload_text(pb.scenario()),
             draft_error: None,
             facts: Vec::new(),
@@ -119,7 +146,7 @@ impl Model {
         match (view, self.pb.as_ref()) {
             // Embed mode draws one cluster only: the comparison would run unseen.
             (View::Compare, Some(pb)) if self.compare.is_none() && self.mode == Mode::Full => {
-                self.compare = Some(CompareUi::new(pb));
+                self.compare = Some(CompareUi::new(pb, Vec::new()));
                 self.hint = None;
                 after_change(self, false);
             }
@@ -153,7 +180,10 @@ impl Model {
                     .and_then(|s| Playback::new(s, pb.seed(), pb.user_commands().to_vec()).map_err(|e| e.0));
                 match built {
                     Ok(run) => {
+                        // What the person did in each pane stays with the new workload, as the shared commands do.
+                        let panes = std::mem::take(&mut c.pane_commands);
                         self.install(run, 0);
+                        self.restore_panes(panes);
                         self.error = None;
                         self.set_playing(true);
                         self.write_hash();
@@ -161,8 +191,70 @@ impl Model {
                     Err(e) => c.draft_error = Some(e),
                 }
             }
+            CompareAction::PaneCommand(i, command) => return self.pane_command(i, command),
+            CompareAction::ClearPane(i) => {
+                let (Some(c), Some(pb)) = (self.compare.as_mut(), self.pb.as_ref()) else { return false };
+                let Some(own) = c.pane_commands.get_mut(i).filter(|o| !o.is_empty()) else { return false };
+                own.clear();
+                let log = METHODS[i];
+                c.runs[i] = if log == pb.scenario().replication.log { Run::Main } else { pane_run(pb, log, &[]) };
+                c.facts_key = None;
+                self.hint = Some([about_pane(i), ": back to the shared run."].concat());
+                self.write_hash();
+            }
         }
         true
+    }
+
+    /// A crash, restart, cut or heal now, in pane `i` only: its own list branches here (its later commands go,
+    /// as a command in the playground discards the person's later ones), and its run is built again from the start.
+    /// Every pane then stands 1 µs later, so the consequence shows at once.
+    fn pane_command(&mut self, i: usize, command: Command) -> bool {
+        let Some(pb) = self.pb.as_ref() else { return false };
+        let now = pb.now();
+        if now >= pb.until() {
+            self.hint = Some("The run has ended: scrub back or restart to change what happens.".into());
+            return true;
+        }
+        if !pane_command_allowed(&command) || i >= METHODS.len() {
+            return false;
+        }
+        let Some(c) = self.compare.as_mut() else { return false };
+        let mut label = command.label();
+        if let Some(first) = label.get(..1).map(str::to_ascii_uppercase) {
+            label.replace_range(..1, &first);
+        }
+        let own = &mut c.pane_commands[i];
+        own.retain(|x| x.at <= now);
+        own.push(TimedCommand { at: now + 1, command });
+        c.runs[i] = pane_run(pb, METHODS[i], own);
+        c.facts_key = None;
+        if let Some(pb) = self.pb.as_mut() {
+            pb.seek(now + 1);
+        }
+        self.sync_clock();
+        self.last_frame = None;
+        let next = if self.playing { "." } else { ": press Play (Space) or Step (→) to watch what follows." };
+        self.hint = Some([&label, " in the ", about_pane(i), " only", next].concat());
+        self.write_hash();
+        true
+    }
+
+    /// Put back what the person did in each pane (a link that carries it, a workload run again).
+    pub(super) fn restore_panes(&mut self, panes: Vec<Vec<TimedCommand>>) {
+        if panes.iter().all(Vec::is_empty) {
+            return;
+        }
+        if let (Some(c), Some(pb)) = (self.compare.as_mut(), self.pb.as_ref()) {
+            *c = CompareUi::new(pb, panes);
+        }
+        after_change(self, false);
+    }
+
+    /// What each pane did on its own, for the share link: (method, commands), panes with none left out.
+    pub(super) fn pane_commands(&self) -> Vec<(LogKind, Vec<TimedCommand>)> {
+        let Some(c) = self.compare.as_ref() else { return Vec::new() };
+        METHODS.iter().zip(&c.pane_commands).filter(|(_, o)| !o.is_empty()).map(|(m, o)| (*m, o.clone())).collect()
     }
 
     /// Step: the next event of any of the four runs.
@@ -184,7 +276,18 @@ impl Model {
 /// A new main run is on screen: the other methods' runs are built again from it.
 pub(super) fn on_install(m: &mut Model) {
     if let (Some(c), Some(pb)) = (m.compare.as_mut(), m.pb.as_ref()) {
-        *c = CompareUi::new(pb);
+        *c = CompareUi::new(pb, Vec::new());
+    }
+}
+
+/// "the trigger-based pane", for hints.
+fn about_pane(i: usize) -> &'static str {
+    match METHODS.get(i) {
+        Some(LogKind::Statement) => "statement-based pane",
+        Some(LogKind::Wal) => "WAL-shipping pane",
+        Some(LogKind::Logical) => "logical-log pane",
+        Some(LogKind::Trigger) => "trigger-based pane",
+        None => "pane",
     }
 }
 
