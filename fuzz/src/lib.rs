@@ -65,13 +65,20 @@ fn new_database(format: u8) -> Database {
 /// see every kind of statement.
 ///
 /// Claims checked besides "no panic": every committed transaction's page writes, applied to a physical (WAL)
-/// replica, give it the same tables and byte-identical pages; its row changes, applied to a logical replica, give
-/// it the same rows; and the pages alone recover the database (crash recovery).
+/// replica, and its row changes, applied to a logical replica, are accepted; at the end the WAL replica has the same
+/// tables and byte-identical pages, the logical replica the same rows, and the pages alone recover the database
+/// (crash recovery). (Compared once at the end, not after every commit: the fuzzer runs several times faster.)
 pub fn sql(data: &[u8]) {
+    thread_local! {
+        static BASE: [Database; 2] = [1, 2].map(|format| {
+            let mut db = new_database(format);
+            db.take_page_writes();
+            db
+        });
+    }
     let text = String::from_utf8_lossy(data);
     let format = 1 + (data.len() % 2) as u8;
-    let mut db = new_database(format);
-    db.take_page_writes();
+    let mut db = BASE.with(|b| b[usize::from(format - 1)].clone());
     let mut wal = db.clone();
     let mut logical = db.clone();
     let mut env = sql_env();
@@ -82,21 +89,21 @@ pub fn sql(data: &[u8]) {
         let writes = db.take_page_writes();
         wal.apply_page_writes(format, &writes)
             .unwrap_or_else(|e| panic!("a WAL replica refused the page writes of {statement:?}: {e}"));
-        assert!(wal == db && wal.pages_equal(&db), "the WAL replica differs after {statement:?}");
         for change in &commit.changes {
             logical
                 .apply_change(change)
                 .unwrap_or_else(|e| panic!("a logical replica refused {change:?} (after {statement:?}): {e}"));
         }
-        for table in db.table_names() {
-            assert!(
-                logical.rows(&table) == db.rows(&table),
-                "the logical replica's {table} differs after {statement:?}"
-            );
-        }
     }
+    // An open transaction is rolled back (the client went away); what that wrote to pages ships with the next commit.
     db.close_session(&mut session);
-    db.take_page_writes();
+    let writes = db.take_page_writes();
+    wal.apply_page_writes(format, &writes).unwrap_or_else(|e| panic!("a WAL replica refused a rollback's pages: {e}"));
+    assert!(wal == db, "the WAL replica's tables differ from the database's");
+    assert!(wal.pages_equal(&db), "the WAL replica's pages differ from the database's");
+    for table in db.table_names() {
+        assert!(logical.rows(&table) == db.rows(&table), "the logical replica's {table} differs");
+    }
     let recovered = db.recover_from_pages().unwrap_or_else(|e| panic!("recovery from pages failed: {e}"));
     assert!(recovered == db, "the database recovered from its pages differs");
 }
