@@ -4,9 +4,10 @@
 //! match the leader?) and, where they do not, the differing rows side by side. A side column holds the lesson's
 //! narration and the workload editor. One `pane` function draws all four. Under each drawing, buttons crash or restart
 //! a node and cut or heal a link in that pane only (the playground's own commands); the grid listens for their clicks
-//! once, so the panes stay markup text.
+//! once, so the panes stay plain elements from the builder below, with no callbacks of their own.
 
 use yew::prelude::*;
+use yew::virtual_dom::{AttrValue, VTag, VText};
 
 use crate::check::RowDiff;
 use crate::compare::{Verdict, METHODS};
@@ -117,10 +118,10 @@ fn pane_clicks(d: &Callback<Action>) -> Callback<MouseEvent> {
     })
 }
 
-/// What the tokens and highlights mean (static markup, built once).
+/// What the tokens and highlights mean (static content, built once).
 fn legend() -> Html {
-    let mut o = Out(String::with_capacity(1200));
-    o.s("<ul class=\"cmp-legend\" aria-label=\"Legend\">");
+    let mut o = Out::root("ul");
+    o.a("class", "cmp-legend").a("aria-label", "Legend");
     for (kind, what) in [
         (MsgKind::Replicate, "a log record, labelled in the method's own form"),
         (MsgKind::Ack, "a replica confirming what it has applied"),
@@ -128,13 +129,14 @@ fn legend() -> Html {
         (MsgKind::Heartbeat, "the leader's heartbeat"),
         (MsgKind::Request, "a client's statement"),
     ] {
-        o.s("<li><svg class=\"swatch ")
-            .s(kind_class(kind))
-            .s("\" viewBox=\"-8 -8 16 16\" width=\"16\" height=\"16\" aria-hidden=\"true\">");
-        o.s(shape(kind)).s("</svg>").s(what).s("</li>");
+        o.open("li").open("svg").a("class", ["swatch ", kind_class(kind)].concat()).a("viewBox", "-8 -8 16 16");
+        o.a("width", "16").a("height", "16").a("aria-hidden", "true");
+        shape(&mut o, kind);
+        o.close().t(what).close();
     }
-    o.s("<li><mark class=\"diff-swatch\">0.42</mark>a value that differs from the leader's</li></ul>");
-    Html::from_html_unchecked(o.0.into())
+    o.open("li").open("mark").a("class", "diff-swatch").t("0.42").close();
+    o.t("a value that differs from the leader's").close();
+    o.finish()
 }
 
 /// (glyph, class, headline) of a verdict: never colour alone.
@@ -149,54 +151,91 @@ fn verdict_text(v: &Verdict) -> (&'static str, &'static str, String) {
     }
 }
 
-/// Panes are drawn as markup text rather than `html!` trees: they hold no controls, and text costs a fraction
-/// of the wasm that element-building code does (the writers are kept out of line for the same reason). Every
-/// piece of data goes through `Out::t` (escaped).
-struct Out(String);
+/// Panes are built as Yew elements by a small builder (`open` an element, set attributes with `a`, add text with
+/// `t`, `close` it) rather than `html!` trees: their buttons carry `data-` attributes and the grid's one listener
+/// reads them, so no element needs a callback, and out-of-line builder calls cost a fraction
+/// of the wasm that `html!` expands to. Data only ever becomes a text node or an attribute value, never markup: a
+/// scenario's names and SQL cannot add elements to the page.
+struct Out {
+    /// The open elements, outermost first.
+    open: Vec<VTag>,
+}
 
 impl Out {
-    /// Markup, as is.
+    fn root(tag: &'static str) -> Out {
+        Out { open: vec![VTag::new(tag)] }
+    }
+
+    /// Open a child element of the innermost open one.
     #[inline(never)]
-    fn s(&mut self, markup: &str) -> &mut Out {
-        self.0.push_str(markup);
+    fn open(&mut self, tag: &'static str) -> &mut Out {
+        self.open.push(VTag::new(tag));
         self
     }
 
-    /// Text: escaped.
+    /// An attribute of the innermost open element.
+    fn a(&mut self, key: &'static str, value: impl Into<AttrValue>) -> &mut Out {
+        self.attr(key, value.into())
+    }
+
+    #[inline(never)]
+    fn attr(&mut self, key: &'static str, value: AttrValue) -> &mut Out {
+        if let Some(tag) = self.open.last_mut() {
+            tag.add_attribute(key, value);
+        }
+        self
+    }
+
+    /// Text (a text node: never parsed as markup).
     #[inline(never)]
     fn t(&mut self, text: &str) -> &mut Out {
-        for c in text.chars() {
-            match c {
-                '&' => self.0.push_str("&amp;"),
-                '<' => self.0.push_str("&lt;"),
-                '>' => self.0.push_str("&gt;"),
-                '"' => self.0.push_str("&quot;"),
-                '\'' => self.0.push_str("&#39;"),
-                c => self.0.push(c),
+        if let Some(tag) = self.open.last_mut() {
+            tag.add_child(VText::new(text.to_string()).into());
+        }
+        self
+    }
+
+    /// Close the innermost open element (the root stays open until `finish`).
+    #[inline(never)]
+    fn close(&mut self) -> &mut Out {
+        if self.open.len() > 1 {
+            if let (Some(child), Some(parent)) = (self.open.pop(), self.open.last_mut()) {
+                parent.add_child(child.into());
             }
         }
         self
     }
 
-    /// A coordinate, to a tenth.
-    #[inline(never)]
-    fn n(&mut self, v: f64) -> &mut Out {
-        let tenths = (v * 10.0).round() as i64;
-        if tenths < 0 {
-            self.0.push('-');
-        }
-        let a = tenths.unsigned_abs();
-        self.0.push_str(&(a / 10).to_string());
-        if a % 10 != 0 {
-            self.0.push('.');
-            self.0.push(char::from(b'0' + (a % 10) as u8));
-        }
-        self
+    /// A coordinate attribute, to a tenth.
+    fn n(&mut self, key: &'static str, v: f64) -> &mut Out {
+        self.attr(key, num(v).into())
     }
 
     fn at(&mut self, x: f64, y: f64) -> &mut Out {
-        self.s(" transform=\"translate(").n(x).s(" ").n(y).s(")\"")
+        self.attr("transform", ["translate(", &num(x), " ", &num(y), ")"].concat().into())
     }
+
+    #[inline(never)]
+    fn finish(mut self) -> Html {
+        while self.open.len() > 1 {
+            self.close();
+        }
+        self.open.pop().map_or_else(Html::default, Html::from)
+    }
+}
+
+/// A number to a tenth, without a trailing `.0`.
+#[inline(never)]
+fn num(v: f64) -> String {
+    let tenths = (v * 10.0).round() as i64;
+    let a = tenths.unsigned_abs();
+    let mut s = if tenths < 0 { "-".to_string() } else { String::new() };
+    s.push_str(&(a / 10).to_string());
+    if a % 10 != 0 {
+        s.push('.');
+        s.push(char::from(b'0' + (a % 10) as u8));
+    }
+    s
 }
 
 fn pane(m: &Model, i: usize, log: LogKind, facts: Option<&Facts>) -> Html {
@@ -207,16 +246,17 @@ fn pane(m: &Model, i: usize, log: LogKind, facts: Option<&Facts>) -> Html {
         (_, Some(f)) => verdict_text(&f.figures.verdict),
         _ => ("…", "behind", "Working…".to_string()),
     };
-    let mut o = Out(String::with_capacity(4096));
-    o.s("<section class=\"cmp-pane ").s(class).s("\" data-testid=\"pane-").s(log.name());
-    o.s("\" data-verdict=\"").s(class).s("\" aria-label=\"").s(title).s("\"><header class=\"cmp-head\"><h2>").s(title);
-    o.s("</h2><span class=\"verdict ")
-        .s(class)
-        .s("\" data-testid=\"verdict\" role=\"status\"><span class=\"v-glyph\" aria-hidden=\"true\">");
-    o.s(glyph).s("</span>").t(&headline).s("</span></header><p class=\"cmp-what\">").s(what).s("</p>");
+    let mut o = Out::root("section");
+    o.a("class", ["cmp-pane ", class].concat()).a("data-testid", ["pane-", log.name()].concat());
+    o.a("data-verdict", class).a("aria-label", title);
+    o.open("header").a("class", "cmp-head").open("h2").t(title).close();
+    o.open("span").a("class", ["verdict ", class].concat()).a("data-testid", "verdict").a("role", "status");
+    o.open("span").a("class", "v-glyph").a("aria-hidden", "true").t(glyph).close();
+    o.t(&headline).close().close();
+    o.open("p").a("class", "cmp-what").t(what).close();
     match sim {
         Err(e) => {
-            o.s("<p class=\"node-error\">").t(e).s("</p>");
+            o.open("p").a("class", "node-error").t(e).close();
         }
         Ok(sim) => {
             drawing(&mut o, sim);
@@ -228,8 +268,7 @@ fn pane(m: &Model, i: usize, log: LogKind, facts: Option<&Facts>) -> Html {
             }
         }
     }
-    o.s("</section>");
-    Html::from_html_unchecked(o.0.into())
+    o.finish()
 }
 
 /// This pane's own faults: a button per node (crash, or restart when it is down) and per link from the leader, or
@@ -237,23 +276,23 @@ fn pane(m: &Model, i: usize, log: LogKind, facts: Option<&Facts>) -> Html {
 fn faults(o: &mut Out, m: &Model, i: usize, sim: &Simulation) {
     let ended = m.at_end();
     let pane = i.to_string();
-    let button = |o: &mut Out, cmd: &str, a: &str, b: &str, text: &str| {
-        o.s("<button class=\"btn tiny\" data-cmd=\"").s(cmd).s("\" data-pane=\"").s(&pane).s("\" data-a=\"").t(a);
-        o.s("\" data-b=\"").t(b).s("\" data-testid=\"pane-").s(cmd).s("-").t(a);
-        if !b.is_empty() {
-            o.s("-").t(b);
+    let button = |o: &mut Out, cmd: &'static str, a: &str, b: &str, text: &str| {
+        let testid =
+            if b.is_empty() { ["pane-", cmd, "-", a].concat() } else { ["pane-", cmd, "-", a, "-", b].concat() };
+        o.open("button").a("class", "btn tiny").a("data-cmd", cmd).a("data-pane", pane.clone());
+        o.a("data-a", a.to_string()).a("data-b", b.to_string()).a("data-testid", testid);
+        if ended {
+            o.a("disabled", "").a("title", "The run has ended: scrub back to change what happens");
         }
-        o.s("\"").s(if ended {
-            " disabled title=\"The run has ended: scrub back to change what happens\""
-        } else {
-            ""
-        });
-        o.s(">").t(text).s("</button>");
+        o.t(text).close();
     };
     // One line: what these buttons do, then the buttons (the pane's records and figures stay in view).
-    o.s("<div class=\"cmp-faults\" data-testid=\"pane-faults\"><span class=\"cmp-faults-why\" title=\"");
-    o.s("A crash or a cut here happens in this pane's run only: the other three panes run on without it, so you can see ");
-    o.s("how this log method copes.\">Crash or cut in this pane only (the other three run on):</span>");
+    o.open("div").a("class", "cmp-faults").a("data-testid", "pane-faults");
+    o.open("span").a("class", "cmp-faults-why").a(
+        "title",
+        "A crash or a cut here happens in this pane's run only: the other three panes run on without it, so you can see how this log method copes.",
+    );
+    o.t("Crash or cut in this pane only (the other three run on):").close();
     let cluster = sim.protocol.single_leader();
     let live: Vec<&crate::protocol::single_leader::Node> =
         cluster.nodes.iter().filter(|n| n.status != Status::Absent).collect();
@@ -298,17 +337,19 @@ fn faults(o: &mut Out, m: &Model, i: usize, sim: &Simulation) {
     }
     let own = m.compare.as_ref().and_then(|c| c.pane_commands.get(i)).filter(|c| !c.is_empty());
     if let Some(own) = own {
-        o.s("<p class=\"cmp-own\" data-testid=\"pane-own\">Here only: ");
+        o.open("p").a("class", "cmp-own").a("data-testid", "pane-own").t("Here only: ");
         for (k, c) in own.iter().enumerate() {
             if k > 0 {
-                o.s(" · ");
+                o.t(" · ");
             }
-            o.t(&c.command.label()).s(" at ").t(&text::ms(c.at));
+            o.t(&c.command.label()).t(" at ").t(&text::ms(c.at));
         }
-        o.s(" <button class=\"btn tiny\" data-cmd=\"clear\" data-pane=\"").s(&pane);
-        o.s("\" data-testid=\"pane-clear\">Undo these</button></p>");
+        o.t(" ");
+        o.open("button").a("class", "btn tiny").a("data-cmd", "clear").a("data-pane", pane.clone());
+        o.a("data-testid", "pane-clear").t("Undo these").close();
+        o.close();
     }
-    o.s("</div>");
+    o.close();
 }
 
 /// A box on the drawing: centre and half sizes.
@@ -328,18 +369,26 @@ fn spread(n: usize, a: f64, b: f64) -> impl Iterator<Item = f64> {
 }
 
 /// A message kind's shape, small (the canvas's shapes, `icons::kind_shape`, at 60%).
-fn shape(kind: MsgKind) -> &'static str {
+fn shape(o: &mut Out, kind: MsgKind) {
+    let polygon = |o: &mut Out, points: &'static str| {
+        o.open("polygon").a("class", "shape").a("points", points).close();
+    };
+    let rect = |o: &mut Out, x: &'static str, y: &'static str, w: &'static str, h: &'static str| {
+        o.open("rect").a("class", "shape").a("x", x).a("y", y).a("width", w).a("height", h).a("rx", "1").close();
+    };
     match kind {
-        MsgKind::Request => "<rect class=\"shape\" x=\"-4\" y=\"-4\" width=\"8\" height=\"8\" rx=\"1\"/>",
-        MsgKind::Response => "<circle class=\"shape\" r=\"5\"/>",
-        MsgKind::Replicate => "<polygon class=\"shape\" points=\"0,-6 6,0 0,6 -6,0\"/>",
-        MsgKind::Ack => "<polygon class=\"shape\" points=\"0,-5.5 5.5,4 -5.5,4\"/>",
-        MsgKind::Heartbeat => "<circle class=\"shape ring\" r=\"3.5\"/>",
-        MsgKind::Fetch => "<polygon class=\"shape\" points=\"0,5.5 5.5,-4 -5.5,-4\"/>",
-        MsgKind::Snapshot => "<rect class=\"shape\" x=\"-6\" y=\"-3.5\" width=\"12\" height=\"7\" rx=\"1\"/>",
-        MsgKind::Election => {
-            "<polygon class=\"shape\" points=\"0,-6 2,-2 6,-2 2.5,1 3.5,5.5 0,3 -3.5,5.5 -2.5,1 -6,-2 -2,-2\"/>"
+        MsgKind::Request => rect(o, "-4", "-4", "8", "8"),
+        MsgKind::Response => {
+            o.open("circle").a("class", "shape").a("r", "5").close();
         }
+        MsgKind::Replicate => polygon(o, "0,-6 6,0 0,6 -6,0"),
+        MsgKind::Ack => polygon(o, "0,-5.5 5.5,4 -5.5,4"),
+        MsgKind::Heartbeat => {
+            o.open("circle").a("class", "shape ring").a("r", "3.5").close();
+        }
+        MsgKind::Fetch => polygon(o, "0,5.5 5.5,-4 -5.5,-4"),
+        MsgKind::Snapshot => rect(o, "-6", "-3.5", "12", "7"),
+        MsgKind::Election => polygon(o, "0,-6 2,-2 6,-2 2.5,1 3.5,5.5 0,3 -3.5,5.5 -2.5,1 -6,-2 -2,-2"),
     }
 }
 
@@ -369,8 +418,10 @@ fn drawing(o: &mut Out, sim: &Simulation) {
         spots.extend(names.into_iter().zip(ys).map(|(id, y)| (id, (x, y, hw, hh))));
     }
     let spot = |name: &str| spots.iter().find(|(n, _)| *n == name).map(|(_, s)| *s);
-    o.s("<svg class=\"cmp-draw\" viewBox=\"0 0 ").n(W).s(" ").n(H);
-    o.s("\" preserveAspectRatio=\"xMidYMid meet\" role=\"img\" aria-label=\"The cluster and the messages in flight\">");
+    o.open("svg").a("class", "cmp-draw").a("viewBox", ["0 0 ", &num(W), " ", &num(H)].concat());
+    o.a("preserveAspectRatio", "xMidYMid meet")
+        .a("role", "img")
+        .a("aria-label", "The cluster and the messages in flight");
     // Links: from the leader to everything downstream, from the replicator to its targets, clients to their node.
     let mut pairs: Vec<(&str, &str, &str)> = Vec::new();
     let hub = sim.protocol.single_leader().leader().map(|l| sim.protocol.single_leader().nodes[l].id.as_str());
@@ -397,15 +448,14 @@ fn drawing(o: &mut Out, sim: &Simulation) {
     );
     for (a, b, class) in pairs {
         if let (Some(p), Some(q)) = (spot(a), spot(b)) {
-            o.s("<line class=\"").s(class).s("\" x1=\"").n(p.0).s("\" y1=\"").n(p.1).s("\" x2=\"").n(q.0);
-            o.s("\" y2=\"").n(q.1).s("\"/>");
+            o.open("line").a("class", class).n("x1", p.0).n("y1", p.1).n("x2", q.0).n("y2", q.1).close();
         }
     }
     for c in &sim.clients {
         let Some(s) = spot(&c.id) else { continue };
-        o.s("<g class=\"cc\"").at(s.0, s.1).s("><rect x=\"").n(-s.2).s("\" y=\"").n(-s.3).s("\" width=\"").n(2.0 * s.2);
-        o.s("\" height=\"").n(2.0 * s.3).s("\" rx=\"10\"/><text y=\"3.5\" text-anchor=\"middle\">");
-        o.t(&text::truncate(&c.id, 8)).s("</text></g>");
+        o.open("g").a("class", "cc").at(s.0, s.1);
+        o.open("rect").n("x", -s.2).n("y", -s.3).n("width", 2.0 * s.2).n("height", 2.0 * s.3).a("rx", "10").close();
+        o.open("text").a("y", "3.5").a("text-anchor", "middle").t(&text::truncate(&c.id, 8)).close().close();
     }
     let lead_lsn = sim.protocol.single_leader().leader().map_or(0, |l| sim.protocol.single_leader().nodes[l].lsn());
     for &i in &live {
@@ -421,22 +471,14 @@ fn drawing(o: &mut Out, sim: &Simulation) {
             _ if behind => ["LSN ", &n.lsn().to_string(), " −", &(lead_lsn - n.lsn()).to_string()].concat(),
             _ => ["LSN ", &n.lsn().to_string()].concat(),
         };
-        o.s("<g class=\"cn ").s(n.role.name()).s(" ").s(n.status.name()).s(if behind { " behind" } else { "" });
-        o.s("\" data-node=\"").t(&n.id).s("\"").at(s.0, s.1).s("><title>").t(&n.id).s(" (").s(n.role.name());
-        o.s(", ").s(n.status.name()).s(")");
-        if let Some(e) = &n.halt_error {
-            o.s(": ").t(e);
-        }
-        o.s("</title><rect x=\"")
-            .n(-s.2)
-            .s("\" y=\"")
-            .n(-s.3)
-            .s("\" width=\"")
-            .n(2.0 * s.2)
-            .s("\" height=\"")
-            .n(2.0 * s.3);
-        o.s("\" rx=\"6\"/><text class=\"cn-id\" y=\"-2.5\" text-anchor=\"middle\">").t(&n.id);
-        o.s("</text><text class=\"cn-sub\" y=\"10.5\" text-anchor=\"middle\">").t(&sub).s("</text></g>");
+        let class = ["cn ", n.role.name(), " ", n.status.name(), if behind { " behind" } else { "" }].concat();
+        o.open("g").a("class", class).a("data-node", n.id.clone()).at(s.0, s.1);
+        let title = [n.id.as_str(), " (", n.role.name(), ", ", n.status.name(), ")"].concat();
+        let halted = n.halt_error.as_ref().map(|e| [": ", e.as_str()].concat()).unwrap_or_default();
+        o.open("title").t(&(title + &halted)).close();
+        o.open("rect").n("x", -s.2).n("y", -s.3).n("width", 2.0 * s.2).n("height", 2.0 * s.3).a("rx", "6").close();
+        o.open("text").a("class", "cn-id").a("y", "-2.5").a("text-anchor", "middle").t(&n.id).close();
+        o.open("text").a("class", "cn-sub").a("y", "10.5").a("text-anchor", "middle").t(&sub).close().close();
     }
     let now = sim.now();
     let mut tokens = Vec::new();
@@ -468,9 +510,9 @@ fn drawing(o: &mut Out, sim: &Simulation) {
     }
     for (i, (id, msg, x, y, ux, form)) in tokens.iter().enumerate() {
         let kind = msg.payload.kind();
-        o.s("<g class=\"msg ").s(kind_class(kind)).s(if msg.doomed.is_some() { " doomed" } else { "" });
-        o.s("\" data-kind=\"").s(kind.name()).s("\" data-msg=\"").s(&id.to_string()).s("\"");
-        o.at(*x, *y).s(">").s(shape(kind));
+        let class = ["msg ", kind_class(kind), if msg.doomed.is_some() { " doomed" } else { "" }].concat();
+        o.open("g").a("class", class).a("data-kind", kind.name()).a("data-msg", id.to_string()).at(*x, *y);
+        shape(o, kind);
         if let (Some(t), true) = (form, labelled.contains(&i)) {
             let (anchor, lx, ly) = if *ux > 0.2 {
                 ("start", 9.0, 3.5)
@@ -479,12 +521,12 @@ fn drawing(o: &mut Out, sim: &Simulation) {
             } else {
                 ("middle", 0.0, -9.0)
             };
-            o.s("<text class=\"cm-label\" x=\"").n(lx).s("\" y=\"").n(ly).s("\" text-anchor=\"");
-            o.s(anchor).s("\">").t(&text::truncate(t, 26)).s("</text>");
+            o.open("text").a("class", "cm-label").n("x", lx).n("y", ly).a("text-anchor", anchor);
+            o.t(&text::truncate(t, 26)).close();
         }
-        o.s("</g>");
+        o.close();
     }
-    o.s("</svg>");
+    o.close();
 }
 
 /// A replication message's records in the method's own form (None for other messages).
@@ -574,14 +616,15 @@ fn records(o: &mut Out, sim: &Simulation, log: LogKind) {
         };
         lines.push(("nothing in flight".into(), idle));
     }
-    o.s("<ul class=\"cmp-records\" data-testid=\"records\" aria-label=\"Log records in flight\">");
+    o.open("ul").a("class", "cmp-records").a("data-testid", "records").a("aria-label", "Log records in flight");
     for (who, form) in &lines {
-        o.s("<li><span class=\"r-who\">").t(who).s("</span><code title=\"").t(form).s("\">").t(form).s("</code></li>");
+        o.open("li").open("span").a("class", "r-who").t(who).close();
+        o.open("code").a("title", form.clone()).t(form).close().close();
     }
     if more > 0 {
-        o.s("<li class=\"muted\">+").s(&more.to_string()).s(" more in flight</li>");
+        o.open("li").a("class", "muted").t(&["+", &more.to_string(), " more in flight"].concat()).close();
     }
-    o.s("</ul>");
+    o.close();
 }
 
 fn bytes(b: u64) -> String {
@@ -621,11 +664,11 @@ fn figures(o: &mut Out, f: &Facts, log: LogKind) {
             "Times the replicator asked the leader's changes table for news, and how many found nothing",
         ));
     }
-    o.s("<dl class=\"cmp-figs\" data-testid=\"figures\">");
+    o.open("dl").a("class", "cmp-figs").a("data-testid", "figures");
     for (k, v, tip) in cells {
-        o.s("<div title=\"").s(tip).s("\"><dt>").s(k).s("</dt><dd>").t(&v).s("</dd></div>");
+        o.open("div").a("title", tip).open("dt").t(k).close().open("dd").t(&v).close().close();
     }
-    o.s("</dl>");
+    o.close();
 }
 
 /// Halted nodes with their errors; other divergence (a search index); the rows that differ, leader and replica
@@ -633,12 +676,13 @@ fn figures(o: &mut Out, f: &Facts, log: LogKind) {
 fn problems(o: &mut Out, sim: &Simulation, f: &Facts) {
     for n in &sim.protocol.single_leader().nodes {
         if let Some(e) = &n.halt_error {
-            o.s("<p class=\"node-error\" data-testid=\"halted\">⚠ <b>").t(&n.id).s("</b> stopped: ").t(e).s("</p>");
+            o.open("p").a("class", "node-error").a("data-testid", "halted").t("⚠ ").open("b").t(&n.id).close();
+            o.t(" stopped: ").t(e).close();
         }
     }
     if f.diffs.is_empty() && matches!(f.figures.verdict, Verdict::Diverged { .. }) {
         for a in f.figures.divergence.iter().take(2) {
-            o.s("<p class=\"node-error\">").t(&a.detail).s("</p>");
+            o.open("p").a("class", "node-error").t(&a.detail).close();
         }
     }
     for (replica, rows) in &f.diffs {
@@ -658,38 +702,39 @@ fn diff(o: &mut Out, leader: &str, replica: &str, table: &str, rows: &[RowDiff])
     let cols: Vec<&str> = first.iter().map(|(c, _)| c.as_str()).collect();
     let marks: Vec<Vec<String>> = rows.iter().map(|r| r.differing_columns()).collect();
     let shown = rows.len().min(MAX_DIFF_ROWS);
-    o.s("<div class=\"cmp-diff\" data-testid=\"diff\" data-replica=\"").t(replica).s("\"><h3>").t(replica);
-    o.s(" ≠ leader ").t(leader).s(": ").s(&rows.len().to_string()).s(if rows.len() == 1 {
-        " row of "
-    } else {
-        " rows of "
-    });
-    o.t(table).s("</h3><div class=\"diff-pair\">");
+    o.open("div").a("class", "cmp-diff").a("data-testid", "diff").a("data-replica", replica.to_string());
+    let of = if rows.len() == 1 { " row of " } else { " rows of " };
+    o.open("h3").t(&[replica, " ≠ leader ", leader, ": ", &rows.len().to_string(), of, table].concat()).close();
+    o.open("div").a("class", "diff-pair");
     for (who, node, replica_side) in [("leader ", leader, false), ("replica ", replica, true)] {
-        o.s("<table class=\"grid data diff-side\"><caption>").s(who).s("<b>").t(node).s("</b></caption><thead><tr>");
+        o.open("table").a("class", "grid data diff-side");
+        o.open("caption").t(who).open("b").t(node).close().close();
+        o.open("thead").open("tr");
         for c in &cols {
-            o.s("<th>").t(c).s("</th>");
+            o.open("th").t(c).close();
         }
-        o.s("</tr></thead><tbody>");
+        o.close().close().open("tbody");
         for (r, mark) in rows.iter().zip(&marks).take(shown) {
             let side = if replica_side { &r.replica } else { &r.leader };
-            o.s("<tr>");
+            o.open("tr");
             for c in &cols {
                 match side.as_ref().and_then(|row| row.iter().find(|(k, _)| k == c)) {
-                    None => o.s("<td class=\"missing\">—</td>"),
+                    None => o.open("td").a("class", "missing").t("—"),
                     Some((_, v)) if mark.iter().any(|m| m == c) => {
-                        o.s("<td class=\"diff\"><mark>").t(&value_text(v)).s("</mark></td>")
+                        o.open("td").a("class", "diff").open("mark").t(&value_text(v)).close()
                     }
-                    Some((_, v)) => o.s("<td>").t(&value_text(v)).s("</td>"),
+                    Some((_, v)) => o.open("td").t(&value_text(v)),
                 };
+                o.close();
             }
-            o.s("</tr>");
+            o.close();
         }
-        o.s("</tbody></table>");
+        o.close().close();
     }
-    o.s("</div>");
+    o.close();
     if rows.len() > shown {
-        o.s("<p class=\"muted small\">+").s(&(rows.len() - shown).to_string()).s(" more rows</p>");
+        o.open("p").a("class", "muted small").t(&["+", &(rows.len() - shown).to_string(), " more rows"].concat());
+        o.close();
     }
-    o.s("</div>");
+    o.close();
 }

@@ -1,0 +1,11 @@
+CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT);
+INSERT INTO users (name) VALUES ('alice-0');
+INSERT INTO users (name) VALUES ('alice-1');
+INSERT INTO users (name) VALUES ('alice-2');
+INSERT INTO users (name) VALUES ('alice-3');
+INSERT INTO users (name) VALUES ('alice-4');
+INSERT INTO users (name) VALUES ('alice-5');
+INSERT INTO users (name) VALUES ('bob-0');
+INSERT INTO users (name) VALUES ('bob-1');
+INSERT INTO users (name) VALUES ('bob-2');
+INSERT INTO users (name) VALUES ('bob-3');

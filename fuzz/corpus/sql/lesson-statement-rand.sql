@@ -1,0 +1,7 @@
+CREATE TABLE dice (id INTEGER PRIMARY KEY AUTOINCREMENT, roll REAL);
+INSERT INTO dice (roll) VALUES (RAND());
+INSERT INTO dice (roll) VALUES (RAND());
+INSERT INTO dice (roll) VALUES (RAND());
+INSERT INTO dice (roll) VALUES (RAND());
+INSERT INTO dice (roll) VALUES (RAND());
+INSERT INTO dice (roll) VALUES (RAND());

@@ -1,0 +1,17 @@
+CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT);
+INSERT INTO users (name) VALUES ('ann');
+INSERT INTO users (name) VALUES ('ben');
+INSERT INTO users (name) VALUES ('cat');
+INSERT INTO users (name) VALUES ('dan');
+INSERT INTO users (name) VALUES ('eve');
+INSERT INTO users (name) VALUES ('fay');
+INSERT INTO users (name) VALUES ('gus');
+INSERT INTO users (name) VALUES ('hal');
+INSERT INTO users (name) VALUES ('ivy');
+INSERT INTO users (name) VALUES ('jon');
+INSERT INTO users (name) VALUES ('kim');
+INSERT INTO users (name) VALUES ('lou');
+INSERT INTO users (name) VALUES ('max');
+INSERT INTO users (name) VALUES ('ned');
+INSERT INTO users (name) VALUES ('ola');
+INSERT INTO users (name) VALUES ('pam');
