@@ -94,12 +94,11 @@ impl LinkState {
             "commands": self.commands.iter().map(TimedCommand::to_json).collect::<Vec<_>>(),
             "at_us": self.at,
         });
-        let panes: serde_json::Map<String, Value> = self
-            .panes
-            .iter()
-            .filter(|(_, c)| !c.is_empty())
-            .map(|(log, c)| (log.name().to_string(), Value::Array(c.iter().map(TimedCommand::to_json).collect())))
-            .collect();
+        // Inserted one by one: collecting into the map would sort (one more sort instance in the wasm).
+        let mut panes = serde_json::Map::new();
+        for (log, c) in self.panes.iter().filter(|(_, c)| !c.is_empty()) {
+            panes.insert(log.name().to_string(), Value::Array(c.iter().map(TimedCommand::to_json).collect()));
+        }
         if !panes.is_empty() {
             v["panes"] = Value::Object(panes);
         }
@@ -170,17 +169,17 @@ impl LinkState {
         let mut panes = Vec::new();
         if let Some(p) = v.get("panes") {
             let p = p.as_object().ok_or("the link's panes are not an object of log methods")?;
-            for (name, list) in p {
-                let log = crate::compare::METHODS
-                    .into_iter()
-                    .find(|l| l.name() == name)
-                    .ok_or_else(|| format!("the link names a pane for an unknown log method ({name})"))?;
+            if let Some(name) = p.keys().find(|k| !crate::compare::METHODS.iter().any(|m| m.name() == k.as_str())) {
+                return Err(format!("the link names a pane for an unknown log method ({name})"));
+            }
+            // In the methods' order; names as the pane's own run knows them (the trigger pane has the replicator).
+            for log in crate::compare::METHODS {
+                let Some(list) = p.get(log.name()) else { continue };
+                let name = log.name();
                 let list = list.as_array().ok_or_else(|| format!("panes.{name} is not a list of commands"))?;
-                // Names as the pane's own run knows them (the trigger pane has the replicator).
-                let own = scenario.with_log(log);
-                let mut all: Vec<Value> = commands.iter().map(TimedCommand::to_json).collect();
+                let mut all = v.get("commands").and_then(Value::as_array).cloned().unwrap_or_default();
                 all.extend(list.iter().cloned());
-                let names = own.names_with(&all);
+                let names = scenario.with_log(log).names_with(&all);
                 let mut cmds = Vec::new();
                 for (i, c) in list.iter().enumerate() {
                     let path = format!("panes.{name}[{i}]");
@@ -197,11 +196,6 @@ impl LinkState {
                 panes.push((log, cmds));
             }
         }
-        // In the methods' order (the object's keys come alphabetically).
-        crate::sql::sort_stable_by(&mut panes, |a, b| {
-            let at = |l: LogKind| crate::compare::METHODS.iter().position(|m| *m == l);
-            at(a.0).cmp(&at(b.0))
-        });
         Ok((LinkState { scenario, seed, commands, at, panes }, view))
     }
 }

@@ -481,15 +481,7 @@ impl Model {
                 Ok(pb) => {
                     self.install(pb, ls.at);
                     self.set_view(view);
-                    self.restore_panes(ls.panes.into_iter().fold(
-                        vec![Vec::new(); crate::compare::METHODS.len()],
-                        |mut all, (log, c)| {
-                            if let Some(i) = crate::compare::METHODS.iter().position(|m| *m == log) {
-                                all[i] = c;
-                            }
-                            all
-                        },
-                    ));
+                    self.restore_panes(ls.panes);
                     self.error = None;
                     self.hash = f.to_string();
                     return;

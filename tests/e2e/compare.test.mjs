@@ -208,7 +208,7 @@ test('compare view: crash a node and cut a link in one pane only, explained on s
   assert.match(await page.textContent(`${pane('trigger')} [data-testid=pane-own]`), /crash n2 at 300 ms/);
   assert.equal(await page.locator(`${pane('trigger')} [data-testid=pane-restart-n2]`).count(), 1, 'a crashed node offers Restart');
   assert.equal(await page.locator(`${pane('wal')} [data-testid=pane-own]`).count(), 0);
-  assert.match(await page.textContent('[data-testid=compare-hint]'), /Crash n2 in the trigger-based pane only/);
+  assert.match(await page.textContent('[data-testid=compare-hint]'), /In the trigger-based pane only: crash n2/);
   await page.locator(pane('trigger')).screenshot({ path: new URL('./screenshots/compare-pane-crash.png', import.meta.url).pathname });
 
   // Cut a link in the logical pane: its Cut button turns into Heal there only.

@@ -99,8 +99,14 @@ fn pane_run(pb: &Playback, log: LogKind, own: &[TimedCommand]) -> Run {
 }
 
 impl CompareUi {
-    fn new(pb: &Playback, mut pane_commands: Vec<Vec<TimedCommand>>) -> CompareUi {
-        pane_commands.resize(METHODS.len(), Vec::new());
+    /// `panes`: (method, commands) for the panes that have commands of their own.
+    fn new(pb: &Playback, panes: Vec<(LogKind, Vec<TimedCommand>)>) -> CompareUi {
+        let mut pane_commands = vec![Vec::new(); METHODS.len()];
+        for (log, c) in panes {
+            if let Some(i) = METHODS.iter().position(|m| *m == log) {
+                pane_commands[i] = c;
+            }
+        }
         let runs = METHODS
             .iter()
             .zip(&pane_commands)
@@ -181,7 +187,7 @@ impl Model {
                 match built {
                     Ok(run) => {
                         // What the person did in each pane stays with the new workload, as the shared commands do.
-                        let panes = std::mem::take(&mut c.pane_commands);
+                        let panes = self.pane_commands();
                         self.install(run, 0);
                         self.restore_panes(panes);
                         self.error = None;
@@ -199,7 +205,7 @@ impl Model {
                 let log = METHODS[i];
                 c.runs[i] = if log == pb.scenario().replication.log { Run::Main } else { pane_run(pb, log, &[]) };
                 c.facts_key = None;
-                self.hint = Some([about_pane(i), ": back to the shared run."].concat());
+                self.hint = Some(["The ", about_pane(i), " runs the shared commands only again."].concat());
                 self.write_hash();
             }
         }
@@ -220,10 +226,7 @@ impl Model {
             return false;
         }
         let Some(c) = self.compare.as_mut() else { return false };
-        let mut label = command.label();
-        if let Some(first) = label.get(..1).map(str::to_ascii_uppercase) {
-            label.replace_range(..1, &first);
-        }
+        let label = command.label();
         let own = &mut c.pane_commands[i];
         own.retain(|x| x.at <= now);
         own.push(TimedCommand { at: now + 1, command });
@@ -235,14 +238,14 @@ impl Model {
         self.sync_clock();
         self.last_frame = None;
         let next = if self.playing { "." } else { ": press Play (Space) or Step (→) to watch what follows." };
-        self.hint = Some([&label, " in the ", about_pane(i), " only", next].concat());
+        self.hint = Some(["In the ", about_pane(i), " only: ", &label, next].concat());
         self.write_hash();
         true
     }
 
     /// Put back what the person did in each pane (a link that carries it, a workload run again).
-    pub(super) fn restore_panes(&mut self, panes: Vec<Vec<TimedCommand>>) {
-        if panes.iter().all(Vec::is_empty) {
+    pub(super) fn restore_panes(&mut self, panes: Vec<(LogKind, Vec<TimedCommand>)>) {
+        if panes.iter().all(|(_, c)| c.is_empty()) {
             return;
         }
         if let (Some(c), Some(pb)) = (self.compare.as_mut(), self.pb.as_ref()) {
