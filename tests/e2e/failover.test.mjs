@@ -102,7 +102,9 @@ test('failover-lost-writes: a new leader is elected and the anomalies panel list
 test('adding a follower into the second partition: it copies and follows that partition\'s leader only', async () => {
   const { page, errors } = await open(context, server.base + '#lesson=lag-consistent-prefix');
   await scrubTo(page, 300);
-  await page.click('[data-testid=tab-nodes]').catch(() => {});
+  // The lag lessons open on the space-time diagram and the Lag tab: show the cluster and the Nodes tab.
+  await page.click('[data-testid=view-cluster]');
+  await page.click('[data-testid=tab-nodes]');
   await page.selectOption('[data-testid=add-group]', 'p2');
   await page.click('[data-testid=add-snapshot]');
   // The next free id after n1, n2, m1, m2.
