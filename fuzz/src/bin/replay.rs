@@ -16,7 +16,9 @@ fn inputs(path: &Path) -> Vec<PathBuf> {
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
             .filter_map(Result::ok)
             .map(|e| e.path())
+            // (AFL writes a README.txt beside the crashes it saves.)
             .filter(|p| p.is_file() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+            .filter(|p| p.file_name().is_none_or(|n| n != "README.txt"))
             .collect();
         files.sort();
         files
