@@ -4,7 +4,7 @@
 //   trunk build --release            # writes dist/ and the named rustc output under target/
 //   node scripts/size.mjs [NAMED_WASM] [--dist DIR] [--top N]
 //
-// NAMED_WASM (default target/wasm32-unknown-unknown/release/playground.wasm) is rustc's output before trunk runs
+// NAMED_WASM (default target/wasm32-unknown-unknown/web/playground.wasm) is rustc's output before trunk runs
 // wasm-bindgen/wasm-opt: it keeps the "name" section (mangled or demangled names both work), so each function body
 // can be attributed to a module or crate. Its code is somewhat bigger than what ships (wasm-opt shrinks it).
 // Prints code/data bytes, code bytes per area (replsim module or dependency crate), B-tree instantiations, a coarse
@@ -162,7 +162,7 @@ function main(argv) {
     else wasmPath = a;
   }
   if (wasmPath === undefined) {
-    wasmPath = join(ROOT, 'target/wasm32-unknown-unknown/release/playground.wasm');
+    wasmPath = join(ROOT, 'target/wasm32-unknown-unknown/web/playground.wasm');
     if (!existsSync(wasmPath)) fail(`${wasmPath} not found: run \`trunk build --release\` first`);
   }
   if (!existsSync(wasmPath) || !statSync(wasmPath).isFile()) fail(`${wasmPath}: no such file (or not a file)`);

@@ -130,6 +130,24 @@ pub fn method_table(nodes: usize, writes: usize) -> String {
     }
 }
 
+/// The long-run workload of the seek benchmark: 3 nodes, one client inserting a row every `every_ms` for `seconds`
+/// of simulated time (the share link of the speed issue: a write every 20 ms).
+pub fn long_run_scenario(seconds: u64, every_ms: u64) -> Scenario {
+    let every_ms = every_ms.max(1);
+    let writes = (seconds * 1000 / every_ms) as usize;
+    let mut s = cluster_scenario(3, 0);
+    s.title = Some(format!("long run: 3 nodes, a write every {every_ms} ms for {seconds} s"));
+    s.until_ms = seconds * 1000;
+    s.workload = (0..writes)
+        .map(|i| TimedCommand {
+            at: (i as u64 + 1) * every_ms * 1000,
+            command: Command::Sql { client: "load".into(), sql: format!("INSERT INTO kv (v) VALUES ({i})") },
+        })
+        .filter(|c| c.at < seconds * 1_000_000)
+        .collect();
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

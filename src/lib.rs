@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod chunked;
 pub mod compare;
 pub mod externals;
 pub mod library;

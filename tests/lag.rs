@@ -20,7 +20,7 @@ fn hand(history: Vec<HistoryEntry>) -> Simulation {
     let mut sim = Simulation::new(&s, 1, &[]).unwrap();
     sim.clients[0].user = "ann".into();
     sim.clients[1].user = "carol".into();
-    sim.history = history;
+    sim.history = history.into_iter().collect();
     sim
 }
 

@@ -447,3 +447,33 @@ fn link_settings_change_during_a_run() {
     let again = Scenario::from_value(&s.to_json()).unwrap();
     assert_eq!(again, s, "links survive the JSON round trip");
 }
+
+/// Seeking through checkpoints (back, and forward past now to a later checkpoint) lands on exactly the world a
+/// straight run reaches: the same trace (hash and kept events), history and rows; and a long run keeps few
+/// checkpoints, spaced by work.
+#[test]
+fn playback_seeks_through_checkpoints_to_the_exact_world() {
+    use replsim::world::sim::Simulation;
+    let scenario = replsim::bench::long_run_scenario(30, 20);
+    let straight = |t: u64| {
+        let mut s = Simulation::new(&scenario, 42, &[]).expect("the benchmark scenario runs");
+        s.run_until(t);
+        s
+    };
+    let mut p = Playback::new(scenario.clone(), 42, Vec::new()).expect("the benchmark scenario runs");
+    p.seek(30_000_000);
+    let n = p.checkpoint_count();
+    assert!((3..=60).contains(&n), "{n} checkpoints for 30 s of a write every 20 ms");
+    for t in [29_000_000, 1_234_567, 17_500_001, 9_000_000, 25_000_000, 0, 30_000_000] {
+        p.seek(t);
+        let want = straight(t);
+        let got = p.sim();
+        assert_eq!(got.now(), want.now(), "seek to {t}");
+        assert_eq!(got.trace.hash(), want.trace.hash(), "trace hash after seeking to {t}");
+        assert_eq!(got.trace.events(), want.trace.events(), "kept trace after seeking to {t}");
+        assert_eq!(got.history.to_vec(), want.history.to_vec(), "history after seeking to {t}");
+        let rows =
+            |s: &Simulation| s.protocol.single_leader().nodes.iter().map(|n| n.db.rows("kv")).collect::<Vec<_>>();
+        assert_eq!(rows(got), rows(&want), "rows after seeking to {t}");
+    }
+}

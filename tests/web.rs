@@ -330,7 +330,7 @@ fn event_markers_come_from_elections_syncs_shutdowns_and_discards() {
     assert!(g.label.contains("20–23") && g.label.contains("4 client writes"), "{}", g.label);
     assert!(derive::event_marker(&TraceEvent::Crashed { at: 1, node: "n1".into() }).is_none());
     // Only events after the time given (the trace is in time order).
-    let events = vec![leader, down, sync, shut, gone];
+    let events: replsim::chunked::Chunked<TraceEvent> = [leader, down, sync, shut, gone].into_iter().collect();
     assert_eq!(derive::markers_after(&events, None).len(), 4);
     let after_8: Vec<&str> = derive::markers_after(&events, Some(8)).iter().map(|m| m.kind).collect();
     assert_eq!(after_8, ["sync", "shutdown", "discard"]);
@@ -393,12 +393,14 @@ fn chart_axes_and_histograms_are_round() {
 fn lag_series_break_where_a_node_was_not_a_follower() {
     // DDIA 5.1: node 1 follows, leads for a while (no samples: a gap), then follows again.
     let sample = |at, lags: Vec<(usize, u64)>| LagSample { at, group: 0, lags };
-    let samples = vec![
+    let samples: replsim::chunked::Chunked<LagSample> = [
         sample(0, vec![(1, 0), (2, 0)]),
         sample(100, vec![(1, 40), (2, 10)]),
         sample(200, vec![(2, 0)]),
         sample(300, vec![(1, 900), (2, 5)]),
-    ];
+    ]
+    .into_iter()
+    .collect();
     let s = chart::lag_series(&samples, 1000, 1000);
     assert_eq!(s.len(), 2);
     assert_eq!(s[0].node, 1);
@@ -415,12 +417,14 @@ fn lag_series_break_where_a_node_was_not_a_follower() {
 fn ch5_2_lag_series_of_each_partition_read_only_their_own_leaders_samples() {
     // DDIA 5.2 consistent prefix: two partitions' leaders tick in turn; a follower's line is not broken by the
     // other partition's samples, and each series carries its group.
-    let samples = vec![
+    let samples: replsim::chunked::Chunked<LagSample> = [
         LagSample { at: 0, group: 0, lags: vec![(1, 0)] },
         LagSample { at: 10, group: 1, lags: vec![(3, 5)] },
         LagSample { at: 50, group: 0, lags: vec![(1, 800)] },
         LagSample { at: 60, group: 1, lags: vec![(3, 0)] },
-    ];
+    ]
+    .into_iter()
+    .collect();
     let s = chart::lag_series(&samples, 1000, 1000);
     assert_eq!(s.iter().map(|s| (s.group, s.node)).collect::<Vec<_>>(), vec![(0, 1), (1, 3)]);
     assert_eq!(s[0].segments, vec![vec![(0, 0), (50, 800)]]);

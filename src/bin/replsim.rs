@@ -113,6 +113,17 @@ mod cli {
             #[arg(long, default_value_t = 100_000)]
             writes: usize,
         },
+        /// Long runs in the playback (what the page does): seek to the end of a run of --seconds with a write every
+        /// --every-ms on 3 nodes, then seek to random moments; prints time and memory (Linux: from /proc).
+        BenchSeek {
+            #[arg(long, default_value_t = 60)]
+            seconds: u64,
+            #[arg(long, default_value_t = 20)]
+            every_ms: u64,
+            /// Random seeks after reaching the end.
+            #[arg(long, default_value_t = 20)]
+            seeks: usize,
+        },
     }
 
     fn load(arg: &str) -> Result<String, String> {
@@ -182,6 +193,7 @@ mod cli {
                     Ok(())
                 }
             }
+            Cmd::BenchSeek { seconds, every_ms, seeks } => bench_seek(seconds, every_ms, seeks, &mut out),
         };
         match result {
             Ok(()) => 0,
@@ -190,6 +202,71 @@ mod cli {
                 2
             }
         }
+    }
+
+    /// Resident and peak memory of this process in bytes (0 where /proc is missing).
+    fn memory() -> (u64, u64) {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .map_or(0, |kb| kb * 1024)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    fn bench_seek(seconds: u64, every_ms: u64, seeks: usize, out: &mut impl Write) -> Result<(), String> {
+        use replsim::playback::Playback;
+        use replsim::world::time::ms;
+        if !(1..=86_400).contains(&seconds) {
+            return Err("--seconds: expected 1..=86400".into());
+        }
+        let scenario = replsim::bench::long_run_scenario(seconds, every_ms);
+        let (rss0, _) = memory();
+        let mut p = Playback::new(scenario, 42, Vec::new()).map_err(|e| e.to_string())?;
+        let start = std::time::Instant::now();
+        p.seek(ms(seconds * 1000));
+        let to_end = start.elapsed().as_secs_f64();
+        let (rss1, peak) = memory();
+        let events = p.sim().metrics.events;
+        let grown = rss1.saturating_sub(rss0);
+        let _ = writeln!(
+            out,
+            "seek to the end of {seconds} s (a write every {every_ms} ms, 3 nodes): {to_end:.3} s, {events} events = {:.0} events/s; memory +{:.1} MB (peak {:.1} MB), {:.0} B per simulated second, {} checkpoints",
+            events as f64 / to_end.max(1e-9),
+            grown as f64 / 1e6,
+            peak as f64 / 1e6,
+            grown as f64 / seconds as f64,
+            p.checkpoint_count(),
+        );
+        // Seeks to moments spread over the run, in a fixed pseudo-random order (no clock, no entropy).
+        let mut times = Vec::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut worst = 0f64;
+        for _ in 0..seeks {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let t = x % (seconds * 1_000_000);
+            let start = std::time::Instant::now();
+            p.seek(t);
+            let secs = start.elapsed().as_secs_f64();
+            worst = worst.max(secs);
+            times.push(secs);
+        }
+        if !times.is_empty() {
+            times.sort_by(f64::total_cmp);
+            let _ = writeln!(
+                out,
+                "{seeks} random seeks: min {:.1} ms, median {:.1} ms, max {:.1} ms",
+                times[0] * 1e3,
+                times[times.len() / 2] * 1e3,
+                worst * 1e3
+            );
+        }
+        Ok(())
     }
 
     struct SoakArgs {

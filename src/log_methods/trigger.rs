@@ -91,7 +91,7 @@ pub struct TargetCopy {
     pub schema: Vec<String>,
     pub rows: Vec<(String, Vec<(String, Value)>)>,
     /// The client operations whose writes the copy holds (bookkeeping, not shipped).
-    pub origins: crate::vecmap::VecMap<usize, ()>,
+    pub origins: crate::chunked::ChunkMap<usize, ()>,
 }
 
 impl TargetCopy {

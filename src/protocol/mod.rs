@@ -267,7 +267,7 @@ impl Protocol {
         now: Micros,
         from: Endpoint,
         msg: Message,
-        history: &[HistoryEntry],
+        history: &crate::chunked::Chunked<HistoryEntry>,
     ) -> Vec<Action> {
         match (self, msg) {
             (Protocol::SingleLeader(c), Message::SingleLeader(p)) => c.on_client_message(client, now, from, p, history),

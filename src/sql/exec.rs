@@ -1120,7 +1120,7 @@ pub(crate) fn build_table(ct: &CreateTable) -> Result<Table, SqlError> {
         primary_key,
         autoincrement,
         sequence: 0,
-        rows: BTreeMap::new(),
+        rows: crate::chunked::ChunkMap::new(),
         uniques: uniques.into_iter().map(|columns| UniqueIndex { columns, entries: BTreeMap::new() }).collect(),
         sql: Stmt::CreateTable(ct.clone()).to_string(),
         meta: Default::default(),

@@ -480,13 +480,13 @@ fn check_storage(format: u8, page_size: usize) -> Result<(), SqlError> {
 pub(crate) struct Store {
     format: u8,
     page_size: usize,
-    pages: Vec<Arc<Vec<u8>>>,
-    info: Vec<Info>,
+    pages: crate::chunked::Chunked<Arc<Vec<u8>>>,
+    info: crate::chunked::Chunked<Info>,
     free: VecMap<u32, ()>,
     /// Data pages with room: (table id, bytes a new record may take, page).
-    space: BTreeSet<(u32, u32, u32)>,
+    space: crate::chunked::ChunkMap<(u32, u32, u32), ()>,
     /// For each table id on the pages: rowid -> (page, slot).
-    locs: VecMap<u32, BTreeMap<i64, (u32, u32)>>,
+    locs: VecMap<u32, crate::chunked::ChunkMap<i64, (u32, u32)>>,
     /// The catalog's pages, page 0 first.
     catalog: Vec<u32>,
     pub(crate) catalog_dirty: bool,
@@ -510,10 +510,10 @@ impl Store {
         let mut s = Store {
             format,
             page_size,
-            pages: Vec::new(),
-            info: Vec::new(),
+            pages: crate::chunked::Chunked::new(),
+            info: crate::chunked::Chunked::new(),
             free: VecMap::new(),
-            space: BTreeSet::new(),
+            space: crate::chunked::ChunkMap::new(),
             locs: VecMap::new(),
             catalog: vec![0],
             catalog_dirty: false,
@@ -563,7 +563,7 @@ impl Store {
             self.space.remove(&(id, self.avail(&old), page));
         }
         if let Owner::Table(id) = new.owner {
-            self.space.insert((id, self.avail(&new), page));
+            self.space.insert((id, self.avail(&new), page), ());
         }
         if new.owner == Owner::Free {
             self.free.insert(page, ());
@@ -771,7 +771,8 @@ impl Store {
             self.set_loc(id, rowid, None);
         }
         if let Some(r) = rec {
-            let best = self.space.range((id, r.len() as u32, 0)..=(id, u32::MAX, u32::MAX)).next().map(|k| k.2);
+            let best =
+                self.space.range_from(&(id, r.len() as u32, 0)).next().filter(|(k, _)| k.0 == id).map(|(k, _)| k.2);
             let page = match best {
                 Some(page) => page,
                 None => self.alloc(Owner::Table(id)),

@@ -38,7 +38,7 @@ pub(crate) struct Table {
     pub(crate) autoincrement: bool,
     /// Largest rowid ever inserted (SQLite's `sqlite_sequence`), used with AUTOINCREMENT.
     pub(crate) sequence: i64,
-    pub(crate) rows: BTreeMap<i64, Vec<Value>>,
+    pub(crate) rows: crate::chunked::ChunkMap<i64, Vec<Value>>,
     pub(crate) uniques: Vec<UniqueIndex>,
     /// Normalised `CREATE TABLE` text.
     pub(crate) sql: String,

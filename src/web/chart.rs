@@ -77,7 +77,7 @@ pub struct LagSeries {
 /// reads only its own group's samples (another partition's leader ticks on its own log, and a gap there would only
 /// break the line). Points closer than `until / buckets` are merged (the largest lag wins), so a long run draws as
 /// many points as the chart has pixels, not samples.
-pub fn lag_series(samples: &[LagSample], until: Micros, buckets: u64) -> Vec<LagSeries> {
+pub fn lag_series(samples: &crate::chunked::Chunked<LagSample>, until: Micros, buckets: u64) -> Vec<LagSeries> {
     let mut nodes: Vec<(usize, usize)> =
         samples.iter().flat_map(|s| s.lags.iter().map(move |(n, _)| (s.group, *n))).collect();
     crate::sql::sort_values(&mut nodes);

@@ -48,9 +48,9 @@ pub fn event_marker(e: &TraceEvent) -> Option<EventMarker> {
 }
 
 /// Markers for the events of `events` that happened after `after` (the trace is in time order).
-pub fn markers_after(events: &[TraceEvent], after: Option<Micros>) -> Vec<EventMarker> {
+pub fn markers_after(events: &crate::chunked::Chunked<TraceEvent>, after: Option<Micros>) -> Vec<EventMarker> {
     let start = after.map_or(0, |t| events.partition_point(|e| e.at() <= t));
-    events[start..].iter().filter_map(event_marker).collect()
+    events.iter_from(start).filter_map(event_marker).collect()
 }
 
 /// A joining follower's transfer progress (received, total), once the first chunk told it the total.

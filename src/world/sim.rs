@@ -12,6 +12,8 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::rc::Rc;
 
+use crate::chunked::Chunked;
+
 use crate::protocol::{Action, CommandOutcome, Endpoint, Message, OpError, OpResult, Protocol, Routed, Status, Timer};
 use crate::scenario::{ClientSpec, Command, Scenario, TimedCommand};
 use crate::world::net::Network;
@@ -146,9 +148,30 @@ pub struct Simulation {
     net_rng: SimRng,
     in_flight: InFlightTable,
     next_msg: u64,
-    pub history: Vec<HistoryEntry>,
+    pub history: Chunked<HistoryEntry>,
     pub trace: Trace,
     pub metrics: Metrics,
+}
+
+/// A world saved so that a run can be resumed from it (seeking in the playground). The trace, the history and
+/// the replication logs are `Chunked`, so a copy shares them and costs one pointer per chunk: its size is the state
+/// of the processes, not the length of the run.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    world: Simulation,
+}
+
+impl Checkpoint {
+    pub fn now(&self) -> Micros {
+        self.world.now
+    }
+    /// Events processed before this moment.
+    pub fn events(&self) -> u64 {
+        self.world.metrics.events
+    }
+    pub fn set_commands(&mut self, commands: Rc<Vec<TimedCommand>>) {
+        self.world.set_commands(commands);
+    }
 }
 
 /// Errors that stop a run from starting (the scenario parsed, but its schema does not execute).
@@ -203,7 +226,7 @@ impl Simulation {
             net_rng: SimRng::fork(seed, "network"),
             in_flight: InFlightTable::default(),
             next_msg: 0,
-            history: Vec::new(),
+            history: Chunked::new(),
             trace: Trace::new(keep_trace),
             metrics: Metrics::default(),
         };
@@ -240,6 +263,16 @@ impl Simulation {
 
     /// Replace the command list (the playground does this when a person acts). Only valid while standing at a
     /// moment whose events have all run (after `run_until`): commands at or before now count as done.
+    /// Save this moment (see [`Checkpoint`]).
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint { world: self.clone() }
+    }
+
+    /// Go to a checkpoint of this run (before or after this moment).
+    pub fn restore(&mut self, cp: &Checkpoint) {
+        *self = cp.world.clone();
+    }
+
     pub fn set_commands(&mut self, commands: Rc<Vec<TimedCommand>>) {
         let now = self.now;
         self.next_command = commands.partition_point(|c| c.at <= now);

@@ -591,7 +591,7 @@ impl fmt::Display for TraceEvent {
 /// The trace of a run: events plus a running hash, so the hash never needs a second pass.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
-    events: Vec<TraceEvent>,
+    events: crate::chunked::Chunked<TraceEvent>,
     hasher: TraceHasher,
     count: u64,
     /// When false (benchmarks), events are hashed and counted but not kept.
@@ -600,7 +600,7 @@ pub struct Trace {
 
 impl Trace {
     pub fn new(keep: bool) -> Self {
-        Trace { events: Vec::new(), hasher: TraceHasher::new(), count: 0, keep }
+        Trace { events: crate::chunked::Chunked::new(), hasher: TraceHasher::new(), count: 0, keep }
     }
     pub fn push(&mut self, e: TraceEvent) {
         e.encode(&mut self.hasher);
@@ -609,9 +609,10 @@ impl Trace {
             self.events.push(e);
         }
     }
-    pub fn events(&self) -> &[TraceEvent] {
+    pub fn events(&self) -> &crate::chunked::Chunked<TraceEvent> {
         &self.events
     }
+
     pub fn hash(&self) -> u64 {
         self.hasher.finish()
     }

@@ -25,7 +25,7 @@ pub struct Cluster {
     pub leader_spans: Vec<(usize, Micros, Option<Micros>)>,
     /// Replication lag per follower, sampled at each leader's heartbeat ticks: one sample per tick, holding the
     /// followers of that leader's own replication group only (each partition has its own log).
-    pub lag_samples: Vec<LagSample>,
+    pub lag_samples: crate::chunked::Chunked<LagSample>,
     /// LSN of each user's last acknowledged write, shared by the user's devices when they share tokens.
     pub user_tokens: VecMap<String, u64>,
     /// Scatter-gather reads in progress: op -> (partitions still to answer, rows so far).
@@ -154,7 +154,7 @@ impl Cluster {
             clients,
             partition_of,
             leader_spans: Vec::new(),
-            lag_samples: Vec::new(),
+            lag_samples: crate::chunked::Chunked::new(),
             user_tokens: VecMap::new(),
             scatter: VecMap::new(),
             cfg: Rc::new(cfg),
@@ -414,7 +414,7 @@ impl Cluster {
         now: Micros,
         from: Endpoint,
         payload: Payload,
-        history: &[HistoryEntry],
+        history: &crate::chunked::Chunked<HistoryEntry>,
     ) -> Vec<Action> {
         let mut out = Vec::new();
         match payload {

@@ -38,7 +38,7 @@ mod failover;
 mod new_followers;
 mod replication;
 mod routing;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::vecmap::VecMap;
@@ -75,7 +75,7 @@ pub struct Snapshot {
     /// Epoch of the entry at `lsn` (0 for an empty log).
     pub last_epoch: u64,
     pub db: Database,
-    pub origins: VecMap<usize, ()>,
+    pub origins: crate::chunked::ChunkMap<usize, ()>,
     pub rows: usize,
 }
 
@@ -562,7 +562,7 @@ pub struct Node {
     // Durable: survives a crash.
     pub db: Database,
     /// The retained log (entries are immutable and shared between nodes and messages).
-    pub log: VecDeque<Rc<LogEntry>>,
+    pub log: crate::chunked::Chunked<Rc<LogEntry>>,
     /// LSN just before the first retained entry (a snapshot's position, or what retention dropped).
     pub base_lsn: u64,
     pub(crate) base_epoch: u64,
@@ -570,7 +570,7 @@ pub struct Node {
     pub epoch: u64,
     voted_for: Option<usize>,
     /// Client operations whose writes this node holds (for the lost-write checker).
-    pub origins: VecMap<usize, ()>,
+    pub origins: crate::chunked::ChunkMap<usize, ()>,
     /// The database replicas of the cluster (including this one).
     pub members: Vec<usize>,
     /// Who this node believes is the leader.
@@ -601,7 +601,7 @@ pub struct Node {
     pub change_origins: VecMap<i64, usize>,
     /// On a leader: the client operations whose changes it captured, or holds from its time as a target (what an
     /// initial copy gives a target).
-    pub captured_ops: VecMap<usize, ()>,
+    pub captured_ops: crate::chunked::ChunkMap<usize, ()>,
     /// A CDC consumer's store: a search index over one text column.
     pub search: Option<SearchIndex>,
     /// The trigger-based replicator's positions and counters.
@@ -665,12 +665,12 @@ impl Node {
             halt_error: None,
             halted_on_format: None,
             db: Database::new(),
-            log: VecDeque::new(),
+            log: crate::chunked::Chunked::new(),
             base_lsn: 0,
             base_epoch: 0,
             epoch: if role == Role::Leader { 1 } else { 0 },
             voted_for: None,
-            origins: VecMap::new(),
+            origins: crate::chunked::ChunkMap::new(),
             members: Vec::new(),
             leader: None,
             joining: None,
@@ -687,7 +687,7 @@ impl Node {
             changes_era: 1,
             capture_base: ChangePos { era: 1, seq: 0 },
             change_origins: VecMap::new(),
-            captured_ops: VecMap::new(),
+            captured_ops: crate::chunked::ChunkMap::new(),
             search: None,
             replicator: ReplicatorState::default(),
         }

@@ -326,7 +326,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     // (node, lsn, when applied), in trace order; keyed below.
     let mut applied: Vec<((&str, u64), Micros)> = Vec::new();
     let mut apply_marks: Vec<(&str, u64, Micros)> = Vec::new();
-    for e in &events[first..] {
+    for e in events.iter_from(first) {
         match e {
             TraceEvent::Sent { at, msg, from, to, kind, label, deliver_at, op, lsns, .. }
                 if matches!(kind, MsgKind::Request | MsgKind::Response | MsgKind::Replicate) =>
