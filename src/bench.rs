@@ -148,6 +148,89 @@ pub fn long_run_scenario(seconds: u64, every_ms: u64) -> Scenario {
     s
 }
 
+/// What `measure_seek` found: the seek to the end of a long run, then random seeks, and the memory it took.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeekMeasurement {
+    pub seconds: u64,
+    pub every_ms: u64,
+    pub events: u64,
+    pub to_end_secs: f64,
+    /// Bytes the process (natively) or the wasm memory (in the page) grew by while reaching the end.
+    pub grown_bytes: u64,
+    pub checkpoints: usize,
+    /// Seconds of each later seek, sorted.
+    pub seeks: Vec<f64>,
+}
+
+impl SeekMeasurement {
+    /// One line per figure, with the targets of the speed issue.
+    pub fn describe(&self, target: &str) -> String {
+        let mut out = format!(
+            "{target}: seek to the end of {} s (a write every {} ms, 3 nodes): {:.3} s, {} events = {:.0} events/s; memory +{:.1} MB = {:.0} B per simulated second; {} checkpoints",
+            self.seconds,
+            self.every_ms,
+            self.to_end_secs,
+            self.events,
+            self.events as f64 / self.to_end_secs.max(1e-9),
+            self.grown_bytes as f64 / 1e6,
+            self.grown_bytes as f64 / self.seconds.max(1) as f64,
+            self.checkpoints,
+        );
+        if let (Some(min), Some(max)) = (self.seeks.first(), self.seeks.last()) {
+            let median = self.seeks[self.seeks.len() / 2];
+            out.push_str(&format!(
+                "\n{target}: {} later seeks: min {:.1} ms, median {:.1} ms, max {:.1} ms",
+                self.seeks.len(),
+                min * 1e3,
+                median * 1e3,
+                max * 1e3
+            ));
+        }
+        out
+    }
+}
+
+/// The long-run playback benchmark, the same natively (`replsim bench-seek`) and in the page (`?bench=1`): seek to
+/// the end of `long_run_scenario(seconds, every_ms)`, then to `seeks` moments in a fixed pseudo-random order.
+/// `clock` gives seconds, `memory` the bytes in use (any origin).
+pub fn measure_seek(
+    seconds: u64,
+    every_ms: u64,
+    seeks: usize,
+    clock: impl Fn() -> f64,
+    memory: impl Fn() -> u64,
+) -> Option<SeekMeasurement> {
+    use crate::playback::Playback;
+    let scenario = long_run_scenario(seconds, every_ms);
+    let before = memory();
+    let mut p = Playback::new(scenario, 42, Vec::new()).ok()?;
+    let start = clock();
+    p.seek(seconds * 1_000_000);
+    let to_end_secs = clock() - start;
+    let grown_bytes = memory().saturating_sub(before);
+    let events = p.sim().metrics.events;
+    let mut times = Vec::with_capacity(seeks);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..seeks {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let start = clock();
+        p.seek(x % (seconds * 1_000_000).max(1));
+        times.push(clock() - start);
+    }
+    times.sort_by(f64::total_cmp);
+    Some(SeekMeasurement {
+        seconds,
+        every_ms,
+        events,
+        to_end_secs,
+        grown_bytes,
+        checkpoints: p.checkpoint_count(),
+        seeks: times,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -218,54 +218,15 @@ mod cli {
     }
 
     fn bench_seek(seconds: u64, every_ms: u64, seeks: usize, out: &mut impl Write) -> Result<(), String> {
-        use replsim::playback::Playback;
-        use replsim::world::time::ms;
         if !(1..=86_400).contains(&seconds) {
             return Err("--seconds: expected 1..=86400".into());
         }
-        let scenario = replsim::bench::long_run_scenario(seconds, every_ms);
-        let (rss0, _) = memory();
-        let mut p = Playback::new(scenario, 42, Vec::new()).map_err(|e| e.to_string())?;
-        let start = std::time::Instant::now();
-        p.seek(ms(seconds * 1000));
-        let to_end = start.elapsed().as_secs_f64();
-        let (rss1, peak) = memory();
-        let events = p.sim().metrics.events;
-        let grown = rss1.saturating_sub(rss0);
-        let _ = writeln!(
-            out,
-            "seek to the end of {seconds} s (a write every {every_ms} ms, 3 nodes): {to_end:.3} s, {events} events = {:.0} events/s; memory +{:.1} MB (peak {:.1} MB), {:.0} B per simulated second, {} checkpoints",
-            events as f64 / to_end.max(1e-9),
-            grown as f64 / 1e6,
-            peak as f64 / 1e6,
-            grown as f64 / seconds as f64,
-            p.checkpoint_count(),
-        );
-        // Seeks to moments spread over the run, in a fixed pseudo-random order (no clock, no entropy).
-        let mut times = Vec::new();
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut worst = 0f64;
-        for _ in 0..seeks {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let t = x % (seconds * 1_000_000);
-            let start = std::time::Instant::now();
-            p.seek(t);
-            let secs = start.elapsed().as_secs_f64();
-            worst = worst.max(secs);
-            times.push(secs);
-        }
-        if !times.is_empty() {
-            times.sort_by(f64::total_cmp);
-            let _ = writeln!(
-                out,
-                "{seeks} random seeks: min {:.1} ms, median {:.1} ms, max {:.1} ms",
-                times[0] * 1e3,
-                times[times.len() / 2] * 1e3,
-                worst * 1e3
-            );
-        }
+        let origin = std::time::Instant::now();
+        let m =
+            replsim::bench::measure_seek(seconds, every_ms, seeks, || origin.elapsed().as_secs_f64(), || memory().0)
+                .ok_or("the long-run scenario did not start")?;
+        let _ = writeln!(out, "{}", m.describe("native"));
+        let _ = writeln!(out, "native: peak memory of this process {:.1} MB", memory().1 as f64 / 1e6);
         Ok(())
     }
 

@@ -29,8 +29,31 @@ pub fn run() -> String {
         &text::hex16(hash),
         ")\n",
         &sql_line(),
+        "\n",
+        &seek_lines(),
     ]
     .concat()
+}
+
+/// The wasm memory's size in bytes (it only grows).
+fn wasm_memory() -> u64 {
+    use wasm_bindgen::JsCast;
+    wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .map_or(0, |m| m.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as u64)
+}
+
+/// Long runs in the playback, measured as `replsim bench-seek` measures them.
+fn seek_lines() -> String {
+    let clock = || dom::now_ms() / 1000.0;
+    [(60, 20), (3600, 20)]
+        .iter()
+        .map(|&(seconds, seeks)| {
+            crate::bench::measure_seek(seconds, 20, seeks, clock, wasm_memory)
+                .map_or_else(|| "wasm: the long-run scenario did not start".to_string(), |m| m.describe("wasm"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The storage engine alone, measured as `cargo bench` measures it.
@@ -54,7 +77,7 @@ pub fn view(m: &Model) -> Html {
     html! {
         <main id="app" class="bench">
             <h1>{ "Replication Playground — benchmark" }</h1>
-            <p>{ "An asynchronous cluster of " }{ NODES }{ " nodes taking " }{ "100 000" }{ " single-row inserts, run to the end in this tab." }</p>
+            <p>{ "An asynchronous cluster of " }{ NODES }{ " nodes taking " }{ "100 000" }{ " single-row inserts, run to the end in this tab; then the playback seeking through a 60-second and a one-hour run (3 nodes, a write every 20 ms)." }</p>
             if let Some(r) = &m.bench {
                 <pre data-testid="bench-result">{ r.clone() }</pre>
             } else {
