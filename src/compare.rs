@@ -79,6 +79,17 @@ pub fn run_all(scenario: &Scenario, seed: u64) -> Result<Vec<Simulation>, SetupE
         .collect()
 }
 
+/// The figures of every method, the runs on every core (`crate::par`; `replsim compare`), in `METHODS` order.
+pub fn figures_all(scenario: &Scenario, seed: u64) -> Result<Vec<Figures>, SetupError> {
+    crate::par::map(&METHODS, |m| {
+        let mut sim = Simulation::new(&scenario.with_log(*m), seed, &[])?;
+        sim.run_to_end();
+        Ok(figures(&sim))
+    })
+    .into_iter()
+    .collect()
+}
+
 pub fn verdict(sim: &Simulation) -> Verdict {
     let Some(l) = sim.protocol.single_leader().leader() else { return Verdict::Behind { node: "(no leader)".into() } };
     let leader = &sim.protocol.single_leader().nodes[l];

@@ -9,6 +9,7 @@ pub mod externals;
 pub mod library;
 pub mod link;
 pub mod log_methods;
+pub mod par;
 pub mod playback;
 pub mod protocol;
 pub mod report;

@@ -315,8 +315,7 @@ mod cli {
         let text = load(arg)?;
         let scenario = replsim::Scenario::from_json_str(&text).map_err(|e| format!("{arg}: {e}"))?;
         let seed = seed.unwrap_or(scenario.seed);
-        let sims = replsim::compare::run_all(&scenario, seed).map_err(|e| format!("{arg}: {e}"))?;
-        let figures: Vec<replsim::compare::Figures> = sims.iter().map(replsim::compare::figures).collect();
+        let figures = replsim::compare::figures_all(&scenario, seed).map_err(|e| format!("{arg}: {e}"))?;
         match format {
             Format::Json => {
                 let methods: Vec<serde_json::Value> = figures.iter().map(|f| f.to_json()).collect();

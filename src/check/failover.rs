@@ -271,20 +271,26 @@ pub struct SweepRow {
 
 /// Run `scenario` with automatic failover at each timeout, over `seeds`, and measure the trade-off of DDIA 5.1:
 /// a short timeout fails over needlessly on a pause or glitch, a long one leaves the cluster leaderless longer.
+/// Every (timeout, seed) run is independent: they run on every core (`crate::par`), and add up in a fixed order.
 pub fn sweep(scenario: &crate::scenario::Scenario, timeouts_ms: &[u64], seeds: std::ops::Range<u64>) -> Vec<SweepRow> {
+    let runs: Vec<(u64, u64)> = timeouts_ms.iter().flat_map(|&t| seeds.clone().map(move |seed| (t, seed))).collect();
+    let stats = crate::par::map(&runs, |&(timeout_ms, seed)| {
+        let mut s = scenario.clone();
+        s.failover.auto = true;
+        s.failover.timeout_ms = timeout_ms.max(1);
+        let mut sim = Simulation::with_trace(&s, seed, &[], true).ok()?;
+        sim.run_to_end();
+        Some(failover_stats(&sim))
+    });
+    let mut stats = stats.into_iter();
     timeouts_ms
         .iter()
         .map(|&timeout_ms| {
-            let mut s = scenario.clone();
-            s.failover.auto = true;
-            s.failover.timeout_ms = timeout_ms.max(1);
             let mut row =
                 SweepRow { timeout_ms, runs: 0, mean_unavailable_ms: 0.0, unnecessary_failovers: 0, failovers: 0 };
             let mut unavailable_us = 0u64;
-            for seed in seeds.clone() {
-                let Ok(mut sim) = Simulation::with_trace(&s, seed, &[], true) else { continue };
-                sim.run_to_end();
-                let stats = failover_stats(&sim);
+            for _ in seeds.clone() {
+                let Some(Some(stats)) = stats.next() else { continue };
                 row.runs += 1;
                 row.failovers += stats.failovers;
                 row.unnecessary_failovers += stats.unnecessary;

@@ -214,39 +214,40 @@ pub fn policy_table(scenario: &crate::scenario::Scenario, seed: u64) -> Vec<Poli
             })
         })
         .collect();
-    Route::ALL
-        .iter()
-        .filter_map(|route| {
-            let mut s = scenario.clone();
-            for i in &readers {
-                s.clients[*i].route = *route;
+    // One independent run per policy, on every core (`crate::par`), rows in the policies' order.
+    crate::par::map(&Route::ALL, |route| {
+        let mut s = scenario.clone();
+        for i in &readers {
+            s.clients[*i].route = *route;
+        }
+        let mut sim = Simulation::new(&s, seed, &[]).ok()?;
+        sim.run_to_end();
+        let mut counts: Vec<(AnomalyKind, usize)> = Vec::new();
+        for a in check(&sim) {
+            match counts.iter_mut().find(|(k, _)| *k == a.kind) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((a.kind, 1)),
             }
-            let mut sim = Simulation::new(&s, seed, &[]).ok()?;
-            sim.run_to_end();
-            let mut counts: Vec<(AnomalyKind, usize)> = Vec::new();
-            for a in check(&sim) {
-                match counts.iter_mut().find(|(k, _)| *k == a.kind) {
-                    Some((_, n)) => *n += 1,
-                    None => counts.push((a.kind, 1)),
-                }
-            }
-            // By name, as the CLI's table has always listed them.
-            crate::sql::sort_stable_by(&mut counts, |a, b| a.0.name().cmp(b.0.name()));
-            let done: Vec<&HistoryEntry> = sim
-                .history
-                .iter()
-                .filter(|h| h.read && h.ok() && sim.protocol.single_leader().nodes[h.node].is_replica())
-                .collect();
-            let leader_reads = done.iter().filter(|h| sim.protocol.single_leader().nodes[h.node].is_leader()).count();
-            let latencies: Vec<u64> = done.iter().filter_map(|h| h.end.map(|e| e - h.start)).collect();
-            Some(PolicyRow {
-                policy: route.name(),
-                anomalies: counts,
-                reads: done.len(),
-                leader_share: if done.is_empty() { 0.0 } else { leader_reads as f64 / done.len() as f64 },
-                read_p50_us: crate::world::sim::percentile(&latencies, 50),
-                read_p99_us: crate::world::sim::percentile(&latencies, 99),
-            })
+        }
+        // By name, as the CLI's table has always listed them.
+        crate::sql::sort_stable_by(&mut counts, |a, b| a.0.name().cmp(b.0.name()));
+        let done: Vec<&HistoryEntry> = sim
+            .history
+            .iter()
+            .filter(|h| h.read && h.ok() && sim.protocol.single_leader().nodes[h.node].is_replica())
+            .collect();
+        let leader_reads = done.iter().filter(|h| sim.protocol.single_leader().nodes[h.node].is_leader()).count();
+        let latencies: Vec<u64> = done.iter().filter_map(|h| h.end.map(|e| e - h.start)).collect();
+        Some(PolicyRow {
+            policy: route.name(),
+            anomalies: counts,
+            reads: done.len(),
+            leader_share: if done.is_empty() { 0.0 } else { leader_reads as f64 / done.len() as f64 },
+            read_p50_us: crate::world::sim::percentile(&latencies, 50),
+            read_p99_us: crate::world::sim::percentile(&latencies, 99),
         })
-        .collect()
+    })
+    .into_iter()
+    .flatten()
+    .collect()
 }
