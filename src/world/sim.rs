@@ -421,7 +421,7 @@ impl Simulation {
                     self.interpret(actions);
                 }
             }
-            Command::AddNode { .. } | Command::FailoverTo(_) | Command::CacheGet { .. } => {
+            Command::AddNode { .. } | Command::FailoverTo(_) | Command::CacheGet { .. } | Command::BlindSql { .. } => {
                 match self.protocol.command(c, self.history.len(), now) {
                     CommandOutcome::Ignored => {}
                     CommandOutcome::Actions(actions) => self.interpret(actions),

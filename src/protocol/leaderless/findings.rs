@@ -1,0 +1,213 @@
+//! Findings of a leaderless run, from the history and each operation's quorum record:
+//!
+//! - `stale-read`: a read that did not see a write acknowledged before the read began (no version it returned
+//!   descends from the write's), or that missed a version an earlier, finished read had already returned. The
+//!   detail says whether w + r > n held and which of the chapter's edge cases explains it: quorums that need not
+//!   overlap, a sloppy quorum, a write concurrent with the read, a write that failed on some replicas and was not
+//!   rolled back.
+//! - `lost-write`: an acknowledged write that no running replica holds (in its data or as a hint) at the end.
+//! - `conflict`: acknowledged writes of one key that were concurrent (neither writer had seen the other's), and
+//!   how they ended: still siblings, merged by a client, or replaced by a write that had seen them all.
+
+use super::versions::{self, Vv};
+use super::*;
+use crate::check::{Anomaly, AnomalyKind};
+use crate::world::sim::Simulation;
+use crate::world::time::to_ms_f64;
+
+fn ended(h: &HistoryEntry) -> Option<Micros> {
+    h.end
+}
+
+/// Every finding of a leaderless run.
+pub fn check(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
+    let mut out = stale_reads(sim, cluster);
+    out.extend(lost_writes(sim, cluster));
+    out.extend(conflicts(sim, cluster));
+    out
+}
+
+fn seen(returned: &[Sibling], vv: &Vv) -> bool {
+    returned.iter().any(|s| versions::descends(&s.vv, vv))
+}
+
+pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
+    let spec = &cluster.spec;
+    let strict = if spec.strict() {
+        format!("w + r > n held ({} + {} > {})", spec.w, spec.r, spec.n)
+    } else {
+        format!(
+            "w + r > n did not hold ({} + {} ≤ {}): read and write quorums need not overlap",
+            spec.w, spec.r, spec.n
+        )
+    };
+    let mut out = Vec::new();
+    for (ri, read) in sim.history.iter().enumerate() {
+        let Some(rec) = cluster.records.get(&ri).filter(|r| !r.write && read.ok()) else { continue };
+        // 1. An acknowledged write that ended before the read began, not seen.
+        let missed = sim.history.iter().enumerate().find(|(wi, w)| {
+            w.ok()
+                && ended(w).is_some_and(|e| e < read.start)
+                && cluster.records.get(wi).is_some_and(|wr| {
+                    wr.write && wr.key == rec.key && wr.written.as_ref().is_some_and(|vv| !seen(&rec.returned, vv))
+                })
+        });
+        if let Some((wi, w)) = missed {
+            let wr = &cluster.records[&wi];
+            let cause = if !spec.strict() {
+                "the read's replicas and the write's happened not to overlap".to_string()
+            } else if !wr.hinted.is_empty() {
+                let f: Vec<String> = wr
+                    .hinted
+                    .iter()
+                    .map(|(f, h)| format!("{} for {}", cluster.nodes[*f].id, cluster.nodes[*h].id))
+                    .collect();
+                format!(
+                    "sloppy quorum: the write was acknowledged by fallback nodes outside the key's home replicas \
+                     ({}), and the read asked the home replicas",
+                    f.join(", ")
+                )
+            } else {
+                "the replicas that acknowledged the write did not answer this read, and no other had it yet".to_string()
+            };
+            out.push(Anomaly {
+                kind: AnomalyKind::StaleRead,
+                detail: format!(
+                    "read #{ri} of {} did not see write #{wi} ({}), acknowledged at {} ms before the read began; {strict}; {cause}",
+                    rec.key.label(),
+                    w.sql,
+                    to_ms_f64(w.end.unwrap_or(0)),
+                ),
+                ops: vec![wi, ri],
+            });
+            continue;
+        }
+        // 2. A version an earlier finished read returned, missing now.
+        let earlier = sim.history.iter().enumerate().find_map(|(pi, p)| {
+            let pr = cluster.records.get(&pi).filter(|pr| !pr.write && pr.key == rec.key && p.ok())?;
+            if !ended(p).is_some_and(|e| e < read.start) {
+                return None;
+            }
+            let lost = pr.returned.iter().find(|v| !seen(&rec.returned, &v.vv))?;
+            Some((pi, lost.op))
+        });
+        if let Some((pi, wop)) = earlier {
+            let w = &sim.history[wop];
+            let cause = if w.end.is_some() && !w.ok() {
+                format!(
+                    "a write that failed on some replicas and was not rolled back (#{wop}, {}): read #{pi} saw it on a \
+                     replica that stored it, this read asked others",
+                    w.sql
+                )
+            } else {
+                format!(
+                    "a write concurrent with the reads (#{wop}, {}): it had reached some replicas only, read #{pi} \
+                     asked one of them and this read did not",
+                    w.sql
+                )
+            };
+            out.push(Anomaly {
+                kind: AnomalyKind::StaleRead,
+                detail: format!(
+                    "read #{ri} of {} returned older data than read #{pi}, which ended before it began; {strict}; {cause}",
+                    rec.key.label()
+                ),
+                ops: vec![pi, ri, wop],
+            });
+        }
+    }
+    out
+}
+
+pub fn lost_writes(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
+    let mut out = Vec::new();
+    for (wi, w) in sim.history.iter().enumerate() {
+        let Some(rec) = cluster.records.get(&wi).filter(|r| r.write && w.ok()) else { continue };
+        let Some(vv) = &rec.written else { continue };
+        let holds = |n: &Replica| seen(&n.versions_of(&rec.key), vv);
+        if cluster.nodes.iter().filter(|n| n.status == Status::Running).any(holds) {
+            continue;
+        }
+        let down: Vec<&str> =
+            cluster.nodes.iter().filter(|n| n.status != Status::Running && holds(n)).map(|n| n.id.as_str()).collect();
+        let why = if down.is_empty() {
+            "no replica holds it".to_string()
+        } else {
+            format!("only {} hold(s) it, and they are down", down.join(", "))
+        };
+        let sloppy = if rec.hinted.is_empty() { "" } else { " (acknowledged by a sloppy quorum's fallbacks)" };
+        out.push(Anomaly {
+            kind: AnomalyKind::LostWrite,
+            detail: format!(
+                "acknowledged write #{wi} of {}{sloppy} is gone at the end of the run: {why}",
+                rec.key.label()
+            ),
+            ops: vec![wi],
+        });
+    }
+    out
+}
+
+pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
+    let writes: Vec<(usize, &OpRecord)> = cluster
+        .records
+        .iter()
+        .filter(|(op, r)| r.write && r.written.is_some() && sim.history.get(**op).is_some_and(HistoryEntry::ok))
+        .map(|(op, r)| (*op, r))
+        .collect();
+    let mut keys: Vec<&Key> = writes.iter().map(|(_, r)| &r.key).collect();
+    keys.sort();
+    keys.dedup();
+    let mut out = Vec::new();
+    let vv = |r: &OpRecord| r.written.clone().unwrap_or_default();
+    for key in keys {
+        let of_key: Vec<(usize, &OpRecord)> = writes.iter().filter(|(_, r)| &r.key == key).copied().collect();
+        let mut involved: Vec<usize> = Vec::new();
+        for (i, (a, ra)) in of_key.iter().enumerate() {
+            for (b, rb) in &of_key[i + 1..] {
+                if versions::concurrent(&vv(ra), &vv(rb)) {
+                    involved.extend([*a, *b]);
+                }
+            }
+        }
+        if involved.is_empty() {
+            continue;
+        }
+        involved.sort_unstable();
+        involved.dedup();
+        let joined = involved.iter().fold(Vv::new(), |acc, op| versions::join(&acc, &vv(&cluster.records[op])));
+        // A later write that had seen all of them resolved the conflict.
+        let resolved = of_key.iter().find(|(op, r)| !involved.contains(op) && versions::descends(&vv(r), &joined));
+        let merged_read = cluster.records.iter().find(|(_, r)| !r.write && &r.key == key && r.merged.is_some());
+        let siblings = cluster
+            .nodes
+            .iter()
+            .map(|n| n.data.get(key).map_or(0, |s| s.iter().filter(|v| !v.is_tombstone()).count()))
+            .max()
+            .unwrap_or(0);
+        let how = match (resolved, merged_read) {
+            (Some((op, _)), Some((rop, r))) => format!(
+                "merged: read #{rop} merged the siblings ({} union) and write #{op} stored the result, replacing them",
+                r.merged.clone().unwrap_or_default()
+            ),
+            (Some((op, _)), None) => format!("resolved: write #{op} had read every sibling and replaced them"),
+            (None, _) if siblings > 1 => format!("siblings: {siblings} versions of the key remain side by side"),
+            (None, _) => "one of them replaced the other on every replica".to_string(),
+        };
+        let names: Vec<String> = involved.iter().map(|op| format!("#{op} ({})", sim.history[*op].sql)).collect();
+        let mut ops = involved.clone();
+        if let Some((op, _)) = resolved {
+            ops.push(*op);
+        }
+        out.push(Anomaly {
+            kind: AnomalyKind::Conflict,
+            detail: format!(
+                "concurrent writes to {}: {} (neither writer had seen the other's version); {how}",
+                key.label(),
+                names.join(", ")
+            ),
+            ops,
+        });
+    }
+    out
+}
