@@ -231,11 +231,9 @@ impl Cluster {
         let mut out = Vec::new();
         let open = |op: usize| history.get(op).is_some_and(|h| h.end.is_none());
         match msg {
-            Msg::Done { op, reply } => {
-                if open(op) {
-                    let result = self.complete(ci, op, reply);
-                    out.push(Action::Finish { op, result });
-                }
+            Msg::Done { op, reply } if open(op) => {
+                let result = self.complete(ci, op, reply);
+                out.push(Action::Finish { op, result });
             }
             Msg::PutAck { op, .. } | Msg::GetReply { op, .. } => {
                 let Endpoint::Node(node) = from else { return out };

@@ -85,7 +85,7 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
         // 2. A version an earlier finished read returned, missing now.
         let earlier = sim.history.iter().enumerate().find_map(|(pi, p)| {
             let pr = cluster.records.get(&pi).filter(|pr| !pr.write && pr.key == rec.key && p.ok())?;
-            if !ended(p).is_some_and(|e| e < read.start) {
+            if ended(p).is_none_or(|e| e >= read.start) {
                 return None;
             }
             let lost = pr.returned.iter().find(|v| !seen(&rec.returned, &v.vv))?;

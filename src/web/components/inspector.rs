@@ -181,7 +181,7 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
         [", drift ", &n.clock_drift_ppm.to_string(), " ppm"].concat()
     };
     let clock = [if n.clock_offset_ms >= 0 { "+" } else { "" }, &n.clock_offset_ms.to_string(), " ms", &drift].concat();
-    let sim_node = m.pb.as_ref().and_then(|pb| pb.sim().protocol.single_leader().nodes.iter().find(|x| x.id == n.id));
+    let sim_node = m.pb.as_ref().and_then(|pb| pb.sim().protocol.single_leader()?.nodes.iter().find(|x| x.id == n.id));
     let database = matches!(n.role, Role::Leader | Role::Follower);
     let format = sim_node.map_or(1, |x| x.storage_format);
     let to_format = if format == 1 { 2 } else { 1 };
@@ -303,7 +303,7 @@ fn replicator_view(x: &Node, m: &Model) -> Html {
     let r = &x.replicator;
     let name = |i: usize| {
         m.pb.as_ref()
-            .and_then(|pb| pb.sim().protocol.single_leader().nodes.get(i))
+            .and_then(|pb| pb.sim().protocol.single_leader()?.nodes.get(i))
             .map_or(String::new(), |n| n.id.clone())
     };
     let targets = TableView {

@@ -295,11 +295,12 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
 
     // ----- lanes
     let clients: Vec<&crate::world::sim::ClientState> = sim.clients.iter().collect();
+    // Lanes of a single-leader run's replicas (a leaderless run draws its clients' lanes only).
     let replicas: Vec<&crate::protocol::single_leader::Node> = sim
         .protocol
         .single_leader()
-        .nodes
-        .iter()
+        .into_iter()
+        .flat_map(|c| c.nodes.iter())
         .filter(|n| n.is_replica() && n.status != crate::protocol::single_leader::Status::Absent)
         .collect();
     let n_lanes = clients.len() + replicas.len();
@@ -461,7 +462,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         tms += step;
     }
 
-    let leader = sim.protocol.single_leader().leader();
+    let leader = sim.protocol.single_leader().and_then(|c| c.leader());
     let lane_views: Vec<Html> = clients
         .iter()
         .enumerate()
@@ -684,7 +685,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         let res = h.result.as_ref();
         let value = if read { res.and_then(|r| r.served_lsn) } else { res.and_then(|r| r.lsn) };
         let failed = h.end.is_some() && !h.ok();
-        let node = sim.protocol.single_leader().nodes.get(h.node).map_or("?", |n| n.id.as_str());
+        let node = sim.name(crate::protocol::Endpoint::Node(h.node));
         let client = sim.clients.get(h.client).map_or("?", |c| c.id.as_str());
         let mut tip =
             ["#", &i.to_string(), " ", client, " → ", node, " at ", &text::ms(h.start), ": ", &h.sql].concat();
