@@ -162,52 +162,73 @@ pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
     let vv = |r: &OpRecord| r.written.clone().unwrap_or_default();
     for key in keys {
         let of_key: Vec<(usize, &OpRecord)> = writes.iter().filter(|(_, r)| &r.key == key).copied().collect();
-        let mut involved: Vec<usize> = Vec::new();
+        // Concurrent pairs, grouped into episodes: writes linked by concurrency are one conflict.
+        let mut groups: Vec<Vec<usize>> = Vec::new();
         for (i, (a, ra)) in of_key.iter().enumerate() {
             for (b, rb) in &of_key[i + 1..] {
-                if versions::concurrent(&vv(ra), &vv(rb)) {
-                    involved.extend([*a, *b]);
+                if !versions::concurrent(&vv(ra), &vv(rb)) {
+                    continue;
+                }
+                let ga = groups.iter().position(|g| g.contains(a));
+                let gb = groups.iter().position(|g| g.contains(b));
+                match (ga, gb) {
+                    (Some(x), Some(y)) if x != y => {
+                        let moved = groups.remove(x.max(y));
+                        groups[x.min(y)].extend(moved);
+                    }
+                    (Some(x), None) => groups[x].push(*b),
+                    (None, Some(y)) => groups[y].push(*a),
+                    (None, None) => groups.push(vec![*a, *b]),
+                    _ => {}
                 }
             }
         }
-        if involved.is_empty() {
-            continue;
-        }
-        involved.sort_unstable();
-        involved.dedup();
-        let joined = involved.iter().fold(Vv::new(), |acc, op| versions::join(&acc, &vv(&cluster.records[op])));
-        // A later write that had seen all of them resolved the conflict.
-        let resolved = of_key.iter().find(|(op, r)| !involved.contains(op) && versions::descends(&vv(r), &joined));
-        let merged_read = cluster.records.iter().find(|(_, r)| !r.write && &r.key == key && r.merged.is_some());
-        let siblings = cluster
-            .nodes
-            .iter()
-            .map(|n| n.data.get(key).map_or(0, |s| s.iter().filter(|v| !v.is_tombstone()).count()))
-            .max()
-            .unwrap_or(0);
-        let how = match (resolved, merged_read) {
-            (Some((op, _)), Some((rop, r))) => format!(
+        for mut involved in groups {
+            involved.sort_unstable();
+            let joined = involved.iter().fold(Vv::new(), |acc, op| versions::join(&acc, &vv(&cluster.records[op])));
+            // A later write that had seen all of them resolved the conflict.
+            let resolved = of_key.iter().find(|(op, r)| !involved.contains(op) && versions::descends(&vv(r), &joined));
+            let merged_read = cluster.records.iter().find(|(_, r)| {
+                !r.write
+                    && &r.key == key
+                    && r.merged.is_some()
+                    && r.returned.iter().filter(|s| involved.contains(&s.op)).count() > 1
+            });
+            let siblings = cluster
+                .nodes
+                .iter()
+                .map(|n| n.data.get(key).map_or(0, |s| s.iter().filter(|v| involved.contains(&v.op)).count()))
+                .max()
+                .unwrap_or(0);
+            let how = match (resolved, merged_read) {
+                (Some((op, _)), Some((rop, r))) => format!(
                 "merged: read #{rop} merged the siblings ({} union) and write #{op} stored the result, replacing them",
                 r.merged.clone().unwrap_or_default()
             ),
-            (Some((op, _)), None) => format!("resolved: write #{op} had read every sibling and replaced them"),
-            (None, _) if siblings > 1 => format!("siblings: {siblings} versions of the key remain side by side"),
-            (None, _) => "one of them replaced the other on every replica".to_string(),
-        };
-        let names: Vec<String> = involved.iter().map(|op| format!("#{op} ({})", sim.history[*op].sql)).collect();
-        let mut ops = involved.clone();
-        if let Some((op, _)) = resolved {
-            ops.push(*op);
-        }
-        out.push(Anomaly {
-            kind: AnomalyKind::Conflict,
-            detail: format!(
-                "concurrent writes to {}: {} (neither writer had seen the other's version); {how}",
-                key.label(),
-                names.join(", ")
+                (Some((op, _)), None) => format!("resolved: write #{op} had read every sibling and replaced them"),
+                (None, Some((rop, r))) if siblings > 1 => format!(
+                "siblings: {siblings} versions remain on the replicas; read #{rop} merged them in the application ({} \
+                 union), but no write has stored the merge yet",
+                r.merged.clone().unwrap_or_default()
             ),
-            ops,
-        });
+                (None, _) if siblings > 1 => format!("siblings: {siblings} versions of the key remain side by side"),
+                (None, _) => "one of them replaced the other on every replica".to_string(),
+            };
+            let names: Vec<String> = involved.iter().map(|op| format!("#{op} ({})", sim.history[*op].sql)).collect();
+            let mut ops = involved.clone();
+            if let Some((op, _)) = resolved {
+                ops.push(*op);
+            }
+            out.push(Anomaly {
+                kind: AnomalyKind::Conflict,
+                detail: format!(
+                    "concurrent writes to {}: {} (neither writer had seen the other's version); {how}",
+                    key.label(),
+                    names.join(", ")
+                ),
+                ops,
+            });
+        }
     }
     out
 }
