@@ -71,7 +71,7 @@ fn structure_errors_are_explained() {
     assert_eq!(err("[]"), "expected an object, found an array");
     assert_eq!(
         err(&OK.replace(r#""role": "leader""#, r#""role": "boss""#)),
-        r#"nodes[0].role: expected one of leader | follower | cache | controller | replicator | cdc, found "boss""#
+        r#"nodes[0].role: expected one of leader | follower | cache | controller | replicator | cdc | replica, found "boss""#
     );
     assert_eq!(
         err(&OK.replace(r#"{"id": "n2", "role": "follower"}"#, r#"{"id": "n2", "role": "leader"}"#)),
