@@ -160,7 +160,7 @@ fn translate(x: f64, y: f64) -> String {
 }
 
 fn is_replica(n: &NodeView) -> bool {
-    matches!(n.role, Role::Leader | Role::Follower)
+    matches!(n.role, Role::Leader | Role::Follower | Role::Replica)
 }
 
 pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {

@@ -189,8 +189,9 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
         let id = id.clone();
         d.reform(move |_: MouseEvent| Action::Do(Command::Upgrade { node: id.clone(), format: to_format }))
     };
-    // The replicator reads no log of its own: epochs, LSNs and buffers mean nothing for it.
-    let log_facts = n.role != Role::Replicator;
+    // The replicator reads no log of its own, and a leaderless replica has none: epochs, LSNs and buffers mean
+    // nothing for them (a replica's versions and hints are its tables).
+    let log_facts = !matches!(n.role, Role::Replicator | Role::Replica);
     let wal = m.scenario().is_some_and(|s| s.replication.log == LogKind::Wal);
     html! {
         <section class="panel inspector" aria-label={["Node ", &n.id].concat()}>
