@@ -449,3 +449,22 @@ fn ch5_4_same_seed_same_trace_and_the_scenario_round_trips() {
     assert_eq!(replsim::report::report_json(&x), replsim::report::report_json(&y));
     assert_eq!(Scenario::from_value(&s.to_json()).expect("round trip"), s);
 }
+
+#[test]
+fn ch5_4_a_key_literal_takes_the_key_column_type() {
+    let s = scenario(base(
+        &["a", "b", "c"],
+        json!({"n": 3, "w": 2, "r": 2}),
+        json!([{"id": "p"}]),
+        json!([
+            {"at_ms": 10, "client": "p", "sql": "INSERT INTO kv VALUES ('1', 'text key')"},
+            {"at_ms": 50, "client": "p", "sql": "SELECT v FROM kv WHERE k = 1"},
+            {"at_ms": 60, "client": "p", "sql": "INSERT INTO carts VALUES (7, 'milk')"},
+            {"at_ms": 100, "client": "p", "sql": "SELECT items FROM carts WHERE id = '7'"},
+        ]),
+        json!([]),
+    ));
+    let sim = run(&s);
+    assert_eq!(read_values(&sim, 1, 0), ["text key"]);
+    assert_eq!(read_values(&sim, 3, 0), ["milk"]);
+}

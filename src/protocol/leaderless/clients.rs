@@ -84,6 +84,19 @@ pub fn pk_column(db: &Database, table: &str) -> Option<String> {
     }
 }
 
+/// The key literal of `WHERE pk = literal` as the table stores it (the column's type affinity applied: `k = 1`
+/// on a TEXT key finds `'1'`): stored into an empty copy and read back.
+fn key_value(schema: &Database, table: &str, pk: &str, literal: &Value) -> Value {
+    let mut db = schema.clone();
+    let row = vec![(pk.to_string(), literal.clone())];
+    if db.apply_change(&RowChange::Insert { table: table.to_string(), row }).is_ok() {
+        if let Some(v) = db.rows(table).first().and_then(|r| db.primary_key_of(table, r)) {
+            return v;
+        }
+    }
+    literal.clone()
+}
+
 fn refuse(message: String) -> Routed {
     Routed { read: false, node: 0, refused: Some(OpError::Sql(message)), actions: Vec::new() }
 }
@@ -131,10 +144,12 @@ impl Cluster {
                     "{prefix}: rows are found by the primary key {pk}, and the WHERE clause names {col}"
                 ));
             }
-            (StatementKind::Select, Some((_, v))) => (Key::new(&table, v), None),
-            (StatementKind::Delete, Some((_, v))) => (Key::new(&table, v), Some(None)),
+            (StatementKind::Select, Some((_, v))) => (Key::new(&table, &key_value(&self.schema, &table, &pk, v)), None),
+            (StatementKind::Delete, Some((_, v))) => {
+                (Key::new(&table, &key_value(&self.schema, &table, &pk, v)), Some(None))
+            }
             (StatementKind::Update, Some((_, v))) => {
-                let key = Key::new(&table, v);
+                let key = Key::new(&table, &key_value(&self.schema, &table, &pk, v));
                 let Some(base) = self.clients[ci].contexts.get(&key).and_then(|c| c.rows.first().cloned()) else {
                     return refuse(format!(
                         "UPDATE of {} without reading it first: a leaderless store has no row to update in place; \
