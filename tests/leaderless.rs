@@ -468,3 +468,29 @@ fn ch5_4_a_key_literal_takes_the_key_column_type() {
     assert_eq!(read_values(&sim, 1, 0), ["text key"]);
     assert_eq!(read_values(&sim, 3, 0), ["milk"]);
 }
+
+#[test]
+fn ch5_4_a_client_library_that_coordinates_reports_its_quorum_and_uses_fallbacks() {
+    // The client fans out itself: with two of three home replicas down, w = 2 is not met and the client says so
+    // after request_timeout_ms; with a sloppy quorum the same write is accepted by fallbacks instead.
+    let ids = ["a", "b", "c", "d", "e"];
+    let home = home_of(&ids, 3, "x");
+    let make = |sloppy: bool| {
+        scenario(base(
+            &ids,
+            json!({"n": 3, "w": 2, "r": 2, "sloppy_quorum": sloppy, "request_timeout_ms": 50, "handoff_ms": 100000}),
+            json!([{"id": "p", "coordinator": "client"}]),
+            json!([{"at_ms": 20, "client": "p", "sql": "INSERT INTO kv VALUES ('x', 'v')"}]),
+            json!([{"at_ms": 10, "crash": home[1]}, {"at_ms": 10, "crash": home[2]}]),
+        ))
+    };
+    let strict = run(&make(false));
+    let err = strict.history[0].result.as_ref().and_then(|r| r.error.as_ref()).expect("failed").to_string();
+    assert!(err.starts_with("write quorum not met: 1 of w = 2"), "{err}");
+    assert!(strict.history[0].end < Some(200_000), "it failed at its own deadline, not the client timeout");
+    let sloppy = run(&make(true));
+    assert!(sloppy.history[0].ok(), "{:?}", sloppy.history[0].result);
+    let c = cluster(&sloppy);
+    assert_eq!(c.records[&0].hinted.len(), 2);
+    assert_eq!(c.nodes.iter().map(|n| n.hints.len()).sum::<usize>(), 2, "two fallbacks hold a hint each");
+}

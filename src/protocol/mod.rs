@@ -80,6 +80,12 @@ pub enum Action {
         op: usize,
         node: usize,
     },
+    /// Wake client library `client` at `at` (a leaderless client that coordinates its own quorums waits this long).
+    SetClientTimer {
+        client: usize,
+        at: Micros,
+        timer: Timer,
+    },
 }
 
 /// Where the client library sends a new statement.
@@ -318,6 +324,20 @@ impl Protocol {
         match (self, msg) {
             (Protocol::SingleLeader(c), Message::SingleLeader(p)) => c.on_client_message(client, now, from, p, history),
             (Protocol::Leaderless(c), Message::Leaderless(m)) => c.on_client_message(client, now, from, m, history),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A timer a client library set (`Action::SetClientTimer`) is due.
+    pub fn on_client_timer(
+        &mut self,
+        client: usize,
+        now: Micros,
+        timer: Timer,
+        history: &[HistoryEntry],
+    ) -> Vec<Action> {
+        match (self, timer) {
+            (Protocol::Leaderless(c), Timer::Leaderless(t)) => c.on_client_timer(client, now, t, history),
             _ => Vec::new(),
         }
     }

@@ -25,6 +25,7 @@ enum EventKind {
     Timer { node: usize, incarnation: u64, timer: Timer },
     ClientTimeout { client: usize, op: usize },
     Resume { node: usize, incarnation: u64 },
+    ClientTimer { client: usize, timer: Timer },
 }
 
 /// A message on the wire.
@@ -292,6 +293,10 @@ impl Simulation {
                     let error = OpError::TimedOut { after_ms: self.clients[client].timeout / 1000 };
                     self.finish_op(op, OpResult::error(error));
                 }
+            }
+            EventKind::ClientTimer { client, timer } => {
+                let actions = self.protocol.on_client_timer(client, t, timer, &self.history);
+                self.interpret(actions);
             }
             EventKind::Resume { node, incarnation } => {
                 if self.protocol.incarnation(node) == incarnation && self.protocol.status(node) == Status::Paused {
@@ -599,6 +604,9 @@ impl Simulation {
                 Action::Stop { node } => self.stop(node),
                 Action::Finish { op, result } => self.finish_op(op, result),
                 Action::Reassign { op, node } => self.history[op].node = node,
+                Action::SetClientTimer { client, at, timer } => {
+                    self.push(at.max(now), EventKind::ClientTimer { client, timer })
+                }
             }
         }
         self.protocol.after_event(now);

@@ -220,12 +220,15 @@ impl Cluster {
         };
         let mut actions = Vec::new();
         let (coord, decision) = self.begin(me, op, ci, key, put, &mut actions);
+        actions.push(self.deadline(me, op, now));
         let node = coord.pref.first().copied().unwrap_or(0);
-        // Keep finished coordinations only while they may still repair; the oldest go first.
+        // Finished coordinations stay while late answers may still repair, until the deadline (the oldest go first
+        // when a busy client has many).
         let client = &mut self.clients[ci];
         client.coordinating.insert(op, coord);
         while client.coordinating.len() > 16 {
-            client.coordinating.pop_first();
+            let Some(done) = client.coordinating.iter().find(|(_, c)| c.finished).map(|(op, _)| *op) else { break };
+            client.coordinating.remove(&done);
         }
         if let Decision::Done(reply) = decision {
             let result = self.complete(ci, op, reply);
@@ -275,6 +278,26 @@ impl Cluster {
                 }
             }
             _ => {}
+        }
+        out
+    }
+
+    /// The client library's wait for a quorum it coordinates is over: fallbacks (sloppy quorum) or the failure.
+    pub fn on_client_timer(&mut self, ci: usize, now: Micros, t: Timer, history: &[HistoryEntry]) -> Vec<Action> {
+        let mut out = Vec::new();
+        let Timer::Request { op } = t else { return out };
+        let Some(mut c) = self.clients[ci].coordinating.remove(&op) else { return out };
+        match self.expire(Endpoint::Client(ci), &mut c, now, &mut out) {
+            quorum::Expiry::Wait => {
+                self.clients[ci].coordinating.insert(op, c);
+            }
+            quorum::Expiry::Over => {}
+            quorum::Expiry::Failed(reply) => {
+                if history.get(op).is_some_and(|h| h.end.is_none()) {
+                    let result = self.complete(ci, op, reply);
+                    out.push(Action::Finish { op, result });
+                }
+            }
         }
         out
     }

@@ -12,8 +12,7 @@
 //! first tries the next reachable nodes on the ring (`sloppy.rs`); otherwise, or if that does not help either,
 //! it reports the failure to the client, naming who was asked and who answered. A failed write is not undone on
 //! the replicas that did store it. Answers that arrive after the client was answered still count for read repair
-//! (`read_repair.rs`). A coordinating client library has no timer of its own: its operation fails at the client's
-//! timeout.
+//! (`read_repair.rs`). A client library that coordinates does all of this itself, with a timer of its own.
 
 use super::versions::{self, Sibling};
 use super::*;
@@ -236,7 +235,7 @@ impl Cluster {
         if let Decision::Done(reply) = d {
             out.push(send(by, Endpoint::Client(client), Msg::Done { op, reply }));
         }
-        out.push(timer(node, after(now, ms(self.spec.request_timeout_ms)), Timer::Request { op }));
+        out.push(self.deadline(by, op, now));
         self.nodes[node].coordinating.insert(op, c);
     }
 
@@ -272,27 +271,58 @@ impl Cluster {
     /// The coordinating replica's wait is over: try fallbacks (sloppy quorum) or give up.
     pub(crate) fn deadline_at_node(&mut self, node: usize, op: usize, now: Micros, out: &mut Vec<Action>) {
         let Some(mut c) = self.nodes[node].coordinating.remove(&op) else { return };
-        if c.finished {
-            return; // Answered already; late answers no longer matter.
-        }
         let by = Endpoint::Node(node);
+        match self.expire(by, &mut c, now, out) {
+            Expiry::Wait => {
+                self.nodes[node].coordinating.insert(op, c);
+            }
+            Expiry::Over => {}
+            Expiry::Failed(reply) => out.push(send(by, Endpoint::Client(c.client), Msg::Done { op, reply })),
+        }
+    }
+
+    /// A coordinator's wait for `c` is over. With a sloppy quorum not yet tried, the request goes to fallbacks
+    /// and the wait starts again; otherwise an unfinished operation fails.
+    pub(crate) fn expire(&mut self, by: Endpoint, c: &mut Coordination, now: Micros, out: &mut Vec<Action>) -> Expiry {
+        if c.finished {
+            return Expiry::Over; // Answered already; late answers no longer matter.
+        }
         if self.spec.sloppy_quorum && !c.sloppy_tried {
             c.sloppy_tried = true;
-            let sends = sloppy::fallbacks(&mut c, self.spec.n);
+            let sends = sloppy::fallbacks(c, self.spec.n);
             if !sends.is_empty() {
                 for (to, hint) in sends {
                     out.push(send(by, Endpoint::Node(to), c.request(hint)));
                 }
-                self.note(&c, &Decision::Wait);
-                out.push(timer(node, after(now, ms(self.spec.request_timeout_ms)), Timer::Request { op }));
-                self.nodes[node].coordinating.insert(op, c);
-                return;
+                self.note(c, &Decision::Wait);
+                out.push(self.deadline(by, c.op, now));
+                return Expiry::Wait;
             }
         }
         let names: Vec<Name> = self.names.to_vec();
         let reply = c.failure(&names, &self.spec);
-        let d = Decision::Done(reply.clone());
-        self.note(&c, &d);
-        out.push(send(by, Endpoint::Client(c.client), Msg::Done { op, reply }));
+        self.note(c, &Decision::Done(reply.clone()));
+        Expiry::Failed(reply)
     }
+
+    /// The timer that ends a coordinator's wait for operation `op`.
+    pub(crate) fn deadline(&self, by: Endpoint, op: usize, now: Micros) -> Action {
+        let at = after(now, ms(self.spec.request_timeout_ms));
+        match by {
+            Endpoint::Node(node) => timer(node, at, Timer::Request { op }),
+            Endpoint::Client(client) => {
+                Action::SetClientTimer { client, at, timer: AnyTimer::Leaderless(Timer::Request { op }) }
+            }
+        }
+    }
+}
+
+/// What a coordinator does when its wait is over.
+pub enum Expiry {
+    /// Fallbacks were asked: wait again.
+    Wait,
+    /// The operation was answered already: forget it.
+    Over,
+    /// The quorum was not met.
+    Failed(Reply),
 }
