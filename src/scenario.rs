@@ -825,6 +825,10 @@ impl Scenario {
             if let Some(i) = workload.iter().position(|w| matches!(w.command, Command::BlindSql { .. })) {
                 return err(&format!("workload[{i}].blind"), "only leaderless replication has blind writes");
             }
+        } else {
+            let listed = (workload.iter().enumerate().map(|(i, c)| (format!("workload[{i}]"), c)))
+                .chain(faults.iter().enumerate().map(|(i, c)| (format!("faults[{i}]"), c)));
+            crate::protocol::leaderless::spec::check_commands(listed)?;
         }
         if workload.len() + faults.len() > MAX_COMMANDS {
             return err("workload", format!("at most {MAX_COMMANDS} timed entries in all"));

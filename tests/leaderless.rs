@@ -427,6 +427,9 @@ fn ch5_4_bad_leaderless_settings_are_clear_errors() {
         base(&["a", "b", "c"], json!({"n": 3}), json!([{"id": "p", "coordinator": "zz"}]), json!([]), json!([]));
     assert_eq!(Scenario::from_value(&v).unwrap_err().path, "clients[0].coordinator");
     v["clients"] = json!([]);
+    v["faults"] = json!([{"at_ms": 5, "failover_to": "b"}]);
+    assert_eq!(Scenario::from_value(&v).unwrap_err().path, "faults[0]");
+    v["faults"] = json!([]);
     v["nodes"][0]["role"] = json!("leader");
     assert_eq!(Scenario::from_value(&v).unwrap_err().path, "nodes[0].role");
 }

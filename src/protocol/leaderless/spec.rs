@@ -234,3 +234,20 @@ pub fn check_unused(clients: &[ClientSpec]) -> Res<()> {
     }
     Ok(())
 }
+
+/// Commands that only mean something with a leader (a joining follower, a planned failover, a cache, a storage
+/// upgrade) are refused in a leaderless scenario; `listed` are (JSON path, command).
+pub fn check_commands<'a>(listed: impl IntoIterator<Item = (String, &'a crate::scenario::TimedCommand)>) -> Res<()> {
+    use crate::scenario::Command;
+    for (path, c) in listed {
+        let what = match &c.command {
+            Command::AddNode { .. } => "add_node (a follower copying a leader)",
+            Command::FailoverTo(_) => "failover_to (there is no leader to hand over)",
+            Command::CacheGet { .. } => "cache_get (the application cache)",
+            Command::Upgrade { .. } => "upgrade (replicas keep versions, not storage pages)",
+            _ => continue,
+        };
+        return err(&path, format!("{what} is not part of leaderless replication"));
+    }
+    Ok(())
+}
