@@ -5,7 +5,8 @@
 //!   detail says whether w + r > n held and which of the chapter's edge cases explains it: quorums that need not
 //!   overlap, a sloppy quorum, a write concurrent with the read, a write that failed on some replicas and was not
 //!   rolled back.
-//! - `lost-write`: an acknowledged write that no running replica holds (in its data or as a hint) at the end.
+//! - `lost-write`: an acknowledged write that no replica still up (running or paused) holds, in its data or as a
+//!   hint, at the end of the run.
 //! - `conflict`: acknowledged writes of one key that were concurrent (neither writer had seen the other's), and
 //!   how they ended: still siblings, merged by a client, or replaced by a write that had seen them all.
 
@@ -125,11 +126,12 @@ pub fn lost_writes(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
         let Some(rec) = cluster.records.get(&wi).filter(|r| r.write && w.ok()) else { continue };
         let Some(vv) = &rec.written else { continue };
         let holds = |n: &Replica| seen(&n.versions_of(&rec.key), vv);
-        if cluster.nodes.iter().filter(|n| n.status == Status::Running).any(holds) {
+        // A paused replica still has its data; a crashed one cannot give it to anyone.
+        let up = |n: &&Replica| matches!(n.status, Status::Running | Status::Paused);
+        if cluster.nodes.iter().filter(up).any(holds) {
             continue;
         }
-        let down: Vec<&str> =
-            cluster.nodes.iter().filter(|n| n.status != Status::Running && holds(n)).map(|n| n.id.as_str()).collect();
+        let down: Vec<&str> = cluster.nodes.iter().filter(|n| !up(n) && holds(n)).map(|n| n.id.as_str()).collect();
         let why = if down.is_empty() {
             "no replica holds it".to_string()
         } else {
