@@ -80,6 +80,19 @@ mod cli {
         },
         /// List the scenario library.
         Lessons,
+        /// Leaderless replication: the probability that a read t ms after an acknowledged write sees it, over many
+        /// seeds (the PBS staleness curve), for the scenario's replicas, n, w, r and network.
+        Staleness {
+            scenario: String,
+            /// Runs (seeds 0..N).
+            #[arg(long, default_value_t = 1000)]
+            seeds: u64,
+            /// Points in time after the acknowledgement, in ms (default: 0 to twice the largest network delay).
+            #[arg(long, value_delimiter = ',')]
+            at: Vec<u64>,
+            #[arg(long, value_enum, default_value = "text")]
+            format: Format,
+        },
         /// Run SQL statements on a single node and print its tables as JSON; interactive without --file.
         Sql {
             #[arg(long)]
@@ -126,6 +139,49 @@ mod cli {
         std::fs::read_to_string(arg).map_err(|e| format!("cannot read {arg}: {e}"))
     }
 
+    fn staleness(arg: &str, seeds: u64, at: &[u64], format: Format, out: &mut impl Write) -> Result<(), String> {
+        use replsim::protocol::leaderless::staleness;
+        let text = load(arg)?;
+        let s = replsim::scenario::Scenario::from_json_str(&text).map_err(|e| format!("{arg}: {e}"))?;
+        let Some(spec) = s.replication.leaderless.clone() else {
+            return Err(format!("{arg}: the staleness curve is about leaderless replication (replication.leaderless)"));
+        };
+        let ts = if at.is_empty() { staleness::default_points(&s) } else { at.to_vec() };
+        let points = staleness::curve(&s, &ts, 0..seeds).map_err(|e| format!("{arg}: {e}"))?;
+        match format {
+            Format::Json => {
+                let pts: Vec<serde_json::Value> = points
+                    .iter()
+                    .map(|p| serde_json::json!({"t_ms": p.t_ms, "fresh": p.fresh, "runs": p.runs, "probability": p.probability()}))
+                    .collect();
+                let v = serde_json::json!({"n": spec.n, "w": spec.w, "r": spec.r, "points": pts});
+                let _ = writeln!(out, "{v}");
+            }
+            Format::Text => {
+                let _ = writeln!(
+                    out,
+                    "n = {}, w = {}, r = {} ({}), {seeds} seeds: P(read t ms after the acknowledgement sees the write)",
+                    spec.n,
+                    spec.w,
+                    spec.r,
+                    if spec.strict() { "w + r > n" } else { "w + r <= n" }
+                );
+                for p in &points {
+                    let bar = "#".repeat((p.probability() * 40.0).round() as usize);
+                    let _ = writeln!(
+                        out,
+                        "  t = {:>5} ms  {:>6.3}  {:>5}/{:<5} {bar}",
+                        p.t_ms,
+                        p.probability(),
+                        p.fresh,
+                        p.runs
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn simulate(arg: &str, seed: Option<u64>, until_ms: Option<u64>) -> Result<Simulation, String> {
         let text = load(arg)?;
         replsim::run_scenario(&text, seed, until_ms).map_err(|e| format!("{arg}: {e}"))
@@ -160,6 +216,7 @@ mod cli {
                 Ok(())
             }
             Cmd::Sql { file } => sql(file.as_deref(), &mut out),
+            Cmd::Staleness { scenario, seeds, at, format } => staleness(&scenario, seeds, &at, format, &mut out),
             Cmd::Soak { seeds, from, seed, threads, claim, print } => {
                 soak(SoakArgs { seeds, from, seed, threads, claim, print }, &mut out)
             }

@@ -25,6 +25,7 @@ pub mod report;
 pub mod ring;
 pub mod sloppy;
 pub mod spec;
+pub mod staleness;
 pub mod versions;
 pub mod view;
 
