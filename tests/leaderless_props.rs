@@ -205,3 +205,78 @@ proptest! {
         prop_assert_eq!(flagged, expected, "seed {}", seed);
     }
 }
+
+/// A statement of any shape, good or bad, for the no-panic property.
+fn any_statement() -> impl Strategy<Value = String> {
+    let k = 0u8..4;
+    prop_oneof![
+        k.clone().prop_map(|k| format!("INSERT INTO kv VALUES ('k{k}', 'v')")),
+        k.clone().prop_map(|k| format!("SELECT * FROM kv WHERE k = 'k{k}'")),
+        k.clone().prop_map(|k| format!("UPDATE kv SET v = v || 'x' WHERE k = 'k{k}'")),
+        k.clone().prop_map(|k| format!("DELETE FROM kv WHERE k = 'k{k}'")),
+        k.clone().prop_map(|k| format!("INSERT INTO carts VALUES ({k}, 'milk,tea')")),
+        k.clone().prop_map(|k| format!("UPDATE carts SET items = 'tea' WHERE id = {k}")),
+        k.prop_map(|k| format!("SELECT items FROM carts WHERE id = {k}")),
+        Just("SELECT * FROM kv".to_string()),
+        Just("INSERT INTO kv (v) VALUES ('no key')".to_string()),
+        Just("INSERT INTO carts (items) VALUES ('no key')".to_string()),
+        Just("UPDATE kv SET k = 'other' WHERE k = 'k1'".to_string()),
+        Just("SELECT COUNT(*) FROM kv WHERE k = 'k1'".to_string()),
+        Just("SELECT nope FROM kv WHERE k = 'k1'".to_string()),
+        Just("DELETE FROM nowhere WHERE k = 1".to_string()),
+        Just("COMMIT".to_string()),
+        Just("garbage (".to_string()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: regressions(), ..ProptestConfig::default() })]
+
+    // Whatever the statements, settings and faults, a leaderless run ends, and its report, findings and view come
+    // out without a panic; the same seed gives the same trace.
+    #[test]
+    fn ch5_4_any_leaderless_run_finishes_and_reports(seed in any::<u64>(), nodes in 1usize..6, nwr in (1usize..6, 1usize..6, 1usize..6),
+                                                     sloppy in any::<bool>(), ae in prop::sample::select(vec![0u64, 50, 300]),
+                                                     rr in any::<bool>(), loss in 0.0f64..0.3,
+                                                     work in prop::collection::vec((0u64..1500, 0usize..3, any_statement(), any::<bool>()), 0..30),
+                                                     faults in prop::collection::vec((0u64..1500, 0usize..6, 0u8..5), 0..6)) {
+        let ids = ["a", "b", "c", "d", "e", "f"];
+        let n = nwr.0.min(nodes);
+        let (w, r) = (nwr.1.min(n), nwr.2.min(n));
+        let coordinators = [json!("client"), json!("a"), json!(ids[nodes - 1])];
+        let clients: Vec<Json> = (0..3).map(|i| json!({"id": format!("c{i}"), "coordinator": coordinators[i],
+            "merge": if i == 2 { json!({"carts.items": "union"}) } else { json!({}) }})).collect();
+        let workload: Vec<Json> = work.iter().map(|(at, c, sql, blind)| {
+            let mut e = json!({"at_ms": at, "client": format!("c{c}"), "sql": sql});
+            if *blind { e["blind"] = json!(true); }
+            e
+        }).collect();
+        let faults: Vec<Json> = faults.iter().map(|(at, node, kind)| {
+            let id = ids[node % nodes];
+            match kind {
+                0 => json!({"at_ms": at, "crash": id}),
+                1 => json!({"at_ms": at, "restart": id}),
+                2 => json!({"at_ms": at, "pause": id, "for_ms": 200}),
+                3 => json!({"at_ms": at, "partition": [[id], ["c0"]]}),
+                _ => json!({"at_ms": at, "heal": true}),
+            }
+        }).collect();
+        let v = json!({
+            "version": 1, "seed": seed, "until_ms": 2500,
+            "nodes": ids[..nodes].iter().map(|i| json!({"id": i, "role": "replica"})).collect::<Vec<_>>(),
+            "replication": {"leaderless": {"n": n, "w": w, "r": r, "read_repair": rr, "anti_entropy_ms": ae,
+                                           "sloppy_quorum": sloppy, "handoff_ms": 70, "request_timeout_ms": 60}},
+            "network": {"latency_ms": {"min": 1, "max": 30}, "loss": loss},
+            "clients": clients,
+            "schema": ["CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)", "CREATE TABLE carts (id INTEGER PRIMARY KEY, items TEXT)"],
+            "workload": workload,
+            "faults": faults,
+        });
+        let s = Scenario::from_value(&v).expect("generated scenarios parse");
+        let a = run(&s);
+        let _ = replsim::report::report_json(&a);
+        let _ = replsim::report::report_text(&a);
+        let _ = a.view();
+        prop_assert_eq!(a.trace.hash(), run(&s).trace.hash());
+    }
+}
