@@ -72,9 +72,10 @@ fn vv(e: &[(usize, u64)]) -> Vv {
     e.iter().copied().collect()
 }
 
-fn cart(e: &[(usize, u64)], items: &[&str], removed: &[&str]) -> Sibling {
+fn cart(e: &[(usize, u64)], dot: (usize, u64), items: &[&str], removed: &[&str]) -> Sibling {
     Sibling {
         vv: vv(e),
+        dot,
         row: Some(vec![("id".into(), Value::Integer(1)), ("items".into(), Value::Text(items.join(",")))]),
         removed: removed.iter().map(|s| s.to_string()).collect(),
         op: 0,
@@ -96,15 +97,17 @@ fn merged(s: &[Sibling]) -> (Vec<String>, Vec<String>) {
 fn sibling() -> impl Strategy<Value = Sibling> {
     let item = prop::sample::select(vec!["milk", "eggs", "ham", "flour", "tea"]);
     (
-        prop::collection::vec((0usize..3, 1u64..4), 1..3),
+        // Contexts name other writers (3..6): a, b and c below are concurrent versions with dots of their own.
+        prop::collection::vec((3usize..6, 1u64..4), 0..3),
+        (0usize..3, 1u64..5),
         prop::collection::vec(item.clone(), 0..4),
         prop::collection::vec(item, 0..2),
     )
-        .prop_map(|(e, items, removed)| {
+        .prop_map(|(e, dot, items, removed)| {
             let mut removed: Vec<&str> = removed;
             removed.sort_unstable();
             removed.dedup();
-            cart(&e, &items, &removed)
+            cart(&e, dot, &items, &removed)
         })
 }
 
@@ -145,6 +148,8 @@ proptest! {
     // The application's union merge: order, grouping and repetition of siblings do not change the result.
     #[test]
     fn ch5_4_union_merge_is_commutative_associative_and_idempotent(a in sibling(), b in sibling(), c in sibling()) {
+        let (mut a, mut b, mut c) = (a, b, c);
+        (a.dot.0, b.dot.0, c.dot.0) = (0, 1, 2);
         let ab = merged(&[a.clone(), b.clone()]);
         prop_assert_eq!(&ab, &merged(&[b.clone(), a.clone()]));
         prop_assert_eq!(merged(&[a.clone(), a.clone()]), merged(std::slice::from_ref(&a)));
@@ -152,7 +157,7 @@ proptest! {
         let as_sibling = |m: &(Vec<String>, Vec<String>)| {
             let items: Vec<&str> = m.0.iter().map(String::as_str).collect();
             let removed: Vec<&str> = m.1.iter().map(String::as_str).collect();
-            cart(&[(0, 1)], &items, &removed)
+            cart(&[], (9, 1), &items, &removed)
         };
         let left = merged(&[as_sibling(&ab), c.clone()]);
         let right = merged(&[a.clone(), as_sibling(&merged(&[b.clone(), c.clone()]))]);
@@ -160,9 +165,9 @@ proptest! {
         // Reconciling versions is order-free too.
         let mut x = reconcile([std::slice::from_ref(&a), std::slice::from_ref(&b), std::slice::from_ref(&c)]);
         let mut y = reconcile([std::slice::from_ref(&c), std::slice::from_ref(&a), std::slice::from_ref(&b)]);
-        x.sort_by(|p, q| p.vv.cmp(&q.vv));
-        y.sort_by(|p, q| p.vv.cmp(&q.vv));
-        prop_assert_eq!(x.iter().map(|s| &s.vv).collect::<Vec<_>>(), y.iter().map(|s| &s.vv).collect::<Vec<_>>());
+        x.sort_by(|p, q| (&p.vv, p.dot).cmp(&(&q.vv, q.dot)));
+        y.sort_by(|p, q| (&p.vv, p.dot).cmp(&(&q.vv, q.dot)));
+        prop_assert_eq!(x.iter().map(|s| s.dot).collect::<Vec<_>>(), y.iter().map(|s| s.dot).collect::<Vec<_>>());
     }
 
     // An independent stale-read computation: one writer per key writes v0, v1, ... in turn (each write with the

@@ -71,6 +71,7 @@ fn version_hash(key: &Key, set: &[Sibling]) -> u64 {
         for (a, c) in &s.vv {
             text.push_str(&format!("|{a}:{c}"));
         }
+        text.push_str(&format!("|@{}:{}", s.dot.0, s.dot.1));
         match &s.row {
             Some(row) => {
                 for (c, v) in row {

@@ -212,10 +212,9 @@ impl Cluster {
         // The client library coordinates: it stamps the write with its own counter and fans out.
         let put = match req {
             Req::Get { .. } => None,
-            Req::Put { row, mut context, removed, .. } => {
+            Req::Put { row, context, removed, .. } => {
                 c.counter += 1;
-                context.insert(c.actor, c.counter);
-                Some(Sibling { vv: context, row, removed, op, at: now })
+                Some(Sibling { vv: context, dot: (c.actor, c.counter), row, removed, op, at: now })
             }
         };
         let mut actions = Vec::new();

@@ -10,7 +10,6 @@
 //! - `conflict`: acknowledged writes of one key that were concurrent (neither writer had seen the other's), and
 //!   how they ended: still siblings, merged by a client, or replaced by a write that had seen them all.
 
-use super::versions::{self, Vv};
 use super::*;
 use crate::check::{Anomaly, AnomalyKind};
 use crate::world::sim::Simulation;
@@ -28,8 +27,9 @@ pub fn check(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
     out
 }
 
-fn seen(returned: &[Sibling], vv: &Vv) -> bool {
-    returned.iter().any(|s| versions::descends(&s.vv, vv))
+/// Did the versions a read returned (or a replica holds) include `v` or one whose writer had seen it?
+fn seen(returned: &[Sibling], v: &Sibling) -> bool {
+    returned.iter().any(|s| s.supersedes(v))
 }
 
 pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
@@ -50,7 +50,7 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
             w.ok()
                 && ended(w).is_some_and(|e| e < read.start)
                 && cluster.records.get(wi).is_some_and(|wr| {
-                    wr.write && wr.key == rec.key && wr.written.as_ref().is_some_and(|vv| !seen(&rec.returned, vv))
+                    wr.write && wr.key == rec.key && wr.written.as_ref().is_some_and(|v| !seen(&rec.returned, v))
                 })
         });
         if let Some((wi, w)) = missed {
@@ -89,7 +89,7 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
             if ended(p).is_none_or(|e| e >= read.start) {
                 return None;
             }
-            let lost = pr.returned.iter().find(|v| !seen(&rec.returned, &v.vv))?;
+            let lost = pr.returned.iter().find(|v| !seen(&rec.returned, v))?;
             Some((pi, lost.op))
         });
         if let Some((pi, wop)) = earlier {
@@ -124,8 +124,8 @@ pub fn lost_writes(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for (wi, w) in sim.history.iter().enumerate() {
         let Some(rec) = cluster.records.get(&wi).filter(|r| r.write && w.ok()) else { continue };
-        let Some(vv) = &rec.written else { continue };
-        let holds = |n: &Replica| seen(&n.versions_of(&rec.key), vv);
+        let Some(v) = &rec.written else { continue };
+        let holds = |n: &Replica| seen(&n.versions_of(&rec.key), v);
         // A paused replica still has its data; a crashed one cannot give it to anyone.
         let up = |n: &&Replica| matches!(n.status, Status::Running | Status::Paused);
         if cluster.nodes.iter().filter(up).any(holds) {
@@ -161,14 +161,15 @@ pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
     keys.sort();
     keys.dedup();
     let mut out = Vec::new();
-    let vv = |r: &OpRecord| r.written.clone().unwrap_or_default();
     for key in keys {
         let of_key: Vec<(usize, &OpRecord)> = writes.iter().filter(|(_, r)| &r.key == key).copied().collect();
         // Concurrent pairs, grouped into episodes: writes linked by concurrency are one conflict.
         let mut groups: Vec<Vec<usize>> = Vec::new();
+        let version = |r: &OpRecord| r.written.clone();
         for (i, (a, ra)) in of_key.iter().enumerate() {
             for (b, rb) in &of_key[i + 1..] {
-                if !versions::concurrent(&vv(ra), &vv(rb)) {
+                let (Some(va), Some(vb)) = (version(ra), version(rb)) else { continue };
+                if !va.concurrent_with(&vb) {
                     continue;
                 }
                 let ga = groups.iter().position(|g| g.contains(a));
@@ -187,9 +188,11 @@ pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
         }
         for mut involved in groups {
             involved.sort_unstable();
-            let joined = involved.iter().fold(Vv::new(), |acc, op| versions::join(&acc, &vv(&cluster.records[op])));
+            let episode: Vec<Sibling> = involved.iter().filter_map(|op| version(&cluster.records[op])).collect();
             // A later write that had seen all of them resolved the conflict.
-            let resolved = of_key.iter().find(|(op, r)| !involved.contains(op) && versions::descends(&vv(r), &joined));
+            let resolved = of_key.iter().find(|(op, r)| {
+                !involved.contains(op) && version(r).is_some_and(|v| episode.iter().all(|e| v.supersedes(e)))
+            });
             let merged_read = cluster.records.iter().find(|(_, r)| {
                 !r.write
                     && &r.key == key

@@ -93,7 +93,7 @@ pub struct Reply {
     pub error: Option<String>,
     /// A read's reconciled versions (tombstones included).
     pub versions: Vec<Sibling>,
-    /// A write's new version vector.
+    /// A write's new version's clock (its context and its dot): the writer's context for its next write.
     pub written: Option<Vv>,
 }
 
@@ -155,7 +155,7 @@ pub enum Msg {
     },
     HandoffAck {
         key: Key,
-        vv: Vv,
+        dot: versions::Dot,
     },
 }
 
@@ -164,7 +164,7 @@ fn row_bytes(row: &Option<Row>) -> u32 {
 }
 
 fn versions_bytes(v: &[Sibling]) -> u32 {
-    v.iter().map(|s| 16 * s.vv.len() as u32 + row_bytes(&s.row) + 8).sum()
+    v.iter().map(|s| 16 * (s.vv.len() as u32 + 1) + row_bytes(&s.row) + 8).sum()
 }
 
 impl Msg {
@@ -233,7 +233,7 @@ impl Msg {
             Msg::Tree { tree } => 8 * tree.hashes() as u32,
             Msg::Diff { leaves, entries: e } => 4 * leaves.len() as u32 + entries(e),
             Msg::Entries { entries: e } => entries(e),
-            Msg::HandoffAck { key: k, vv } => key(k) + 16 * vv.len() as u32,
+            Msg::HandoffAck { key: k, .. } => key(k) + 16,
         }
     }
 }
@@ -318,8 +318,8 @@ pub struct OpRecord {
     pub met: Option<bool>,
     /// (fallback, home) pairs of a sloppy quorum's hinted writes.
     pub hinted: Vec<(usize, usize)>,
-    /// A write's version vector.
-    pub written: Option<Vv>,
+    /// A write's version (context and dot).
+    pub written: Option<Sibling>,
     /// A read's reconciled versions.
     pub returned: Vec<Sibling>,
     /// Siblings the client merged on read (the application's merge rule), and the column.
@@ -493,11 +493,11 @@ impl Cluster {
             }
             Msg::Handoff { key, version } => {
                 self.nodes[node].store(&key, &version);
-                out.push(send(me, from, Msg::HandoffAck { key, vv: version.vv }));
+                out.push(send(me, from, Msg::HandoffAck { key, dot: version.dot }));
             }
-            Msg::HandoffAck { key, vv } => {
+            Msg::HandoffAck { key, dot } => {
                 let Endpoint::Node(home) = from else { return out };
-                sloppy::drop_hint(&mut self.nodes[node], home, &key, &vv);
+                sloppy::drop_hint(&mut self.nodes[node], home, &key, dot);
             }
             Msg::Done { .. } => {}
         }
@@ -571,7 +571,7 @@ impl Cluster {
         let hints: Vec<Json> = n
             .hints
             .iter()
-            .map(|h| json!({"for": self.nodes[h.home].id, "key": h.key.label(), "vv": versions::label(&h.version.vv, &names)}))
+            .map(|h| json!({"for": self.nodes[h.home].id, "key": h.key.label(), "vv": versions::label(&h.version.clock(), &names)}))
             .collect();
         m.insert("hints".into(), Json::Array(hints));
         let siblings = n.data.values().filter(|s| s.iter().filter(|v| !v.is_tombstone()).count() > 1).count();
@@ -599,11 +599,11 @@ impl Cluster {
                 .collect();
             m.insert("hinted".into(), Json::Array(h));
         }
-        if let Some(vv) = &r.written {
-            m.insert("vv".into(), json!(versions::label(vv, &names)));
+        if let Some(w) = &r.written {
+            m.insert("vv".into(), json!(versions::label(&w.clock(), &names)));
         }
         if !r.write {
-            let vs: Vec<Json> = r.returned.iter().map(|s| json!(versions::label(&s.vv, &names))).collect();
+            let vs: Vec<Json> = r.returned.iter().map(|s| json!(versions::label(&s.clock(), &names))).collect();
             m.insert("versions".into(), Json::Array(vs));
         }
         if let Some(c) = &r.merged {

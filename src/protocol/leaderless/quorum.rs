@@ -89,7 +89,7 @@ impl Coordination {
         Decision::Done(Reply {
             error: None,
             versions: if self.is_write() { Vec::new() } else { self.reconciled() },
-            written: self.put.as_ref().map(|p| p.vv.clone()),
+            written: self.put.as_ref().map(Sibling::clock),
         })
     }
 
@@ -185,7 +185,7 @@ impl Cluster {
                 needed,
                 met: None,
                 hinted: Vec::new(),
-                written: c.put.as_ref().map(|p| p.vv.clone()),
+                written: c.put.clone(),
                 returned: Vec::new(),
                 merged: None,
             },
@@ -225,9 +225,7 @@ impl Cluster {
             Req::Put { key, row, context, removed } => {
                 let n = &mut self.nodes[node];
                 n.counter += 1;
-                let mut vv = context;
-                vv.insert(node, n.counter);
-                (key, Some(Sibling { vv, row, removed, op, at: now }))
+                (key, Some(Sibling { vv: context, dot: (node, n.counter), row, removed, op, at: now }))
             }
         };
         let by = Endpoint::Node(node);

@@ -18,8 +18,7 @@ pub fn repairs(c: &mut Coordination, by: Endpoint) -> Vec<Action> {
         if c.repaired.contains(node) || versions::covers(theirs, &best) {
             continue;
         }
-        let missing: Vec<Sibling> =
-            best.iter().filter(|b| !theirs.iter().any(|t| versions::descends(&t.vv, &b.vv))).cloned().collect();
+        let missing: Vec<Sibling> = best.iter().filter(|b| !theirs.iter().any(|t| t.supersedes(b))).cloned().collect();
         c.repaired.push(*node);
         out.push(send(by, Endpoint::Node(*node), Msg::Repair { key: c.key.clone(), versions: missing }));
     }

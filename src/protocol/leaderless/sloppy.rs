@@ -9,7 +9,7 @@
 //! the fallbacks die before handing off, the acknowledged write is gone.
 
 use super::quorum::Coordination;
-use super::versions::{self, Vv};
+use super::versions;
 use super::*;
 
 /// The fallbacks to try for the home replicas that did not answer: (fallback, the home replica it stands in for;
@@ -39,16 +39,15 @@ pub fn keep_hint(node: &mut Replica, home: usize, key: &Key, version: &Sibling) 
         node.store(key, version);
         return;
     }
-    let known =
-        node.hints.iter().any(|h| h.home == home && &h.key == key && versions::descends(&h.version.vv, &version.vv));
+    let known = node.hints.iter().any(|h| h.home == home && &h.key == key && h.version.supersedes(version));
     if !known {
         node.hints.push(Hint { home, key: key.clone(), version: version.clone() });
     }
 }
 
 /// The home replica confirmed: the hint (and any it covers) can go.
-pub fn drop_hint(node: &mut Replica, home: usize, key: &Key, vv: &Vv) {
-    node.hints.retain(|h| !(h.home == home && &h.key == key && versions::descends(vv, &h.version.vv)));
+pub fn drop_hint(node: &mut Replica, home: usize, key: &Key, dot: versions::Dot) {
+    node.hints.retain(|h| !(h.home == home && &h.key == key && h.version.dot == dot));
 }
 
 /// Send every hint this node holds to its home replica (unanswered ones go again next time).

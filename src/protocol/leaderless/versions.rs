@@ -1,10 +1,14 @@
-//! Concurrent writes and version vectors (DDIA 5.4, "Detecting Concurrent Writes").
+//! Concurrent writes and dotted version vectors (DDIA 5.4, "Detecting Concurrent Writes").
 //!
-//! Every write of a key produces a version stamped with a version vector: one counter per actor (the node, or
-//! the client library, that coordinated the write). The writer starts from the context of what it last read of
-//! the key (the join of the vectors it saw), takes the pointwise maximum, and bumps its own counter. So a version
-//! *descends* from another when its vector is at least as large in every entry: the writer had seen it, and the
-//! new value replaces it. When neither descends from the other the writes were concurrent: a replica keeps both,
+//! Every write of a key produces a version stamped with a *dot*, a unique event (actor, counter): the actor is the
+//! node, or the client library, that coordinated the write, and its counter goes up with every write it
+//! coordinates. The version also carries its context: the version vector (one counter per actor) of what the
+//! writer had read of the key, the join of the clocks it saw. A version *supersedes* another when its context
+//! covers the other's dot: the writer had seen it, and the new value replaces it. The dot is kept apart from the
+//! context on purpose: with a plain vector, two blind writes through one coordinator (a:1, then a:2) would look
+//! ordered although neither writer saw the other, and the second would silently drop the first; a dotted version
+//! vector says the second one's context is empty, so they are concurrent. When neither supersedes the other the
+//! writes were concurrent: a replica keeps both,
 //! as siblings, and a read returns all of them with the join of their vectors as the context. The next write that
 //! carries that context replaces every sibling it covers; a write made without any context (a blind write) covers
 //! nothing and becomes one more sibling. Nothing is ever dropped unless a later write had seen it, which is what
@@ -22,6 +26,14 @@ use crate::world::time::Micros;
 
 /// Actor -> counter. Actors: node indexes, then clients (`nodes + client index`).
 pub type Vv = BTreeMap<usize, u64>;
+
+/// One write event: (actor, counter).
+pub type Dot = (usize, u64);
+
+/// Has a writer whose context was `ctx` seen the write `dot`?
+pub fn covers_dot(ctx: &Vv, dot: Dot) -> bool {
+    ctx.get(&dot.0).is_some_and(|c| *c >= dot.1)
+}
 
 /// A row as (column, value) pairs, in the table's column order.
 pub type Row = Vec<(String, Value)>;
@@ -57,7 +69,10 @@ pub fn label(vv: &Vv, names: &[impl AsRef<str>]) -> String {
 /// One version of a key.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sibling {
+    /// The context: what the writer had seen of the key (not including this version's own dot).
     pub vv: Vv,
+    /// This write's own event.
+    pub dot: Dot,
     /// The row; `None`: deleted (a tombstone).
     pub row: Option<Row>,
     /// Items the application removed from its merged list column (tombstones of the union merge), sorted.
@@ -72,21 +87,44 @@ impl Sibling {
     pub fn is_tombstone(&self) -> bool {
         self.row.is_none()
     }
+
+    /// The version's clock: its context and its own dot.
+    pub fn clock(&self) -> Vv {
+        let mut c = self.vv.clone();
+        let e = c.entry(self.dot.0).or_insert(0);
+        *e = (*e).max(self.dot.1);
+        c
+    }
+
+    /// Does this version replace `other` (the same write, or one its writer had seen)?
+    pub fn supersedes(&self, other: &Sibling) -> bool {
+        self.dot == other.dot || covers_dot(&self.vv, other.dot)
+    }
+
+    /// Neither writer had seen the other's version.
+    pub fn concurrent_with(&self, other: &Sibling) -> bool {
+        !self.supersedes(other) && !other.supersedes(self)
+    }
+
+    fn order_key(&self) -> (&Vv, Dot) {
+        (&self.vv, self.dot)
+    }
 }
 
-/// Add `s` to a key's set of versions: ignored if a version there descends from it; otherwise it replaces every
-/// version it descends from. Returns whether the set changed. The set stays sorted by vector.
+/// Add `s` to a key's set of versions: ignored if a version there supersedes it; otherwise it replaces every
+/// version it supersedes. Returns whether the set changed. The set stays sorted (by context, then dot), so two
+/// replicas with the same versions list them alike.
 pub fn apply(set: &mut Vec<Sibling>, s: &Sibling) -> bool {
-    if set.iter().any(|x| descends(&x.vv, &s.vv)) {
+    if set.iter().any(|x| x.supersedes(s)) {
         return false;
     }
-    set.retain(|x| !descends(&s.vv, &x.vv));
-    let at = set.partition_point(|x| x.vv < s.vv);
+    set.retain(|x| !s.supersedes(x));
+    let at = set.partition_point(|x| x.order_key() < s.order_key());
     set.insert(at, s.clone());
     true
 }
 
-/// The versions of several replicas' answers reconciled: every version no other descends from.
+/// The versions of several replicas' answers reconciled: every version no other supersedes.
 pub fn reconcile<'a>(sets: impl IntoIterator<Item = &'a [Sibling]>) -> Vec<Sibling> {
     let mut out = Vec::new();
     for set in sets {
@@ -97,14 +135,14 @@ pub fn reconcile<'a>(sets: impl IntoIterator<Item = &'a [Sibling]>) -> Vec<Sibli
     out
 }
 
-/// The context a read returns: the join of every version's vector.
+/// The context a read returns: the join of every version's clock (contexts and dots).
 pub fn context(set: &[Sibling]) -> Vv {
-    set.iter().fold(Vv::new(), |acc, s| join(&acc, &s.vv))
+    set.iter().fold(Vv::new(), |acc, s| join(&acc, &s.clock()))
 }
 
 /// Does `set` hold everything of `other` (each of `other`'s versions is in `set` or replaced by one there)?
 pub fn covers(set: &[Sibling], other: &[Sibling]) -> bool {
-    other.iter().all(|o| set.iter().any(|s| descends(&s.vv, &o.vv)))
+    other.iter().all(|o| set.iter().any(|s| s.supersedes(o)))
 }
 
 /// The items of a list column: comma-separated, trimmed, empty ones dropped.
@@ -155,9 +193,10 @@ mod tests {
         e.iter().copied().collect()
     }
 
-    fn sib(e: &[(usize, u64)], items: &str, removed: &[&str]) -> Sibling {
+    fn sib(ctx: &[(usize, u64)], dot: Dot, items: &str, removed: &[&str]) -> Sibling {
         Sibling {
-            vv: vv(e),
+            vv: vv(ctx),
+            dot,
             row: Some(vec![("id".into(), Value::Integer(1)), ("items".into(), Value::Text(items.into()))]),
             removed: removed.iter().map(|s| s.to_string()).collect(),
             op: 0,
@@ -168,20 +207,22 @@ mod tests {
     #[test]
     fn concurrent_versions_are_kept_and_seen_ones_replaced() {
         let mut set = Vec::new();
-        assert!(apply(&mut set, &sib(&[(0, 1)], "milk", &[])));
-        assert!(apply(&mut set, &sib(&[(1, 1)], "eggs", &[])));
+        assert!(apply(&mut set, &sib(&[], (0, 1), "milk", &[])));
+        assert!(apply(&mut set, &sib(&[], (1, 1), "eggs", &[])));
         assert_eq!(set.len(), 2, "two concurrent writes are siblings");
-        assert!(!apply(&mut set, &sib(&[(0, 1)], "milk", &[])), "a version already held changes nothing");
-        assert!(apply(&mut set, &sib(&[(0, 2), (1, 1)], "milk,eggs", &[])));
-        assert_eq!(set.len(), 1, "a write that saw both replaces both");
+        assert!(!apply(&mut set, &sib(&[], (0, 1), "milk", &[])), "a version already held changes nothing");
+        assert!(apply(&mut set, &sib(&[], (0, 2), "tea", &[])), "a blind write by the same actor saw nothing");
+        assert_eq!(set.len(), 3);
+        assert!(apply(&mut set, &sib(&[(0, 2), (1, 1)], (0, 3), "milk,eggs", &[])));
+        assert_eq!(set.len(), 1, "a write that saw them all replaces them");
         assert!(concurrent(&vv(&[(0, 1)]), &vv(&[(1, 1)])));
-        assert_eq!(context(&set), vv(&[(0, 2), (1, 1)]));
+        assert_eq!(context(&set), vv(&[(0, 3), (1, 1)]));
     }
 
     #[test]
     fn union_merge_keeps_removals() {
-        let a = sib(&[(0, 2)], "milk,eggs", &["ham"]);
-        let b = sib(&[(1, 1)], "milk,ham,flour", &[]);
+        let a = sib(&[], (0, 2), "milk,eggs", &["ham"]);
+        let b = sib(&[], (1, 1), "milk,ham,flour", &[]);
         let (row, removed) = merge_union(&[a.clone(), b.clone()], "items").unwrap();
         assert_eq!(row[1].1, Value::Text("milk,eggs,flour".into()));
         assert_eq!(removed, vec!["ham".to_string()]);

@@ -56,7 +56,7 @@ impl Simulation {
                                     Some(r) => r.iter().map(|(_, v)| value_text(v)).collect::<Vec<_>>().join(", "),
                                     None => "(deleted)".into(),
                                 };
-                                vec![k.label(), versions::label(&s.vv, &names), value]
+                                vec![k.label(), versions::label(&s.clock(), &names), value]
                             })
                         })
                         .collect(),
@@ -69,7 +69,11 @@ impl Simulation {
                             .hints
                             .iter()
                             .map(|h| {
-                                vec![c.nodes[h.home].id.clone(), h.key.label(), versions::label(&h.version.vv, &names)]
+                                vec![
+                                    c.nodes[h.home].id.clone(),
+                                    h.key.label(),
+                                    versions::label(&h.version.clock(), &names),
+                                ]
                             })
                             .collect(),
                     });
