@@ -258,7 +258,19 @@ impl Cluster {
                 out.push(send(by, Endpoint::Client(c.client), Msg::Done { op, reply }));
             }
             if c.finished && !c.is_write() && self.spec.read_repair {
-                out.extend(read_repair::repairs(&mut c, by));
+                for a in read_repair::repairs(&mut c, by) {
+                    match a {
+                        // The coordinator's own copy is repaired in place, not through the network.
+                        Action::Send { to, msg: Message::Leaderless(Msg::Repair { key, versions }), .. }
+                            if to == by =>
+                        {
+                            for v in &versions {
+                                self.nodes[node].store(&key, v);
+                            }
+                        }
+                        other => out.push(other),
+                    }
+                }
             }
         }
         if !(c.finished && c.answered.len() == c.sent.len()) {
