@@ -15,10 +15,6 @@ use crate::check::{Anomaly, AnomalyKind};
 use crate::world::sim::Simulation;
 use crate::world::time::to_ms_f64;
 
-fn ended(h: &HistoryEntry) -> Option<Micros> {
-    h.end
-}
-
 /// Every finding of a leaderless run.
 pub fn check(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
     let mut out = stale_reads(sim, cluster);
@@ -42,19 +38,48 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
             spec.w, spec.r, spec.n
         )
     };
+    // Writes by the time they were acknowledged, reads by the time they ended: each read is checked against the
+    // frontier of what had been acknowledged (or returned) before it began, the versions no other of them
+    // supersedes. Seeing a frontier version means seeing every version it superseded, so the check stays linear.
+    let mut writes: Vec<(Micros, usize, &OpRecord, &Sibling)> = sim
+        .history
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.ok())
+        .filter_map(|(i, h)| {
+            let r = cluster.records.get(&i).filter(|r| r.write)?;
+            Some((h.end?, i, r, r.written.as_ref()?))
+        })
+        .collect();
+    writes.sort_by_key(|(end, i, _, _)| (*end, *i));
+    let reads: Vec<(usize, &HistoryEntry, &OpRecord)> = sim
+        .history
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.ok())
+        .filter_map(|(i, h)| cluster.records.get(&i).filter(|r| !r.write).map(|r| (i, h, r)))
+        .collect();
+    let mut by_end: Vec<(Micros, usize, &OpRecord)> =
+        reads.iter().filter_map(|(i, h, r)| Some((h.end?, *i, *r))).collect();
+    by_end.sort_by_key(|(end, i, _)| (*end, *i));
+    let (mut acked, mut returned): (Frontiers, Frontiers) = (BTreeMap::new(), BTreeMap::new());
+    let (mut next_write, mut next_read) = (0, 0);
     let mut out = Vec::new();
-    for (ri, read) in sim.history.iter().enumerate() {
-        let Some(rec) = cluster.records.get(&ri).filter(|r| !r.write && read.ok()) else { continue };
+    for (ri, read, rec) in reads {
+        while let Some((_, wi, wr, v)) = writes.get(next_write).filter(|w| w.0 < read.start) {
+            add(acked.entry(wr.key.clone()).or_default(), v, *wi);
+            next_write += 1;
+        }
+        while let Some((_, pi, pr)) = by_end.get(next_read).filter(|p| p.0 < read.start) {
+            for v in &pr.returned {
+                add(returned.entry(pr.key.clone()).or_default(), v, *pi);
+            }
+            next_read += 1;
+        }
         // 1. An acknowledged write that ended before the read began, not seen.
-        let missed = sim.history.iter().enumerate().find(|(wi, w)| {
-            w.ok()
-                && ended(w).is_some_and(|e| e < read.start)
-                && cluster.records.get(wi).is_some_and(|wr| {
-                    wr.write && wr.key == rec.key && wr.written.as_ref().is_some_and(|v| !seen(&rec.returned, v))
-                })
-        });
-        if let Some((wi, w)) = missed {
-            let wr = &cluster.records[&wi];
+        let missed = acked.get(&rec.key).and_then(|f| f.iter().find(|(v, _)| !seen(&rec.returned, v)));
+        if let Some((_, wi)) = missed {
+            let (wi, w, wr) = (*wi, &sim.history[*wi], &cluster.records[wi]);
             let cause = if !spec.strict() {
                 "the read's replicas and the write's happened not to overlap".to_string()
             } else if !wr.hinted.is_empty() {
@@ -84,15 +109,9 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
             continue;
         }
         // 2. A version an earlier finished read returned, missing now.
-        let earlier = sim.history.iter().enumerate().find_map(|(pi, p)| {
-            let pr = cluster.records.get(&pi).filter(|pr| !pr.write && pr.key == rec.key && p.ok())?;
-            if ended(p).is_none_or(|e| e >= read.start) {
-                return None;
-            }
-            let lost = pr.returned.iter().find(|v| !seen(&rec.returned, v))?;
-            Some((pi, lost.op))
-        });
-        if let Some((pi, wop)) = earlier {
+        let earlier = returned.get(&rec.key).and_then(|f| f.iter().find(|(v, _)| !seen(&rec.returned, v)));
+        if let Some((v, pi)) = earlier {
+            let (pi, wop) = (*pi, v.op);
             let w = &sim.history[wop];
             let cause = if w.end.is_some() && !w.ok() {
                 format!(
@@ -118,6 +137,17 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
         }
     }
     out
+}
+
+/// Per key, the versions no other of them supersedes, each with the operation it came from.
+type Frontiers = BTreeMap<Key, Vec<(Sibling, usize)>>;
+
+fn add(front: &mut Vec<(Sibling, usize)>, v: &Sibling, op: usize) {
+    if front.iter().any(|(f, _)| f.supersedes(v)) {
+        return;
+    }
+    front.retain(|(f, _)| !v.supersedes(f));
+    front.push((v.clone(), op));
 }
 
 pub fn lost_writes(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
@@ -151,79 +181,105 @@ pub fn lost_writes(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
 }
 
 pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
-    let writes: Vec<(usize, &OpRecord)> = cluster
-        .records
-        .iter()
-        .filter(|(op, r)| r.write && r.written.is_some() && sim.history.get(**op).is_some_and(HistoryEntry::ok))
-        .map(|(op, r)| (*op, r))
-        .collect();
-    let mut keys: Vec<&Key> = writes.iter().map(|(_, r)| &r.key).collect();
-    keys.sort();
-    keys.dedup();
+    // Acknowledged writes per key in the order they started. Each joins the frontier of the key's versions so far
+    // (those no later write superseded); a write concurrent with frontier versions joins their episode (merging
+    // episodes it links), and a write that supersedes every frontier version of an episode resolves it.
+    let mut per_key: BTreeMap<&Key, Vec<(usize, &Sibling)>> = BTreeMap::new();
+    for (op, r) in &cluster.records {
+        if let (true, Some(v), true) = (r.write, r.written.as_ref(), sim.history.get(*op).is_some_and(HistoryEntry::ok))
+        {
+            per_key.entry(&r.key).or_default().push((*op, v));
+        }
+    }
     let mut out = Vec::new();
-    for key in keys {
-        let of_key: Vec<(usize, &OpRecord)> = writes.iter().filter(|(_, r)| &r.key == key).copied().collect();
-        // Concurrent pairs, grouped into episodes: writes linked by concurrency are one conflict.
-        let mut groups: Vec<Vec<usize>> = Vec::new();
-        let version = |r: &OpRecord| r.written.clone();
-        for (i, (a, ra)) in of_key.iter().enumerate() {
-            for (b, rb) in &of_key[i + 1..] {
-                let (Some(va), Some(vb)) = (version(ra), version(rb)) else { continue };
-                if !va.concurrent_with(&vb) {
-                    continue;
-                }
-                let ga = groups.iter().position(|g| g.contains(a));
-                let gb = groups.iter().position(|g| g.contains(b));
-                match (ga, gb) {
-                    (Some(x), Some(y)) if x != y => {
-                        let moved = groups.remove(x.max(y));
-                        groups[x.min(y)].extend(moved);
-                    }
-                    (Some(x), None) => groups[x].push(*b),
-                    (None, Some(y)) => groups[y].push(*a),
-                    (None, None) => groups.push(vec![*a, *b]),
-                    _ => {}
+    for (key, writes) in per_key {
+        // Episode of each write (index into `episodes`, merged ones point on), and what resolved each.
+        let mut episodes: Vec<Vec<usize>> = Vec::new();
+        let mut parent: Vec<usize> = Vec::new();
+        let mut resolved: Vec<Option<usize>> = Vec::new();
+        fn root(parent: &[usize], mut e: usize) -> usize {
+            while parent[e] != e {
+                e = parent[e];
+            }
+            e
+        }
+        let mut front: Vec<(&Sibling, usize, usize)> = Vec::new(); // (version, op, episode)
+        for (op, v) in writes {
+            let linked: Vec<usize> =
+                front.iter().filter(|(f, _, _)| v.concurrent_with(f)).map(|(_, _, e)| root(&parent, *e)).collect();
+            let superseded: Vec<usize> =
+                front.iter().filter(|(f, _, _)| v.supersedes(f)).map(|(_, _, e)| root(&parent, *e)).collect();
+            // Episodes whose every frontier version this write supersedes are resolved by it.
+            for e in &superseded {
+                let all = front.iter().filter(|(_, _, x)| root(&parent, *x) == *e).all(|(f, _, _)| v.supersedes(f));
+                if all && episodes[*e].len() > 1 && resolved[*e].is_none() && !linked.contains(e) {
+                    resolved[*e] = Some(op);
                 }
             }
+            let e = match linked.first() {
+                Some(first) => {
+                    for other in &linked[1..] {
+                        if *other != *first {
+                            let moved = std::mem::take(&mut episodes[*other]);
+                            episodes[*first].extend(moved);
+                            parent[*other] = *first;
+                        }
+                    }
+                    episodes[*first].push(op);
+                    *first
+                }
+                None => {
+                    episodes.push(vec![op]);
+                    parent.push(parent.len());
+                    resolved.push(None);
+                    episodes.len() - 1
+                }
+            };
+            front.retain(|(f, _, _)| !v.supersedes(f));
+            front.push((v, op, e));
         }
-        for mut involved in groups {
+        let merged_reads: Vec<(usize, &OpRecord)> = cluster
+            .records
+            .iter()
+            .filter(|(_, r)| !r.write && &r.key == key && r.merged.is_some())
+            .map(|(op, r)| (*op, r))
+            .collect();
+        for (e, mut involved) in episodes.into_iter().enumerate().filter(|(_, v)| v.len() > 1) {
             involved.sort_unstable();
-            let episode: Vec<Sibling> = involved.iter().filter_map(|op| version(&cluster.records[op])).collect();
-            // A later write that had seen all of them resolved the conflict.
-            let resolved = of_key.iter().find(|(op, r)| {
-                !involved.contains(op) && version(r).is_some_and(|v| episode.iter().all(|e| v.supersedes(e)))
-            });
-            let merged_read = cluster.records.iter().find(|(_, r)| {
-                !r.write
-                    && &r.key == key
-                    && r.merged.is_some()
-                    && r.returned.iter().filter(|s| involved.contains(&s.op)).count() > 1
-            });
+            let resolved = resolved[e];
+            let merged_read = merged_reads
+                .iter()
+                .find(|(_, r)| r.returned.iter().filter(|s| involved.binary_search(&s.op).is_ok()).count() > 1);
             let siblings = cluster
                 .nodes
                 .iter()
-                .map(|n| n.data.get(key).map_or(0, |s| s.iter().filter(|v| involved.contains(&v.op)).count()))
+                .map(|n| {
+                    n.data.get(key).map_or(0, |s| s.iter().filter(|v| involved.binary_search(&v.op).is_ok()).count())
+                })
                 .max()
                 .unwrap_or(0);
             let how = match (resolved, merged_read) {
-                (Some((op, _)), Some((rop, r))) => format!(
-                "merged: read #{rop} merged the siblings ({} union) and write #{op} stored the result, replacing them",
-                r.merged.clone().unwrap_or_default()
-            ),
-                (Some((op, _)), None) => format!("resolved: write #{op} had read every sibling and replaced them"),
+                (Some(op), Some((rop, r))) => format!(
+                    "merged: read #{rop} merged the siblings ({} union) and write #{op} stored the result, replacing them",
+                    r.merged.clone().unwrap_or_default()
+                ),
+                (Some(op), None) => format!("resolved: write #{op} had read every sibling and replaced them"),
                 (None, Some((rop, r))) if siblings > 1 => format!(
-                "siblings: {siblings} versions remain on the replicas; read #{rop} merged them in the application ({} \
-                 union), but no write has stored the merge yet",
-                r.merged.clone().unwrap_or_default()
-            ),
+                    "siblings: {siblings} versions remain on the replicas; read #{rop} merged them in the application ({} \
+                     union), but no write has stored the merge yet",
+                    r.merged.clone().unwrap_or_default()
+                ),
                 (None, _) if siblings > 1 => format!("siblings: {siblings} versions of the key remain side by side"),
                 (None, _) => "one of them replaced the other on every replica".to_string(),
             };
-            let names: Vec<String> = involved.iter().map(|op| format!("#{op} ({})", sim.history[*op].sql)).collect();
-            let mut ops = involved.clone();
-            if let Some((op, _)) = resolved {
-                ops.push(*op);
+            const NAMED: usize = 6;
+            let mut names: Vec<String> =
+                involved.iter().take(NAMED).map(|op| format!("#{op} ({})", sim.history[*op].sql)).collect();
+            if involved.len() > NAMED {
+                names.push(format!("and {} more", involved.len() - NAMED));
             }
+            let mut ops = involved.clone();
+            ops.extend(resolved);
             out.push(Anomaly {
                 kind: AnomalyKind::Conflict,
                 detail: format!(
