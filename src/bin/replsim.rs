@@ -125,6 +125,9 @@ mod cli {
             nodes: usize,
             #[arg(long, default_value_t = 100_000)]
             writes: usize,
+            /// Leaderless replication instead (n = 3, w = r = 2): `writes` operations, puts and gets in turn.
+            #[arg(long)]
+            leaderless: bool,
         },
     }
 
@@ -220,11 +223,16 @@ mod cli {
             Cmd::Soak { seeds, from, seed, threads, claim, print } => {
                 soak(SoakArgs { seeds, from, seed, threads, claim, print }, &mut out)
             }
-            Cmd::Bench { nodes, writes } => {
+            Cmd::Bench { nodes, writes, leaderless } => {
                 if !(2..=16).contains(&nodes) {
                     Err("--nodes: expected 2..=16".to_string())
                 } else {
-                    let Some(mut sim) = replsim::bench::prepare_cluster(nodes, writes) else {
+                    let prepared = if leaderless {
+                        replsim::bench::prepare_leaderless(nodes, writes)
+                    } else {
+                        replsim::bench::prepare_cluster(nodes, writes)
+                    };
+                    let Some(mut sim) = prepared else {
                         return 2;
                     };
                     let start = std::time::Instant::now();
