@@ -130,25 +130,6 @@ pub fn method_table(nodes: usize, writes: usize) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn measure_times_the_same_run_as_run_cluster() {
-        let ticks = std::cell::Cell::new(0.0);
-        let clock = || {
-            ticks.set(ticks.get() + 1.0);
-            ticks.get()
-        };
-        let m = measure(3, 200, 2, clock).expect("benchmark scenario is valid");
-        assert_eq!((m.events, m.hash), run_cluster(3, 200));
-        assert!(m.events > 0);
-        // Two clock readings around each `run_to_end`, and nothing else on the clock.
-        assert_eq!((m.secs, ticks.get()), (1.0, 4.0));
-    }
-}
-
 /// The leaderless benchmark (DDIA 5.4): `nodes` replicas, n = 3 (or fewer nodes), w = r = 2, read repair on; a
 /// client coordinated by the first replica and one that coordinates itself, `ops` operations alternating a put
 /// and a get over 1,000 keys.
@@ -184,4 +165,23 @@ pub fn leaderless_scenario(nodes: usize, ops: usize) -> Option<Scenario> {
 pub fn prepare_leaderless(nodes: usize, ops: usize) -> Option<Simulation> {
     let scenario = leaderless_scenario(nodes, ops)?;
     Simulation::with_trace(&scenario, scenario.seed, &[], false).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measure_times_the_same_run_as_run_cluster() {
+        let ticks = std::cell::Cell::new(0.0);
+        let clock = || {
+            ticks.set(ticks.get() + 1.0);
+            ticks.get()
+        };
+        let m = measure(3, 200, 2, clock).expect("benchmark scenario is valid");
+        assert_eq!((m.events, m.hash), run_cluster(3, 200));
+        assert!(m.events > 0);
+        // Two clock readings around each `run_to_end`, and nothing else on the clock.
+        assert_eq!((m.secs, ticks.get()), (1.0, 4.0));
+    }
 }
