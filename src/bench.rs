@@ -231,6 +231,43 @@ pub fn measure_seek(
     })
 }
 
+/// The leaderless benchmark (DDIA 5.4): `nodes` replicas, n = 3 (or fewer nodes), w = r = 2, read repair on; a
+/// client coordinated by the first replica and one that coordinates itself, `ops` operations alternating a put
+/// and a get over 1,000 keys.
+pub fn leaderless_scenario(nodes: usize, ops: usize) -> Option<Scenario> {
+    let every_us = 200;
+    let n = nodes.min(3);
+    let workload: Vec<serde_json::Value> = (0..ops)
+        .map(|i| {
+            let key = i / 2 % 1000;
+            let sql = if i % 2 == 0 {
+                format!("INSERT INTO kv (k, v) VALUES ({key}, {i})")
+            } else {
+                format!("SELECT v FROM kv WHERE k = {key}")
+            };
+            serde_json::json!({"at_us": 1_000 + i as u64 * every_us, "client": if i % 4 < 2 { "coordinated" } else { "direct" }, "sql": sql})
+        })
+        .collect();
+    let v = serde_json::json!({
+        "version": 1, "seed": 42,
+        "until_ms": (ops as u64 * every_us) / 1000 + 2_000,
+        "title": format!("benchmark: {nodes} leaderless replicas, {ops} operations"),
+        "nodes": (0..nodes).map(|i| serde_json::json!({"id": format!("n{}", i + 1), "role": "replica"})).collect::<Vec<_>>(),
+        "replication": {"leaderless": {"n": n, "w": n.min(2), "r": n.min(2)}},
+        "network": {"latency_ms": {"min": 1, "max": 5}},
+        "clients": [{"id": "coordinated", "coordinator": "n1"}, {"id": "direct", "coordinator": "client"}],
+        "schema": ["CREATE TABLE kv (k INTEGER PRIMARY KEY, v INTEGER)"],
+        "workload": workload,
+    });
+    Scenario::from_value(&v).ok()
+}
+
+/// The leaderless benchmark world, ready to run, without a kept trace.
+pub fn prepare_leaderless(nodes: usize, ops: usize) -> Option<Simulation> {
+    let scenario = leaderless_scenario(nodes, ops)?;
+    Simulation::with_trace(&scenario, scenario.seed, &[], false).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

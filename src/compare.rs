@@ -68,6 +68,11 @@ pub struct Figures {
 
 /// Run the scenario once per method (same seed, same workload, same faults).
 pub fn run_all(scenario: &Scenario, seed: u64) -> Result<Vec<Simulation>, SetupError> {
+    if scenario.replication.leaderless.is_some() {
+        return Err(SetupError(
+            "the log-method comparison is about a leader's replication log; leaderless replication has none".into(),
+        ));
+    }
     METHODS
         .iter()
         .map(|m| {
@@ -91,11 +96,12 @@ pub fn figures_all(scenario: &Scenario, seed: u64) -> Result<Vec<Figures>, Setup
 }
 
 pub fn verdict(sim: &Simulation) -> Verdict {
-    let Some(l) = sim.protocol.single_leader().leader() else { return Verdict::Behind { node: "(no leader)".into() } };
-    let leader = &sim.protocol.single_leader().nodes[l];
-    let downstream = sim
-        .protocol
-        .single_leader()
+    let Some(cl) = sim.protocol.single_leader() else {
+        return Verdict::Behind { node: "(not a single-leader run)".into() };
+    };
+    let Some(l) = cl.leader() else { return Verdict::Behind { node: "(no leader)".into() } };
+    let leader = &cl.nodes[l];
+    let downstream = cl
         .nodes
         .iter()
         .filter(|n| n.index != l && n.status != Status::Absent && (n.is_replica() || n.role == Role::Cdc));
@@ -119,10 +125,11 @@ pub fn verdict(sim: &Simulation) -> Verdict {
 }
 
 pub fn figures(sim: &Simulation) -> Figures {
+    let cl = sim.protocol.single_leader();
     use crate::world::trace::MsgKind;
-    let leader = sim.protocol.single_leader().leader();
+    let leader = cl.and_then(|c| c.leader());
     let (mut apply_rows, mut apply_bytes, mut leader_rows_written) = (0, 0, 0);
-    for n in sim.protocol.single_leader().nodes.iter().filter(|n| n.status != Status::Absent) {
+    for n in cl.into_iter().flat_map(|c| c.nodes.iter()).filter(|n| n.status != Status::Absent) {
         let st = n.db.stats();
         if Some(n.index) == leader {
             leader_rows_written = st.rows_written;
@@ -139,11 +146,11 @@ pub fn figures(sim: &Simulation) -> Figures {
         }
     }
     let lags: Vec<u64> =
-        sim.protocol.single_leader().lag_samples.iter().flat_map(|s| s.lags.iter().map(|(_, d)| *d)).collect();
+        cl.into_iter().flat_map(|c| c.lag_samples.iter()).flat_map(|s| s.lags.iter().map(|(_, d)| *d)).collect();
     let max_lag = lags.iter().copied().max().unwrap_or(0);
     let mean_lag = if lags.is_empty() { 0.0 } else { lags.iter().sum::<u64>() as f64 / lags.len() as f64 / 1000.0 };
     let replicator =
-        sim.protocol.single_leader().nodes.iter().find(|n| n.role == Role::Replicator).map(|n| &n.replicator);
+        cl.into_iter().flat_map(|c| c.nodes.iter()).find(|n| n.role == Role::Replicator).map(|n| &n.replicator);
     Figures {
         log: sim.scenario.replication.log,
         records: sim.metrics.records,

@@ -51,6 +51,9 @@ pub const LESSONS: &[Lesson] = &[
     Lesson { name: "trigger-subset", json: include_str!("../scenarios/trigger-subset.json") },
     Lesson { name: "trigger-add-target", json: include_str!("../scenarios/trigger-add-target.json") },
     Lesson { name: "trigger-failover", json: include_str!("../scenarios/trigger-failover.json") },
+    Lesson { name: "leaderless-read-repair", json: include_str!("../scenarios/leaderless-read-repair.json") },
+    Lesson { name: "leaderless-shopping-cart", json: include_str!("../scenarios/leaderless-shopping-cart.json") },
+    Lesson { name: "leaderless-sloppy-quorum", json: include_str!("../scenarios/leaderless-sloppy-quorum.json") },
 ];
 
 /// Lessons about replication log methods: the comparison view offers these (each runs under all four methods).

@@ -29,24 +29,70 @@ pub fn result_json(r: &OpResult) -> Value {
 }
 
 fn history_json(sim: &Simulation, i: usize, h: &HistoryEntry) -> Value {
-    json!({
+    let mut v = json!({
         "index": i,
         "client": sim.clients[h.client].id,
         "op": if h.read { "read" } else { "write" },
         "sql": h.sql,
-        "node": sim.protocol.single_leader().nodes[h.node].id,
+        "node": sim.endpoint_name(crate::protocol::Endpoint::Node(h.node)),
         "start_ms": to_ms_f64(h.start),
         "end_ms": h.end.map(to_ms_f64),
         "ok": h.ok(),
         "result": h.result.as_ref().map_or_else(|| json!({"error": "no answer before the run ended"}), result_json),
-    })
+    });
+    // Leaderless replication: which replicas the operation reached, how many answered, whether w or r was met.
+    if let Some(q) = sim.protocol.leaderless().and_then(|c| c.quorum_json(i)) {
+        v["quorum"] = q;
+    }
+    v
 }
 
 pub fn report_json(sim: &Simulation) -> Value {
-    let nodes: Vec<Value> = sim
-        .protocol
-        .single_leader()
-        .nodes
+    let nodes: Vec<Value> = match sim.protocol.leaderless() {
+        Some(c) => crate::protocol::leaderless::report::nodes_json(c),
+        None => single_leader_nodes(sim),
+    };
+    let history: Vec<Value> = sim.history.iter().enumerate().map(|(i, h)| history_json(sim, i, h)).collect();
+    let anomalies: Vec<Value> = anomalies(sim).iter().map(Anomaly::to_json).collect();
+    let mut per_kind = Map::new();
+    let (mut sent, mut bytes) = (0, 0);
+    for (k, m) in &sim.metrics.per_kind {
+        sent += m.sent;
+        bytes += m.bytes;
+        per_kind.insert(
+            k.name().to_string(),
+            json!({"sent": m.sent, "bytes": m.bytes, "delivered": m.delivered, "dropped": m.dropped}),
+        );
+    }
+    let acked = sim.history.iter().filter(|h| !h.read && h.ok()).count();
+    let mut replication =
+        json!({"mode": sim.scenario.replication.mode.name(), "log": sim.scenario.replication.log.name()});
+    if let Some(l) = &sim.scenario.replication.leaderless {
+        replication = json!({"leaderless": l.to_json()});
+    }
+    json!({
+        "seed": sim.seed,
+        "until_ms": sim.scenario.until_ms,
+        "trace_hash": format!("{:016x}", sim.trace.hash()),
+        "replication": replication,
+        "nodes": nodes,
+        "history": history,
+        "anomalies": anomalies,
+        "metrics": {
+            "events": sim.metrics.events,
+            "trace_events": sim.trace.len(),
+            "messages_sent": sent,
+            "bytes_sent": bytes,
+            "per_kind": per_kind,
+            "writes_acknowledged": acked,
+        },
+    })
+}
+
+/// The per-node fields of a single-leader run.
+fn single_leader_nodes(sim: &Simulation) -> Vec<Value> {
+    let Some(cl) = sim.protocol.single_leader() else { return Vec::new() };
+    cl.nodes
         .iter()
         .filter(|n| n.status != Status::Absent)
         .map(|n| {
@@ -82,37 +128,7 @@ pub fn report_json(sim: &Simulation) -> Value {
             }
             Value::Object(m)
         })
-        .collect();
-    let history: Vec<Value> = sim.history.iter().enumerate().map(|(i, h)| history_json(sim, i, h)).collect();
-    let anomalies: Vec<Value> = anomalies(sim).iter().map(Anomaly::to_json).collect();
-    let mut per_kind = Map::new();
-    let (mut sent, mut bytes) = (0, 0);
-    for (k, m) in &sim.metrics.per_kind {
-        sent += m.sent;
-        bytes += m.bytes;
-        per_kind.insert(
-            k.name().to_string(),
-            json!({"sent": m.sent, "bytes": m.bytes, "delivered": m.delivered, "dropped": m.dropped}),
-        );
-    }
-    let acked = sim.history.iter().filter(|h| !h.read && h.ok()).count();
-    json!({
-        "seed": sim.seed,
-        "until_ms": sim.scenario.until_ms,
-        "trace_hash": format!("{:016x}", sim.trace.hash()),
-        "replication": {"mode": sim.scenario.replication.mode.name(), "log": sim.scenario.replication.log.name()},
-        "nodes": nodes,
-        "history": history,
-        "anomalies": anomalies,
-        "metrics": {
-            "events": sim.metrics.events,
-            "trace_events": sim.trace.len(),
-            "messages_sent": sent,
-            "bytes_sent": bytes,
-            "per_kind": per_kind,
-            "writes_acknowledged": acked,
-        },
-    })
+        .collect()
 }
 
 /// The `--format text` summary.
@@ -120,19 +136,19 @@ pub fn report_text(sim: &Simulation) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     let sc = &sim.scenario;
-    let _ = writeln!(
-        s,
-        "{} — seed {}, {} ms, {} replication, {} log",
-        sc.title.as_deref().unwrap_or("scenario"),
-        sim.seed,
-        sc.until_ms,
-        sc.replication.mode.name(),
-        sc.replication.log.name()
-    );
+    let how = match &sc.replication.leaderless {
+        Some(l) => format!("leaderless replication, n = {}, w = {}, r = {}", l.n, l.w, l.r),
+        None => format!("{} replication, {} log", sc.replication.mode.name(), sc.replication.log.name()),
+    };
+    let _ = writeln!(s, "{} — seed {}, {} ms, {how}", sc.title.as_deref().unwrap_or("scenario"), sim.seed, sc.until_ms);
     let _ = writeln!(s, "trace hash {:016x} ({} events)", sim.trace.hash(), sim.trace.len());
     let _ = writeln!(s, "\nnodes:");
-    let leader_lsn = sim.protocol.single_leader().leader().map_or(0, |l| sim.protocol.single_leader().nodes[l].lsn());
-    for n in sim.protocol.single_leader().nodes.iter().filter(|n| n.status != Status::Absent) {
+    if let Some(c) = sim.protocol.leaderless() {
+        s.push_str(&crate::protocol::leaderless::report::nodes_text(c));
+    }
+    let cl = sim.protocol.single_leader();
+    let leader_lsn = cl.and_then(|c| c.leader().map(|l| c.nodes[l].lsn())).unwrap_or(0);
+    for n in cl.into_iter().flat_map(|c| c.nodes.iter()).filter(|n| n.status != Status::Absent) {
         let rows: usize = n.db.table_names().iter().map(|t| n.db.rows(t).len()).sum();
         let _ = writeln!(
             s,

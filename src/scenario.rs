@@ -50,6 +50,8 @@ pub enum Role {
     Replicator,
     /// A change-data-capture consumer: an external search index fed by the leader's log (or by the replicator).
     Cdc,
+    /// A leaderless (Dynamo-style) replica: takes reads and writes for the keys it is a home of.
+    Replica,
 }
 
 impl Role {
@@ -61,6 +63,7 @@ impl Role {
             Role::Controller => "controller",
             Role::Replicator => "replicator",
             Role::Cdc => "cdc",
+            Role::Replica => "replica",
         }
     }
 
@@ -154,6 +157,8 @@ pub struct ReplicationSpec {
     /// MySQL's MIXED format: a transaction with an unsafe (nondeterministic) statement ships row images instead.
     pub statement_mixed: bool,
     pub trigger: TriggerSpec,
+    /// Leaderless replication (DDIA 5.4) instead of a leader: quorums, read repair, anti-entropy, hinted handoff.
+    pub leaderless: Option<crate::protocol::leaderless::spec::LeaderlessSpec>,
 }
 
 /// Trigger-based replication: what the replicator copies, and how often it looks.
@@ -391,6 +396,7 @@ impl ClientSpec {
             max_lag_ms: 100,
             share_token: false,
             owner_column: "owner".to_string(),
+            leaderless: crate::protocol::leaderless::spec::ClientOptions::default(),
         }
     }
 }
@@ -412,6 +418,8 @@ pub struct ClientSpec {
     pub share_token: bool,
     /// `own-from-leader`: the column that says who owns a row.
     pub owner_column: String,
+    /// Leaderless replication: who coordinates the client's operations, and how it merges siblings.
+    pub leaderless: crate::protocol::leaderless::spec::ClientOptions,
 }
 
 /// Something that happens at a moment of a run: a client statement, a fault, a network change.
@@ -465,6 +473,11 @@ pub enum Command {
         node: String,
         format: u8,
     },
+    /// Leaderless replication: a write without the context of an earlier read (`"blind": true`).
+    BlindSql {
+        client: String,
+        sql: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -517,11 +530,12 @@ impl Command {
             Command::FailoverTo(n) => format!("failover to {n}"),
             Command::CacheGet { client, key } => format!("{client}: cache get {key}"),
             Command::Upgrade { node, format } => format!("upgrade {node} to format {format}"),
+            Command::BlindSql { client, sql } => format!("{client}: {sql} (blind)"),
         }
     }
 
     pub fn is_fault(&self) -> bool {
-        !matches!(self, Command::Sql { .. } | Command::CacheGet { .. })
+        !matches!(self, Command::Sql { .. } | Command::CacheGet { .. } | Command::BlindSql { .. })
     }
 }
 
@@ -753,7 +767,8 @@ impl Scenario {
             return err("until_ms", format!("expected 1..={MAX_UNTIL_MS}, found {until_ms}"));
         }
         let partitions_v = o.arr_or_empty("partitions")?;
-        let mut nodes = parse_nodes(o.arr_or_empty("nodes")?, !partitions_v.is_empty())?;
+        let leaderless = o.get("replication").and_then(|r| r.get("leaderless")).is_some_and(|l| !l.is_null());
+        let mut nodes = parse_nodes(o.arr_or_empty("nodes")?, !partitions_v.is_empty(), leaderless)?;
         let partitions = parse_partitions(partitions_v, &nodes)?;
         if !partitions.is_empty() && nodes.iter().any(|n| n.role == Role::Controller) {
             // The controller watches one replication group; several would need one controller each.
@@ -783,6 +798,11 @@ impl Scenario {
         }
         let failover = parse_failover(o.get("failover"), &mut replication, &nodes)?;
         let clients = parse_clients(o.arr_or_empty("clients")?, &nodes)?;
+        if let Some(spec) = &replication.leaderless {
+            crate::protocol::leaderless::spec::validate(spec, &nodes, &clients, &partitions)?;
+        } else {
+            crate::protocol::leaderless::spec::check_unused(&clients)?;
+        }
         let mut schema = Vec::new();
         for (i, s) in o.arr_or_empty("schema")?.iter().enumerate() {
             schema.push(as_str(s, &format!("schema[{i}]"))?.to_string());
@@ -800,6 +820,15 @@ impl Scenario {
         let mut faults = Vec::new();
         for (i, w) in faults_v.iter().enumerate() {
             faults.push(TimedCommand::from_value(w, &format!("faults[{i}]"), &names)?);
+        }
+        if replication.leaderless.is_none() {
+            if let Some(i) = workload.iter().position(|w| matches!(w.command, Command::BlindSql { .. })) {
+                return err(&format!("workload[{i}].blind"), "only leaderless replication has blind writes");
+            }
+        } else {
+            let listed = (workload.iter().enumerate().map(|(i, c)| (format!("workload[{i}]"), c)))
+                .chain(faults.iter().enumerate().map(|(i, c)| (format!("faults[{i}]"), c)));
+            crate::protocol::leaderless::spec::check_commands(listed)?;
         }
         if workload.len() + faults.len() > MAX_COMMANDS {
             return err("workload", format!("at most {MAX_COMMANDS} timed entries in all"));
@@ -896,6 +925,11 @@ impl Scenario {
                    "trigger": {"poll_ms": r.trigger.poll_ms, "batch": r.trigger.batch, "tables": r.trigger.tables,
                                "where": r.trigger.row_filter}}),
         );
+        if let Some(l) = &r.leaderless {
+            if let Some(Value::Object(rep)) = o.get_mut("replication") {
+                rep.insert("leaderless".into(), l.to_json());
+            }
+        }
         if self.page_size != DEFAULT_PAGE_SIZE as u32 {
             o.insert("page_size".into(), json!(self.page_size));
         }
@@ -927,6 +961,7 @@ impl Scenario {
                 m.insert("max_lag_ms".into(), json!(c.max_lag_ms));
                 m.insert("share_token".into(), json!(c.share_token));
                 m.insert("owner_column".into(), json!(c.owner_column));
+                c.leaderless.write_json(&mut m);
                 Value::Object(m)
             })
             .collect();
@@ -1033,7 +1068,7 @@ fn parse_partitions(arr: &[Value], nodes: &[NodeSpec]) -> Res<Vec<PartitionSpec>
     Ok(out)
 }
 
-fn parse_nodes(arr: &[Value], partitioned: bool) -> Res<Vec<NodeSpec>> {
+fn parse_nodes(arr: &[Value], partitioned: bool, leaderless: bool) -> Res<Vec<NodeSpec>> {
     if arr.is_empty() {
         return err("nodes", "expected at least one node");
     }
@@ -1059,8 +1094,19 @@ fn parse_nodes(arr: &[Value], partitioned: bool) -> Res<Vec<NodeSpec>> {
                 ("controller", Role::Controller),
                 ("replicator", Role::Replicator),
                 ("cdc", Role::Cdc),
+                ("replica", Role::Replica),
             ],
         )?;
+        if (role == Role::Replica) != leaderless {
+            return err(
+                &o.at("role"),
+                if leaderless {
+                    "under leaderless replication every node is a \"replica\" (there is no leader)"
+                } else {
+                    "a \"replica\" node needs leaderless replication (replication.leaderless)"
+                },
+            );
+        }
         let clock = match o.get("clock") {
             None => ClockSpec::default(),
             Some(c) => {
@@ -1104,7 +1150,7 @@ fn parse_nodes(arr: &[Value], partitioned: bool) -> Res<Vec<NodeSpec>> {
         return err("nodes", "expected at most one node with role \"replicator\"");
     }
     let leaders = nodes.iter().filter(|n| n.role == Role::Leader).count();
-    if leaders != 1 && !(partitioned && leaders > 1) {
+    if leaders != 1 && !(partitioned && leaders > 1) && !leaderless {
         return err("nodes", format!("expected exactly one node with role \"leader\", found {leaders}"));
     }
     if nodes.iter().filter(|n| n.role == Role::Controller).count() > 1 {
@@ -1124,6 +1170,7 @@ impl Default for ReplicationSpec {
             log_retention: DEFAULT_LOG_RETENTION,
             statement_mixed: false,
             trigger: TriggerSpec::default(),
+            leaderless: None,
         }
     }
 }
@@ -1140,6 +1187,7 @@ fn parse_replication(v: Option<&Value>) -> Res<ReplicationSpec> {
         "semi_sync_timeout_ms",
         "log_retention",
         "trigger",
+        "leaderless",
     ])?;
     let mode = match o.str_opt("mode")? {
         None => Mode::Async,
@@ -1181,6 +1229,10 @@ fn parse_replication(v: Option<&Value>) -> Res<ReplicationSpec> {
         log_retention,
         statement_mixed: o.bool_or("statement_mixed", false)?,
         trigger,
+        leaderless: match o.get("leaderless") {
+            None => None,
+            Some(l) => Some(crate::protocol::leaderless::spec::parse(l, &o.at("leaderless"))?),
+        },
     })
 }
 
@@ -1372,6 +1424,8 @@ fn parse_clients(arr: &[Value], nodes: &[NodeSpec]) -> Res<Vec<ClientSpec>> {
             "max_lag_ms",
             "share_token",
             "owner_column",
+            "coordinator",
+            "merge",
         ])?;
         let id = parse_id(&o, "id")?;
         if clients.iter().any(|c| c.id == id) {
@@ -1408,6 +1462,7 @@ fn parse_clients(arr: &[Value], nodes: &[NodeSpec]) -> Res<Vec<ClientSpec>> {
             max_lag_ms: o.u64_or("max_lag_ms", 100)?.min(MAX_UNTIL_MS),
             share_token: o.bool_or("share_token", false)?,
             owner_column,
+            leaderless: crate::protocol::leaderless::spec::parse_client(o.get("coordinator"), o.get("merge"), &o.path)?,
         });
     }
     Ok(clients)
@@ -1531,6 +1586,7 @@ impl TimedCommand {
             "cache_get",
             "upgrade",
             "storage_format",
+            "blind",
         ])?;
         let at = match (o.get("at_us"), o.get("at_ms")) {
             (Some(us), _) => as_u64(us, &o.at("at_us"))?,
@@ -1609,7 +1665,11 @@ impl TimedCommand {
                 let client = client_ref(&o, names)?;
                 let sql = o.str_req("sql")?;
                 check_statement(sql).or_else(|e| err(&o.at("sql"), e))?;
-                Command::Sql { client: client.to_string(), sql: sql.to_string() }
+                if o.bool_or("blind", false)? {
+                    Command::BlindSql { client: client.to_string(), sql: sql.to_string() }
+                } else {
+                    Command::Sql { client: client.to_string(), sql: sql.to_string() }
+                }
             }
             ["crash"] => Command::Crash(node_ref(&o, "crash", names)?),
             ["restart"] => Command::Restart(node_ref(&o, "restart", names)?),
@@ -1730,6 +1790,11 @@ impl TimedCommand {
             Command::CacheGet { client, key } => {
                 m.insert("client".into(), json!(client));
                 m.insert("cache_get".into(), json!(key));
+            }
+            Command::BlindSql { client, sql } => {
+                m.insert("client".into(), json!(client));
+                m.insert("sql".into(), json!(sql));
+                m.insert("blind".into(), json!(true));
             }
         }
         Value::Object(m)

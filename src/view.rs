@@ -1,7 +1,7 @@
 //! What the front end draws, computed from the simulation at the current moment. The UI never computes protocol
 //! logic: it renders these structs and turns clicks into commands.
 
-use crate::log_methods::value_text;
+pub(crate) use crate::log_methods::value_text;
 use crate::protocol::single_leader::{Endpoint, Status};
 use crate::world::sim::Simulation;
 use crate::world::time::Micros;
@@ -98,7 +98,7 @@ pub const LOG_TAIL: usize = 6;
 impl Simulation {
     pub fn view(&self) -> ClusterView {
         let now = self.now();
-        let cl = self.protocol.single_leader();
+        let Some(cl) = self.protocol.single_leader() else { return self.leaderless_view() };
         let leader = cl.leader();
         let leader_lsn = leader.map_or(0, |l| cl.nodes[l].lsn());
         let sync_of_leader = leader.and_then(|l| cl.nodes[l].sync_follower());

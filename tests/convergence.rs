@@ -21,9 +21,9 @@ proptest! {
         s.network.reorder = reorder;
         let mut sim = Simulation::new(&s, seed, &[]).unwrap();
         sim.run_to_end();
-        let leader = &sim.protocol.single_leader().nodes[0];
+        let leader = &sim.protocol.single_leader().expect("single-leader run").nodes[0];
         prop_assert_eq!(leader.lsn(), writes as u64, "seed {}", seed);
-        for f in &sim.protocol.single_leader().nodes[1..] {
+        for f in &sim.protocol.single_leader().expect("single-leader run").nodes[1..] {
             prop_assert_eq!(f.lsn(), leader.lsn(), "seed {}: {} lsn", seed, &f.id);
             prop_assert_eq!(f.db.rows("kv"), leader.db.rows("kv"), "seed {}: {} rows", seed, &f.id);
         }
@@ -43,8 +43,8 @@ proptest! {
         });
         let mut sim = Simulation::new(&s, seed, &[]).unwrap();
         sim.run_to_end();
-        let leader = &sim.protocol.single_leader().nodes[0];
-        for f in &sim.protocol.single_leader().nodes[1..] {
+        let leader = &sim.protocol.single_leader().expect("single-leader run").nodes[0];
+        for f in &sim.protocol.single_leader().expect("single-leader run").nodes[1..] {
             prop_assert_eq!(f.db.rows("kv"), leader.db.rows("kv"), "seed {}: {}", seed, &f.id);
         }
     }

@@ -14,7 +14,7 @@ mod common;
 use common::{lesson, regressions, run};
 
 fn node(sim: &Simulation, id: &str) -> usize {
-    sim.protocol.single_leader().nodes.iter().position(|n| n.id == id).expect("node")
+    sim.protocol.single_leader().expect("single-leader run").nodes.iter().position(|n| n.id == id).expect("node")
 }
 
 fn kinds(sim: &Simulation) -> Vec<String> {
@@ -24,7 +24,7 @@ fn kinds(sim: &Simulation) -> Vec<String> {
 /// The (id, name) rows of the final leader's `users` table: an independent view of which writes survived.
 fn surviving_rows(sim: &Simulation) -> Vec<(i64, String)> {
     let l = final_leader(sim).expect("a leader");
-    sim.protocol.single_leader().nodes[l]
+    sim.protocol.single_leader().expect("single-leader run").nodes[l]
         .db
         .rows("users")
         .into_iter()
@@ -62,15 +62,18 @@ fn ch5_1_a_crashed_leader_is_replaced_and_clients_follow() {
     let s = lesson("failover-lost-writes");
     let sim = run(&s, s.seed);
     let n2 = node(&sim, "n2");
-    let leader = sim.protocol.single_leader().leader().expect("a leader at the end");
+    let leader = sim.protocol.single_leader().expect("single-leader run").leader().expect("a leader at the end");
     assert_ne!(leader, node(&sim, "n1"), "the old leader does not lead again");
-    assert!(sim.protocol.single_leader().nodes[leader].epoch >= 2, "the new leader leads a newer epoch");
+    assert!(
+        sim.protocol.single_leader().expect("single-leader run").nodes[leader].epoch >= 2,
+        "the new leader leads a newer epoch"
+    );
     assert!(sim.trace.events().iter().any(|e| matches!(e, TraceEvent::ElectionStarted { .. })));
     assert!(
         sim.trace
             .events()
             .iter()
-            .any(|e| matches!(e, TraceEvent::LeaderLearned { leader: l, .. } if **l == *sim.protocol.single_leader().nodes[leader].id)),
+            .any(|e| matches!(e, TraceEvent::LeaderLearned { leader: l, .. } if **l == *sim.protocol.single_leader().expect("single-leader run").nodes[leader].id)),
         "clients discover the new leader"
     );
     let late_ok = sim.history.iter().filter(|h| h.start > 2_500_000 && h.ok()).count();
@@ -84,12 +87,15 @@ fn ch5_1_the_old_leader_steps_down_and_discards_its_unreplicated_writes() {
     let s = lesson("failover-lost-writes");
     let sim = run(&s, s.seed);
     let n1 = node(&sim, "n1");
-    assert_eq!(sim.protocol.single_leader().nodes[n1].role, replsim::scenario::Role::Follower);
+    assert_eq!(
+        sim.protocol.single_leader().expect("single-leader run").nodes[n1].role,
+        replsim::scenario::Role::Follower
+    );
     assert!(sim.trace.events().iter().any(|e| matches!(e, TraceEvent::Discarded { node, .. } if &**node == "n1")));
     let l = final_leader(&sim).unwrap();
     assert_eq!(
-        sim.protocol.single_leader().nodes[n1].db.rows("users"),
-        sim.protocol.single_leader().nodes[l].db.rows("users"),
+        sim.protocol.single_leader().expect("single-leader run").nodes[n1].db.rows("users"),
+        sim.protocol.single_leader().expect("single-leader run").nodes[l].db.rows("users"),
         "rebuilt from the new leader"
     );
 }
@@ -146,7 +152,10 @@ fn ch5_1_without_epochs_two_leaders_take_writes_and_with_epochs_they_do_not() {
     assert!(sb[0].detail.contains("n1") && sb[0].detail.contains("n2"));
     let with = run(&lesson("split-brain-epochs"), s.seed);
     assert!(split_brain(&with).is_empty(), "seed {}: epochs stop the second leader", s.seed);
-    assert!(with.protocol.single_leader().nodes[node(&with, "n1")].role == replsim::scenario::Role::Follower);
+    assert!(
+        with.protocol.single_leader().expect("single-leader run").nodes[node(&with, "n1")].role
+            == replsim::scenario::Role::Follower
+    );
 }
 
 // DDIA 5.1 split brain guard: shutting down one leader; the bad design shuts down both.
@@ -154,15 +163,21 @@ fn ch5_1_without_epochs_two_leaders_take_writes_and_with_epochs_they_do_not() {
 fn ch5_1_split_brain_guards_shut_down_one_or_both() {
     let older = run(&lesson("split-brain-shutdown-older"), 7);
     assert_eq!(
-        older.protocol.single_leader().nodes[node(&older, "n1")].status,
+        older.protocol.single_leader().expect("single-leader run").nodes[node(&older, "n1")].status,
         Status::Crashed,
         "the older leader goes"
     );
-    assert_eq!(older.protocol.single_leader().leader(), Some(node(&older, "n2")));
+    assert_eq!(older.protocol.single_leader().expect("single-leader run").leader(), Some(node(&older, "n2")));
     let both = run(&lesson("split-brain-shutdown-both"), 7);
-    assert_eq!(both.protocol.single_leader().nodes[node(&both, "n1")].status, Status::Crashed);
-    assert_eq!(both.protocol.single_leader().nodes[node(&both, "n2")].status, Status::Crashed);
-    assert_eq!(both.protocol.single_leader().leader(), None, "nobody leads");
+    assert_eq!(
+        both.protocol.single_leader().expect("single-leader run").nodes[node(&both, "n1")].status,
+        Status::Crashed
+    );
+    assert_eq!(
+        both.protocol.single_leader().expect("single-leader run").nodes[node(&both, "n2")].status,
+        Status::Crashed
+    );
+    assert_eq!(both.protocol.single_leader().expect("single-leader run").leader(), None, "nobody leads");
     assert!(both.trace.events().iter().filter(|e| matches!(e, TraceEvent::ShutDown { .. })).count() >= 2);
 }
 
@@ -172,8 +187,8 @@ fn ch5_1_fencing_keeps_the_stale_leaders_writes_off_the_replicas() {
     let sim = run(&lesson("split-brain-fencing"), 7);
     let (n2, n3) = (node(&sim, "n2"), node(&sim, "n3"));
     assert_eq!(
-        sim.protocol.single_leader().nodes[n3].db.rows("users"),
-        sim.protocol.single_leader().nodes[n2].db.rows("users"),
+        sim.protocol.single_leader().expect("single-leader run").nodes[n3].db.rows("users"),
+        sim.protocol.single_leader().expect("single-leader run").nodes[n2].db.rows("users"),
         "n3 follows only the newer token"
     );
     assert!(!kinds(&sim).contains(&"divergence".to_string()));
@@ -184,7 +199,7 @@ const JOIN_SEEDS: std::ops::Range<u64> = 0..12;
 
 /// The `id` of every row of `users` on node `n`.
 fn user_ids(sim: &Simulation, n: usize) -> Vec<i64> {
-    sim.protocol.single_leader().nodes[n]
+    sim.protocol.single_leader().expect("single-leader run").nodes[n]
         .db
         .rows("users")
         .into_iter()
@@ -201,13 +216,13 @@ fn ch5_1_a_new_follower_from_a_snapshot_catches_up_exactly() {
         let sim = run(&s, seed);
         let n4 = node(&sim, "n4");
         assert_eq!(
-            sim.protocol.single_leader().nodes[n4].lsn(),
-            sim.protocol.single_leader().nodes[0].lsn(),
+            sim.protocol.single_leader().expect("single-leader run").nodes[n4].lsn(),
+            sim.protocol.single_leader().expect("single-leader run").nodes[0].lsn(),
             "seed {seed}"
         );
         assert_eq!(
-            sim.protocol.single_leader().nodes[n4].db.rows("users"),
-            sim.protocol.single_leader().nodes[0].db.rows("users"),
+            sim.protocol.single_leader().expect("single-leader run").nodes[n4].db.rows("users"),
+            sim.protocol.single_leader().expect("single-leader run").nodes[0].db.rows("users"),
             "seed {seed}"
         );
         let ev = sim.trace.events();
@@ -233,8 +248,13 @@ fn ch5_1_a_naive_file_copy_is_inconsistent() {
     for seed in std::iter::once(s.seed).chain(JOIN_SEEDS) {
         let sim = run(&s, seed);
         let n4 = node(&sim, "n4");
-        assert_eq!(sim.protocol.single_leader().nodes[n4].status, Status::Halted, "seed {seed}");
-        let error = sim.protocol.single_leader().nodes[n4].halt_error.clone().unwrap_or_default();
+        assert_eq!(
+            sim.protocol.single_leader().expect("single-leader run").nodes[n4].status,
+            Status::Halted,
+            "seed {seed}"
+        );
+        let error =
+            sim.protocol.single_leader().expect("single-leader run").nodes[n4].halt_error.clone().unwrap_or_default();
         let missing: i64 = error
             .split_once("no such row: users key ")
             .and_then(|(_, k)| k.parse().ok())
@@ -242,8 +262,8 @@ fn ch5_1_a_naive_file_copy_is_inconsistent() {
         assert!(user_ids(&sim, 0).contains(&missing), "seed {seed}: the leader has user {missing}");
         assert!(!user_ids(&sim, n4).contains(&missing), "seed {seed}: the copy never got user {missing}");
         assert_ne!(
-            sim.protocol.single_leader().nodes[n4].db.rows("users"),
-            sim.protocol.single_leader().nodes[0].db.rows("users"),
+            sim.protocol.single_leader().expect("single-leader run").nodes[n4].db.rows("users"),
+            sim.protocol.single_leader().expect("single-leader run").nodes[0].db.rows("users"),
             "seed {seed}: n4 stays behind"
         );
     }
@@ -261,10 +281,13 @@ fn ch5_1_a_follower_beyond_the_retained_log_gets_a_snapshot() {
         .iter()
         .any(|e| matches!(e, TraceEvent::SnapshotInstalled { node, .. } if &**node == "n3")));
     assert_eq!(
-        sim.protocol.single_leader().nodes[n3].db.rows("users"),
-        sim.protocol.single_leader().nodes[0].db.rows("users")
+        sim.protocol.single_leader().expect("single-leader run").nodes[n3].db.rows("users"),
+        sim.protocol.single_leader().expect("single-leader run").nodes[0].db.rows("users")
     );
-    assert!(sim.protocol.single_leader().nodes[0].log.len() <= 10, "the leader keeps only its retention");
+    assert!(
+        sim.protocol.single_leader().expect("single-leader run").nodes[0].log.len() <= 10,
+        "the leader keeps only its retention"
+    );
 }
 
 // DDIA 5.1 failover by a controller.
@@ -276,8 +299,11 @@ fn ch5_1_a_controller_appoints_the_most_up_to_date_follower() {
         TraceEvent::Appointed { node, .. } => Some(node.to_string()),
         _ => None,
     });
-    let leader = sim.protocol.single_leader().leader().expect("a leader");
-    assert_eq!(appointed.as_deref(), Some(sim.protocol.single_leader().nodes[leader].id.as_str()));
+    let leader = sim.protocol.single_leader().expect("single-leader run").leader().expect("a leader");
+    assert_eq!(
+        appointed.as_deref(),
+        Some(sim.protocol.single_leader().expect("single-leader run").nodes[leader].id.as_str())
+    );
 }
 
 // DDIA 5.1 planned failover: no acknowledged write is lost.
@@ -285,9 +311,12 @@ fn ch5_1_a_controller_appoints_the_most_up_to_date_follower() {
 fn ch5_1_planned_failover_hands_over_without_losing_writes() {
     let s = lesson("planned-failover");
     let sim = run(&s, s.seed);
-    assert_eq!(sim.protocol.single_leader().leader(), Some(node(&sim, "n2")));
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").leader(), Some(node(&sim, "n2")));
     assert!(lost_writes(&sim).is_empty());
-    assert_eq!(sim.protocol.single_leader().nodes[node(&sim, "n1")].role, replsim::scenario::Role::Follower);
+    assert_eq!(
+        sim.protocol.single_leader().expect("single-leader run").nodes[node(&sim, "n1")].role,
+        replsim::scenario::Role::Follower
+    );
 }
 
 // DDIA 5.1 semi-synchronous: when the synchronous follower fails, an asynchronous one is made synchronous.

@@ -35,7 +35,13 @@ fn run_capped(sim: &mut Simulation, until: u64, cap: u64) -> u64 {
 }
 
 fn polls(sim: &Simulation) -> u64 {
-    sim.protocol.single_leader().nodes.iter().find(|n| n.role == Role::Replicator).map_or(0, |n| n.replicator.polls)
+    sim.protocol
+        .single_leader()
+        .expect("single-leader run")
+        .nodes
+        .iter()
+        .find(|n| n.role == Role::Replicator)
+        .map_or(0, |n| n.replicator.polls)
 }
 
 // Postmortem: every answer saying "more are waiting" started the next poll at once, and on a duplicating network

@@ -103,7 +103,7 @@ fn two_leaders_in_one_epoch_are_caught() {
     let mut sim = Simulation::new(&s, s.seed, &[]).expect("starts");
     sim.run_until(200_000);
     let mut monitor = Monitor::new();
-    let c = sim.protocol.single_leader();
+    let c = sim.protocol.single_leader().expect("single-leader run");
     let leader = c.leader().expect("a leader");
     let epoch = c.nodes[leader].leader_since.expect("leads").0;
     // Pretend another node led this epoch before.

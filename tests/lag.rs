@@ -123,7 +123,7 @@ fn ch5_2_sticky_reads_reroute_when_the_replica_fails() {
     let s = lesson("lag-sticky-failure");
     let sim = run(&s, s.seed);
     let carol = sim.clients.iter().position(|c| c.id == "carol").unwrap();
-    let n2 = sim.protocol.single_leader().nodes.iter().position(|n| n.id == "n2").unwrap();
+    let n2 = sim.protocol.single_leader().expect("single-leader run").nodes.iter().position(|n| n.id == "n2").unwrap();
     let late: Vec<&HistoryEntry> =
         sim.history.iter().filter(|h| h.client == carol && h.start > 2_000_000 && h.ok()).collect();
     assert!(!late.is_empty() && late.iter().all(|h| h.node != n2), "carol now reads elsewhere");
@@ -163,10 +163,10 @@ fn ch5_2_partitioned_failover_checkers_stay_within_a_partition() {
         assert!(!all.contains(&k.to_string()), "{k} across partitions is not an anomaly: {all:?}");
     }
     // Each partition holds only its own rows.
-    let n1 = sim.protocol.single_leader().nodes.iter().position(|n| n.id == "n1").unwrap();
-    let m1 = sim.protocol.single_leader().nodes.iter().position(|n| n.id == "m1").unwrap();
-    assert_eq!(sim.protocol.single_leader().nodes[n1].db.rows("messages").len(), 1);
-    assert_eq!(sim.protocol.single_leader().nodes[m1].db.rows("messages").len(), 1);
+    let n1 = sim.protocol.single_leader().expect("single-leader run").nodes.iter().position(|n| n.id == "n1").unwrap();
+    let m1 = sim.protocol.single_leader().expect("single-leader run").nodes.iter().position(|n| n.id == "m1").unwrap();
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[n1].db.rows("messages").len(), 1);
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[m1].db.rows("messages").len(), 1);
 }
 
 // DDIA 5.2 consistent prefix reads: the rule on a hand-written history (a causal chain across two partitions).

@@ -17,7 +17,13 @@ mod common;
 use common::{lesson, regressions, run};
 
 fn node(sim: &Simulation, id: &str) -> usize {
-    sim.protocol.single_leader().nodes.iter().position(|n| n.id == id).unwrap_or_else(|| panic!("no node {id}"))
+    sim.protocol
+        .single_leader()
+        .expect("single-leader run")
+        .nodes
+        .iter()
+        .position(|n| n.id == id)
+        .unwrap_or_else(|| panic!("no node {id}"))
 }
 
 fn divergences(sim: &Simulation) -> Vec<String> {
@@ -29,7 +35,7 @@ fn with_log(name: &str, log: LogKind) -> Scenario {
 }
 
 fn texts(sim: &Simulation, id: &str, table: &str, column: &str) -> Vec<String> {
-    sim.protocol.single_leader().nodes[node(sim, id)]
+    sim.protocol.single_leader().expect("single-leader run").nodes[node(sim, id)]
         .db
         .rows(table)
         .into_iter()
@@ -51,8 +57,11 @@ fn ch5_1_statement_now_and_rand_diverge() {
     assert!(!d.is_empty(), "statement-based NOW()/RAND() should diverge, seed 7");
     assert!(d.iter().any(|x| x.contains("n3")), "n3 (clock 2.5 s ahead) differs: {d:?}");
     let l = node(&sim, "n1");
-    let diffs =
-        row_diffs(&sim, &sim.protocol.single_leader().nodes[l], &sim.protocol.single_leader().nodes[node(&sim, "n3")]);
+    let diffs = row_diffs(
+        &sim,
+        &sim.protocol.single_leader().expect("single-leader run").nodes[l],
+        &sim.protocol.single_leader().expect("single-leader run").nodes[node(&sim, "n3")],
+    );
     // The 'desk' row was written with literal values: it is the same everywhere.
     assert!(diffs
         .iter()
@@ -73,7 +82,7 @@ fn ch5_1_logical_now_and_rand_converge() {
 fn ch5_1_substitution_fixes_statement_divergence() {
     let sim = run(&lesson("statement-substitution"), 7);
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
-    let shipped: Vec<String> = sim.protocol.single_leader().nodes[0]
+    let shipped: Vec<String> = sim.protocol.single_leader().expect("single-leader run").nodes[0]
         .log
         .iter()
         .filter_map(|e| match &e.record {
@@ -90,7 +99,7 @@ fn ch5_1_mixed_format_ships_unsafe_statements_as_rows() {
     let sim = run(&lesson("statement-mixed"), 7);
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
     let (mut rows, mut statements, mut mixed) = (0, 0, 0);
-    for e in &sim.protocol.single_leader().nodes[0].log {
+    for e in &sim.protocol.single_leader().expect("single-leader run").nodes[0].log {
         match &e.record {
             LogRecord::Mixed { parts } if parts.iter().all(|p| matches!(p, MixedPart::Rows { .. })) => {
                 for p in parts {
@@ -118,7 +127,10 @@ fn ch5_1_mixed_format_ships_unsafe_statements_as_rows() {
 #[test]
 fn ch5_1_mixed_format_decides_per_statement_in_one_ordered_record() {
     let sim = run(&lesson("statement-mixed"), 7);
-    let last = sim.protocol.single_leader().nodes[0].log.back().expect("alice's transaction is the last record");
+    let last = sim.protocol.single_leader().expect("single-leader run").nodes[0]
+        .log
+        .back()
+        .expect("alice's transaction is the last record");
     let LogRecord::Mixed { parts } = &last.record else { panic!("a MIXED record: {:?}", last.record) };
     let shape: Vec<String> = parts
         .iter()
@@ -137,7 +149,7 @@ fn ch5_1_mixed_format_decides_per_statement_in_one_ordered_record() {
         ]
     );
     let MixedPart::Rows { changes, .. } = &parts[1] else { unreachable!() };
-    let leader_coupon = sim.protocol.single_leader().nodes[0]
+    let leader_coupon = sim.protocol.single_leader().expect("single-leader run").nodes[0]
         .db
         .rows("orders")
         .into_iter()
@@ -171,7 +183,7 @@ fn ch5_1_mixed_format_decides_per_statement_in_one_ordered_record() {
     for f in ["n2", "n3"] {
         assert_eq!(texts(&sim, f, "orders", "item"), texts(&sim, "n1", "orders", "item"), "{f}");
         let coupons = |id: &str| -> Vec<Value> {
-            sim.protocol.single_leader().nodes[node(&sim, id)]
+            sim.protocol.single_leader().expect("single-leader run").nodes[node(&sim, id)]
                 .db
                 .rows("orders")
                 .into_iter()
@@ -187,8 +199,8 @@ fn ch5_1_mixed_format_decides_per_statement_in_one_ordered_record() {
     let plain = run(&plain, 7);
     let diffs = row_diffs(
         &plain,
-        &plain.protocol.single_leader().nodes[0],
-        &plain.protocol.single_leader().nodes[node(&plain, "n2")],
+        &plain.protocol.single_leader().expect("single-leader run").nodes[0],
+        &plain.protocol.single_leader().expect("single-leader run").nodes[node(&plain, "n2")],
     );
     assert!(
         diffs.iter().any(|r| r.key == Value::Integer(4) && r.differing_columns() == vec!["coupon".to_string()]),
@@ -216,8 +228,8 @@ fn ch5_1_wal_followers_build_identical_pages() {
     s.faults.clear();
     let sim = run(&s, 3);
     assert!(divergences(&sim).is_empty());
-    let leader = &sim.protocol.single_leader().nodes[0];
-    for f in &sim.protocol.single_leader().nodes[1..] {
+    let leader = &sim.protocol.single_leader().expect("single-leader run").nodes[0];
+    for f in &sim.protocol.single_leader().expect("single-leader run").nodes[1..] {
         assert_eq!(f.lsn(), leader.lsn());
         assert!(leader.db.pages_equal(&f.db), "{} pages differ from the leader's", f.id);
     }
@@ -229,13 +241,17 @@ fn ch5_1_wal_followers_build_identical_pages() {
 #[test]
 fn ch5_1_wal_follower_on_another_storage_format_halts() {
     let sim = run(&lesson("wal-rolling-upgrade"), 3);
-    let n3 = &sim.protocol.single_leader().nodes[node(&sim, "n3")];
+    let n3 = &sim.protocol.single_leader().expect("single-leader run").nodes[node(&sim, "n3")];
     assert_eq!(n3.status, Status::Halted);
     let e = n3.halt_error.clone().unwrap_or_default();
     assert!(e.contains("format 1") && e.contains("format 2"), "the error names both versions: {e}");
     assert_eq!(n3.storage_format, 2);
-    let n2 = &sim.protocol.single_leader().nodes[node(&sim, "n2")];
-    assert_eq!(n2.lsn(), sim.protocol.single_leader().nodes[0].lsn(), "the follower on the leader's format keeps up");
+    let n2 = &sim.protocol.single_leader().expect("single-leader run").nodes[node(&sim, "n2")];
+    assert_eq!(
+        n2.lsn(),
+        sim.protocol.single_leader().expect("single-leader run").nodes[0].lsn(),
+        "the follower on the leader's format keeps up"
+    );
 }
 
 // DDIA 5.1 Logical log: "decoupled from the storage engine internals ... the leader and the follower can run different
@@ -245,16 +261,20 @@ fn ch5_1_logical_rolling_upgrade_converges_on_the_new_format() {
     let sim = run(&lesson("logical-rolling-upgrade"), 3);
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
     let l = replsim::check::failover::final_leader(&sim).expect("leader");
-    assert_eq!(sim.protocol.single_leader().nodes[l].id, "n2", "the upgraded follower took over");
-    for n in sim.protocol.single_leader().nodes.iter().filter(|n| n.is_replica()) {
+    assert_eq!(
+        sim.protocol.single_leader().expect("single-leader run").nodes[l].id,
+        "n2",
+        "the upgraded follower took over"
+    );
+    for n in sim.protocol.single_leader().expect("single-leader run").nodes.iter().filter(|n| n.is_replica()) {
         assert_eq!(n.storage_format, 2, "{}", n.id);
         assert_eq!(n.db.storage_format(), 2, "{}", n.id);
-        assert_eq!(n.lsn(), sim.protocol.single_leader().nodes[l].lsn(), "{}", n.id);
+        assert_eq!(n.lsn(), sim.protocol.single_leader().expect("single-leader run").nodes[l].lsn(), "{}", n.id);
         assert_eq!(n.status, Status::Running, "{}", n.id);
     }
     // The WAL version of the same upgrade breaks.
     let wal = run(&with_log("logical-rolling-upgrade", LogKind::Wal), 3);
-    assert!(wal.protocol.single_leader().nodes.iter().any(|n| n.status == Status::Halted));
+    assert!(wal.protocol.single_leader().expect("single-leader run").nodes.iter().any(|n| n.status == Status::Halted));
 }
 
 // DDIA 5.1 Logical log: "easier for external applications to parse ... change data capture" — a search index fed by the
@@ -263,7 +283,7 @@ fn ch5_1_logical_rolling_upgrade_converges_on_the_new_format() {
 fn ch5_1_cdc_consumer_indexes_exactly_the_leaders_rows() {
     let sim = run(&lesson("cdc-search-index"), 5);
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
-    let c = &sim.protocol.single_leader().nodes[node(&sim, "search")];
+    let c = &sim.protocol.single_leader().expect("single-leader run").nodes[node(&sim, "search")];
     assert_eq!(c.role, Role::Cdc);
     let index = c.search.as_ref().expect("index");
     let keys: Vec<&String> = index.docs.keys().collect();
@@ -281,7 +301,7 @@ fn ch5_1_cdc_consumer_indexes_exactly_the_leaders_rows() {
 fn ch5_1_cdc_consumer_halts_on_statement_and_wal_logs() {
     for log in [LogKind::Statement, LogKind::Wal] {
         let sim = run(&with_log("cdc-search-index", log), 5);
-        let c = &sim.protocol.single_leader().nodes[node(&sim, "search")];
+        let c = &sim.protocol.single_leader().expect("single-leader run").nodes[node(&sim, "search")];
         assert_eq!(c.status, Status::Halted, "{log:?}");
         assert!(c.halt_error.as_deref().unwrap_or("").contains("change data capture needs row changes"));
     }
@@ -297,10 +317,13 @@ fn ch5_1_trigger_replication_copies_exactly_the_filtered_subset() {
     names.sort();
     assert_eq!(names, vec!["Anouk", "Bram", "Daan"], "NL customers only (Cas moved to DE, Bram moved to NL)");
     assert!(
-        sim.protocol.single_leader().nodes[node(&sim, "n2")].db.rows("orders").is_empty(),
+        sim.protocol.single_leader().expect("single-leader run").nodes[node(&sim, "n2")].db.rows("orders").is_empty(),
         "orders are not replicated"
     );
-    let index = sim.protocol.single_leader().nodes[node(&sim, "search")].search.clone().expect("index");
+    let index = sim.protocol.single_leader().expect("single-leader run").nodes[node(&sim, "search")]
+        .search
+        .clone()
+        .expect("index");
     assert_eq!(index.docs.len(), 3);
     assert_eq!(index.search("cas"), Vec::<String>::new());
 }
@@ -343,7 +366,7 @@ fn ch5_1_trigger_replication_follows_moved_keys_and_quoted_names() {
     let sim = run(&s, 5);
     assert!(sim.history.iter().all(|h| h.ok()), "{:?}", sim.history.iter().map(|h| &h.result).collect::<Vec<_>>());
     let rows = |id: &str| -> Vec<String> {
-        let mut r: Vec<String> = sim.protocol.single_leader().nodes[node(&sim, id)]
+        let mut r: Vec<String> = sim.protocol.single_leader().expect("single-leader run").nodes[node(&sim, id)]
             .db
             .rows("order \"items\"")
             .iter()
@@ -361,7 +384,9 @@ fn ch5_1_trigger_replication_follows_moved_keys_and_quoted_names() {
 
 fn sim_leader_changes(s: &Scenario) -> Vec<Vec<(String, Value)>> {
     let sim = run(s, 9);
-    sim.protocol.single_leader().nodes[0].db.rows(replsim::protocol::single_leader::CHANGES_TABLE)
+    sim.protocol.single_leader().expect("single-leader run").nodes[0]
+        .db
+        .rows(replsim::protocol::single_leader::CHANGES_TABLE)
 }
 
 // DDIA 5.1 Implementation of Replication Logs: `replsim compare` runs the four methods side by side on one workload.
@@ -421,8 +446,8 @@ proptest! {
             let sim = run(&random_workload(seed, log, false), seed);
             let d = divergences(&sim);
             prop_assert!(d.is_empty(), "seed {seed} {log:?}: {d:?}");
-            let leader = &sim.protocol.single_leader().nodes[0];
-            for f in sim.protocol.single_leader().nodes.iter().filter(|n| n.is_replica() && n.index != 0) {
+            let leader = &sim.protocol.single_leader().expect("single-leader run").nodes[0];
+            for f in sim.protocol.single_leader().expect("single-leader run").nodes.iter().filter(|n| n.is_replica() && n.index != 0) {
                 prop_assert_eq!(f.lsn(), leader.lsn(), "seed {} {:?} {}", seed, log, &f.id);
                 if log == LogKind::Wal {
                     prop_assert!(leader.db.pages_equal(&f.db), "seed {seed}: pages of {} differ", f.id);
@@ -436,10 +461,10 @@ proptest! {
     #[test]
     fn ch5_1_storage_format_matters_only_to_wal(seed in 0u64..1_000_000) {
         let wal = run(&random_workload(seed, LogKind::Wal, true), seed);
-        prop_assert_eq!(wal.protocol.single_leader().nodes[1].status, Status::Halted, "seed {}", seed);
+        prop_assert_eq!(wal.protocol.single_leader().expect("single-leader run").nodes[1].status, Status::Halted, "seed {}", seed);
         let logical = run(&random_workload(seed, LogKind::Logical, true), seed);
         prop_assert!(divergences(&logical).is_empty(), "seed {seed}");
-        prop_assert_eq!(logical.protocol.single_leader().nodes[1].lsn(), logical.protocol.single_leader().nodes[0].lsn(), "seed {}", seed);
+        prop_assert_eq!(logical.protocol.single_leader().expect("single-leader run").nodes[1].lsn(), logical.protocol.single_leader().expect("single-leader run").nodes[0].lsn(), "seed {}", seed);
     }
 }
 
@@ -454,8 +479,11 @@ fn ch5_1_autoincrement_under_concurrent_writers_diverges_with_statements_only() 
     assert_eq!(leader_items, vec!["alice: book", "bob: lamp", "bob: desk"], "alice took id 1 before bob");
     let follower_items = texts(&sim, "n2", "orders", "item");
     assert_eq!(follower_items, vec!["bob: lamp", "alice: book", "bob: desk"], "replayed in commit order");
-    let diffs =
-        row_diffs(&sim, &sim.protocol.single_leader().nodes[l], &sim.protocol.single_leader().nodes[node(&sim, "n2")]);
+    let diffs = row_diffs(
+        &sim,
+        &sim.protocol.single_leader().expect("single-leader run").nodes[l],
+        &sim.protocol.single_leader().expect("single-leader run").nodes[node(&sim, "n2")],
+    );
     assert_eq!(diffs.len(), 2);
     for log in [LogKind::Wal, LogKind::Logical, LogKind::Trigger] {
         let other = run(&with_log("statement-autoincrement", log), 13);
@@ -505,8 +533,12 @@ fn lines_with(sim: &Simulation, word: &str) -> Vec<String> {
 
 /// Rows of `table` on node `id`, as sorted text (for comparing replicas).
 fn table_text(sim: &Simulation, id: &str, table: &str) -> Vec<String> {
-    let mut rows: Vec<String> =
-        sim.protocol.single_leader().nodes[node(sim, id)].db.rows(table).iter().map(|r| format!("{r:?}")).collect();
+    let mut rows: Vec<String> = sim.protocol.single_leader().expect("single-leader run").nodes[node(sim, id)]
+        .db
+        .rows(table)
+        .iter()
+        .map(|r| format!("{r:?}"))
+        .collect();
     rows.sort();
     rows
 }
@@ -521,7 +553,7 @@ fn ch5_1_trigger_replication_follows_a_failover() {
     let (n1, n2, n3, r) = (node(&sim, "n1"), node(&sim, "n2"), node(&sim, "n3"), node(&sim, "replicator"));
     let leader = replsim::check::failover::final_leader(&sim).expect("a leader");
     assert_eq!(leader, n3, "the most up-to-date follower (it has ada's new balance) won");
-    let l = &sim.protocol.single_leader().nodes[n3];
+    let l = &sim.protocol.single_leader().expect("single-leader run").nodes[n3];
     assert_eq!(l.epoch, 3, "n2 stood first, for epoch 2, and lost: n3 is less behind");
     // Capture on the new leader: triggers, and numbering that continues after what it applied as a target.
     let schema = l.db.schema().join("\n");
@@ -530,8 +562,8 @@ fn ch5_1_trigger_replication_follows_a_failover() {
     assert_eq!(l.changes_era, 3);
     assert_eq!(l.db.autoincrement_sequence(CHANGES_TABLE), Some(4), "dan's insert is change 4 of era 3");
     // The replicator follows n3, with n1 and n2 as its targets, both confirmed at n3's last change.
-    let rep = &sim.protocol.single_leader().nodes[r].replicator;
-    assert_eq!(sim.protocol.single_leader().nodes[r].leader, Some(n3));
+    let rep = &sim.protocol.single_leader().expect("single-leader run").nodes[r].replicator;
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[r].leader, Some(n3));
     assert_eq!((rep.era, rep.base), (3, ChangePos { era: 1, seq: 3 }));
     assert_eq!(rep.targets, vec![n2, n1]);
     assert_eq!(rep.acked.get(&n1).map(|a| a.0), Some(4));
@@ -571,11 +603,18 @@ fn ch5_1_trigger_targets_at_the_new_leaders_base_continue_from_their_position() 
     let (n2, n3) = (node(&sim, "n2"), node(&sim, "n3"));
     let leader = replsim::check::failover::final_leader(&sim).expect("a leader");
     let other = if leader == n2 { n3 } else { n2 };
-    assert_eq!(sim.protocol.single_leader().nodes[leader].capture_base, ChangePos { era: 1, seq: 3 });
-    assert_eq!(sim.protocol.single_leader().nodes[other].changes_era, 2, "the other target adopted the new era");
+    assert_eq!(
+        sim.protocol.single_leader().expect("single-leader run").nodes[leader].capture_base,
+        ChangePos { era: 1, seq: 3 }
+    );
+    assert_eq!(
+        sim.protocol.single_leader().expect("single-leader run").nodes[other].changes_era,
+        2,
+        "the other target adopted the new era"
+    );
     assert!(lines_with(&sim, "copy").is_empty(), "no copies: {:?}", lines_with(&sim, "copy"));
     assert!(lines_with(&sim, "install").is_empty());
-    let id = |i: usize| sim.protocol.single_leader().nodes[i].id.clone();
+    let id = |i: usize| sim.protocol.single_leader().expect("single-leader run").nodes[i].id.clone();
     assert_eq!(table_text(&sim, &id(other), "accounts"), table_text(&sim, &id(leader), "accounts"));
     assert!(texts(&sim, &id(other), "accounts", "name").contains(&"dan".to_string()), "the new leader's write arrived");
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
@@ -746,12 +785,18 @@ fn ch5_1_trigger_new_target_gets_an_initial_copy_then_the_changes() {
     names.sort();
     assert_eq!(names, vec!["Anouk", "Bram", "Eva"]);
     assert_eq!(table_text(&sim, "n3", "customers"), table_text(&sim, "n2", "customers"));
-    assert!(sim.protocol.single_leader().nodes[n3].db.rows("orders").is_empty(), "orders are not replicated");
-    assert_eq!(sim.protocol.single_leader().nodes[n3].lsn(), sim.protocol.single_leader().nodes[n1].lsn());
-    assert!(sim.protocol.single_leader().nodes[r].replicator.targets.contains(&n3));
+    assert!(
+        sim.protocol.single_leader().expect("single-leader run").nodes[n3].db.rows("orders").is_empty(),
+        "orders are not replicated"
+    );
     assert_eq!(
-        sim.protocol.single_leader().nodes[n3].applied_seq,
-        sim.protocol.single_leader().nodes[node(&sim, "n2")].applied_seq
+        sim.protocol.single_leader().expect("single-leader run").nodes[n3].lsn(),
+        sim.protocol.single_leader().expect("single-leader run").nodes[n1].lsn()
+    );
+    assert!(sim.protocol.single_leader().expect("single-leader run").nodes[r].replicator.targets.contains(&n3));
+    assert_eq!(
+        sim.protocol.single_leader().expect("single-leader run").nodes[n3].applied_seq,
+        sim.protocol.single_leader().expect("single-leader run").nodes[node(&sim, "n2")].applied_seq
     );
     assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
     // Deterministic: the same scenario and seed give the same trace.
@@ -766,15 +811,15 @@ fn ch5_1_trigger_new_target_gets_an_initial_copy_then_the_changes() {
 fn ch5_1_trigger_planned_failover_hands_over_without_shipping_the_log() {
     let sim = run(&with_log("logical-rolling-upgrade", LogKind::Trigger), 3);
     let l = replsim::check::failover::final_leader(&sim).expect("leader");
-    assert_eq!(sim.protocol.single_leader().nodes[l].id, "n2");
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[l].id, "n2");
     assert!(lines_with(&sim, "halt").is_empty(), "{:?}", lines_with(&sim, "halt"));
     assert!(lines_with(&sim, " replicate lsn ").is_empty(), "nothing of the leader's own log was shipped");
     assert!(lines_with(&sim, "copy").is_empty(), "no target needed a copy: {:?}", lines_with(&sim, "copy"));
     for id in ["n1", "n3"] {
-        let n = &sim.protocol.single_leader().nodes[node(&sim, id)];
+        let n = &sim.protocol.single_leader().expect("single-leader run").nodes[node(&sim, id)];
         assert_eq!(
             (n.changes_era, n.lsn()),
-            (2, sim.protocol.single_leader().nodes[l].lsn()),
+            (2, sim.protocol.single_leader().expect("single-leader run").nodes[l].lsn()),
             "{id} continued into era 2"
         );
         assert_eq!(table_text(&sim, id, "users"), table_text(&sim, "n2", "users"), "{id}");

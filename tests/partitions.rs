@@ -10,7 +10,7 @@ mod common;
 use common::{lesson, run};
 
 fn node(sim: &Simulation, id: &str) -> usize {
-    sim.protocol.single_leader().nodes.iter().position(|n| n.id == id).expect("node")
+    sim.protocol.single_leader().expect("single-leader run").nodes.iter().position(|n| n.id == id).expect("node")
 }
 
 /// The consistent-prefix lesson (p1: n1 leads n2, p2: m1 leads m2; messages by author: Poons in p1, Cake in p2)
@@ -41,24 +41,25 @@ fn ch5_1_failover_to_a_second_partition_node_hands_over_that_partition_only() {
     let sim = run(&s, s.seed);
     let (n1, n2, m1, m2) = (node(&sim, "n1"), node(&sim, "n2"), node(&sim, "m1"), node(&sim, "m2"));
     // p1 is untouched: n1 still leads it, in its first epoch, and n2 still follows n1.
-    assert_eq!(sim.protocol.single_leader().leader_of(0), Some(n1));
-    assert_eq!(sim.protocol.single_leader().nodes[n1].role, Role::Leader);
-    assert_eq!(sim.protocol.single_leader().nodes[n1].epoch, 1);
-    assert_eq!(sim.protocol.single_leader().nodes[n2].leader, Some(n1));
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").leader_of(0), Some(n1));
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[n1].role, Role::Leader);
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[n1].epoch, 1);
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[n2].leader, Some(n1));
     // p2 changed hands: m2 leads it in a new epoch of p2's own, m1 follows m2.
-    assert_eq!(sim.protocol.single_leader().leader_of(1), Some(m2));
-    assert_eq!(sim.protocol.single_leader().nodes[m2].role, Role::Leader);
-    assert_eq!(sim.protocol.single_leader().nodes[m2].epoch, 2);
-    assert_eq!(sim.protocol.single_leader().nodes[m1].role, Role::Follower);
-    assert_eq!(sim.protocol.single_leader().nodes[m1].leader, Some(m2));
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").leader_of(1), Some(m2));
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[m2].role, Role::Leader);
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[m2].epoch, 2);
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[m1].role, Role::Follower);
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[m1].leader, Some(m2));
     // One leadership change in all: n1 leads from start to end.
     assert!(sim
         .protocol
         .single_leader()
+        .expect("single-leader run")
         .leader_spans
         .iter()
         .any(|(l, from, until)| *l == n1 && *from == 0 && until.is_none()));
-    assert!(!sim.protocol.single_leader().leader_spans.iter().any(|(l, _, _)| *l == n2));
+    assert!(!sim.protocol.single_leader().expect("single-leader run").leader_spans.iter().any(|(l, _, _)| *l == n2));
     // Writes after the handover: Cake's (p2) acknowledged by m2, Poons's (p1) still by n1.
     let by = |body: &str, author: &str| {
         let h = sim.history.iter().find(|h| h.sql.contains(author) && h.sql.contains(body)).expect("the write");
@@ -80,10 +81,10 @@ fn ch5_1_failover_to_with_its_partition_leaderless_promotes_it_there_only() {
     .unwrap();
     let sim = run(&s, s.seed);
     let (n1, m2) = (node(&sim, "n1"), node(&sim, "m2"));
-    assert_eq!(sim.protocol.single_leader().leader_of(0), Some(n1));
-    assert_eq!(sim.protocol.single_leader().nodes[n1].epoch, 1);
-    assert_eq!(sim.protocol.single_leader().leader_of(1), Some(m2));
-    assert_eq!(sim.protocol.single_leader().nodes[m2].epoch, 2);
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").leader_of(0), Some(n1));
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[n1].epoch, 1);
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").leader_of(1), Some(m2));
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[m2].epoch, 2);
 }
 
 // DDIA 5.1 setting up new followers, on a partitioned database: the new node joins one partition, copies that
@@ -106,31 +107,37 @@ fn ch5_1_add_node_with_a_group_joins_only_that_partition() {
     let sim = run(&s, s.seed);
     let (n1, n2, m1, m2, m3) =
         (node(&sim, "n1"), node(&sim, "n2"), node(&sim, "m1"), node(&sim, "m2"), node(&sim, "m3"));
-    assert_eq!(sim.protocol.single_leader().partition_of[m3], 1);
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").partition_of[m3], 1);
     // Membership: p2's replicas know m3; p1's do not; m3 follows p2's leader.
     for r in [m1, m2, m3] {
         assert!(
-            sim.protocol.single_leader().nodes[r].members.contains(&m3),
+            sim.protocol.single_leader().expect("single-leader run").nodes[r].members.contains(&m3),
             "{} knows m3",
-            sim.protocol.single_leader().nodes[r].id
+            sim.protocol.single_leader().expect("single-leader run").nodes[r].id
         );
     }
     for r in [n1, n2] {
         assert!(
-            !sim.protocol.single_leader().nodes[r].members.contains(&m3),
+            !sim.protocol.single_leader().expect("single-leader run").nodes[r].members.contains(&m3),
             "{} must not know m3",
-            sim.protocol.single_leader().nodes[r].id
+            sim.protocol.single_leader().expect("single-leader run").nodes[r].id
         );
     }
-    assert_eq!(sim.protocol.single_leader().nodes[m3].members, sim.protocol.single_leader().nodes[m1].members);
-    assert_eq!(sim.protocol.single_leader().nodes[m3].leader, Some(m1));
+    assert_eq!(
+        sim.protocol.single_leader().expect("single-leader run").nodes[m3].members,
+        sim.protocol.single_leader().expect("single-leader run").nodes[m1].members
+    );
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[m3].leader, Some(m1));
     // Data: p2's rows only (Cake's answer), the same as p2's leader; Poons's question lives in p1.
     assert_eq!(authors(&sim, m3), vec!["Cake"]);
     assert_eq!(
-        sim.protocol.single_leader().nodes[m3].db.rows("messages"),
-        sim.protocol.single_leader().nodes[m1].db.rows("messages")
+        sim.protocol.single_leader().expect("single-leader run").nodes[m3].db.rows("messages"),
+        sim.protocol.single_leader().expect("single-leader run").nodes[m1].db.rows("messages")
     );
-    assert_eq!(sim.protocol.single_leader().nodes[m3].lsn(), sim.protocol.single_leader().nodes[m1].lsn());
+    assert_eq!(
+        sim.protocol.single_leader().expect("single-leader run").nodes[m3].lsn(),
+        sim.protocol.single_leader().expect("single-leader run").nodes[m1].lsn()
+    );
     assert_eq!(authors(&sim, n1), vec!["Poons"]);
     // Routing: reads of p1 never go to m3; some reads of p2 do, and see Cake's row there.
     let reader = sim.clients.iter().position(|c| c.id == "reader").unwrap();
@@ -153,11 +160,11 @@ fn ch5_1_add_node_without_a_group_joins_the_first_partition() {
             .unwrap();
     let sim = run(&s, s.seed);
     let (n1, m1, n3) = (node(&sim, "n1"), node(&sim, "m1"), node(&sim, "n3"));
-    assert_eq!(sim.protocol.single_leader().partition_of[n3], 0);
-    assert_eq!(sim.protocol.single_leader().nodes[n3].leader, Some(n1));
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").partition_of[n3], 0);
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[n3].leader, Some(n1));
     assert!(
-        sim.protocol.single_leader().nodes[n1].members.contains(&n3)
-            && !sim.protocol.single_leader().nodes[m1].members.contains(&n3)
+        sim.protocol.single_leader().expect("single-leader run").nodes[n1].members.contains(&n3)
+            && !sim.protocol.single_leader().expect("single-leader run").nodes[m1].members.contains(&n3)
     );
     assert_eq!(authors(&sim, n3), vec!["Poons"]);
 }
@@ -213,7 +220,7 @@ fn ch5_1_add_node_group_round_trips_through_json_and_links() {
     // The replay from the link runs the same: m4 joins p2.
     let mut sim = Simulation::new(&decoded.scenario, decoded.seed, &decoded.commands).unwrap();
     sim.run_to_end();
-    assert_eq!(sim.protocol.single_leader().partition_of[node(&sim, "m4")], 1);
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").partition_of[node(&sim, "m4")], 1);
     assert_eq!(authors(&sim, node(&sim, "m4")), vec!["Cake"]);
 }
 
@@ -225,12 +232,16 @@ fn ch5_2_lag_samples_compare_each_replica_with_its_own_partitions_leader() {
         let s = lesson(name);
         let sim = run(&s, s.seed);
         let (n2, m2) = (node(&sim, "n2"), node(&sim, "m2"));
-        assert!(!sim.protocol.single_leader().lag_samples.is_empty());
-        for sample in &sim.protocol.single_leader().lag_samples {
+        assert!(!sim.protocol.single_leader().expect("single-leader run").lag_samples.is_empty());
+        for sample in &sim.protocol.single_leader().expect("single-leader run").lag_samples {
             // Every follower in a sample is of the sampling leader's group, and each group's sample names
             // exactly its own follower.
             assert!(
-                sample.lags.iter().all(|(n, _)| sim.protocol.single_leader().partition_of[*n] == sample.group),
+                sample
+                    .lags
+                    .iter()
+                    .all(|(n, _)| sim.protocol.single_leader().expect("single-leader run").partition_of[*n]
+                        == sample.group),
                 "{name}: {sample:?}"
             );
             let expected = if sample.group == 0 { n2 } else { m2 };
@@ -238,13 +249,14 @@ fn ch5_2_lag_samples_compare_each_replica_with_its_own_partitions_leader() {
         }
         for g in [0, 1] {
             assert!(
-                sim.protocol.single_leader().lag_samples.iter().any(|s| s.group == g),
+                sim.protocol.single_leader().expect("single-leader run").lag_samples.iter().any(|s| s.group == g),
                 "{name}: samples of group {g}"
             );
         }
         let max = |node: usize| {
             sim.protocol
                 .single_leader()
+                .expect("single-leader run")
                 .lag_samples
                 .iter()
                 .flat_map(|s| s.lags.iter())

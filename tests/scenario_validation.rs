@@ -71,7 +71,7 @@ fn structure_errors_are_explained() {
     assert_eq!(err("[]"), "expected an object, found an array");
     assert_eq!(
         err(&OK.replace(r#""role": "leader""#, r#""role": "boss""#)),
-        r#"nodes[0].role: expected one of leader | follower | cache | controller | replicator | cdc, found "boss""#
+        r#"nodes[0].role: expected one of leader | follower | cache | controller | replicator | cdc | replica, found "boss""#
     );
     assert_eq!(
         err(&OK.replace(r#"{"id": "n2", "role": "follower"}"#, r#"{"id": "n2", "role": "leader"}"#)),
@@ -221,13 +221,17 @@ fn a_pause_longer_than_the_run_lasts_to_its_end() {
     // Past validation (a person's command, or a Scenario built in code): 584 million years, from 100 ms on.
     let mut sim = Simulation::new(&s, 1, &[pause("n3", ms(100), u64::MAX / 1000)]).unwrap();
     sim.run_to_end();
-    assert_eq!(sim.protocol.single_leader().nodes[2].status, Status::Paused, "n3 is still paused at the end");
+    assert_eq!(
+        sim.protocol.single_leader().expect("single-leader run").nodes[2].status,
+        Status::Paused,
+        "n3 is still paused at the end"
+    );
     let resumed = sim.trace.events().iter().any(|e| matches!(e, TraceEvent::Resumed { .. }));
     assert!(!resumed, "the pause never ended");
     // The control: a pause that fits in the run does end.
     let mut sim = Simulation::new(&s, 1, &[pause("n3", ms(100), 300)]).unwrap();
     sim.run_to_end();
-    assert_eq!(sim.protocol.single_leader().nodes[2].status, Status::Running);
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[2].status, Status::Running);
     // In a file the bound is the longest run, and the error names the field.
     let with = |d: u64| {
         OK.replace(r#"{"at_ms": 700, "heal": true}"#, &format!(r#"{{"at_ms": 700, "pause": "n3", "for_ms": {d}}}"#))
@@ -279,7 +283,7 @@ fn nodes_added_by_commands_count_against_max_nodes() {
     let full = Scenario::from_json_str(&add_nodes(room)).expect("up to the bound");
     let mut sim = Simulation::new(&full, 1, &[]).unwrap();
     sim.run_to_end();
-    assert_eq!(sim.protocol.single_leader().nodes.len(), MAX_NODES);
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes.len(), MAX_NODES);
     assert_eq!(
         err(&add_nodes(room + 1)),
         format!(

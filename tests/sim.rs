@@ -14,7 +14,7 @@ mod common;
 use common::{lesson, run};
 
 fn rows(sim: &Simulation, node: usize, table: &str) -> Vec<Vec<(String, replsim::sql::Value)>> {
-    sim.protocol.single_leader().nodes[node].db.rows(table)
+    sim.protocol.single_leader().expect("single-leader run").nodes[node].db.rows(table)
 }
 
 // Determinism: a run is a pure function of (scenario, seed, commands).
@@ -40,10 +40,10 @@ fn ch5_1_fault_free_async_cluster_converges() {
     let sim = run(&s, s.seed);
     let leader_rows = rows(&sim, 0, "users");
     assert_eq!(leader_rows.len(), 16);
-    for f in 1..sim.protocol.single_leader().nodes.len() {
+    for f in 1..sim.protocol.single_leader().expect("single-leader run").nodes.len() {
         assert_eq!(
-            sim.protocol.single_leader().nodes[f].lsn(),
-            sim.protocol.single_leader().nodes[0].lsn(),
+            sim.protocol.single_leader().expect("single-leader run").nodes[f].lsn(),
+            sim.protocol.single_leader().expect("single-leader run").nodes[0].lsn(),
             "follower {f} lsn"
         );
         assert_eq!(rows(&sim, f, "users"), leader_rows, "follower {f} rows");
@@ -57,13 +57,17 @@ fn ch5_1_crashed_follower_catches_up_after_restart() {
     let s = lesson("follower-catch-up");
     let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
     sim.run_until(1_700_000);
-    assert_eq!(sim.protocol.single_leader().nodes[2].status, Status::Crashed);
-    let behind = sim.protocol.single_leader().nodes[0].lsn() - sim.protocol.single_leader().nodes[2].lsn();
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[2].status, Status::Crashed);
+    let behind = sim.protocol.single_leader().expect("single-leader run").nodes[0].lsn()
+        - sim.protocol.single_leader().expect("single-leader run").nodes[2].lsn();
     assert!(behind >= 5, "n3 should have missed writes while down, missed {behind}");
-    let before_crash = sim.protocol.single_leader().nodes[2].lsn();
+    let before_crash = sim.protocol.single_leader().expect("single-leader run").nodes[2].lsn();
     assert!(before_crash > 0, "n3 applied some entries before crashing, and keeps them");
     sim.run_to_end();
-    assert_eq!(sim.protocol.single_leader().nodes[2].lsn(), sim.protocol.single_leader().nodes[0].lsn());
+    assert_eq!(
+        sim.protocol.single_leader().expect("single-leader run").nodes[2].lsn(),
+        sim.protocol.single_leader().expect("single-leader run").nodes[0].lsn()
+    );
     assert_eq!(rows(&sim, 2, "users"), rows(&sim, 0, "users"));
     let fetched = sim.trace.events().iter().any(|e| matches!(e, replsim::world::trace::TraceEvent::Sent { from, kind: replsim::world::trace::MsgKind::Fetch, .. } if &**from == "n3"));
     assert!(fetched, "the restarted follower asks for what it missed");
@@ -76,7 +80,8 @@ fn ch5_1_partitioned_follower_converges_after_heal() {
     let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
     sim.run_until(1_500_000);
     assert!(
-        sim.protocol.single_leader().nodes[2].lsn() < sim.protocol.single_leader().nodes[0].lsn(),
+        sim.protocol.single_leader().expect("single-leader run").nodes[2].lsn()
+            < sim.protocol.single_leader().expect("single-leader run").nodes[0].lsn(),
         "cut off from the leader, n3 falls behind"
     );
     sim.run_to_end();
@@ -155,13 +160,17 @@ fn ch5_1_sync_mode_blocks_writes_while_a_follower_is_down() {
     let s = lesson("sync-blocks");
     let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
     sim.run_until(1_800_000);
-    let waiting = sim.protocol.single_leader().nodes[0].waiting_writes();
+    let waiting = sim.protocol.single_leader().expect("single-leader run").nodes[0].waiting_writes();
     assert!(waiting > 0, "writes after the crash wait for n3");
     let acked_during_outage =
         sim.history.iter().filter(|h| h.start > 800_000 && h.end.is_some_and(|e| e < 1_800_000) && h.ok()).count();
     assert_eq!(acked_during_outage, 0, "no write is acknowledged while a sync follower is down");
     sim.run_to_end();
-    assert_eq!(sim.protocol.single_leader().nodes[0].waiting_writes(), 0, "after the restart, held writes complete");
+    assert_eq!(
+        sim.protocol.single_leader().expect("single-leader run").nodes[0].waiting_writes(),
+        0,
+        "after the restart, held writes complete"
+    );
 }
 
 // DDIA 5.1 asynchronous replication: the leader acknowledges before followers have the write.
@@ -258,8 +267,8 @@ fn ch5_1_followers_refuse_client_writes() {
     let s = Scenario::from_json_str(&text).unwrap();
     let mut sim = Simulation::new(&s, 1, &[]).unwrap();
     sim.run_until(10);
-    sim.protocol.single_leader_mut().clients[0].target = 1; // pretend the client was misrouted to n2
-    sim.protocol.single_leader_mut().clients[0].targets[0] = 1;
+    sim.protocol.single_leader_mut().expect("single-leader run").clients[0].target = 1; // pretend the client was misrouted to n2
+    sim.protocol.single_leader_mut().expect("single-leader run").clients[0].targets[0] = 1;
     let cmd = replsim::scenario::TimedCommand {
         at: 20,
         command: Command::Sql { client: "rogue".into(), sql: "INSERT INTO users (name) VALUES ('x')".into() },
@@ -324,11 +333,11 @@ fn a_new_command_discards_the_persons_later_commands() {
     assert_eq!(p.user_commands().len(), 1);
     p.seek(1_200_000);
     assert_eq!(
-        p.sim().protocol.single_leader().nodes[2].status,
+        p.sim().protocol.single_leader().expect("single-leader run").nodes[2].status,
         Status::Running,
         "the discarded crash of n3 never happens"
     );
-    assert_eq!(p.sim().protocol.single_leader().nodes[1].status, Status::Crashed);
+    assert_eq!(p.sim().protocol.single_leader().expect("single-leader run").nodes[1].status, Status::Crashed);
 }
 
 #[test]
@@ -336,12 +345,16 @@ fn pause_holds_messages_until_resume() {
     let s = lesson("leader-pause");
     let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
     sim.run_until(1_000_000);
-    assert_eq!(sim.protocol.single_leader().nodes[0].status, Status::Paused);
-    let lsn_during = sim.protocol.single_leader().nodes[0].lsn();
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[0].status, Status::Paused);
+    let lsn_during = sim.protocol.single_leader().expect("single-leader run").nodes[0].lsn();
     sim.run_until(1_290_000);
-    assert_eq!(sim.protocol.single_leader().nodes[0].lsn(), lsn_during, "a paused leader commits nothing");
+    assert_eq!(
+        sim.protocol.single_leader().expect("single-leader run").nodes[0].lsn(),
+        lsn_during,
+        "a paused leader commits nothing"
+    );
     sim.run_to_end();
-    assert_eq!(sim.protocol.single_leader().nodes[0].status, Status::Running);
+    assert_eq!(sim.protocol.single_leader().expect("single-leader run").nodes[0].status, Status::Running);
     assert_eq!(rows(&sim, 1, "users"), rows(&sim, 0, "users"));
 }
 
@@ -472,8 +485,15 @@ fn playback_seeks_through_checkpoints_to_the_exact_world() {
         assert_eq!(got.trace.hash(), want.trace.hash(), "trace hash after seeking to {t}");
         assert_eq!(got.trace.events(), want.trace.events(), "kept trace after seeking to {t}");
         assert_eq!(got.history.to_vec(), want.history.to_vec(), "history after seeking to {t}");
-        let rows =
-            |s: &Simulation| s.protocol.single_leader().nodes.iter().map(|n| n.db.rows("kv")).collect::<Vec<_>>();
+        let rows = |s: &Simulation| {
+            s.protocol
+                .single_leader()
+                .expect("single-leader run")
+                .nodes
+                .iter()
+                .map(|n| n.db.rows("kv"))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(rows(got), rows(&want), "rows after seeking to {t}");
     }
 }

@@ -39,7 +39,7 @@ fn convergence_catches_a_replica_that_differs() {
     sim.run_to_end();
     let monitor = Monitor::new();
     assert_eq!(monitor.at_end(&sim, Some(0)), Ok(()), "a healthy run converges");
-    let c = sim.protocol.single_leader_mut();
+    let c = sim.protocol.single_leader_mut().expect("single-leader run");
     let follower = c.nodes.iter().position(|n| !n.is_leader() && n.is_replica()).expect("a follower");
     let table = c.nodes[follower].db.table_names().into_iter().next().expect("a table");
     c.nodes[follower].bootstrap(&format!("DELETE FROM {table}")).expect("deletes");
@@ -53,7 +53,7 @@ fn convergence_catches_a_replica_left_behind() {
     let s = lesson("basics-async");
     let mut sim = Simulation::new(&s, s.seed, &[]).expect("starts");
     sim.run_to_end();
-    let c = sim.protocol.single_leader_mut();
+    let c = sim.protocol.single_leader_mut().expect("single-leader run");
     let follower = c.nodes.iter().position(|n| !n.is_leader() && n.is_replica()).expect("a follower");
     c.nodes[follower].log.pop_back().expect("it applied something");
     let v = Monitor::new().at_end(&sim, Some(0)).expect_err("the follower behind is caught");

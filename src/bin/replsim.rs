@@ -80,6 +80,19 @@ mod cli {
         },
         /// List the scenario library.
         Lessons,
+        /// Leaderless replication: the probability that a read t ms after an acknowledged write sees it, over many
+        /// seeds (the PBS staleness curve), for the scenario's replicas, n, w, r and network.
+        Staleness {
+            scenario: String,
+            /// Runs (seeds 0..N).
+            #[arg(long, default_value_t = 1000)]
+            seeds: u64,
+            /// Points in time after the acknowledgement, in ms (default: 0 to twice the largest network delay).
+            #[arg(long, value_delimiter = ',')]
+            at: Vec<u64>,
+            #[arg(long, value_enum, default_value = "text")]
+            format: Format,
+        },
         /// Run SQL statements on a single node and print its tables as JSON; interactive without --file.
         Sql {
             #[arg(long)]
@@ -112,6 +125,9 @@ mod cli {
             nodes: usize,
             #[arg(long, default_value_t = 100_000)]
             writes: usize,
+            /// Leaderless replication instead (n = 3, w = r = 2): `writes` operations, puts and gets in turn.
+            #[arg(long)]
+            leaderless: bool,
         },
         /// Long runs in the playback (what the page does): seek to the end of a run of --seconds with a write every
         /// --every-ms on 3 nodes, then seek to random moments; prints time and memory (Linux: from /proc).
@@ -135,6 +151,49 @@ mod cli {
                 .ok_or_else(|| format!("no lesson {name:?}: see `replsim lessons`"));
         }
         std::fs::read_to_string(arg).map_err(|e| format!("cannot read {arg}: {e}"))
+    }
+
+    fn staleness(arg: &str, seeds: u64, at: &[u64], format: Format, out: &mut impl Write) -> Result<(), String> {
+        use replsim::protocol::leaderless::staleness;
+        let text = load(arg)?;
+        let s = replsim::scenario::Scenario::from_json_str(&text).map_err(|e| format!("{arg}: {e}"))?;
+        let Some(spec) = s.replication.leaderless.clone() else {
+            return Err(format!("{arg}: the staleness curve is about leaderless replication (replication.leaderless)"));
+        };
+        let ts = if at.is_empty() { staleness::default_points(&s) } else { at.to_vec() };
+        let points = staleness::curve(&s, &ts, 0..seeds).map_err(|e| format!("{arg}: {e}"))?;
+        match format {
+            Format::Json => {
+                let pts: Vec<serde_json::Value> = points
+                    .iter()
+                    .map(|p| serde_json::json!({"t_ms": p.t_ms, "fresh": p.fresh, "runs": p.runs, "probability": p.probability()}))
+                    .collect();
+                let v = serde_json::json!({"n": spec.n, "w": spec.w, "r": spec.r, "points": pts});
+                let _ = writeln!(out, "{v}");
+            }
+            Format::Text => {
+                let _ = writeln!(
+                    out,
+                    "n = {}, w = {}, r = {} ({}), {seeds} seeds: P(read t ms after the acknowledgement sees the write)",
+                    spec.n,
+                    spec.w,
+                    spec.r,
+                    if spec.strict() { "w + r > n" } else { "w + r <= n" }
+                );
+                for p in &points {
+                    let bar = "#".repeat((p.probability() * 40.0).round() as usize);
+                    let _ = writeln!(
+                        out,
+                        "  t = {:>5} ms  {:>6.3}  {:>5}/{:<5} {bar}",
+                        p.t_ms,
+                        p.probability(),
+                        p.fresh,
+                        p.runs
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     fn simulate(arg: &str, seed: Option<u64>, until_ms: Option<u64>) -> Result<Simulation, String> {
@@ -171,14 +230,20 @@ mod cli {
                 Ok(())
             }
             Cmd::Sql { file } => sql(file.as_deref(), &mut out),
+            Cmd::Staleness { scenario, seeds, at, format } => staleness(&scenario, seeds, &at, format, &mut out),
             Cmd::Soak { seeds, from, seed, threads, claim, print } => {
                 soak(SoakArgs { seeds, from, seed, threads, claim, print }, &mut out)
             }
-            Cmd::Bench { nodes, writes } => {
+            Cmd::Bench { nodes, writes, leaderless } => {
                 if !(2..=16).contains(&nodes) {
                     Err("--nodes: expected 2..=16".to_string())
                 } else {
-                    let Some(mut sim) = replsim::bench::prepare_cluster(nodes, writes) else {
+                    let prepared = if leaderless {
+                        replsim::bench::prepare_leaderless(nodes, writes)
+                    } else {
+                        replsim::bench::prepare_cluster(nodes, writes)
+                    };
+                    let Some(mut sim) = prepared else {
                         return 2;
                     };
                     let start = std::time::Instant::now();

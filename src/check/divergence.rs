@@ -18,21 +18,18 @@ pub fn check_divergence(sim: &Simulation) -> Vec<Anomaly> {
 
 /// The search indexes (CDC consumers) that hold other documents than their leader's rows say they should.
 pub fn check_index_divergence(sim: &Simulation) -> Vec<Anomaly> {
+    let Some(cl) = sim.protocol.single_leader() else { return Vec::new() };
     crate::check::failover::groups(sim)
         .filter_map(|g| crate::check::failover::final_leader_of(sim, g))
-        .flat_map(|l| index_divergence_in(sim, &sim.protocol.single_leader().nodes[l]))
+        .flat_map(|l| index_divergence_in(sim, &cl.nodes[l]))
         .collect()
 }
 
 /// A CDC consumer that has seen everything must index exactly the leader's rows.
 fn index_divergence_in(sim: &Simulation, leader: &crate::protocol::single_leader::Node) -> Vec<Anomaly> {
+    let Some(cl) = sim.protocol.single_leader() else { return Vec::new() };
     let mut out = Vec::new();
-    for c in sim
-        .protocol
-        .single_leader()
-        .nodes
-        .iter()
-        .filter(|n| n.search.is_some() && n.status != Status::Absent && n.status != Status::Halted)
+    for c in cl.nodes.iter().filter(|n| n.search.is_some() && n.status != Status::Absent && n.status != Status::Halted)
     {
         let Some(index) = &c.search else { continue };
         if !caught_up(leader, c) {
@@ -170,19 +167,12 @@ fn caught_up(leader: &crate::protocol::single_leader::Node, n: &crate::protocol:
 }
 
 fn divergence_in(sim: &Simulation, group: usize) -> Vec<Anomaly> {
+    let Some(cl) = sim.protocol.single_leader() else { return Vec::new() };
     let Some(l) = crate::check::failover::final_leader_of(sim, group) else { return Vec::new() };
-    let leader = &sim.protocol.single_leader().nodes[l];
+    let leader = &cl.nodes[l];
     let mut out = Vec::new();
-    let same = |n: &crate::protocol::single_leader::Node| {
-        caught_up(leader, n) && sim.protocol.single_leader().partition_of[n.index] == group
-    };
-    for f in sim
-        .protocol
-        .single_leader()
-        .nodes
-        .iter()
-        .filter(|n| n.index != l && n.is_replica() && n.status != Status::Absent && same(n))
-    {
+    let same = |n: &crate::protocol::single_leader::Node| caught_up(leader, n) && cl.partition_of[n.index] == group;
+    for f in cl.nodes.iter().filter(|n| n.index != l && n.is_replica() && n.status != Status::Absent && same(n)) {
         let diffs = row_diffs(sim, leader, f);
         if diffs.is_empty() {
             continue;

@@ -22,15 +22,14 @@ pub fn final_leader(sim: &Simulation) -> Option<usize> {
 
 /// The same, within one replication group (partition).
 pub fn final_leader_of(sim: &Simulation, group: usize) -> Option<usize> {
-    sim.protocol.single_leader().leader_of(group).or_else(|| {
-        sim.protocol
-            .single_leader()
-            .nodes
+    let cl = sim.protocol.single_leader()?;
+    cl.leader_of(group).or_else(|| {
+        cl.nodes
             .iter()
             .filter(|n| {
                 n.is_replica()
                     && n.status != crate::protocol::single_leader::Status::Absent
-                    && sim.protocol.single_leader().partition_of[n.index] == group
+                    && cl.partition_of[n.index] == group
             })
             .max_by_key(|n| (n.epoch, n.lsn(), std::cmp::Reverse(n.index)))
             .map(|n| n.index)
@@ -48,24 +47,22 @@ fn who(sim: &Simulation, op: usize) -> String {
 }
 
 pub fn lost_writes(sim: &Simulation) -> Vec<Anomaly> {
+    let Some(cl) = sim.protocol.single_leader() else { return Vec::new() };
     let leaders: Vec<Option<usize>> = groups(sim).map(|g| final_leader_of(sim, g)).collect();
     sim.history
         .iter()
         .enumerate()
         // A write with no log position changed no row: it committed nothing, so nothing of it can be lost.
         .filter(|(_, h)| !h.read && h.ok() && h.result.as_ref().is_some_and(|r| r.lsn.is_some()))
-        .filter(|(_, h)| sim.protocol.single_leader().nodes[h.node].is_replica())
-        .filter_map(|(i, h)| {
-            leaders[sim.protocol.single_leader().partition_of[h.node]]
-                .map(|l| (i, h, &sim.protocol.single_leader().nodes[l]))
-        })
+        .filter(|(_, h)| cl.nodes[h.node].is_replica())
+        .filter_map(|(i, h)| leaders[cl.partition_of[h.node]].map(|l| (i, h, &cl.nodes[l])))
         .filter(|(i, _, leader)| !leader.origins.contains_key(i))
         .map(|(i, h, leader)| Anomaly {
             kind: AnomalyKind::LostWrite,
             detail: format!(
                 "{} was acknowledged by {} at {}, but the final leader {} does not have it",
                 who(sim, i),
-                sim.protocol.single_leader().nodes[h.node].id,
+                cl.nodes[h.node].id,
                 h.end.map(fmt_ms).unwrap_or_default(),
                 leader.id
             ),
@@ -75,12 +72,13 @@ pub fn lost_writes(sim: &Simulation) -> Vec<Anomaly> {
 }
 
 pub fn key_reuse(sim: &Simulation) -> Vec<Anomaly> {
+    let Some(cl) = sim.protocol.single_leader() else { return Vec::new() };
     // key -> acknowledged inserts that were given it.
     // Keys are per partition: each partition hands out its own.
     let mut pairs: Vec<((usize, &str), usize)> = Vec::new();
     for (i, h) in sim.history.iter().enumerate().filter(|(_, h)| !h.read && h.ok()) {
         for (key, _) in h.result.iter().flat_map(|r| r.inserted.iter()) {
-            pairs.push(((sim.protocol.single_leader().partition_of[h.node], key.as_str()), i));
+            pairs.push(((cl.partition_of[h.node], key.as_str()), i));
         }
     }
     // Sorted by key, each key's inserts stay in history order.
@@ -112,15 +110,14 @@ pub fn key_reuse(sim: &Simulation) -> Vec<Anomaly> {
 }
 
 pub fn split_brain(sim: &Simulation) -> Vec<Anomaly> {
+    let Some(cl) = sim.protocol.single_leader() else { return Vec::new() };
     let end_of_run = sim.now();
     let spans: Vec<(usize, u64, u64)> =
-        sim.protocol.single_leader().leader_spans.iter().map(|(n, s, e)| (*n, *s, e.unwrap_or(end_of_run))).collect();
+        cl.leader_spans.iter().map(|(n, s, e)| (*n, *s, e.unwrap_or(end_of_run))).collect();
     let mut out = Vec::new();
     for (i, a) in spans.iter().enumerate() {
         for b in &spans[i + 1..] {
-            if a.0 == b.0
-                || sim.protocol.single_leader().partition_of[a.0] != sim.protocol.single_leader().partition_of[b.0]
-            {
+            if a.0 == b.0 || cl.partition_of[a.0] != cl.partition_of[b.0] {
                 continue;
             }
             let (from, to) = (a.1.max(b.1), a.2.min(b.2));
@@ -141,13 +138,13 @@ pub fn split_brain(sim: &Simulation) -> Vec<Anomaly> {
             }
             let detail = format!(
                 "{} and {} both acted as leader from {} to {}: {} took writes {:?}, {} took writes {:?}",
-                sim.protocol.single_leader().nodes[a.0].id,
-                sim.protocol.single_leader().nodes[b.0].id,
+                cl.nodes[a.0].id,
+                cl.nodes[b.0].id,
                 fmt_ms(from),
                 fmt_ms(to),
-                sim.protocol.single_leader().nodes[a.0].id,
+                cl.nodes[a.0].id,
                 wa,
-                sim.protocol.single_leader().nodes[b.0].id,
+                cl.nodes[b.0].id,
                 wb
             );
             let mut ops = wa;
@@ -160,8 +157,9 @@ pub fn split_brain(sim: &Simulation) -> Vec<Anomaly> {
 
 /// Windows of consecutive failed writes (by start time), each closed by the next write that succeeded.
 pub fn unavailability(sim: &Simulation) -> Vec<Anomaly> {
+    let Some(cl) = sim.protocol.single_leader() else { return Vec::new() };
     let mut writes: Vec<usize> = (0..sim.history.len())
-        .filter(|i| !sim.history[*i].read && sim.protocol.single_leader().nodes[sim.history[*i].node].is_replica())
+        .filter(|i| !sim.history[*i].read && cl.nodes[sim.history[*i].node].is_replica())
         .filter(|i| sim.history[*i].end.is_some())
         .collect();
     crate::sql::sort_stable_by(&mut writes, |a, b| (sim.history[*a].start, a).cmp(&(sim.history[*b].start, b)));
@@ -219,7 +217,7 @@ pub fn failover_stats(sim: &Simulation) -> FailoverStats {
     let mut stats = FailoverStats::default();
     let mut crashed_leader_at: Option<u64> = None;
     let mut alive: VecMap<&str, bool> = VecMap::default();
-    for n in &sim.protocol.single_leader().nodes {
+    for n in sim.protocol.single_leader().into_iter().flat_map(|c| c.nodes.iter()) {
         alive.insert(n.id.as_str(), true);
     }
     let mut current: Option<String> =

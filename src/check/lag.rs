@@ -75,10 +75,11 @@ fn writes(sim: &Simulation) -> Vec<Write> {
 }
 
 fn reads(sim: &Simulation) -> Vec<Read> {
+    let Some(cl) = sim.protocol.single_leader() else { return Vec::new() };
     sim.history
         .iter()
         .enumerate()
-        .filter(|(_, h)| h.read && h.ok() && sim.protocol.single_leader().nodes[h.node].is_replica())
+        .filter(|(_, h)| h.read && h.ok() && cl.nodes[h.node].is_replica())
         .filter_map(|(op, h)| {
             let r = h.result.as_ref()?;
             let seen = if r.served.is_empty() { vec![(0, r.served_lsn?)] } else { r.served.clone() };
@@ -100,13 +101,14 @@ fn causally_before(sim: &Simulation, w1: &Write, w2: &Write, rs: &[Read]) -> boo
 }
 
 pub fn check(sim: &Simulation) -> Vec<Anomaly> {
+    let Some(cl) = sim.protocol.single_leader() else { return Vec::new() };
     let ws = writes(sim);
     let rs = reads(sim);
     let mut out = Vec::new();
     for r in &rs {
         let h = &sim.history[r.op];
         let reader = user_of(sim, h);
-        let node = &sim.protocol.single_leader().nodes[h.node].id;
+        let node = &cl.nodes[h.node].id;
         // Writes acknowledged before this read began that it does not reflect.
         let missed: Vec<&Write> = ws.iter().filter(|w| w.end < r.start && r.reflects(w) == Some(false)).collect();
         let own: Vec<&&Write> = missed.iter().filter(|w| user_of(sim, &sim.history[w.op]) == reader).collect();
@@ -143,7 +145,7 @@ pub fn check(sim: &Simulation) -> Vec<Anomaly> {
                     r.describe(),
                     e.describe(),
                     e.op,
-                    sim.protocol.single_leader().nodes[sim.history[e.op].node].id
+                    cl.nodes[sim.history[e.op].node].id
                 ),
                 ops: vec![e.op, r.op],
             });
@@ -234,9 +236,10 @@ pub fn policy_table(scenario: &crate::scenario::Scenario, seed: u64) -> Vec<Poli
         let done: Vec<&HistoryEntry> = sim
             .history
             .iter()
-            .filter(|h| h.read && h.ok() && sim.protocol.single_leader().nodes[h.node].is_replica())
+            .filter(|h| h.read && h.ok() && sim.protocol.single_leader().is_some_and(|c| c.nodes[h.node].is_replica()))
             .collect();
-        let leader_reads = done.iter().filter(|h| sim.protocol.single_leader().nodes[h.node].is_leader()).count();
+        let leader_reads =
+            done.iter().filter(|h| sim.protocol.single_leader().is_some_and(|c| c.nodes[h.node].is_leader())).count();
         let latencies: Vec<u64> = done.iter().filter_map(|h| h.end.map(|e| e - h.start)).collect();
         Some(PolicyRow {
             policy: route.name(),

@@ -34,10 +34,12 @@ pub enum AnomalyKind {
     MonotonicReads,
     ConsistentPrefix,
     StaleRead,
+    /// Leaderless replication: concurrent writes to one key (neither writer saw the other's version).
+    Conflict,
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 9] = [
+    pub const ALL: [AnomalyKind; 10] = [
         AnomalyKind::Divergence,
         AnomalyKind::LostWrite,
         AnomalyKind::KeyReuse,
@@ -47,6 +49,7 @@ impl AnomalyKind {
         AnomalyKind::MonotonicReads,
         AnomalyKind::StaleRead,
         AnomalyKind::ConsistentPrefix,
+        AnomalyKind::Conflict,
     ];
     /// The DDIA 5.2 kinds, in badge order.
     pub const LAG: [AnomalyKind; 4] = [
@@ -68,6 +71,7 @@ impl AnomalyKind {
             AnomalyKind::MonotonicReads => "monotonic-reads",
             AnomalyKind::ConsistentPrefix => "consistent-prefix",
             AnomalyKind::StaleRead => "stale-read",
+            AnomalyKind::Conflict => "conflict",
         }
     }
 
@@ -109,6 +113,9 @@ pub fn anomalies(sim: &Simulation) -> Vec<Anomaly> {
     all.extend(failover::split_brain(sim));
     all.extend(failover::unavailability(sim));
     all.extend(lag::check(sim));
+    if let Some(c) = sim.protocol.leaderless() {
+        all.extend(crate::protocol::leaderless::findings::check(sim, c));
+    }
     all
 }
 

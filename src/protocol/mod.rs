@@ -16,6 +16,7 @@
 //! A new protocol (multi-leader, leaderless) is a folder next to `single_leader/` and one variant in each of
 //! [`Protocol`], [`Message`] and [`Timer`].
 
+pub mod leaderless;
 pub mod partitions;
 pub mod single_leader;
 
@@ -29,18 +30,21 @@ use crate::world::trace::{MsgKind, Name, TraceEvent};
 #[derive(Clone, Debug)]
 pub enum Protocol {
     SingleLeader(single_leader::Cluster),
+    Leaderless(leaderless::Cluster),
 }
 
 /// A message between endpoints, of whichever protocol runs.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Message {
     SingleLeader(single_leader::Payload),
+    Leaderless(leaderless::Msg),
 }
 
 /// A timer a process set, of whichever protocol runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Timer {
     SingleLeader(single_leader::Timer),
+    Leaderless(leaderless::Timer),
 }
 
 /// What the protocol asks the world to do.
@@ -76,6 +80,12 @@ pub enum Action {
         op: usize,
         node: usize,
     },
+    /// Wake client library `client` at `at` (a leaderless client that coordinates its own quorums waits this long).
+    SetClientTimer {
+        client: usize,
+        at: Micros,
+        timer: Timer,
+    },
 }
 
 /// Where the client library sends a new statement.
@@ -108,7 +118,12 @@ pub enum CommandOutcome {
 /// under single-leader replication; a version vector or a timestamp under the protocols to come.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Version {
-    Lsn { group: usize, lsn: u64 },
+    Lsn {
+        group: usize,
+        lsn: u64,
+    },
+    /// Leaderless replication: the join of the version vectors of everything a replica holds (actor, counter).
+    Vector(Vec<(usize, u64)>),
 }
 
 impl Version {
@@ -117,12 +132,17 @@ impl Version {
     pub fn covers(&self, other: &Version) -> Option<bool> {
         match (self, other) {
             (Version::Lsn { group: a, lsn: x }, Version::Lsn { group: b, lsn: y }) => (a == b).then_some(x >= y),
+            (Version::Vector(a), Version::Vector(b)) => {
+                Some(b.iter().all(|(k, v)| a.iter().any(|(ka, va)| ka == k && va >= v)))
+            }
+            _ => None,
         }
     }
 
     pub fn label(&self) -> String {
         match self {
             Version::Lsn { lsn, .. } => format!("lsn {lsn}"),
+            Version::Vector(v) => format!("vv {}", v.iter().map(|(_, c)| c).sum::<u64>()),
         }
     }
 
@@ -130,6 +150,7 @@ impl Version {
     pub fn label_in_group(&self) -> String {
         match self {
             Version::Lsn { group, lsn } => format!("p{}@{lsn}", group + 1),
+            Version::Vector(_) => self.label(),
         }
     }
 }
@@ -151,6 +172,9 @@ impl Protocol {
     /// Build the processes and clients of `scenario` (nodes that `add_node` brings in later exist from the start,
     /// absent; `commands` says which).
     pub fn new(scenario: &Scenario, seed: u64, commands: &[TimedCommand]) -> Result<Self, SetupError> {
+        if let Some(spec) = &scenario.replication.leaderless {
+            return leaderless::Cluster::new(scenario, seed, spec).map(Protocol::Leaderless);
+        }
         single_leader::Cluster::new(scenario, seed, commands).map(Protocol::SingleLeader)
     }
 
@@ -158,26 +182,38 @@ impl Protocol {
     pub fn names(&self) -> std::rc::Rc<[Name]> {
         match self {
             Protocol::SingleLeader(c) => c.names.clone(),
+            Protocol::Leaderless(c) => c.names.clone(),
         }
     }
 
-    /// The single-leader cluster, for the views and checkers of DDIA 5.1 and 5.2. (When a second protocol
-    /// exists, this becomes an `Option`: each caller then says what it shows for the others.)
-    pub fn single_leader(&self) -> &single_leader::Cluster {
+    /// The single-leader cluster, for the views and checkers of DDIA 5.1 and 5.2; `None` under a protocol that
+    /// is not single-leader (each caller says what it shows then).
+    pub fn single_leader(&self) -> Option<&single_leader::Cluster> {
         match self {
-            Protocol::SingleLeader(c) => c,
+            Protocol::SingleLeader(c) => Some(c),
+            Protocol::Leaderless(_) => None,
         }
     }
 
-    pub fn single_leader_mut(&mut self) -> &mut single_leader::Cluster {
+    pub fn single_leader_mut(&mut self) -> Option<&mut single_leader::Cluster> {
         match self {
-            Protocol::SingleLeader(c) => c,
+            Protocol::SingleLeader(c) => Some(c),
+            Protocol::Leaderless(_) => None,
+        }
+    }
+
+    /// The leaderless cluster (DDIA 5.4), for its views, report fields and checkers.
+    pub fn leaderless(&self) -> Option<&leaderless::Cluster> {
+        match self {
+            Protocol::Leaderless(c) => Some(c),
+            Protocol::SingleLeader(_) => None,
         }
     }
 
     pub fn len(&self) -> usize {
         match self {
             Protocol::SingleLeader(c) => c.nodes.len(),
+            Protocol::Leaderless(c) => c.nodes.len(),
         }
     }
 
@@ -188,12 +224,14 @@ impl Protocol {
     pub fn node_index(&self, id: &str) -> Option<usize> {
         match self {
             Protocol::SingleLeader(c) => c.nodes.iter().position(|n| n.id == id),
+            Protocol::Leaderless(c) => c.nodes.iter().position(|n| n.id == id),
         }
     }
 
     pub fn status(&self, node: usize) -> Status {
         match self {
             Protocol::SingleLeader(c) => c.nodes[node].status,
+            Protocol::Leaderless(c) => c.nodes[node].status,
         }
     }
 
@@ -201,6 +239,7 @@ impl Protocol {
     pub fn incarnation(&self, node: usize) -> u64 {
         match self {
             Protocol::SingleLeader(c) => c.nodes[node].incarnation,
+            Protocol::Leaderless(c) => c.nodes[node].incarnation,
         }
     }
 
@@ -208,12 +247,14 @@ impl Protocol {
     pub fn crash(&mut self, node: usize) {
         match self {
             Protocol::SingleLeader(c) => c.nodes[node].crash(),
+            Protocol::Leaderless(c) => c.crash(node),
         }
     }
 
     pub fn pause(&mut self, node: usize) {
         match self {
             Protocol::SingleLeader(c) => c.nodes[node].status = Status::Paused,
+            Protocol::Leaderless(c) => c.nodes[node].status = Status::Paused,
         }
     }
 
@@ -224,6 +265,7 @@ impl Protocol {
                 let n = &mut c.nodes[node];
                 n.status = if n.halt_error.is_some() { Status::Halted } else { Status::Running };
             }
+            Protocol::Leaderless(c) => c.nodes[node].status = Status::Running,
         }
     }
 
@@ -231,24 +273,33 @@ impl Protocol {
     pub fn upgrade_storage(&mut self, node: usize, format: u8) -> Result<(), String> {
         match self {
             Protocol::SingleLeader(c) => c.nodes[node].upgrade_storage(format),
+            Protocol::Leaderless(_) => Err(format!(
+                "storage format {format}: leaderless replicas keep versions, not pages (nothing to rewrite)"
+            )),
         }
     }
 
     pub fn on_start(&mut self, node: usize, now: Micros) -> Vec<Action> {
         match self {
             Protocol::SingleLeader(c) => c.on_start(node, now),
+            Protocol::Leaderless(c) => c.on_start(node, now),
         }
     }
 
     pub fn on_message(&mut self, node: usize, now: Micros, from: Endpoint, msg: Message) -> Vec<Action> {
         match (self, msg) {
             (Protocol::SingleLeader(c), Message::SingleLeader(p)) => c.on_message(node, now, from, p),
+            (Protocol::Leaderless(c), Message::Leaderless(m)) => c.on_message(node, now, from, m),
+            // Another protocol's message cannot reach this run's processes.
+            _ => Vec::new(),
         }
     }
 
     pub fn on_timer(&mut self, node: usize, now: Micros, timer: Timer) -> Vec<Action> {
         match (self, timer) {
             (Protocol::SingleLeader(c), Timer::SingleLeader(t)) => c.on_timer(node, now, t),
+            (Protocol::Leaderless(c), Timer::Leaderless(t)) => c.on_timer(node, now, t),
+            _ => Vec::new(),
         }
     }
 
@@ -256,6 +307,7 @@ impl Protocol {
     pub fn client_request(&mut self, client: usize, op: usize, sql: &str, now: Micros) -> Routed {
         match self {
             Protocol::SingleLeader(c) => c.client_request(client, op, sql, now),
+            Protocol::Leaderless(c) => c.client_request(client, op, sql, now),
         }
     }
 
@@ -271,6 +323,22 @@ impl Protocol {
     ) -> Vec<Action> {
         match (self, msg) {
             (Protocol::SingleLeader(c), Message::SingleLeader(p)) => c.on_client_message(client, now, from, p, history),
+            (Protocol::Leaderless(c), Message::Leaderless(m)) => c.on_client_message(client, now, from, m, history),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A timer a client library set (`Action::SetClientTimer`) is due.
+    pub fn on_client_timer(
+        &mut self,
+        client: usize,
+        now: Micros,
+        timer: Timer,
+        history: &crate::chunked::Chunked<HistoryEntry>,
+    ) -> Vec<Action> {
+        match (self, timer) {
+            (Protocol::Leaderless(c), Timer::Leaderless(t)) => c.on_client_timer(client, now, t, history),
+            _ => Vec::new(),
         }
     }
 
@@ -278,6 +346,7 @@ impl Protocol {
     pub fn on_client_timeout(&mut self, client: usize, op: &HistoryEntry, index: usize) {
         match self {
             Protocol::SingleLeader(c) => c.on_client_timeout(client, op, index),
+            Protocol::Leaderless(c) => c.on_client_timeout(client, op, index),
         }
     }
 
@@ -286,6 +355,7 @@ impl Protocol {
     pub fn command(&mut self, command: &Command, op: usize, now: Micros) -> CommandOutcome {
         match self {
             Protocol::SingleLeader(c) => c.command(command, op, now),
+            Protocol::Leaderless(c) => c.command(command, op, now),
         }
     }
 
@@ -293,12 +363,14 @@ impl Protocol {
     pub fn after_event(&mut self, now: Micros) {
         match self {
             Protocol::SingleLeader(c) => c.track_leadership(now),
+            Protocol::Leaderless(_) => {}
         }
     }
 
     pub fn observe(&self, node: usize) -> Observation {
         match self {
             Protocol::SingleLeader(c) => c.observe(node),
+            Protocol::Leaderless(c) => c.observe(node),
         }
     }
 }
@@ -307,6 +379,7 @@ impl Message {
     pub fn kind(&self) -> MsgKind {
         match self {
             Message::SingleLeader(p) => p.kind(),
+            Message::Leaderless(m) => m.kind(),
         }
     }
 
@@ -314,6 +387,7 @@ impl Message {
     pub fn op(&self) -> Option<usize> {
         match self {
             Message::SingleLeader(p) => p.op(),
+            Message::Leaderless(m) => m.op(),
         }
     }
 
@@ -321,6 +395,7 @@ impl Message {
     pub fn lsns(&self) -> Option<(u64, u64)> {
         match self {
             Message::SingleLeader(p) => p.lsns(),
+            Message::Leaderless(_) => None,
         }
     }
 
@@ -328,12 +403,14 @@ impl Message {
     pub fn label(&self) -> String {
         match self {
             Message::SingleLeader(p) => p.label(),
+            Message::Leaderless(m) => m.label(),
         }
     }
 
     pub fn size_bytes(&self) -> u32 {
         match self {
             Message::SingleLeader(p) => p.size_bytes(),
+            Message::Leaderless(m) => m.size_bytes(),
         }
     }
 
@@ -341,12 +418,14 @@ impl Message {
     pub fn records(&self) -> (u64, u64) {
         match self {
             Message::SingleLeader(p) => p.records(),
+            Message::Leaderless(_) => (0, 0),
         }
     }
 
     pub fn single_leader(&self) -> Option<&single_leader::Payload> {
         match self {
             Message::SingleLeader(p) => Some(p),
+            Message::Leaderless(_) => None,
         }
     }
 }
@@ -399,6 +478,8 @@ pub enum OpError {
     Sql(String),
     /// The client could not route the statement to a partition.
     Router(String),
+    /// Leaderless replication: fewer than w replicas acknowledged the write, or fewer than r answered the read.
+    QuorumNotMet(String),
 }
 
 impl OpError {
@@ -423,6 +504,7 @@ impl std::fmt::Display for OpError {
             OpError::PassedOn { why } => f.write_str(why),
             OpError::Sql(message) => f.write_str(message),
             OpError::Router(message) => write!(f, "router: {message}"),
+            OpError::QuorumNotMet(message) => f.write_str(message),
         }
     }
 }

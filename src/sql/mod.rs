@@ -86,6 +86,7 @@ mod bind;
 mod engine;
 mod eval;
 mod exec;
+mod keyed;
 mod lexer;
 mod nondet;
 mod pages;
@@ -101,6 +102,7 @@ use std::fmt;
 
 pub(crate) use ast::ident;
 pub use engine::{Database, Session};
+pub use keyed::{keyed_shape, KeyedShape};
 pub use lexer::split_statements;
 pub use nondet::{is_deterministic, substitute_nondeterministic};
 pub use pages::{PageKind, PageSummary, PageWrite, StorageStats};

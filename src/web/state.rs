@@ -544,7 +544,8 @@ impl Model {
     /// The real leader's id (the acting leader of the newest epoch), as the core decides it.
     pub fn leader_id(&self) -> Option<&str> {
         let sim = self.pb.as_ref()?.sim();
-        sim.protocol.single_leader().leader().map(|i| sim.protocol.single_leader().nodes[i].id.as_str())
+        let cl = sim.protocol.single_leader()?;
+        cl.leader().map(|i| cl.nodes[i].id.as_str())
     }
 
     fn sync_clock(&mut self) {
@@ -717,21 +718,22 @@ impl Model {
             Action::AddFollower(copy) => {
                 let Some(pb) = self.pb.as_ref() else { return false };
                 let sim = pb.sim();
-                if sim.protocol.single_leader().nodes.len() >= crate::scenario::MAX_NODES {
+                let Some(cl) = sim.protocol.single_leader() else {
+                    self.hint =
+                        Some("Leaderless replicas have no leader to copy: adding one is not modelled yet.".into());
+                    return true;
+                };
+                if cl.nodes.len() >= crate::scenario::MAX_NODES {
                     self.hint = Some("The cluster is as large as the playground allows.".into());
                     return true;
                 }
-                let taken = sim
-                    .protocol
-                    .single_leader()
-                    .nodes
-                    .iter()
-                    .map(|n| n.id.as_str())
-                    .chain(sim.clients.iter().map(|c| c.id.as_str()))
-                    .chain(sim.commands().iter().filter_map(|c| match &c.command {
-                        Command::AddNode { id, .. } => Some(id.as_str()),
-                        _ => None,
-                    }));
+                let taken =
+                    cl.nodes.iter().map(|n| n.id.as_str()).chain(sim.clients.iter().map(|c| c.id.as_str())).chain(
+                        sim.commands().iter().filter_map(|c| match &c.command {
+                            Command::AddNode { id, .. } => Some(id.as_str()),
+                            _ => None,
+                        }),
+                    );
                 let id = derive::next_node_id(taken);
                 // Only a partition of this scenario (a stale choice from another scenario means the first).
                 let group = self.add_group.clone().filter(|g| sim.scenario.partitions.iter().any(|p| &p.id == g));
@@ -830,7 +832,7 @@ impl Model {
         // A node that joins must exist (absent) from the start of the run: the simulation fixes every index and
         // name when it is built. A new one means building the run again, with the command in its list.
         let new_node = match &command {
-            Command::AddNode { id, .. } => !pb.sim().protocol.single_leader().nodes.iter().any(|n| &n.id == id),
+            Command::AddNode { id, .. } => pb.sim().protocol.node_index(id).is_none(),
             _ => false,
         };
         if new_node {

@@ -27,6 +27,7 @@ enum EventKind {
     Timer { node: usize, incarnation: u64, timer: Timer },
     ClientTimeout { client: usize, op: usize },
     Resume { node: usize, incarnation: u64 },
+    ClientTimer { client: usize, timer: Timer },
 }
 
 /// A message on the wire.
@@ -326,6 +327,10 @@ impl Simulation {
                     self.finish_op(op, OpResult::error(error));
                 }
             }
+            EventKind::ClientTimer { client, timer } => {
+                let actions = self.protocol.on_client_timer(client, t, timer, &self.history);
+                self.interpret(actions);
+            }
             EventKind::Resume { node, incarnation } => {
                 if self.protocol.incarnation(node) == incarnation && self.protocol.status(node) == Status::Paused {
                     self.resume(node);
@@ -454,7 +459,7 @@ impl Simulation {
                     self.interpret(actions);
                 }
             }
-            Command::AddNode { .. } | Command::FailoverTo(_) | Command::CacheGet { .. } => {
+            Command::AddNode { .. } | Command::FailoverTo(_) | Command::CacheGet { .. } | Command::BlindSql { .. } => {
                 match self.protocol.command(c, self.history.len(), now) {
                     CommandOutcome::Ignored => {}
                     CommandOutcome::Actions(actions) => self.interpret(actions),
@@ -632,6 +637,9 @@ impl Simulation {
                 Action::Stop { node } => self.stop(node),
                 Action::Finish { op, result } => self.finish_op(op, result),
                 Action::Reassign { op, node } => self.history[op].node = node,
+                Action::SetClientTimer { client, at, timer } => {
+                    self.push(at.max(now), EventKind::ClientTimer { client, timer })
+                }
             }
         }
         self.protocol.after_event(now);

@@ -29,7 +29,7 @@ pub fn regressions() -> Option<Box<dyn proptest::test_runner::FailurePersistence
 
 /// The text values of `column` in every row of `table` on node `n`.
 pub fn text_column(sim: &Simulation, n: usize, table: &str, column: &str) -> Vec<String> {
-    sim.protocol.single_leader().nodes[n]
+    sim.protocol.single_leader().expect("single-leader run").nodes[n]
         .db
         .rows(table)
         .into_iter()

@@ -829,6 +829,8 @@ impl Node {
         match self.role {
             Role::Leader => self.reset_peers(now),
             Role::Replicator => out.push(Effect::SetTimer { at: now, timer: Timer::Poll }),
+            // Leaderless replicas are another protocol's nodes; a single-leader cluster never has one.
+            Role::Replica => {}
             Role::Follower | Role::Cdc => match (&self.joining, self.leader) {
                 // Under trigger-based replication a new node's data comes from the replicator (its initial copy).
                 (Some(Joining::Snapshot { .. } | Joining::FileCopy { .. }), _) if cfg.method().captures_changes() => {
@@ -921,7 +923,7 @@ impl Node {
                     Role::Leader => self.leader_tick(now, cfg, &mut out),
                     Role::Follower | Role::Cdc => self.follower_tick(now, cfg, &mut out),
                     Role::Controller => self.controller_tick(now, cfg, &mut out),
-                    Role::Cache | Role::Replicator => {}
+                    Role::Cache | Role::Replicator | Role::Replica => {}
                 }
                 if let (Some(c), true) = (cfg.controller, self.is_replica()) {
                     let leading = self.is_leader();

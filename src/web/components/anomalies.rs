@@ -37,6 +37,9 @@ pub fn kind_help(kind: AnomalyKind) -> &'static str {
             "A user's read saw an older state than an earlier read of theirs: time went backwards"
         }
         AnomalyKind::StaleRead => "A read missed a write that had been acknowledged before the read began",
+        AnomalyKind::Conflict => {
+            "Concurrent writes to one key: neither writer had seen the other's version (kept as siblings, or merged)"
+        }
         AnomalyKind::ConsistentPrefix => "A read saw a write without the earlier write it depends on",
     }
 }

@@ -160,7 +160,7 @@ fn translate(x: f64, y: f64) -> String {
 }
 
 fn is_replica(n: &NodeView) -> bool {
-    matches!(n.role, Role::Leader | Role::Follower)
+    matches!(n.role, Role::Leader | Role::Follower | Role::Replica)
 }
 
 pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
@@ -263,7 +263,7 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
 
     let real_leader = m.leader_id();
     let sim_node =
-        |id: &str| m.pb.as_ref().and_then(|pb| pb.sim().protocol.single_leader().nodes.iter().find(|x| x.id == id));
+        |id: &str| m.pb.as_ref().and_then(|pb| pb.sim().protocol.single_leader()?.nodes.iter().find(|x| x.id == id));
     let leader_format = real_leader.and_then(sim_node).map(|x| x.storage_format);
     let nodes: Vec<Html> = v
         .nodes

@@ -24,13 +24,16 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         e.prevent_default();
         Action::Send
     });
-    let target = sim
-        .protocol
-        .single_leader()
-        .clients
-        .get(m.client)
-        .and_then(|c| sim.protocol.single_leader().nodes.get(c.target))
-        .map(|n| n.id.clone());
+    let target = match (sim.protocol.single_leader(), sim.protocol.leaderless()) {
+        (Some(cl), _) => cl.clients.get(m.client).and_then(|c| cl.nodes.get(c.target)).map(|n| n.id.clone()),
+        // Leaderless: the coordinating replica (none when the client coordinates itself).
+        (None, Some(c)) => c
+            .clients
+            .get(m.client)
+            .and_then(|c| c.coordinator)
+            .map(|i| sim.name(crate::protocol::Endpoint::Node(i)).to_string()),
+        (None, None) => None,
+    };
     let ended = m.at_end();
     // What Send would refuse (the bound of scenario files and share links), said at the input as it is typed.
     let too_long = crate::scenario::check_statement(m.sql.trim()).err();
@@ -80,7 +83,7 @@ fn entry(i: usize, h: &HistoryEntry, sim: &crate::world::sim::Simulation, m: &Mo
         m.anomalies.iter().filter(|a| a.ops.contains(&i)).map(|a| super::anomalies::kind_name(a.kind)).collect();
     let lit = m.highlight.contains(&i);
     let client = sim.clients.get(h.client).map_or("?", |c| c.id.as_str());
-    let node = sim.protocol.single_leader().nodes.get(h.node).map_or("?", |n| n.id.as_str());
+    let node = sim.name(crate::protocol::Endpoint::Node(h.node));
     let ok = h.ok();
     let pending = h.end.is_none();
     let (status, detail) = match &h.result {

@@ -274,6 +274,8 @@ fn pane(m: &Model, i: usize, log: LogKind, facts: Option<&Facts>) -> Html {
 /// This pane's own faults: a button per node (crash, or restart when it is down) and per link from the leader, or
 /// from the replicator to its targets (cut, or heal when it is cut); then what the person did here so far.
 fn faults(o: &mut Out, m: &Model, i: usize, sim: &Simulation) {
+    // The comparison runs single-leader replication logs only (compare::run_all refuses other protocols).
+    let Some(cl) = sim.protocol.single_leader() else { return };
     let ended = m.at_end();
     let pane = i.to_string();
     let button = |o: &mut Out, cmd: &'static str, a: &str, b: &str, text: &str| {
@@ -293,7 +295,7 @@ fn faults(o: &mut Out, m: &Model, i: usize, sim: &Simulation) {
         "A crash or a cut here happens in this pane's run only: the other three panes run on without it, so you can see how this log method copes.",
     );
     o.t("Crash or cut in this pane only (the other three run on):").close();
-    let cluster = sim.protocol.single_leader();
+    let cluster = cl;
     let live: Vec<&crate::protocol::single_leader::Node> =
         cluster.nodes.iter().filter(|n| n.status != Status::Absent).collect();
     for n in &live {
@@ -395,23 +397,20 @@ fn shape(o: &mut Out, kind: MsgKind) {
 /// The cluster, small: leaders on top, followers below, clients on the left, systems outside the database (the
 /// trigger replicator, a CDC consumer) on the right; a line wherever records flow; every message in flight.
 fn drawing(o: &mut Out, sim: &Simulation) {
+    // The comparison runs single-leader replication logs only (compare::run_all refuses other protocols).
+    let Some(cl) = sim.protocol.single_leader() else { return };
     const W: f64 = 460.0;
     const H: f64 = 108.0;
-    let live: Vec<usize> =
-        sim.protocol.single_leader().nodes.iter().filter(|n| n.status != Status::Absent).map(|n| n.index).collect();
-    let (top, rest): (Vec<usize>, Vec<usize>) =
-        live.iter().partition(|&&i| sim.protocol.single_leader().nodes[i].role == Role::Leader);
-    let (bottom, side): (Vec<usize>, Vec<usize>) =
-        rest.into_iter().partition(|&i| sim.protocol.single_leader().nodes[i].is_replica());
+    let live: Vec<usize> = cl.nodes.iter().filter(|n| n.status != Status::Absent).map(|n| n.index).collect();
+    let (top, rest): (Vec<usize>, Vec<usize>) = live.iter().partition(|&&i| cl.nodes[i].role == Role::Leader);
+    let (bottom, side): (Vec<usize>, Vec<usize>) = rest.into_iter().partition(|&i| cl.nodes[i].is_replica());
     let right = if side.is_empty() { W - 30.0 } else { W - 112.0 };
     let mut spots: Vec<(&str, Spot)> = Vec::new();
     for (row, y) in [(&top, 20.0), (&bottom, 88.0)] {
         let xs = spread(row.len(), 96.0, right);
-        spots.extend(
-            row.iter().zip(xs).map(|(&i, x)| (sim.protocol.single_leader().nodes[i].id.as_str(), (x, y, 40.0, 17.0))),
-        );
+        spots.extend(row.iter().zip(xs).map(|(&i, x)| (cl.nodes[i].id.as_str(), (x, y, 40.0, 17.0))));
     }
-    let side: Vec<&str> = side.iter().map(|&i| sim.protocol.single_leader().nodes[i].id.as_str()).collect();
+    let side: Vec<&str> = side.iter().map(|&i| cl.nodes[i].id.as_str()).collect();
     let clients: Vec<&str> = sim.clients.iter().map(|c| c.id.as_str()).collect();
     for (names, x, hw, hh) in [(side, W - 48.0, 44.0, 17.0), (clients, 34.0, 30.0, 11.0)] {
         let ys = spread(names.len(), 2.0, H - 2.0);
@@ -424,22 +423,16 @@ fn drawing(o: &mut Out, sim: &Simulation) {
         .a("aria-label", "The cluster and the messages in flight");
     // Links: from the leader to everything downstream, from the replicator to its targets, clients to their node.
     let mut pairs: Vec<(&str, &str, &str)> = Vec::new();
-    let hub = sim.protocol.single_leader().leader().map(|l| sim.protocol.single_leader().nodes[l].id.as_str());
+    let hub = cl.leader().map(|l| cl.nodes[l].id.as_str());
     for &i in &live {
-        let n = &sim.protocol.single_leader().nodes[i];
+        let n = &cl.nodes[i];
         if let Some(h) = hub.filter(|h| *h != n.id) {
             pairs.push((h, &n.id, "wire"));
         }
         if n.role == Role::Replicator {
-            pairs.extend(
-                n.replicator
-                    .targets
-                    .iter()
-                    .map(|&t| (n.id.as_str(), sim.protocol.single_leader().nodes[t].id.as_str(), "wire")),
-            );
+            pairs.extend(n.replicator.targets.iter().map(|&t| (n.id.as_str(), cl.nodes[t].id.as_str(), "wire")));
         }
     }
-    let cl = sim.protocol.single_leader();
     pairs.extend(
         sim.clients
             .iter()
@@ -457,9 +450,9 @@ fn drawing(o: &mut Out, sim: &Simulation) {
         o.open("rect").n("x", -s.2).n("y", -s.3).n("width", 2.0 * s.2).n("height", 2.0 * s.3).a("rx", "10").close();
         o.open("text").a("y", "3.5").a("text-anchor", "middle").t(&text::truncate(&c.id, 8)).close().close();
     }
-    let lead_lsn = sim.protocol.single_leader().leader().map_or(0, |l| sim.protocol.single_leader().nodes[l].lsn());
+    let lead_lsn = cl.leader().map_or(0, |l| cl.nodes[l].lsn());
     for &i in &live {
-        let n = &sim.protocol.single_leader().nodes[i];
+        let n = &cl.nodes[i];
         let Some(s) = spot(&n.id) else { continue };
         let behind = n.is_replica() && n.lsn() < lead_lsn;
         let sub = match (n.status, n.role) {
@@ -588,6 +581,8 @@ fn change_form(c: &RowChange) -> String {
 
 /// The records in flight, in full (as far as a line goes); when none are, what the leader logged last.
 fn records(o: &mut Out, sim: &Simulation, log: LogKind) {
+    // The comparison runs single-leader replication logs only (compare::run_all refuses other protocols).
+    let Some(cl) = sim.protocol.single_leader() else { return };
     let mut lines: Vec<(String, String)> = Vec::new();
     for (_, msg) in sim.in_flight() {
         let Some(form) = msg.payload.single_leader().and_then(form) else { continue };
@@ -603,7 +598,7 @@ fn records(o: &mut Out, sim: &Simulation, log: LogKind) {
     let more = lines.len().saturating_sub(MAX_RECORDS);
     lines.truncate(MAX_RECORDS);
     if lines.is_empty() {
-        let idle = match sim.protocol.single_leader().leader().map(|l| &sim.protocol.single_leader().nodes[l]) {
+        let idle = match cl.leader().map(|l| &cl.nodes[l]) {
             None => "no leader".to_string(),
             Some(l) if log == LogKind::Trigger => {
                 let waiting = l.db.rows(crate::protocol::single_leader::CHANGES_TABLE).len().to_string();
@@ -674,7 +669,9 @@ fn figures(o: &mut Out, f: &Facts, log: LogKind) {
 /// Halted nodes with their errors; other divergence (a search index); the rows that differ, leader and replica
 /// side by side.
 fn problems(o: &mut Out, sim: &Simulation, f: &Facts) {
-    for n in &sim.protocol.single_leader().nodes {
+    // The comparison runs single-leader replication logs only (compare::run_all refuses other protocols).
+    let Some(cl) = sim.protocol.single_leader() else { return };
+    for n in &cl.nodes {
         if let Some(e) = &n.halt_error {
             o.open("p").a("class", "node-error").a("data-testid", "halted").t("⚠ ").open("b").t(&n.id).close();
             o.t(" stopped: ").t(e).close();

@@ -181,7 +181,7 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
         [", drift ", &n.clock_drift_ppm.to_string(), " ppm"].concat()
     };
     let clock = [if n.clock_offset_ms >= 0 { "+" } else { "" }, &n.clock_offset_ms.to_string(), " ms", &drift].concat();
-    let sim_node = m.pb.as_ref().and_then(|pb| pb.sim().protocol.single_leader().nodes.iter().find(|x| x.id == n.id));
+    let sim_node = m.pb.as_ref().and_then(|pb| pb.sim().protocol.single_leader()?.nodes.iter().find(|x| x.id == n.id));
     let database = matches!(n.role, Role::Leader | Role::Follower);
     let format = sim_node.map_or(1, |x| x.storage_format);
     let to_format = if format == 1 { 2 } else { 1 };
@@ -189,8 +189,9 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
         let id = id.clone();
         d.reform(move |_: MouseEvent| Action::Do(Command::Upgrade { node: id.clone(), format: to_format }))
     };
-    // The replicator reads no log of its own: epochs, LSNs and buffers mean nothing for it.
-    let log_facts = n.role != Role::Replicator;
+    // The replicator reads no log of its own, and a leaderless replica has none: epochs, LSNs and buffers mean
+    // nothing for them (a replica's versions and hints are its tables).
+    let log_facts = !matches!(n.role, Role::Replicator | Role::Replica);
     let wal = m.scenario().is_some_and(|s| s.replication.log == LogKind::Wal);
     html! {
         <section class="panel inspector" aria-label={["Node ", &n.id].concat()}>
@@ -303,7 +304,7 @@ fn replicator_view(x: &Node, m: &Model) -> Html {
     let r = &x.replicator;
     let name = |i: usize| {
         m.pb.as_ref()
-            .and_then(|pb| pb.sim().protocol.single_leader().nodes.get(i))
+            .and_then(|pb| pb.sim().protocol.single_leader()?.nodes.get(i))
             .map_or(String::new(), |n| n.id.clone())
     };
     let targets = TableView {

@@ -129,7 +129,7 @@ fn latency_chart(sim: &Simulation) -> Html {
 }
 
 fn lag_chart(sim: &Simulation, until: Micros, now: Micros) -> Html {
-    let series = chart::lag_series(&sim.protocol.single_leader().lag_samples, until, 320);
+    let series = chart::lag_series(sim.protocol.single_leader().map_or(&[][..], |c| &c.lag_samples), until, 320);
     let head = html! {
         <h3 class="chart-title">{ "Replication lag" }<span class="muted">{ " · per follower, as its leader sees it" }</span></h3>
     };
@@ -143,7 +143,8 @@ fn lag_chart(sim: &Simulation, until: Micros, now: Micros) -> Html {
     let y_max = chart::nice_max(max_us as f64 / 1000.0).max(1.0);
     let x_of = |t: Micros| LEFT + (right - LEFT) * (t as f64 / until.max(1) as f64);
     let y_of = |lag: Micros| TOP + plot_h * (1.0 - (lag as f64 / 1000.0) / y_max);
-    let name = |i: usize| sim.protocol.single_leader().nodes.get(i).map_or("?", |n| n.id.as_str()).to_string();
+    let name =
+        |i: usize| sim.protocol.single_leader().and_then(|c| c.nodes.get(i)).map_or("?", |n| n.id.as_str()).to_string();
     let lines = series.iter().map(|s| {
         let (class, dash) = chart::series_style(s.node);
         let d: String = s

@@ -48,7 +48,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     };
 
     // Endpoints a new link entry can join: every node and client.
-    let mut names: Vec<&str> = sim.protocol.single_leader().nodes.iter().map(|n| n.id.as_str()).collect();
+    let mut names: Vec<&str> = (0..sim.protocol.len()).map(|i| sim.name(crate::protocol::Endpoint::Node(i))).collect();
     names.extend(sim.clients.iter().map(|c| c.id.as_str()));
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (i, a) in names.iter().enumerate() {

@@ -261,6 +261,13 @@ fn arrow(x1: f64, y1: f64, x2: f64, y2: f64, head: f64) -> Html {
     html! { <>{ line }<polygon class="head" points={pts} /></> }
 }
 
+/// A replica's lane: what the diagram needs of a node, whichever protocol runs.
+struct LaneNode {
+    id: String,
+    index: usize,
+    role: crate::scenario::Role,
+}
+
 /// Endpoint lanes: clients first (scenario order), then the replicas (node order).
 struct Lanes {
     /// (name, y)
@@ -295,13 +302,22 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
 
     // ----- lanes
     let clients: Vec<&crate::world::sim::ClientState> = sim.clients.iter().collect();
-    let replicas: Vec<&crate::protocol::single_leader::Node> = sim
-        .protocol
-        .single_leader()
-        .nodes
-        .iter()
-        .filter(|n| n.is_replica() && n.status != crate::protocol::single_leader::Status::Absent)
-        .collect();
+    // Lanes of the replicas: a single-leader run's leader and followers, or every leaderless replica.
+    let replicas: Vec<LaneNode> = match sim.protocol.single_leader() {
+        Some(cl) => cl
+            .nodes
+            .iter()
+            .filter(|n| n.is_replica() && n.status != crate::protocol::single_leader::Status::Absent)
+            .map(|n| LaneNode { id: n.id.clone(), index: n.index, role: n.role })
+            .collect(),
+        None => (0..sim.protocol.len())
+            .map(|i| LaneNode {
+                id: sim.name(crate::protocol::Endpoint::Node(i)).to_string(),
+                index: i,
+                role: sim.protocol.observe(i).role,
+            })
+            .collect(),
+    };
     let n_lanes = clients.len() + replicas.len();
     let gap = if n_lanes <= 1 {
         80.0
@@ -461,7 +477,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         tms += step;
     }
 
-    let leader = sim.protocol.single_leader().leader();
+    let leader = sim.protocol.single_leader().and_then(|c| c.leader());
     let lane_views: Vec<Html> = clients
         .iter()
         .enumerate()
@@ -684,7 +700,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         let res = h.result.as_ref();
         let value = if read { res.and_then(|r| r.served_lsn) } else { res.and_then(|r| r.lsn) };
         let failed = h.end.is_some() && !h.ok();
-        let node = sim.protocol.single_leader().nodes.get(h.node).map_or("?", |n| n.id.as_str());
+        let node = sim.name(crate::protocol::Endpoint::Node(h.node));
         let client = sim.clients.get(h.client).map_or("?", |c| c.id.as_str());
         let mut tip =
             ["#", &i.to_string(), " ", client, " → ", node, " at ", &text::ms(h.start), ": ", &h.sql].concat();

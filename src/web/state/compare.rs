@@ -320,12 +320,15 @@ pub(super) fn after_change(m: &mut Model, throttle: bool) {
 }
 
 fn facts(sim: &Simulation) -> Facts {
+    let Some(cl) = sim.protocol.single_leader() else {
+        return Facts { figures: crate::compare::figures(sim), leader: String::new(), diffs: Vec::new() };
+    };
     let mut diffs = Vec::new();
     let mut leader = String::new();
-    if let Some(l) = sim.protocol.single_leader().leader() {
-        let ln = &sim.protocol.single_leader().nodes[l];
+    if let Some(l) = cl.leader() {
+        let ln = &cl.nodes[l];
         leader.clone_from(&ln.id);
-        for n in sim.protocol.single_leader().nodes.iter().filter(|n| {
+        for n in cl.nodes.iter().filter(|n| {
             n.index != l
                 && n.is_replica()
                 && n.status != Status::Absent

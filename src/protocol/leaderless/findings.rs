@@ -1,0 +1,295 @@
+//! Findings of a leaderless run, from the history and each operation's quorum record:
+//!
+//! - `stale-read`: a read that did not see a write acknowledged before the read began (no version it returned
+//!   descends from the write's), or that missed a version an earlier, finished read had already returned. The
+//!   detail says whether w + r > n held and which of the chapter's edge cases explains it: quorums that need not
+//!   overlap, a sloppy quorum, a write concurrent with the read, a write that failed on some replicas and was not
+//!   rolled back.
+//! - `lost-write`: an acknowledged write that no replica still up (running or paused) holds, in its data or as a
+//!   hint, at the end of the run.
+//! - `conflict`: acknowledged writes of one key that were concurrent (neither writer had seen the other's), and
+//!   how they ended: still siblings, merged by a client, or replaced by a write that had seen them all.
+
+use super::*;
+use crate::check::{Anomaly, AnomalyKind};
+use crate::world::sim::Simulation;
+use crate::world::time::to_ms_f64;
+
+/// Every finding of a leaderless run.
+pub fn check(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
+    let mut out = stale_reads(sim, cluster);
+    out.extend(lost_writes(sim, cluster));
+    out.extend(conflicts(sim, cluster));
+    out
+}
+
+/// Did the versions a read returned (or a replica holds) include `v` or one whose writer had seen it?
+fn seen(returned: &[Sibling], v: &Sibling) -> bool {
+    returned.iter().any(|s| s.supersedes(v))
+}
+
+pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
+    let spec = &cluster.spec;
+    let strict = if spec.strict() {
+        format!("w + r > n held ({} + {} > {})", spec.w, spec.r, spec.n)
+    } else {
+        format!(
+            "w + r > n did not hold ({} + {} ≤ {}): read and write quorums need not overlap",
+            spec.w, spec.r, spec.n
+        )
+    };
+    // Writes by the time they were acknowledged, reads by the time they ended: each read is checked against the
+    // frontier of what had been acknowledged (or returned) before it began, the versions no other of them
+    // supersedes. Seeing a frontier version means seeing every version it superseded, so the check stays linear.
+    let mut writes: Vec<(Micros, usize, &OpRecord, &Sibling)> = sim
+        .history
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.ok())
+        .filter_map(|(i, h)| {
+            let r = cluster.records.get(&i).filter(|r| r.write)?;
+            Some((h.end?, i, r, r.written.as_ref()?))
+        })
+        .collect();
+    writes.sort_by_key(|(end, i, _, _)| (*end, *i));
+    let reads: Vec<(usize, &HistoryEntry, &OpRecord)> = sim
+        .history
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.ok())
+        .filter_map(|(i, h)| cluster.records.get(&i).filter(|r| !r.write).map(|r| (i, h, r)))
+        .collect();
+    let mut by_end: Vec<(Micros, usize, &OpRecord)> =
+        reads.iter().filter_map(|(i, h, r)| Some((h.end?, *i, *r))).collect();
+    by_end.sort_by_key(|(end, i, _)| (*end, *i));
+    let (mut acked, mut returned): (Frontiers, Frontiers) = (BTreeMap::new(), BTreeMap::new());
+    let (mut next_write, mut next_read) = (0, 0);
+    let mut out = Vec::new();
+    for (ri, read, rec) in reads {
+        while let Some((_, wi, wr, v)) = writes.get(next_write).filter(|w| w.0 < read.start) {
+            add(acked.entry(wr.key.clone()).or_default(), v, *wi);
+            next_write += 1;
+        }
+        while let Some((_, pi, pr)) = by_end.get(next_read).filter(|p| p.0 < read.start) {
+            for v in &pr.returned {
+                add(returned.entry(pr.key.clone()).or_default(), v, *pi);
+            }
+            next_read += 1;
+        }
+        // 1. An acknowledged write that ended before the read began, not seen.
+        let missed = acked.get(&rec.key).and_then(|f| f.iter().find(|(v, _)| !seen(&rec.returned, v)));
+        if let Some((_, wi)) = missed {
+            let (wi, w, wr) = (*wi, &sim.history[*wi], &cluster.records[wi]);
+            let cause = if !spec.strict() {
+                "the read's replicas and the write's happened not to overlap".to_string()
+            } else if !wr.hinted.is_empty() {
+                let f: Vec<String> = wr
+                    .hinted
+                    .iter()
+                    .map(|(f, h)| format!("{} for {}", cluster.nodes[*f].id, cluster.nodes[*h].id))
+                    .collect();
+                format!(
+                    "sloppy quorum: the write was acknowledged by fallback nodes outside the key's home replicas \
+                     ({}), and the read asked the home replicas",
+                    f.join(", ")
+                )
+            } else {
+                "the replicas that acknowledged the write did not answer this read, and no other had it yet".to_string()
+            };
+            out.push(Anomaly {
+                kind: AnomalyKind::StaleRead,
+                detail: format!(
+                    "read #{ri} of {} did not see write #{wi} ({}), acknowledged at {} ms before the read began; {strict}; {cause}",
+                    rec.key.label(),
+                    w.sql,
+                    to_ms_f64(w.end.unwrap_or(0)),
+                ),
+                ops: vec![wi, ri],
+            });
+            continue;
+        }
+        // 2. A version an earlier finished read returned, missing now.
+        let earlier = returned.get(&rec.key).and_then(|f| f.iter().find(|(v, _)| !seen(&rec.returned, v)));
+        if let Some((v, pi)) = earlier {
+            let (pi, wop) = (*pi, v.op);
+            let w = &sim.history[wop];
+            let cause = if w.end.is_some() && !w.ok() {
+                format!(
+                    "a write that failed on some replicas and was not rolled back (#{wop}, {}): read #{pi} saw it on a \
+                     replica that stored it, this read asked others",
+                    w.sql
+                )
+            } else {
+                format!(
+                    "a write concurrent with the reads (#{wop}, {}): it had reached some replicas only, read #{pi} \
+                     asked one of them and this read did not",
+                    w.sql
+                )
+            };
+            out.push(Anomaly {
+                kind: AnomalyKind::StaleRead,
+                detail: format!(
+                    "read #{ri} of {} returned older data than read #{pi}, which ended before it began; {strict}; {cause}",
+                    rec.key.label()
+                ),
+                ops: vec![pi, ri, wop],
+            });
+        }
+    }
+    out
+}
+
+/// Per key, the versions no other of them supersedes, each with the operation it came from.
+type Frontiers = BTreeMap<Key, Vec<(Sibling, usize)>>;
+
+fn add(front: &mut Vec<(Sibling, usize)>, v: &Sibling, op: usize) {
+    if front.iter().any(|(f, _)| f.supersedes(v)) {
+        return;
+    }
+    front.retain(|(f, _)| !v.supersedes(f));
+    front.push((v.clone(), op));
+}
+
+pub fn lost_writes(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
+    let mut out = Vec::new();
+    for (wi, w) in sim.history.iter().enumerate() {
+        let Some(rec) = cluster.records.get(&wi).filter(|r| r.write && w.ok()) else { continue };
+        let Some(v) = &rec.written else { continue };
+        let holds = |n: &Replica| seen(&n.versions_of(&rec.key), v);
+        // A paused replica still has its data; a crashed one cannot give it to anyone.
+        let up = |n: &&Replica| matches!(n.status, Status::Running | Status::Paused);
+        if cluster.nodes.iter().filter(up).any(holds) {
+            continue;
+        }
+        let down: Vec<&str> = cluster.nodes.iter().filter(|n| !up(n) && holds(n)).map(|n| n.id.as_str()).collect();
+        let why = if down.is_empty() {
+            "no replica holds it".to_string()
+        } else {
+            format!("only {} hold(s) it, and they are down", down.join(", "))
+        };
+        let sloppy = if rec.hinted.is_empty() { "" } else { " (acknowledged by a sloppy quorum's fallbacks)" };
+        out.push(Anomaly {
+            kind: AnomalyKind::LostWrite,
+            detail: format!(
+                "acknowledged write #{wi} of {}{sloppy} is gone at the end of the run: {why}",
+                rec.key.label()
+            ),
+            ops: vec![wi],
+        });
+    }
+    out
+}
+
+pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
+    // Acknowledged writes per key in the order they started. Each joins the frontier of the key's versions so far
+    // (those no later write superseded); a write concurrent with frontier versions joins their episode (merging
+    // episodes it links), and a write that supersedes every frontier version of an episode resolves it.
+    let mut per_key: BTreeMap<&Key, Vec<(usize, &Sibling)>> = BTreeMap::new();
+    for (op, r) in &cluster.records {
+        if let (true, Some(v), true) = (r.write, r.written.as_ref(), sim.history.get(*op).is_some_and(HistoryEntry::ok))
+        {
+            per_key.entry(&r.key).or_default().push((*op, v));
+        }
+    }
+    let mut out = Vec::new();
+    for (key, writes) in per_key {
+        // Episode of each write (index into `episodes`, merged ones point on), and what resolved each.
+        let mut episodes: Vec<Vec<usize>> = Vec::new();
+        let mut parent: Vec<usize> = Vec::new();
+        let mut resolved: Vec<Option<usize>> = Vec::new();
+        fn root(parent: &[usize], mut e: usize) -> usize {
+            while parent[e] != e {
+                e = parent[e];
+            }
+            e
+        }
+        let mut front: Vec<(&Sibling, usize, usize)> = Vec::new(); // (version, op, episode)
+        for (op, v) in writes {
+            let linked: Vec<usize> =
+                front.iter().filter(|(f, _, _)| v.concurrent_with(f)).map(|(_, _, e)| root(&parent, *e)).collect();
+            let superseded: Vec<usize> =
+                front.iter().filter(|(f, _, _)| v.supersedes(f)).map(|(_, _, e)| root(&parent, *e)).collect();
+            // Episodes whose every frontier version this write supersedes are resolved by it.
+            for e in &superseded {
+                let all = front.iter().filter(|(_, _, x)| root(&parent, *x) == *e).all(|(f, _, _)| v.supersedes(f));
+                if all && episodes[*e].len() > 1 && resolved[*e].is_none() && !linked.contains(e) {
+                    resolved[*e] = Some(op);
+                }
+            }
+            let e = match linked.first() {
+                Some(first) => {
+                    for other in &linked[1..] {
+                        if *other != *first {
+                            let moved = std::mem::take(&mut episodes[*other]);
+                            episodes[*first].extend(moved);
+                            parent[*other] = *first;
+                        }
+                    }
+                    episodes[*first].push(op);
+                    *first
+                }
+                None => {
+                    episodes.push(vec![op]);
+                    parent.push(parent.len());
+                    resolved.push(None);
+                    episodes.len() - 1
+                }
+            };
+            front.retain(|(f, _, _)| !v.supersedes(f));
+            front.push((v, op, e));
+        }
+        let merged_reads: Vec<(usize, &OpRecord)> = cluster
+            .records
+            .iter()
+            .filter(|(_, r)| !r.write && &r.key == key && r.merged.is_some())
+            .map(|(op, r)| (*op, r))
+            .collect();
+        for (e, mut involved) in episodes.into_iter().enumerate().filter(|(_, v)| v.len() > 1) {
+            involved.sort_unstable();
+            let resolved = resolved[e];
+            let merged_read = merged_reads
+                .iter()
+                .find(|(_, r)| r.returned.iter().filter(|s| involved.binary_search(&s.op).is_ok()).count() > 1);
+            let siblings = cluster
+                .nodes
+                .iter()
+                .map(|n| {
+                    n.data.get(key).map_or(0, |s| s.iter().filter(|v| involved.binary_search(&v.op).is_ok()).count())
+                })
+                .max()
+                .unwrap_or(0);
+            let how = match (resolved, merged_read) {
+                (Some(op), Some((rop, r))) => format!(
+                    "merged: read #{rop} merged the siblings ({} union) and write #{op} stored the result, replacing them",
+                    r.merged.clone().unwrap_or_default()
+                ),
+                (Some(op), None) => format!("resolved: write #{op} had read every sibling and replaced them"),
+                (None, Some((rop, r))) if siblings > 1 => format!(
+                    "siblings: {siblings} versions remain on the replicas; read #{rop} merged them in the application ({} \
+                     union), but no write has stored the merge yet",
+                    r.merged.clone().unwrap_or_default()
+                ),
+                (None, _) if siblings > 1 => format!("siblings: {siblings} versions of the key remain side by side"),
+                (None, _) => "one of them replaced the other on every replica".to_string(),
+            };
+            const NAMED: usize = 6;
+            let mut names: Vec<String> =
+                involved.iter().take(NAMED).map(|op| format!("#{op} ({})", sim.history[*op].sql)).collect();
+            if involved.len() > NAMED {
+                names.push(format!("and {} more", involved.len() - NAMED));
+            }
+            let mut ops = involved.clone();
+            ops.extend(resolved);
+            out.push(Anomaly {
+                kind: AnomalyKind::Conflict,
+                detail: format!(
+                    "concurrent writes to {}: {} (neither writer had seen the other's version); {how}",
+                    key.label(),
+                    names.join(", ")
+                ),
+                ops,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,144 @@
+//! What the playground draws of a leaderless run: every node as a replica with its badge and rows (siblings as
+//! rows of their own), each key's versions with their vectors, and the hints a node holds.
+
+use crate::view::{value_text, ClientView, ClusterView, MessageView, NodeView, TableView};
+use crate::world::sim::Simulation;
+
+use super::spec::Coordinator;
+use super::versions;
+
+impl Simulation {
+    pub(crate) fn leaderless_view(&self) -> ClusterView {
+        let now = self.now();
+        let Some(c) = self.protocol.leaderless() else {
+            return ClusterView {
+                now,
+                until: self.scenario.until(),
+                leader_lsn: 0,
+                nodes: Vec::new(),
+                clients: Vec::new(),
+                messages: Vec::new(),
+                cuts: Vec::new(),
+            };
+        };
+        let names: Vec<&str> = c.names.iter().map(|n| &**n).collect();
+        let nodes = c
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let seen = self.protocol.observe(i);
+                let mut tables: Vec<TableView> = c
+                    .schema
+                    .table_names()
+                    .into_iter()
+                    .map(|t| {
+                        let lower = t.to_ascii_lowercase();
+                        let rows = n
+                            .data
+                            .iter()
+                            .filter(|(k, _)| k.table == lower)
+                            .flat_map(|(_, set)| set.iter().filter_map(|s| s.row.as_ref()))
+                            .map(|r| r.iter().map(|(_, v)| value_text(v)).collect())
+                            .collect();
+                        TableView { columns: c.schema.columns(&t).unwrap_or_default(), rows, name: t }
+                    })
+                    .collect();
+                tables.push(TableView {
+                    name: "versions".into(),
+                    columns: vec!["key".into(), "vector".into(), "value".into()],
+                    rows: n
+                        .data
+                        .iter()
+                        .flat_map(|(k, set)| {
+                            set.iter().map(|s| {
+                                let value = match &s.row {
+                                    Some(r) => r.iter().map(|(_, v)| value_text(v)).collect::<Vec<_>>().join(", "),
+                                    None => "(deleted)".into(),
+                                };
+                                vec![k.label(), versions::label(&s.clock(), &names), value]
+                            })
+                        })
+                        .collect(),
+                });
+                if !n.hints.is_empty() {
+                    tables.push(TableView {
+                        name: "hints".into(),
+                        columns: vec!["for".into(), "key".into(), "vector".into()],
+                        rows: n
+                            .hints
+                            .iter()
+                            .map(|h| {
+                                vec![
+                                    c.nodes[h.home].id.clone(),
+                                    h.key.label(),
+                                    versions::label(&h.version.clock(), &names),
+                                ]
+                            })
+                            .collect(),
+                    });
+                }
+                NodeView {
+                    id: n.id.clone(),
+                    role: seen.role,
+                    status: seen.status,
+                    lsn: n.data.values().map(Vec::len).sum::<usize>() as u64,
+                    lag_records: 0,
+                    lag_us: 0,
+                    clock_offset_ms: 0,
+                    clock_drift_ppm: 0,
+                    buffered: 0,
+                    waiting_writes: n.coordinating.values().filter(|o| !o.finished).count(),
+                    error: None,
+                    halted_on_format: None,
+                    tables,
+                    log_tail: Vec::new(),
+                    epoch: 0,
+                    candidate: false,
+                    synchronous: false,
+                    joining: None,
+                    follows: None,
+                    partition: None,
+                }
+            })
+            .collect();
+        let clients = self
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, cs)| ClientView {
+                id: cs.id.clone(),
+                target: match &c.clients[i].opts.coordinator {
+                    Coordinator::Node(id) => id.clone(),
+                    // The client fans out itself: drawn towards the first replica.
+                    Coordinator::Client => c.nodes.first().map(|n| n.id.clone()).unwrap_or_default(),
+                },
+                pending: self.history.iter().filter(|h| h.client == i && h.end.is_none()).count(),
+            })
+            .collect();
+        let messages = self
+            .in_flight()
+            .map(|(id, m)| MessageView {
+                id,
+                from: self.name(m.from).to_string(),
+                to: self.name(m.to).to_string(),
+                kind: m.payload.kind(),
+                label: m.payload.label(),
+                sent: m.sent,
+                deliver: m.deliver,
+                doomed: m.doomed.is_some(),
+            })
+            .collect();
+        let mut all: Vec<String> = c.nodes.iter().map(|n| n.id.clone()).collect();
+        all.extend(self.clients.iter().map(|c| c.id.clone()));
+        let mut cuts = Vec::new();
+        for a in &all {
+            for b in &all {
+                if a != b && self.net.link_state(a, b).0 {
+                    cuts.push((a.clone(), b.clone()));
+                }
+            }
+        }
+        ClusterView { now, until: self.scenario.until(), leader_lsn: 0, nodes, clients, messages, cuts }
+    }
+}

@@ -1,0 +1,523 @@
+//! DDIA 5.4, leaderless replication: the chapter's examples and edge cases, each as a scenario and what the run
+//! must show (history, quorum records, replicas' rows, findings).
+
+use replsim::check::{anomalies, AnomalyKind};
+use replsim::protocol::leaderless::{Cluster, Key};
+use replsim::scenario::Scenario;
+use replsim::sql::Value;
+use replsim::world::sim::Simulation;
+use serde_json::{json, Value as Json};
+
+fn scenario(v: Json) -> Scenario {
+    Scenario::from_value(&v).unwrap_or_else(|e| panic!("scenario: {e}"))
+}
+
+/// A scenario of `ids` replicas with `leaderless` settings, the given clients, workload and faults.
+fn base(ids: &[&str], leaderless: Json, clients: Json, workload: Json, faults: Json) -> Json {
+    let nodes: Vec<Json> = ids.iter().map(|id| json!({"id": id, "role": "replica"})).collect();
+    json!({
+        "version": 1, "seed": 1, "until_ms": 3000,
+        "nodes": nodes,
+        "replication": {"leaderless": leaderless},
+        "network": {"latency_ms": {"min": 2, "max": 8}},
+        "clients": clients,
+        "schema": ["CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)", "CREATE TABLE carts (id INTEGER PRIMARY KEY, items TEXT)"],
+        "workload": workload,
+        "faults": faults,
+    })
+}
+
+fn run(s: &Scenario) -> Simulation {
+    let mut sim = Simulation::new(s, s.seed, &[]).expect("setup");
+    sim.run_to_end();
+    sim
+}
+
+fn cluster(sim: &Simulation) -> &Cluster {
+    sim.protocol.leaderless().expect("leaderless run")
+}
+
+fn key(k: &str) -> Key {
+    Key::new("kv", &Value::Text(k.into()))
+}
+
+/// The value of `k` on replica `node` (its live versions' `v`, sorted).
+fn values(sim: &Simulation, node: &str, k: &str) -> Vec<String> {
+    let c = cluster(sim);
+    let n = c.nodes.iter().find(|n| n.id == node).expect("node");
+    let mut out: Vec<String> = n
+        .data
+        .get(&key(k))
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.row.as_ref())
+        .filter_map(|r| r.iter().find(|(c, _)| c == "v").map(|(_, v)| v.to_json().as_str().unwrap_or("").to_string()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// What read `op` returned in column `col`.
+fn read_values(sim: &Simulation, op: usize, col: usize) -> Vec<String> {
+    let r = sim.history[op].result.as_ref().expect("answered");
+    assert!(r.ok, "read #{op} failed: {:?}", r.error);
+    r.rows.iter().map(|row| row[col].to_json().as_str().unwrap_or("").to_string()).collect()
+}
+
+fn kinds(sim: &Simulation) -> Vec<AnomalyKind> {
+    anomalies(sim).iter().map(|a| a.kind).collect()
+}
+
+/// The home replicas of a key in a cluster of these replicas (n of them), by id.
+fn home_of(ids: &[&str], n: usize, k: &str) -> Vec<String> {
+    let s = scenario(base(ids, json!({"n": n, "w": 1, "r": 1}), json!([]), json!([]), json!([])));
+    let sim = Simulation::new(&s, 1, &[]).expect("setup");
+    let c = cluster(&sim);
+    c.home(&key(k)).iter().map(|i| c.nodes[*i].id.clone()).collect()
+}
+
+#[test]
+fn ch5_4_a_write_with_a_replica_down_and_the_stale_read_that_read_repair_heals() {
+    // Replica c misses the second write while it is down; a read coordinated by c with r = 1 answers from c alone
+    // (stale: w + r = n), and read repair then writes the newer version back to c from the later answers.
+    let s = scenario(base(
+        &["a", "b", "c"],
+        json!({"n": 3, "w": 2, "r": 1, "read_repair": true}),
+        json!([{"id": "w", "coordinator": "a"}, {"id": "r", "coordinator": "c"}]),
+        json!([
+            {"at_ms": 10, "client": "w", "sql": "INSERT INTO kv VALUES ('x', 'v0')"},
+            {"at_ms": 60, "client": "w", "sql": "INSERT INTO kv VALUES ('x', 'v1')"},
+            {"at_ms": 200, "client": "r", "sql": "SELECT v FROM kv WHERE k = 'x'"},
+        ]),
+        json!([{"at_ms": 40, "crash": "c"}, {"at_ms": 150, "restart": "c"}]),
+    ));
+    let mut sim = Simulation::new(&s, 1, &[]).expect("setup");
+    sim.run_until(190_000);
+    assert_eq!(values(&sim, "c", "x"), ["v0"], "c was down for the second write");
+    sim.run_to_end();
+    assert!(sim.history[1].ok(), "w = 2 of a and b acknowledged the write with c down");
+    assert_eq!(read_values(&sim, 2, 0), ["v0"], "the read answered from c alone");
+    let stale: Vec<_> = anomalies(&sim).into_iter().filter(|a| a.kind == AnomalyKind::StaleRead).collect();
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert!(stale[0].detail.contains("did not hold"), "{}", stale[0].detail);
+    assert_eq!(values(&sim, "c", "x"), ["v1"], "read repair brought c up to date");
+
+    // With r = 2 (w + r > n) the same read sees v1: the quorums overlap.
+    let mut v = s.to_json();
+    v["replication"]["leaderless"]["r"] = json!(2);
+    let sim = run(&scenario(v));
+    assert_eq!(read_values(&sim, 2, 0), ["v1"]);
+    assert!(!kinds(&sim).contains(&AnomalyKind::StaleRead));
+    assert_eq!(values(&sim, "c", "x"), ["v1"]);
+}
+
+#[test]
+fn ch5_4_anti_entropy_converges_replicas_without_reads() {
+    let writes: Vec<Json> = (0..8)
+        .map(|i| json!({"at_ms": 20 + 10 * i, "client": "w", "sql": format!("INSERT INTO kv VALUES ('k{i}', 'v{i}')")}))
+        .collect();
+    let make = |ae: u64| {
+        scenario(base(
+            &["a", "b", "c"],
+            json!({"n": 3, "w": 2, "r": 2, "read_repair": true, "anti_entropy_ms": ae}),
+            json!([{"id": "w", "coordinator": "client"}]),
+            json!(writes),
+            json!([{"at_ms": 10, "crash": "c"}, {"at_ms": 500, "restart": "c"}]),
+        ))
+    };
+    let without = run(&make(0));
+    assert!(cluster(&without).nodes[2].data.is_empty(), "nobody read: without anti-entropy c stays empty");
+    let with = run(&make(200));
+    let c = cluster(&with);
+    assert_eq!(c.nodes[2].data.len(), 8);
+    assert_eq!(c.tables_json(0), c.tables_json(2), "c converged with a");
+    assert_eq!(c.tables_json(1), c.tables_json(2));
+    assert!(with.history.iter().all(|h| !h.read), "no read did it");
+}
+
+#[test]
+fn ch5_4_w_plus_r_over_n_reads_see_the_latest_acknowledged_write() {
+    // Writes and reads in turn, through every coordinator, with one replica down for a while: no read is stale.
+    let mut work = Vec::new();
+    for i in 0..20u64 {
+        let client = ["p", "q", "s"][(i % 3) as usize];
+        work.push(
+            json!({"at_ms": 20 + 60 * i, "client": client, "sql": format!("INSERT INTO kv VALUES ('x', 'v{i}')")}),
+        );
+        let reader = ["q", "s", "p"][(i % 3) as usize];
+        work.push(json!({"at_ms": 50 + 60 * i, "client": reader, "sql": "SELECT v FROM kv WHERE k = 'x'"}));
+    }
+    let s = scenario(base(
+        &["a", "b", "c"],
+        json!({"n": 3, "w": 2, "r": 2, "read_repair": false}),
+        json!([{"id": "p", "coordinator": "a"}, {"id": "q", "coordinator": "client"}, {"id": "s", "coordinator": "c"}]),
+        json!(work),
+        json!([{"at_ms": 300, "crash": "b"}, {"at_ms": 800, "restart": "b"}]),
+    ));
+    let sim = run(&s);
+    let reads: Vec<usize> = (0..sim.history.len()).filter(|i| sim.history[*i].read && sim.history[*i].ok()).collect();
+    assert!(reads.len() >= 15, "most reads answered: {}", reads.len());
+    for r in reads {
+        let last =
+            (0..r).rev().map(|i| &sim.history[i]).find(|h| !h.read && h.ok() && h.end < Some(sim.history[r].start));
+        if let Some(w) = last {
+            let want = w.sql.split('\'').nth(3).unwrap_or_default().to_string();
+            assert!(read_values(&sim, r, 0).contains(&want), "read #{r} missed {want}");
+        }
+    }
+    assert!(!kinds(&sim).contains(&AnomalyKind::StaleRead), "{:?}", anomalies(&sim));
+}
+
+#[test]
+fn ch5_4_w_equals_n_refuses_writes_with_a_node_down() {
+    let s = scenario(base(
+        &["a", "b", "c"],
+        json!({"n": 3, "w": 3, "r": 1}),
+        json!([{"id": "w", "coordinator": "a"}]),
+        json!([{"at_ms": 50, "client": "w", "sql": "INSERT INTO kv VALUES ('x', 'v')"}]),
+        json!([{"at_ms": 10, "crash": "c"}]),
+    ));
+    let sim = run(&s);
+    let h = &sim.history[0];
+    assert!(!h.ok());
+    let err = h.result.as_ref().and_then(|r| r.error.as_ref()).expect("an error").to_string();
+    assert!(err.contains("w = 3") && err.contains("not rolled back"), "{err}");
+    let q = cluster(&sim).records[&0].clone();
+    assert_eq!((q.answered.len(), q.met), (2, Some(false)));
+}
+
+/// A sloppy quorum: the key's other two home replicas are down when it is written through the first.
+fn sloppy(handoff_ms: u64, faults_after: Json) -> (Scenario, Vec<String>) {
+    let ids = ["a", "b", "c", "d", "e"];
+    let home = home_of(&ids, 3, "x");
+    let mut faults = vec![json!({"at_ms": 10, "crash": home[1]}), json!({"at_ms": 10, "crash": home[2]})];
+    faults.extend(faults_after.as_array().cloned().unwrap_or_default());
+    let s = scenario(base(
+        &ids,
+        json!({"n": 3, "w": 2, "r": 2, "sloppy_quorum": true, "handoff_ms": handoff_ms, "read_repair": false,
+               "request_timeout_ms": 50}),
+        json!([{"id": "w", "coordinator": home[0]}, {"id": "r", "coordinator": "client", "timeout_ms": 300}]),
+        json!([
+            {"at_ms": 20, "client": "w", "sql": "INSERT INTO kv VALUES ('x', 'v1')"},
+            {"at_ms": 600, "client": "r", "sql": "SELECT v FROM kv WHERE k = 'x'"},
+        ]),
+        json!(faults),
+    ));
+    (s, home)
+}
+
+#[test]
+fn ch5_4_sloppy_quorum_acknowledges_on_fallbacks_and_a_quorum_read_is_still_stale() {
+    // The home replicas come back, the one that took the write goes down, the hints are not handed off yet: a
+    // read of the home replicas with w + r > n does not see the acknowledged write.
+    let (s, home) = sloppy(100_000, json!([]));
+    let mut v = s.to_json();
+    let faults = v["faults"].as_array_mut().expect("faults");
+    faults.push(json!({"at_ms": 400, "restart": home[1]}));
+    faults.push(json!({"at_ms": 400, "restart": home[2]}));
+    faults.push(json!({"at_ms": 450, "crash": home[0]}));
+    let sim = run(&scenario(v));
+    assert!(sim.history[0].ok(), "{:?}", sim.history[0].result);
+    let q = &cluster(&sim).records[&0];
+    assert_eq!(q.hinted.len(), 2, "two fallbacks stood in for the two home replicas: {q:?}");
+    assert!(read_values(&sim, 1, 0).is_empty(), "the read saw nothing");
+    let stale = anomalies(&sim).into_iter().find(|a| a.kind == AnomalyKind::StaleRead).expect("stale read");
+    assert!(stale.detail.contains("w + r > n held") && stale.detail.contains("sloppy quorum"), "{}", stale.detail);
+}
+
+#[test]
+fn ch5_4_hinted_handoff_delivers_the_write_home() {
+    let (s, home) = sloppy(50, json!([]));
+    let mut v = s.to_json();
+    let faults = v["faults"].as_array_mut().expect("faults");
+    faults.push(json!({"at_ms": 300, "restart": home[1]}));
+    faults.push(json!({"at_ms": 300, "restart": home[2]}));
+    faults.push(json!({"at_ms": 550, "crash": home[0]}));
+    let sim = run(&scenario(v));
+    for h in &home[1..] {
+        assert_eq!(values(&sim, h, "x"), ["v1"], "{h} got the write by handoff");
+    }
+    assert!(cluster(&sim).nodes.iter().all(|n| n.hints.is_empty()), "every hint was handed off and dropped");
+    assert_eq!(read_values(&sim, 1, 0), ["v1"]);
+    assert!(!kinds(&sim).contains(&AnomalyKind::StaleRead));
+}
+
+#[test]
+fn ch5_4_the_write_is_lost_when_the_hint_holders_die_before_handoff() {
+    let (s, home) = sloppy(100_000, json!([]));
+    let hinted: Vec<String> = {
+        let sim = run(&s);
+        let c = cluster(&sim);
+        c.records[&0].hinted.iter().map(|(f, _)| c.nodes[*f].id.clone()).collect()
+    };
+    let mut v = s.to_json();
+    let faults = v["faults"].as_array_mut().expect("faults");
+    for f in &hinted {
+        faults.push(json!({"at_ms": 400, "crash": f}));
+    }
+    faults.push(json!({"at_ms": 400, "crash": home[0]}));
+    let sim = run(&scenario(v));
+    let lost = anomalies(&sim).into_iter().find(|a| a.kind == AnomalyKind::LostWrite).expect("lost write");
+    assert_eq!(lost.ops, [0]);
+    assert!(lost.detail.contains("sloppy quorum"), "{}", lost.detail);
+}
+
+#[test]
+fn ch5_4_a_write_concurrent_with_reads_may_or_may_not_be_seen() {
+    // The write reaches a at once and b, c only after 300 ms (w = 3 keeps it in flight). The first read reaches a
+    // and b and sees it; the second, later, reaches b and c and does not.
+    let mut v = base(
+        &["a", "b", "c"],
+        json!({"n": 3, "w": 3, "r": 2, "read_repair": false, "request_timeout_ms": 1000}),
+        json!([{"id": "w", "coordinator": "a"}, {"id": "r1"}, {"id": "r2"}]),
+        json!([
+            {"at_ms": 5, "client": "w", "sql": "INSERT INTO kv VALUES ('x', 'v0')"},
+            {"at_ms": 100, "client": "w", "sql": "INSERT INTO kv VALUES ('x', 'v1')"},
+            {"at_ms": 120, "client": "r1", "sql": "SELECT v FROM kv WHERE k = 'x'"},
+            {"at_ms": 160, "client": "r2", "sql": "SELECT v FROM kv WHERE k = 'x'"},
+        ]),
+        json!([{"at_ms": 90, "network": {"latency_ms": {"min": 2, "max": 4}, "links": [
+            {"between": ["a", "b"], "latency_ms": {"min": 300, "max": 300}},
+            {"between": ["a", "c"], "latency_ms": {"min": 300, "max": 300}},
+            {"between": ["r1", "c"], "latency_ms": {"min": 200, "max": 200}},
+            {"between": ["r2", "a"], "latency_ms": {"min": 200, "max": 200}}]}}]),
+    );
+    v["network"] = json!({"latency_ms": {"min": 2, "max": 4}});
+    let sim = run(&scenario(v));
+    assert_eq!(read_values(&sim, 2, 0), ["v1"]);
+    assert_eq!(read_values(&sim, 3, 0), ["v0"]);
+    let stale = anomalies(&sim).into_iter().find(|a| a.kind == AnomalyKind::StaleRead).expect("stale read");
+    assert!(stale.detail.contains("concurrent with the reads") && stale.detail.contains("held"), "{}", stale.detail);
+}
+
+#[test]
+fn ch5_4_a_failed_write_is_not_rolled_back() {
+    // b and c are down: the write lands on a only and fails (w = 2), but a keeps it. A read of a and b returns it;
+    // a later read of b and c returns the older value: reads may or may not see a failed write.
+    let s = scenario(json!({
+        "version": 1, "seed": 1, "until_ms": 3000,
+        "nodes": [{"id": "a", "role": "replica"}, {"id": "b", "role": "replica"}, {"id": "c", "role": "replica"}],
+        "replication": {"leaderless": {"n": 3, "w": 2, "r": 2, "read_repair": false}},
+        "network": {"latency_ms": {"min": 2, "max": 4}, "links": [{"between": ["r2", "a"], "latency_ms": {"min": 300, "max": 300}}]},
+        "clients": [{"id": "w", "coordinator": "a"}, {"id": "r1", "timeout_ms": 300}, {"id": "r2"}],
+        "schema": ["CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)"],
+        "workload": [
+            {"at_ms": 5, "client": "w", "sql": "INSERT INTO kv VALUES ('x', 'v0')"},
+            {"at_ms": 50, "client": "w", "sql": "INSERT INTO kv VALUES ('x', 'v1')"},
+            {"at_ms": 300, "client": "r1", "sql": "SELECT v FROM kv WHERE k = 'x'"},
+            {"at_ms": 700, "client": "r2", "sql": "SELECT v FROM kv WHERE k = 'x'"}
+        ],
+        "faults": [{"at_ms": 30, "crash": "b"}, {"at_ms": 30, "crash": "c"}, {"at_ms": 250, "restart": "b"},
+                   {"at_ms": 500, "restart": "c"}]
+    }));
+    let sim = run(&s);
+    assert!(!sim.history[1].ok(), "the write failed");
+    assert_eq!(values(&sim, "a", "x"), ["v1"], "and was not rolled back on a");
+    assert_eq!(read_values(&sim, 2, 0), ["v1"]);
+    assert_eq!(read_values(&sim, 3, 0), ["v0"]);
+    let stale = anomalies(&sim).into_iter().find(|a| a.kind == AnomalyKind::StaleRead).expect("stale read");
+    assert!(stale.detail.contains("failed on some replicas"), "{}", stale.detail);
+}
+
+#[test]
+fn ch5_4_shopping_cart_siblings_and_a_union_merge_that_keeps_removals() {
+    let read = |at: u64, c: &str| json!({"at_ms": at, "client": c, "sql": "SELECT items FROM carts WHERE id = 1"});
+    let put = |at: u64, c: &str, items: &str| json!({"at_ms": at, "client": c, "sql": format!("UPDATE carts SET items = '{items}' WHERE id = 1")});
+    let s = scenario(base(
+        &["a", "b", "c"],
+        json!({"n": 3, "w": 2, "r": 2}),
+        json!([{"id": "c1", "merge": {"carts.items": "union"}}, {"id": "c2", "coordinator": "b"}]),
+        json!([
+            {"at_ms": 10, "client": "c1", "sql": "INSERT INTO carts VALUES (1, 'milk')"},
+            read(50, "c1"), read(50, "c2"),                          // #1, #2
+            put(100, "c1", "milk,eggs"), put(100, "c2", "milk,ham"), // #3, #4: concurrent
+            read(200, "c2"),                                         // #5: two siblings
+            read(250, "c1"),                                         // #6: merged
+            put(300, "c1", "milk,eggs"),                             // #7: removes ham
+            put(300, "c2", "milk,ham,flour"),                        // #8: concurrent, had not seen the removal
+            read(400, "c1"),                                         // #9
+        ]),
+        json!([]),
+    ));
+    let sim = run(&s);
+    let set = |op: usize| {
+        let mut v: Vec<String> = read_values(&sim, op, 0);
+        v.sort();
+        v
+    };
+    assert_eq!(set(5), ["milk,eggs", "milk,ham"], "c2 sees both siblings");
+    let mut merged: Vec<String> = set(6)[0].split(',').map(str::to_string).collect();
+    merged.sort();
+    assert_eq!(merged, ["eggs", "ham", "milk"], "c1 merged them as a union");
+    let mut last: Vec<String> = set(9)[0].split(',').map(str::to_string).collect();
+    last.sort();
+    assert_eq!(last, ["eggs", "flour", "milk"], "the removed ham did not come back");
+    let conflicts: Vec<_> = anomalies(&sim).into_iter().filter(|a| a.kind == AnomalyKind::Conflict).collect();
+    assert_eq!(conflicts.len(), 2, "two episodes of concurrent writes: {conflicts:?}");
+    assert!(conflicts[0].ops.starts_with(&[3, 4]), "{conflicts:?}");
+    assert!(conflicts[0].detail.contains("merged: read #6"), "{}", conflicts[0].detail);
+    assert!(conflicts[1].ops.starts_with(&[7, 8]), "{conflicts:?}");
+    assert!(conflicts[1].detail.contains("siblings: 2 versions"), "{}", conflicts[1].detail);
+}
+
+#[test]
+fn ch5_4_blind_writes_become_siblings_and_context_writes_replace() {
+    let s = scenario(base(
+        &["a", "b", "c"],
+        json!({"n": 3, "w": 3, "r": 3}),
+        json!([{"id": "p"}, {"id": "q"}]),
+        json!([
+            {"at_ms": 10, "client": "p", "sql": "INSERT INTO kv VALUES ('x', 'one')"},
+            {"at_ms": 100, "client": "q", "sql": "INSERT INTO kv VALUES ('x', 'two')", "blind": true},
+            {"at_ms": 200, "client": "p", "sql": "SELECT v FROM kv WHERE k = 'x'"},
+            {"at_ms": 300, "client": "p", "sql": "INSERT INTO kv VALUES ('x', 'three')"},
+            {"at_ms": 400, "client": "q", "sql": "SELECT v FROM kv WHERE k = 'x'"},
+        ]),
+        json!([]),
+    ));
+    let sim = run(&s);
+    let mut two = read_values(&sim, 2, 0);
+    two.sort();
+    assert_eq!(two, ["one", "two"], "the blind write did not replace the first");
+    assert_eq!(read_values(&sim, 4, 0), ["three"], "a write with the read's context replaced both siblings");
+    let c = anomalies(&sim).into_iter().find(|a| a.kind == AnomalyKind::Conflict).expect("conflict");
+    assert!(c.detail.contains("resolved: write #3"), "{}", c.detail);
+}
+
+#[test]
+fn ch5_4_statements_that_are_not_single_row_by_key_are_refused_with_the_reason() {
+    let s = scenario(base(
+        &["a", "b", "c"],
+        json!({"n": 3, "w": 2, "r": 2}),
+        json!([{"id": "p"}]),
+        json!([
+            {"at_ms": 10, "client": "p", "sql": "SELECT * FROM kv"},
+            {"at_ms": 20, "client": "p", "sql": "UPDATE kv SET v = 'x' WHERE v = 'y'"},
+            {"at_ms": 30, "client": "p", "sql": "UPDATE kv SET v = 'x' WHERE k = 'never-read'"},
+            {"at_ms": 40, "client": "p", "sql": "BEGIN"},
+            {"at_ms": 50, "client": "p", "sql": "INSERT INTO kv VALUES ('a', '1'), ('b', '2')"},
+        ]),
+        json!([]),
+    ));
+    let sim = run(&s);
+    let errs: Vec<String> = sim
+        .history
+        .iter()
+        .map(|h| h.result.as_ref().and_then(|r| r.error.as_ref()).map(ToString::to_string).unwrap_or_default())
+        .collect();
+    assert!(errs[0].contains("WHERE"), "{}", errs[0]);
+    assert!(errs[1].contains("primary key k"), "{}", errs[1]);
+    assert!(errs[2].contains("without reading it first"), "{}", errs[2]);
+    assert!(errs[3].contains("transactions"), "{}", errs[3]);
+    assert!(errs[4].contains("one row"), "{}", errs[4]);
+}
+
+#[test]
+fn ch5_4_bad_leaderless_settings_are_clear_errors() {
+    let cases = [
+        (json!({"n": 3, "w": 4, "r": 1}), "replication.leaderless.w"),
+        (json!({"n": 4, "w": 2, "r": 2}), "replication.leaderless.n"),
+        (json!({"n": 3, "w": 2, "r": 0}), "replication.leaderless.r"),
+        (json!({"n": 3, "w": 2, "r": 2, "quorum": 1}), "replication.leaderless.quorum"),
+    ];
+    for (l, path) in cases {
+        let e = Scenario::from_value(&base(&["a", "b", "c"], l, json!([]), json!([]), json!([]))).unwrap_err();
+        assert_eq!(e.path, path, "{e}");
+    }
+    let mut v =
+        base(&["a", "b", "c"], json!({"n": 3}), json!([{"id": "p", "coordinator": "zz"}]), json!([]), json!([]));
+    assert_eq!(Scenario::from_value(&v).unwrap_err().path, "clients[0].coordinator");
+    v["clients"] = json!([]);
+    v["faults"] = json!([{"at_ms": 5, "failover_to": "b"}]);
+    assert_eq!(Scenario::from_value(&v).unwrap_err().path, "faults[0]");
+    v["faults"] = json!([]);
+    v["nodes"][0]["role"] = json!("leader");
+    assert_eq!(Scenario::from_value(&v).unwrap_err().path, "nodes[0].role");
+}
+
+#[test]
+fn ch5_4_same_seed_same_trace_and_the_scenario_round_trips() {
+    let s = scenario(base(
+        &["a", "b", "c", "d", "e"],
+        json!({"n": 3, "w": 2, "r": 2, "anti_entropy_ms": 100, "sloppy_quorum": true, "handoff_ms": 80}),
+        json!([{"id": "p", "coordinator": "a"}, {"id": "q", "merge": {"carts.items": "union"}}]),
+        json!((0..30)
+            .map(|i| json!({"at_ms": 10 + 13 * i, "client": if i % 2 == 0 { "p" } else { "q" },
+            "sql": if i % 3 == 0 { format!("SELECT v FROM kv WHERE k = 'k{}'", i % 5) }
+                   else { format!("INSERT INTO kv VALUES ('k{}', 'v{i}')", i % 5) }}))
+            .collect::<Vec<_>>()),
+        json!([{"at_ms": 50, "crash": "b"}, {"at_ms": 200, "restart": "b"}]),
+    ));
+    let (x, y) = (run(&s), run(&s));
+    assert_eq!(x.trace.hash(), y.trace.hash());
+    assert_eq!(replsim::report::report_json(&x), replsim::report::report_json(&y));
+    assert_eq!(Scenario::from_value(&s.to_json()).expect("round trip"), s);
+}
+
+#[test]
+fn ch5_4_a_key_literal_takes_the_key_column_type() {
+    let s = scenario(base(
+        &["a", "b", "c"],
+        json!({"n": 3, "w": 2, "r": 2}),
+        json!([{"id": "p"}]),
+        json!([
+            {"at_ms": 10, "client": "p", "sql": "INSERT INTO kv VALUES ('1', 'text key')"},
+            {"at_ms": 50, "client": "p", "sql": "SELECT v FROM kv WHERE k = 1"},
+            {"at_ms": 60, "client": "p", "sql": "INSERT INTO carts VALUES (7, 'milk')"},
+            {"at_ms": 100, "client": "p", "sql": "SELECT items FROM carts WHERE id = '7'"},
+        ]),
+        json!([]),
+    ));
+    let sim = run(&s);
+    assert_eq!(read_values(&sim, 1, 0), ["text key"]);
+    assert_eq!(read_values(&sim, 3, 0), ["milk"]);
+}
+
+#[test]
+fn ch5_4_a_client_library_that_coordinates_reports_its_quorum_and_uses_fallbacks() {
+    // The client fans out itself: with two of three home replicas down, w = 2 is not met and the client says so
+    // after request_timeout_ms; with a sloppy quorum the same write is accepted by fallbacks instead.
+    let ids = ["a", "b", "c", "d", "e"];
+    let home = home_of(&ids, 3, "x");
+    let make = |sloppy: bool| {
+        scenario(base(
+            &ids,
+            json!({"n": 3, "w": 2, "r": 2, "sloppy_quorum": sloppy, "request_timeout_ms": 50, "handoff_ms": 100000}),
+            json!([{"id": "p", "coordinator": "client"}]),
+            json!([{"at_ms": 20, "client": "p", "sql": "INSERT INTO kv VALUES ('x', 'v')"}]),
+            json!([{"at_ms": 10, "crash": home[1]}, {"at_ms": 10, "crash": home[2]}]),
+        ))
+    };
+    let strict = run(&make(false));
+    let err = strict.history[0].result.as_ref().and_then(|r| r.error.as_ref()).expect("failed").to_string();
+    assert!(err.starts_with("write quorum not met: 1 of w = 2"), "{err}");
+    assert!(strict.history[0].end < Some(200_000), "it failed at its own deadline, not the client timeout");
+    let sloppy = run(&make(true));
+    assert!(sloppy.history[0].ok(), "{:?}", sloppy.history[0].result);
+    let c = cluster(&sloppy);
+    assert_eq!(c.records[&0].hinted.len(), 2);
+    assert_eq!(c.nodes.iter().map(|n| n.hints.len()).sum::<usize>(), 2, "two fallbacks hold a hint each");
+}
+
+#[test]
+fn ch5_4_two_blind_writes_through_one_coordinator_are_both_kept() {
+    // Neither client read the key: their writes are concurrent even though one replica coordinates both. A plain
+    // per-node version vector would let the second (a:2) replace the first (a:1); a dotted version vector knows the
+    // second writer's context did not include the first.
+    let s = scenario(base(
+        &["a", "b", "c"],
+        json!({"n": 3, "w": 3, "r": 3}),
+        json!([{"id": "p", "coordinator": "a"}, {"id": "q", "coordinator": "a"}]),
+        json!([
+            {"at_ms": 10, "client": "p", "sql": "INSERT INTO kv VALUES ('x', 'from p')"},
+            {"at_ms": 100, "client": "q", "sql": "INSERT INTO kv VALUES ('x', 'from q')"},
+            {"at_ms": 200, "client": "p", "sql": "SELECT v FROM kv WHERE k = 'x'"},
+        ]),
+        json!([]),
+    ));
+    let sim = run(&s);
+    let mut got = read_values(&sim, 2, 0);
+    got.sort();
+    assert_eq!(got, ["from p", "from q"]);
+    assert!(kinds(&sim).contains(&AnomalyKind::Conflict));
+}
