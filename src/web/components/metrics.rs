@@ -129,7 +129,8 @@ fn latency_chart(sim: &Simulation) -> Html {
 }
 
 fn lag_chart(sim: &Simulation, until: Micros, now: Micros) -> Html {
-    let series = chart::lag_series(sim.protocol.single_leader().map_or(&[][..], |c| &c.lag_samples), until, 320);
+    let none = crate::chunked::Chunked::new();
+    let series = chart::lag_series(sim.protocol.single_leader().map_or(&none, |c| &c.lag_samples), until, 320);
     let head = html! {
         <h3 class="chart-title">{ "Replication lag" }<span class="muted">{ " · per follower, as its leader sees it" }</span></h3>
     };
