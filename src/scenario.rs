@@ -30,6 +30,8 @@ pub struct Scenario {
     pub page_size: u32,
     /// Concurrency control of every node's engine: row locks (InnoDB-like) instead of SQLite's single writer.
     pub row_locking: bool,
+    /// Several leaders (DDIA 5.3): datacenters, topology, conflict resolution (`protocol::multi_leader::spec`).
+    pub multi_leader: Option<crate::protocol::multi_leader::spec::MultiLeaderSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -783,6 +785,7 @@ impl Scenario {
         }
         let failover = parse_failover(o.get("failover"), &mut replication, &nodes)?;
         let clients = parse_clients(o.arr_or_empty("clients")?, &nodes)?;
+        let multi_leader = crate::protocol::multi_leader::spec::parse(v, &nodes, &clients, !partitions.is_empty())?;
         let mut schema = Vec::new();
         for (i, s) in o.arr_or_empty("schema")?.iter().enumerate() {
             schema.push(as_str(s, &format!("schema[{i}]"))?.to_string());
@@ -828,6 +831,7 @@ impl Scenario {
                 None => false,
                 Some(l) => enum_of(l, "locking", &[("database", false), ("row", true)])?,
             },
+            multi_leader,
         })
     }
 
@@ -939,6 +943,9 @@ impl Scenario {
             o.insert("partitions".into(), Value::Array(parts));
             o.insert("partition_key".into(), json!(self.partition_key));
         }
+        if let Some(ml) = &self.multi_leader {
+            ml.write_json(&mut o);
+        }
         Value::Object(o)
     }
 
@@ -1033,7 +1040,7 @@ fn parse_partitions(arr: &[Value], nodes: &[NodeSpec]) -> Res<Vec<PartitionSpec>
     Ok(out)
 }
 
-fn parse_nodes(arr: &[Value], partitioned: bool) -> Res<Vec<NodeSpec>> {
+fn parse_nodes(arr: &[Value], _partitioned: bool) -> Res<Vec<NodeSpec>> {
     if arr.is_empty() {
         return err("nodes", "expected at least one node");
     }
@@ -1044,7 +1051,7 @@ fn parse_nodes(arr: &[Value], partitioned: bool) -> Res<Vec<NodeSpec>> {
     for (i, v) in arr.iter().enumerate() {
         let path = format!("nodes[{i}]");
         let o = Obj::new(v, &path)?;
-        o.only(&["id", "role", "clock", "apply_delay_ms", "storage_format", "index"])?;
+        o.only(&["id", "role", "clock", "apply_delay_ms", "storage_format", "index", "datacenter", "auto_increment"])?;
         let id = parse_id(&o, "id")?;
         if nodes.iter().any(|n| n.id == id) {
             return err(&o.at("id"), format!("duplicate node id {id:?}"));
@@ -1104,7 +1111,8 @@ fn parse_nodes(arr: &[Value], partitioned: bool) -> Res<Vec<NodeSpec>> {
         return err("nodes", "expected at most one node with role \"replicator\"");
     }
     let leaders = nodes.iter().filter(|n| n.role == Role::Leader).count();
-    if leaders != 1 && !(partitioned && leaders > 1) {
+    // Several leaders: a leader per partition, or multi-leader replication (DDIA 5.3, `multi_leader::spec`).
+    if leaders == 0 {
         return err("nodes", format!("expected exactly one node with role \"leader\", found {leaders}"));
     }
     if nodes.iter().filter(|n| n.role == Role::Controller).count() > 1 {
@@ -1140,6 +1148,12 @@ fn parse_replication(v: Option<&Value>) -> Res<ReplicationSpec> {
         "semi_sync_timeout_ms",
         "log_retention",
         "trigger",
+        "topology",
+        "ring",
+        "hub",
+        "conflict",
+        "causality",
+        "on_write",
     ])?;
     let mode = match o.str_opt("mode")? {
         None => Mode::Async,
@@ -1298,7 +1312,7 @@ fn parse_latency(o: &Obj) -> Res<Option<(u64, u64)>> {
 
 fn parse_network(v: &Value, path: &str, names: &Names) -> Res<NetworkSpec> {
     let o = Obj::new(v, path)?;
-    o.only(&["latency_ms", "loss", "duplicate", "reorder", "links"])?;
+    o.only(&["latency_ms", "loss", "duplicate", "reorder", "links", "datacenters"])?;
     let (min, max) = parse_latency(&o)?.unwrap_or((5, 20));
     let links_v = o.arr_or_empty("links")?;
     if links_v.len() > MAX_LINKS {
@@ -1372,6 +1386,8 @@ fn parse_clients(arr: &[Value], nodes: &[NodeSpec]) -> Res<Vec<ClientSpec>> {
             "max_lag_ms",
             "share_token",
             "owner_column",
+            "datacenter",
+            "leader",
         ])?;
         let id = parse_id(&o, "id")?;
         if clients.iter().any(|c| c.id == id) {

@@ -34,10 +34,16 @@ pub enum AnomalyKind {
     MonotonicReads,
     ConsistentPrefix,
     StaleRead,
+    /// DDIA 5.3: two writes to the same row, neither of which had seen the other.
+    Conflict,
+    /// DDIA 5.3: an acknowledged write that conflict resolution threw away.
+    LostUpdate,
+    /// DDIA 5.3: two leaders generated the same AUTOINCREMENT key.
+    DuplicateKey,
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 9] = [
+    pub const ALL: [AnomalyKind; 12] = [
         AnomalyKind::Divergence,
         AnomalyKind::LostWrite,
         AnomalyKind::KeyReuse,
@@ -47,6 +53,9 @@ impl AnomalyKind {
         AnomalyKind::MonotonicReads,
         AnomalyKind::StaleRead,
         AnomalyKind::ConsistentPrefix,
+        AnomalyKind::Conflict,
+        AnomalyKind::LostUpdate,
+        AnomalyKind::DuplicateKey,
     ];
     /// The DDIA 5.2 kinds, in badge order.
     pub const LAG: [AnomalyKind; 4] = [
@@ -68,6 +77,9 @@ impl AnomalyKind {
             AnomalyKind::MonotonicReads => "monotonic-reads",
             AnomalyKind::ConsistentPrefix => "consistent-prefix",
             AnomalyKind::StaleRead => "stale-read",
+            AnomalyKind::Conflict => "conflict",
+            AnomalyKind::LostUpdate => "lost-update",
+            AnomalyKind::DuplicateKey => "duplicate-key",
         }
     }
 
@@ -103,6 +115,10 @@ impl Anomaly {
 
 /// Every checker, in report order.
 pub fn anomalies(sim: &Simulation) -> Vec<Anomaly> {
+    if let crate::protocol::Protocol::MultiLeader(c) = &sim.protocol {
+        // The single-leader checkers judge against one leader; several leaders have their own findings.
+        return crate::protocol::multi_leader::check::anomalies(sim, c);
+    }
     let mut all = check_divergence(sim);
     all.extend(failover::lost_writes(sim));
     all.extend(failover::key_reuse(sim));

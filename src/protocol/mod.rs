@@ -16,6 +16,7 @@
 //! A new protocol (multi-leader, leaderless) is a folder next to `single_leader/` and one variant in each of
 //! [`Protocol`], [`Message`] and [`Timer`].
 
+pub mod multi_leader;
 pub mod partitions;
 pub mod single_leader;
 
@@ -29,12 +30,16 @@ use crate::world::trace::{MsgKind, Name, TraceEvent};
 #[derive(Clone, Debug)]
 pub enum Protocol {
     SingleLeader(single_leader::Cluster),
+    /// DDIA 5.3: a leader per datacenter; inside each, the single-leader machinery.
+    MultiLeader(multi_leader::Cluster),
 }
 
 /// A message between endpoints, of whichever protocol runs.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Message {
     SingleLeader(single_leader::Payload),
+    /// Between leaders (multi-leader replication); inside a datacenter its messages are single-leader ones.
+    MultiLeader(multi_leader::Payload),
 }
 
 /// A timer a process set, of whichever protocol runs.
@@ -151,6 +156,9 @@ impl Protocol {
     /// Build the processes and clients of `scenario` (nodes that `add_node` brings in later exist from the start,
     /// absent; `commands` says which).
     pub fn new(scenario: &Scenario, seed: u64, commands: &[TimedCommand]) -> Result<Self, SetupError> {
+        if scenario.multi_leader.is_some() {
+            return multi_leader::Cluster::new(scenario, seed, commands).map(Protocol::MultiLeader);
+        }
         single_leader::Cluster::new(scenario, seed, commands).map(Protocol::SingleLeader)
     }
 
@@ -158,6 +166,7 @@ impl Protocol {
     pub fn names(&self) -> std::rc::Rc<[Name]> {
         match self {
             Protocol::SingleLeader(c) => c.names.clone(),
+            Protocol::MultiLeader(c) => c.inner.names.clone(),
         }
     }
 
@@ -166,18 +175,22 @@ impl Protocol {
     pub fn single_leader(&self) -> &single_leader::Cluster {
         match self {
             Protocol::SingleLeader(c) => c,
+            // Each datacenter is one replication group of the single-leader machinery: views draw them as such.
+            Protocol::MultiLeader(c) => &c.inner,
         }
     }
 
     pub fn single_leader_mut(&mut self) -> &mut single_leader::Cluster {
         match self {
             Protocol::SingleLeader(c) => c,
+            Protocol::MultiLeader(c) => &mut c.inner,
         }
     }
 
     pub fn len(&self) -> usize {
         match self {
             Protocol::SingleLeader(c) => c.nodes.len(),
+            Protocol::MultiLeader(c) => c.inner.nodes.len(),
         }
     }
 
@@ -188,12 +201,14 @@ impl Protocol {
     pub fn node_index(&self, id: &str) -> Option<usize> {
         match self {
             Protocol::SingleLeader(c) => c.nodes.iter().position(|n| n.id == id),
+            Protocol::MultiLeader(c) => c.inner.nodes.iter().position(|n| n.id == id),
         }
     }
 
     pub fn status(&self, node: usize) -> Status {
         match self {
             Protocol::SingleLeader(c) => c.nodes[node].status,
+            Protocol::MultiLeader(c) => c.inner.nodes[node].status,
         }
     }
 
@@ -201,6 +216,7 @@ impl Protocol {
     pub fn incarnation(&self, node: usize) -> u64 {
         match self {
             Protocol::SingleLeader(c) => c.nodes[node].incarnation,
+            Protocol::MultiLeader(c) => c.inner.nodes[node].incarnation,
         }
     }
 
@@ -208,12 +224,14 @@ impl Protocol {
     pub fn crash(&mut self, node: usize) {
         match self {
             Protocol::SingleLeader(c) => c.nodes[node].crash(),
+            Protocol::MultiLeader(c) => c.inner.nodes[node].crash(),
         }
     }
 
     pub fn pause(&mut self, node: usize) {
         match self {
             Protocol::SingleLeader(c) => c.nodes[node].status = Status::Paused,
+            Protocol::MultiLeader(c) => c.inner.nodes[node].status = Status::Paused,
         }
     }
 
@@ -224,6 +242,10 @@ impl Protocol {
                 let n = &mut c.nodes[node];
                 n.status = if n.halt_error.is_some() { Status::Halted } else { Status::Running };
             }
+            Protocol::MultiLeader(c) => {
+                let n = &mut c.inner.nodes[node];
+                n.status = if n.halt_error.is_some() { Status::Halted } else { Status::Running };
+            }
         }
     }
 
@@ -231,24 +253,29 @@ impl Protocol {
     pub fn upgrade_storage(&mut self, node: usize, format: u8) -> Result<(), String> {
         match self {
             Protocol::SingleLeader(c) => c.nodes[node].upgrade_storage(format),
+            Protocol::MultiLeader(c) => c.inner.nodes[node].upgrade_storage(format),
         }
     }
 
     pub fn on_start(&mut self, node: usize, now: Micros) -> Vec<Action> {
         match self {
             Protocol::SingleLeader(c) => c.on_start(node, now),
+            Protocol::MultiLeader(c) => c.on_start(node, now),
         }
     }
 
     pub fn on_message(&mut self, node: usize, now: Micros, from: Endpoint, msg: Message) -> Vec<Action> {
         match (self, msg) {
             (Protocol::SingleLeader(c), Message::SingleLeader(p)) => c.on_message(node, now, from, p),
+            (Protocol::MultiLeader(c), msg) => c.on_message(node, now, from, msg),
+            (Protocol::SingleLeader(_), Message::MultiLeader(_)) => Vec::new(),
         }
     }
 
     pub fn on_timer(&mut self, node: usize, now: Micros, timer: Timer) -> Vec<Action> {
         match (self, timer) {
             (Protocol::SingleLeader(c), Timer::SingleLeader(t)) => c.on_timer(node, now, t),
+            (Protocol::MultiLeader(c), Timer::SingleLeader(t)) => c.on_timer(node, now, t),
         }
     }
 
@@ -256,6 +283,7 @@ impl Protocol {
     pub fn client_request(&mut self, client: usize, op: usize, sql: &str, now: Micros) -> Routed {
         match self {
             Protocol::SingleLeader(c) => c.client_request(client, op, sql, now),
+            Protocol::MultiLeader(c) => c.client_request(client, op, sql, now),
         }
     }
 
@@ -271,6 +299,8 @@ impl Protocol {
     ) -> Vec<Action> {
         match (self, msg) {
             (Protocol::SingleLeader(c), Message::SingleLeader(p)) => c.on_client_message(client, now, from, p, history),
+            (Protocol::MultiLeader(c), msg) => c.on_client_message(client, now, from, msg, history),
+            (Protocol::SingleLeader(_), Message::MultiLeader(_)) => Vec::new(),
         }
     }
 
@@ -278,6 +308,7 @@ impl Protocol {
     pub fn on_client_timeout(&mut self, client: usize, op: &HistoryEntry, index: usize) {
         match self {
             Protocol::SingleLeader(c) => c.on_client_timeout(client, op, index),
+            Protocol::MultiLeader(c) => c.inner.on_client_timeout(client, op, index),
         }
     }
 
@@ -286,6 +317,7 @@ impl Protocol {
     pub fn command(&mut self, command: &Command, op: usize, now: Micros) -> CommandOutcome {
         match self {
             Protocol::SingleLeader(c) => c.command(command, op, now),
+            Protocol::MultiLeader(c) => c.command(command, op, now),
         }
     }
 
@@ -293,12 +325,14 @@ impl Protocol {
     pub fn after_event(&mut self, now: Micros) {
         match self {
             Protocol::SingleLeader(c) => c.track_leadership(now),
+            Protocol::MultiLeader(c) => c.inner.track_leadership(now),
         }
     }
 
     pub fn observe(&self, node: usize) -> Observation {
         match self {
             Protocol::SingleLeader(c) => c.observe(node),
+            Protocol::MultiLeader(c) => c.observe(node),
         }
     }
 }
@@ -307,6 +341,7 @@ impl Message {
     pub fn kind(&self) -> MsgKind {
         match self {
             Message::SingleLeader(p) => p.kind(),
+            Message::MultiLeader(p) => p.kind(),
         }
     }
 
@@ -314,6 +349,7 @@ impl Message {
     pub fn op(&self) -> Option<usize> {
         match self {
             Message::SingleLeader(p) => p.op(),
+            Message::MultiLeader(p) => p.op(),
         }
     }
 
@@ -321,6 +357,7 @@ impl Message {
     pub fn lsns(&self) -> Option<(u64, u64)> {
         match self {
             Message::SingleLeader(p) => p.lsns(),
+            Message::MultiLeader(_) => None,
         }
     }
 
@@ -328,12 +365,14 @@ impl Message {
     pub fn label(&self) -> String {
         match self {
             Message::SingleLeader(p) => p.label(),
+            Message::MultiLeader(p) => p.label(),
         }
     }
 
     pub fn size_bytes(&self) -> u32 {
         match self {
             Message::SingleLeader(p) => p.size_bytes(),
+            Message::MultiLeader(p) => p.size_bytes(),
         }
     }
 
@@ -341,12 +380,14 @@ impl Message {
     pub fn records(&self) -> (u64, u64) {
         match self {
             Message::SingleLeader(p) => p.records(),
+            Message::MultiLeader(p) => p.records(),
         }
     }
 
     pub fn single_leader(&self) -> Option<&single_leader::Payload> {
         match self {
             Message::SingleLeader(p) => Some(p),
+            Message::MultiLeader(_) => None,
         }
     }
 }

@@ -197,7 +197,10 @@ impl Simulation {
             seq: 0,
             protocol,
             clients,
-            net: Network::new(scenario.network.clone(), names.iter().map(|n| n.to_string()).collect()),
+            net: Network::new(
+                crate::protocol::multi_leader::network_of(scenario),
+                names.iter().map(|n| n.to_string()).collect(),
+            ),
             names,
             parked: vec![Vec::new(); n],
             net_rng: SimRng::fork(seed, "network"),

@@ -38,6 +38,9 @@ pub fn kind_help(kind: AnomalyKind) -> &'static str {
         }
         AnomalyKind::StaleRead => "A read missed a write that had been acknowledged before the read began",
         AnomalyKind::ConsistentPrefix => "A read saw a write without the earlier write it depends on",
+        AnomalyKind::Conflict => "Two leaders took writes to the same row, neither having seen the other",
+        AnomalyKind::LostUpdate => "An acknowledged write that conflict resolution threw away",
+        AnomalyKind::DuplicateKey => "Two leaders generated the same AUTOINCREMENT key for different rows",
     }
 }
 
