@@ -467,6 +467,17 @@ pub enum Command {
         node: String,
         format: u8,
     },
+    /// Multi-leader (DDIA 5.3): the leaders' topology changes (by hand, e.g. a ring routed around a failed node).
+    Reconfigure {
+        topology: String,
+        ring: Vec<String>,
+        hub: Option<String>,
+    },
+    /// Multi-leader: a user's home leader changes (the user moved).
+    Move {
+        client: String,
+        leader: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -519,6 +530,12 @@ impl Command {
             Command::FailoverTo(n) => format!("failover to {n}"),
             Command::CacheGet { client, key } => format!("{client}: cache get {key}"),
             Command::Upgrade { node, format } => format!("upgrade {node} to format {format}"),
+            Command::Reconfigure { topology, ring, hub } => match (ring.is_empty(), hub) {
+                (false, _) => format!("reconfigure {topology} {}", ring.join(">")),
+                (true, Some(h)) => format!("reconfigure {topology} around {h}"),
+                (true, None) => format!("reconfigure {topology}"),
+            },
+            Command::Move { client, leader } => format!("move {client} to {leader}"),
         }
     }
 
@@ -1113,7 +1130,7 @@ fn parse_nodes(arr: &[Value], _partitioned: bool) -> Res<Vec<NodeSpec>> {
     let leaders = nodes.iter().filter(|n| n.role == Role::Leader).count();
     // Several leaders: a leader per partition, or multi-leader replication (DDIA 5.3, `multi_leader::spec`).
     if leaders == 0 {
-        return err("nodes", format!("expected exactly one node with role \"leader\", found {leaders}"));
+        return err("nodes", "expected at least one node with role \"leader\", found 0");
     }
     if nodes.iter().filter(|n| n.role == Role::Controller).count() > 1 {
         return err("nodes", "expected at most one node with role \"controller\"");
@@ -1511,6 +1528,8 @@ const COMMAND_KEYS: &[&str] = &[
     "add_node",
     "failover_to",
     "upgrade",
+    "reconfigure",
+    "move",
 ];
 
 fn client_ref<'a>(o: &Obj<'a>, names: &Names) -> Res<&'a str> {
@@ -1547,6 +1566,9 @@ impl TimedCommand {
             "cache_get",
             "upgrade",
             "storage_format",
+            "reconfigure",
+            "move",
+            "leader",
         ])?;
         let at = match (o.get("at_us"), o.get("at_ms")) {
             (Some(us), _) => as_u64(us, &o.at("at_us"))?,
@@ -1610,6 +1632,33 @@ impl TimedCommand {
                 Command::AddNode { id, copy, group }
             }
             ["failover_to"] => Command::FailoverTo(node_ref(&o, "failover_to", names)?),
+            ["reconfigure"] => {
+                let p = o.at("reconfigure");
+                let r = Obj::new(o.get("reconfigure").unwrap_or(&Value::Null), &p)?;
+                r.only(&["topology", "ring", "hub"])?;
+                let topology = r.str_req("topology")?;
+                crate::protocol::multi_leader::spec::Topology::parse(topology, &r.at("topology"))?;
+                let mut ring = Vec::new();
+                for (i, v) in r.arr_or_empty("ring")?.iter().enumerate() {
+                    let id = endpoint_ref(v, &format!("{}[{i}]", r.at("ring")), names)?;
+                    if !names.is_node(&id) {
+                        return err(&format!("{}[{i}]", r.at("ring")), format!("{id:?} is a client, not a leader"));
+                    }
+                    ring.push(id);
+                }
+                let hub = match r.get("hub") {
+                    None => None,
+                    Some(_) => Some(node_ref(&r, "hub", names)?),
+                };
+                Command::Reconfigure { topology: topology.to_string(), ring, hub }
+            }
+            ["move"] => {
+                let client = o.str_req("move")?;
+                if !names.clients.iter().any(|c| c == client) {
+                    return err(&o.at("move"), format!("no client {client:?}"));
+                }
+                Command::Move { client: client.to_string(), leader: node_ref(&o, "leader", names)? }
+            }
             ["upgrade"] => {
                 let node = node_ref(&o, "upgrade", names)?;
                 let format = match o.get("storage_format") {
@@ -1746,6 +1795,21 @@ impl TimedCommand {
             Command::CacheGet { client, key } => {
                 m.insert("client".into(), json!(client));
                 m.insert("cache_get".into(), json!(key));
+            }
+            Command::Reconfigure { topology, ring, hub } => {
+                let mut r = Map::new();
+                r.insert("topology".into(), json!(topology));
+                if !ring.is_empty() {
+                    r.insert("ring".into(), json!(ring));
+                }
+                if let Some(h) = hub {
+                    r.insert("hub".into(), json!(h));
+                }
+                m.insert("reconfigure".into(), Value::Object(r));
+            }
+            Command::Move { client, leader } => {
+                m.insert("move".into(), json!(client));
+                m.insert("leader".into(), json!(leader));
             }
         }
         Value::Object(m)

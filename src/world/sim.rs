@@ -424,13 +424,15 @@ impl Simulation {
                     self.interpret(actions);
                 }
             }
-            Command::AddNode { .. } | Command::FailoverTo(_) | Command::CacheGet { .. } => {
-                match self.protocol.command(c, self.history.len(), now) {
-                    CommandOutcome::Ignored => {}
-                    CommandOutcome::Actions(actions) => self.interpret(actions),
-                    CommandOutcome::Operation { client, sql, routed } => self.begin_op(client, sql, routed),
-                }
-            }
+            Command::AddNode { .. }
+            | Command::FailoverTo(_)
+            | Command::CacheGet { .. }
+            | Command::Reconfigure { .. }
+            | Command::Move { .. } => match self.protocol.command(c, self.history.len(), now) {
+                CommandOutcome::Ignored => {}
+                CommandOutcome::Actions(actions) => self.interpret(actions),
+                CommandOutcome::Operation { client, sql, routed } => self.begin_op(client, sql, routed),
+            },
         }
         self.protocol.after_event(now);
     }

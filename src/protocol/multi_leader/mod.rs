@@ -361,10 +361,74 @@ impl Cluster {
     }
 
     pub fn command(&mut self, command: &Command, op: usize, now: Micros) -> crate::protocol::CommandOutcome {
+        use crate::protocol::CommandOutcome;
+        let index = |id: &str| self.inner.nodes.iter().position(|n| n.id == id && n.role == Role::Leader);
         match command {
-            Command::AddNode { .. } | Command::FailoverTo(_) => crate::protocol::CommandOutcome::Ignored,
+            Command::AddNode { .. } | Command::FailoverTo(_) => CommandOutcome::Ignored,
+            Command::Reconfigure { topology, ring, hub } => {
+                // Checked when the scenario was read, except that the ids are leaders: anything else is ignored.
+                let Ok(topology) = spec::Topology::parse(topology, "") else { return CommandOutcome::Ignored };
+                let all: Vec<usize> = (0..self.inner.nodes.len()).filter(|i| self.is_leader(*i)).collect();
+                let ring: Option<Vec<usize>> = ring.iter().map(|id| index(id)).collect();
+                let Some(ring) = ring else { return CommandOutcome::Ignored };
+                let hub = match hub {
+                    None => None,
+                    Some(h) => match index(h) {
+                        Some(h) => Some(h),
+                        None => return CommandOutcome::Ignored,
+                    },
+                };
+                if topology == spec::Topology::Star && hub.is_none() {
+                    return CommandOutcome::Ignored;
+                }
+                let leaders = match topology {
+                    spec::Topology::Circular if !ring.is_empty() => ring,
+                    _ => all,
+                };
+                self.shape = Shape { topology, leaders, hub };
+                CommandOutcome::Actions(self.reroute(now))
+            }
+            Command::Move { client, leader } => {
+                let c = self.inner.scenario.clients.iter().position(|x| &x.id == client);
+                match (c, index(leader)) {
+                    (Some(c), Some(l)) => {
+                        self.home[c] = l;
+                        CommandOutcome::Actions(Vec::new())
+                    }
+                    _ => CommandOutcome::Ignored,
+                }
+            }
             _ => self.inner.command(command, op, now),
         }
+    }
+
+    /// After a reconfiguration: each leader's streams to leaders that are no longer downstream stop; a new
+    /// downstream leader gets everything this leader has applied, from the start (it drops what it already has),
+    /// so what a failed node had not passed on reaches the rest of the ring through its upstream neighbour.
+    fn reroute(&mut self, now: Micros) -> Vec<Action> {
+        let mut out = Vec::new();
+        for node in 0..self.inner.nodes.len() {
+            if !self.is_leader(node) {
+                continue;
+            }
+            let down = self.shape.downstream(node);
+            let st = &mut self.state[node];
+            let old: Vec<usize> = st.out.iter().map(|(p, _)| *p).filter(|p| !down.contains(p)).collect();
+            for p in old {
+                st.out.remove(&p);
+            }
+            let new: Vec<usize> = down.into_iter().filter(|p| !st.out.contains_key(p)).collect();
+            for peer in new {
+                let st = &mut self.state[node];
+                let queue: Vec<Rc<Change>> =
+                    st.applied.iter().filter(|c| self.shape.forwards(node, c, peer)).cloned().collect();
+                st.out.insert(peer, OutLink { queue, sent: 0, acked: 0, last_send: now });
+                // The receiver starts this stream from its beginning too.
+                self.state[peer].inbound.remove(&node);
+            }
+            out.extend(self.resend(node, now, true));
+        }
+        out
     }
 
     fn name(&self, node: usize) -> String {
