@@ -237,8 +237,8 @@ fn merge_images(
             .find(|(k, _)| k == &format!("{}.{}", table.to_ascii_lowercase(), col.to_ascii_lowercase()))
             .map(|(_, h)| *h);
         let joined = |a: &Value, b: &Value| {
-            let mut parts: Vec<String> =
-                value_text(a).split('/').chain(value_text(b).split('/')).map(str::to_string).collect();
+            let (a, b) = (raw(a), raw(b));
+            let mut parts: Vec<String> = a.split('/').chain(b.split('/')).map(str::to_string).collect();
             crate::sql::sort_values(&mut parts);
             parts.dedup();
             Value::Text(parts.join("/"))
@@ -250,14 +250,14 @@ fn merge_images(
             },
             (_, Some(Handler::Concat)) => joined(v, other),
             (_, Some(Handler::Max)) => {
-                if num(other) > num(v) {
+                if order(other, v).is_gt() {
                     other.clone()
                 } else {
                     v.clone()
                 }
             }
             (_, Some(Handler::Min)) => {
-                if num(other) < num(v) {
+                if order(other, v).is_lt() {
                     other.clone()
                 } else {
                     v.clone()
@@ -275,6 +275,22 @@ fn merge_images(
         };
     }
     Some(out)
+}
+
+/// Numbers by value, anything else by its text.
+fn order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::Integer(_) | Value::Real(_), Value::Integer(_) | Value::Real(_)) => num(a).total_cmp(&num(b)),
+        _ => raw(a).cmp(&raw(b)),
+    }
+}
+
+/// A value as plain text (no quotes): what a merge joins.
+fn raw(v: &Value) -> String {
+    match v {
+        Value::Text(t) => t.clone(),
+        other => value_text(other),
+    }
 }
 
 fn num(v: &Value) -> f64 {

@@ -1,0 +1,453 @@
+//! DDIA 5.3 "Multi-Leader Replication": each claim of the section as a test (`cargo test ch5_3`).
+
+use replsim::check::{anomalies, AnomalyKind};
+use replsim::protocol::Protocol;
+use replsim::scenario::Scenario;
+use replsim::sql::Value;
+use replsim::world::sim::Simulation;
+use serde_json::{json, Value as Json};
+
+mod common;
+
+/// Two datacenters (eu: eu1 leads eu2; us: us1 leads us2), 1-3 ms inside, 70-90 ms between; clients eu and us.
+fn two_dcs(conflict: &str, workload: Json) -> Json {
+    json!({
+        "seed": 2, "until_ms": 3000,
+        "nodes": [
+            {"id": "eu1", "role": "leader", "datacenter": "eu"},
+            {"id": "eu2", "role": "follower", "datacenter": "eu"},
+            {"id": "us1", "role": "leader", "datacenter": "us"},
+            {"id": "us2", "role": "follower", "datacenter": "us"}
+        ],
+        "replication": {"topology": "all-to-all", "conflict": conflict},
+        "network": {"latency_ms": {"min": 1, "max": 3}, "datacenters": {"latency_ms": {"min": 70, "max": 90}}},
+        "clients": [{"id": "eu", "datacenter": "eu"}, {"id": "us", "datacenter": "us"}],
+        "schema": ["CREATE TABLE posts (id INTEGER PRIMARY KEY, body TEXT, likes INTEGER)"],
+        "workload": workload
+    })
+}
+
+/// Three leaders a, b, c (one datacenter each), 5 ms links.
+fn three_leaders(replication: Json, workload: Json, faults: Json) -> Json {
+    json!({
+        "seed": 3, "until_ms": 3000,
+        "nodes": [{"id": "a", "role": "leader"}, {"id": "b", "role": "leader"}, {"id": "c", "role": "leader"}],
+        "replication": replication,
+        "network": {"latency_ms": 5},
+        "clients": [{"id": "ca", "leader": "a"}, {"id": "cb", "leader": "b"}, {"id": "cc", "leader": "c"}],
+        "schema": ["CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"],
+        "workload": workload,
+        "faults": faults
+    })
+}
+
+fn parse(v: &Json) -> Scenario {
+    Scenario::from_value(v).unwrap_or_else(|e| panic!("scenario: {e}"))
+}
+
+fn run(v: &Json) -> Simulation {
+    common::run(&parse(v), v["seed"].as_u64().unwrap_or(1))
+}
+
+fn err(v: &Json) -> String {
+    Scenario::from_value(v).expect_err("should be refused").to_string()
+}
+
+fn node(sim: &Simulation, id: &str) -> usize {
+    sim.protocol.single_leader().nodes.iter().position(|n| n.id == id).expect("node")
+}
+
+/// Rows of `table` on node `id`, sorted, as text.
+fn rows(sim: &Simulation, id: &str, table: &str) -> Vec<String> {
+    let mut r: Vec<String> = sim.protocol.single_leader().nodes[node(sim, id)]
+        .db
+        .rows(table)
+        .iter()
+        .map(|row| row.iter().map(|(c, v)| format!("{c}={}", text(v))).collect::<Vec<_>>().join(","))
+        .collect();
+    r.sort();
+    r
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Text(t) => t.clone(),
+        other => replsim::log_methods::value_text(other),
+    }
+}
+
+fn kinds(sim: &Simulation) -> Vec<AnomalyKind> {
+    anomalies(sim).iter().map(|a| a.kind).collect()
+}
+
+fn all_equal(sim: &Simulation, ids: &[&str], table: &str) -> bool {
+    ids.iter().all(|id| rows(sim, id, table) == rows(sim, ids[0], table))
+}
+
+fn ml(sim: &Simulation) -> &replsim::protocol::multi_leader::Cluster {
+    match &sim.protocol {
+        Protocol::MultiLeader(c) => c,
+        _ => panic!("not multi-leader"),
+    }
+}
+
+fn w(at: u64, client: &str, sql: &str) -> Json {
+    json!({"at_ms": at, "client": client, "sql": sql})
+}
+
+// "Each leader is also a follower of the others": writes in both datacenters reach every replica of both, and a
+// write is acknowledged by the local leader, without waiting for the other datacenter.
+#[test]
+fn ch5_3_two_datacenters_converge_and_writes_stay_local() {
+    let mut wl = Vec::new();
+    for i in 0..5 {
+        wl.push(w(100 + 20 * i, "eu", &format!("INSERT INTO posts (id, body) VALUES ({}, 'eu')", i + 1)));
+        wl.push(w(105 + 20 * i, "us", &format!("INSERT INTO posts (id, body) VALUES ({}, 'us')", i + 101)));
+    }
+    let sim = run(&two_dcs("lww", Json::Array(wl)));
+    assert_eq!(rows(&sim, "eu1", "posts").len(), 10);
+    assert!(all_equal(&sim, &["eu1", "eu2", "us1", "us2"], "posts"));
+    assert!(kinds(&sim).is_empty(), "{:?}", anomalies(&sim));
+    for h in &sim.history {
+        assert!(h.ok());
+        assert!(h.end.unwrap() - h.start < 20_000, "a write is answered inside its datacenter");
+    }
+}
+
+// "Write conflicts are detected only asynchronously": both writes succeed; LWW then keeps the one with the higher
+// timestamp everywhere and silently discards the other (an acknowledged write: a lost update).
+#[test]
+fn ch5_3_concurrent_writes_conflict_and_lww_converges_losing_one() {
+    let sim = run(&two_dcs(
+        "lww",
+        json!([
+            w(100, "eu", "INSERT INTO posts (id, body) VALUES (7, 'from eu')"),
+            w(102, "us", "INSERT INTO posts (id, body) VALUES (7, 'from us')")
+        ]),
+    ));
+    assert!(sim.history.iter().all(|h| h.ok()), "both writes were acknowledged");
+    assert!(all_equal(&sim, &["eu1", "eu2", "us1", "us2"], "posts"));
+    assert_eq!(rows(&sim, "eu1", "posts"), vec!["id=7,body=from us,likes=NULL"]);
+    let found = anomalies(&sim);
+    let conflict = found.iter().find(|a| a.kind == AnomalyKind::Conflict).expect("a conflict");
+    assert_eq!(conflict.ops, vec![0, 1]);
+    assert!(conflict.detail.contains("lww kept"), "{}", conflict.detail);
+    let lost = found.iter().find(|a| a.kind == AnomalyKind::LostUpdate).expect("a lost update");
+    assert_eq!(lost.ops, vec![0, 1], "the lost write #0 and the write that beat it");
+    assert!(!kinds(&sim).contains(&AnomalyKind::Divergence));
+}
+
+// Conflict "none": each replica applies changes in the order it receives them, so the datacenters end different.
+#[test]
+fn ch5_3_unresolved_conflict_diverges() {
+    let sim = run(&two_dcs(
+        "none",
+        json!([
+            w(100, "eu", "INSERT INTO posts (id, body) VALUES (7, 'from eu')"),
+            w(102, "us", "INSERT INTO posts (id, body) VALUES (7, 'from us')")
+        ]),
+    ));
+    assert_eq!(rows(&sim, "eu1", "posts"), vec!["id=7,body=from us,likes=NULL"]);
+    assert_eq!(rows(&sim, "us1", "posts"), vec!["id=7,body=from eu,likes=NULL"]);
+    assert!(all_equal(&sim, &["eu1", "eu2"], "posts") && all_equal(&sim, &["us1", "us2"], "posts"));
+    let k = kinds(&sim);
+    assert!(k.contains(&AnomalyKind::Divergence) && k.contains(&AnomalyKind::Conflict), "{k:?}");
+    assert!(!k.contains(&AnomalyKind::LostUpdate));
+}
+
+/// Figure 5-7: the title is A; leader 1 sets it to B and leader 2 to C at about the same time.
+fn figure_5_7(conflict: &str, extra: Json) -> Simulation {
+    let mut v = two_dcs(
+        conflict,
+        json!([
+            w(50, "eu", "INSERT INTO posts (id, body, likes) VALUES (1, 'A', 10)"),
+            w(500, "eu", "UPDATE posts SET body = 'B', likes = 13 WHERE id = 1"),
+            w(501, "us", "UPDATE posts SET body = 'C', likes = 15 WHERE id = 1")
+        ]),
+    );
+    for (k, x) in extra.as_object().unwrap() {
+        v["replication"][k] = x.clone();
+    }
+    run(&v)
+}
+
+#[test]
+fn ch5_3_each_strategy_resolves_figure_5_7() {
+    let body = |sim: &Simulation| rows(sim, "eu1", "posts");
+    // LWW: the later timestamp (us, 1 ms later) wins.
+    let lww = figure_5_7("lww", json!({}));
+    assert_eq!(body(&lww), vec!["id=1,body=C,likes=15"]);
+    // Replica id: the write from the node later in the node list (us1) wins, whatever the clocks say.
+    let rid = figure_5_7("replica-id", json!({}));
+    assert_eq!(body(&rid), vec!["id=1,body=C,likes=15"]);
+    assert!(kinds(&rid).contains(&AnomalyKind::LostUpdate));
+    // Merge: the book's "B/C".
+    let merge = figure_5_7("merge", json!({}));
+    assert_eq!(body(&merge), vec!["id=1,body=B/C,likes=15"]);
+    assert!(!kinds(&merge).contains(&AnomalyKind::LostUpdate), "merging discards nothing");
+    // On-write handlers per column: likes = 10 + 3 + 5 (sum of both changes), body concatenated.
+    let on_write = figure_5_7("on-write", json!({"on_write": {"posts.likes": "sum", "posts.body": "concat"}}));
+    assert_eq!(body(&on_write), vec!["id=1,body=B/C,likes=18"]);
+    let max = figure_5_7("on-write", json!({"on_write": {"posts.likes": "max", "posts.body": "min"}}));
+    assert_eq!(body(&max), vec!["id=1,body=B,likes=15"]);
+    for sim in [&lww, &rid, &merge, &on_write, &max] {
+        assert!(all_equal(sim, &["eu1", "eu2", "us1", "us2"], "posts"), "every strategy but none converges");
+        let c = anomalies(sim).into_iter().find(|a| a.kind == AnomalyKind::Conflict).expect("a conflict");
+        assert_eq!(c.ops, vec![1, 2]);
+    }
+}
+
+// LWW with a clock that is behind: a write made after its writer had seen the winner still loses.
+#[test]
+fn ch5_3_lww_with_a_skewed_clock_loses_a_causally_later_write() {
+    let mut v = two_dcs(
+        "lww",
+        json!([
+            w(100, "eu", "INSERT INTO posts (id, body) VALUES (1, 'first')"),
+            w(600, "us", "UPDATE posts SET body = 'second' WHERE id = 1")
+        ]),
+    );
+    v["nodes"][2]["clock"] = json!({"offset_ms": -2000});
+    let sim = run(&v);
+    assert!(sim.history.iter().all(|h| h.ok()));
+    for id in ["eu1", "eu2", "us1", "us2"] {
+        assert_eq!(rows(&sim, id, "posts"), vec!["id=1,body=first,likes=NULL"], "on {id}");
+    }
+    let lost = anomalies(&sim).into_iter().find(|a| a.kind == AnomalyKind::LostUpdate).expect("lost update");
+    assert_eq!(lost.ops, vec![1, 0]);
+    assert!(lost.detail.contains("causally later"), "{}", lost.detail);
+    assert!(!kinds(&sim).contains(&AnomalyKind::Conflict), "not concurrent: the writer had seen the first write");
+}
+
+// Circular and star topologies: changes pass through several nodes, carry the ids they passed through, and a
+// node drops a change tagged with its own id: no endless loop, everyone converges.
+#[test]
+fn ch5_3_circular_and_star_topologies_converge_without_loops() {
+    let wl = json!([
+        w(100, "ca", "INSERT INTO t VALUES (1, 'a')"),
+        w(100, "cb", "INSERT INTO t VALUES (2, 'b')"),
+        w(100, "cc", "INSERT INTO t VALUES (3, 'c')")
+    ]);
+    for repl in [
+        json!({"topology": "circular"}),
+        json!({"topology": "circular", "ring": ["c", "b", "a"]}),
+        json!({"topology": "star", "hub": "b"}),
+    ] {
+        let sim = run(&three_leaders(repl.clone(), wl.clone(), json!([])));
+        assert_eq!(rows(&sim, "a", "t").len(), 3, "{repl}");
+        assert!(all_equal(&sim, &["a", "b", "c"], "t"), "{repl}");
+        let c = ml(&sim);
+        assert!(c.quiet(), "{repl}: nothing left to send");
+        for i in 0..3 {
+            assert_eq!(c.state[i].applied.len(), 3, "{repl}: each change applied once on each leader");
+        }
+        if repl["topology"] == "circular" {
+            // Each change went once round the ring and was dropped where it started.
+            let dropped: u64 = c.state.iter().map(|s| s.dropped_own).sum();
+            assert_eq!(dropped, 3, "{repl}");
+        }
+        // A bounded number of messages between leaders: no change circulates for ever.
+        assert!(sim.is_quiet() || sim.now() >= 3_000_000);
+    }
+}
+
+// "One failed node in a ring cuts the flow until reconfigured": with b crashed, a's write does not reach c; once
+// the ring is routed around b by hand, it does.
+#[test]
+fn ch5_3_a_failed_ring_node_stops_propagation_until_reconfigured() {
+    let wl = json!([w(200, "ca", "INSERT INTO t VALUES (1, 'a')")]);
+    let stuck = run(&three_leaders(json!({"topology": "circular"}), wl.clone(), json!([{"at_ms": 100, "crash": "b"}])));
+    assert_eq!(rows(&stuck, "a", "t").len(), 1);
+    assert!(rows(&stuck, "c", "t").is_empty(), "the change piles up before the failed node");
+    let fixed = run(&three_leaders(
+        json!({"topology": "circular"}),
+        wl,
+        json!([{"at_ms": 100, "crash": "b"}, {"at_ms": 1000, "reconfigure": {"topology": "circular", "ring": ["a", "c"]}}]),
+    ));
+    assert_eq!(rows(&fixed, "c", "t"), vec!["id=1,v=a"]);
+    // All-to-all tolerates the failure.
+    let all = run(&three_leaders(
+        json!({"topology": "all-to-all"}),
+        json!([w(200, "ca", "INSERT INTO t VALUES (1, 'a')")]),
+        json!([{"at_ms": 100, "crash": "b"}]),
+    ));
+    assert_eq!(rows(&all, "c", "t"), vec!["id=1,v=a"]);
+}
+
+/// Figure 5-9: a inserts a row; b updates it once it has it; the link a→c is slow, so the update reaches c before
+/// the insert.
+fn overtaking(causality: &str) -> Json {
+    let mut v = three_leaders(
+        json!({"topology": "all-to-all", "causality": causality, "conflict": "lww"}),
+        json!([
+            w(100, "ca", "INSERT INTO t VALUES (1, 'inserted')"),
+            w(200, "cb", "UPDATE t SET v = 'updated' WHERE id = 1")
+        ]),
+        json!([]),
+    );
+    v["network"]["links"] = json!([{"from": "a", "to": "c", "latency_ms": 500}]);
+    v
+}
+
+#[test]
+fn ch5_3_with_version_vectors_an_update_waits_for_its_insert() {
+    let s = parse(&overtaking("version-vectors"));
+    let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
+    sim.run_until(400_000); // the update has reached c, the insert has not
+    assert!(rows(&sim, "c", "t").is_empty(), "the update waits in c's buffer");
+    assert_eq!(ml(&sim).state[node(&sim, "c")].pending.len(), 1);
+    sim.run_to_end();
+    assert!(all_equal(&sim, &["a", "b", "c"], "t"));
+    assert_eq!(rows(&sim, "c", "t"), vec!["id=1,v=updated"]);
+    assert!(anomalies(&sim).is_empty(), "{:?}", anomalies(&sim));
+}
+
+#[test]
+fn ch5_3_without_causality_an_update_overtakes_its_insert() {
+    let s = parse(&overtaking("none"));
+    let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
+    sim.run_until(400_000);
+    assert_eq!(rows(&sim, "c", "t"), vec!["id=1,v=updated"], "applied on arrival, before the insert");
+    sim.run_to_end();
+    // Timestamps order them here (LWW): the insert is older and loses, so the replicas still agree...
+    assert!(all_equal(&sim, &["a", "b", "c"], "t"));
+    // ...but with no resolution at all, the late insert overwrites the update on c only.
+    let mut v = overtaking("none");
+    v["replication"]["conflict"] = json!("none");
+    let sim = run(&v);
+    assert_eq!(rows(&sim, "c", "t"), vec!["id=1,v=inserted"]);
+    assert_eq!(rows(&sim, "a", "t"), vec!["id=1,v=updated"]);
+    assert!(kinds(&sim).contains(&AnomalyKind::Divergence));
+}
+
+/// Two leaders insert into an AUTOINCREMENT table at the same time.
+fn autoincrement(offsets: bool) -> Json {
+    let mut v = two_dcs(
+        "lww",
+        json!([
+            w(100, "eu", "INSERT INTO items (name) VALUES ('eu item')"),
+            w(100, "us", "INSERT INTO items (name) VALUES ('us item')")
+        ]),
+    );
+    v["schema"] = json!(["CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT)"]);
+    if offsets {
+        v["nodes"][0]["auto_increment"] = json!({"increment": 2, "offset": 1});
+        v["nodes"][2]["auto_increment"] = json!({"increment": 2, "offset": 2});
+    }
+    v
+}
+
+#[test]
+fn ch5_3_auto_increment_offsets_avoid_key_collisions() {
+    let collide = run(&autoincrement(false));
+    assert_eq!(rows(&collide, "eu1", "items").len(), 1, "both leaders handed out key 1: one row lost");
+    assert!(kinds(&collide).contains(&AnomalyKind::DuplicateKey));
+    let apart = run(&autoincrement(true));
+    assert_eq!(rows(&apart, "eu1", "items"), vec!["id=1,name=eu item", "id=2,name=us item"]);
+    assert!(all_equal(&apart, &["eu1", "eu2", "us1", "us2"], "items"));
+    assert!(anomalies(&apart).is_empty(), "{:?}", anomalies(&apart));
+}
+
+// Conflict avoidance: all of a user's writes go through the home leader, until the user moves.
+#[test]
+fn ch5_3_home_leader_avoids_conflicts_until_the_user_moves() {
+    let mut v = two_dcs(
+        "lww",
+        json!([
+            w(100, "eu", "INSERT INTO posts (id, body) VALUES (1, 'x')"),
+            w(300, "eu", "UPDATE posts SET body = 'y' WHERE id = 1"),
+            w(301, "us", "UPDATE posts SET body = 'z' WHERE id = 1")
+        ]),
+    );
+    v["clients"][1]["leader"] = json!("eu1");
+    let home = run(&v);
+    assert!(!kinds(&home).contains(&AnomalyKind::Conflict), "{:?}", anomalies(&home));
+    v["workload"].as_array_mut().unwrap().push(json!({"at_ms": 200, "move": "us", "leader": "us1"}));
+    let moved = run(&v);
+    assert!(kinds(&moved).contains(&AnomalyKind::Conflict));
+    assert!(all_equal(&moved, &["eu1", "eu2", "us1", "us2"], "posts"));
+}
+
+#[test]
+fn ch5_3_same_seed_same_trace() {
+    let v = overtaking("version-vectors");
+    let (a, b) = (run(&v), run(&v));
+    assert_eq!(a.trace.hash(), b.trace.hash());
+    assert_eq!(a.metrics.events, b.metrics.events);
+}
+
+#[test]
+fn ch5_3_multi_leader_fields_round_trip() {
+    let mut v = autoincrement(true);
+    v["replication"] = json!({"topology": "star", "hub": "us1", "conflict": "on-write", "causality": "none",
+                              "on_write": {"items.name": "concat"}});
+    v["clients"][0]["leader"] = json!("us1");
+    let s = parse(&v);
+    assert_eq!(Scenario::from_value(&s.to_json()).unwrap(), s);
+}
+
+#[test]
+fn ch5_3_bad_multi_leader_input_is_explained() {
+    let base = three_leaders(json!({}), json!([]), json!([]));
+    let with = |f: &dyn Fn(&mut Json)| {
+        let mut v = base.clone();
+        f(&mut v);
+        err(&v)
+    };
+    assert_eq!(
+        with(&|v| v["replication"] = json!({"topology": "ring"})),
+        r#"replication.topology: expected one of "all-to-all", "circular", "star", found "ring""#
+    );
+    assert_eq!(
+        with(&|v| v["replication"] = json!({"topology": "star"})),
+        "replication.hub: a star needs its root: the id of a leader"
+    );
+    assert_eq!(
+        with(&|v| v["replication"] = json!({"topology": "star", "hub": "zz"})),
+        r#"replication.hub: no leader "zz" (the hub must be a leader)"#
+    );
+    assert_eq!(
+        with(&|v| v["replication"] = json!({"topology": "circular", "ring": ["a", "q"]})),
+        r#"replication.ring[1]: no leader "q" (a ring joins leaders)"#
+    );
+    assert_eq!(
+        with(&|v| v["replication"] = json!({"topology": "circular", "ring": ["a", "b"]})),
+        r#"replication.ring: leader "c" is not in the ring (every leader must be)"#
+    );
+    assert_eq!(
+        with(&|v| v["replication"] = json!({"conflict": "coin-toss"})).split(',').next().unwrap(),
+        r#"replication.conflict: expected one of "none""#
+    );
+    assert_eq!(
+        with(&|v| v["replication"] = json!({"log": "statement"})),
+        r#"replication.log: leaders exchange row changes: multi-leader replication needs "logical", found "statement""#
+    );
+    assert_eq!(
+        with(&|v| {
+            v["nodes"][0]["datacenter"] = json!("x");
+            v["nodes"][1]["datacenter"] = json!("x");
+        }),
+        r#"nodes[1].datacenter: datacenter "x" has more than one leader (a, b): one leader per datacenter"#
+    );
+    assert_eq!(
+        with(&|v| v["nodes"][0]["auto_increment"] = json!({"increment": 2, "offset": 3})),
+        "nodes[0].auto_increment.offset: expected 1..=increment (2), found 3"
+    );
+    assert_eq!(
+        with(&|v| v["clients"][0]["datacenter"] = json!("mars")),
+        r#"clients[0].datacenter: no datacenter "mars" (known: a, b, c)"#
+    );
+    assert_eq!(
+        with(&|v| v["workload"] = json!([{"at_ms": 1, "reconfigure": {"topology": "circle"}}])),
+        r#"workload[0].reconfigure.topology: expected one of "all-to-all", "circular", "star", found "circle""#
+    );
+    // Multi-leader fields on a single-leader scenario.
+    let mut single = base.clone();
+    single["nodes"][1]["role"] = json!("follower");
+    single["nodes"][2]["role"] = json!("follower");
+    single["replication"] = json!({"topology": "circular"});
+    assert_eq!(
+        err(&single),
+        r#"replication.topology: multi-leader replication needs at least two nodes with role "leader""#
+    );
+}
