@@ -31,10 +31,12 @@ use crate::world::trace::{MsgKind, Name, TraceEvent};
 pub enum Protocol {
     SingleLeader(single_leader::Cluster),
     /// DDIA 5.3: a leader per datacenter; inside each, the single-leader machinery.
-    MultiLeader(multi_leader::Cluster),
+    MultiLeader(Box<multi_leader::Cluster>),
 }
 
 /// A message between endpoints, of whichever protocol runs.
+// Single-leader payloads are the large ones and the most frequent: boxing them would cost every message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Message {
     SingleLeader(single_leader::Payload),
@@ -157,7 +159,7 @@ impl Protocol {
     /// absent; `commands` says which).
     pub fn new(scenario: &Scenario, seed: u64, commands: &[TimedCommand]) -> Result<Self, SetupError> {
         if scenario.multi_leader.is_some() {
-            return multi_leader::Cluster::new(scenario, seed, commands).map(Protocol::MultiLeader);
+            return multi_leader::Cluster::new(scenario, seed, commands).map(|c| Protocol::MultiLeader(Box::new(c)));
         }
         single_leader::Cluster::new(scenario, seed, commands).map(Protocol::SingleLeader)
     }

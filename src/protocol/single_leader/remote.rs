@@ -17,18 +17,15 @@ impl Node {
         changes: Vec<RowChange>,
         cfg: &NodeConfig,
     ) -> Result<Vec<Effect>, String> {
-        let mut done = 0;
-        for c in &changes {
-            if let Err(e) = self.db.apply_change(c) {
-                // Undo what this transaction already applied is not possible row by row here; stop at the first
-                // change (the caller only passes changes valid against the current rows, so only a lock fails,
-                // and the lock fails on the first change).
-                if done == 0 {
-                    return Err(e.message);
-                }
-                break;
+        let mut changes = changes;
+        let failed = changes.iter().position(|c| self.db.apply_change(c).is_err());
+        if let Some(done) = failed {
+            // The caller only passes changes valid against the current rows, so only a client transaction's lock
+            // makes one fail, and then it is the first: nothing was applied. Otherwise log what was applied.
+            if done == 0 {
+                return Err("database is locked".into());
             }
-            done += 1;
+            changes.truncate(done);
         }
         let keys: Vec<(String, Value)> = changes
             .iter()
