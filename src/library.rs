@@ -51,6 +51,8 @@ pub const LESSONS: &[Lesson] = &[
     Lesson { name: "trigger-subset", json: include_str!("../scenarios/trigger-subset.json") },
     Lesson { name: "trigger-add-target", json: include_str!("../scenarios/trigger-add-target.json") },
     Lesson { name: "trigger-failover", json: include_str!("../scenarios/trigger-failover.json") },
+    Lesson { name: "multi-leader-conflict", json: include_str!("../scenarios/multi-leader-conflict.json") },
+    Lesson { name: "multi-leader-ring", json: include_str!("../scenarios/multi-leader-ring.json") },
 ];
 
 /// Lessons about replication log methods: the comparison view offers these (each runs under all four methods).
