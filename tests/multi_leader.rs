@@ -451,3 +451,110 @@ fn ch5_3_bad_multi_leader_input_is_explained() {
         r#"replication.topology: multi-leader replication needs at least two nodes with role "leader""#
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A random multi-leader run: 3 leaders (a and b each with a follower), a topology, a strategy, writes to a few
+    /// rows from every leader, and faults that all heal before the end (a leader crash and restart, a partition,
+    /// message loss).
+    #[allow(clippy::too_many_arguments)]
+    fn scenario(
+        topology: usize,
+        strategy: usize,
+        causality: bool,
+        writes: Vec<(u8, u8, u16, u8)>,
+        crash: Option<(u8, u16)>,
+        split: bool,
+        loss: bool,
+        seed: u64,
+    ) -> Json {
+        let repl = match topology {
+            0 => json!({"topology": "all-to-all"}),
+            1 => json!({"topology": "circular"}),
+            _ => json!({"topology": "star", "hub": "b"}),
+        };
+        let mut repl = repl;
+        repl["conflict"] = json!(["lww", "replica-id", "merge", "on-write"][strategy]);
+        if strategy == 3 {
+            repl["on_write"] = json!({"t.v": "concat", "t.n": "sum"});
+        }
+        repl["causality"] = json!(if causality { "version-vectors" } else { "none" });
+        let leaders = ["a", "b", "c"];
+        let mut wl = Vec::new();
+        for (who, row, at, kind) in writes {
+            let client = ["ca", "cb", "cc"][who as usize % 3];
+            let id = row % 4;
+            let sql = match kind % 4 {
+                0 => format!("INSERT INTO t (id, v, n) VALUES ({id}, '{client}{at}', 1)"),
+                1 => format!("UPDATE t SET v = '{client}{at}' WHERE id = {id}"),
+                2 => format!("UPDATE t SET n = n + 1 WHERE id = {id}"),
+                _ => format!("DELETE FROM t WHERE id = {id}"),
+            };
+            wl.push(w(50 + u64::from(at) % 1500, client, &sql));
+        }
+        let mut faults = Vec::new();
+        if let Some((who, at)) = crash {
+            let at = 100 + u64::from(at) % 1000;
+            faults.push(json!({"at_ms": at, "crash": leaders[who as usize % 3]}));
+            faults.push(json!({"at_ms": at + 400, "restart": leaders[who as usize % 3]}));
+        }
+        if split {
+            faults.push(json!({"at_ms": 300, "partition": [["a", "a2"], ["b", "b2", "c"]]}));
+            faults.push(json!({"at_ms": 1200, "heal": true}));
+        }
+        json!({
+            "seed": seed, "until_ms": 6000,
+            "nodes": [{"id": "a", "role": "leader", "datacenter": "x"}, {"id": "a2", "role": "follower", "datacenter": "x"},
+                      {"id": "b", "role": "leader", "datacenter": "y"}, {"id": "b2", "role": "follower", "datacenter": "y"},
+                      {"id": "c", "role": "leader"}],
+            "replication": repl,
+            "network": {"latency_ms": {"min": 1, "max": 30}, "loss": if loss { 0.1 } else { 0.0 }},
+            "clients": [{"id": "ca", "leader": "a"}, {"id": "cb", "leader": "b"}, {"id": "cc", "leader": "c"}],
+            "schema": ["CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, n INTEGER)"],
+            "workload": wl,
+            "faults": faults
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, failure_persistence: common::regressions(), ..ProptestConfig::default() })]
+
+        // After healing and quiescence every strategy but "none" converges; no change is applied twice on any
+        // leader in any topology; with version vectors no change is applied before its causal predecessors.
+        #[test]
+        fn ch5_3_every_strategy_but_none_converges(
+            topology in 0usize..3,
+            strategy in 0usize..4,
+            causality in any::<bool>(),
+            writes in proptest::collection::vec((0u8..3, 0u8..4, 0u16..1500, 0u8..4), 1..12),
+            crash in proptest::option::of((0u8..3, 0u16..1000)),
+            split in any::<bool>(),
+            loss in any::<bool>(),
+            seed in 0u64..1000,
+        ) {
+            let v = scenario(topology, strategy, causality, writes, crash, split, loss, seed);
+            let sim = run(&v);
+            let c = ml(&sim);
+            prop_assert!(c.quiet(), "quiet at the end");
+            prop_assert!(all_equal(&sim, &["a", "a2", "b", "b2", "c"], "t"), "{:?}", anomalies(&sim));
+            prop_assert!(!kinds(&sim).contains(&AnomalyKind::Divergence));
+            for (i, st) in c.state.iter().enumerate() {
+                let mut ids: Vec<(usize, u64)> = st.applied.iter().map(|x| (x.origin, x.seq)).collect();
+                let n = ids.len();
+                ids.sort_unstable();
+                ids.dedup();
+                prop_assert_eq!(ids.len(), n, "node {} applied a change twice", i);
+                if causality {
+                    let mut vv = vec![0u64; c.state.len()];
+                    for x in &st.applied {
+                        prop_assert!(replsim::protocol::multi_leader::causality::deliverable(&vv, x),
+                            "node {} applied {}:{} before its predecessors", i, x.origin, x.seq);
+                        vv[x.origin] = x.seq;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -50,6 +50,7 @@ pub fn anomalies(sim: &Simulation, c: &Cluster) -> Vec<Anomaly> {
             ops,
         });
     }
+    out.extend(replica_id_losses(sim, c));
     for (t, k, ops) in &c.duplicate_keys {
         out.push(Anomaly {
             kind: AnomalyKind::DuplicateKey,
@@ -62,6 +63,37 @@ pub fn anomalies(sim: &Simulation, c: &Cluster) -> Vec<Anomaly> {
         });
     }
     out.extend(divergence(sim, c));
+    out
+}
+
+/// `replica-id`: the versions a row keeps that nobody sees (the highest node's version is shown), on the first
+/// running leader at the end, for acknowledged writes.
+fn replica_id_losses(sim: &Simulation, c: &Cluster) -> Vec<Anomaly> {
+    if c.spec.conflict != super::spec::Conflict::ReplicaId {
+        return Vec::new();
+    }
+    let Some(first) = (0..c.inner.nodes.len()).find(|i| c.is_leader(*i) && c.inner.nodes[*i].status == Status::Running)
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for ((table, _), m) in &c.state[first].rows {
+        let Some(win) = m.winner() else { continue };
+        for v in m.versions.iter().filter(|v| v.writer != win.writer) {
+            let Some(op) = v.op.filter(|op| sim.history.get(*op).is_some_and(|h| h.ok())) else { continue };
+            out.push(Anomaly {
+                kind: AnomalyKind::LostUpdate,
+                detail: format!(
+                    "write #{op} to {table} was acknowledged by {} and then discarded by conflict resolution \
+                     (replica-id) in favour of {} by {}",
+                    c.inner.nodes[v.writer.0].id,
+                    win.op.map_or("another write".to_string(), |w| format!("#{w}")),
+                    c.inner.nodes[win.writer.0].id
+                ),
+                ops: std::iter::once(op).chain(win.op).collect(),
+            });
+        }
+    }
     out
 }
 

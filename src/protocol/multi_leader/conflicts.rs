@@ -29,10 +29,23 @@ pub struct RowMeta {
     pub writers: Vec<(usize, u64)>,
     /// The joined causal context of those writes.
     pub ctx: Vec<u64>,
-    /// The LWW timestamp: (writer's clock in µs, writer node).
-    pub ts: (i64, usize),
+    /// The LWW timestamp: (writer's clock in µs, writer node, its number there: a later write of one node wins a tie).
+    pub ts: (i64, usize, u64),
     /// The history indexes of the client operations behind the writers.
     pub ops: Vec<usize>,
+    /// `replica-id`, `merge`, `on-write`: the concurrent versions the row is made of, none of which has seen
+    /// another (a multi-value register); the image above is computed from them, the same on every leader.
+    pub versions: Vec<Version>,
+}
+
+/// One write's version of a row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Version {
+    pub writer: (usize, u64),
+    pub ctx: Vec<u64>,
+    pub image: Option<Image>,
+    pub before: Option<Image>,
+    pub op: Option<usize>,
 }
 
 impl RowMeta {
@@ -41,9 +54,47 @@ impl RowMeta {
             image: write.image.clone(),
             writers: vec![(change.origin, change.seq)],
             ctx: change.context(),
-            ts: (change.ts, change.origin),
+            ts: (change.ts, change.origin, change.seq),
             ops: change.op.into_iter().collect(),
+            versions: vec![Version {
+                writer: (change.origin, change.seq),
+                ctx: change.context(),
+                image: write.image.clone(),
+                before: write.before.clone(),
+                op: change.op,
+            }],
         }
+    }
+
+    /// The summary of a set of concurrent versions (sorted by writer), its image made by the strategy.
+    fn of_versions(
+        strategy: Conflict,
+        handlers: &[(String, Handler)],
+        table: &str,
+        mut versions: Vec<Version>,
+        ts: (i64, usize, u64),
+    ) -> RowMeta {
+        versions.sort_by_key(|v| v.writer);
+        let mut ctx = Vec::new();
+        for v in &versions {
+            causality::join(&mut ctx, &v.ctx);
+        }
+        let mut ops: Vec<usize> = versions.iter().filter_map(|v| v.op).collect();
+        crate::sql::sort_values(&mut ops);
+        ops.dedup();
+        RowMeta {
+            image: image_of(strategy, handlers, table, &versions),
+            writers: versions.iter().map(|v| v.writer).collect(),
+            ctx,
+            ts,
+            ops,
+            versions,
+        }
+    }
+
+    /// `replica-id`: the version shown (the highest node's); the others are kept but nobody sees them.
+    pub fn winner(&self) -> Option<&Version> {
+        self.versions.iter().max_by_key(|v| v.writer)
     }
 }
 
@@ -161,114 +212,108 @@ pub fn resolve(
             Decision { conflict: conflict(detail), meta: keep(win), discard }
         }
         Conflict::ReplicaId | Conflict::Merge | Conflict::OnWrite | Conflict::Siblings | Conflict::Crdt => {
-            if c_saw_m {
-                return Decision { meta: RowMeta { ctx: joined, ..incoming }, conflict: None, discard: None };
+            // A version that has seen this write makes it stale; the versions this write has seen are replaced.
+            if m.versions.iter().any(|v| causality::saw(&v.ctx, change.origin, change.seq)) {
+                return Decision { meta: m.clone(), conflict: None, discard: None };
             }
-            if m_saw_c {
-                return Decision { meta: keep(m), conflict: None, discard: None };
-            }
-            // Concurrent.
-            let c_higher = change.origin > m.ts.1;
-            let (hi, lo) = if c_higher { (&incoming, m) } else { (m, &incoming) };
-            if strategy == Conflict::ReplicaId {
-                let detail = format!(
-                    "replica-id kept {} from {} (the higher node) and discarded {} from {}",
-                    show(&hi.image),
-                    who(hi.ts.1),
-                    show(&lo.image),
-                    who(lo.ts.1)
-                );
-                let discard = Some(Discard {
-                    loser: lo.writers[0],
-                    loser_op: lo.ops.first().copied(),
-                    winner: hi.writers[0],
-                    winner_ops: hi.ops.clone(),
-                    causally_later: false,
-                    row: row.clone(),
-                });
-                return Decision { conflict: conflict(detail), meta: keep(hi), discard };
-            }
-            let image = merge_images(strategy, handlers, &w.table, &hi.image, &lo.image, &w.before, &m_before(m, w));
-            let mut writers = m.writers.clone();
-            writers.push((change.origin, change.seq));
-            writers.sort_unstable();
-            let ops = ops_of(m, &incoming);
-            let how = if strategy == Conflict::Merge { "merge" } else { "on-write handlers" };
-            let detail = format!("{how} made {}", show(&image));
-            Decision {
-                conflict: conflict(detail),
-                meta: RowMeta { image, writers, ctx: joined, ts: m.ts.max(incoming.ts), ops },
-                discard: None,
-            }
+            let mut versions: Vec<Version> =
+                m.versions.iter().filter(|v| !causality::saw(&ctx, v.writer.0, v.writer.1)).cloned().collect();
+            let was_concurrent = !versions.is_empty();
+            versions.extend(incoming.versions.iter().cloned());
+            let meta = RowMeta::of_versions(strategy, handlers, &w.table, versions, m.ts.max(incoming.ts));
+            let detail = match strategy {
+                Conflict::ReplicaId => {
+                    let win = meta.winner().map_or(0, |v| v.writer.0);
+                    format!(
+                        "replica-id shows {} from {} (the node latest in the node list); the other versions are \
+                         discarded",
+                        show(&meta.image),
+                        who(win)
+                    )
+                }
+                Conflict::Merge => format!("merge made {}", show(&meta.image)),
+                _ => format!("on-write handlers made {}", show(&meta.image)),
+            };
+            let conflict = if was_concurrent {
+                Some(Resolved {
+                    table: w.table.clone(),
+                    key: w.key.clone(),
+                    sides: [m.writers[0], (change.origin, change.seq)],
+                    ops: meta.ops.clone(),
+                    detail: format!(
+                        "concurrent writes to {row}: {} by {} and {} by {}, neither had seen the other; {detail}",
+                        show(&m.image),
+                        who(m.writers[0].0),
+                        show(&w.image),
+                        who(change.origin)
+                    ),
+                })
+            } else {
+                None
+            };
+            Decision { meta, conflict, discard: None }
         }
     }
 }
 
-/// The image the current version's write started from, for `sum`: the incoming write's own `before` is what its
-/// writer saw; for the current version that is the same row before either write, so the incoming one's serves.
-fn m_before(_m: &RowMeta, w: &RowWrite) -> Option<Image> {
-    w.before.clone()
-}
-
-fn merge_images(
-    strategy: Conflict,
-    handlers: &[(String, Handler)],
-    table: &str,
-    hi: &Option<Image>,
-    lo: &Option<Image>,
-    base: &Option<Image>,
-    _base2: &Option<Image>,
-) -> Option<Image> {
-    let (hi, lo) = match (hi, lo) {
-        (Some(h), Some(l)) => (h, l),
-        // One side deleted the row, the other changed it: keep the change.
-        (Some(h), None) => return Some(h.clone()),
-        (None, Some(l)) => return Some(l.clone()),
-        (None, None) => return None,
-    };
-    let mut out = hi.clone();
+/// The image of a set of concurrent versions (sorted by writer): `replica-id` shows the highest node's;
+/// `merge` and `on-write` combine them column by column, starting from the highest node's (an update beats a
+/// concurrent delete).
+fn image_of(strategy: Conflict, handlers: &[(String, Handler)], table: &str, versions: &[Version]) -> Option<Image> {
+    let live: Vec<&Version> = versions.iter().filter(|v| v.image.is_some()).collect();
+    if strategy == Conflict::ReplicaId || live.is_empty() {
+        return versions.iter().max_by_key(|v| v.writer).and_then(|v| v.image.clone());
+    }
+    let hi = live.iter().max_by_key(|v| v.writer)?;
+    let mut out = hi.image.clone()?;
     for (col, v) in out.iter_mut() {
-        let Some((_, other)) = lo.iter().find(|(c, _)| c == col) else { continue };
-        if v == other {
+        let values: Vec<&Value> = live
+            .iter()
+            .filter_map(|x| x.image.as_ref().and_then(|i| i.iter().find(|(c, _)| c == col)).map(|(_, v)| v))
+            .collect();
+        if values.iter().all(|x| *x == &*v) {
             continue;
         }
-        let handler = handlers
-            .iter()
-            .find(|(k, _)| k == &format!("{}.{}", table.to_ascii_lowercase(), col.to_ascii_lowercase()))
-            .map(|(_, h)| *h);
-        let joined = |a: &Value, b: &Value| {
-            let (a, b) = (raw(a), raw(b));
-            let mut parts: Vec<String> = a.split('/').chain(b.split('/')).map(str::to_string).collect();
+        let key = format!("{}.{}", table.to_ascii_lowercase(), col.to_ascii_lowercase());
+        let handler = handlers.iter().find(|(k, _)| *k == key).map(|(_, h)| *h);
+        let joined = || {
+            let mut parts: Vec<String> =
+                values.iter().flat_map(|x| raw(x).split('/').map(str::to_string).collect::<Vec<_>>()).collect();
             crate::sql::sort_values(&mut parts);
             parts.dedup();
             Value::Text(parts.join("/"))
         };
         *v = match (strategy, handler) {
-            (Conflict::Merge, _) => match (&*v, other) {
-                (Value::Text(_), Value::Text(_)) => joined(v, other),
-                _ => v.clone(),
-            },
-            (_, Some(Handler::Concat)) => joined(v, other),
-            (_, Some(Handler::Max)) => {
-                if order(other, v).is_gt() {
-                    other.clone()
+            (Conflict::Merge, _) => {
+                if values.iter().all(|x| matches!(x, Value::Text(_))) {
+                    joined()
                 } else {
                     v.clone()
                 }
+            }
+            (_, Some(Handler::Concat)) => joined(),
+            (_, Some(Handler::Max)) => {
+                values.iter().copied().max_by(|a, b| order(a, b)).cloned().unwrap_or(Value::Null)
             }
             (_, Some(Handler::Min)) => {
-                if order(other, v).is_lt() {
-                    other.clone()
-                } else {
-                    v.clone()
-                }
+                values.iter().copied().min_by(|a, b| order(a, b)).cloned().unwrap_or(Value::Null)
             }
             (_, Some(Handler::Sum)) => {
-                let start = base.as_ref().and_then(|b| b.iter().find(|(c, _)| c == col)).map_or(0.0, |(_, x)| num(x));
-                let total = num(v) + num(other) - start;
-                match (&*v, other) {
-                    (Value::Integer(_), Value::Integer(_)) => Value::Integer(total as i64),
-                    _ => Value::Real(total),
+                // Every version's own change (its value minus the value its writer started from), added to where
+                // the first of them started.
+                let start = |x: &Version| {
+                    x.before.as_ref().and_then(|b| b.iter().find(|(c, _)| c == col)).map_or(0.0, |(_, x)| num(x))
+                };
+                let base = start(live[0]);
+                let total = live.iter().fold(base, |acc, x| {
+                    let val =
+                        x.image.as_ref().and_then(|i| i.iter().find(|(c, _)| c == col)).map_or(0.0, |(_, v)| num(v));
+                    acc + val - start(x)
+                });
+                if values.iter().all(|x| matches!(x, Value::Integer(_))) {
+                    Value::Integer(total as i64)
+                } else {
+                    Value::Real(total)
                 }
             }
             (_, None) => v.clone(),

@@ -707,7 +707,12 @@ impl Cluster {
         }
         let st = &mut self.state[node];
         st.seen.insert((change.origin, change.seq));
-        st.vv[change.origin] = st.vv[change.origin].max(change.seq);
+        // The version vector counts the changes of each leader applied without a gap (with causality "none"
+        // they may come out of order): a write's context never claims a change its leader has not applied.
+        let o = change.origin;
+        while st.seen.contains(&(o, st.vv[o] + 1)) {
+            st.vv[o] += 1;
+        }
         st.applied.push(change.clone());
         self.step_autoincrement(node);
         Some(out)
