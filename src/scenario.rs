@@ -478,6 +478,9 @@ pub enum Command {
         client: String,
         leader: String,
     },
+    /// A device (node or client) loses every link / regains them (DDIA 5.3's offline clients).
+    Offline(String),
+    Online(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -536,6 +539,8 @@ impl Command {
                 (true, None) => format!("reconfigure {topology}"),
             },
             Command::Move { client, leader } => format!("move {client} to {leader}"),
+            Command::Offline(n) => format!("{n} offline"),
+            Command::Online(n) => format!("{n} online"),
         }
     }
 
@@ -1530,6 +1535,8 @@ const COMMAND_KEYS: &[&str] = &[
     "upgrade",
     "reconfigure",
     "move",
+    "offline",
+    "online",
 ];
 
 fn client_ref<'a>(o: &Obj<'a>, names: &Names) -> Res<&'a str> {
@@ -1569,6 +1576,8 @@ impl TimedCommand {
             "reconfigure",
             "move",
             "leader",
+            "offline",
+            "online",
         ])?;
         let at = match (o.get("at_us"), o.get("at_ms")) {
             (Some(us), _) => as_u64(us, &o.at("at_us"))?,
@@ -1651,6 +1660,12 @@ impl TimedCommand {
                     Some(_) => Some(node_ref(&r, "hub", names)?),
                 };
                 Command::Reconfigure { topology: topology.to_string(), ring, hub }
+            }
+            ["offline"] => {
+                Command::Offline(endpoint_ref(o.get("offline").unwrap_or(&Value::Null), &o.at("offline"), names)?)
+            }
+            ["online"] => {
+                Command::Online(endpoint_ref(o.get("online").unwrap_or(&Value::Null), &o.at("online"), names)?)
             }
             ["move"] => {
                 let client = o.str_req("move")?;
@@ -1810,6 +1825,12 @@ impl TimedCommand {
             Command::Move { client, leader } => {
                 m.insert("move".into(), json!(client));
                 m.insert("leader".into(), json!(leader));
+            }
+            Command::Offline(n) => {
+                m.insert("offline".into(), json!(n));
+            }
+            Command::Online(n) => {
+                m.insert("online".into(), json!(n));
             }
         }
         Value::Object(m)

@@ -368,6 +368,37 @@ fn ch5_3_home_leader_avoids_conflicts_until_the_user_moves() {
     assert!(all_equal(&moved, &["eu1", "eu2", "us1", "us2"], "posts"));
 }
 
+// Offline clients: each device is a leader with its own database; while offline it keeps taking writes, and it
+// syncs when it is back online (here 2 s later), conflicts resolved like any other.
+#[test]
+fn ch5_3_an_offline_device_keeps_working_and_syncs_when_back_online() {
+    let v = json!({
+        "seed": 4, "until_ms": 6000,
+        "nodes": [{"id": "phone", "role": "leader"}, {"id": "laptop", "role": "leader"}, {"id": "server", "role": "leader"}],
+        "replication": {"topology": "star", "hub": "server", "conflict": "lww"},
+        "network": {"latency_ms": {"min": 20, "max": 60}},
+        "clients": [{"id": "me", "datacenter": "phone"}, {"id": "me2", "datacenter": "laptop"}],
+        "schema": ["CREATE TABLE events (id INTEGER PRIMARY KEY, title TEXT)"],
+        "workload": [
+            w(100, "me", "INSERT INTO events VALUES (1, 'dentist')"),
+            w(1500, "me", "INSERT INTO events VALUES (2, 'added offline')"),
+            w(1600, "me2", "UPDATE events SET title = 'dentist 9am' WHERE id = 1"),
+            w(1700, "me", "UPDATE events SET title = 'dentist 10am' WHERE id = 1")
+        ],
+        "faults": [{"at_ms": 1000, "offline": "phone"}, {"at_ms": 3000, "online": "phone"}]
+    });
+    let s = parse(&v);
+    let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
+    sim.run_until(2_900_000);
+    assert_eq!(rows(&sim, "phone", "events").len(), 2, "the phone took the write while offline");
+    assert_eq!(rows(&sim, "laptop", "events"), vec!["id=1,title=dentist 9am"], "nobody else has it yet");
+    sim.run_to_end();
+    assert!(all_equal(&sim, &["phone", "laptop", "server"], "events"));
+    assert_eq!(rows(&sim, "server", "events"), vec!["id=1,title=dentist 10am", "id=2,title=added offline"]);
+    assert!(kinds(&sim).contains(&AnomalyKind::Conflict), "the two edits of event 1 were concurrent");
+    assert!(kinds(&sim).contains(&AnomalyKind::LostUpdate), "LWW threw the laptop's edit away");
+}
+
 #[test]
 fn ch5_3_same_seed_same_trace() {
     let v = overtaking("version-vectors");

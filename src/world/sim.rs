@@ -398,6 +398,26 @@ impl Simulation {
                 self.net.heal_link(a, b);
                 self.trace.push(TraceEvent::NetworkChanged { at: now, detail: format!("healed {a}-{b}") });
             }
+            Command::Offline(id) | Command::Online(id) => {
+                // A device loses (or regains) every link at once: cut from (or healed with) every other endpoint
+                // but those in the same place (its own datacenter: the user's app on the phone).
+                let here = crate::protocol::multi_leader::same_place(&self.scenario, id);
+                let others: Vec<String> = self
+                    .protocol
+                    .names()
+                    .iter()
+                    .map(|n| n.to_string())
+                    .filter(|n| n != id && !here.contains(n))
+                    .collect();
+                if matches!(c, Command::Offline(_)) {
+                    self.net.partition(&[vec![id.clone()], others], false);
+                } else {
+                    for o in &others {
+                        self.net.heal_link(id, o);
+                    }
+                }
+                self.trace.push(TraceEvent::NetworkChanged { at: now, detail: c.label() });
+            }
             Command::HealAll => {
                 self.net.heal_all();
                 self.trace.push(TraceEvent::Healed { at: now });

@@ -758,6 +758,27 @@ fn send(from: usize, to: usize, p: Payload) -> Action {
     Action::Send { from: Endpoint::Node(from), to: Endpoint::Node(to), msg: Message::MultiLeader(p), delay: 0 }
 }
 
+/// The endpoints in the same datacenter as endpoint `id` (nodes, and clients that name it), `id` excluded: what
+/// stays reachable when `id` goes offline.
+pub fn same_place(scenario: &Scenario, id: &str) -> Vec<String> {
+    let Some(ml) = &scenario.multi_leader else { return Vec::new() };
+    let dc_of_node = |i: usize| ml.dc_of.get(i).copied().flatten().map(|d| ml.datacenters[d].as_str());
+    let here = match scenario.nodes.iter().position(|n| n.id == id) {
+        Some(i) => dc_of_node(i),
+        None => scenario.clients.iter().position(|c| c.id == id).and_then(|c| ml.client_dc[c].as_deref()),
+    };
+    let Some(here) = here else { return Vec::new() };
+    let nodes =
+        scenario.nodes.iter().enumerate().filter(|(i, _)| dc_of_node(*i) == Some(here)).map(|(_, n)| n.id.clone());
+    let clients = scenario
+        .clients
+        .iter()
+        .enumerate()
+        .filter(|(c, _)| ml.client_dc[*c].as_deref() == Some(here))
+        .map(|(_, c)| c.id.clone());
+    nodes.chain(clients).filter(|x| x != id).collect()
+}
+
 /// The network of `scenario`: links between datacenters first, then the scenario's own links (which override).
 pub fn network_of(scenario: &Scenario) -> crate::scenario::NetworkSpec {
     let mut n = scenario.network.clone();
