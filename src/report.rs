@@ -43,6 +43,10 @@ fn history_json(sim: &Simulation, i: usize, h: &HistoryEntry) -> Value {
 }
 
 pub fn report_json(sim: &Simulation) -> Value {
+    let multi = match &sim.protocol {
+        crate::protocol::Protocol::MultiLeader(c) => Some(c),
+        _ => None,
+    };
     let nodes: Vec<Value> = sim
         .protocol
         .single_leader()
@@ -56,6 +60,9 @@ pub fn report_json(sim: &Simulation) -> Value {
             m.insert("status".into(), json!(n.status.name()));
             m.insert("lsn".into(), json!(n.lsn()));
             m.insert("epoch".into(), json!(n.epoch));
+            if let Some(dc) = multi.and_then(|c| c.datacenter(n.index)) {
+                m.insert("datacenter".into(), json!(dc));
+            }
             let tables = if n.role == crate::scenario::Role::Cache {
                 let rows: Vec<Value> = n
                     .cache_entries()
@@ -96,11 +103,18 @@ pub fn report_json(sim: &Simulation) -> Value {
         );
     }
     let acked = sim.history.iter().filter(|h| !h.read && h.ok()).count();
+    let mut replication =
+        json!({"mode": sim.scenario.replication.mode.name(), "log": sim.scenario.replication.log.name()});
+    if let Some(c) = multi {
+        replication["topology"] = json!(c.shape.topology.name());
+        replication["conflict"] = json!(c.spec.conflict.name());
+        replication["causality"] = json!(c.spec.causality.name());
+    }
     json!({
         "seed": sim.seed,
         "until_ms": sim.scenario.until_ms,
         "trace_hash": format!("{:016x}", sim.trace.hash()),
-        "replication": {"mode": sim.scenario.replication.mode.name(), "log": sim.scenario.replication.log.name()},
+        "replication": replication,
         "nodes": nodes,
         "history": history,
         "anomalies": anomalies,

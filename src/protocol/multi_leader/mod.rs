@@ -280,6 +280,11 @@ impl Cluster {
         Ok(c)
     }
 
+    /// The name of `node`'s datacenter.
+    pub fn datacenter(&self, node: usize) -> Option<&str> {
+        self.dc_of.get(node).copied().flatten().map(|d| self.spec.datacenters[d].as_str())
+    }
+
     pub fn is_leader(&self, node: usize) -> bool {
         self.inner.nodes[node].role == Role::Leader
     }
