@@ -399,6 +399,23 @@ fn ch5_3_an_offline_device_keeps_working_and_syncs_when_back_online() {
     assert!(kinds(&sim).contains(&AnomalyKind::LostUpdate), "LWW threw the laptop's edit away");
 }
 
+// Strategies side by side (`replsim conflicts`): one workload, every strategy; only "none" fails to converge, and
+// only LWW and replica-id throw acknowledged writes away.
+#[test]
+fn ch5_3_strategies_side_by_side() {
+    let s = common::lesson("multi-leader-conflict");
+    let figures = replsim::protocol::multi_leader::strategies::run_all(&s, s.seed).unwrap();
+    let by = |name: &str| figures.iter().find(|f| f.conflict.name() == name).unwrap();
+    assert!(!by("none").converged);
+    for name in ["lww", "replica-id", "merge", "on-write"] {
+        assert!(by(name).converged, "{name}");
+        assert_eq!(by(name).conflicts, 1, "{name}");
+    }
+    assert_eq!((by("lww").discarded, by("replica-id").discarded, by("merge").discarded), (1, 1, 0));
+    assert_eq!(by("merge").rows, vec!["pages: (id=1, title='B/C')"]);
+    assert!(replsim::protocol::multi_leader::strategies::run_all(&common::lesson("basics-async"), 1).is_err());
+}
+
 #[test]
 fn ch5_3_same_seed_same_trace() {
     let v = overtaking("version-vectors");

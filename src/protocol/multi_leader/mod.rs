@@ -15,12 +15,14 @@
 //! what it has (`conflicts.rs`) and commits the result as one transaction of its own log, which its followers
 //! replicate like any other. Conflicts and the writes they discarded are recorded for the checkers (`check.rs`).
 //!
-//! Files: `spec.rs` (the scenario fields), `topology.rs`, `causality.rs`, `conflicts.rs`, `check.rs` (findings).
+//! Files: `spec.rs` (the scenario fields), `topology.rs`, `causality.rs`, `conflicts.rs`, `check.rs` (findings),
+//! `strategies.rs` (one scenario under every conflict strategy: `replsim conflicts`).
 
 pub mod causality;
 pub mod check;
 pub mod conflicts;
 pub mod spec;
+pub mod strategies;
 pub mod topology;
 
 use std::collections::{BTreeMap, BTreeSet};
