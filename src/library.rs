@@ -53,6 +53,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson { name: "trigger-failover", json: include_str!("../scenarios/trigger-failover.json") },
     Lesson { name: "multi-leader-conflict", json: include_str!("../scenarios/multi-leader-conflict.json") },
     Lesson { name: "multi-leader-ring", json: include_str!("../scenarios/multi-leader-ring.json") },
+    Lesson { name: "multi-leader-overtaking", json: include_str!("../scenarios/multi-leader-overtaking.json") },
 ];
 
 /// Lessons about replication log methods: the comparison view offers these (each runs under all four methods).
