@@ -548,7 +548,7 @@ impl Cluster {
     /// The change that makes `node`'s row (table, key) equal to `image`, if it is not already.
     fn row_change(&self, node: usize, table: &str, key: &Value, image: Option<Image>) -> Option<RowChange> {
         let db = &self.inner.nodes[node].db;
-        let current = db.rows(table).into_iter().find(|r| db.primary_key_of(table, r).as_ref() == Some(key));
+        let current = db.row_by_key(table, key);
         match (current, image) {
             (None, None) => None,
             (Some(_), None) => Some(RowChange::Delete { table: table.to_string(), key: key.clone() }),
