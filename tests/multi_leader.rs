@@ -489,6 +489,10 @@ fn ch5_3_bad_multi_leader_input_is_explained() {
         with(&|v| v["workload"] = json!([{"at_ms": 1, "reconfigure": {"topology": "circle"}}])),
         r#"workload[0].reconfigure.topology: expected one of "all-to-all", "circular", "star", found "circle""#
     );
+    assert_eq!(
+        with(&|v| v["failover"] = json!({"auto": true})),
+        "failover.auto: automatic failover inside a datacenter is not supported with several leaders in this version"
+    );
     // Multi-leader fields on a single-leader scenario.
     let mut single = base.clone();
     single["nodes"][1]["role"] = json!("follower");

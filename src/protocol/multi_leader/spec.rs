@@ -275,6 +275,12 @@ pub fn parse(v: &Value, nodes: &[NodeSpec], clients: &[ClientSpec], partitioned:
     if nodes.iter().any(|n| matches!(n.role, Role::Controller | Role::Replicator | Role::Cdc | Role::Cache)) {
         return err("nodes", "multi-leader replication takes leaders and followers only in this version");
     }
+    if root.get("failover").and_then(|f| f.get("auto")).and_then(Value::as_bool) == Some(true) {
+        return err(
+            "failover.auto",
+            "automatic failover inside a datacenter is not supported with several leaders in this version",
+        );
+    }
     let log = repl.get("log").and_then(Value::as_str).unwrap_or("logical");
     if log != "logical" {
         return err(
