@@ -197,6 +197,31 @@ fn ch5_3_each_strategy_resolves_figure_5_7() {
     }
 }
 
+// On-write `sum` is a counter: three leaders add to the same column at the same time, twice; every increment
+// survives, in any arrival order.
+#[test]
+fn ch5_3_on_write_sum_keeps_every_concurrent_increment() {
+    let mut v = three_leaders(
+        json!({"conflict": "on-write", "on_write": {"t.n": "sum"}, "causality": "none"}),
+        json!([
+            w(50, "ca", "INSERT INTO t (id, v, n) VALUES (1, 'x', 100)"),
+            w(300, "ca", "UPDATE t SET n = n + 1 WHERE id = 1"),
+            w(300, "cb", "UPDATE t SET n = n + 10 WHERE id = 1"),
+            w(300, "cc", "UPDATE t SET n = n + 100 WHERE id = 1"),
+            w(302, "ca", "UPDATE t SET n = n + 2 WHERE id = 1"),
+            w(302, "cb", "UPDATE t SET n = n + 20 WHERE id = 1"),
+            w(302, "cc", "UPDATE t SET n = n - 200 WHERE id = 1")
+        ]),
+        json!([]),
+    );
+    v["schema"] = json!(["CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, n INTEGER)"]);
+    v["network"] = json!({"latency_ms": {"min": 1, "max": 40}});
+    let sim = run(&v);
+    for id in ["a", "b", "c"] {
+        assert_eq!(rows(&sim, id, "t"), vec!["id=1,v=x,n=33"], "on {id}");
+    }
+}
+
 // LWW with a clock that is behind: a write made after its writer had seen the winner still loses.
 #[test]
 fn ch5_3_lww_with_a_skewed_clock_loses_a_causally_later_write() {

@@ -12,8 +12,9 @@
 //! - `replica-id`: of concurrent writes, the one from the node later in the node list wins.
 //! - `merge`: column by column, equal values stay, differing text values are sorted and joined with "/" ("B/C"),
 //!   other values go to the node later in the node list; a row that one side deleted and the other updated stays.
-//! - `on-write`: a handler per column (`replication.on_write`): max, min, sum (both sides' changes added to the
-//!   value they started from), concat (sorted, joined with "/"); columns without a handler as in `replica-id`.
+//! - `on-write`: a handler per column (`replication.on_write`): max, min, sum (a counter: the column is the total
+//!   of every write's change to it, whatever the order they arrive in), concat (sorted, joined with "/"); columns
+//!   without a handler as in `replica-id`.
 
 use super::spec::{Conflict, Handler};
 use super::{causality, Change, Image, RowWrite};
@@ -36,6 +37,8 @@ pub struct RowMeta {
     /// `replica-id`, `merge`, `on-write`: the concurrent versions the row is made of, none of which has seen
     /// another (a multi-value register); the image above is computed from them, the same on every leader.
     pub versions: Vec<Version>,
+    /// `on-write` `sum` columns: the total of every applied write's change to the column (a counter).
+    pub sums: Vec<(String, f64)>,
 }
 
 /// One write's version of a row.
@@ -63,7 +66,47 @@ impl RowMeta {
                 before: write.before.clone(),
                 op: change.op,
             }],
+            sums: Vec::new(),
         }
+    }
+
+    /// Add write `w`'s changes of the `sum` columns to the counters carried over from `before` (the row's previous
+    /// version on this leader), and show the totals in the image. Each leader applies each write once, and addition
+    /// does not care about order, so every leader ends with the same totals.
+    pub fn counted(
+        mut self,
+        handlers: &[(String, Handler)],
+        table: &str,
+        before: &[(String, f64)],
+        w: &RowWrite,
+    ) -> Self {
+        self.sums = before.to_vec();
+        let prefix = format!("{}.", table.to_ascii_lowercase());
+        for (key, h) in handlers {
+            let Some(col) = key.strip_prefix(&prefix).filter(|_| *h == Handler::Sum) else { continue };
+            let of = |img: &Option<Image>| {
+                img.as_ref().and_then(|i| i.iter().find(|(c, _)| c.eq_ignore_ascii_case(col))).map(|(_, v)| num(v))
+            };
+            let delta = match (of(&w.image), of(&w.before)) {
+                (Some(after), before) => after - before.unwrap_or(0.0),
+                (None, _) => 0.0,
+            };
+            match self.sums.iter_mut().find(|(c, _)| c == col) {
+                Some((_, t)) => *t += delta,
+                None => self.sums.push((col.to_string(), delta)),
+            }
+        }
+        if let Some(img) = self.image.as_mut() {
+            for (c, v) in img.iter_mut() {
+                if let Some((_, t)) = self.sums.iter().find(|(k, _)| k.eq_ignore_ascii_case(c)) {
+                    *v = match v {
+                        Value::Integer(_) | Value::Null => Value::Integer(*t as i64),
+                        _ => Value::Real(*t),
+                    };
+                }
+            }
+        }
+        self
     }
 
     /// The summary of a set of concurrent versions (sorted by writer), its image made by the strategy.
@@ -89,6 +132,7 @@ impl RowMeta {
             ts,
             ops,
             versions,
+            sums: Vec::new(),
         }
     }
 
@@ -214,13 +258,15 @@ pub fn resolve(
         Conflict::ReplicaId | Conflict::Merge | Conflict::OnWrite | Conflict::Siblings | Conflict::Crdt => {
             // A version that has seen this write makes it stale; the versions this write has seen are replaced.
             if m.versions.iter().any(|v| causality::saw(&v.ctx, change.origin, change.seq)) {
-                return Decision { meta: m.clone(), conflict: None, discard: None };
+                let meta = m.clone().counted(handlers, &w.table, &m.sums, w);
+                return Decision { meta, conflict: None, discard: None };
             }
             let mut versions: Vec<Version> =
                 m.versions.iter().filter(|v| !causality::saw(&ctx, v.writer.0, v.writer.1)).cloned().collect();
             let was_concurrent = !versions.is_empty();
             versions.extend(incoming.versions.iter().cloned());
-            let meta = RowMeta::of_versions(strategy, handlers, &w.table, versions, m.ts.max(incoming.ts));
+            let meta = RowMeta::of_versions(strategy, handlers, &w.table, versions, m.ts.max(incoming.ts))
+                .counted(handlers, &w.table, &m.sums, w);
             let detail = match strategy {
                 Conflict::ReplicaId => {
                     let win = meta.winner().map_or(0, |v| v.writer.0);
@@ -298,24 +344,8 @@ fn image_of(strategy: Conflict, handlers: &[(String, Handler)], table: &str, ver
             (_, Some(Handler::Min)) => {
                 values.iter().copied().min_by(|a, b| order(a, b)).cloned().unwrap_or(Value::Null)
             }
-            (_, Some(Handler::Sum)) => {
-                // Every version's own change (its value minus the value its writer started from), added to where
-                // the first of them started.
-                let start = |x: &Version| {
-                    x.before.as_ref().and_then(|b| b.iter().find(|(c, _)| c == col)).map_or(0.0, |(_, x)| num(x))
-                };
-                let base = start(live[0]);
-                let total = live.iter().fold(base, |acc, x| {
-                    let val =
-                        x.image.as_ref().and_then(|i| i.iter().find(|(c, _)| c == col)).map_or(0.0, |(_, v)| num(v));
-                    acc + val - start(x)
-                });
-                if values.iter().all(|x| matches!(x, Value::Integer(_))) {
-                    Value::Integer(total as i64)
-                } else {
-                    Value::Real(total)
-                }
-            }
+            // The total of every write's change: `RowMeta::counted`.
+            (_, Some(Handler::Sum)) => v.clone(),
             (_, None) => v.clone(),
         };
     }

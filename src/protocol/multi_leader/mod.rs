@@ -504,7 +504,8 @@ impl Cluster {
         st.vv[node] = seq;
         st.seen.insert((node, seq));
         // The write saw the row as this leader had it, so it follows the current version; only LWW can still
-        // throw it away (this leader's clock is behind the version's timestamp: a causally later write loses).
+        // throw it away (this leader's clock is behind the version's timestamp: a causally later write loses), and
+        // a `sum` column shows the counter's total.
         let mut restore = Vec::new();
         for w in &change.rows {
             let k = row_key(&w.table, &w.key);
@@ -519,21 +520,27 @@ impl Cluster {
                         causally_later: true,
                         row: format!("{} {}", w.table, crate::log_methods::value_text(&w.key)),
                     });
-                    restore.push((w.clone(), m.image.clone()));
                     let mut ctx = m.ctx.clone();
                     causality::join(&mut ctx, &incoming.ctx);
                     RowMeta { ctx, ..m }
                 }
+                Some(m) if self.spec.conflict == Conflict::OnWrite => {
+                    incoming.counted(&self.spec.on_write, &w.table, &m.sums, w)
+                }
+                _ if self.spec.conflict == Conflict::OnWrite => incoming.counted(&self.spec.on_write, &w.table, &[], w),
                 _ => incoming,
             };
+            // Where the row's version is not what the client wrote (LWW kept another write; a counter's total),
+            // the leader makes its row say so.
+            if meta.image != w.image {
+                restore.push((w.clone(), meta.image.clone()));
+            }
             self.state[node].rows.insert(k, meta);
         }
         let mut out = Vec::new();
-        if !restore.is_empty() {
-            let fixes: Vec<RowChange> = restore
-                .iter()
-                .filter_map(|(w, image)| self.row_change(node, &w.table, &w.key, image.clone()))
-                .collect();
+        let fixes: Vec<RowChange> =
+            restore.iter().filter_map(|(w, image)| self.row_change(node, &w.table, &w.key, image.clone())).collect();
+        if !fixes.is_empty() {
             if let Ok(a) = self.inner.commit_replicated(node, now, fixes) {
                 out.extend(a);
             }
@@ -677,7 +684,13 @@ impl Cluster {
         for w in &change.rows {
             let k = row_key(&w.table, &w.key);
             let d = match self.state[node].rows.get(&k) {
-                None => conflicts::Decision { meta: RowMeta::from_write(change, w), conflict: None, discard: None },
+                None => {
+                    let mut meta = RowMeta::from_write(change, w);
+                    if self.spec.conflict == Conflict::OnWrite {
+                        meta = meta.counted(&self.spec.on_write, &w.table, &[], w);
+                    }
+                    conflicts::Decision { meta, conflict: None, discard: None }
+                }
                 Some(m) => conflicts::resolve(self.spec.conflict, &self.spec.on_write, &names, m, change, w),
             };
             decisions.push((w, k, d));
