@@ -222,6 +222,33 @@ fn ch5_3_on_write_sum_keeps_every_concurrent_increment() {
     }
 }
 
+// CRDT: a row is a map of per-column registers (concurrent updates of different columns both survive) and
+// counters (increments commute); a row deleted on one side and updated on the other comes back (a tombstone loses
+// to a concurrent update).
+#[test]
+fn ch5_3_crdt_keeps_concurrent_updates_of_different_columns_and_counts() {
+    let mut v = two_dcs(
+        "crdt",
+        json!([
+            w(50, "eu", "INSERT INTO posts (id, body, likes) VALUES (1, 'draft', 0)"),
+            w(50, "eu", "INSERT INTO posts (id, body, likes) VALUES (2, 'old', 0)"),
+            w(500, "eu", "UPDATE posts SET body = 'final' WHERE id = 1"),
+            w(500, "us", "UPDATE posts SET likes = likes + 1 WHERE id = 1"),
+            w(501, "eu", "UPDATE posts SET likes = likes + 2 WHERE id = 1"),
+            w(900, "eu", "DELETE FROM posts WHERE id = 2"),
+            w(900, "us", "UPDATE posts SET likes = likes + 5 WHERE id = 2")
+        ]),
+    );
+    v["replication"]["causality"] = json!("none");
+    let sim = run(&v);
+    assert!(all_equal(&sim, &["eu1", "eu2", "us1", "us2"], "posts"), "{:?}", anomalies(&sim));
+    assert_eq!(rows(&sim, "us1", "posts"), vec!["id=1,body=final,likes=3", "id=2,body=old,likes=5"]);
+    // LWW on the same workload keeps one side of each conflict only.
+    v["replication"]["conflict"] = json!("lww");
+    let lww = run(&v);
+    assert_ne!(rows(&lww, "us1", "posts")[0], "id=1,body=final,likes=3");
+}
+
 // LWW with a clock that is behind: a write made after its writer had seen the winner still loses.
 #[test]
 fn ch5_3_lww_with_a_skewed_clock_loses_a_causally_later_write() {
@@ -553,7 +580,7 @@ mod properties {
             _ => json!({"topology": "star", "hub": "b"}),
         };
         let mut repl = repl;
-        repl["conflict"] = json!(["lww", "replica-id", "merge", "on-write"][strategy]);
+        repl["conflict"] = json!(["lww", "replica-id", "merge", "on-write", "crdt"][strategy]);
         if strategy == 3 {
             repl["on_write"] = json!({"t.v": "concat", "t.n": "sum"});
         }
@@ -603,7 +630,7 @@ mod properties {
         #[test]
         fn ch5_3_every_strategy_but_none_converges(
             topology in 0usize..3,
-            strategy in 0usize..4,
+            strategy in 0usize..5,
             causality in any::<bool>(),
             writes in proptest::collection::vec((0u8..3, 0u8..4, 0u16..1500, 0u8..4), 1..12),
             crash in proptest::option::of((0u8..3, 0u16..1000)),

@@ -78,7 +78,7 @@ mod cli {
             #[arg(long, value_enum, default_value = "text")]
             format: Format,
         },
-        /// Run a multi-leader scenario once per conflict strategy (none, lww, replica-id, merge, on-write).
+        /// Run a multi-leader scenario once per conflict strategy (none, lww, replica-id, merge, on-write, crdt).
         Conflicts {
             scenario: String,
             #[arg(long)]

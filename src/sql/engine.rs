@@ -484,6 +484,12 @@ impl Database {
         out
     }
 
+    /// The name of a table's declared primary key column.
+    pub fn primary_key_column(&self, table: &str) -> Option<String> {
+        let t = self.table(table).ok()?;
+        t.columns.get(t.primary_key?).map(|c| c.name.clone())
+    }
+
     /// The primary key value of a row given as (column, value) pairs; `None` when the table
     /// is unknown, has no declared primary key, or the row lacks it.
     pub fn primary_key_of(&self, table: &str, row: &[(String, Value)]) -> Option<Value> {

@@ -12,6 +12,10 @@
 //! - `replica-id`: of concurrent writes, the one from the node later in the node list wins.
 //! - `merge`: column by column, equal values stay, differing text values are sorted and joined with "/" ("B/C"),
 //!   other values go to the node later in the node list; a row that one side deleted and the other updated stays.
+//! - `crdt`: a row is a map of registers, one per column: each column keeps the value of the last write that
+//!   changed it (of concurrent ones, the node latest in the node list), so concurrent updates of different columns
+//!   both survive; integer columns (but the key) are counters, the total of every write's change (`SET c = c + k`
+//!   commutes); a deleted row is a tombstone that a concurrent update brings back.
 //! - `on-write`: a handler per column (`replication.on_write`): max, min, sum (a counter: the column is the total
 //!   of every write's change to it, whatever the order they arrive in), concat (sorted, joined with "/"); columns
 //!   without a handler as in `replica-id`.
@@ -39,6 +43,16 @@ pub struct RowMeta {
     pub versions: Vec<Version>,
     /// `on-write` `sum` columns: the total of every applied write's change to the column (a counter).
     pub sums: Vec<(String, f64)>,
+    /// `crdt`: per column, the concurrent writes that last changed it: (writer, its context, the value).
+    pub cols: Vec<(String, Vec<ColumnWrite>)>,
+}
+
+/// `crdt`: one write's value of one column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnWrite {
+    pub writer: (usize, u64),
+    pub ctx: Vec<u64>,
+    pub value: Value,
 }
 
 /// One write's version of a row.
@@ -67,7 +81,48 @@ impl RowMeta {
                 op: change.op,
             }],
             sums: Vec::new(),
+            cols: Vec::new(),
         }
+    }
+
+    /// `crdt`: fold write `w` of `change` into the column registers carried over from `before`, and show each
+    /// column's value (of concurrent writers that changed it, the node latest in the node list).
+    pub fn registers(mut self, before: &[(String, Vec<ColumnWrite>)], change: &Change, w: &RowWrite) -> Self {
+        self.cols = before.to_vec();
+        let ctx = change.context();
+        for (col, value) in w.image.iter().flatten() {
+            let old = w.before.as_ref().and_then(|b| b.iter().find(|(c, _)| c == col)).map(|(_, v)| v);
+            if old == Some(value) {
+                // A write that left the column as it was says nothing about it.
+                continue;
+            }
+            let k = match self.cols.iter().position(|(c, _)| c == col) {
+                Some(k) => k,
+                None => {
+                    self.cols.push((col.clone(), Vec::new()));
+                    self.cols.len() - 1
+                }
+            };
+            let set = &mut self.cols[k].1;
+            if set
+                .iter()
+                .any(|e| causality::saw(&e.ctx, change.origin, change.seq) || e.writer == (change.origin, change.seq))
+            {
+                continue;
+            }
+            set.retain(|e| !causality::saw(&ctx, e.writer.0, e.writer.1));
+            set.push(ColumnWrite { writer: (change.origin, change.seq), ctx: ctx.clone(), value: value.clone() });
+        }
+        if let Some(img) = self.image.as_mut() {
+            for (c, v) in img.iter_mut() {
+                if let Some(e) =
+                    self.cols.iter().find(|(k, _)| k == c).and_then(|(_, set)| set.iter().max_by_key(|e| e.writer))
+                {
+                    *v = e.value.clone();
+                }
+            }
+        }
+        self
     }
 
     /// Add write `w`'s changes of the `sum` columns to the counters carried over from `before` (the row's previous
@@ -133,6 +188,7 @@ impl RowMeta {
             ops,
             versions,
             sums: Vec::new(),
+            cols: Vec::new(),
         }
     }
 
@@ -258,15 +314,22 @@ pub fn resolve(
         Conflict::ReplicaId | Conflict::Merge | Conflict::OnWrite | Conflict::Siblings | Conflict::Crdt => {
             // A version that has seen this write makes it stale; the versions this write has seen are replaced.
             if m.versions.iter().any(|v| causality::saw(&v.ctx, change.origin, change.seq)) {
-                let meta = m.clone().counted(handlers, &w.table, &m.sums, w);
+                let mut meta = m.clone();
+                if strategy == Conflict::Crdt {
+                    meta = meta.registers(&m.cols, change, w);
+                }
+                let meta = meta.counted(handlers, &w.table, &m.sums, w);
                 return Decision { meta, conflict: None, discard: None };
             }
             let mut versions: Vec<Version> =
                 m.versions.iter().filter(|v| !causality::saw(&ctx, v.writer.0, v.writer.1)).cloned().collect();
             let was_concurrent = !versions.is_empty();
             versions.extend(incoming.versions.iter().cloned());
-            let meta = RowMeta::of_versions(strategy, handlers, &w.table, versions, m.ts.max(incoming.ts))
-                .counted(handlers, &w.table, &m.sums, w);
+            let mut meta = RowMeta::of_versions(strategy, handlers, &w.table, versions, m.ts.max(incoming.ts));
+            if strategy == Conflict::Crdt {
+                meta = meta.registers(&m.cols, change, w);
+            }
+            let meta = meta.counted(handlers, &w.table, &m.sums, w);
             let detail = match strategy {
                 Conflict::ReplicaId => {
                     let win = meta.winner().map_or(0, |v| v.writer.0);
@@ -278,6 +341,7 @@ pub fn resolve(
                     )
                 }
                 Conflict::Merge => format!("merge made {}", show(&meta.image)),
+                Conflict::Crdt => format!("crdt registers and counters made {}", show(&meta.image)),
                 _ => format!("on-write handlers made {}", show(&meta.image)),
             };
             let conflict = if was_concurrent {

@@ -163,6 +163,10 @@ pub struct LeaderState {
     pub seq: u64,
     /// Version vector: how many changes of each leader it has applied (by node index).
     pub vv: Vec<u64>,
+    /// What its clients' writes depend on: the joined contexts of every change applied (the changes those depended
+    /// on count too, even where they have not arrived yet under causality "none"). Equal to `vv` with version
+    /// vectors.
+    pub known: Vec<u64>,
     /// Every (origin, number) applied.
     pub seen: BTreeSet<(usize, u64)>,
     /// Changes waiting for their causal predecessors (or for a client transaction's lock).
@@ -253,6 +257,7 @@ impl Cluster {
         let mut state = vec![LeaderState::default(); n];
         for s in &mut state {
             s.vv = vec![0; n];
+            s.known = vec![0; n];
         }
         let home: Vec<usize> = (0..scenario.clients.len())
             .map(|c| index(spec.home_leader(c, &scenario.nodes)).unwrap_or(leaders[0]))
@@ -489,7 +494,7 @@ impl Cluster {
         let st = &mut self.state[node];
         st.seq += 1;
         let seq = st.seq;
-        let deps = st.vv.clone();
+        let deps = st.known.clone();
         let rows: Vec<RowWrite> = rows
             .into_iter()
             .map(|(table, key, image, insert)| {
@@ -502,6 +507,7 @@ impl Cluster {
             Rc::new(Change { origin: node, seq, deps, ts, op: Some(op), rows, path: vec![node], via: self.name(node) });
         let st = &mut self.state[node];
         st.vv[node] = seq;
+        st.known[node] = seq;
         st.seen.insert((node, seq));
         // The write saw the row as this leader had it, so it follows the current version; only LWW can still
         // throw it away (this leader's clock is behind the version's timestamp: a causally later write loses), and
@@ -524,10 +530,8 @@ impl Cluster {
                     causality::join(&mut ctx, &incoming.ctx);
                     RowMeta { ctx, ..m }
                 }
-                Some(m) if self.spec.conflict == Conflict::OnWrite => {
-                    incoming.counted(&self.spec.on_write, &w.table, &m.sums, w)
-                }
-                _ if self.spec.conflict == Conflict::OnWrite => incoming.counted(&self.spec.on_write, &w.table, &[], w),
+                Some(m) if self.counts() => self.local_version(node, incoming, Some(&m), &change, w),
+                _ if self.counts() => self.local_version(node, incoming, None, &change, w),
                 _ => incoming,
             };
             // Where the row's version is not what the client wrote (LWW kept another write; a counter's total),
@@ -686,12 +690,12 @@ impl Cluster {
             let d = match self.state[node].rows.get(&k) {
                 None => {
                     let mut meta = RowMeta::from_write(change, w);
-                    if self.spec.conflict == Conflict::OnWrite {
-                        meta = meta.counted(&self.spec.on_write, &w.table, &[], w);
+                    if self.counts() {
+                        meta = self.local_version(node, meta, None, change, w);
                     }
                     conflicts::Decision { meta, conflict: None, discard: None }
                 }
-                Some(m) => conflicts::resolve(self.spec.conflict, &self.spec.on_write, &names, m, change, w),
+                Some(m) => conflicts::resolve(self.spec.conflict, &self.handlers(node, w), &names, m, change, w),
             };
             decisions.push((w, k, d));
         }
@@ -729,6 +733,7 @@ impl Cluster {
         st.seen.insert((change.origin, change.seq));
         // The version vector counts the changes of each leader applied without a gap (with causality "none"
         // they may come out of order): a write's context never claims a change its leader has not applied.
+        causality::join(&mut st.known, &change.context());
         let o = change.origin;
         while st.seen.contains(&(o, st.vv[o] + 1)) {
             st.vv[o] += 1;
@@ -736,6 +741,51 @@ impl Cluster {
         st.applied.push(change.clone());
         self.step_autoincrement(node);
         Some(out)
+    }
+
+    /// A write that follows the row's version `old` (or is its first): registers and counters carried over.
+    fn local_version(
+        &self,
+        node: usize,
+        meta: RowMeta,
+        old: Option<&RowMeta>,
+        change: &Change,
+        w: &RowWrite,
+    ) -> RowMeta {
+        let meta = match (self.spec.conflict, old) {
+            (Conflict::Crdt, Some(m)) => meta.registers(&m.cols, change, w),
+            (Conflict::Crdt, None) => meta.registers(&[], change, w),
+            _ => meta,
+        };
+        meta.counted(&self.handlers(node, w), &w.table, old.map_or(&[][..], |m| &m.sums), w)
+    }
+
+    /// Does the strategy keep counters (`on-write` with `sum`, `crdt`)?
+    fn counts(&self) -> bool {
+        matches!(self.spec.conflict, Conflict::OnWrite | Conflict::Crdt)
+    }
+
+    /// The per-column handlers for write `w`: `on-write`'s from the scenario; under `crdt` every integer column
+    /// but the primary key is a counter.
+    fn handlers(&self, node: usize, w: &RowWrite) -> Vec<(String, spec::Handler)> {
+        if self.spec.conflict != Conflict::Crdt {
+            return self.spec.on_write.clone();
+        }
+        let db = &self.inner.nodes[node].db;
+        let pk = db.primary_key_column(&w.table);
+        let t = w.table.to_ascii_lowercase();
+        w.image
+            .iter()
+            .chain(&w.before)
+            .flatten()
+            .filter(|(c, v)| matches!(v, Value::Integer(_)) && pk.as_ref().is_none_or(|k| !k.eq_ignore_ascii_case(c)))
+            .map(|(c, _)| (format!("{t}.{}", c.to_ascii_lowercase()), spec::Handler::Sum))
+            .fold(Vec::new(), |mut all, h| {
+                if !all.contains(&h) {
+                    all.push(h);
+                }
+                all
+            })
     }
 
     fn record_discard(&mut self, d: Discard) {
