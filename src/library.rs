@@ -54,6 +54,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson { name: "multi-leader-conflict", json: include_str!("../scenarios/multi-leader-conflict.json") },
     Lesson { name: "multi-leader-ring", json: include_str!("../scenarios/multi-leader-ring.json") },
     Lesson { name: "multi-leader-overtaking", json: include_str!("../scenarios/multi-leader-overtaking.json") },
+    Lesson { name: "multi-leader-autoincrement", json: include_str!("../scenarios/multi-leader-autoincrement.json") },
 ];
 
 /// Lessons about replication log methods: the comparison view offers these (each runs under all four methods).
