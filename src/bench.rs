@@ -39,6 +39,7 @@ pub fn cluster_scenario(nodes: usize, writes: usize) -> Scenario {
         partition_key: Default::default(),
         page_size: crate::scenario::DEFAULT_PAGE_SIZE as u32,
         row_locking: false,
+        multi_leader: None,
     }
 }
 

@@ -54,6 +54,10 @@ pub const LESSONS: &[Lesson] = &[
     Lesson { name: "leaderless-read-repair", json: include_str!("../scenarios/leaderless-read-repair.json") },
     Lesson { name: "leaderless-shopping-cart", json: include_str!("../scenarios/leaderless-shopping-cart.json") },
     Lesson { name: "leaderless-sloppy-quorum", json: include_str!("../scenarios/leaderless-sloppy-quorum.json") },
+    Lesson { name: "multi-leader-conflict", json: include_str!("../scenarios/multi-leader-conflict.json") },
+    Lesson { name: "multi-leader-ring", json: include_str!("../scenarios/multi-leader-ring.json") },
+    Lesson { name: "multi-leader-overtaking", json: include_str!("../scenarios/multi-leader-overtaking.json") },
+    Lesson { name: "multi-leader-autoincrement", json: include_str!("../scenarios/multi-leader-autoincrement.json") },
 ];
 
 /// Lessons about replication log methods: the comparison view offers these (each runs under all four methods).

@@ -70,6 +70,11 @@ pub fn report_json(sim: &Simulation) -> Value {
     if let Some(l) = &sim.scenario.replication.leaderless {
         replication = json!({"leaderless": l.to_json()});
     }
+    if let crate::protocol::Protocol::MultiLeader(c) = &sim.protocol {
+        replication["topology"] = json!(c.shape.topology.name());
+        replication["conflict"] = json!(c.spec.conflict.name());
+        replication["causality"] = json!(c.spec.causality.name());
+    }
     json!({
         "seed": sim.seed,
         "until_ms": sim.scenario.until_ms,
@@ -92,6 +97,10 @@ pub fn report_json(sim: &Simulation) -> Value {
 /// The per-node fields of a single-leader run.
 fn single_leader_nodes(sim: &Simulation) -> Vec<Value> {
     let Some(cl) = sim.protocol.single_leader() else { return Vec::new() };
+    let multi = match &sim.protocol {
+        crate::protocol::Protocol::MultiLeader(c) => Some(c),
+        _ => None,
+    };
     cl.nodes
         .iter()
         .filter(|n| n.status != Status::Absent)
@@ -102,6 +111,9 @@ fn single_leader_nodes(sim: &Simulation) -> Vec<Value> {
             m.insert("status".into(), json!(n.status.name()));
             m.insert("lsn".into(), json!(n.lsn()));
             m.insert("epoch".into(), json!(n.epoch));
+            if let Some(dc) = multi.and_then(|c| c.datacenter(n.index)) {
+                m.insert("datacenter".into(), json!(dc));
+            }
             let tables = if n.role == crate::scenario::Role::Cache {
                 let rows: Vec<Value> = n
                     .cache_entries()

@@ -30,6 +30,8 @@ pub struct Scenario {
     pub page_size: u32,
     /// Concurrency control of every node's engine: row locks (InnoDB-like) instead of SQLite's single writer.
     pub row_locking: bool,
+    /// Several leaders (DDIA 5.3): datacenters, topology, conflict resolution (`protocol::multi_leader::spec`).
+    pub multi_leader: Option<crate::protocol::multi_leader::spec::MultiLeaderSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -478,6 +480,20 @@ pub enum Command {
         client: String,
         sql: String,
     },
+    /// Multi-leader (DDIA 5.3): the leaders' topology changes (by hand, e.g. a ring routed around a failed node).
+    Reconfigure {
+        topology: String,
+        ring: Vec<String>,
+        hub: Option<String>,
+    },
+    /// Multi-leader: a user's home leader changes (the user moved).
+    Move {
+        client: String,
+        leader: String,
+    },
+    /// A device (node or client) loses every link / regains them (DDIA 5.3's offline clients).
+    Offline(String),
+    Online(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -531,6 +547,14 @@ impl Command {
             Command::CacheGet { client, key } => format!("{client}: cache get {key}"),
             Command::Upgrade { node, format } => format!("upgrade {node} to format {format}"),
             Command::BlindSql { client, sql } => format!("{client}: {sql} (blind)"),
+            Command::Reconfigure { topology, ring, hub } => match (ring.is_empty(), hub) {
+                (false, _) => format!("reconfigure {topology} {}", ring.join(">")),
+                (true, Some(h)) => format!("reconfigure {topology} around {h}"),
+                (true, None) => format!("reconfigure {topology}"),
+            },
+            Command::Move { client, leader } => format!("move {client} to {leader}"),
+            Command::Offline(n) => format!("{n} offline"),
+            Command::Online(n) => format!("{n} online"),
         }
     }
 
@@ -803,6 +827,7 @@ impl Scenario {
         } else {
             crate::protocol::leaderless::spec::check_unused(&clients)?;
         }
+        let multi_leader = crate::protocol::multi_leader::spec::parse(v, &nodes, &clients, !partitions.is_empty())?;
         let mut schema = Vec::new();
         for (i, s) in o.arr_or_empty("schema")?.iter().enumerate() {
             schema.push(as_str(s, &format!("schema[{i}]"))?.to_string());
@@ -857,6 +882,7 @@ impl Scenario {
                 None => false,
                 Some(l) => enum_of(l, "locking", &[("database", false), ("row", true)])?,
             },
+            multi_leader,
         })
     }
 
@@ -974,6 +1000,9 @@ impl Scenario {
             o.insert("partitions".into(), Value::Array(parts));
             o.insert("partition_key".into(), json!(self.partition_key));
         }
+        if let Some(ml) = &self.multi_leader {
+            ml.write_json(&mut o);
+        }
         Value::Object(o)
     }
 
@@ -1068,7 +1097,7 @@ fn parse_partitions(arr: &[Value], nodes: &[NodeSpec]) -> Res<Vec<PartitionSpec>
     Ok(out)
 }
 
-fn parse_nodes(arr: &[Value], partitioned: bool, leaderless: bool) -> Res<Vec<NodeSpec>> {
+fn parse_nodes(arr: &[Value], _partitioned: bool, leaderless: bool) -> Res<Vec<NodeSpec>> {
     if arr.is_empty() {
         return err("nodes", "expected at least one node");
     }
@@ -1079,7 +1108,7 @@ fn parse_nodes(arr: &[Value], partitioned: bool, leaderless: bool) -> Res<Vec<No
     for (i, v) in arr.iter().enumerate() {
         let path = format!("nodes[{i}]");
         let o = Obj::new(v, &path)?;
-        o.only(&["id", "role", "clock", "apply_delay_ms", "storage_format", "index"])?;
+        o.only(&["id", "role", "clock", "apply_delay_ms", "storage_format", "index", "datacenter", "auto_increment"])?;
         let id = parse_id(&o, "id")?;
         if nodes.iter().any(|n| n.id == id) {
             return err(&o.at("id"), format!("duplicate node id {id:?}"));
@@ -1150,8 +1179,9 @@ fn parse_nodes(arr: &[Value], partitioned: bool, leaderless: bool) -> Res<Vec<No
         return err("nodes", "expected at most one node with role \"replicator\"");
     }
     let leaders = nodes.iter().filter(|n| n.role == Role::Leader).count();
-    if leaders != 1 && !(partitioned && leaders > 1) && !leaderless {
-        return err("nodes", format!("expected exactly one node with role \"leader\", found {leaders}"));
+    // Several leaders: a leader per partition, or multi-leader replication (DDIA 5.3, `multi_leader::spec`).
+    if leaders == 0 && !leaderless {
+        return err("nodes", "expected at least one node with role \"leader\", found 0");
     }
     if nodes.iter().filter(|n| n.role == Role::Controller).count() > 1 {
         return err("nodes", "expected at most one node with role \"controller\"");
@@ -1188,6 +1218,12 @@ fn parse_replication(v: Option<&Value>) -> Res<ReplicationSpec> {
         "log_retention",
         "trigger",
         "leaderless",
+        "topology",
+        "ring",
+        "hub",
+        "conflict",
+        "causality",
+        "on_write",
     ])?;
     let mode = match o.str_opt("mode")? {
         None => Mode::Async,
@@ -1350,7 +1386,7 @@ fn parse_latency(o: &Obj) -> Res<Option<(u64, u64)>> {
 
 fn parse_network(v: &Value, path: &str, names: &Names) -> Res<NetworkSpec> {
     let o = Obj::new(v, path)?;
-    o.only(&["latency_ms", "loss", "duplicate", "reorder", "links"])?;
+    o.only(&["latency_ms", "loss", "duplicate", "reorder", "links", "datacenters"])?;
     let (min, max) = parse_latency(&o)?.unwrap_or((5, 20));
     let links_v = o.arr_or_empty("links")?;
     if links_v.len() > MAX_LINKS {
@@ -1426,6 +1462,8 @@ fn parse_clients(arr: &[Value], nodes: &[NodeSpec]) -> Res<Vec<ClientSpec>> {
             "owner_column",
             "coordinator",
             "merge",
+            "datacenter",
+            "leader",
         ])?;
         let id = parse_id(&o, "id")?;
         if clients.iter().any(|c| c.id == id) {
@@ -1550,6 +1588,10 @@ const COMMAND_KEYS: &[&str] = &[
     "add_node",
     "failover_to",
     "upgrade",
+    "reconfigure",
+    "move",
+    "offline",
+    "online",
 ];
 
 fn client_ref<'a>(o: &Obj<'a>, names: &Names) -> Res<&'a str> {
@@ -1587,6 +1629,11 @@ impl TimedCommand {
             "upgrade",
             "storage_format",
             "blind",
+            "reconfigure",
+            "move",
+            "leader",
+            "offline",
+            "online",
         ])?;
         let at = match (o.get("at_us"), o.get("at_ms")) {
             (Some(us), _) => as_u64(us, &o.at("at_us"))?,
@@ -1650,6 +1697,39 @@ impl TimedCommand {
                 Command::AddNode { id, copy, group }
             }
             ["failover_to"] => Command::FailoverTo(node_ref(&o, "failover_to", names)?),
+            ["reconfigure"] => {
+                let p = o.at("reconfigure");
+                let r = Obj::new(o.get("reconfigure").unwrap_or(&Value::Null), &p)?;
+                r.only(&["topology", "ring", "hub"])?;
+                let topology = r.str_req("topology")?;
+                crate::protocol::multi_leader::spec::Topology::parse(topology, &r.at("topology"))?;
+                let mut ring = Vec::new();
+                for (i, v) in r.arr_or_empty("ring")?.iter().enumerate() {
+                    let id = endpoint_ref(v, &format!("{}[{i}]", r.at("ring")), names)?;
+                    if !names.is_node(&id) {
+                        return err(&format!("{}[{i}]", r.at("ring")), format!("{id:?} is a client, not a leader"));
+                    }
+                    ring.push(id);
+                }
+                let hub = match r.get("hub") {
+                    None => None,
+                    Some(_) => Some(node_ref(&r, "hub", names)?),
+                };
+                Command::Reconfigure { topology: topology.to_string(), ring, hub }
+            }
+            ["offline"] => {
+                Command::Offline(endpoint_ref(o.get("offline").unwrap_or(&Value::Null), &o.at("offline"), names)?)
+            }
+            ["online"] => {
+                Command::Online(endpoint_ref(o.get("online").unwrap_or(&Value::Null), &o.at("online"), names)?)
+            }
+            ["move"] => {
+                let client = o.str_req("move")?;
+                if !names.clients.iter().any(|c| c == client) {
+                    return err(&o.at("move"), format!("no client {client:?}"));
+                }
+                Command::Move { client: client.to_string(), leader: node_ref(&o, "leader", names)? }
+            }
             ["upgrade"] => {
                 let node = node_ref(&o, "upgrade", names)?;
                 let format = match o.get("storage_format") {
@@ -1795,6 +1875,27 @@ impl TimedCommand {
                 m.insert("client".into(), json!(client));
                 m.insert("sql".into(), json!(sql));
                 m.insert("blind".into(), json!(true));
+            }
+            Command::Reconfigure { topology, ring, hub } => {
+                let mut r = Map::new();
+                r.insert("topology".into(), json!(topology));
+                if !ring.is_empty() {
+                    r.insert("ring".into(), json!(ring));
+                }
+                if let Some(h) = hub {
+                    r.insert("hub".into(), json!(h));
+                }
+                m.insert("reconfigure".into(), Value::Object(r));
+            }
+            Command::Move { client, leader } => {
+                m.insert("move".into(), json!(client));
+                m.insert("leader".into(), json!(leader));
+            }
+            Command::Offline(n) => {
+                m.insert("offline".into(), json!(n));
+            }
+            Command::Online(n) => {
+                m.insert("online".into(), json!(n));
             }
         }
         Value::Object(m)

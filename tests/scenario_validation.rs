@@ -74,8 +74,15 @@ fn structure_errors_are_explained() {
         r#"nodes[0].role: expected one of leader | follower | cache | controller | replicator | cdc | replica, found "boss""#
     );
     assert_eq!(
-        err(&OK.replace(r#"{"id": "n2", "role": "follower"}"#, r#"{"id": "n2", "role": "leader"}"#)),
-        r#"nodes: expected exactly one node with role "leader", found 2"#
+        err(&OK.replace(r#"{"id": "n1", "role": "leader"}"#, r#"{"id": "n1", "role": "follower"}"#)),
+        r#"nodes: expected at least one node with role "leader", found 0"#
+    );
+    // Two leaders are multi-leader replication (DDIA 5.3), with its own checks.
+    assert_eq!(
+        err(&OK
+            .replace(r#"{"id": "n2", "role": "follower"}"#, r#"{"id": "n2", "role": "leader"}"#)
+            .replace(r#""route": "leader"}"#, r#""route": "leader", "leader": "n9"}"#)),
+        r#"clients[0].leader: no leader "n9""#
     );
     assert!(err(&OK.replace(r#""seed": 7"#, r#""sead": 7"#)).starts_with("sead: unknown field"));
     assert_eq!(

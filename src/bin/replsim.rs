@@ -78,6 +78,14 @@ mod cli {
             #[arg(long, value_enum, default_value = "text")]
             format: Format,
         },
+        /// Run a multi-leader scenario once per conflict strategy (none, lww, replica-id, merge, on-write, crdt).
+        Conflicts {
+            scenario: String,
+            #[arg(long)]
+            seed: Option<u64>,
+            #[arg(long, value_enum, default_value = "text")]
+            format: Format,
+        },
         /// List the scenario library.
         Lessons,
         /// Leaderless replication: the probability that a read t ms after an acknowledged write sees it, over many
@@ -222,6 +230,7 @@ mod cli {
             Cmd::Sweep { scenario, timeouts, seeds, format } => sweep(&scenario, &timeouts, seeds, format, &mut out),
             Cmd::Policies { scenario, seed, format } => policies(&scenario, seed, format, &mut out),
             Cmd::Compare { scenario, seed, format } => compare(&scenario, seed, format, &mut out),
+            Cmd::Conflicts { scenario, seed, format } => conflicts(&scenario, seed, format, &mut out),
             Cmd::Lessons => {
                 for l in library::LESSONS {
                     let title = library::lesson(l.name).and_then(Result::ok).and_then(|s| s.title).unwrap_or_default();
@@ -374,6 +383,22 @@ mod cli {
                 "seed {seed}: {f}\n  replay: replsim soak --seed {seed}   scenario: replsim soak --seed {seed} --print"
             )),
         }
+    }
+
+    fn conflicts(arg: &str, seed: Option<u64>, format: Format, out: &mut impl Write) -> Result<(), String> {
+        use replsim::protocol::multi_leader::strategies;
+        let text = load(arg)?;
+        let scenario = replsim::Scenario::from_json_str(&text).map_err(|e| format!("{arg}: {e}"))?;
+        let seed = seed.unwrap_or(scenario.seed);
+        let figures = strategies::run_all(&scenario, seed).map_err(|e| format!("{arg}: {e}"))?;
+        let _ = match format {
+            Format::Json => {
+                let all: Vec<serde_json::Value> = figures.iter().map(strategies::Figures::to_json).collect();
+                writeln!(out, "{}", serde_json::json!({"seed": seed, "strategies": all}))
+            }
+            Format::Text => write!(out, "{}", strategies::table_text(&figures)),
+        };
+        Ok(())
     }
 
     fn compare(arg: &str, seed: Option<u64>, format: Format, out: &mut impl Write) -> Result<(), String> {

@@ -34,12 +34,16 @@ pub enum AnomalyKind {
     MonotonicReads,
     ConsistentPrefix,
     StaleRead,
-    /// Leaderless replication: concurrent writes to one key (neither writer saw the other's version).
+    /// DDIA 5.3 and 5.4: concurrent writes to the same row or key (neither writer had seen the other's version).
     Conflict,
+    /// DDIA 5.3: an acknowledged write that conflict resolution threw away.
+    LostUpdate,
+    /// DDIA 5.3: two leaders generated the same AUTOINCREMENT key.
+    DuplicateKey,
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 10] = [
+    pub const ALL: [AnomalyKind; 12] = [
         AnomalyKind::Divergence,
         AnomalyKind::LostWrite,
         AnomalyKind::KeyReuse,
@@ -50,6 +54,8 @@ impl AnomalyKind {
         AnomalyKind::StaleRead,
         AnomalyKind::ConsistentPrefix,
         AnomalyKind::Conflict,
+        AnomalyKind::LostUpdate,
+        AnomalyKind::DuplicateKey,
     ];
     /// The DDIA 5.2 kinds, in badge order.
     pub const LAG: [AnomalyKind; 4] = [
@@ -72,6 +78,8 @@ impl AnomalyKind {
             AnomalyKind::ConsistentPrefix => "consistent-prefix",
             AnomalyKind::StaleRead => "stale-read",
             AnomalyKind::Conflict => "conflict",
+            AnomalyKind::LostUpdate => "lost-update",
+            AnomalyKind::DuplicateKey => "duplicate-key",
         }
     }
 
@@ -107,6 +115,10 @@ impl Anomaly {
 
 /// Every checker, in report order.
 pub fn anomalies(sim: &Simulation) -> Vec<Anomaly> {
+    if let crate::protocol::Protocol::MultiLeader(c) = &sim.protocol {
+        // The single-leader checkers judge against one leader; several leaders have their own findings.
+        return crate::protocol::multi_leader::check::anomalies(sim, c);
+    }
     let mut all = check_divergence(sim);
     all.extend(failover::lost_writes(sim));
     all.extend(failover::key_reuse(sim));

@@ -17,6 +17,7 @@
 //! [`Protocol`], [`Message`] and [`Timer`].
 
 pub mod leaderless;
+pub mod multi_leader;
 pub mod partitions;
 pub mod single_leader;
 
@@ -31,13 +32,19 @@ use crate::world::trace::{MsgKind, Name, TraceEvent};
 pub enum Protocol {
     SingleLeader(single_leader::Cluster),
     Leaderless(leaderless::Cluster),
+    /// DDIA 5.3: a leader per datacenter; inside each, the single-leader machinery.
+    MultiLeader(Box<multi_leader::Cluster>),
 }
 
 /// A message between endpoints, of whichever protocol runs.
+// Single-leader payloads are the large ones and the most frequent: boxing them would cost every message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Message {
     SingleLeader(single_leader::Payload),
     Leaderless(leaderless::Msg),
+    /// Between leaders (multi-leader replication); inside a datacenter its messages are single-leader ones.
+    MultiLeader(multi_leader::Payload),
 }
 
 /// A timer a process set, of whichever protocol runs.
@@ -175,6 +182,9 @@ impl Protocol {
         if let Some(spec) = &scenario.replication.leaderless {
             return leaderless::Cluster::new(scenario, seed, spec).map(Protocol::Leaderless);
         }
+        if scenario.multi_leader.is_some() {
+            return multi_leader::Cluster::new(scenario, seed, commands).map(|c| Protocol::MultiLeader(Box::new(c)));
+        }
         single_leader::Cluster::new(scenario, seed, commands).map(Protocol::SingleLeader)
     }
 
@@ -183,6 +193,7 @@ impl Protocol {
         match self {
             Protocol::SingleLeader(c) => c.names.clone(),
             Protocol::Leaderless(c) => c.names.clone(),
+            Protocol::MultiLeader(c) => c.inner.names.clone(),
         }
     }
 
@@ -191,6 +202,8 @@ impl Protocol {
     pub fn single_leader(&self) -> Option<&single_leader::Cluster> {
         match self {
             Protocol::SingleLeader(c) => Some(c),
+            // Each datacenter is one replication group of the single-leader machinery: views draw them as such.
+            Protocol::MultiLeader(c) => Some(&c.inner),
             Protocol::Leaderless(_) => None,
         }
     }
@@ -198,6 +211,7 @@ impl Protocol {
     pub fn single_leader_mut(&mut self) -> Option<&mut single_leader::Cluster> {
         match self {
             Protocol::SingleLeader(c) => Some(c),
+            Protocol::MultiLeader(c) => Some(&mut c.inner),
             Protocol::Leaderless(_) => None,
         }
     }
@@ -206,7 +220,7 @@ impl Protocol {
     pub fn leaderless(&self) -> Option<&leaderless::Cluster> {
         match self {
             Protocol::Leaderless(c) => Some(c),
-            Protocol::SingleLeader(_) => None,
+            Protocol::SingleLeader(_) | Protocol::MultiLeader(_) => None,
         }
     }
 
@@ -214,6 +228,7 @@ impl Protocol {
         match self {
             Protocol::SingleLeader(c) => c.nodes.len(),
             Protocol::Leaderless(c) => c.nodes.len(),
+            Protocol::MultiLeader(c) => c.inner.nodes.len(),
         }
     }
 
@@ -225,6 +240,7 @@ impl Protocol {
         match self {
             Protocol::SingleLeader(c) => c.nodes.iter().position(|n| n.id == id),
             Protocol::Leaderless(c) => c.nodes.iter().position(|n| n.id == id),
+            Protocol::MultiLeader(c) => c.inner.nodes.iter().position(|n| n.id == id),
         }
     }
 
@@ -232,6 +248,7 @@ impl Protocol {
         match self {
             Protocol::SingleLeader(c) => c.nodes[node].status,
             Protocol::Leaderless(c) => c.nodes[node].status,
+            Protocol::MultiLeader(c) => c.inner.nodes[node].status,
         }
     }
 
@@ -240,6 +257,7 @@ impl Protocol {
         match self {
             Protocol::SingleLeader(c) => c.nodes[node].incarnation,
             Protocol::Leaderless(c) => c.nodes[node].incarnation,
+            Protocol::MultiLeader(c) => c.inner.nodes[node].incarnation,
         }
     }
 
@@ -248,6 +266,7 @@ impl Protocol {
         match self {
             Protocol::SingleLeader(c) => c.nodes[node].crash(),
             Protocol::Leaderless(c) => c.crash(node),
+            Protocol::MultiLeader(c) => c.inner.nodes[node].crash(),
         }
     }
 
@@ -255,6 +274,7 @@ impl Protocol {
         match self {
             Protocol::SingleLeader(c) => c.nodes[node].status = Status::Paused,
             Protocol::Leaderless(c) => c.nodes[node].status = Status::Paused,
+            Protocol::MultiLeader(c) => c.inner.nodes[node].status = Status::Paused,
         }
     }
 
@@ -266,6 +286,10 @@ impl Protocol {
                 n.status = if n.halt_error.is_some() { Status::Halted } else { Status::Running };
             }
             Protocol::Leaderless(c) => c.nodes[node].status = Status::Running,
+            Protocol::MultiLeader(c) => {
+                let n = &mut c.inner.nodes[node];
+                n.status = if n.halt_error.is_some() { Status::Halted } else { Status::Running };
+            }
         }
     }
 
@@ -276,6 +300,7 @@ impl Protocol {
             Protocol::Leaderless(_) => Err(format!(
                 "storage format {format}: leaderless replicas keep versions, not pages (nothing to rewrite)"
             )),
+            Protocol::MultiLeader(c) => c.inner.nodes[node].upgrade_storage(format),
         }
     }
 
@@ -283,12 +308,14 @@ impl Protocol {
         match self {
             Protocol::SingleLeader(c) => c.on_start(node, now),
             Protocol::Leaderless(c) => c.on_start(node, now),
+            Protocol::MultiLeader(c) => c.on_start(node, now),
         }
     }
 
     pub fn on_message(&mut self, node: usize, now: Micros, from: Endpoint, msg: Message) -> Vec<Action> {
         match (self, msg) {
             (Protocol::SingleLeader(c), Message::SingleLeader(p)) => c.on_message(node, now, from, p),
+            (Protocol::MultiLeader(c), msg) => c.on_message(node, now, from, msg),
             (Protocol::Leaderless(c), Message::Leaderless(m)) => c.on_message(node, now, from, m),
             // Another protocol's message cannot reach this run's processes.
             _ => Vec::new(),
@@ -298,6 +325,7 @@ impl Protocol {
     pub fn on_timer(&mut self, node: usize, now: Micros, timer: Timer) -> Vec<Action> {
         match (self, timer) {
             (Protocol::SingleLeader(c), Timer::SingleLeader(t)) => c.on_timer(node, now, t),
+            (Protocol::MultiLeader(c), Timer::SingleLeader(t)) => c.on_timer(node, now, t),
             (Protocol::Leaderless(c), Timer::Leaderless(t)) => c.on_timer(node, now, t),
             _ => Vec::new(),
         }
@@ -308,6 +336,7 @@ impl Protocol {
         match self {
             Protocol::SingleLeader(c) => c.client_request(client, op, sql, now),
             Protocol::Leaderless(c) => c.client_request(client, op, sql, now),
+            Protocol::MultiLeader(c) => c.client_request(client, op, sql, now),
         }
     }
 
@@ -323,6 +352,7 @@ impl Protocol {
     ) -> Vec<Action> {
         match (self, msg) {
             (Protocol::SingleLeader(c), Message::SingleLeader(p)) => c.on_client_message(client, now, from, p, history),
+            (Protocol::MultiLeader(c), msg) => c.on_client_message(client, now, from, msg, history),
             (Protocol::Leaderless(c), Message::Leaderless(m)) => c.on_client_message(client, now, from, m, history),
             _ => Vec::new(),
         }
@@ -347,6 +377,7 @@ impl Protocol {
         match self {
             Protocol::SingleLeader(c) => c.on_client_timeout(client, op, index),
             Protocol::Leaderless(c) => c.on_client_timeout(client, op, index),
+            Protocol::MultiLeader(c) => c.inner.on_client_timeout(client, op, index),
         }
     }
 
@@ -356,6 +387,7 @@ impl Protocol {
         match self {
             Protocol::SingleLeader(c) => c.command(command, op, now),
             Protocol::Leaderless(c) => c.command(command, op, now),
+            Protocol::MultiLeader(c) => c.command(command, op, now),
         }
     }
 
@@ -364,6 +396,7 @@ impl Protocol {
         match self {
             Protocol::SingleLeader(c) => c.track_leadership(now),
             Protocol::Leaderless(_) => {}
+            Protocol::MultiLeader(c) => c.inner.track_leadership(now),
         }
     }
 
@@ -371,6 +404,7 @@ impl Protocol {
         match self {
             Protocol::SingleLeader(c) => c.observe(node),
             Protocol::Leaderless(c) => c.observe(node),
+            Protocol::MultiLeader(c) => c.observe(node),
         }
     }
 }
@@ -380,6 +414,7 @@ impl Message {
         match self {
             Message::SingleLeader(p) => p.kind(),
             Message::Leaderless(m) => m.kind(),
+            Message::MultiLeader(p) => p.kind(),
         }
     }
 
@@ -388,6 +423,7 @@ impl Message {
         match self {
             Message::SingleLeader(p) => p.op(),
             Message::Leaderless(m) => m.op(),
+            Message::MultiLeader(p) => p.op(),
         }
     }
 
@@ -396,6 +432,7 @@ impl Message {
         match self {
             Message::SingleLeader(p) => p.lsns(),
             Message::Leaderless(_) => None,
+            Message::MultiLeader(_) => None,
         }
     }
 
@@ -404,6 +441,7 @@ impl Message {
         match self {
             Message::SingleLeader(p) => p.label(),
             Message::Leaderless(m) => m.label(),
+            Message::MultiLeader(p) => p.label(),
         }
     }
 
@@ -411,6 +449,7 @@ impl Message {
         match self {
             Message::SingleLeader(p) => p.size_bytes(),
             Message::Leaderless(m) => m.size_bytes(),
+            Message::MultiLeader(p) => p.size_bytes(),
         }
     }
 
@@ -419,6 +458,7 @@ impl Message {
         match self {
             Message::SingleLeader(p) => p.records(),
             Message::Leaderless(_) => (0, 0),
+            Message::MultiLeader(p) => p.records(),
         }
     }
 
@@ -426,6 +466,7 @@ impl Message {
         match self {
             Message::SingleLeader(p) => Some(p),
             Message::Leaderless(_) => None,
+            Message::MultiLeader(_) => None,
         }
     }
 }

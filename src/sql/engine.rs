@@ -460,6 +460,13 @@ impl Database {
             .map_or_else(|_| Vec::new(), |t| t.rows_in_key_order().into_iter().map(|r| t.pairs(r)).collect())
     }
 
+    /// The row with primary key `key` as (column, value) pairs, found through the key index.
+    pub fn row_by_key(&self, table: &str, key: &Value) -> Option<Vec<(String, Value)>> {
+        let t = self.table(table).ok()?;
+        let rowid = t.rowid_for_key(key)?;
+        t.rows.get(&rowid).map(|r| t.pairs(r))
+    }
+
     /// `{table: [{col: value, ...}, ...]}`, rows ordered by primary key: the report format.
     pub fn tables_json(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut out = serde_json::Map::new();
@@ -475,6 +482,12 @@ impl Database {
             out.insert(t.name.clone(), serde_json::Value::Array(rows));
         }
         out
+    }
+
+    /// The name of a table's declared primary key column.
+    pub fn primary_key_column(&self, table: &str) -> Option<String> {
+        let t = self.table(table).ok()?;
+        t.columns.get(t.primary_key?).map(|c| c.name.clone())
     }
 
     /// The primary key value of a row given as (column, value) pairs; `None` when the table

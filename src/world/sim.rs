@@ -221,7 +221,10 @@ impl Simulation {
             seq: 0,
             protocol,
             clients,
-            net: Network::new(scenario.network.clone(), names.iter().map(|n| n.to_string()).collect()),
+            net: Network::new(
+                crate::protocol::multi_leader::network_of(scenario),
+                names.iter().map(|n| n.to_string()).collect(),
+            ),
             names,
             parked: vec![Vec::new(); n],
             net_rng: SimRng::fork(seed, "network"),
@@ -433,6 +436,26 @@ impl Simulation {
                 self.net.heal_link(a, b);
                 self.trace.push(TraceEvent::NetworkChanged { at: now, detail: format!("healed {a}-{b}") });
             }
+            Command::Offline(id) | Command::Online(id) => {
+                // A device loses (or regains) every link at once: cut from (or healed with) every other endpoint
+                // but those in the same place (its own datacenter: the user's app on the phone).
+                let here = crate::protocol::multi_leader::same_place(&self.scenario, id);
+                let others: Vec<String> = self
+                    .protocol
+                    .names()
+                    .iter()
+                    .map(|n| n.to_string())
+                    .filter(|n| n != id && !here.contains(n))
+                    .collect();
+                if matches!(c, Command::Offline(_)) {
+                    self.net.partition(&[vec![id.clone()], others], false);
+                } else {
+                    for o in &others {
+                        self.net.heal_link(id, o);
+                    }
+                }
+                self.trace.push(TraceEvent::NetworkChanged { at: now, detail: c.label() });
+            }
             Command::HealAll => {
                 self.net.heal_all();
                 self.trace.push(TraceEvent::Healed { at: now });
@@ -459,13 +482,16 @@ impl Simulation {
                     self.interpret(actions);
                 }
             }
-            Command::AddNode { .. } | Command::FailoverTo(_) | Command::CacheGet { .. } | Command::BlindSql { .. } => {
-                match self.protocol.command(c, self.history.len(), now) {
-                    CommandOutcome::Ignored => {}
-                    CommandOutcome::Actions(actions) => self.interpret(actions),
-                    CommandOutcome::Operation { client, sql, routed } => self.begin_op(client, sql, routed),
-                }
-            }
+            Command::AddNode { .. }
+            | Command::FailoverTo(_)
+            | Command::CacheGet { .. }
+            | Command::Reconfigure { .. }
+            | Command::Move { .. }
+            | Command::BlindSql { .. } => match self.protocol.command(c, self.history.len(), now) {
+                CommandOutcome::Ignored => {}
+                CommandOutcome::Actions(actions) => self.interpret(actions),
+                CommandOutcome::Operation { client, sql, routed } => self.begin_op(client, sql, routed),
+            },
         }
         self.protocol.after_event(now);
     }

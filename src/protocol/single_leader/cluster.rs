@@ -347,7 +347,7 @@ impl Cluster {
     }
 
     /// What a node's effects mean for the world, in order.
-    fn actions(&mut self, node: usize, now: Micros, effects: Vec<Effect>) -> Vec<Action> {
+    pub(super) fn actions(&mut self, node: usize, now: Micros, effects: Vec<Effect>) -> Vec<Action> {
         let mut out = Vec::with_capacity(effects.len());
         for e in effects {
             match e {

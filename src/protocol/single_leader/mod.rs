@@ -36,6 +36,7 @@ mod cluster;
 mod controller;
 mod failover;
 mod new_followers;
+mod remote;
 mod replication;
 mod routing;
 use std::collections::BTreeMap;

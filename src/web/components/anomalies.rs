@@ -38,9 +38,11 @@ pub fn kind_help(kind: AnomalyKind) -> &'static str {
         }
         AnomalyKind::StaleRead => "A read missed a write that had been acknowledged before the read began",
         AnomalyKind::Conflict => {
-            "Concurrent writes to one key: neither writer had seen the other's version (kept as siblings, or merged)"
+            "Concurrent writes to one row or key: neither writer had seen the other's version (resolved, merged or kept as siblings)"
         }
         AnomalyKind::ConsistentPrefix => "A read saw a write without the earlier write it depends on",
+        AnomalyKind::LostUpdate => "An acknowledged write that conflict resolution threw away",
+        AnomalyKind::DuplicateKey => "Two leaders generated the same AUTOINCREMENT key for different rows",
     }
 }
 

@@ -1,0 +1,671 @@
+//! DDIA 5.3 "Multi-Leader Replication": each claim of the section as a test (`cargo test ch5_3`).
+
+use replsim::check::{anomalies, AnomalyKind};
+use replsim::protocol::Protocol;
+use replsim::scenario::Scenario;
+use replsim::sql::Value;
+use replsim::world::sim::Simulation;
+use serde_json::{json, Value as Json};
+
+mod common;
+
+/// Two datacenters (eu: eu1 leads eu2; us: us1 leads us2), 1-3 ms inside, 70-90 ms between; clients eu and us.
+fn two_dcs(conflict: &str, workload: Json) -> Json {
+    json!({
+        "seed": 2, "until_ms": 3000,
+        "nodes": [
+            {"id": "eu1", "role": "leader", "datacenter": "eu"},
+            {"id": "eu2", "role": "follower", "datacenter": "eu"},
+            {"id": "us1", "role": "leader", "datacenter": "us"},
+            {"id": "us2", "role": "follower", "datacenter": "us"}
+        ],
+        "replication": {"topology": "all-to-all", "conflict": conflict},
+        "network": {"latency_ms": {"min": 1, "max": 3}, "datacenters": {"latency_ms": {"min": 70, "max": 90}}},
+        "clients": [{"id": "eu", "datacenter": "eu"}, {"id": "us", "datacenter": "us"}],
+        "schema": ["CREATE TABLE posts (id INTEGER PRIMARY KEY, body TEXT, likes INTEGER)"],
+        "workload": workload
+    })
+}
+
+/// Three leaders a, b, c (one datacenter each), 5 ms links.
+fn three_leaders(replication: Json, workload: Json, faults: Json) -> Json {
+    json!({
+        "seed": 3, "until_ms": 3000,
+        "nodes": [{"id": "a", "role": "leader"}, {"id": "b", "role": "leader"}, {"id": "c", "role": "leader"}],
+        "replication": replication,
+        "network": {"latency_ms": 5},
+        "clients": [{"id": "ca", "leader": "a"}, {"id": "cb", "leader": "b"}, {"id": "cc", "leader": "c"}],
+        "schema": ["CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"],
+        "workload": workload,
+        "faults": faults
+    })
+}
+
+fn parse(v: &Json) -> Scenario {
+    Scenario::from_value(v).unwrap_or_else(|e| panic!("scenario: {e}"))
+}
+
+fn run(v: &Json) -> Simulation {
+    common::run(&parse(v), v["seed"].as_u64().unwrap_or(1))
+}
+
+fn err(v: &Json) -> String {
+    Scenario::from_value(v).expect_err("should be refused").to_string()
+}
+
+fn node(sim: &Simulation, id: &str) -> usize {
+    sim.protocol
+        .single_leader()
+        .expect("a multi-leader run has its datacenters' cluster")
+        .nodes
+        .iter()
+        .position(|n| n.id == id)
+        .expect("node")
+}
+
+/// Rows of `table` on node `id`, sorted, as text.
+fn rows(sim: &Simulation, id: &str, table: &str) -> Vec<String> {
+    let mut r: Vec<String> =
+        sim.protocol.single_leader().expect("a multi-leader run has its datacenters' cluster").nodes[node(sim, id)]
+            .db
+            .rows(table)
+            .iter()
+            .map(|row| row.iter().map(|(c, v)| format!("{c}={}", text(v))).collect::<Vec<_>>().join(","))
+            .collect();
+    r.sort();
+    r
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Text(t) => t.clone(),
+        other => replsim::log_methods::value_text(other),
+    }
+}
+
+fn kinds(sim: &Simulation) -> Vec<AnomalyKind> {
+    anomalies(sim).iter().map(|a| a.kind).collect()
+}
+
+fn all_equal(sim: &Simulation, ids: &[&str], table: &str) -> bool {
+    ids.iter().all(|id| rows(sim, id, table) == rows(sim, ids[0], table))
+}
+
+fn ml(sim: &Simulation) -> &replsim::protocol::multi_leader::Cluster {
+    match &sim.protocol {
+        Protocol::MultiLeader(c) => c,
+        _ => panic!("not multi-leader"),
+    }
+}
+
+fn w(at: u64, client: &str, sql: &str) -> Json {
+    json!({"at_ms": at, "client": client, "sql": sql})
+}
+
+// "Each leader is also a follower of the others": writes in both datacenters reach every replica of both, and a
+// write is acknowledged by the local leader, without waiting for the other datacenter.
+#[test]
+fn ch5_3_two_datacenters_converge_and_writes_stay_local() {
+    let mut wl = Vec::new();
+    for i in 0..5 {
+        wl.push(w(100 + 20 * i, "eu", &format!("INSERT INTO posts (id, body) VALUES ({}, 'eu')", i + 1)));
+        wl.push(w(105 + 20 * i, "us", &format!("INSERT INTO posts (id, body) VALUES ({}, 'us')", i + 101)));
+    }
+    let sim = run(&two_dcs("lww", Json::Array(wl)));
+    assert_eq!(rows(&sim, "eu1", "posts").len(), 10);
+    assert!(all_equal(&sim, &["eu1", "eu2", "us1", "us2"], "posts"));
+    assert!(kinds(&sim).is_empty(), "{:?}", anomalies(&sim));
+    for h in &sim.history {
+        assert!(h.ok());
+        assert!(h.end.unwrap() - h.start < 20_000, "a write is answered inside its datacenter");
+    }
+}
+
+// "Write conflicts are detected only asynchronously": both writes succeed; LWW then keeps the one with the higher
+// timestamp everywhere and silently discards the other (an acknowledged write: a lost update).
+#[test]
+fn ch5_3_concurrent_writes_conflict_and_lww_converges_losing_one() {
+    let sim = run(&two_dcs(
+        "lww",
+        json!([
+            w(100, "eu", "INSERT INTO posts (id, body) VALUES (7, 'from eu')"),
+            w(102, "us", "INSERT INTO posts (id, body) VALUES (7, 'from us')")
+        ]),
+    ));
+    assert!(sim.history.iter().all(|h| h.ok()), "both writes were acknowledged");
+    assert!(all_equal(&sim, &["eu1", "eu2", "us1", "us2"], "posts"));
+    assert_eq!(rows(&sim, "eu1", "posts"), vec!["id=7,body=from us,likes=NULL"]);
+    let found = anomalies(&sim);
+    let conflict = found.iter().find(|a| a.kind == AnomalyKind::Conflict).expect("a conflict");
+    assert_eq!(conflict.ops, vec![0, 1]);
+    assert!(conflict.detail.contains("lww kept"), "{}", conflict.detail);
+    let lost = found.iter().find(|a| a.kind == AnomalyKind::LostUpdate).expect("a lost update");
+    assert_eq!(lost.ops, vec![0, 1], "the lost write #0 and the write that beat it");
+    assert!(!kinds(&sim).contains(&AnomalyKind::Divergence));
+}
+
+// Conflict "none": each replica applies changes in the order it receives them, so the datacenters end different.
+#[test]
+fn ch5_3_unresolved_conflict_diverges() {
+    let sim = run(&two_dcs(
+        "none",
+        json!([
+            w(100, "eu", "INSERT INTO posts (id, body) VALUES (7, 'from eu')"),
+            w(102, "us", "INSERT INTO posts (id, body) VALUES (7, 'from us')")
+        ]),
+    ));
+    assert_eq!(rows(&sim, "eu1", "posts"), vec!["id=7,body=from us,likes=NULL"]);
+    assert_eq!(rows(&sim, "us1", "posts"), vec!["id=7,body=from eu,likes=NULL"]);
+    assert!(all_equal(&sim, &["eu1", "eu2"], "posts") && all_equal(&sim, &["us1", "us2"], "posts"));
+    let k = kinds(&sim);
+    assert!(k.contains(&AnomalyKind::Divergence) && k.contains(&AnomalyKind::Conflict), "{k:?}");
+    assert!(!k.contains(&AnomalyKind::LostUpdate));
+}
+
+/// Figure 5-7: the title is A; leader 1 sets it to B and leader 2 to C at about the same time.
+fn figure_5_7(conflict: &str, extra: Json) -> Simulation {
+    let mut v = two_dcs(
+        conflict,
+        json!([
+            w(50, "eu", "INSERT INTO posts (id, body, likes) VALUES (1, 'A', 10)"),
+            w(500, "eu", "UPDATE posts SET body = 'B', likes = 13 WHERE id = 1"),
+            w(501, "us", "UPDATE posts SET body = 'C', likes = 15 WHERE id = 1")
+        ]),
+    );
+    for (k, x) in extra.as_object().unwrap() {
+        v["replication"][k] = x.clone();
+    }
+    run(&v)
+}
+
+#[test]
+fn ch5_3_each_strategy_resolves_figure_5_7() {
+    let body = |sim: &Simulation| rows(sim, "eu1", "posts");
+    // LWW: the later timestamp (us, 1 ms later) wins.
+    let lww = figure_5_7("lww", json!({}));
+    assert_eq!(body(&lww), vec!["id=1,body=C,likes=15"]);
+    // Replica id: the write from the node later in the node list (us1) wins, whatever the clocks say.
+    let rid = figure_5_7("replica-id", json!({}));
+    assert_eq!(body(&rid), vec!["id=1,body=C,likes=15"]);
+    assert!(kinds(&rid).contains(&AnomalyKind::LostUpdate));
+    // Merge: the book's "B/C".
+    let merge = figure_5_7("merge", json!({}));
+    assert_eq!(body(&merge), vec!["id=1,body=B/C,likes=15"]);
+    assert!(!kinds(&merge).contains(&AnomalyKind::LostUpdate), "merging discards nothing");
+    // On-write handlers per column: likes = 10 + 3 + 5 (sum of both changes), body concatenated.
+    let on_write = figure_5_7("on-write", json!({"on_write": {"posts.likes": "sum", "posts.body": "concat"}}));
+    assert_eq!(body(&on_write), vec!["id=1,body=B/C,likes=18"]);
+    let max = figure_5_7("on-write", json!({"on_write": {"posts.likes": "max", "posts.body": "min"}}));
+    assert_eq!(body(&max), vec!["id=1,body=B,likes=15"]);
+    for sim in [&lww, &rid, &merge, &on_write, &max] {
+        assert!(all_equal(sim, &["eu1", "eu2", "us1", "us2"], "posts"), "every strategy but none converges");
+        let c = anomalies(sim).into_iter().find(|a| a.kind == AnomalyKind::Conflict).expect("a conflict");
+        assert_eq!(c.ops, vec![1, 2]);
+    }
+}
+
+// On-write `sum` is a counter: three leaders add to the same column at the same time, twice; every increment
+// survives, in any arrival order.
+#[test]
+fn ch5_3_on_write_sum_keeps_every_concurrent_increment() {
+    let mut v = three_leaders(
+        json!({"conflict": "on-write", "on_write": {"t.n": "sum"}, "causality": "none"}),
+        json!([
+            w(50, "ca", "INSERT INTO t (id, v, n) VALUES (1, 'x', 100)"),
+            w(300, "ca", "UPDATE t SET n = n + 1 WHERE id = 1"),
+            w(300, "cb", "UPDATE t SET n = n + 10 WHERE id = 1"),
+            w(300, "cc", "UPDATE t SET n = n + 100 WHERE id = 1"),
+            w(302, "ca", "UPDATE t SET n = n + 2 WHERE id = 1"),
+            w(302, "cb", "UPDATE t SET n = n + 20 WHERE id = 1"),
+            w(302, "cc", "UPDATE t SET n = n - 200 WHERE id = 1")
+        ]),
+        json!([]),
+    );
+    v["schema"] = json!(["CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, n INTEGER)"]);
+    v["network"] = json!({"latency_ms": {"min": 1, "max": 40}});
+    let sim = run(&v);
+    for id in ["a", "b", "c"] {
+        assert_eq!(rows(&sim, id, "t"), vec!["id=1,v=x,n=33"], "on {id}");
+    }
+}
+
+// CRDT: a row is a map of per-column registers (concurrent updates of different columns both survive) and
+// counters (increments commute); a row deleted on one side and updated on the other comes back (a tombstone loses
+// to a concurrent update).
+#[test]
+fn ch5_3_crdt_keeps_concurrent_updates_of_different_columns_and_counts() {
+    let mut v = two_dcs(
+        "crdt",
+        json!([
+            w(50, "eu", "INSERT INTO posts (id, body, likes) VALUES (1, 'draft', 0)"),
+            w(50, "eu", "INSERT INTO posts (id, body, likes) VALUES (2, 'old', 0)"),
+            w(500, "eu", "UPDATE posts SET body = 'final' WHERE id = 1"),
+            w(500, "us", "UPDATE posts SET likes = likes + 1 WHERE id = 1"),
+            w(501, "eu", "UPDATE posts SET likes = likes + 2 WHERE id = 1"),
+            w(900, "eu", "DELETE FROM posts WHERE id = 2"),
+            w(900, "us", "UPDATE posts SET likes = likes + 5 WHERE id = 2")
+        ]),
+    );
+    v["replication"]["causality"] = json!("none");
+    let sim = run(&v);
+    assert!(all_equal(&sim, &["eu1", "eu2", "us1", "us2"], "posts"), "{:?}", anomalies(&sim));
+    assert_eq!(rows(&sim, "us1", "posts"), vec!["id=1,body=final,likes=3", "id=2,body=old,likes=5"]);
+    // LWW on the same workload keeps one side of each conflict only.
+    v["replication"]["conflict"] = json!("lww");
+    let lww = run(&v);
+    assert_ne!(rows(&lww, "us1", "posts")[0], "id=1,body=final,likes=3");
+}
+
+// LWW with a clock that is behind: a write made after its writer had seen the winner still loses.
+#[test]
+fn ch5_3_lww_with_a_skewed_clock_loses_a_causally_later_write() {
+    let mut v = two_dcs(
+        "lww",
+        json!([
+            w(100, "eu", "INSERT INTO posts (id, body) VALUES (1, 'first')"),
+            w(600, "us", "UPDATE posts SET body = 'second' WHERE id = 1")
+        ]),
+    );
+    v["nodes"][2]["clock"] = json!({"offset_ms": -2000});
+    let sim = run(&v);
+    assert!(sim.history.iter().all(|h| h.ok()));
+    for id in ["eu1", "eu2", "us1", "us2"] {
+        assert_eq!(rows(&sim, id, "posts"), vec!["id=1,body=first,likes=NULL"], "on {id}");
+    }
+    let lost = anomalies(&sim).into_iter().find(|a| a.kind == AnomalyKind::LostUpdate).expect("lost update");
+    assert_eq!(lost.ops, vec![1, 0]);
+    assert!(lost.detail.contains("causally later"), "{}", lost.detail);
+    assert!(!kinds(&sim).contains(&AnomalyKind::Conflict), "not concurrent: the writer had seen the first write");
+}
+
+// Circular and star topologies: changes pass through several nodes, carry the ids they passed through, and a
+// node drops a change tagged with its own id: no endless loop, everyone converges.
+#[test]
+fn ch5_3_circular_and_star_topologies_converge_without_loops() {
+    let wl = json!([
+        w(100, "ca", "INSERT INTO t VALUES (1, 'a')"),
+        w(100, "cb", "INSERT INTO t VALUES (2, 'b')"),
+        w(100, "cc", "INSERT INTO t VALUES (3, 'c')")
+    ]);
+    for repl in [
+        json!({"topology": "circular"}),
+        json!({"topology": "circular", "ring": ["c", "b", "a"]}),
+        json!({"topology": "star", "hub": "b"}),
+    ] {
+        let sim = run(&three_leaders(repl.clone(), wl.clone(), json!([])));
+        assert_eq!(rows(&sim, "a", "t").len(), 3, "{repl}");
+        assert!(all_equal(&sim, &["a", "b", "c"], "t"), "{repl}");
+        let c = ml(&sim);
+        assert!(c.quiet(), "{repl}: nothing left to send");
+        for i in 0..3 {
+            assert_eq!(c.state[i].applied.len(), 3, "{repl}: each change applied once on each leader");
+        }
+        if repl["topology"] == "circular" {
+            // Each change went once round the ring and was dropped where it started.
+            let dropped: u64 = c.state.iter().map(|s| s.dropped_own).sum();
+            assert_eq!(dropped, 3, "{repl}");
+        }
+        // A bounded number of messages between leaders: no change circulates for ever.
+        assert!(sim.is_quiet() || sim.now() >= 3_000_000);
+    }
+}
+
+// "One failed node in a ring cuts the flow until reconfigured": with b crashed, a's write does not reach c; once
+// the ring is routed around b by hand, it does.
+#[test]
+fn ch5_3_a_failed_ring_node_stops_propagation_until_reconfigured() {
+    let wl = json!([w(200, "ca", "INSERT INTO t VALUES (1, 'a')")]);
+    let stuck = run(&three_leaders(json!({"topology": "circular"}), wl.clone(), json!([{"at_ms": 100, "crash": "b"}])));
+    assert_eq!(rows(&stuck, "a", "t").len(), 1);
+    assert!(rows(&stuck, "c", "t").is_empty(), "the change piles up before the failed node");
+    let fixed = run(&three_leaders(
+        json!({"topology": "circular"}),
+        wl,
+        json!([{"at_ms": 100, "crash": "b"}, {"at_ms": 1000, "reconfigure": {"topology": "circular", "ring": ["a", "c"]}}]),
+    ));
+    assert_eq!(rows(&fixed, "c", "t"), vec!["id=1,v=a"]);
+    // All-to-all tolerates the failure.
+    let all = run(&three_leaders(
+        json!({"topology": "all-to-all"}),
+        json!([w(200, "ca", "INSERT INTO t VALUES (1, 'a')")]),
+        json!([{"at_ms": 100, "crash": "b"}]),
+    ));
+    assert_eq!(rows(&all, "c", "t"), vec!["id=1,v=a"]);
+}
+
+/// Figure 5-9: a inserts a row; b updates it once it has it; the link a→c is slow, so the update reaches c before
+/// the insert.
+fn overtaking(causality: &str) -> Json {
+    let mut v = three_leaders(
+        json!({"topology": "all-to-all", "causality": causality, "conflict": "lww"}),
+        json!([
+            w(100, "ca", "INSERT INTO t VALUES (1, 'inserted')"),
+            w(200, "cb", "UPDATE t SET v = 'updated' WHERE id = 1")
+        ]),
+        json!([]),
+    );
+    v["network"]["links"] = json!([{"from": "a", "to": "c", "latency_ms": 500}]);
+    v
+}
+
+#[test]
+fn ch5_3_with_version_vectors_an_update_waits_for_its_insert() {
+    let s = parse(&overtaking("version-vectors"));
+    let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
+    sim.run_until(400_000); // the update has reached c, the insert has not
+    assert!(rows(&sim, "c", "t").is_empty(), "the update waits in c's buffer");
+    assert_eq!(ml(&sim).state[node(&sim, "c")].pending.len(), 1);
+    sim.run_to_end();
+    assert!(all_equal(&sim, &["a", "b", "c"], "t"));
+    assert_eq!(rows(&sim, "c", "t"), vec!["id=1,v=updated"]);
+    assert!(anomalies(&sim).is_empty(), "{:?}", anomalies(&sim));
+}
+
+#[test]
+fn ch5_3_without_causality_an_update_overtakes_its_insert() {
+    let s = parse(&overtaking("none"));
+    let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
+    sim.run_until(400_000);
+    assert_eq!(rows(&sim, "c", "t"), vec!["id=1,v=updated"], "applied on arrival, before the insert");
+    sim.run_to_end();
+    // Timestamps order them here (LWW): the insert is older and loses, so the replicas still agree...
+    assert!(all_equal(&sim, &["a", "b", "c"], "t"));
+    // ...but with no resolution at all, the late insert overwrites the update on c only.
+    let mut v = overtaking("none");
+    v["replication"]["conflict"] = json!("none");
+    let sim = run(&v);
+    assert_eq!(rows(&sim, "c", "t"), vec!["id=1,v=inserted"]);
+    assert_eq!(rows(&sim, "a", "t"), vec!["id=1,v=updated"]);
+    assert!(kinds(&sim).contains(&AnomalyKind::Divergence));
+}
+
+/// Two leaders insert into an AUTOINCREMENT table at the same time.
+fn autoincrement(offsets: bool) -> Json {
+    let mut v = two_dcs(
+        "lww",
+        json!([
+            w(100, "eu", "INSERT INTO items (name) VALUES ('eu item')"),
+            w(100, "us", "INSERT INTO items (name) VALUES ('us item')")
+        ]),
+    );
+    v["schema"] = json!(["CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT)"]);
+    if offsets {
+        v["nodes"][0]["auto_increment"] = json!({"increment": 2, "offset": 1});
+        v["nodes"][2]["auto_increment"] = json!({"increment": 2, "offset": 2});
+    }
+    v
+}
+
+#[test]
+fn ch5_3_auto_increment_offsets_avoid_key_collisions() {
+    let collide = run(&autoincrement(false));
+    assert_eq!(rows(&collide, "eu1", "items").len(), 1, "both leaders handed out key 1: one row lost");
+    assert!(kinds(&collide).contains(&AnomalyKind::DuplicateKey));
+    let apart = run(&autoincrement(true));
+    assert_eq!(rows(&apart, "eu1", "items"), vec!["id=1,name=eu item", "id=2,name=us item"]);
+    assert!(all_equal(&apart, &["eu1", "eu2", "us1", "us2"], "items"));
+    assert!(anomalies(&apart).is_empty(), "{:?}", anomalies(&apart));
+}
+
+// Conflict avoidance: all of a user's writes go through the home leader, until the user moves.
+#[test]
+fn ch5_3_home_leader_avoids_conflicts_until_the_user_moves() {
+    let mut v = two_dcs(
+        "lww",
+        json!([
+            w(100, "eu", "INSERT INTO posts (id, body) VALUES (1, 'x')"),
+            w(300, "eu", "UPDATE posts SET body = 'y' WHERE id = 1"),
+            w(301, "us", "UPDATE posts SET body = 'z' WHERE id = 1")
+        ]),
+    );
+    v["clients"][1]["leader"] = json!("eu1");
+    let home = run(&v);
+    assert!(!kinds(&home).contains(&AnomalyKind::Conflict), "{:?}", anomalies(&home));
+    v["workload"].as_array_mut().unwrap().push(json!({"at_ms": 200, "move": "us", "leader": "us1"}));
+    let moved = run(&v);
+    assert!(kinds(&moved).contains(&AnomalyKind::Conflict));
+    assert!(all_equal(&moved, &["eu1", "eu2", "us1", "us2"], "posts"));
+}
+
+// Offline clients: each device is a leader with its own database; while offline it keeps taking writes, and it
+// syncs when it is back online (here 2 s later), conflicts resolved like any other.
+#[test]
+fn ch5_3_an_offline_device_keeps_working_and_syncs_when_back_online() {
+    let v = json!({
+        "seed": 4, "until_ms": 6000,
+        "nodes": [{"id": "phone", "role": "leader"}, {"id": "laptop", "role": "leader"}, {"id": "server", "role": "leader"}],
+        "replication": {"topology": "star", "hub": "server", "conflict": "lww"},
+        "network": {"latency_ms": {"min": 20, "max": 60}},
+        "clients": [{"id": "me", "datacenter": "phone"}, {"id": "me2", "datacenter": "laptop"}],
+        "schema": ["CREATE TABLE events (id INTEGER PRIMARY KEY, title TEXT)"],
+        "workload": [
+            w(100, "me", "INSERT INTO events VALUES (1, 'dentist')"),
+            w(1500, "me", "INSERT INTO events VALUES (2, 'added offline')"),
+            w(1600, "me2", "UPDATE events SET title = 'dentist 9am' WHERE id = 1"),
+            w(1700, "me", "UPDATE events SET title = 'dentist 10am' WHERE id = 1")
+        ],
+        "faults": [{"at_ms": 1000, "offline": "phone"}, {"at_ms": 3000, "online": "phone"}]
+    });
+    let s = parse(&v);
+    let mut sim = Simulation::new(&s, s.seed, &[]).unwrap();
+    sim.run_until(2_900_000);
+    assert_eq!(rows(&sim, "phone", "events").len(), 2, "the phone took the write while offline");
+    assert_eq!(rows(&sim, "laptop", "events"), vec!["id=1,title=dentist 9am"], "nobody else has it yet");
+    sim.run_to_end();
+    assert!(all_equal(&sim, &["phone", "laptop", "server"], "events"));
+    assert_eq!(rows(&sim, "server", "events"), vec!["id=1,title=dentist 10am", "id=2,title=added offline"]);
+    assert!(kinds(&sim).contains(&AnomalyKind::Conflict), "the two edits of event 1 were concurrent");
+    assert!(kinds(&sim).contains(&AnomalyKind::LostUpdate), "LWW threw the laptop's edit away");
+}
+
+// Strategies side by side (`replsim conflicts`): one workload, every strategy; only "none" fails to converge, and
+// only LWW and replica-id throw acknowledged writes away.
+#[test]
+fn ch5_3_strategies_side_by_side() {
+    let s = common::lesson("multi-leader-conflict");
+    let figures = replsim::protocol::multi_leader::strategies::run_all(&s, s.seed).unwrap();
+    let by = |name: &str| figures.iter().find(|f| f.conflict.name() == name).unwrap();
+    assert!(!by("none").converged);
+    for name in ["lww", "replica-id", "merge", "on-write"] {
+        assert!(by(name).converged, "{name}");
+        assert_eq!(by(name).conflicts, 1, "{name}");
+    }
+    assert_eq!((by("lww").discarded, by("replica-id").discarded, by("merge").discarded), (1, 1, 0));
+    assert_eq!(by("merge").rows, vec!["pages: (id=1, title='B/C')"]);
+    assert!(replsim::protocol::multi_leader::strategies::run_all(&common::lesson("basics-async"), 1).is_err());
+}
+
+#[test]
+fn ch5_3_same_seed_same_trace() {
+    let v = overtaking("version-vectors");
+    let (a, b) = (run(&v), run(&v));
+    assert_eq!(a.trace.hash(), b.trace.hash());
+    assert_eq!(a.metrics.events, b.metrics.events);
+}
+
+#[test]
+fn ch5_3_multi_leader_fields_round_trip() {
+    let mut v = autoincrement(true);
+    v["replication"] = json!({"topology": "star", "hub": "us1", "conflict": "on-write", "causality": "none",
+                              "on_write": {"items.name": "concat"}});
+    v["clients"][0]["leader"] = json!("us1");
+    let s = parse(&v);
+    assert_eq!(Scenario::from_value(&s.to_json()).unwrap(), s);
+}
+
+#[test]
+fn ch5_3_bad_multi_leader_input_is_explained() {
+    let base = three_leaders(json!({}), json!([]), json!([]));
+    let with = |f: &dyn Fn(&mut Json)| {
+        let mut v = base.clone();
+        f(&mut v);
+        err(&v)
+    };
+    assert_eq!(
+        with(&|v| v["replication"] = json!({"topology": "ring"})),
+        r#"replication.topology: expected one of "all-to-all", "circular", "star", found "ring""#
+    );
+    assert_eq!(
+        with(&|v| v["replication"] = json!({"topology": "star"})),
+        "replication.hub: a star needs its root: the id of a leader"
+    );
+    assert_eq!(
+        with(&|v| v["replication"] = json!({"topology": "star", "hub": "zz"})),
+        r#"replication.hub: no leader "zz" (the hub must be a leader)"#
+    );
+    assert_eq!(
+        with(&|v| v["replication"] = json!({"topology": "circular", "ring": ["a", "q"]})),
+        r#"replication.ring[1]: no leader "q" (a ring joins leaders)"#
+    );
+    assert_eq!(
+        with(&|v| v["replication"] = json!({"topology": "circular", "ring": ["a", "b"]})),
+        r#"replication.ring: leader "c" is not in the ring (every leader must be)"#
+    );
+    assert_eq!(
+        with(&|v| v["replication"] = json!({"conflict": "coin-toss"})).split(',').next().unwrap(),
+        r#"replication.conflict: expected one of "none""#
+    );
+    assert_eq!(
+        with(&|v| v["replication"] = json!({"log": "statement"})),
+        r#"replication.log: leaders exchange row changes: multi-leader replication needs "logical", found "statement""#
+    );
+    assert_eq!(
+        with(&|v| {
+            v["nodes"][0]["datacenter"] = json!("x");
+            v["nodes"][1]["datacenter"] = json!("x");
+        }),
+        r#"nodes[1].datacenter: datacenter "x" has more than one leader (a, b): one leader per datacenter"#
+    );
+    assert_eq!(
+        with(&|v| v["nodes"][0]["auto_increment"] = json!({"increment": 2, "offset": 3})),
+        "nodes[0].auto_increment.offset: expected 1..=increment (2), found 3"
+    );
+    assert_eq!(
+        with(&|v| v["clients"][0]["datacenter"] = json!("mars")),
+        r#"clients[0].datacenter: no datacenter "mars" (known: a, b, c)"#
+    );
+    assert_eq!(
+        with(&|v| v["workload"] = json!([{"at_ms": 1, "reconfigure": {"topology": "circle"}}])),
+        r#"workload[0].reconfigure.topology: expected one of "all-to-all", "circular", "star", found "circle""#
+    );
+    assert_eq!(
+        with(&|v| v["failover"] = json!({"auto": true})),
+        "failover.auto: automatic failover inside a datacenter is not supported with several leaders in this version"
+    );
+    // Multi-leader fields on a single-leader scenario.
+    let mut single = base.clone();
+    single["nodes"][1]["role"] = json!("follower");
+    single["nodes"][2]["role"] = json!("follower");
+    single["replication"] = json!({"topology": "circular"});
+    assert_eq!(
+        err(&single),
+        r#"replication.topology: multi-leader replication needs at least two nodes with role "leader""#
+    );
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A random multi-leader run: 3 leaders (a and b each with a follower), a topology, a strategy, writes to a few
+    /// rows from every leader, and faults that all heal before the end (a leader crash and restart, a partition,
+    /// message loss).
+    #[allow(clippy::too_many_arguments)]
+    fn scenario(
+        topology: usize,
+        strategy: usize,
+        causality: bool,
+        writes: Vec<(u8, u8, u16, u8)>,
+        crash: Option<(u8, u16)>,
+        split: bool,
+        loss: bool,
+        seed: u64,
+    ) -> Json {
+        let repl = match topology {
+            0 => json!({"topology": "all-to-all"}),
+            1 => json!({"topology": "circular"}),
+            _ => json!({"topology": "star", "hub": "b"}),
+        };
+        let mut repl = repl;
+        repl["conflict"] = json!(["lww", "replica-id", "merge", "on-write", "crdt"][strategy]);
+        if strategy == 3 {
+            repl["on_write"] = json!({"t.v": "concat", "t.n": "sum"});
+        }
+        repl["causality"] = json!(if causality { "version-vectors" } else { "none" });
+        let leaders = ["a", "b", "c"];
+        let mut wl = Vec::new();
+        for (who, row, at, kind) in writes {
+            let client = ["ca", "cb", "cc"][who as usize % 3];
+            let id = row % 4;
+            let sql = match kind % 4 {
+                0 => format!("INSERT INTO t (id, v, n) VALUES ({id}, '{client}{at}', 1)"),
+                1 => format!("UPDATE t SET v = '{client}{at}' WHERE id = {id}"),
+                2 => format!("UPDATE t SET n = n + 1 WHERE id = {id}"),
+                _ => format!("DELETE FROM t WHERE id = {id}"),
+            };
+            wl.push(w(50 + u64::from(at) % 1500, client, &sql));
+        }
+        let mut faults = Vec::new();
+        if let Some((who, at)) = crash {
+            let at = 100 + u64::from(at) % 1000;
+            faults.push(json!({"at_ms": at, "crash": leaders[who as usize % 3]}));
+            faults.push(json!({"at_ms": at + 400, "restart": leaders[who as usize % 3]}));
+        }
+        if split {
+            faults.push(json!({"at_ms": 300, "partition": [["a", "a2"], ["b", "b2", "c"]]}));
+            faults.push(json!({"at_ms": 1200, "heal": true}));
+        }
+        json!({
+            "seed": seed, "until_ms": 6000,
+            "nodes": [{"id": "a", "role": "leader", "datacenter": "x"}, {"id": "a2", "role": "follower", "datacenter": "x"},
+                      {"id": "b", "role": "leader", "datacenter": "y"}, {"id": "b2", "role": "follower", "datacenter": "y"},
+                      {"id": "c", "role": "leader"}],
+            "replication": repl,
+            "network": {"latency_ms": {"min": 1, "max": 30}, "loss": if loss { 0.1 } else { 0.0 }},
+            "clients": [{"id": "ca", "leader": "a"}, {"id": "cb", "leader": "b"}, {"id": "cc", "leader": "c"}],
+            "schema": ["CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, n INTEGER)"],
+            "workload": wl,
+            "faults": faults
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, failure_persistence: common::regressions(), ..ProptestConfig::default() })]
+
+        // After healing and quiescence every strategy but "none" converges; no change is applied twice on any
+        // leader in any topology; with version vectors no change is applied before its causal predecessors.
+        #[test]
+        fn ch5_3_every_strategy_but_none_converges(
+            topology in 0usize..3,
+            strategy in 0usize..5,
+            causality in any::<bool>(),
+            writes in proptest::collection::vec((0u8..3, 0u8..4, 0u16..1500, 0u8..4), 1..12),
+            crash in proptest::option::of((0u8..3, 0u16..1000)),
+            split in any::<bool>(),
+            loss in any::<bool>(),
+            seed in 0u64..1000,
+        ) {
+            let v = scenario(topology, strategy, causality, writes, crash, split, loss, seed);
+            let sim = run(&v);
+            let c = ml(&sim);
+            prop_assert!(c.quiet(), "quiet at the end");
+            prop_assert!(all_equal(&sim, &["a", "a2", "b", "b2", "c"], "t"), "{:?}", anomalies(&sim));
+            prop_assert!(!kinds(&sim).contains(&AnomalyKind::Divergence));
+            for (i, st) in c.state.iter().enumerate() {
+                let mut ids: Vec<(usize, u64)> = st.applied.iter().map(|x| (x.origin, x.seq)).collect();
+                let n = ids.len();
+                ids.sort_unstable();
+                ids.dedup();
+                prop_assert_eq!(ids.len(), n, "node {} applied a change twice", i);
+                if causality {
+                    let mut vv = vec![0u64; c.state.len()];
+                    for x in &st.applied {
+                        prop_assert!(replsim::protocol::multi_leader::causality::deliverable(&vv, x),
+                            "node {} applied {}:{} before its predecessors", i, x.origin, x.seq);
+                        vv[x.origin] = x.seq;
+                    }
+                }
+            }
+        }
+    }
+}
