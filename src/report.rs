@@ -48,11 +48,48 @@ fn history_json(sim: &Simulation, i: usize, h: &HistoryEntry) -> Value {
 }
 
 pub fn report_json(sim: &Simulation) -> Value {
+    report_value(sim, true)
+}
+
+/// The report as `report_json(sim).to_string()` writes it, byte for byte, without holding the whole history as
+/// JSON values at once: each history entry is built and written in turn (`replsim run` of 64,000 writes peaked
+/// at 807 MB building the tree, against 341 MB for the text report).
+pub fn write_report_json(sim: &Simulation, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let Value::Object(top) = report_value(sim, false) else { return Ok(()) };
+    out.write_all(b"{")?;
+    for (i, (key, value)) in top.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, key)?;
+        out.write_all(b":")?;
+        if key == "history" {
+            out.write_all(b"[")?;
+            for (j, h) in sim.history.iter().enumerate() {
+                if j > 0 {
+                    out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut *out, &history_json(sim, j, h))?;
+            }
+            out.write_all(b"]")?;
+        } else {
+            serde_json::to_writer(&mut *out, value)?;
+        }
+    }
+    out.write_all(b"}")
+}
+
+/// The report; `with_history: false` leaves `history` an empty array for `write_report_json` to stream.
+fn report_value(sim: &Simulation, with_history: bool) -> Value {
     let nodes: Vec<Value> = match sim.protocol.leaderless() {
         Some(c) => crate::protocol::leaderless::report::nodes_json(c),
         None => single_leader_nodes(sim),
     };
-    let history: Vec<Value> = sim.history.iter().enumerate().map(|(i, h)| history_json(sim, i, h)).collect();
+    let history: Vec<Value> = if with_history {
+        sim.history.iter().enumerate().map(|(i, h)| history_json(sim, i, h)).collect()
+    } else {
+        Vec::new()
+    };
     let anomalies: Vec<Value> = anomalies(sim).iter().map(Anomaly::to_json).collect();
     let mut per_kind = Map::new();
     let (mut sent, mut bytes) = (0, 0);

@@ -497,3 +497,15 @@ fn playback_seeks_through_checkpoints_to_the_exact_world() {
         assert_eq!(rows(got), rows(&want), "rows after seeking to {t}");
     }
 }
+
+/// The streamed JSON report (`replsim run`) is byte for byte the report's JSON value, for every protocol.
+#[test]
+fn streamed_report_is_the_report_json() {
+    for name in ["basics-async", "multi-leader-conflict", "leaderless-shopping-cart", "failover-lost-writes"] {
+        let lesson = replsim::library::LESSONS.iter().find(|l| l.name == name).expect("lesson");
+        let sim = replsim::run_scenario(lesson.json, None, None).expect("lesson runs");
+        let mut out = Vec::new();
+        replsim::report::write_report_json(&sim, &mut out).expect("written to memory");
+        assert_eq!(String::from_utf8(out).expect("utf-8"), report_json(&sim).to_string(), "{name}");
+    }
+}

@@ -214,13 +214,17 @@ mod cli {
         let out = std::io::stdout();
         let mut out = out.lock();
         let result: Result<(), String> = match cli.command {
-            Cmd::Run { scenario, seed, until_ms, format } => simulate(&scenario, seed, until_ms).map(|sim| {
-                let text = match format {
-                    Format::Json => report::report_json(&sim).to_string(),
-                    Format::Text => report::report_text(&sim),
-                };
-                let _ = writeln!(out, "{text}");
-            }),
+            Cmd::Run { scenario, seed, until_ms, format } => {
+                simulate(&scenario, seed, until_ms).map(|sim| match format {
+                    Format::Json => {
+                        let mut w = std::io::BufWriter::new(&mut out);
+                        let _ = report::write_report_json(&sim, &mut w).and_then(|()| writeln!(w));
+                    }
+                    Format::Text => {
+                        let _ = writeln!(out, "{}", report::report_text(&sim));
+                    }
+                })
+            }
             Cmd::Trace { scenario, seed, until_ms } => simulate(&scenario, seed, until_ms).map(|sim| {
                 for e in sim.trace.events() {
                     let _ = writeln!(out, "{}", e.line());
