@@ -25,8 +25,9 @@ pub fn run_all(scenario: &Scenario, seed: u64) -> Result<Vec<Figures>, String> {
     let Some(ml) = &scenario.multi_leader else {
         return Err("not a multi-leader scenario: it needs two or more nodes with role \"leader\"".into());
     };
-    let mut out = Vec::new();
-    for conflict in Conflict::ALL.into_iter().filter(|c| c.implemented()) {
+    // One independent run per strategy, on every core (`crate::par`), in the strategies' order.
+    let strategies: Vec<Conflict> = Conflict::ALL.into_iter().filter(|c| c.implemented()).collect();
+    crate::par::map(&strategies, |&conflict| {
         let mut s = scenario.clone();
         let mut spec = ml.clone();
         spec.conflict = conflict;
@@ -48,15 +49,16 @@ pub fn run_all(scenario: &Scenario, seed: u64) -> Result<Vec<Figures>, String> {
                 })
                 .collect()
         });
-        out.push(Figures {
+        Ok(Figures {
             conflict,
             conflicts: count(AnomalyKind::Conflict),
             discarded: count(AnomalyKind::LostUpdate),
             converged: count(AnomalyKind::Divergence) == 0,
             rows,
-        });
-    }
-    Ok(out)
+        })
+    })
+    .into_iter()
+    .collect()
 }
 
 impl Figures {
