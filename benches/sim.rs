@@ -6,17 +6,11 @@ use std::time::Instant;
 
 fn main() {
     let (nodes, writes) = (5, 100_000);
-    // Warm up once, then take the best of three (the browser's `?bench=1` page measures the same way).
+    // Warm up once, then min / median / max of five runs (the browser's `?bench=1` page measures the same way).
     let epoch = Instant::now();
-    let m = replsim::bench::measure(nodes, writes, 3, || epoch.elapsed().as_secs_f64())
+    let m = replsim::bench::measure(nodes, writes, 5, || epoch.elapsed().as_secs_f64())
         .expect("benchmark scenario is valid");
-    println!(
-        "sim: {nodes} nodes, {writes} writes: {} events in {:.3} s = {:.0} events/s (trace hash {:016x})",
-        m.events,
-        m.secs,
-        m.events_per_sec(),
-        m.hash
-    );
+    println!("{}", m.describe("sim", nodes, writes));
 
     let (statements, secs) = replsim::bench::measure_sql(20_000, || epoch.elapsed().as_secs_f64());
     println!("sql: {statements} statements in {secs:.3} s = {:.0} statements/s", statements as f64 / secs);

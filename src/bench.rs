@@ -57,37 +57,80 @@ pub fn run_cluster(nodes: usize, writes: usize) -> (u64, u64) {
     (sim.metrics.events, sim.trace.hash())
 }
 
-/// A benchmark result: events processed, the run's trace hash, and the best time of `run_to_end` in seconds.
+/// A benchmark result: events processed, the run's trace hash, and the times of `run_to_end` in seconds over the
+/// runs (min, median, max; `secs` is the median, which the events/s figure uses).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Measurement {
     pub events: u64,
     pub hash: u64,
     pub secs: f64,
+    pub min: f64,
+    pub max: f64,
+    pub runs: usize,
 }
 
 impl Measurement {
     pub fn events_per_sec(&self) -> f64 {
         self.events as f64 / self.secs.max(1e-9)
     }
+
+    /// One line: `{target}: {nodes} nodes, {writes} writes: … events/s (median of N runs; min … max …)`.
+    pub fn describe(&self, target: &str, nodes: usize, writes: usize) -> String {
+        format!(
+            "{target}: {nodes} nodes, {writes} writes: {} events, {:.0} events/s (median of {} runs: {:.3} s; min {:.3} s, max {:.3} s) trace hash {:016x}",
+            self.events,
+            self.events_per_sec(),
+            self.runs,
+            self.secs,
+            self.min,
+            self.max,
+            self.hash
+        )
+    }
 }
 
-/// The one measurement every harness makes (`cargo bench` natively, the `?bench=1` page in the browser), so that
-/// their numbers compare: warm up on a small run, then time only `run_to_end` of `runs` fresh worlds with `clock`
-/// (seconds, any origin) and keep the best. Building the workload and dropping the world stay outside the clock.
+/// The one measurement every harness makes (`cargo bench` and `replsim bench` natively, the `?bench=1` page in the
+/// browser), so that their numbers compare: warm up on a small run, then time only `run_to_end` of `runs` fresh
+/// worlds with `clock` (seconds, any origin), and report min, median and max. Building the workload and dropping the
+/// world stay outside the clock.
 pub fn measure(nodes: usize, writes: usize, runs: usize, clock: impl Fn() -> f64) -> Option<Measurement> {
     run_cluster(nodes, 2_000);
-    let mut best: Option<Measurement> = None;
+    measure_prepared(|| prepare_cluster(nodes, writes), runs, clock)
+}
+
+/// `measure` of any prepared world (the leaderless benchmark too), without the warm-up.
+pub fn measure_prepared(
+    prepare: impl Fn() -> Option<Simulation>,
+    runs: usize,
+    clock: impl Fn() -> f64,
+) -> Option<Measurement> {
+    let mut times = Vec::new();
+    let mut last = (0, 0);
     for _ in 0..runs.max(1) {
-        let mut sim = prepare_cluster(nodes, writes)?;
+        let mut sim = prepare()?;
         let start = clock();
         sim.run_to_end();
-        let secs = clock() - start;
-        let m = Measurement { events: sim.metrics.events, hash: sim.trace.hash(), secs };
-        if best.is_none_or(|b| m.secs < b.secs) {
-            best = Some(m);
-        }
+        times.push(clock() - start);
+        last = (sim.metrics.events, sim.trace.hash());
     }
-    best
+    times.sort_by(f64::total_cmp);
+    Some(Measurement {
+        events: last.0,
+        hash: last.1,
+        secs: times[times.len() / 2],
+        min: times[0],
+        max: times[times.len() - 1],
+        runs: times.len(),
+    })
+}
+
+/// The sizes of the engine's curve (issue 13: events/s must stay flat as a run grows): writes per run, and runs.
+pub const CURVE: [(usize, usize); 4] = [(1_000, 5), (16_000, 5), (256_000, 3), (1_000_000, 1)];
+
+/// events/s at 256k writes over events/s at 16k (target: at least 0.9), from a curve measured on `CURVE`.
+pub fn curve_ratio(curve: &[(usize, Measurement)]) -> Option<f64> {
+    let at = |w: usize| curve.iter().find(|(n, _)| *n == w).map(|(_, m)| m.events_per_sec());
+    Some(at(256_000)? / at(16_000)?.max(1e-9))
 }
 
 /// SQL statements per second through one node's storage engine: inserts with every fourth statement an update by
@@ -280,10 +323,10 @@ mod tests {
             ticks.set(ticks.get() + 1.0);
             ticks.get()
         };
-        let m = measure(3, 200, 2, clock).expect("benchmark scenario is valid");
+        let m = measure(3, 200, 3, clock).expect("benchmark scenario is valid");
         assert_eq!((m.events, m.hash), run_cluster(3, 200));
         assert!(m.events > 0);
         // Two clock readings around each `run_to_end`, and nothing else on the clock.
-        assert_eq!((m.secs, ticks.get()), (1.0, 4.0));
+        assert_eq!((m.min, m.secs, m.max, m.runs, ticks.get()), (1.0, 1.0, 1.0, 3, 6.0));
     }
 }

@@ -127,12 +127,18 @@ mod cli {
             #[arg(long)]
             print: bool,
         },
-        /// Simulated events per second for an async cluster (the benchmark of README.md).
+        /// Simulated events per second for an async cluster (the benchmark of README.md): min / median / max over
+        /// --runs, measured as `cargo bench` and the browser's ?bench=1 page measure.
         Bench {
             #[arg(long, default_value_t = 5)]
             nodes: usize,
             #[arg(long, default_value_t = 100_000)]
             writes: usize,
+            #[arg(long, default_value_t = 3)]
+            runs: usize,
+            /// The engine's curve instead: 1k, 16k, 256k and 1M writes, and the 256k / 16k ratio.
+            #[arg(long)]
+            curve: bool,
             /// Leaderless replication instead (n = 3, w = r = 2): `writes` operations, puts and gets in turn.
             #[arg(long)]
             leaderless: bool,
@@ -247,27 +253,31 @@ mod cli {
             Cmd::Soak { seeds, from, seed, threads, claim, print } => {
                 soak(SoakArgs { seeds, from, seed, threads, claim, print }, &mut out)
             }
-            Cmd::Bench { nodes, writes, leaderless } => {
+            Cmd::Bench { nodes, writes, leaderless, curve, runs } => {
                 if !(2..=16).contains(&nodes) {
                     Err("--nodes: expected 2..=16".to_string())
                 } else {
-                    let prepared = if leaderless {
-                        replsim::bench::prepare_leaderless(nodes, writes)
-                    } else {
-                        replsim::bench::prepare_cluster(nodes, writes)
-                    };
-                    let Some(mut sim) = prepared else {
-                        return 2;
-                    };
-                    let start = std::time::Instant::now();
-                    sim.run_to_end();
-                    let secs = start.elapsed().as_secs_f64();
-                    let (events, hash) = (sim.metrics.events, sim.trace.hash());
-                    let _ = writeln!(
-                        out,
-                        "{nodes} nodes, {writes} writes: {events} events in {secs:.3} s = {:.0} events/s (trace hash {hash:016x})",
-                        events as f64 / secs
-                    );
+                    let origin = std::time::Instant::now();
+                    let clock = || origin.elapsed().as_secs_f64();
+                    let sizes: Vec<(usize, usize)> =
+                        if curve { replsim::bench::CURVE.to_vec() } else { vec![(writes, runs.max(1))] };
+                    let mut measured = Vec::new();
+                    for (w, r) in sizes {
+                        let m = if leaderless {
+                            replsim::bench::measure_prepared(|| replsim::bench::prepare_leaderless(nodes, w), r, clock)
+                        } else {
+                            replsim::bench::measure(nodes, w, r, clock)
+                        };
+                        let Some(m) = m else { return 2 };
+                        let _ = writeln!(out, "{}", m.describe("native", nodes, w));
+                        measured.push((w, m));
+                    }
+                    if let Some(ratio) = replsim::bench::curve_ratio(&measured) {
+                        let _ = writeln!(
+                            out,
+                            "native: events/s at 256k writes / at 16k = {ratio:.2} (target: at least 0.9)"
+                        );
+                    }
                     Ok(())
                 }
             }

@@ -4,37 +4,34 @@ use yew::prelude::*;
 
 use crate::web::dom;
 use crate::web::state::Model;
-use crate::web::text;
 
 pub const NODES: usize = 5;
 pub const WRITES: usize = 100_000;
 
-/// Run the benchmark now and describe the result in one line. It measures as `cargo bench` does (warm-up, then the
-/// best of three timed `run_to_end`s), so the two numbers compare.
+/// Run the benchmarks now and describe the results, one figure per line. They measure as `cargo bench` and
+/// `replsim bench` do (warm-up, then min / median / max of timed `run_to_end`s), so the numbers compare; the trace
+/// hashes must equal the native ones (scripts/bench checks).
 pub fn run() -> String {
     // The long runs first, while the wasm memory has not yet grown for the other runs (it never shrinks).
     let seek = seek_lines();
-    let Some(m) = crate::bench::measure(NODES, WRITES, 3, || dom::now_ms() / 1000.0) else {
-        return ["wasm: the benchmark scenario did not start\n", &seek].concat();
-    };
-    let (events, hash, secs) = (m.events, m.hash, m.secs.max(1e-9));
-    let rate = (events as f64 / secs).round();
-    let secs_text = ((secs * 1000.0).round() / 1000.0).to_string();
-    [
-        "wasm: ",
-        &events.to_string(),
-        " events in ",
-        &secs_text,
-        " s = ",
-        &rate.to_string(),
-        " events/s (trace hash ",
-        &text::hex16(hash),
-        ")\n",
-        &sql_line(),
-        "\n",
-        &seek,
-    ]
-    .concat()
+    let clock = || dom::now_ms() / 1000.0;
+    let mut lines = vec![crate::bench::measure(NODES, WRITES, 5, clock).map_or_else(
+        || "wasm: the benchmark scenario did not start".to_string(),
+        |m| m.describe("wasm", NODES, WRITES),
+    )];
+    lines.push(sql_line());
+    let mut curve = Vec::new();
+    for (writes, runs) in crate::bench::CURVE {
+        if let Some(m) = crate::bench::measure(3, writes, runs, clock) {
+            lines.push(m.describe("wasm", 3, writes));
+            curve.push((writes, m));
+        }
+    }
+    if let Some(ratio) = crate::bench::curve_ratio(&curve) {
+        lines.push(format!("wasm: events/s at 256k writes / at 16k = {ratio:.2} (target: at least 0.9)"));
+    }
+    lines.push(seek);
+    lines.join("\n")
 }
 
 /// The wasm memory's size in bytes (it only grows).
