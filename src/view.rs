@@ -102,7 +102,8 @@ impl Simulation {
         let leader = cl.leader();
         let leader_lsn = leader.map_or(0, |l| cl.nodes[l].lsn());
         let sync_of_leader = leader.and_then(|l| cl.nodes[l].sync_follower());
-        let partitioned = !self.scenario.partitions.is_empty();
+        // A multi-leader run is one replication group per datacenter.
+        let partitioned = !self.scenario.partitions.is_empty() || self.scenario.multi_leader.is_some();
         let nodes = cl
             .nodes
             .iter()

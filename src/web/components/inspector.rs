@@ -254,6 +254,7 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
             if let Some(j) = &n.joining {
                 <p class="node-note joining">{ "Joining: " }{ derive::joining_label(j) }</p>
             }
+            { super::datacenters::inspector(m, &v.cuts, &n.id, d) }
             <div class="scroll">
                 if wal && n.halted_on_format.is_some() {
                     <p class="node-note why" data-testid="wal-format-help">{ text::WAL_FORMAT_HELP }</p>
