@@ -181,7 +181,14 @@ impl Simulation {
             .enumerate()
             .map(|(i, c)| ClientView {
                 id: c.id.clone(),
-                target: cl.nodes[cl.clients[i].target].id.clone(),
+                // Multi-leader: the user's home leader (a `move` changes it).
+                target: cl.nodes[match &self.protocol {
+                    crate::protocol::Protocol::MultiLeader(ml) => ml.home.get(i).copied(),
+                    _ => None,
+                }
+                .unwrap_or(cl.clients[i].target)]
+                .id
+                .clone(),
                 pending: self.history.iter().filter(|h| h.client == i && h.end.is_none()).count(),
             })
             .collect();

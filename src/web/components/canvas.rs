@@ -286,8 +286,11 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
             if is_replica(n) {
                 let format = x.map(|x| (x.storage_format, leader_format.is_some_and(|l| l != x.storage_format)));
                 // Multi-leader: each datacenter's leader is a real leader, not just group 0's.
-                let real = if ml.is_some() { super::datacenters::group_leader(m, &n.id) } else { real_leader };
-                node_view(n, *r, v.leader_lsn, real, format, selected, d)
+                let (real, top_lsn) = match ml {
+                    Some(_) => (super::datacenters::group_leader(m, &n.id), n.lsn + n.lag_records),
+                    None => (real_leader, v.leader_lsn),
+                };
+                node_view(n, *r, top_lsn, real, format, selected, d)
             } else {
                 external_view(n, x, *r, selected, d)
             }

@@ -263,8 +263,8 @@ pub fn inspector(m: &Model, cuts: &[(String, String)], id: &str, d: &Callback<Ac
     let others: Vec<String> = cl.shape.leaders.iter().filter(|&&k| k != i).map(|&k| name(k)).collect();
     let in_ring = cl.shape.topology == Topology::Circular && cl.shape.leaders.contains(&i);
     let causality = match cl.spec.causality {
-        Causality::VersionVectors => "version vectors: a change waits for its causal predecessors",
-        Causality::None => "none: a change is applied on arrival",
+        Causality::VersionVectors => "version vectors (a change waits for its predecessors)",
+        Causality::None => "none (a change is applied on arrival)",
     };
     let why = ended.then_some("The run has ended: scrub back or restart first");
     html! {
@@ -272,12 +272,12 @@ pub fn inspector(m: &Model, cuts: &[(String, String)], id: &str, d: &Callback<Ac
             <h3>{ "Multi-leader" }</h3>
             <dl class="facts">
                 { super::pages::fact("datacenter", cl.datacenter(i).unwrap_or("–").to_string(), "Leaders replicate to each other; inside a datacenter the leader replicates to its followers") }
-                { super::pages::fact("topology", topology_name(cl), "Which leaders send their changes to which (reconfigure below)") }
-                { super::pages::fact("conflicts", cl.spec.conflict.name().to_string(), "How concurrent writes to the same row are resolved") }
-                <div class="span2" title="replication.causality"><dt>{ "causality" }</dt><dd>{ causality }</dd></div>
+                <div class="span2" title="How concurrent writes to the same row are resolved"><dt>{ "conflicts" }</dt><dd>{ cl.spec.conflict.name() }</dd></div>
+                <div class="full" title="Which leaders send their changes to which (reconfigure below)"><dt>{ "topology" }</dt><dd>{ topology_name(cl) }</dd></div>
+                <div class="full" title="replication.causality"><dt>{ "causality" }</dt><dd>{ causality }</dd></div>
                 if is_leader {
-                    <div class="span2" data-testid="ml-vv" title="How many changes of each leader this leader has applied"><dt>{ "version vector" }</dt><dd>{ vv }</dd></div>
-                    <div class="span2" data-testid="ml-pending" title="Changes that arrived before a change they depend on: held back until it arrives">
+                    <div class="full" data-testid="ml-vv" title="How many changes of each leader this leader has applied"><dt>{ "version vector" }</dt><dd>{ vv }</dd></div>
+                    <div class="full" data-testid="ml-pending" title="Changes that arrived before a change they depend on: held back until it arrives">
                         <dt>{ "waiting for predecessors" }</dt>
                         <dd>{ if pending.is_empty() { "none".to_string() } else { pending.join(", ") } }</dd>
                     </div>
@@ -311,4 +311,33 @@ pub fn inspector(m: &Model, cuts: &[(String, String)], id: &str, d: &Callback<Ac
             </div>
         </section>
     }
+}
+
+/// Multi-leader: the chosen client as a device that can go offline (every link outside its datacenter cut) and
+/// come back, for the client panel's header.
+pub fn client_device(m: &Model, d: &Callback<Action>) -> Html {
+    if cluster(m).is_none() {
+        return Html::default();
+    }
+    let Some(id) = m.scenario().and_then(|s| s.clients.get(m.client)).map(|c| c.id.clone()) else {
+        return Html::default();
+    };
+    let ended = m.at_end();
+    let (off, on) = (Command::Offline(id.clone()), Command::Online(id.clone()));
+    html! {
+        <span class="ml-device">
+            <button class="btn small" data-testid="ml-client-offline" disabled={ended}
+                    title={["Take ", &id, " offline: it loses every link outside its datacenter"].concat()}
+                    onclick={d.reform(move |_: MouseEvent| Action::Do(off.clone()))}>{ "Offline" }</button>
+            <button class="btn small" data-testid="ml-client-online" disabled={ended}
+                    title={["Bring ", &id, " back online: it regains its links"].concat()}
+                    onclick={d.reform(move |_: MouseEvent| Action::Do(on.clone()))}>{ "Online" }</button>
+        </span>
+    }
+}
+
+/// Multi-leader: the chosen client's home leader (where its writes go; a `move` changes it).
+pub fn home(m: &Model) -> Option<String> {
+    let cl = cluster(m)?;
+    cl.home.get(m.client).and_then(|&h| cl.inner.nodes.get(h)).map(|n| n.id.clone())
 }
