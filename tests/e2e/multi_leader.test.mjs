@@ -67,6 +67,10 @@ test('multi-leader: the ring, overtaking and autoincrement lessons play; a ring 
     await scrubTo(page, 100000);
     await page.waitForTimeout(200);
     assert.ok(await page.locator('g.dc').count() >= 2, `${name}: datacenters drawn`);
+    if (name === 'multi-leader-autoincrement') {
+      await page.click('[data-testid=tab-anomalies]');
+      await page.locator('[data-testid=anomaly][data-kind=duplicate-key]').first().waitFor();
+    }
     assert.deepEqual(errors, [], name);
     await shot(page, name);
     await page.close();
