@@ -78,6 +78,11 @@ test('multi-leader: the ring, overtaking and autoincrement lessons play; a ring 
   const { page, errors } = await open(context, server.base + '#lesson=multi-leader-ring');
   assert.equal(await page.getAttribute('g.datacenters', 'data-topology'), 'circular');
   assert.equal(await page.locator('g.topo-arrow').count(), 3, 'a → b → c → a');
+  // b crashes at 400 ms: a's changes pile up on the stream to b until the ring is reconfigured at 1200 ms.
+  await scrubTo(page, 1100);
+  const queued = Number(await page.getAttribute('g.topo-arrow[data-from="a"][data-to="b"]', 'data-queued'));
+  assert.ok(queued > 0, `changes wait before the failed node: ${queued}`);
+  await shot(page, 'multi-leader-ring-piling');
   await scrubTo(page, 100);
   await page.click('g.node[data-node="b"]');
   await page.click('[data-testid=ml-reroute]');

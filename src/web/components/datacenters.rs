@@ -222,10 +222,20 @@ pub fn topology_view(cl: &Cluster, rect_of: &dyn Fn(&str) -> Option<Rect>) -> Ht
                 f(hy + nx * 1.2),
             ]
             .concat();
+            // Changes sent along this stream and not acknowledged yet: they pile up before a failed leader.
+            let queued =
+                cl.state.get(a).and_then(|s| s.out.get(&b)).map_or(0, |o| o.queue.len().saturating_sub(o.acked));
+            let (mx, my) = ((x1 + hx) / 2.0 + nx * 3.0, (y1 + hy) / 2.0 + ny * 3.0);
             arrows.push(html! {
-                <g class="topo-arrow" data-from={na.id.clone()} data-to={nb.id.clone()}>
+                <g class="topo-arrow" data-from={na.id.clone()} data-to={nb.id.clone()} data-queued={queued.to_string()}>
                     <line x1={f(x1)} y1={f(y1)} x2={f(hx)} y2={f(hy)} />
                     <polygon points={head} />
+                    if queued > 0 {
+                        <g class="topo-queued" transform={["translate(", &f(mx), " ", &f(my), ")"].concat()}>
+                            <rect x="-30" y="-10" width="60" height="20" rx="10" />
+                            <text y="4.5" text-anchor="middle">{ [queued.to_string().as_str(), " queued"].concat() }</text>
+                        </g>
+                    }
                 </g>
             });
         }
