@@ -102,7 +102,8 @@ impl Simulation {
         let leader = cl.leader();
         let leader_lsn = leader.map_or(0, |l| cl.nodes[l].lsn());
         let sync_of_leader = leader.and_then(|l| cl.nodes[l].sync_follower());
-        let partitioned = !self.scenario.partitions.is_empty();
+        // A multi-leader run is one replication group per datacenter.
+        let partitioned = !self.scenario.partitions.is_empty() || self.scenario.multi_leader.is_some();
         let nodes = cl
             .nodes
             .iter()
@@ -180,7 +181,14 @@ impl Simulation {
             .enumerate()
             .map(|(i, c)| ClientView {
                 id: c.id.clone(),
-                target: cl.nodes[cl.clients[i].target].id.clone(),
+                // Multi-leader: the user's home leader (a `move` changes it).
+                target: cl.nodes[match &self.protocol {
+                    crate::protocol::Protocol::MultiLeader(ml) => ml.home.get(i).copied(),
+                    _ => None,
+                }
+                .unwrap_or(cl.clients[i].target)]
+                .id
+                .clone(),
                 pending: self.history.iter().filter(|h| h.client == i && h.end.is_none()).count(),
             })
             .collect();

@@ -178,7 +178,12 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
     } else {
         Style::Wide
     };
-    let lay = layout(replicas.len(), top, v.clients.len(), externals.len(), style);
+    // Multi-leader: one column per datacenter, in a labelled region (datacenters.rs).
+    let ml = super::datacenters::cluster(m);
+    let mut lay =
+        layout(replicas.len().max(if ml.is_some() { 4 } else { 0 }), top, v.clients.len(), externals.len(), style);
+    let ids: Vec<&str> = replicas.iter().map(|&i| v.nodes[i].id.as_str()).collect();
+    let regions = ml.map(|cl| super::datacenters::arrange(cl, &ids, &mut lay));
     let mut node_rects: Vec<Rect> = vec![Rect { x: 0.0, y: 0.0, hw: 1.0, hh: 1.0 }; v.nodes.len()];
     for (k, &i) in replicas.iter().enumerate() {
         node_rects[i] = lay.nodes[k];
@@ -207,7 +212,7 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
             is_replica(b) || (a.role == Role::Replicator && b.role == Role::Cdc)
         }
         (Role::Cdc, _) => !replicator && is_replica(b) && source(a).as_deref() == Some(b.id.as_str()),
-        _ => is_replica(a) && is_replica(b),
+        _ => is_replica(a) && is_replica(b) && ml.is_none_or(|cl| super::datacenters::wired(cl, &a.id, &b.id)),
     };
     // Links with settings of their own (the Network tab) carry a tag: their delay, their loss.
     let spec = m.pb.as_ref().map(|pb| pb.sim().net.spec().clone()).unwrap_or_default();
@@ -219,7 +224,13 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
             if !(wired(ni, nj) || wired(nj, ni)) {
                 continue;
             }
-            let class = if is_replica(ni) && is_replica(nj) { "link" } else { "link ext" };
+            let class = if ml.is_some_and(|cl| super::datacenters::inter(cl, &ni.id, &nj.id)) {
+                "link inter"
+            } else if is_replica(ni) && is_replica(nj) {
+                "link"
+            } else {
+                "link ext"
+            };
             let (a, b) = (&ni.id, &nj.id);
             links.push(link_view(class, a, b, node_rects[i], node_rects[j], is_cut(a, b), own(a, b), d));
         }
@@ -274,7 +285,12 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
             let x = sim_node(&n.id);
             if is_replica(n) {
                 let format = x.map(|x| (x.storage_format, leader_format.is_some_and(|l| l != x.storage_format)));
-                node_view(n, *r, v.leader_lsn, real_leader, format, selected, d)
+                // Multi-leader: each datacenter's leader is a real leader, not just group 0's.
+                let (real, top_lsn) = match ml {
+                    Some(_) => (super::datacenters::group_leader(m, &n.id), n.lsn + n.lag_records),
+                    None => (real_leader, v.leader_lsn),
+                };
+                node_view(n, *r, top_lsn, real, format, selected, d)
             } else {
                 external_view(n, x, *r, selected, d)
             }
@@ -319,7 +335,9 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
         <div class="canvas-wrap">
             <svg class="canvas" viewBox={view_box} preserveAspectRatio="xMidYMid meet" role="img"
                  aria-label="The cluster: nodes, clients, links and messages in flight">
+                if let (Some(cl), Some(regions)) = (ml, &regions) { { super::datacenters::regions_view(cl, regions) } }
                 <g class="links">{ for client_links }{ for links }</g>
+                if let Some(cl) = ml { { super::datacenters::topology_view(cl, &rect_of) } }
                 <g class="clients">{ for clients }</g>
                 <g class="nodes">{ for nodes }</g>
                 <g class="msgs">{ for tokens }</g>

@@ -34,6 +34,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             .map(|i| sim.name(crate::protocol::Endpoint::Node(i)).to_string()),
         (None, None) => None,
     };
+    let target = super::datacenters::home(m).or(target);
     let ended = m.at_end();
     // What Send would refuse (the bound of scenario files and share links), said at the input as it is typed.
     let too_long = crate::scenario::check_statement(m.sql.trim()).err();
@@ -51,6 +52,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         <section class="panel client-panel" aria-label="Clients">
             <header class="panel-head"><h2>{ "Clients" }</h2>
                 if let Some(t) = target { <span class="muted">{ "sends to " }<b>{ t }</b></span> }
+                { super::datacenters::client_device(m, d) }
             </header>
             <form class="sql-form" {onsubmit}>
                 <select data-testid="client-select" aria-label="Client" {onchange}>

@@ -174,7 +174,10 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
     let s = n.status;
     let why = ended.then_some("The run has ended: scrub back or restart first");
     let failover_block = derive::failover_block(n.role, s, ended);
-    let real_leader = m.leader_id();
+    // Multi-leader: the leader of the node's own datacenter, and its LSN.
+    let ml = super::datacenters::cluster(m).is_some();
+    let real_leader = if ml { super::datacenters::group_leader(m, &n.id) } else { m.leader_id() };
+    let leader_lsn = if ml { n.lsn + n.lag_records } else { v.leader_lsn };
     let drift = if n.clock_drift_ppm == 0 {
         String::new()
     } else {
@@ -233,7 +236,7 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
                         { n.follows.clone().unwrap_or_else(|| if n.role == Role::Leader { "itself".into() } else { "–".into() }) }
                     </dd></div>
                 if log_facts {
-                <div title="This node's log position / the leader's"><dt>{ "LSN" }</dt><dd>{ n.lsn }{ if real_leader.is_some() { [" / ", &v.leader_lsn.to_string()].concat() } else { " · no leader".to_string() } }</dd></div>
+                <div title="This node's log position / the leader's"><dt>{ "LSN" }</dt><dd>{ n.lsn }{ if real_leader.is_some() { [" / ", &leader_lsn.to_string()].concat() } else { " · no leader".to_string() } }</dd></div>
                 <div><dt>{ "lag" }</dt><dd>{ if n.lag_records == 0 { "none".to_string() } else { [n.lag_records.to_string().as_str(), " · ", &text::ms(n.lag_us)].concat() } }</dd></div>
                 }
                 <div><dt>{ "clock" }</dt><dd>{ clock }</dd></div>
@@ -255,6 +258,7 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
                 <p class="node-note joining">{ "Joining: " }{ derive::joining_label(j) }</p>
             }
             <div class="scroll">
+                { super::datacenters::inspector(m, &v.cuts, &n.id, d) }
                 if wal && n.halted_on_format.is_some() {
                     <p class="node-note why" data-testid="wal-format-help">{ text::WAL_FORMAT_HELP }</p>
                 }
