@@ -67,7 +67,7 @@ fn overview(m: &Model, v: &ClusterView, heal: Html, d: &Callback<Action>) -> Htm
                     }) }
                 </tbody>
             </table>
-            { cluster_controls(m, d) }
+            { super::quorum::controls(m, d).unwrap_or_else(|| cluster_controls(m, d)) }
         </section>
     }
 }
@@ -259,6 +259,7 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
                     <p class="node-note why" data-testid="wal-format-help">{ text::WAL_FORMAT_HELP }</p>
                 }
                 if let Some(x) = sim_node.filter(|_| n.role == Role::Replicator) { { replicator_view(x, m) } }
+                if n.role == Role::Replica { { super::quorum::merkle_view(m, &n.id) } }
                 if let Some(x) = sim_node.filter(|_| n.role == Role::Cdc) { { cdc_view(x) } }
                 { for n.tables.iter().map(table_view) }
                 if let Some(x) = sim_node.filter(|_| database) { { pages::view(m, x, d) } }

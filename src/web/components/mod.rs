@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod network;
 pub mod pages;
 pub mod policies;
+pub mod quorum;
 pub mod spacetime;
 pub mod topbar;
 pub mod transport;
