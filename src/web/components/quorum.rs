@@ -94,15 +94,16 @@ pub fn overlay(m: &Model, rect_of: &dyn Fn(&str) -> Option<Rect>) -> Html {
         })
         .collect();
     let kind = if r.write { "write" } else { "read" };
+    let pill_w = 7.0 * count.chars().count() as f64 + 18.0;
     let caption = caption(op, &r, !overlap.is_empty());
     html! {
         <g class={classes!("quorum", r.write.then_some("write"), verdict)} data-testid="quorum" data-op={op.to_string()}
            data-kind={kind} data-key={r.key.label()} data-count={count.clone()} data-met={verdict}>
             { for fans }
             { for homes }
-            <g class="q-count" data-testid="quorum-count" transform={format!("translate({},{})", f(co.x), f(co.y - co.hh - 16.0))}>
+            <g class="q-count" data-testid="quorum-count" transform={format!("translate({},{})", f(co.x), f(co.y - co.hh - 4.0))}>
                 <title>{ caption.clone() }</title>
-                <rect x="-44" y="-12" width="88" height="22" rx="11" />
+                <rect x={f(-pill_w / 2.0)} y="-12" width={f(pill_w)} height="22" rx="11" />
                 <text y="4" text-anchor="middle">{ count }</text>
             </g>
         </g>
