@@ -77,7 +77,13 @@ test('leaderless read repair: the stale read is found, the quorum drawn, and r =
   assert.equal(await staleReads(page), 0, 'with w + r > n bob reads the write');
   await page.waitForFunction(() => location.hash.startsWith('#run='));
   await shot(page, 'leaderless-r2-no-stale-read');
+  // The change is in the share link and replays: r = 2, no stale read.
+  const again = await open(context, page.url());
+  await again.page.waitForFunction(() => document.querySelector('[data-testid=quorum-r]')?.value === '2');
+  await waitStale(again.page, 'none');
   assert.deepEqual(errors, []);
+  assert.deepEqual(again.errors, []);
+  await again.page.close();
   await page.close();
 });
 
