@@ -494,6 +494,8 @@ pub enum Command {
     /// A device (node or client) loses every link / regains them (DDIA 5.3's offline clients).
     Offline(String),
     Online(String),
+    /// Leaderless: new quorum settings (n, w, r, read repair, anti-entropy, sloppy quorum) from this moment.
+    Quorum(crate::protocol::leaderless::spec::QuorumChange),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -555,6 +557,7 @@ impl Command {
             Command::Move { client, leader } => format!("move {client} to {leader}"),
             Command::Offline(n) => format!("{n} offline"),
             Command::Online(n) => format!("{n} online"),
+            Command::Quorum(q) => q.label(),
         }
     }
 
@@ -850,10 +853,18 @@ impl Scenario {
             if let Some(i) = workload.iter().position(|w| matches!(w.command, Command::BlindSql { .. })) {
                 return err(&format!("workload[{i}].blind"), "only leaderless replication has blind writes");
             }
-        } else {
             let listed = (workload.iter().enumerate().map(|(i, c)| (format!("workload[{i}]"), c)))
                 .chain(faults.iter().enumerate().map(|(i, c)| (format!("faults[{i}]"), c)));
-            crate::protocol::leaderless::spec::check_commands(listed)?;
+            for (path, c) in listed {
+                if matches!(c.command, Command::Quorum(_)) {
+                    return err(&format!("{path}.quorum"), "only leaderless replication has quorum settings");
+                }
+            }
+        } else if let Some(spec) = &replication.leaderless {
+            let listed = (workload.iter().enumerate().map(|(i, c)| (format!("workload[{i}]"), c)))
+                .chain(faults.iter().enumerate().map(|(i, c)| (format!("faults[{i}]"), c)));
+            let replicas = nodes.iter().filter(|n| n.role == Role::Replica).count();
+            crate::protocol::leaderless::spec::check_commands(spec, replicas, listed)?;
         }
         if workload.len() + faults.len() > MAX_COMMANDS {
             return err("workload", format!("at most {MAX_COMMANDS} timed entries in all"));
@@ -1592,6 +1603,7 @@ const COMMAND_KEYS: &[&str] = &[
     "move",
     "offline",
     "online",
+    "quorum",
 ];
 
 fn client_ref<'a>(o: &Obj<'a>, names: &Names) -> Res<&'a str> {
@@ -1634,6 +1646,7 @@ impl TimedCommand {
             "leader",
             "offline",
             "online",
+            "quorum",
         ])?;
         let at = match (o.get("at_us"), o.get("at_ms")) {
             (Some(us), _) => as_u64(us, &o.at("at_us"))?,
@@ -1723,6 +1736,10 @@ impl TimedCommand {
             ["online"] => {
                 Command::Online(endpoint_ref(o.get("online").unwrap_or(&Value::Null), &o.at("online"), names)?)
             }
+            ["quorum"] => Command::Quorum(crate::protocol::leaderless::spec::QuorumChange::parse(
+                o.get("quorum").unwrap_or(&Value::Null),
+                &o.at("quorum"),
+            )?),
             ["move"] => {
                 let client = o.str_req("move")?;
                 if !names.clients.iter().any(|c| c == client) {
@@ -1896,6 +1913,9 @@ impl TimedCommand {
             }
             Command::Online(n) => {
                 m.insert("online".into(), json!(n));
+            }
+            Command::Quorum(q) => {
+                m.insert("quorum".into(), q.to_json());
             }
         }
         Value::Object(m)

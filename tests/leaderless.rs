@@ -521,3 +521,56 @@ fn ch5_4_two_blind_writes_through_one_coordinator_are_both_kept() {
     assert_eq!(got, ["from p", "from q"]);
     assert!(kinds(&sim).contains(&AnomalyKind::Conflict));
 }
+
+#[test]
+fn ch5_4_a_timed_quorum_change_acts_from_its_moment_and_round_trips() {
+    // w = 3 refuses a write with c down; a change to w = 2 at 100 ms lets the next one through, and turning
+    // anti-entropy on mid-run heals c, which nobody reads.
+    let s = scenario(base(
+        &["a", "b", "c"],
+        json!({"n": 3, "w": 3, "r": 1, "read_repair": false}),
+        json!([{"id": "w", "coordinator": "a"}]),
+        json!([
+            {"at_ms": 50, "client": "w", "sql": "INSERT INTO kv VALUES ('x', 'v1')"},
+            {"at_ms": 300, "client": "w", "sql": "INSERT INTO kv VALUES ('y', 'v2')"}
+        ]),
+        json!([
+            {"at_ms": 10, "crash": "c"},
+            {"at_ms": 250, "quorum": {"w": 2}},
+            {"at_ms": 500, "restart": "c"},
+            {"at_ms": 600, "quorum": {"anti_entropy_ms": 100, "read_repair": true}}
+        ]),
+    ));
+    let sim = run(&s);
+    assert!(!sim.history[0].ok(), "w = 3 with a replica down fails");
+    assert!(sim.history[1].ok(), "w = 2 from 250 ms on: {:?}", sim.history[1].result);
+    let c = cluster(&sim);
+    assert_eq!((c.spec.w, c.spec.anti_entropy_ms, c.spec.read_repair), (2, 100, true));
+    assert_eq!(values(&sim, "c", "y"), vec!["v2".to_string()], "anti-entropy, turned on at 600 ms, healed c");
+    assert_eq!(Scenario::from_value(&s.to_json()).expect("round trip"), s);
+    let (x, y) = (run(&s), run(&s));
+    assert_eq!(x.trace.hash(), y.trace.hash());
+    // Turning anti-entropy off again ends the rounds (no timer loop at 0 ms); bad changes are clear errors.
+    let mut v = base(&["a", "b", "c"], json!({"n": 3}), json!([]), json!([]), json!([]));
+    v["faults"] =
+        json!([{"at_ms": 10, "quorum": {"anti_entropy_ms": 50}}, {"at_ms": 200, "quorum": {"anti_entropy_ms": 0}}]);
+    let off = run(&scenario(v.clone()));
+    assert!(off.history.is_empty());
+    for (q, path) in [
+        (json!({"w": 4}), "faults[0].quorum"),
+        (json!({"n": 4}), "faults[0].quorum"),
+        (json!({"n": 2, "r": 3}), "faults[0].quorum.r"),
+        (json!({"x": 1}), "faults[0].quorum.x"),
+        (json!({}), "faults[0].quorum"),
+    ] {
+        v["faults"] = json!([{"at_ms": 10, "quorum": q}]);
+        assert_eq!(Scenario::from_value(&v).unwrap_err().path, path, "{q}");
+    }
+    // At run time an impossible change (a person's, bypassing the page) is ignored, not a panic.
+    let mut sim =
+        Simulation::new(&scenario(base(&["a", "b", "c"], json!({"n": 3}), json!([]), json!([]), json!([]))), 1, &[])
+            .expect("setup");
+    let q = replsim::protocol::leaderless::spec::QuorumChange { w: Some(9), ..Default::default() };
+    assert!(q.applied_to(&cluster(&sim).spec, 3).unwrap_err().contains("w = 9"));
+    sim.run_to_end();
+}

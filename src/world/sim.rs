@@ -487,6 +487,7 @@ impl Simulation {
             | Command::CacheGet { .. }
             | Command::Reconfigure { .. }
             | Command::Move { .. }
+            | Command::Quorum(_)
             | Command::BlindSql { .. } => match self.protocol.command(c, self.history.len(), now) {
                 CommandOutcome::Ignored => {}
                 CommandOutcome::Actions(actions) => self.interpret(actions),

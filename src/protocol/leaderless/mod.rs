@@ -278,6 +278,10 @@ pub struct Replica {
     pub ae_round: u64,
     /// The leaves that differed in this node's last anti-entropy comparison, and with whom (for the inspector).
     pub ae_last: Option<(usize, Vec<usize>)>,
+    /// Whether this incarnation has an anti-entropy / handoff timer pending (so a quorum change that turns them on
+    /// starts one chain, not two).
+    pub ae_armed: bool,
+    pub handoff_armed: bool,
 }
 
 impl Replica {
@@ -373,6 +377,8 @@ impl Cluster {
                 coordinating: BTreeMap::new(),
                 ae_round: 0,
                 ae_last: None,
+                ae_armed: false,
+                handoff_armed: false,
             })
             .collect();
         let names: Vec<Name> = scenario
@@ -433,17 +439,27 @@ impl Cluster {
         n.incarnation += 1;
         n.coordinating.clear();
         n.ae_last = None;
+        n.ae_armed = false;
+        n.handoff_armed = false;
     }
 
     pub fn on_start(&mut self, node: usize, now: Micros) -> Vec<Action> {
         let mut out = Vec::new();
-        if self.spec.anti_entropy_ms > 0 {
+        self.arm_timers(node, now, &mut out);
+        out
+    }
+
+    /// Start the background timers the settings call for and this node does not have running yet.
+    fn arm_timers(&mut self, node: usize, now: Micros, out: &mut Vec<Action>) {
+        let n = &mut self.nodes[node];
+        if self.spec.anti_entropy_ms > 0 && !n.ae_armed {
+            n.ae_armed = true;
             out.push(timer(node, after(now, ms(self.spec.anti_entropy_ms)), Timer::AntiEntropy));
         }
-        if self.spec.sloppy_quorum {
+        if self.spec.sloppy_quorum && !n.handoff_armed {
+            n.handoff_armed = true;
             out.push(timer(node, after(now, ms(self.spec.handoff_ms)), Timer::Handoff));
         }
-        out
     }
 
     pub fn on_message(&mut self, node: usize, now: Micros, from: Endpoint, msg: Msg) -> Vec<Action> {
@@ -508,9 +524,15 @@ impl Cluster {
         let mut out = Vec::new();
         match t {
             Timer::Request { op } => self.deadline_at_node(node, op, now, &mut out),
+            // Turned off by a quorum change: the chain ends (a later change starts a new one).
+            Timer::AntiEntropy if self.spec.anti_entropy_ms == 0 => self.nodes[node].ae_armed = false,
             Timer::AntiEntropy => {
                 out.extend(anti_entropy::start_round(self, node));
                 out.push(timer(node, after(now, ms(self.spec.anti_entropy_ms)), Timer::AntiEntropy));
+            }
+            // Hints already kept are still handed off after sloppy quorums are turned off.
+            Timer::Handoff if !self.spec.sloppy_quorum && self.nodes[node].hints.is_empty() => {
+                self.nodes[node].handoff_armed = false
             }
             Timer::Handoff => {
                 out.extend(sloppy::hand_off(self, node));
@@ -520,9 +542,22 @@ impl Cluster {
         out
     }
 
-    /// Leaderless runs have no membership changes or failovers; blind writes are client operations.
+    /// Leaderless runs have no membership changes or failovers; blind writes are client operations; a quorum
+    /// change replaces the settings from now on (an invalid one is ignored: the page refuses it before).
     pub fn command(&mut self, command: &Command, op: usize, now: Micros) -> CommandOutcome {
         match command {
+            Command::Quorum(q) => {
+                let replicas = self.nodes.len();
+                let Ok(spec) = q.applied_to(&self.spec, replicas) else { return CommandOutcome::Ignored };
+                self.spec = spec;
+                let mut out = Vec::new();
+                for i in 0..self.nodes.len() {
+                    if matches!(self.nodes[i].status, Status::Running | Status::Paused) {
+                        self.arm_timers(i, now, &mut out);
+                    }
+                }
+                CommandOutcome::Actions(out)
+            }
             Command::BlindSql { client, sql } => {
                 let Some(ci) = self.clients.iter().position(|c| &c.id == client) else {
                     return CommandOutcome::Ignored;

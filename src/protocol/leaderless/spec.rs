@@ -237,7 +237,11 @@ pub fn check_unused(clients: &[ClientSpec]) -> Res<()> {
 
 /// Commands that only mean something with a leader (a joining follower, a planned failover, a cache, a storage
 /// upgrade) are refused in a leaderless scenario; `listed` are (JSON path, command).
-pub fn check_commands<'a>(listed: impl IntoIterator<Item = (String, &'a crate::scenario::TimedCommand)>) -> Res<()> {
+pub fn check_commands<'a>(
+    spec: &LeaderlessSpec,
+    replicas: usize,
+    listed: impl IntoIterator<Item = (String, &'a crate::scenario::TimedCommand)>,
+) -> Res<()> {
     use crate::scenario::Command;
     for (path, c) in listed {
         let what = match &c.command {
@@ -245,9 +249,162 @@ pub fn check_commands<'a>(listed: impl IntoIterator<Item = (String, &'a crate::s
             Command::FailoverTo(_) => "failover_to (there is no leader to hand over)",
             Command::CacheGet { .. } => "cache_get (the application cache)",
             Command::Upgrade { .. } => "upgrade (replicas keep versions, not storage pages)",
+            Command::Quorum(q) => {
+                // Checked against the scenario's own settings: a lesson's change must be able to apply.
+                if let Err(e) = q.applied_to(spec, replicas) {
+                    return err(&format!("{path}.quorum"), e);
+                }
+                continue;
+            }
             _ => continue,
         };
         return err(&path, format!("{what} is not part of leaderless replication"));
     }
     Ok(())
+}
+
+/// A timed change of the quorum settings (`{"quorum": {"w": 1, "r": 1}}`, or a person's sliders): the fields it
+/// names replace the running ones from that moment; operations already under way keep the w or r they started with.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct QuorumChange {
+    pub n: Option<usize>,
+    pub w: Option<usize>,
+    pub r: Option<usize>,
+    pub read_repair: Option<bool>,
+    pub anti_entropy_ms: Option<u64>,
+    pub sloppy_quorum: Option<bool>,
+}
+
+impl QuorumChange {
+    pub const KEYS: [&'static str; 6] = ["n", "w", "r", "read_repair", "anti_entropy_ms", "sloppy_quorum"];
+
+    /// Parse the object of a `quorum` entry (`path` is its JSON path). Counts against each other and the replicas
+    /// are checked in `check_commands` and again when it runs (`applied_to`).
+    pub fn parse(v: &Value, path: &str) -> Res<QuorumChange> {
+        let Value::Object(o) = v else { return err(path, "expected an object like {\"w\": 1, \"r\": 1}") };
+        if let Some(k) = o.keys().find(|k| !Self::KEYS.contains(&k.as_str())) {
+            return err(&format!("{path}.{k}"), format!("unknown field (expected one of: {})", Self::KEYS.join(", ")));
+        }
+        if o.is_empty() {
+            return err(path, format!("expected at least one of: {}", Self::KEYS.join(", ")));
+        }
+        let count = |key: &str| -> Res<Option<usize>> {
+            if o.get(key).is_none_or(Value::is_null) {
+                return Ok(None);
+            }
+            let x = field_u64(o, path, key, 0)?;
+            if x == 0 || x > crate::scenario::MAX_NODES as u64 {
+                return err(
+                    &format!("{path}.{key}"),
+                    format!("expected 1..={}, found {x}", crate::scenario::MAX_NODES),
+                );
+            }
+            Ok(Some(x as usize))
+        };
+        let flag = |key: &str| -> Res<Option<bool>> {
+            match o.get(key).filter(|v| !v.is_null()) {
+                None => Ok(None),
+                Some(_) => field_bool(o, path, key, false).map(Some),
+            }
+        };
+        let anti_entropy_ms = match o.get("anti_entropy_ms").filter(|v| !v.is_null()) {
+            None => None,
+            Some(_) => {
+                let x = field_u64(o, path, "anti_entropy_ms", 0)?;
+                if x > MAX_UNTIL_MS {
+                    return err(
+                        &format!("{path}.anti_entropy_ms"),
+                        format!("expected 0..={MAX_UNTIL_MS} milliseconds, found {x}"),
+                    );
+                }
+                Some(x)
+            }
+        };
+        let q = QuorumChange {
+            n: count("n")?,
+            w: count("w")?,
+            r: count("r")?,
+            read_repair: flag("read_repair")?,
+            anti_entropy_ms,
+            sloppy_quorum: flag("sloppy_quorum")?,
+        };
+        if let (Some(n), Some(w)) = (q.n, q.w) {
+            if w > n {
+                return err(&format!("{path}.w"), format!("w = {w} is more than n = {n}"));
+            }
+        }
+        if let (Some(n), Some(r)) = (q.n, q.r) {
+            if r > n {
+                return err(&format!("{path}.r"), format!("r = {r} is more than n = {n}"));
+            }
+        }
+        Ok(q)
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        let mut put = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                m.insert(k.into(), v);
+            }
+        };
+        put("n", self.n.map(|x| json!(x)));
+        put("w", self.w.map(|x| json!(x)));
+        put("r", self.r.map(|x| json!(x)));
+        put("read_repair", self.read_repair.map(|x| json!(x)));
+        put("anti_entropy_ms", self.anti_entropy_ms.map(|x| json!(x)));
+        put("sloppy_quorum", self.sloppy_quorum.map(|x| json!(x)));
+        Value::Object(m)
+    }
+
+    /// `quorum n=3 w=1 r=1 read repair off` (only what it changes).
+    pub fn label(&self) -> String {
+        let onoff = |b: bool| if b { "on" } else { "off" };
+        let mut parts = vec!["quorum".to_string()];
+        for (k, v) in [("n", self.n), ("w", self.w), ("r", self.r)] {
+            if let Some(v) = v {
+                parts.push(format!("{k}={v}"));
+            }
+        }
+        if let Some(b) = self.read_repair {
+            parts.push(format!("read repair {}", onoff(b)));
+        }
+        match self.anti_entropy_ms {
+            Some(0) => parts.push("anti-entropy off".into()),
+            Some(x) => parts.push(format!("anti-entropy every {x}ms")),
+            None => {}
+        }
+        if let Some(b) = self.sloppy_quorum {
+            parts.push(format!("sloppy quorum {}", onoff(b)));
+        }
+        parts.join(" ")
+    }
+
+    /// The settings after this change, or why it cannot apply (w or r above n, n above the replicas): the message
+    /// the page shows next to its controls.
+    pub fn applied_to(&self, spec: &LeaderlessSpec, replicas: usize) -> Result<LeaderlessSpec, String> {
+        let mut s = spec.clone();
+        s.n = self.n.unwrap_or(s.n);
+        s.w = self.w.unwrap_or(s.w);
+        s.r = self.r.unwrap_or(s.r);
+        s.read_repair = self.read_repair.unwrap_or(s.read_repair);
+        s.anti_entropy_ms = self.anti_entropy_ms.unwrap_or(s.anti_entropy_ms);
+        s.sloppy_quorum = self.sloppy_quorum.unwrap_or(s.sloppy_quorum);
+        if s.n == 0 || s.w == 0 || s.r == 0 {
+            return Err("n, w and r must be at least 1".into());
+        }
+        if s.n > replicas {
+            return Err(format!("n = {} but there are only {replicas} replicas", s.n));
+        }
+        if s.w > s.n {
+            return Err(format!("w = {} is more than n = {}: no write could ever be acknowledged", s.w, s.n));
+        }
+        if s.r > s.n {
+            return Err(format!("r = {} is more than n = {}: no read could ever be answered", s.r, s.n));
+        }
+        if s.anti_entropy_ms > MAX_UNTIL_MS {
+            return Err(format!("anti-entropy interval above {MAX_UNTIL_MS} ms"));
+        }
+        Ok(s)
+    }
 }

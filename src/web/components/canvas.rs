@@ -331,6 +331,8 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
         })
         .collect();
 
+    // Leaderless replication: the latest operation as a quorum (components/quorum.rs), under the nodes.
+    let quorum = super::quorum::overlay(m, &rect_of);
     html! {
         <div class="canvas-wrap">
             <svg class="canvas" viewBox={view_box} preserveAspectRatio="xMidYMid meet" role="img"
@@ -338,6 +340,7 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
                 if let (Some(cl), Some(regions)) = (ml, &regions) { { super::datacenters::regions_view(cl, regions) } }
                 <g class="links">{ for client_links }{ for links }</g>
                 if let Some(cl) = ml { { super::datacenters::topology_view(cl, &rect_of) } }
+                { quorum }
                 <g class="clients">{ for clients }</g>
                 <g class="nodes">{ for nodes }</g>
                 <g class="msgs">{ for tokens }</g>
@@ -479,7 +482,11 @@ fn node_view(
     let is_real_leader = real_leader == Some(n.id.as_str());
     let crashed = n.status == Status::Crashed;
     let progress = n.joining.as_ref().and_then(derive::progress);
-    let lag = if halted {
+    // A leaderless replica has no leader to lag behind, no epoch and no log: its count is of versions held.
+    let replica = n.role == Role::Replica;
+    let lag = if replica && !crashed {
+        "takes reads and writes".to_string()
+    } else if halted {
         "replication stopped".to_string()
     } else if n.candidate {
         "standing for election".to_string()
@@ -549,7 +556,11 @@ fn node_view(
                 <tspan class="glyph">{ status_glyph(n.status) }</tspan>{ " " }{ n.status.name() }
             </text>
             <text class="n-lsn" x={f(-x0 - 14.0)} y={line(54.0)} text-anchor="end">
-                <tspan class="n-epoch">{ epoch }</tspan>{ ["LSN ", &n.lsn.to_string()].concat() }
+                if replica {
+                    { [n.lsn.to_string().as_str(), if n.lsn == 1 { " version" } else { " versions" }].concat() }
+                } else {
+                    <tspan class="n-epoch">{ epoch }</tspan>{ ["LSN ", &n.lsn.to_string()].concat() }
+                }
             </text>
             <text class={classes!("n-lag", (n.lag_records > 0).then_some("behind"), n.candidate.then_some("electing"), halted.then_some("stopped"))} x={f(x0 + 14.0)} y={line(78.0)}>{ text::truncate(&lag, 26) }</text>
             <rect class="bar-track" x={f(x0 + 14.0)} y={line(94.0)} width={f(track)} height="7" rx="3.5" />

@@ -67,7 +67,7 @@ fn overview(m: &Model, v: &ClusterView, heal: Html, d: &Callback<Action>) -> Htm
                     }) }
                 </tbody>
             </table>
-            { cluster_controls(m, d) }
+            { super::quorum::controls(m, d).unwrap_or_else(|| cluster_controls(m, d)) }
         </section>
     }
 }
@@ -231,10 +231,12 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
                 if log_facts {
                 <div title="The newest epoch (term) this node knows"><dt>{ "epoch" }</dt><dd>{ n.epoch }</dd></div>
                 }
+                if n.role != Role::Replica {
                 <div title="Who this node believes leads"><dt>{ "follows" }</dt>
                     <dd class={classes!(n.follows.as_deref().is_some_and(|l| Some(l) != real_leader).then_some("stale"))}>
                         { n.follows.clone().unwrap_or_else(|| if n.role == Role::Leader { "itself".into() } else { "–".into() }) }
                     </dd></div>
+                }
                 if log_facts {
                 <div title="This node's log position / the leader's"><dt>{ "LSN" }</dt><dd>{ n.lsn }{ if real_leader.is_some() { [" / ", &leader_lsn.to_string()].concat() } else { " · no leader".to_string() } }</dd></div>
                 <div><dt>{ "lag" }</dt><dd>{ if n.lag_records == 0 { "none".to_string() } else { [n.lag_records.to_string().as_str(), " · ", &text::ms(n.lag_us)].concat() } }</dd></div>
@@ -263,6 +265,7 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
                     <p class="node-note why" data-testid="wal-format-help">{ text::WAL_FORMAT_HELP }</p>
                 }
                 if let Some(x) = sim_node.filter(|_| n.role == Role::Replicator) { { replicator_view(x, m) } }
+                if n.role == Role::Replica { { super::quorum::merkle_view(m, &n.id) } }
                 if let Some(x) = sim_node.filter(|_| n.role == Role::Cdc) { { cdc_view(x) } }
                 { for n.tables.iter().map(table_view) }
                 if let Some(x) = sim_node.filter(|_| database) { { pages::view(m, x, d) } }

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod network;
 pub mod pages;
 pub mod policies;
+pub mod quorum;
 pub mod spacetime;
 pub mod topbar;
 pub mod transport;
