@@ -192,8 +192,14 @@ impl Simulation {
                 pending: self.history.iter().filter(|h| h.client == i && h.end.is_none()).count(),
             })
             .collect();
-        let messages = self
-            .in_flight()
+        let messages = self.message_views();
+        let cuts = self.cut_views(cl.nodes.iter().map(|n| n.id.clone()));
+        ClusterView { now, until: self.scenario.until(), leader_lsn, nodes, clients, messages, cuts }
+    }
+
+    /// The messages in flight, for any protocol's view.
+    pub(crate) fn message_views(&self) -> Vec<MessageView> {
+        self.in_flight()
             .map(|(id, m)| MessageView {
                 id,
                 from: self.name(m.from).to_string(),
@@ -204,8 +210,12 @@ impl Simulation {
                 deliver: m.deliver,
                 doomed: m.doomed.is_some(),
             })
-            .collect();
-        let mut names: Vec<String> = cl.nodes.iter().map(|n| n.id.clone()).collect();
+            .collect()
+    }
+
+    /// Every cut directed link between the given nodes and the clients, for any protocol's view.
+    pub(crate) fn cut_views(&self, nodes: impl Iterator<Item = String>) -> Vec<(String, String)> {
+        let mut names: Vec<String> = nodes.collect();
         names.extend(self.clients.iter().map(|c| c.id.clone()));
         let mut cuts = Vec::new();
         for a in &names {
@@ -215,7 +225,7 @@ impl Simulation {
                 }
             }
         }
-        ClusterView { now, until: self.scenario.until(), leader_lsn, nodes, clients, messages, cuts }
+        cuts
     }
 
     /// Name of an endpoint for views.

@@ -1,7 +1,7 @@
 //! What the playground draws of a leaderless run: every node as a replica with its badge and rows (siblings as
 //! rows of their own), each key's versions with their vectors, and the hints a node holds.
 
-use crate::view::{value_text, ClientView, ClusterView, MessageView, NodeView, TableView};
+use crate::view::{value_text, ClientView, ClusterView, NodeView, TableView};
 use crate::world::sim::Simulation;
 
 use super::spec::Coordinator;
@@ -116,29 +116,8 @@ impl Simulation {
                 pending: self.history.iter().filter(|h| h.client == i && h.end.is_none()).count(),
             })
             .collect();
-        let messages = self
-            .in_flight()
-            .map(|(id, m)| MessageView {
-                id,
-                from: self.name(m.from).to_string(),
-                to: self.name(m.to).to_string(),
-                kind: m.payload.kind(),
-                label: m.payload.label(),
-                sent: m.sent,
-                deliver: m.deliver,
-                doomed: m.doomed.is_some(),
-            })
-            .collect();
-        let mut all: Vec<String> = c.nodes.iter().map(|n| n.id.clone()).collect();
-        all.extend(self.clients.iter().map(|c| c.id.clone()));
-        let mut cuts = Vec::new();
-        for a in &all {
-            for b in &all {
-                if a != b && self.net.link_state(a, b).0 {
-                    cuts.push((a.clone(), b.clone()));
-                }
-            }
-        }
+        let messages = self.message_views();
+        let cuts = self.cut_views(c.nodes.iter().map(|n| n.id.clone()));
         ClusterView { now, until: self.scenario.until(), leader_lsn: 0, nodes, clients, messages, cuts }
     }
 }
