@@ -41,20 +41,7 @@ impl Node {
         let record = LogRecord::Logical { changes };
         let entry = Rc::new(LogEntry { lsn, epoch: self.epoch, record, origin: None, keys, committed_at: now });
         self.append(entry.clone(), cfg);
-        let mut out = Vec::new();
-        let batch: Rc<[Rc<LogEntry>]> = Rc::new([entry]);
-        for f in self.downstream(cfg) {
-            let p = self.vol.leader.peers.or_default(f);
-            if p.sent_lsn + 1 == lsn {
-                p.sent_lsn = lsn;
-                p.last_send = now;
-                let prev_epoch = self.epoch_at(lsn - 1).unwrap_or(0);
-                let payload =
-                    Payload::Replicate { epoch: self.epoch, entries: batch.clone(), leader_lsn: lsn, prev_epoch };
-                out.push(send(f, payload));
-            }
-        }
-        Ok(out)
+        Ok(self.ship_in_step(entry, now, cfg))
     }
 }
 

@@ -155,23 +155,7 @@ impl Node {
                         self.capture_new_tables(&cfg.trigger);
                     }
                 }
-                // Ship at once to every follower (and CDC consumer) that is in step (pipelining).
-                let batch: Rc<[Rc<LogEntry>]> = Rc::new([entry.clone()]);
-                for f in self.downstream(cfg) {
-                    let p = self.vol.leader.peers.or_default(f);
-                    if p.sent_lsn + 1 == lsn {
-                        p.sent_lsn = lsn;
-                        p.last_send = now;
-                        let prev_epoch = self.epoch_at(lsn - 1).unwrap_or(0);
-                        let payload = Payload::Replicate {
-                            epoch: self.epoch,
-                            entries: batch.clone(),
-                            leader_lsn: lsn,
-                            prev_epoch,
-                        };
-                        out.push(send(f, payload));
-                    }
-                }
+                out.extend(self.ship_in_step(entry, now, cfg));
                 let result = OpResult { inserted, ..OpResult::from_outcome(outcome, Some(lsn)) };
                 if self.confirmed(lsn, cfg.mode) {
                     out.push(reply(result));
@@ -180,6 +164,26 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// Ship a just-appended entry at once to every follower (and CDC consumer) that is in step with the log
+    /// (pipelining); the others get it when they catch up.
+    pub(super) fn ship_in_step(&mut self, entry: Rc<LogEntry>, now: Micros, cfg: &NodeConfig) -> Vec<Effect> {
+        let lsn = entry.lsn;
+        let mut out = Vec::new();
+        let batch: Rc<[Rc<LogEntry>]> = Rc::new([entry]);
+        for f in self.downstream(cfg) {
+            let p = self.vol.leader.peers.or_default(f);
+            if p.sent_lsn + 1 == lsn {
+                p.sent_lsn = lsn;
+                p.last_send = now;
+                let prev_epoch = self.epoch_at(lsn - 1).unwrap_or(0);
+                let payload =
+                    Payload::Replicate { epoch: self.epoch, entries: batch.clone(), leader_lsn: lsn, prev_epoch };
+                out.push(send(f, payload));
+            }
+        }
+        out
     }
 
     /// Append to the durable log, dropping the oldest entries beyond the retention limit.
