@@ -6,6 +6,7 @@ pub mod check;
 pub mod chunked;
 pub mod compare;
 pub mod externals;
+pub mod jobs;
 pub mod library;
 pub mod link;
 pub mod log_methods;

@@ -5,6 +5,13 @@ fn main() {
     replsim::web::start();
 }
 
+/// The worker's entry point (www/worker.js): one job of `replsim::jobs` as JSON text, answered as JSON text.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn worker_job(job: &str) -> String {
+    replsim::web::worker::answer(job)
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
     eprintln!("The playground runs in the browser: `scripts/serve` builds it with trunk. Use `replsim` natively.");

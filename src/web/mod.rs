@@ -12,14 +12,20 @@ pub mod derive;
 pub mod dom;
 pub mod state;
 pub mod text;
+pub mod worker;
 
 /// Render the playground into `<body>` (replacing the loading placeholder).
 pub fn start() {
+    // In the worker (www/worker.js instantiates this same module) there is no page: only jobs run there.
+    if dom::document().is_none() {
+        return;
+    }
     dom::remove_element_by_id("boot");
     if dom::query_param("embed").as_deref() == Some("1") {
         dom::set_body_class("embed", true);
     }
     yew::Renderer::<components::app::App>::new().render();
+    worker::spawn();
 }
 
 /// Render the playground into `root` (tests). The app reads the page's URL like `start` does.

@@ -21,6 +21,7 @@ use super::derive::{self, EventMarker};
 use super::{dom, text};
 
 pub mod compare;
+pub mod jobs;
 pub mod lag;
 pub use compare::{CompareAction, CompareUi};
 pub use lag::{ClientParam, LagAction, LagUi, Policies, Stage};
@@ -157,6 +158,8 @@ pub struct Model {
     last_hash_write: f64,
     /// The replication-lag views (state/lag.rs).
     pub lag: LagUi,
+    /// The worker's jobs: staleness curves and strategies side by side (state/jobs.rs).
+    pub jobs: jobs::JobsUi,
     /// The "Compare log methods" view, when it is open (state/compare.rs).
     pub compare: Option<CompareUi>,
 }
@@ -211,6 +214,8 @@ pub enum Action {
     Lag(LagAction),
     /// The "Compare log methods" view: open, close, edit and run the workload.
     Compare(CompareAction),
+    /// The worker's jobs: start one, take its answer, the staleness form (state/jobs.rs).
+    Jobs(jobs::JobAction),
 }
 
 #[derive(Clone)]
@@ -320,6 +325,7 @@ impl Model {
             hash_dirty: false,
             last_hash_write: f64::NEG_INFINITY,
             lag: LagUi::default(),
+            jobs: jobs::JobsUi::default(),
             compare: None,
         }
     }
@@ -351,7 +357,9 @@ impl Model {
         pb.seek(at);
         self.clock_us = pb.now() as f64;
         self.sql = text::default_sql(&pb.scenario().schema);
-        self.lesson = lesson_of(&pb);
+        let lesson = lesson_of(&pb);
+        jobs::on_install(self, lesson.is_some() && lesson == self.lesson);
+        self.lesson = lesson;
         self.pb = Some(pb);
         self.playing = false;
         self.last_frame = None;
@@ -373,7 +381,9 @@ impl Model {
         match Playback::new(scenario, seed, commands) {
             Ok(mut pb) => {
                 pb.seek(at);
-                self.lesson = lesson_of(&pb);
+                let lesson = lesson_of(&pb);
+                jobs::on_install(self, lesson == self.lesson);
+                self.lesson = lesson;
                 self.pb = Some(pb);
                 compare::on_install(self);
                 self.sync_clock();
@@ -783,6 +793,7 @@ impl Model {
             }
             Action::Lag(a) => return self.apply_lag(a),
             Action::Compare(a) => return self.apply_compare(a),
+            Action::Jobs(a) => return self.apply_jobs(a),
             Action::Highlight(ops) => {
                 if self.highlight == ops {
                     return false;

@@ -29,16 +29,18 @@ async function watched() {
   return { page, errors, requests, answered };
 }
 
-/** Wait until the app started and the second policy (no requests, no scripts) is in place. */
+/** Wait until the app started, its worker too (it loads with the page), and the second policy (no requests, no
+ * scripts) is in place. */
 async function loaded(page, url, selector) {
   await page.goto(url);
   await page.waitForSelector(selector, { timeout: 30000 });
   await page.waitForFunction(() => document.documentElement.hasAttribute('data-locked'));
+  await page.waitForFunction(() => document.documentElement.dataset.worker === 'ready', null, { timeout: 20000 });
 }
 
 const violations = (page) => page.evaluate(() => window.__violations);
 
-test('after it loaded, the page makes no request: a lesson played, faults, SQL, the compare view, other lessons', async () => {
+test('after it loaded, the page makes no request: a lesson played, faults, SQL, the compare view, other lessons, a worker job', async () => {
   const { page, errors, requests, answered } = await watched();
   await loaded(page, server.base + '#lesson=basics-async', 'g.node');
   const atLoad = requests.length;
@@ -72,6 +74,11 @@ test('after it loaded, the page makes no request: a lesson played, faults, SQL, 
   await page.waitForSelector('g.node');
   await page.selectOption('[data-testid=lesson-select]', 'partition-heal');
   await page.waitForTimeout(300);
+  // A job in the worker (started with the page, running the page's own module): no request either.
+  await page.selectOption('[data-testid=lesson-select]', 'leaderless-read-repair');
+  await page.click('[data-testid=tab-metrics]');
+  await page.click('[data-testid=staleness-run]');
+  await page.waitForSelector('[data-testid=staleness-chart] g.curve', { timeout: 60000 });
   assert.deepEqual(requests.slice(atLoad), [], 'no request after load');
   assert.deepEqual(await violations(page), [], 'nor any attempt the policy refused');
 

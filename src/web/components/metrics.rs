@@ -26,7 +26,13 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             <div class="scroll">
                 { latency_chart(sim) }
                 { lag_chart(sim, pb.until(), pb.now()) }
-                { sweep_section(m, d) }
+                if sim.protocol.leaderless().is_some() {
+                    { super::jobs::staleness_section(m, d) }
+                } else if m.scenario().is_some_and(|s| s.multi_leader.is_some()) {
+                    { super::jobs::strategies_section(m, d) }
+                } else {
+                    { sweep_section(m, d) }
+                }
             </div>
         </section>
     }

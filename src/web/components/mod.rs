@@ -10,6 +10,7 @@ pub mod compare;
 pub mod datacenters;
 pub mod icons;
 pub mod inspector;
+pub mod jobs;
 pub mod metrics;
 pub mod network;
 pub mod pages;

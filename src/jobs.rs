@@ -1,0 +1,116 @@
+//! Long computations the page hands to its worker (`src/web/worker.rs`, `www/worker.js`), so that running many
+//! seeds or every strategy never freezes the page.
+//!
+//! A job is a JSON value `{"kind": …, "scenario": <the scenario, as `Scenario::to_json` writes it>, …}` and its
+//! answer is a JSON value: `{"ok": …}` with the result, or `{"error": "…"}` with a message to show. Both cross the
+//! worker boundary as text, so this module is the whole contract between the page and its worker, and it runs
+//! natively in tests exactly as it runs in the worker. Every job is a pure function of its input.
+//!
+//! Kinds:
+//! - `staleness`: `seeds`, optional `points` (ms after the acknowledgement) → the PBS curve
+//!   (`protocol::leaderless::staleness`): `[{"t_ms", "fresh", "runs"}]`.
+//! - `strategies`: `seed` → the multi-leader strategies side by side (`protocol::multi_leader::strategies`), one
+//!   object per strategy as `replsim conflicts --format json` prints it.
+
+use serde_json::{json, Value};
+
+use crate::protocol::{leaderless::staleness, multi_leader::strategies};
+use crate::scenario::Scenario;
+
+/// Seeds the page's staleness curve runs (the issue's 1,000: about 1.5 s natively).
+pub const STALENESS_SEEDS: u64 = 1_000;
+
+/// The job `job` as text, answered as text (what the worker calls).
+pub fn run_text(job: &str) -> String {
+    let answer = match serde_json::from_str::<Value>(job) {
+        Ok(v) => run(&v),
+        Err(e) => json!({"error": format!("the job is not JSON: {e}")}),
+    };
+    answer.to_string()
+}
+
+/// Run one job. Never panics on any input: a malformed job is an `{"error": …}` answer.
+pub fn run(job: &Value) -> Value {
+    match answer(job) {
+        Ok(v) => json!({"ok": v}),
+        Err(e) => json!({"error": e}),
+    }
+}
+
+fn answer(job: &Value) -> Result<Value, String> {
+    let kind = job.get("kind").and_then(Value::as_str).ok_or("the job has no kind")?;
+    let scenario = Scenario::from_value(job.get("scenario").ok_or("the job has no scenario")?)
+        .map_err(|e| format!("the job's scenario: {e}"))?;
+    let uint = |key: &str, default: u64| {
+        job.get(key).map_or(Ok(default), |v| v.as_u64().ok_or(format!("{key}: expected a whole number")))
+    };
+    match kind {
+        "staleness" => {
+            if scenario.replication.leaderless.is_none() {
+                return Err("the staleness curve is about leaderless replication (replication.leaderless)".into());
+            }
+            let seeds = uint("seeds", STALENESS_SEEDS)?.clamp(1, 10_000);
+            let ts = match job.get("points").and_then(Value::as_array) {
+                Some(ts) => ts
+                    .iter()
+                    .map(|t| t.as_u64().ok_or("points: expected whole milliseconds"))
+                    .collect::<Result<Vec<_>, _>>()?,
+                None => staleness::default_points(&scenario),
+            };
+            let points = staleness::curve(&scenario, &ts, 0..seeds)?;
+            Ok(Value::Array(points.iter().map(|p| json!({"t_ms": p.t_ms, "fresh": p.fresh, "runs": p.runs})).collect()))
+        }
+        "strategies" => {
+            let figures = strategies::run_all(&scenario, uint("seed", scenario.seed)?)?;
+            Ok(Value::Array(figures.iter().map(strategies::Figures::to_json).collect()))
+        }
+        other => Err(format!("no job of kind {other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lesson(name: &str) -> Value {
+        crate::library::lesson(name).unwrap().unwrap().to_json()
+    }
+
+    #[test]
+    fn bad_jobs_are_answered_with_an_error() {
+        for job in [
+            "",
+            "[]",
+            "{}",
+            r#"{"kind":"staleness"}"#,
+            r#"{"kind":"x","scenario":{}}"#,
+            r#"{"kind":"staleness","scenario":{"nodes":5}}"#,
+        ] {
+            let a: Value = serde_json::from_str(&run_text(job)).unwrap();
+            assert!(a["error"].as_str().is_some_and(|e| !e.is_empty()), "{job}: {a}");
+        }
+        let wrong = run(&json!({"kind": "staleness", "scenario": lesson("multi-leader-conflict")}));
+        assert!(wrong["error"].as_str().unwrap().contains("leaderless"), "{wrong}");
+        let wrong = run(&json!({"kind": "strategies", "scenario": lesson("leaderless-read-repair")}));
+        assert!(wrong["error"].as_str().unwrap().contains("multi-leader"), "{wrong}");
+    }
+
+    #[test]
+    fn the_worker_answers_what_the_core_computes() {
+        let s = crate::library::lesson("leaderless-read-repair").unwrap().unwrap();
+        let a = run(&json!({"kind": "staleness", "scenario": s.to_json(), "seeds": 20, "points": [0, 50]}));
+        let direct = staleness::curve(&s, &[0, 50], 0..20).unwrap();
+        let got: Vec<(u64, u64, u64)> = a["ok"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["t_ms"].as_u64().unwrap(), p["fresh"].as_u64().unwrap(), p["runs"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(got, direct.iter().map(|p| (p.t_ms, p.fresh, p.runs)).collect::<Vec<_>>());
+
+        let s = crate::library::lesson("multi-leader-conflict").unwrap().unwrap();
+        let a = run(&json!({"kind": "strategies", "scenario": s.to_json()}));
+        let direct = strategies::run_all(&s, s.seed).unwrap();
+        assert_eq!(a["ok"], Value::Array(direct.iter().map(strategies::Figures::to_json).collect()));
+    }
+}

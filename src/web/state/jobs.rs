@@ -1,0 +1,194 @@
+//! The model's share of the worker's jobs (`src/jobs.rs`, `src/web/worker.rs`): the staleness curves a person drew
+//! (DDIA 5.4, Bailis et al.'s PBS) and the multi-leader strategies side by side (DDIA 5.3). A job runs in the
+//! worker while the page keeps playing; its answer comes back as an action and is kept only if the run it was asked
+//! for is still the one on screen.
+
+use serde_json::Value;
+
+use super::Model;
+
+/// Curves kept on the staleness chart at once (the oldest goes first).
+pub const MAX_CURVES: usize = 4;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobKind {
+    Staleness,
+    Strategies,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobState {
+    Idle,
+    /// Sent to the worker for the scenario of `epoch`, labelled for the chart.
+    Running {
+        epoch: u64,
+        label: String,
+    },
+    Failed(String),
+}
+
+/// One staleness curve: its settings and `(t ms, fresh, runs)` per point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Curve {
+    pub label: String,
+    pub points: Vec<(u64, u64, u64)>,
+}
+
+/// The staleness curve's settings form: n, w, r and the largest one-way network delay (ms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PbsForm {
+    pub n: u64,
+    pub w: u64,
+    pub r: u64,
+    pub latency_max_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PbsField {
+    N,
+    W,
+    R,
+    LatencyMax,
+}
+
+pub struct JobsUi {
+    pub staleness: JobState,
+    pub curves: Vec<Curve>,
+    pub form: Option<PbsForm>,
+    pub strategies: JobState,
+    /// `replsim conflicts --format json`'s rows, for the scenario they were computed for (its `epoch`).
+    pub figures: Option<(u64, Value)>,
+    /// Bumped whenever another scenario goes on screen (a lesson, a rebuild; not a person's command, which jobs
+    /// leave out like the sweep does): answers for an older epoch are dropped.
+    pub epoch: u64,
+}
+
+impl Default for JobsUi {
+    fn default() -> Self {
+        JobsUi {
+            staleness: JobState::Idle,
+            curves: Vec::new(),
+            form: None,
+            strategies: JobState::Idle,
+            figures: None,
+            epoch: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobAction {
+    Start {
+        kind: JobKind,
+        label: String,
+    },
+    /// The worker's answer for the scenario of `epoch` (`{"ok": …}` or `{"error": …}`).
+    Done {
+        kind: JobKind,
+        epoch: u64,
+        answer: Value,
+    },
+    Form(PbsField, u64),
+    ClearCurves,
+}
+
+impl JobsUi {
+    pub fn state(&self, kind: JobKind) -> &JobState {
+        match kind {
+            JobKind::Staleness => &self.staleness,
+            JobKind::Strategies => &self.strategies,
+        }
+    }
+
+    fn state_mut(&mut self, kind: JobKind) -> &mut JobState {
+        match kind {
+            JobKind::Staleness => &mut self.staleness,
+            JobKind::Strategies => &mut self.strategies,
+        }
+    }
+
+    /// The form's values: what the person typed, else the scenario's n, w, r and network.
+    pub fn form_or(&self, m: &Model) -> PbsForm {
+        self.form.unwrap_or_else(|| {
+            let s = m.scenario();
+            let spec = s.and_then(|s| s.replication.leaderless.as_ref());
+            PbsForm {
+                n: spec.map_or(3, |l| l.n as u64),
+                w: spec.map_or(1, |l| l.w as u64),
+                r: spec.map_or(1, |l| l.r as u64),
+                latency_max_ms: s.map_or(20, |s| s.network.latency_max_ms),
+            }
+        })
+    }
+}
+
+impl Model {
+    pub(super) fn apply_jobs(&mut self, a: JobAction) -> bool {
+        match a {
+            JobAction::Start { kind, label } => {
+                if matches!(self.jobs.state(kind), JobState::Running { .. }) {
+                    return false;
+                }
+                *self.jobs.state_mut(kind) = JobState::Running { epoch: self.jobs.epoch, label };
+            }
+            JobAction::Done { kind, epoch, answer } => {
+                let JobState::Running { epoch: asked, label } = self.jobs.state(kind).clone() else { return false };
+                if asked != epoch || epoch != self.jobs.epoch {
+                    return false;
+                }
+                let Some(ok) = answer.get("ok") else {
+                    let e = answer.get("error").and_then(Value::as_str).unwrap_or("the worker gave no answer");
+                    *self.jobs.state_mut(kind) = JobState::Failed(e.to_string());
+                    return true;
+                };
+                *self.jobs.state_mut(kind) = JobState::Idle;
+                match kind {
+                    JobKind::Staleness => {
+                        let points = ok
+                            .as_array()
+                            .map(|ps| {
+                                ps.iter()
+                                    .filter_map(|p| {
+                                        Some((p["t_ms"].as_u64()?, p["fresh"].as_u64()?, p["runs"].as_u64()?))
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        self.jobs.curves.retain(|c| c.label != label);
+                        if self.jobs.curves.len() >= MAX_CURVES {
+                            self.jobs.curves.remove(0);
+                        }
+                        self.jobs.curves.push(Curve { label, points });
+                    }
+                    JobKind::Strategies => self.jobs.figures = Some((epoch, ok.clone())),
+                }
+            }
+            JobAction::Form(field, v) => {
+                let mut f = self.jobs.form_or(self);
+                match field {
+                    PbsField::N => f.n = v,
+                    PbsField::W => f.w = v,
+                    PbsField::R => f.r = v,
+                    PbsField::LatencyMax => f.latency_max_ms = v,
+                }
+                self.jobs.form = Some(f);
+            }
+            JobAction::ClearCurves => self.jobs.curves.clear(),
+        }
+        true
+    }
+}
+
+/// A new run is on screen: answers on their way are for the old one; a new lesson starts a new chart.
+pub(super) fn on_install(m: &mut Model, same_lesson: bool) {
+    m.jobs.epoch += 1;
+    for kind in [JobKind::Staleness, JobKind::Strategies] {
+        if matches!(m.jobs.state(kind), JobState::Running { .. } | JobState::Failed(_)) {
+            *m.jobs.state_mut(kind) = JobState::Idle;
+        }
+    }
+    if !same_lesson {
+        m.jobs.curves.clear();
+        m.jobs.form = None;
+    }
+}
