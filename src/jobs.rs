@@ -11,6 +11,10 @@
 //!   (`protocol::leaderless::staleness`): `[{"t_ms", "fresh", "runs"}]`.
 //! - `strategies`: `seed` → the multi-leader strategies side by side (`protocol::multi_leader::strategies`), one
 //!   object per strategy as `replsim conflicts --format json` prints it.
+//! - `sweep`: `timeouts_ms`, `seeds` → the failover-timeout sweep (`check::failover::sweep`), `SweepRow::to_json`
+//!   per timeout.
+//! - `policies`: `seed` → the read-routing policy table (`check::lag::policy_table`), `PolicyRow::to_json` per
+//!   policy.
 
 use serde_json::{json, Value};
 
@@ -64,6 +68,25 @@ fn answer(job: &Value) -> Result<Value, String> {
             let figures = strategies::run_all(&scenario, uint("seed", scenario.seed)?)?;
             Ok(Value::Array(figures.iter().map(strategies::Figures::to_json).collect()))
         }
+        "sweep" => {
+            let timeouts = match job.get("timeouts_ms").and_then(Value::as_array) {
+                Some(ts) => ts
+                    .iter()
+                    .map(|t| t.as_u64().filter(|t| *t > 0).ok_or("timeouts_ms: expected whole milliseconds above 0"))
+                    .collect::<Result<Vec<_>, _>>()?,
+                None => return Err("the sweep needs timeouts_ms".into()),
+            };
+            if timeouts.len() > 32 {
+                return Err("timeouts_ms: at most 32 timeouts".into());
+            }
+            let seeds = uint("seeds", 10)?.clamp(1, 1_000);
+            let rows = crate::check::failover::sweep(&scenario, &timeouts, 0..seeds);
+            Ok(Value::Array(rows.iter().map(crate::check::failover::SweepRow::to_json).collect()))
+        }
+        "policies" => {
+            let rows = crate::check::lag::policy_table(&scenario, uint("seed", scenario.seed)?);
+            Ok(Value::Array(rows.iter().map(crate::check::lag::PolicyRow::to_json).collect()))
+        }
         other => Err(format!("no job of kind {other:?}")),
     }
 }
@@ -107,6 +130,24 @@ mod tests {
             .map(|p| (p["t_ms"].as_u64().unwrap(), p["fresh"].as_u64().unwrap(), p["runs"].as_u64().unwrap()))
             .collect();
         assert_eq!(got, direct.iter().map(|p| (p.t_ms, p.fresh, p.runs)).collect::<Vec<_>>());
+
+        let s = crate::library::lesson("timeout-tradeoff").unwrap().unwrap();
+        let a = run(&json!({"kind": "sweep", "scenario": s.to_json(), "timeouts_ms": [100, 400], "seeds": 3}));
+        let rows: Vec<_> = a["ok"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| crate::check::failover::SweepRow::from_json(r).unwrap())
+            .collect();
+        assert_eq!(rows, crate::check::failover::sweep(&s, &[100, 400], 0..3));
+
+        let s = crate::library::lesson("lag-read-your-writes").unwrap().unwrap();
+        let a = run(&json!({"kind": "policies", "scenario": s.to_json(), "seed": 3}));
+        let rows: Vec<_> =
+            a["ok"].as_array().unwrap().iter().map(|r| crate::check::lag::PolicyRow::from_json(r).unwrap()).collect();
+        let direct = crate::check::lag::policy_table(&s, 3);
+        assert!(!direct.is_empty() && direct.iter().any(|r| !r.anomalies.is_empty()), "{direct:?}");
+        assert_eq!(rows, direct);
 
         let s = crate::library::lesson("multi-leader-conflict").unwrap().unwrap();
         let a = run(&json!({"kind": "strategies", "scenario": s.to_json()}));

@@ -267,6 +267,25 @@ pub struct SweepRow {
     pub failovers: usize,
 }
 
+impl SweepRow {
+    /// The row as the worker sends it (`crate::jobs`); `from_json` reads it back.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"timeout_ms": self.timeout_ms, "runs": self.runs,
+                           "mean_unavailable_ms": self.mean_unavailable_ms,
+                           "unnecessary_failovers": self.unnecessary_failovers, "failovers": self.failovers})
+    }
+
+    pub fn from_json(v: &serde_json::Value) -> Option<SweepRow> {
+        Some(SweepRow {
+            timeout_ms: v["timeout_ms"].as_u64()?,
+            runs: v["runs"].as_u64()? as usize,
+            mean_unavailable_ms: v["mean_unavailable_ms"].as_f64()?,
+            unnecessary_failovers: v["unnecessary_failovers"].as_u64()? as usize,
+            failovers: v["failovers"].as_u64()? as usize,
+        })
+    }
+}
+
 /// Run `scenario` with automatic failover at each timeout, over `seeds`, and measure the trade-off of DDIA 5.1:
 /// a short timeout fails over needlessly on a pause or glitch, a long one leaves the cluster leaderless longer.
 /// Every (timeout, seed) run is independent: they run on every core (`crate::par`), and add up in a fixed order.

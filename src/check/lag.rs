@@ -204,6 +204,35 @@ pub struct PolicyRow {
     pub read_p99_us: u64,
 }
 
+impl PolicyRow {
+    /// The row as the worker sends it (`crate::jobs`); `from_json` reads it back.
+    pub fn to_json(&self) -> serde_json::Value {
+        let anomalies: serde_json::Map<String, serde_json::Value> =
+            self.anomalies.iter().map(|(k, n)| (k.name().to_string(), (*n).into())).collect();
+        serde_json::json!({"policy": self.policy, "anomalies": anomalies, "reads": self.reads,
+                           "leader_share": self.leader_share, "read_p50_us": self.read_p50_us,
+                           "read_p99_us": self.read_p99_us})
+    }
+
+    pub fn from_json(v: &serde_json::Value) -> Option<PolicyRow> {
+        let name = v["policy"].as_str()?;
+        let policy = crate::scenario::Route::ALL.into_iter().find(|r| r.name() == name)?.name();
+        let mut anomalies = Vec::new();
+        for (k, n) in v["anomalies"].as_object()? {
+            anomalies.push((AnomalyKind::parse(k)?, n.as_u64()? as usize));
+        }
+        crate::sql::sort_stable_by(&mut anomalies, |a, b| a.0.name().cmp(b.0.name()));
+        Some(PolicyRow {
+            policy,
+            anomalies,
+            reads: v["reads"].as_u64()? as usize,
+            leader_share: v["leader_share"].as_f64()?,
+            read_p50_us: v["read_p50_us"].as_u64()?,
+            read_p99_us: v["read_p99_us"].as_u64()?,
+        })
+    }
+}
+
 /// Run `scenario` once per routing policy (applied to every client that reads) and tabulate anomalies, leader
 /// load and read latency: the price of each fix.
 pub fn policy_table(scenario: &crate::scenario::Scenario, seed: u64) -> Vec<PolicyRow> {

@@ -83,6 +83,7 @@ pub enum Sweep {
     /// Asked for: the page shows "running…" and a timer starts the computation after the next paint.
     Running,
     Done(Vec<SweepRow>),
+    Failed(String),
 }
 
 /// A change to the scenario's failover settings.
@@ -205,9 +206,13 @@ pub enum Action {
     AddGroup(String),
     /// Change the failover settings: the run is rebuilt from the changed scenario, standing at the same moment.
     Failover(FailoverSetting),
-    /// Show "running…" (the sweep itself runs on `SweepCompute`, after a paint).
+    /// Show "running…" (the sweep itself runs in the worker: `web::worker`).
     RunSweep,
-    SweepCompute,
+    /// The worker's answer for the scenario of `epoch` (`state::jobs`).
+    SweepDone {
+        epoch: u64,
+        answer: serde_json::Value,
+    },
     /// Highlight these history entries (and show the Clients history).
     Highlight(Vec<usize>),
     /// The replication-lag views: routing, apply delays, the space-time diagram, the policy table.
@@ -782,14 +787,14 @@ impl Model {
                 }
                 self.sweep = Sweep::Running;
             }
-            Action::SweepCompute => {
-                if self.sweep != Sweep::Running {
+            Action::SweepDone { epoch, answer } => {
+                if self.sweep != Sweep::Running || epoch != self.jobs.epoch {
                     return false;
                 }
-                let rows = self
-                    .scenario()
-                    .map_or_else(Vec::new, |s| crate::check::failover::sweep(s, SWEEP_TIMEOUTS_MS, 0..SWEEP_SEEDS));
-                self.sweep = Sweep::Done(rows);
+                self.sweep = match jobs::rows(&answer, crate::check::failover::SweepRow::from_json) {
+                    Ok(rows) => Sweep::Done(rows),
+                    Err(e) => Sweep::Failed(e),
+                };
             }
             Action::Lag(a) => return self.apply_lag(a),
             Action::Compare(a) => return self.apply_compare(a),

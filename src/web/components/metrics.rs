@@ -6,8 +6,8 @@ use yew::prelude::*;
 
 use crate::check::failover::SweepRow;
 use crate::web::chart::{self, num};
-use crate::web::state::{Action, Model, Sweep, SWEEP_SEEDS};
-use crate::web::{dom, text};
+use crate::web::state::{Action, Model, Sweep, SWEEP_SEEDS, SWEEP_TIMEOUTS_MS};
+use crate::web::{dom, text, worker};
 use crate::world::sim::{percentile, write_latencies, Simulation};
 use crate::world::time::Micros;
 
@@ -206,18 +206,22 @@ fn sweep_section(m: &Model, d: &Callback<Action>) -> Html {
     let running = m.sweep == Sweep::Running;
     let onclick = {
         let d = d.clone();
+        let job = m.scenario().map(|s| {
+            serde_json::json!({"kind": "sweep", "scenario": s.to_json(), "timeouts_ms": SWEEP_TIMEOUTS_MS, "seeds": SWEEP_SEEDS})
+        });
+        let epoch = m.jobs.epoch;
         Callback::from(move |_: MouseEvent| {
+            let Some(job) = job.clone() else { return };
             d.emit(Action::RunSweep);
-            // After the next paint, so that the page says "running…" while the runs go.
+            // In the worker: the page keeps playing and says "running…" while the runs go.
             let d = d.clone();
-            gloo_timers::callback::Timeout::new(60, move || {
-                d.emit(Action::SweepCompute);
+            worker::run(&job, move |answer| {
+                d.emit(Action::SweepDone { epoch, answer });
                 gloo_timers::callback::Timeout::new(0, || {
                     dom::scroll_list_to(".metrics .scroll", "[data-testid=sweep]")
                 })
                 .forget();
-            })
-            .forget();
+            });
         })
     };
     let current = m.scenario().map(|s| s.failover.timeout_ms);
@@ -233,7 +237,10 @@ fn sweep_section(m: &Model, d: &Callback<Action>) -> Html {
                    &SWEEP_SEEDS.to_string(), " seeds. Too short: failovers while the old leader was only slow. Too long: a dead leader stays unreplaced."].concat() }
             </p>
             if running {
-                <p class="running" role="status" data-testid="sweep-running">{ "running… (" }{ SWEEP_SEEDS as usize * crate::web::state::SWEEP_TIMEOUTS_MS.len() }{ " runs)" }</p>
+                <p class="running" role="status" data-testid="sweep-running">{ "running… (" }{ SWEEP_SEEDS as usize * SWEEP_TIMEOUTS_MS.len() }{ " runs)" }</p>
+            }
+            if let Sweep::Failed(e) = &m.sweep {
+                <p class="error" role="alert" data-testid="sweep-error">{ e.clone() }</p>
             }
             if let Sweep::Done(rows) = &m.sweep {
                 { sweep_chart(rows, current) }

@@ -3,14 +3,15 @@
 //! reads the leader serves, read latency. Every change rebuilds the run at the same moment, so the anomaly counts
 //! above the stage follow at once.
 
+use serde_json::json;
 use yew::prelude::*;
 
 use crate::check::lag::PolicyRow;
 use crate::scenario::{ClientSpec, Role, Route};
-use crate::web::dom;
 use crate::web::state::lag::{readers, readers_route, route_help, route_of, MAX_APPLY_DELAY_MS};
 use crate::web::state::{Action, ClientParam, LagAction, Model, Policies};
 use crate::web::text;
+use crate::web::{dom, worker};
 
 use super::spacetime::{badge_name, kind_swatch};
 
@@ -163,18 +164,21 @@ fn policies(m: &Model, d: &Callback<Action>) -> Html {
     let running = m.lag.policies == Policies::Running;
     let onclick = {
         let d = d.clone();
+        let job =
+            m.pb.as_ref().map(|pb| json!({"kind": "policies", "scenario": pb.scenario().to_json(), "seed": pb.seed()}));
+        let epoch = m.jobs.epoch;
         Callback::from(move |_: MouseEvent| {
+            let Some(job) = job.clone() else { return };
             d.emit(Action::Lag(LagAction::RunPolicies));
-            // After the next paint, so that the page says "running…" while the runs go.
+            // In the worker: the page keeps playing and says "running…" while the runs go.
             let d = d.clone();
-            gloo_timers::callback::Timeout::new(60, move || {
-                d.emit(Action::Lag(LagAction::PoliciesCompute));
+            worker::run(&job, move |answer| {
+                d.emit(Action::Lag(LagAction::PoliciesDone { epoch, answer }));
                 gloo_timers::callback::Timeout::new(0, || {
                     dom::scroll_list_to(".lag-panel .scroll", "[data-testid=policies]")
                 })
                 .forget();
-            })
-            .forget();
+            });
         })
     };
     let s = m.scenario();
@@ -193,6 +197,9 @@ fn policies(m: &Model, d: &Callback<Action>) -> Html {
                 <p class="muted small">{ "No client reads in this scenario's workload." }</p>
             } else if m.policy_rows().is_none() && !running {
                 <p class="muted small">{ "Runs this scenario to its end once per policy, with every reader routed that way, and counts what each fix costs: reads moved onto the leader, and latency." }</p>
+            }
+            if let Policies::Failed(e) = &m.lag.policies {
+                <p class="error" role="alert" data-testid="policies-error">{ e.clone() }</p>
             }
             if running {
                 <p class="running" role="status" data-testid="policies-running">{ ["running… (", &Route::ALL.len().to_string(), " runs)"].concat() }</p>

@@ -179,6 +179,17 @@ impl Model {
     }
 }
 
+/// The rows of a worker's answer (`{"ok": [row, …]}`), or the message to show.
+pub fn rows<T>(answer: &Value, row: impl Fn(&Value) -> Option<T>) -> Result<Vec<T>, String> {
+    match answer.get("ok").and_then(Value::as_array) {
+        Some(rows) => rows
+            .iter()
+            .map(|r| row(r).ok_or_else(|| format!("the worker sent a row this page cannot read: {r}")))
+            .collect(),
+        None => Err(answer.get("error").and_then(Value::as_str).unwrap_or("the worker gave no answer").to_string()),
+    }
+}
+
 /// A new run is on screen: answers on their way are for the old one; a new lesson starts a new chart.
 pub(super) fn on_install(m: &mut Model, same_lesson: bool) {
     m.jobs.epoch += 1;

@@ -35,6 +35,7 @@ pub enum Policies {
         seed: u64,
         rows: Vec<PolicyRow>,
     },
+    Failed(String),
 }
 
 pub struct LagUi {
@@ -67,9 +68,13 @@ pub enum LagAction {
     RouteReaders(Route),
     /// Set the apply delay (ms) of the scenario's node with this index.
     ApplyDelay(usize, u64),
-    /// Show "running…" (the table itself is computed on `PoliciesCompute`, after a paint).
+    /// Show "running…" (the table itself is computed in the worker: `web::worker`).
     RunPolicies,
-    PoliciesCompute,
+    /// The worker's answer for the scenario of `epoch` (`state::jobs`).
+    PoliciesDone {
+        epoch: u64,
+        answer: serde_json::Value,
+    },
 }
 
 /// Does this scenario read from followers (some client routes reads away from the leader)? Such runs are about
@@ -232,14 +237,16 @@ impl Model {
                 self.lag.policies = Policies::Running;
                 true
             }
-            LagAction::PoliciesCompute => {
-                if self.lag.policies != Policies::Running {
+            LagAction::PoliciesDone { epoch, answer } => {
+                if self.lag.policies != Policies::Running || epoch != self.jobs.epoch {
                     return false;
                 }
                 let Some(pb) = self.pb.as_ref() else { return false };
                 let (scenario, seed) = (pb.scenario().clone(), pb.seed());
-                let rows = crate::check::lag::policy_table(&scenario, seed);
-                self.lag.policies = Policies::Done { scenario: Box::new(scenario), seed, rows };
+                self.lag.policies = match super::jobs::rows(&answer, crate::check::lag::PolicyRow::from_json) {
+                    Ok(rows) => Policies::Done { scenario: Box::new(scenario), seed, rows },
+                    Err(e) => Policies::Failed(e),
+                };
                 true
             }
         }
