@@ -37,6 +37,10 @@ pub const SPEEDS: &[(f64, &str, &str)] = &[
     (2.0, "2", "2×"),
     (5.0, "5", "5×"),
     (20.0, "20", "20×"),
+    (100.0, "100", "100×"),
+    // Long runs (offline devices, DDIA 5.3): simulated minutes or hours per real second.
+    (600.0, "600", "10 min/s"),
+    (3600.0, "3600", "1 h/s"),
 ];
 
 /// The speed an `<option>` value stands for.
@@ -173,6 +177,9 @@ pub enum Action {
     Step,
     /// Move the clock by this many milliseconds (negative: back).
     Jump(i64),
+    /// To the next timed entry (a client's statement, a fault, a command) after the moment on screen, else the end:
+    /// how a run of hours is watched without waiting through the quiet between.
+    SkipToNext,
     Restart,
     SetSpeed(f64),
     /// Stand at this time (µs); `true` on the final position of a drag.
@@ -611,6 +618,12 @@ impl Model {
                 }
                 self.sync_clock();
                 self.write_hash();
+            }
+            Action::SkipToNext => {
+                let Some(pb) = self.pb.as_ref() else { return false };
+                let now = pb.now();
+                let next = pb.markers().into_iter().map(|(at, _, _)| at).filter(|at| *at > now).min();
+                return self.apply(Action::Seek(next.unwrap_or_else(|| pb.until()), true));
             }
             Action::Jump(delta_ms) => {
                 let now = self.now() as i64;

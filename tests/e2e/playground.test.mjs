@@ -186,3 +186,20 @@ test('a statement too long for a share link is refused at the input, and what wa
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('skip to the next event: the button and N jump from one statement to the next, then to the end', async () => {
+  const { page, errors } = await open(context, server.base + '#lesson=basics-async');
+  assert.match(await page.getAttribute('[data-testid=skip-next]', 'title'), /100\.000 ms/);
+  await page.click('[data-testid=skip-next]');
+  assert.equal(await clockMs(page), 100, 'the first statement is at 100 ms');
+  await page.keyboard.press('n');
+  assert.equal(await clockMs(page), 250, 'N skips to the second, at 250 ms');
+  for (let i = 0; i < 40 && !(await page.$('[data-testid=end]')); i++) await page.click('[data-testid=skip-next]');
+  assert.equal(await clockMs(page), 3000, 'after the last statement, the end');
+  assert.ok(await page.isDisabled('[data-testid=skip-next]'));
+  // Long runs: the speed list reaches an hour per second.
+  const speeds = await page.$$eval('[data-testid=speed] option', (os) => os.map((o) => o.textContent));
+  assert.ok(speeds.includes('1 h/s'), speeds.join(', '));
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -36,6 +36,7 @@ fn key_action(e: &web_sys::KeyboardEvent) -> Option<Action> {
         "ArrowRight" => Action::Step,
         "ArrowLeft" => Action::Jump(-100),
         "Home" => Action::Restart,
+        "n" | "N" => Action::SkipToNext,
         "?" => Action::ToggleHelp,
         "Escape" => Action::CloseHelp,
         _ => return None,

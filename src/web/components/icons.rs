@@ -63,6 +63,7 @@ pub fn icon(name: &str) -> Html {
         "play" => "M7 4.5v15l12-7.5z",
         "pause" => "M6.5 4.5h4v15h-4zM13.5 4.5h4v15h-4z",
         "step" => "M5 4.5v15l10-7.5zM16 4.5h3v15h-3z",
+        "next" => "M3 4.5v15l8-7.5zM11 4.5v15l8-7.5zM19 4.5h2.5v15H19z",
         "restart" => "M12 5a7 7 0 1 1-6.6 4.7l2 .7A5 5 0 1 0 12 7v3L7.5 6 12 2z",
         "sun" => "M12 7a5 5 0 1 1 0 10 5 5 0 0 1 0-10zM11 1h2v3h-2zM11 20h2v3h-2zM1 11h3v2H1zM20 11h3v2h-3z",
         "moon" => "M14.5 3a8.5 8.5 0 1 0 6.5 13.9A7 7 0 0 1 14.5 3z",

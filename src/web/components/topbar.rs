@@ -93,6 +93,7 @@ fn help() -> Html {
         ("Space", "play / pause"),
         ("→", "step one event"),
         ("Shift + →", "forward 100 ms"),
+        ("N", "skip to the next statement, fault or command (long runs)"),
         ("←", "back 100 ms"),
         ("Home", "restart from 0 ms"),
         ("?", "this help"),

@@ -8,6 +8,18 @@ use crate::world::time::Micros;
 
 use super::icons::icon;
 
+/// Runs at least this long show their clock as hours, minutes and seconds.
+const LONG_RUN: Micros = 10 * 60 * 1_000_000;
+
+/// `t` as `h:mm:ss.mmm` in a long run (`text::clock`'s milliseconds otherwise).
+fn long_clock(t: Micros, until: Micros) -> String {
+    if until < LONG_RUN {
+        return text::clock(t);
+    }
+    let ms = t / 1000;
+    format!("{}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+}
+
 pub fn view(m: &Model, d: &Callback<Action>, slim: bool) -> Html {
     let now = m.now();
     let until = m.until();
@@ -65,6 +77,13 @@ pub fn view(m: &Model, d: &Callback<Action>, slim: bool) -> Html {
             }
         })
         .collect();
+    let next =
+        m.pb.as_ref()
+            .and_then(|pb| pb.markers().into_iter().filter(|(at, _, _)| *at > now).min_by_key(|(at, _, _)| *at));
+    let skip_title = match &next {
+        Some((at, label, _)) => ["Skip to the next event: ", &long_clock(*at, until), " · ", label].concat(),
+        None => "Skip to the end: nothing else is scheduled".to_string(),
+    };
     let speed_value =
         SPEEDS.iter().min_by(|a, b| (a.0 - m.speed).abs().total_cmp(&(b.0 - m.speed).abs())).map_or(1.0, |s| s.0);
     html! {
@@ -79,6 +98,8 @@ pub fn view(m: &Model, d: &Callback<Action>, slim: bool) -> Html {
                         onclick={d.reform(|_: MouseEvent| Action::TogglePlay)}>{ icon(if m.playing { "pause" } else { "play" }) }</button>
                 <button class="btn icon-btn" data-testid="step" title="Step: run exactly one more event (→)" aria-label="Step one event"
                         disabled={ended} onclick={d.reform(|_: MouseEvent| Action::Step)}>{ icon("step") }</button>
+                <button class="btn icon-btn" data-testid="skip-next" title={skip_title.clone()} aria-label={skip_title}
+                        disabled={ended} onclick={d.reform(|_: MouseEvent| Action::SkipToNext)}>{ icon("next") }</button>
                 if slim {
                     <button class="btn icon-btn" data-testid="restart" title="Restart from 0 ms (Home)" aria-label="Restart"
                             onclick={d.reform(|_: MouseEvent| Action::Restart)}>{ icon("restart") }</button>
@@ -99,8 +120,13 @@ pub fn view(m: &Model, d: &Callback<Action>, slim: bool) -> Html {
                 <div class="markers" aria-hidden="true">{ for markers }{ for events }</div>
             </div>
             <div class="time">
-                <span class="clock" data-testid="clock">{ text::clock(now) }</span>
-                <span class="until">{ ["/ ", &until_ms.to_string(), " ms"].concat() }</span>
+                if until >= LONG_RUN {
+                    <span class="clock" data-testid="clock" title={text::clock(now)}>{ long_clock(now, until) }</span>
+                    <span class="until">{ ["/ ", &long_clock(until, until)].concat() }</span>
+                } else {
+                    <span class="clock" data-testid="clock">{ text::clock(now) }</span>
+                    <span class="until">{ ["/ ", &until_ms.to_string(), " ms"].concat() }</span>
+                }
                 if ended { <span class="end-badge" data-testid="end">{ "end" }</span> }
             </div>
         </div>
