@@ -96,3 +96,17 @@ test('network tab: a slow link of its own, shortened during the run, replays fro
   await shot(again.page, 'network-reloaded');
   assert.deepEqual([...errors, ...again.errors], []);
 });
+
+test('a number typed while the run plays is kept (the page redraws every frame; the field keeps the draft)', async () => {
+  const { page, errors } = await open(context, server.base + '#lesson=basics-async');
+  await page.click('[data-testid=tab-network]');
+  await page.click('[data-testid=play]');
+  await page.click('[data-testid=net-max]', { clickCount: 3 });
+  await page.keyboard.type('77', { delay: 120 });
+  assert.equal(await page.$eval('[data-testid=net-max]', (e) => e.value), '77', 'the keystrokes stay while frames are drawn');
+  await page.keyboard.press('Tab');
+  await page.waitForTimeout(200);
+  assert.equal(await page.$eval('[data-testid=net-max]', (e) => e.value), '77', 'and the change is applied');
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -13,6 +13,7 @@ pub mod inspector;
 pub mod jobs;
 pub mod metrics;
 pub mod network;
+pub mod num_input;
 pub mod pages;
 pub mod policies;
 pub mod quorum;

@@ -9,6 +9,8 @@ use crate::web::state::{Action, Model};
 use crate::web::text;
 use crate::world::net::edit::{pct, Field};
 
+use super::num_input::NumInput;
+
 pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     let Some(pb) = m.pb.as_ref() else { return Html::default() };
     let sim = pb.sim();
@@ -41,7 +43,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         html! {
             <label class="param">
                 <span class="n-lab">{ label }</span>
-                <input type="number" data-testid={test} min="0" {max} {step} value={f.shown(&spec, None)} {onchange} disabled={ended} />
+                <NumInput test={test} min="0" max={max} step={step} value={f.shown(&spec, None)} {onchange} disabled={ended} />
                 <span class="muted">{ if f.is_percent() { "%" } else { "ms" } }</span>
             </label>
         }
@@ -112,9 +114,9 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             let onchange = apply(Some(i), f);
             let (max, step) = f.limits();
             html! {
-                <input type="number" class="d-num" data-testid={["link-", label].concat()} min="0" {max} {step}
+                <NumInput class="d-num" test={["link-", label].concat()} min="0" max={max} step={step}
                        value={f.shown(&spec, Some(i))} {onchange} disabled={ended}
-                       aria-label={[label, " of link ", &l.name(), if f.is_percent() { " (%)" } else { " (ms)" }].concat()} />
+                       label={[label, " of link ", &l.name(), if f.is_percent() { " (%)" } else { " (ms)" }].concat()} />
             }
         };
         let on_remove = {

@@ -13,6 +13,7 @@ use crate::web::state::{Action, ClientParam, LagAction, Model, Policies};
 use crate::web::text;
 use crate::web::{dom, worker};
 
+use super::num_input::NumInput;
 use super::spacetime::{badge_name, kind_swatch};
 
 /// The apply-delay slider's range (ms); the number box goes up to `MAX_APPLY_DELAY_MS`.
@@ -94,16 +95,16 @@ fn routing(m: &Model, clients: &[ClientSpec], d: &Callback<Action>) -> Html {
             if c.route == Route::LeaderWindow {
                 <label class="param">
                     <span>{ "stay on the leader for" }</span>
-                    <input type="number" data-testid="window-ms" min="0" step="100" value={c.window_ms.to_string()}
-                           onchange={param(ClientParam::WindowMs)} />
+                    <NumInput test="window-ms" min="0" step="100" value={c.window_ms.to_string()}
+                              onchange={param(ClientParam::WindowMs)} />
                     <span class="muted">{ "ms after a write" }</span>
                 </label>
             }
             if c.route == Route::MaxLag {
                 <label class="param">
                     <span>{ "a follower may lag at most" }</span>
-                    <input type="number" data-testid="max-lag-ms" min="0" step="10" value={c.max_lag_ms.to_string()}
-                           onchange={param(ClientParam::MaxLagMs)} />
+                    <NumInput test="max-lag-ms" min="0" step="10" value={c.max_lag_ms.to_string()}
+                              onchange={param(ClientParam::MaxLagMs)} />
                     <span class="muted">{ "ms" }</span>
                 </label>
             }
@@ -149,9 +150,9 @@ fn delays(s: &crate::scenario::Scenario, d: &Callback<Action>) -> Html {
                         <input type="range" data-testid="apply-delay" data-node={n.id.clone()} min="0" max={SLIDER_MAX_MS.to_string()}
                                step="10" value={v.min(SLIDER_MAX_MS).to_string()} oninput={on_slide}
                                aria-label={["Apply delay of ", n.id.as_str()].concat()} />
-                        <input type="number" class="d-num" data-testid="apply-delay-ms" data-node={n.id.clone()} min="0"
-                               max={MAX_APPLY_DELAY_MS.to_string()} step="10" value={v.to_string()} onchange={on_num}
-                               aria-label={["Apply delay of ", n.id.as_str(), " in ms"].concat()} />
+                        <NumInput class="d-num" test="apply-delay-ms" node={n.id.clone()} min="0"
+                                  max={MAX_APPLY_DELAY_MS.to_string()} step="10" value={v.to_string()} onchange={on_num}
+                                  label={["Apply delay of ", n.id.as_str(), " in ms"].concat()} />
                         <span class="muted">{ "ms" }</span>
                     </div>
                 }
