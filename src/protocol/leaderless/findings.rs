@@ -4,7 +4,7 @@
 //!   descends from the write's), or that missed a version an earlier, finished read had already returned. The
 //!   detail says whether w + r > n held and which of the chapter's edge cases explains it: quorums that need not
 //!   overlap, a sloppy quorum, a write concurrent with the read, a write that failed on some replicas and was not
-//!   rolled back.
+//!   rolled back, a replica restored from stale data (a restore that took the version from a replica that had it).
 //! - `lost-write`: an acknowledged write that no replica still up (running or paused) holds, in its data or as a
 //!   hint, at the end of the run.
 //! - `conflict`: acknowledged writes of one key that were concurrent (neither writer had seen the other's), and
@@ -78,10 +78,14 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
         }
         // 1. An acknowledged write that ended before the read began, not seen.
         let missed = acked.get(&rec.key).and_then(|f| f.iter().find(|(v, _)| !seen(&rec.returned, v)));
-        if let Some((_, wi)) = missed {
+        let until = read.end.unwrap_or(Micros::MAX);
+        if let Some((v, wi)) = missed {
             let (wi, w, wr) = (*wi, &sim.history[*wi], &cluster.records[wi]);
+            let restored = wr.answered.iter().find_map(|a| cluster.restore_lost(*a, &rec.key, v, w.start, until));
             let cause = if !spec.strict() {
                 "the read's replicas and the write's happened not to overlap".to_string()
+            } else if let Some(r) = restored {
+                restore_cause(cluster, r)
             } else if !wr.hinted.is_empty() {
                 let f: Vec<String> = wr
                     .hinted
@@ -113,7 +117,10 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
         if let Some((v, pi)) = earlier {
             let (pi, wop) = (*pi, v.op);
             let w = &sim.history[wop];
-            let cause = if w.end.is_some() && !w.ok() {
+            let restored = (0..cluster.nodes.len()).find_map(|n| cluster.restore_lost(n, &rec.key, v, 0, until));
+            let cause = if let Some(r) = restored {
+                restore_cause(cluster, r)
+            } else if w.end.is_some() && !w.ok() {
                 format!(
                     "a write that failed on some replicas and was not rolled back (#{wop}, {}): read #{pi} saw it on a \
                      replica that stored it, this read asked others",
@@ -137,6 +144,17 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
         }
     }
     out
+}
+
+/// The edge case of a replica restored from stale data, in words.
+fn restore_cause(cluster: &Cluster, r: &Restore) -> String {
+    format!(
+        "a replica restored from stale data: {} had stored the write, crashed, and was restored at {} ms from {}'s \
+         copy, which did not have it, so fewer replicas than the quorum counted on still held it",
+        cluster.nodes[r.node].id,
+        to_ms_f64(r.at),
+        cluster.nodes[r.from].id
+    )
 }
 
 /// Per key, the versions no other of them supersedes, each with the operation it came from.
