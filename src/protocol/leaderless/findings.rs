@@ -30,14 +30,6 @@ fn seen(returned: &[Sibling], v: &Sibling) -> bool {
 
 pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
     let spec = &cluster.spec;
-    let strict = if spec.strict() {
-        format!("w + r > n held ({} + {} > {})", spec.w, spec.r, spec.n)
-    } else {
-        format!(
-            "w + r > n did not hold ({} + {} ≤ {}): read and write quorums need not overlap",
-            spec.w, spec.r, spec.n
-        )
-    };
     // Writes by the time they were acknowledged, reads by the time they ended: each read is checked against the
     // frontier of what had been acknowledged (or returned) before it began, the versions no other of them
     // supersedes. Seeing a frontier version means seeing every version it superseded, so the check stays linear.
@@ -82,7 +74,9 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
         if let Some((v, wi)) = missed {
             let (wi, w, wr) = (*wi, &sim.history[*wi], &cluster.records[wi]);
             let restored = wr.answered.iter().find_map(|a| cluster.restore_lost(*a, &rec.key, v, w.start, until));
-            let cause = if !spec.strict() {
+            // The w and r these two operations ran with (a timed quorum change may have moved them since).
+            let (held, strict) = quorum_words(wr.needed, rec.needed, rec.home.len());
+            let cause = if !held {
                 "the read's replicas and the write's happened not to overlap".to_string()
             } else if let Some(r) = restored {
                 restore_cause(cluster, r)
@@ -118,6 +112,8 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
             let (pi, wop) = (*pi, v.op);
             let w = &sim.history[wop];
             let restored = (0..cluster.nodes.len()).find_map(|n| cluster.restore_lost(n, &rec.key, v, 0, until));
+            let w_of = cluster.records.get(&wop).map_or(spec.w, |r| r.needed);
+            let (_, strict) = quorum_words(w_of, rec.needed, rec.home.len());
             let cause = if let Some(r) = restored {
                 restore_cause(cluster, r)
             } else if w.end.is_some() && !w.ok() {
@@ -144,6 +140,15 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
         }
     }
     out
+}
+
+/// Whether w + r > n held for a write and a read, and the words for it.
+fn quorum_words(w: usize, r: usize, n: usize) -> (bool, String) {
+    if w + r > n {
+        (true, format!("w + r > n held ({w} + {r} > {n})"))
+    } else {
+        (false, format!("w + r > n did not hold ({w} + {r} ≤ {n}): read and write quorums need not overlap"))
+    }
 }
 
 /// The edge case of a replica restored from stale data, in words.
