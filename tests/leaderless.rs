@@ -643,3 +643,50 @@ fn ch5_4_a_replica_restored_from_stale_data_leaves_the_write_below_w() {
     let e = Scenario::from_value(&single).unwrap_err();
     assert_eq!(e.path, "faults[0].restore_from", "{e}");
 }
+
+/// A lesson of the library, run to its end.
+fn lesson(name: &str) -> Simulation {
+    let s = replsim::library::lesson(name).expect("a lesson").expect("it parses");
+    run(&s)
+}
+
+/// The findings of a kind, by detail.
+fn details(sim: &Simulation, kind: AnomalyKind) -> Vec<String> {
+    anomalies(sim).into_iter().filter(|a| a.kind == kind).map(|a| a.detail).collect()
+}
+
+#[test]
+fn ch5_4_lessons_show_what_their_narration_says() {
+    // w = r = 1 reads stale data in the first round; after the change to w = r = 2 the same steps do not.
+    let sim = lesson("leaderless-quorum-overlap");
+    let read = |op: usize| read_values(&sim, op, 1);
+    assert_eq!((read(2), read(4)), (vec!["v0".to_string()], vec!["v2".to_string()]));
+    let stale = details(&sim, AnomalyKind::StaleRead);
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert!(stale[0].contains("read #2") && stale[0].contains("did not hold"), "{}", stale[0]);
+
+    for (name, says) in [
+        ("leaderless-concurrent-read", "concurrent with the reads"),
+        ("leaderless-failed-write", "failed on some replicas"),
+        ("leaderless-restored-replica", "restored from stale data"),
+        ("leaderless-sloppy-quorum", "sloppy quorum"),
+    ] {
+        let sim = lesson(name);
+        let stale = details(&sim, AnomalyKind::StaleRead);
+        assert_eq!(stale.len(), 1, "{name}: {stale:?}");
+        assert!(stale[0].contains("w + r > n held") && stale[0].contains(says), "{name}: {}", stale[0]);
+    }
+
+    // Anti-entropy fills c in without a read; the one read, through c with r = 1, is not stale.
+    let sim = lesson("leaderless-anti-entropy");
+    assert_eq!(cluster(&sim).nodes[2].data.len(), 8);
+    assert_eq!(read_values(&sim, 8, 1), ["v7"]);
+    assert!(anomalies(&sim).is_empty(), "{:?}", anomalies(&sim));
+
+    // The hint holders die before handoff: the acknowledged write is lost.
+    let sim = lesson("leaderless-hint-lost");
+    assert!(sim.history[1].ok());
+    let lost = details(&sim, AnomalyKind::LostWrite);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(lost[0].contains("#1") && lost[0].contains("sloppy quorum"), "{}", lost[0]);
+}
