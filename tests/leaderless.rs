@@ -690,3 +690,34 @@ fn ch5_4_lessons_show_what_their_narration_says() {
     assert_eq!(lost.len(), 1, "{lost:?}");
     assert!(lost[0].contains("#1") && lost[0].contains("sloppy quorum"), "{}", lost[0]);
 }
+
+#[test]
+fn ch5_4_a_conflict_episode_does_not_depend_on_which_write_started_first() {
+    // A (blind), then q reads A and writes B over it, and C is written blind: C had seen neither A nor B, so all
+    // three belong to one episode of concurrent writes, whether C started before B or after it. (Grouping only
+    // against the newest versions left A out when B had already replaced it.)
+    for c_at in [60, 120] {
+        let s = scenario(base(
+            &["a", "b", "c"],
+            json!({"n": 3, "w": 3, "r": 3, "read_repair": false}),
+            json!([{"id": "p"}, {"id": "q"}, {"id": "s", "coordinator": "b"}]),
+            json!([
+                {"at_ms": 10, "client": "p", "sql": "INSERT INTO kv VALUES ('x', 'a')", "blind": true},
+                {"at_ms": 40, "client": "q", "sql": "SELECT v FROM kv WHERE k = 'x'"},
+                {"at_ms": 90, "client": "q", "sql": "UPDATE kv SET v = 'b' WHERE k = 'x'"},
+                {"at_ms": c_at, "client": "s", "sql": "INSERT INTO kv VALUES ('x', 'c')", "blind": true},
+            ]),
+            json!([]),
+        ));
+        let sim = run(&s);
+        assert!(sim.history.iter().all(|h| h.ok()), "{:?}", sim.history);
+        let op = |sql: &str| sim.history.iter().position(|h| h.sql.contains(sql)).expect("op");
+        let (a, b, c) = (op("'a'"), op("'b'"), op("'c'"));
+        let conflicts: Vec<_> = anomalies(&sim).into_iter().filter(|x| x.kind == AnomalyKind::Conflict).collect();
+        assert_eq!(conflicts.len(), 1, "C at {c_at} ms: {conflicts:?}");
+        let mut want = [a, b, c];
+        want.sort_unstable();
+        assert_eq!(conflicts[0].ops[..3], want[..], "C at {c_at} ms: {}", conflicts[0].detail);
+        assert!(conflicts[0].detail.contains("siblings: 2 versions"), "{}", conflicts[0].detail);
+    }
+}

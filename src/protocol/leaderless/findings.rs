@@ -204,9 +204,10 @@ pub fn lost_writes(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
 }
 
 pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
-    // Acknowledged writes per key in the order they started. Each joins the frontier of the key's versions so far
-    // (those no later write superseded); a write concurrent with frontier versions joins their episode (merging
-    // episodes it links), and a write that supersedes every frontier version of an episode resolves it.
+    // Acknowledged writes per key in the order they started. An episode is a set of writes linked by concurrency
+    // (a write joins the episodes of every earlier write it had not seen, whether or not a later write has
+    // replaced that one since), so the grouping does not depend on which of two writes started first. A write
+    // that supersedes every newest version of an episode resolves it.
     let mut per_key: BTreeMap<&Key, Vec<(usize, &Sibling)>> = BTreeMap::new();
     for (op, r) in &cluster.records {
         if let (true, Some(v), true) = (r.write, r.written.as_ref(), sim.history.get(*op).is_some_and(HistoryEntry::ok))
@@ -214,62 +215,85 @@ pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
             per_key.entry(&r.key).or_default().push((*op, v));
         }
     }
+    fn root(parent: &mut [usize], mut e: usize) -> usize {
+        while parent[e] != e {
+            parent[e] = parent[parent[e]];
+            e = parent[e];
+        }
+        e
+    }
     let mut out = Vec::new();
     for (key, writes) in per_key {
-        // Episode of each write (index into `episodes`, merged ones point on), and what resolved each.
-        let mut episodes: Vec<Vec<usize>> = Vec::new();
-        let mut parent: Vec<usize> = Vec::new();
-        let mut resolved: Vec<Option<usize>> = Vec::new();
-        fn root(parent: &[usize], mut e: usize) -> usize {
-            while parent[e] != e {
-                e = parent[e];
-            }
-            e
-        }
-        let mut front: Vec<(&Sibling, usize, usize)> = Vec::new(); // (version, op, episode)
-        for (op, v) in writes {
-            let linked: Vec<usize> =
-                front.iter().filter(|(f, _, _)| v.concurrent_with(f)).map(|(_, _, e)| root(&parent, *e)).collect();
-            let superseded: Vec<usize> =
-                front.iter().filter(|(f, _, _)| v.supersedes(f)).map(|(_, _, e)| root(&parent, *e)).collect();
-            // Episodes whose every frontier version this write supersedes are resolved by it.
-            for e in &superseded {
-                let all = front.iter().filter(|(_, _, x)| root(&parent, *x) == *e).all(|(f, _, _)| v.supersedes(f));
-                if all && episodes[*e].len() > 1 && resolved[*e].is_none() && !linked.contains(e) {
-                    resolved[*e] = Some(op);
-                }
-            }
-            let e = match linked.first() {
-                Some(first) => {
-                    for other in &linked[1..] {
-                        if *other != *first {
-                            let moved = std::mem::take(&mut episodes[*other]);
-                            episodes[*first].extend(moved);
-                            parent[*other] = *first;
-                        }
+        // Union-find over the key's writes (indices into `writes`); per root, its size and what resolved it.
+        let mut parent: Vec<usize> = (0..writes.len()).collect();
+        let mut size: Vec<usize> = vec![1; writes.len()];
+        let mut resolved: Vec<Option<usize>> = vec![None; writes.len()];
+        // Earlier writes per actor of their dot, by counter. A write has not seen exactly those whose counter is
+        // above its context's entry for that actor (an earlier write cannot have seen a later one). Once a run of
+        // them is linked into one episode, only its newest is kept: linking to it links to all (so each write is
+        // linked individually once, and the pass stays near linear).
+        let mut by_actor: BTreeMap<usize, BTreeMap<u64, usize>> = BTreeMap::new();
+        // The key's newest versions (no later write superseded them), with their write's index.
+        let mut front: Vec<(&Sibling, usize)> = Vec::new();
+        for (i, (op, v)) in writes.iter().enumerate() {
+            let mut linked: Vec<usize> = Vec::new();
+            for (actor, m) in by_actor.iter_mut() {
+                let seen = v.vv.get(actor).copied().unwrap_or(0);
+                let unseen: Vec<u64> = m.range(seen.saturating_add(1)..).map(|(c, _)| *c).collect();
+                if let Some((newest, rest)) = unseen.split_last() {
+                    linked.extend(unseen.iter().map(|c| m[c]));
+                    for c in rest {
+                        m.remove(c);
                     }
-                    episodes[*first].push(op);
-                    *first
+                    debug_assert!(m.contains_key(newest));
                 }
-                None => {
-                    episodes.push(vec![op]);
-                    parent.push(parent.len());
-                    resolved.push(None);
-                    episodes.len() - 1
+            }
+            let linked_roots: Vec<usize> = linked.iter().map(|x| root(&mut parent, *x)).collect();
+            // Episodes whose every newest version this write supersedes are resolved by it.
+            let front_roots: Vec<usize> = front.iter().map(|(_, y)| root(&mut parent, *y)).collect();
+            for (k, (f, _)) in front.iter().enumerate() {
+                let e = front_roots[k];
+                if !v.supersedes(f) || front_roots[..k].contains(&e) {
+                    continue; // Not superseded, or this episode was looked at already.
                 }
-            };
-            front.retain(|(f, _, _)| !v.supersedes(f));
-            front.push((v, op, e));
+                let all = front.iter().zip(&front_roots).filter(|(_, r)| **r == e).all(|((g, _), _)| v.supersedes(g));
+                if all && size[e] > 1 && resolved[e].is_none() && !linked_roots.contains(&e) {
+                    resolved[e] = Some(*op);
+                }
+            }
+            for r in linked_roots {
+                let (a, b) = (root(&mut parent, r), root(&mut parent, i));
+                if a != b {
+                    parent[a] = b;
+                    size[b] += size[a];
+                }
+                // A new concurrent write reopens the episode.
+                resolved[b] = None;
+            }
+            by_actor.entry(v.dot.0).or_default().insert(v.dot.1, i);
+            front.retain(|(f, _)| !v.supersedes(f));
+            front.push((v, i));
         }
+        // Episodes of more than one write, in the order of their first write.
+        let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for i in 0..writes.len() {
+            let r = root(&mut parent, i);
+            members.entry(r).or_default().push(i);
+        }
+        let mut episodes: Vec<(Vec<usize>, Option<usize>)> = members
+            .into_iter()
+            .filter(|(_, m)| m.len() > 1)
+            .map(|(r, m)| (m.iter().map(|i| writes[*i].0).collect(), resolved[r]))
+            .collect();
+        episodes.sort_by_key(|(m, _)| m.first().copied());
         let merged_reads: Vec<(usize, &OpRecord)> = cluster
             .records
             .iter()
             .filter(|(_, r)| !r.write && &r.key == key && r.merged.is_some())
             .map(|(op, r)| (*op, r))
             .collect();
-        for (e, mut involved) in episodes.into_iter().enumerate().filter(|(_, v)| v.len() > 1) {
+        for (mut involved, resolved) in episodes {
             involved.sort_unstable();
-            let resolved = resolved[e];
             let merged_read = merged_reads
                 .iter()
                 .find(|(_, r)| r.returned.iter().filter(|s| involved.binary_search(&s.op).is_ok()).count() > 1);
