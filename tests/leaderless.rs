@@ -619,6 +619,27 @@ fn ch5_4_a_replica_restored_from_stale_data_leaves_the_write_below_w() {
     let (x, y) = (run(&s), run(&s));
     assert_eq!(x.trace.hash(), y.trace.hash());
 
+    // The same restore as a person's command in a share link: it round-trips and replays alike.
+    let mut v = s.to_json();
+    v["faults"].as_array_mut().expect("faults").remove(3);
+    let person = replsim::scenario::TimedCommand {
+        at: 200_000,
+        command: replsim::scenario::Command::Restore { node: "b".into(), from: "c".into() },
+    };
+    let link = replsim::link::LinkState {
+        scenario: scenario(v),
+        seed: 1,
+        commands: vec![person],
+        at: 200_000,
+        panes: Vec::new(),
+    };
+    let decoded = replsim::link::LinkState::decode(&format!("#{}", link.encode())).expect("link");
+    assert_eq!(decoded, link);
+    let mut replay = Simulation::new(&decoded.scenario, decoded.seed, &decoded.commands).expect("setup");
+    replay.run_to_end();
+    assert_eq!(read_values(&replay, 2, 0), ["v0"]);
+    assert!(details(&replay, AnomalyKind::StaleRead).iter().any(|d| d.contains("restored from stale data")));
+
     // A plain restart of b keeps its v1: the same read then sees it.
     let mut v = s.to_json();
     v["faults"][3] = json!({"at_ms": 200, "restart": "b"});
