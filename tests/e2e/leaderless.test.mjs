@@ -129,6 +129,9 @@ test('leaderless edge-case lessons: each loads, plays to its end without errors 
       // Anti-entropy: c was filled in without a read; nothing to find.
       await page.waitForTimeout(500);
       assert.equal(await page.locator('[data-testid=anomaly]').count(), 0, `${lesson}: no finding`);
+      // What the leaderless checkers look for, not a leader's.
+      assert.match(await page.textContent('[data-testid=anomalies]'), /stale reads/);
+      assert.doesNotMatch(await page.textContent('[data-testid=anomalies]'), /leader/);
     }
     await shot(page, `leaderless-${lesson}`);
     await page.click('[data-testid=tab-nodes]');
