@@ -501,6 +501,8 @@ fn node_view(
     let replica = n.role == Role::Replica;
     let lag = if replica && !crashed {
         "takes reads and writes".to_string()
+    } else if replica {
+        "down: misses writes".to_string()
     } else if halted {
         "replication stopped".to_string()
     } else if n.candidate {
