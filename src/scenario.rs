@@ -440,6 +440,13 @@ pub enum Command {
     },
     Crash(String),
     Restart(String),
+    /// Leaderless: a crashed replica comes back with its disk replaced by a copy of another replica's data (a
+    /// restore from the wrong, older copy: DDIA 5.4's "a node carrying a new value fails, and its data is restored
+    /// from a replica carrying an old value"). `{"restart": "b", "restore_from": "c"}`.
+    Restore {
+        node: String,
+        from: String,
+    },
     Pause {
         node: String,
         for_ms: Option<u64>,
@@ -520,6 +527,7 @@ impl Command {
             Command::Sql { client, sql } => format!("{client}: {sql}"),
             Command::Crash(n) => format!("crash {n}"),
             Command::Restart(n) => format!("restart {n}"),
+            Command::Restore { node, from } => format!("restart {node} restored from {from}"),
             Command::Pause { node, for_ms: Some(d) } => format!("pause {node} for {d}ms"),
             Command::Pause { node, for_ms: None } => format!("pause {node}"),
             Command::Resume(n) => format!("resume {n}"),
@@ -858,6 +866,13 @@ impl Scenario {
             for (path, c) in listed {
                 if matches!(c.command, Command::Quorum(_)) {
                     return err(&format!("{path}.quorum"), "only leaderless replication has quorum settings");
+                }
+                if matches!(c.command, Command::Restore { .. }) {
+                    return err(
+                        &format!("{path}.restore_from"),
+                        "only leaderless replication restores a replica from another's copy (a follower catches up \
+                         from its leader's log)",
+                    );
                 }
             }
         } else if let Some(spec) = &replication.leaderless {
@@ -1625,6 +1640,7 @@ impl TimedCommand {
             "sql",
             "crash",
             "restart",
+            "restore_from",
             "pause",
             "for_ms",
             "resume",
@@ -1660,6 +1676,12 @@ impl TimedCommand {
         if present.is_empty() && o.get("client").is_some() {
             client_ref(&o, names)?;
             return err(&o.at("sql"), "required field is missing");
+        }
+        if o.get("restore_from").is_some() && present.len() == 1 && present[0] != "restart" {
+            return err(
+                &o.at("restore_from"),
+                "only a restart entry takes restore_from (the replica whose copy the restarted one gets)",
+            );
         }
         if o.get("group").is_some() && present.len() == 1 && present[0] != "add_node" {
             return err(&o.at("group"), "only an add_node entry takes a group (the partition the new node joins)");
@@ -1769,7 +1791,22 @@ impl TimedCommand {
                 }
             }
             ["crash"] => Command::Crash(node_ref(&o, "crash", names)?),
-            ["restart"] => Command::Restart(node_ref(&o, "restart", names)?),
+            ["restart"] => {
+                let node = node_ref(&o, "restart", names)?;
+                match o.get("restore_from") {
+                    None => Command::Restart(node),
+                    Some(_) => {
+                        let from = node_ref(&o, "restore_from", names)?;
+                        if from == node {
+                            return err(
+                                &o.at("restore_from"),
+                                format!("{from:?} is the node being restarted: name another replica to copy"),
+                            );
+                        }
+                        Command::Restore { node, from }
+                    }
+                }
+            }
             ["resume"] => Command::Resume(node_ref(&o, "resume", names)?),
             ["pause"] => {
                 let for_ms = o.get("for_ms").map(|v| as_u64(v, &o.at("for_ms"))).transpose()?;
@@ -1842,6 +1879,10 @@ impl TimedCommand {
             }
             Command::Restart(n) => {
                 m.insert("restart".into(), json!(n));
+            }
+            Command::Restore { node, from } => {
+                m.insert("restart".into(), json!(node));
+                m.insert("restore_from".into(), json!(from));
             }
             Command::Resume(n) => {
                 m.insert("resume".into(), json!(n));

@@ -65,6 +65,7 @@ pub struct TableView {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientView {
     pub id: String,
+    /// The node it sends to; empty for a leaderless client that coordinates itself (it talks to the replicas).
     pub target: String,
     pub pending: usize,
 }

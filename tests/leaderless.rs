@@ -574,3 +574,171 @@ fn ch5_4_a_timed_quorum_change_acts_from_its_moment_and_round_trips() {
     assert!(q.applied_to(&cluster(&sim).spec, 3).unwrap_err().contains("w = 9"));
     sim.run_to_end();
 }
+
+#[test]
+fn ch5_4_a_replica_restored_from_stale_data_leaves_the_write_below_w() {
+    // v1 is written to a and b (w = 2) while c is down. b then crashes and is restored from c's copy, which
+    // only has v0: the acknowledged write now lives on a alone. A quorum read (r = 2, w + r > n) through c that
+    // cannot reach a hears c and b, both with v0: stale although the quorums overlap, and the finding says why.
+    let s = scenario(base(
+        &["a", "b", "c"],
+        json!({"n": 3, "w": 2, "r": 2, "read_repair": false}),
+        json!([{"id": "w", "coordinator": "a"}, {"id": "r", "coordinator": "c"}]),
+        json!([
+            {"at_ms": 10, "client": "w", "sql": "INSERT INTO kv VALUES ('x', 'v0')"},
+            {"at_ms": 60, "client": "w", "sql": "INSERT INTO kv VALUES ('x', 'v1')"},
+            {"at_ms": 300, "client": "r", "sql": "SELECT v FROM kv WHERE k = 'x'"},
+        ]),
+        json!([
+            {"at_ms": 40, "crash": "c"},
+            {"at_ms": 100, "restart": "c"},
+            {"at_ms": 150, "crash": "b"},
+            {"at_ms": 200, "restart": "b", "restore_from": "c"},
+            {"at_ms": 250, "cut": ["c", "a"]},
+        ]),
+    ));
+    let mut sim = Simulation::new(&s, 1, &[]).expect("setup");
+    sim.run_until(190_000);
+    assert_eq!(values(&sim, "b", "x"), ["v1"], "b had the new value before the restore");
+    sim.run_to_end();
+    assert!(sim.history[1].ok(), "{:?}", sim.history[1].result);
+    assert_eq!(values(&sim, "b", "x"), ["v0"], "b's data is c's old copy");
+    assert_eq!(values(&sim, "a", "x"), ["v1"]);
+    assert_eq!(read_values(&sim, 2, 0), ["v0"]);
+    let c = cluster(&sim);
+    assert_eq!(c.restores.len(), 1);
+    assert_eq!(c.restores[0].changed.len(), 1, "{:?}", c.restores[0]);
+    let stale = anomalies(&sim).into_iter().find(|a| a.kind == AnomalyKind::StaleRead).expect("stale read");
+    assert!(
+        stale.detail.contains("w + r > n held") && stale.detail.contains("restored from stale data"),
+        "{}",
+        stale.detail
+    );
+    assert!(sim.trace.events().iter().any(|e| e.line().contains("restore  b from c")), "traced");
+    assert_eq!(Scenario::from_value(&s.to_json()).expect("round trip"), s);
+    let (x, y) = (run(&s), run(&s));
+    assert_eq!(x.trace.hash(), y.trace.hash());
+
+    // The same restore as a person's command in a share link: it round-trips and replays alike.
+    let mut v = s.to_json();
+    v["faults"].as_array_mut().expect("faults").remove(3);
+    let person = replsim::scenario::TimedCommand {
+        at: 200_000,
+        command: replsim::scenario::Command::Restore { node: "b".into(), from: "c".into() },
+    };
+    let link = replsim::link::LinkState {
+        scenario: scenario(v),
+        seed: 1,
+        commands: vec![person],
+        at: 200_000,
+        panes: Vec::new(),
+    };
+    let decoded = replsim::link::LinkState::decode(&format!("#{}", link.encode())).expect("link");
+    assert_eq!(decoded, link);
+    let mut replay = Simulation::new(&decoded.scenario, decoded.seed, &decoded.commands).expect("setup");
+    replay.run_to_end();
+    assert_eq!(read_values(&replay, 2, 0), ["v0"]);
+    assert!(details(&replay, AnomalyKind::StaleRead).iter().any(|d| d.contains("restored from stale data")));
+
+    // A plain restart of b keeps its v1: the same read then sees it.
+    let mut v = s.to_json();
+    v["faults"][3] = json!({"at_ms": 200, "restart": "b"});
+    let sim = run(&scenario(v));
+    assert_eq!(read_values(&sim, 2, 0), ["v1"]);
+    assert!(!kinds(&sim).contains(&AnomalyKind::StaleRead));
+
+    // Bad entries are clear errors with their JSON path.
+    let mut v = s.to_json();
+    for (f, path) in [
+        (json!({"at_ms": 5, "restart": "b", "restore_from": "b"}), "faults[0].restore_from"),
+        (json!({"at_ms": 5, "restart": "b", "restore_from": "zz"}), "faults[0].restore_from"),
+        (json!({"at_ms": 5, "crash": "b", "restore_from": "c"}), "faults[0].restore_from"),
+    ] {
+        v["faults"] = json!([f]);
+        assert_eq!(Scenario::from_value(&v).unwrap_err().path, path);
+    }
+    let mut single: Json = serde_json::from_str(include_str!("../scenarios/basics-async.json")).expect("json");
+    let ids: Vec<String> =
+        single["nodes"].as_array().expect("nodes").iter().map(|n| n["id"].as_str().unwrap_or("").to_string()).collect();
+    single["faults"] = json!([{"at_ms": 5, "restart": ids[1], "restore_from": ids[2]}]);
+    let e = Scenario::from_value(&single).unwrap_err();
+    assert_eq!(e.path, "faults[0].restore_from", "{e}");
+}
+
+/// A lesson of the library, run to its end.
+fn lesson(name: &str) -> Simulation {
+    let s = replsim::library::lesson(name).expect("a lesson").expect("it parses");
+    run(&s)
+}
+
+/// The findings of a kind, by detail.
+fn details(sim: &Simulation, kind: AnomalyKind) -> Vec<String> {
+    anomalies(sim).into_iter().filter(|a| a.kind == kind).map(|a| a.detail).collect()
+}
+
+#[test]
+fn ch5_4_lessons_show_what_their_narration_says() {
+    // w = r = 1 reads stale data in the first round; after the change to w = r = 2 the same steps do not.
+    let sim = lesson("leaderless-quorum-overlap");
+    let read = |op: usize| read_values(&sim, op, 1);
+    assert_eq!((read(2), read(4)), (vec!["v0".to_string()], vec!["v2".to_string()]));
+    let stale = details(&sim, AnomalyKind::StaleRead);
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert!(stale[0].contains("read #2") && stale[0].contains("did not hold"), "{}", stale[0]);
+
+    for (name, says) in [
+        ("leaderless-concurrent-read", "concurrent with the reads"),
+        ("leaderless-failed-write", "failed on some replicas"),
+        ("leaderless-restored-replica", "restored from stale data"),
+        ("leaderless-sloppy-quorum", "sloppy quorum"),
+    ] {
+        let sim = lesson(name);
+        let stale = details(&sim, AnomalyKind::StaleRead);
+        assert_eq!(stale.len(), 1, "{name}: {stale:?}");
+        assert!(stale[0].contains("w + r > n held") && stale[0].contains(says), "{name}: {}", stale[0]);
+    }
+
+    // Anti-entropy fills c in without a read; the one read, through c with r = 1, is not stale.
+    let sim = lesson("leaderless-anti-entropy");
+    assert_eq!(cluster(&sim).nodes[2].data.len(), 8);
+    assert_eq!(read_values(&sim, 8, 1), ["v7"]);
+    assert!(anomalies(&sim).is_empty(), "{:?}", anomalies(&sim));
+
+    // The hint holders die before handoff: the acknowledged write is lost.
+    let sim = lesson("leaderless-hint-lost");
+    assert!(sim.history[1].ok());
+    let lost = details(&sim, AnomalyKind::LostWrite);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(lost[0].contains("#1") && lost[0].contains("sloppy quorum"), "{}", lost[0]);
+}
+
+#[test]
+fn ch5_4_a_conflict_episode_does_not_depend_on_which_write_started_first() {
+    // A (blind), then q reads A and writes B over it, and C is written blind: C had seen neither A nor B, so all
+    // three belong to one episode of concurrent writes, whether C started before B or after it. (Grouping only
+    // against the newest versions left A out when B had already replaced it.)
+    for c_at in [60, 120] {
+        let s = scenario(base(
+            &["a", "b", "c"],
+            json!({"n": 3, "w": 3, "r": 3, "read_repair": false}),
+            json!([{"id": "p"}, {"id": "q"}, {"id": "s", "coordinator": "b"}]),
+            json!([
+                {"at_ms": 10, "client": "p", "sql": "INSERT INTO kv VALUES ('x', 'a')", "blind": true},
+                {"at_ms": 40, "client": "q", "sql": "SELECT v FROM kv WHERE k = 'x'"},
+                {"at_ms": 90, "client": "q", "sql": "UPDATE kv SET v = 'b' WHERE k = 'x'"},
+                {"at_ms": c_at, "client": "s", "sql": "INSERT INTO kv VALUES ('x', 'c')", "blind": true},
+            ]),
+            json!([]),
+        ));
+        let sim = run(&s);
+        assert!(sim.history.iter().all(|h| h.ok()), "{:?}", sim.history);
+        let op = |sql: &str| sim.history.iter().position(|h| h.sql.contains(sql)).expect("op");
+        let (a, b, c) = (op("'a'"), op("'b'"), op("'c'"));
+        let conflicts: Vec<_> = anomalies(&sim).into_iter().filter(|x| x.kind == AnomalyKind::Conflict).collect();
+        assert_eq!(conflicts.len(), 1, "C at {c_at} ms: {conflicts:?}");
+        let mut want = [a, b, c];
+        want.sort_unstable();
+        assert_eq!(conflicts[0].ops[..3], want[..], "C at {c_at} ms: {}", conflicts[0].detail);
+        assert!(conflicts[0].detail.contains("siblings: 2 versions"), "{}", conflicts[0].detail);
+    }
+}

@@ -293,6 +293,15 @@ impl Protocol {
         }
     }
 
+    /// A crashed replica's data is replaced by a copy of replica `from`'s (leaderless only: returns false, and
+    /// changes nothing, under the other protocols).
+    pub fn restore(&mut self, node: usize, from: usize, now: Micros) -> bool {
+        match self {
+            Protocol::Leaderless(c) => c.restore(node, from, now),
+            Protocol::SingleLeader(_) | Protocol::MultiLeader(_) => false,
+        }
+    }
+
     /// A rolling upgrade's step: the (stopped) process's files are rewritten in storage format `format`.
     pub fn upgrade_storage(&mut self, node: usize, format: u8) -> Result<(), String> {
         match self {

@@ -403,6 +403,17 @@ impl Simulation {
                     self.interpret(actions);
                 }
             }
+            Command::Restore { node, from } => {
+                let (Some(i), Some(j)) = (self.node_index(node), self.node_index(from)) else { return };
+                // Only a crashed replica is restored, and only by a protocol that can (leaderless); else ignored.
+                if self.protocol.status(i) == Status::Crashed && self.protocol.restore(i, j, now) {
+                    self.protocol.revive(i);
+                    let (node, from) = (self.nm(Endpoint::Node(i)), self.nm(Endpoint::Node(j)));
+                    self.trace.push(TraceEvent::Restored { at: now, node, from });
+                    let actions = self.protocol.on_start(i, now);
+                    self.interpret(actions);
+                }
+            }
             Command::Pause { node, for_ms } => {
                 let Some(i) = self.node_index(node) else { return };
                 if matches!(self.protocol.status(i), Status::Running | Status::Halted) {

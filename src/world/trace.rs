@@ -319,6 +319,12 @@ pub enum TraceEvent {
         node: Name,
         format: u8,
     },
+    /// Leaderless: a crashed replica restarted with a copy of another replica's data in place of its own.
+    Restored {
+        at: Micros,
+        node: Name,
+        from: Name,
+    },
 }
 
 impl MsgKind {
@@ -461,6 +467,7 @@ impl TraceEvent {
                 h.str(leader);
             }
             TraceEvent::Upgraded { at, node, format } => node_number(h, 28, *at, node, u64::from(*format)),
+            TraceEvent::Restored { at, node, from } => node_text(h, 29, *at, node, from),
         }
     }
 
@@ -492,7 +499,8 @@ impl TraceEvent {
             | TraceEvent::SyncFollower { at, .. }
             | TraceEvent::ShutDown { at, .. }
             | TraceEvent::LeaderLearned { at, .. }
-            | TraceEvent::Upgraded { at, .. } => *at,
+            | TraceEvent::Upgraded { at, .. }
+            | TraceEvent::Restored { at, .. } => *at,
         }
     }
 
@@ -554,6 +562,7 @@ impl TraceEvent {
             TraceEvent::ShutDown { node, reason, .. } => write!(s, "shutdown {node}: {reason}"),
             TraceEvent::LeaderLearned { client, leader, .. } => write!(s, "discover {client} now sends to {leader}"),
             TraceEvent::Upgraded { node, format, .. } => write!(s, "upgrade  {node} to storage format {format}"),
+            TraceEvent::Restored { node, from, .. } => write!(s, "restore  {node} from {from}'s copy"),
         };
         s
     }

@@ -4,7 +4,7 @@
 //!   descends from the write's), or that missed a version an earlier, finished read had already returned. The
 //!   detail says whether w + r > n held and which of the chapter's edge cases explains it: quorums that need not
 //!   overlap, a sloppy quorum, a write concurrent with the read, a write that failed on some replicas and was not
-//!   rolled back.
+//!   rolled back, a replica restored from stale data (a restore that took the version from a replica that had it).
 //! - `lost-write`: an acknowledged write that no replica still up (running or paused) holds, in its data or as a
 //!   hint, at the end of the run.
 //! - `conflict`: acknowledged writes of one key that were concurrent (neither writer had seen the other's), and
@@ -30,14 +30,6 @@ fn seen(returned: &[Sibling], v: &Sibling) -> bool {
 
 pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
     let spec = &cluster.spec;
-    let strict = if spec.strict() {
-        format!("w + r > n held ({} + {} > {})", spec.w, spec.r, spec.n)
-    } else {
-        format!(
-            "w + r > n did not hold ({} + {} ≤ {}): read and write quorums need not overlap",
-            spec.w, spec.r, spec.n
-        )
-    };
     // Writes by the time they were acknowledged, reads by the time they ended: each read is checked against the
     // frontier of what had been acknowledged (or returned) before it began, the versions no other of them
     // supersedes. Seeing a frontier version means seeing every version it superseded, so the check stays linear.
@@ -78,10 +70,16 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
         }
         // 1. An acknowledged write that ended before the read began, not seen.
         let missed = acked.get(&rec.key).and_then(|f| f.iter().find(|(v, _)| !seen(&rec.returned, v)));
-        if let Some((_, wi)) = missed {
+        let until = read.end.unwrap_or(Micros::MAX);
+        if let Some((v, wi)) = missed {
             let (wi, w, wr) = (*wi, &sim.history[*wi], &cluster.records[wi]);
-            let cause = if !spec.strict() {
+            let restored = wr.answered.iter().find_map(|a| cluster.restore_lost(*a, &rec.key, v, w.start, until));
+            // The w and r these two operations ran with (a timed quorum change may have moved them since).
+            let (held, strict) = quorum_words(wr.needed, rec.needed, rec.home.len());
+            let cause = if !held {
                 "the read's replicas and the write's happened not to overlap".to_string()
+            } else if let Some(r) = restored {
+                restore_cause(cluster, r)
             } else if !wr.hinted.is_empty() {
                 let f: Vec<String> = wr
                     .hinted
@@ -113,7 +111,12 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
         if let Some((v, pi)) = earlier {
             let (pi, wop) = (*pi, v.op);
             let w = &sim.history[wop];
-            let cause = if w.end.is_some() && !w.ok() {
+            let restored = (0..cluster.nodes.len()).find_map(|n| cluster.restore_lost(n, &rec.key, v, 0, until));
+            let w_of = cluster.records.get(&wop).map_or(spec.w, |r| r.needed);
+            let (_, strict) = quorum_words(w_of, rec.needed, rec.home.len());
+            let cause = if let Some(r) = restored {
+                restore_cause(cluster, r)
+            } else if w.end.is_some() && !w.ok() {
                 format!(
                     "a write that failed on some replicas and was not rolled back (#{wop}, {}): read #{pi} saw it on a \
                      replica that stored it, this read asked others",
@@ -137,6 +140,26 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
         }
     }
     out
+}
+
+/// Whether w + r > n held for a write and a read, and the words for it.
+fn quorum_words(w: usize, r: usize, n: usize) -> (bool, String) {
+    if w + r > n {
+        (true, format!("w + r > n held ({w} + {r} > {n})"))
+    } else {
+        (false, format!("w + r > n did not hold ({w} + {r} ≤ {n}): read and write quorums need not overlap"))
+    }
+}
+
+/// The edge case of a replica restored from stale data, in words.
+fn restore_cause(cluster: &Cluster, r: &Restore) -> String {
+    format!(
+        "a replica restored from stale data: {} had stored the write, crashed, and was restored at {} ms from {}'s \
+         copy, which did not have it, so fewer replicas than the quorum counted on still held it",
+        cluster.nodes[r.node].id,
+        to_ms_f64(r.at),
+        cluster.nodes[r.from].id
+    )
 }
 
 /// Per key, the versions no other of them supersedes, each with the operation it came from.
@@ -181,9 +204,10 @@ pub fn lost_writes(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
 }
 
 pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
-    // Acknowledged writes per key in the order they started. Each joins the frontier of the key's versions so far
-    // (those no later write superseded); a write concurrent with frontier versions joins their episode (merging
-    // episodes it links), and a write that supersedes every frontier version of an episode resolves it.
+    // Acknowledged writes per key in the order they started. An episode is a set of writes linked by concurrency
+    // (a write joins the episodes of every earlier write it had not seen, whether or not a later write has
+    // replaced that one since), so the grouping does not depend on which of two writes started first. A write
+    // that supersedes every newest version of an episode resolves it.
     let mut per_key: BTreeMap<&Key, Vec<(usize, &Sibling)>> = BTreeMap::new();
     for (op, r) in &cluster.records {
         if let (true, Some(v), true) = (r.write, r.written.as_ref(), sim.history.get(*op).is_some_and(HistoryEntry::ok))
@@ -191,62 +215,85 @@ pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
             per_key.entry(&r.key).or_default().push((*op, v));
         }
     }
+    fn root(parent: &mut [usize], mut e: usize) -> usize {
+        while parent[e] != e {
+            parent[e] = parent[parent[e]];
+            e = parent[e];
+        }
+        e
+    }
     let mut out = Vec::new();
     for (key, writes) in per_key {
-        // Episode of each write (index into `episodes`, merged ones point on), and what resolved each.
-        let mut episodes: Vec<Vec<usize>> = Vec::new();
-        let mut parent: Vec<usize> = Vec::new();
-        let mut resolved: Vec<Option<usize>> = Vec::new();
-        fn root(parent: &[usize], mut e: usize) -> usize {
-            while parent[e] != e {
-                e = parent[e];
-            }
-            e
-        }
-        let mut front: Vec<(&Sibling, usize, usize)> = Vec::new(); // (version, op, episode)
-        for (op, v) in writes {
-            let linked: Vec<usize> =
-                front.iter().filter(|(f, _, _)| v.concurrent_with(f)).map(|(_, _, e)| root(&parent, *e)).collect();
-            let superseded: Vec<usize> =
-                front.iter().filter(|(f, _, _)| v.supersedes(f)).map(|(_, _, e)| root(&parent, *e)).collect();
-            // Episodes whose every frontier version this write supersedes are resolved by it.
-            for e in &superseded {
-                let all = front.iter().filter(|(_, _, x)| root(&parent, *x) == *e).all(|(f, _, _)| v.supersedes(f));
-                if all && episodes[*e].len() > 1 && resolved[*e].is_none() && !linked.contains(e) {
-                    resolved[*e] = Some(op);
-                }
-            }
-            let e = match linked.first() {
-                Some(first) => {
-                    for other in &linked[1..] {
-                        if *other != *first {
-                            let moved = std::mem::take(&mut episodes[*other]);
-                            episodes[*first].extend(moved);
-                            parent[*other] = *first;
-                        }
+        // Union-find over the key's writes (indices into `writes`); per root, its size and what resolved it.
+        let mut parent: Vec<usize> = (0..writes.len()).collect();
+        let mut size: Vec<usize> = vec![1; writes.len()];
+        let mut resolved: Vec<Option<usize>> = vec![None; writes.len()];
+        // Earlier writes per actor of their dot, by counter. A write has not seen exactly those whose counter is
+        // above its context's entry for that actor (an earlier write cannot have seen a later one). Once a run of
+        // them is linked into one episode, only its newest is kept: linking to it links to all (so each write is
+        // linked individually once, and the pass stays near linear).
+        let mut by_actor: BTreeMap<usize, BTreeMap<u64, usize>> = BTreeMap::new();
+        // The key's newest versions (no later write superseded them), with their write's index.
+        let mut front: Vec<(&Sibling, usize)> = Vec::new();
+        for (i, (op, v)) in writes.iter().enumerate() {
+            let mut linked: Vec<usize> = Vec::new();
+            for (actor, m) in by_actor.iter_mut() {
+                let seen = v.vv.get(actor).copied().unwrap_or(0);
+                let unseen: Vec<u64> = m.range(seen.saturating_add(1)..).map(|(c, _)| *c).collect();
+                if let Some((newest, rest)) = unseen.split_last() {
+                    linked.extend(unseen.iter().map(|c| m[c]));
+                    for c in rest {
+                        m.remove(c);
                     }
-                    episodes[*first].push(op);
-                    *first
+                    debug_assert!(m.contains_key(newest));
                 }
-                None => {
-                    episodes.push(vec![op]);
-                    parent.push(parent.len());
-                    resolved.push(None);
-                    episodes.len() - 1
+            }
+            let linked_roots: Vec<usize> = linked.iter().map(|x| root(&mut parent, *x)).collect();
+            // Episodes whose every newest version this write supersedes are resolved by it.
+            let front_roots: Vec<usize> = front.iter().map(|(_, y)| root(&mut parent, *y)).collect();
+            for (k, (f, _)) in front.iter().enumerate() {
+                let e = front_roots[k];
+                if !v.supersedes(f) || front_roots[..k].contains(&e) {
+                    continue; // Not superseded, or this episode was looked at already.
                 }
-            };
-            front.retain(|(f, _, _)| !v.supersedes(f));
-            front.push((v, op, e));
+                let all = front.iter().zip(&front_roots).filter(|(_, r)| **r == e).all(|((g, _), _)| v.supersedes(g));
+                if all && size[e] > 1 && resolved[e].is_none() && !linked_roots.contains(&e) {
+                    resolved[e] = Some(*op);
+                }
+            }
+            for r in linked_roots {
+                let (a, b) = (root(&mut parent, r), root(&mut parent, i));
+                if a != b {
+                    parent[a] = b;
+                    size[b] += size[a];
+                }
+                // A new concurrent write reopens the episode.
+                resolved[b] = None;
+            }
+            by_actor.entry(v.dot.0).or_default().insert(v.dot.1, i);
+            front.retain(|(f, _)| !v.supersedes(f));
+            front.push((v, i));
         }
+        // Episodes of more than one write, in the order of their first write.
+        let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for i in 0..writes.len() {
+            let r = root(&mut parent, i);
+            members.entry(r).or_default().push(i);
+        }
+        let mut episodes: Vec<(Vec<usize>, Option<usize>)> = members
+            .into_iter()
+            .filter(|(_, m)| m.len() > 1)
+            .map(|(r, m)| (m.iter().map(|i| writes[*i].0).collect(), resolved[r]))
+            .collect();
+        episodes.sort_by_key(|(m, _)| m.first().copied());
         let merged_reads: Vec<(usize, &OpRecord)> = cluster
             .records
             .iter()
             .filter(|(_, r)| !r.write && &r.key == key && r.merged.is_some())
             .map(|(op, r)| (*op, r))
             .collect();
-        for (e, mut involved) in episodes.into_iter().enumerate().filter(|(_, v)| v.len() > 1) {
+        for (mut involved, resolved) in episodes {
             involved.sort_unstable();
-            let resolved = resolved[e];
             let merged_read = merged_reads
                 .iter()
                 .find(|(_, r)| r.returned.iter().filter(|s| involved.binary_search(&s.op).is_ok()).count() > 1);

@@ -330,6 +330,26 @@ pub struct OpRecord {
     pub merged: Option<String>,
 }
 
+/// A replica restored from another's copy (`{"restart": …, "restore_from": …}`), and what that cost it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Restore {
+    pub at: Micros,
+    pub node: usize,
+    pub from: usize,
+    /// The keys whose versions changed: (key, what the node held, what the copy gave it).
+    pub changed: Vec<(Key, Vec<Sibling>, Vec<Sibling>)>,
+}
+
+impl Restore {
+    /// Did this restore take version `v` of `key` from the node (it had `v` or a version descending from it, and
+    /// the copy had neither)?
+    pub fn took(&self, key: &Key, v: &Sibling) -> bool {
+        self.changed.iter().any(|(k, had, kept)| {
+            k == key && had.iter().any(|s| s.supersedes(v)) && !kept.iter().any(|s| s.supersedes(v))
+        })
+    }
+}
+
 /// The leaderless cluster: replicas, clients, the ring and what each operation's quorum did.
 #[derive(Clone, Debug)]
 pub struct Cluster {
@@ -343,6 +363,8 @@ pub struct Cluster {
     pub schema: Rc<Database>,
     /// Per operation (history index), its quorum.
     pub records: BTreeMap<usize, OpRecord>,
+    /// Replicas restored from another's copy, in the order it happened.
+    pub restores: Vec<Restore>,
 }
 
 impl Cluster {
@@ -401,6 +423,7 @@ impl Cluster {
             names: names.into(),
             schema: Rc::new(schema),
             records: BTreeMap::new(),
+            restores: Vec::new(),
         })
     }
 
@@ -441,6 +464,36 @@ impl Cluster {
         n.ae_last = None;
         n.ae_armed = false;
         n.handoff_armed = false;
+    }
+
+    /// A crashed replica's disk is replaced by a copy of `from`'s data (the edge case of DDIA 5.4 where a node that
+    /// carried a new value is restored from a replica carrying an old one): whatever it had stored that the copy
+    /// lacks is gone, so a write may now live on fewer than w replicas. Its hints went with its disk. Its own
+    /// counter is kept (as Riak gives a restored node a fresh actor id), so its next writes never reuse a dot.
+    /// Returns false (nothing changed) unless `node` is a crashed replica and `from` another replica.
+    pub fn restore(&mut self, node: usize, from: usize, now: Micros) -> bool {
+        if node == from || from >= self.nodes.len() || self.nodes.get(node).is_none_or(|n| n.status != Status::Crashed)
+        {
+            return false;
+        }
+        let copy = self.nodes[from].data.clone();
+        let changed: Vec<(Key, Vec<Sibling>, Vec<Sibling>)> = self.nodes[node]
+            .data
+            .iter()
+            .filter(|(k, had)| copy.get(*k) != Some(*had))
+            .map(|(k, had)| (k.clone(), had.clone(), copy.get(k).cloned().unwrap_or_default()))
+            .collect();
+        let n = &mut self.nodes[node];
+        n.data = copy;
+        n.hints.clear();
+        n.ae_last = None;
+        self.restores.push(Restore { at: now, node, from, changed });
+        true
+    }
+
+    /// The restore (if any) at or after `since` and before `until` that took version `v` of `key` from `node`.
+    pub fn restore_lost(&self, node: usize, key: &Key, v: &Sibling, since: Micros, until: Micros) -> Option<&Restore> {
+        self.restores.iter().find(|r| r.node == node && r.at >= since && r.at < until && r.took(key, v))
     }
 
     pub fn on_start(&mut self, node: usize, now: Micros) -> Vec<Action> {

@@ -7,6 +7,14 @@ use crate::world::sim::Simulation;
 use super::spec::Coordinator;
 use super::versions;
 
+/// A version's row as the inspector lists it.
+fn value_of(s: &versions::Sibling) -> String {
+    match &s.row {
+        Some(r) => r.iter().map(|(_, v)| value_text(v)).collect::<Vec<_>>().join(", "),
+        None => "(deleted)".into(),
+    }
+}
+
 impl Simulation {
     pub(crate) fn leaderless_view(&self) -> ClusterView {
         let now = self.now();
@@ -51,20 +59,14 @@ impl Simulation {
                         .data
                         .iter()
                         .flat_map(|(k, set)| {
-                            set.iter().map(|s| {
-                                let value = match &s.row {
-                                    Some(r) => r.iter().map(|(_, v)| value_text(v)).collect::<Vec<_>>().join(", "),
-                                    None => "(deleted)".into(),
-                                };
-                                vec![k.label(), versions::label(&s.clock(), &names), value]
-                            })
+                            set.iter().map(|s| vec![k.label(), versions::label(&s.clock(), &names), value_of(s)])
                         })
                         .collect(),
                 });
                 if !n.hints.is_empty() {
                     tables.push(TableView {
                         name: "hints".into(),
-                        columns: vec!["for".into(), "key".into(), "vector".into()],
+                        columns: vec!["for".into(), "key".into(), "vector".into(), "value".into()],
                         rows: n
                             .hints
                             .iter()
@@ -73,6 +75,7 @@ impl Simulation {
                                     c.nodes[h.home].id.clone(),
                                     h.key.label(),
                                     versions::label(&h.version.clock(), &names),
+                                    value_of(&h.version),
                                 ]
                             })
                             .collect(),
@@ -110,8 +113,8 @@ impl Simulation {
                 id: cs.id.clone(),
                 target: match &c.clients[i].opts.coordinator {
                     Coordinator::Node(id) => id.clone(),
-                    // The client fans out itself: drawn towards the first replica.
-                    Coordinator::Client => c.nodes.first().map(|n| n.id.clone()).unwrap_or_default(),
+                    // The client fans out itself: no one target (the canvas draws it talking to every replica).
+                    Coordinator::Client => String::new(),
                 },
                 pending: self.history.iter().filter(|h| h.client == i && h.end.is_none()).count(),
             })

@@ -46,6 +46,10 @@ pub fn kind_help(kind: AnomalyKind) -> &'static str {
     }
 }
 
+/// What the checkers look for, said when they found nothing yet.
+const NONE_LEADER: &str = "None so far. The checkers look for acknowledged writes the leader no longer has, keys handed out twice, two leaders taking writes at once, replicas that disagree, and windows without a working leader.";
+const NONE_LEADERLESS: &str = "None so far. The checkers look for reads that missed a write acknowledged before they began (stale reads, with the edge case that explains each), acknowledged writes no replica still holds, and concurrent writes to one key.";
+
 /// Highlight `ops` in the history, and scroll the first into view after the next render.
 pub fn highlight(d: &Callback<Action>, ops: Vec<usize>) -> Callback<MouseEvent> {
     let d = d.clone();
@@ -75,7 +79,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                 }
             </header>
             if list.is_empty() {
-                <p class="muted">{ "None so far. The checkers look for acknowledged writes the leader no longer has, keys handed out twice, two leaders taking writes at once, replicas that disagree, and windows without a working leader." }</p>
+                <p class="muted">{ if sim.protocol.leaderless().is_some() { NONE_LEADERLESS } else { NONE_LEADER } }</p>
             } else {
                 <p class="muted">{ "Click an operation to find it in the client history below." }</p>
             }

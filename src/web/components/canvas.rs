@@ -242,6 +242,16 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
         .collect();
     let mut client_links: Vec<Html> = Vec::new();
     for (j, c) in v.clients.iter().enumerate() {
+        // A leaderless client that coordinates itself has no one node to talk to: it talks to the replicas.
+        if c.target.is_empty() {
+            for n in v.nodes.iter().filter(|n| n.role == Role::Replica) {
+                if let Some(rn) = rect_of(&n.id) {
+                    let tag = own(&c.id, &n.id);
+                    let cut = is_cut(&c.id, &n.id);
+                    client_links.push(link_view("clink fan", &c.id, &n.id, lay.clients[j], rn, cut, tag, d));
+                }
+            }
+        }
         if let Some(rn) = rect_of(&c.target) {
             let tag = own(&c.id, &c.target);
             client_links.push(link_view(
@@ -304,13 +314,18 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
         .map(|(j, (c, r))| {
             let onclick = d.reform(move |_: MouseEvent| Action::SetClient(j));
             let pending = c.pending.to_string();
+            let (talks, sub) = if c.target.is_empty() {
+                ("talks to the replicas itself (its library coordinates)".to_string(), "→ replicas".to_string())
+            } else {
+                (["sends to ", &c.target].concat(), ["→ ", &c.target].concat())
+            };
             html! {
                 <g class={classes!("client", (m.client == j).then_some("chosen"))} data-client={c.id.clone()}
                    transform={translate(r.x, r.y)} {onclick}>
-                    <title>{ ["Client ", &c.id, ": sends to ", &c.target, ". Click to write from it."].concat() }</title>
+                    <title>{ ["Client ", &c.id, ": ", &talks, ". Click to write from it."].concat() }</title>
                     <rect class="card" x={f(-r.hw)} y={f(-r.hh)} width={f(2.0 * r.hw)} height={f(2.0 * r.hh)} rx="14" />
                     <text class="c-id" x={f(-r.hw + 14.0)} y="-4">{ text::truncate(&c.id, 9) }</text>
-                    <text class="c-sub" x={f(-r.hw + 14.0)} y="15">{ ["→ ", &c.target].concat() }</text>
+                    <text class="c-sub" x={f(-r.hw + 14.0)} y="15">{ sub }</text>
                     if c.pending > 0 {
                         <g class="c-pending" transform={translate(r.hw - 4.0, -r.hh + 4.0)}>
                             <title>{ [&pending, " waiting for an answer"].concat() }</title>
@@ -486,6 +501,8 @@ fn node_view(
     let replica = n.role == Role::Replica;
     let lag = if replica && !crashed {
         "takes reads and writes".to_string()
+    } else if replica {
+        "down: misses writes".to_string()
     } else if halted {
         "replication stopped".to_string()
     } else if n.candidate {

@@ -40,35 +40,42 @@ fn overview(m: &Model, v: &ClusterView, heal: Html, d: &Callback<Action>) -> Htm
                 { heal }
             </header>
             <p class="muted">{ "Click a node to inspect or crash it; click a link to cut it." }</p>
-            <table class="grid overview">
-                <thead><tr><th>{ "node" }</th><th>{ "role" }</th><th class="num" title="epoch (term)">{ "ep." }</th><th>{ "status" }</th><th class="num">{ "LSN" }</th><th class="num">{ "lag" }</th></tr></thead>
-                <tbody>
-                    { for v.nodes.iter().map(|n| {
-                        let id = n.id.clone();
-                        let onclick = d.reform(move |_: MouseEvent| Action::Select(Some(id.clone())));
-                        html! {
-                            <tr class="pick" {onclick}>
-                                <td><b>{ n.id.clone() }</b></td>
-                                <td>
-                                    if n.candidate {
-                                        <span class="role-pill electing" title="Standing for election">{ "candidate" }</span>
-                                    } else if n.synchronous {
-                                        <span class="role-pill sync" title="Synchronous follower: the leader waits for it">{ "sync" }</span>
-                                    } else {
-                                        { n.role.name() }
-                                    }
-                                </td>
-                                <td class="num">{ n.epoch }</td>
-                                <td><span class={classes!("status", n.status.name())}>{ n.status.name() }</span></td>
-                                <td class="num">{ n.lsn }</td>
-                                <td class="num">{ lag_text(n) }</td>
-                            </tr>
-                        }
-                    }) }
-                </tbody>
-            </table>
+            { super::quorum::replica_table(m, d).unwrap_or_else(|| leader_table(v, d)) }
             { super::quorum::controls(m, d).unwrap_or_else(|| cluster_controls(m, d)) }
         </section>
+    }
+}
+
+/// The overview's table under leader-based replication: each node's role, epoch, LSN and lag.
+fn leader_table(v: &ClusterView, d: &Callback<Action>) -> Html {
+    html! {
+        <table class="grid overview">
+            <thead><tr><th>{ "node" }</th><th>{ "role" }</th><th class="num" title="epoch (term)">{ "ep." }</th><th>{ "status" }</th><th class="num">{ "LSN" }</th><th class="num">{ "lag" }</th></tr></thead>
+            <tbody>
+                { for v.nodes.iter().map(|n| {
+                    let id = n.id.clone();
+                    let onclick = d.reform(move |_: MouseEvent| Action::Select(Some(id.clone())));
+                    html! {
+                        <tr class="pick" {onclick}>
+                            <td><b>{ n.id.clone() }</b></td>
+                            <td>
+                                if n.candidate {
+                                    <span class="role-pill electing" title="Standing for election">{ "candidate" }</span>
+                                } else if n.synchronous {
+                                    <span class="role-pill sync" title="Synchronous follower: the leader waits for it">{ "sync" }</span>
+                                } else {
+                                    { n.role.name() }
+                                }
+                            </td>
+                            <td class="num">{ n.epoch }</td>
+                            <td><span class={classes!("status", n.status.name())}>{ n.status.name() }</span></td>
+                            <td class="num">{ n.lsn }</td>
+                            <td class="num">{ lag_text(n) }</td>
+                        </tr>
+                    }
+                }) }
+            </tbody>
+        </table>
     }
 }
 
@@ -269,15 +276,18 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
                 if let Some(x) = sim_node.filter(|_| n.role == Role::Cdc) { { cdc_view(x) } }
                 { for n.tables.iter().map(table_view) }
                 if let Some(x) = sim_node.filter(|_| database) { { pages::view(m, x, d) } }
-                <h3>{ "Log tail" }</h3>
-                if n.log_tail.is_empty() {
-                    <p class="muted">{ "(empty log)" }</p>
-                } else {
-                    <ol class="log">
-                        { for n.log_tail.iter().map(|(lsn, desc)| html! {
-                            <li><span class="lsn">{ lsn }</span><code>{ desc.clone() }</code></li>
-                        }) }
-                    </ol>
+                // A leaderless replica keeps versions, not a log: nothing to show there.
+                if n.role != Role::Replica {
+                    <h3>{ "Log tail" }</h3>
+                    if n.log_tail.is_empty() {
+                        <p class="muted">{ "(empty log)" }</p>
+                    } else {
+                        <ol class="log">
+                            { for n.log_tail.iter().map(|(lsn, desc)| html! {
+                                <li><span class="lsn">{ lsn }</span><code>{ desc.clone() }</code></li>
+                            }) }
+                        </ol>
+                    }
                 }
             </div>
         </section>

@@ -253,6 +253,38 @@ pub fn quorum_controls(p: &ControlsProps) -> Html {
     }
 }
 
+/// The Nodes overview's table for a leaderless run: what means something for a replica (keys held, keys with
+/// siblings, hints held for other replicas) instead of a leader's epoch, LSN and lag. `None` for other protocols.
+pub fn replica_table(m: &Model, d: &Callback<Action>) -> Option<Html> {
+    let c = m.pb.as_ref()?.sim().protocol.leaderless()?;
+    Some(html! {
+        <table class="grid overview" data-testid="replica-table">
+            <thead><tr>
+                <th>{ "node" }</th><th>{ "status" }</th>
+                <th class="num" title="Keys this replica holds a version of">{ "keys" }</th>
+                <th class="num" title="Keys with concurrent versions side by side (siblings)">{ "siblings" }</th>
+                <th class="num" title="Writes held for another replica (sloppy quorum), waiting for handoff">{ "hints" }</th>
+            </tr></thead>
+            <tbody>
+                { for c.nodes.iter().map(|n| {
+                    let id = n.id.clone();
+                    let onclick = d.reform(move |_: MouseEvent| Action::Select(Some(id.clone())));
+                    let siblings = n.data.values().filter(|s| s.iter().filter(|v| !v.is_tombstone()).count() > 1).count();
+                    html! {
+                        <tr class="pick" data-testid="replica-row" data-node={n.id.clone()} {onclick}>
+                            <td><b>{ n.id.clone() }</b></td>
+                            <td><span class={classes!("status", n.status.name())}>{ n.status.name() }</span></td>
+                            <td class="num" data-testid="keys-held">{ n.data.len() }</td>
+                            <td class="num">{ siblings }</td>
+                            <td class="num" data-testid="hints-held">{ n.hints.len() }</td>
+                        </tr>
+                    }
+                }) }
+            </tbody>
+        </table>
+    })
+}
+
 /// The controls for the run on screen, if it is leaderless.
 pub fn controls(m: &Model, d: &Callback<Action>) -> Option<Html> {
     let c = m.pb.as_ref()?.sim().protocol.leaderless()?;
