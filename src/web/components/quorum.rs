@@ -12,6 +12,8 @@ use crate::scenario::Command;
 use crate::web::state::{Action, Model};
 use crate::world::sim::Simulation;
 
+use super::num_input::NumInput;
+
 use super::canvas::Rect;
 
 fn f(v: f64) -> String {
@@ -200,8 +202,8 @@ pub fn quorum_controls(p: &ControlsProps) -> Html {
         });
         html! {
             <label title={tip}>{ format!("{key} ") }
-                <input type="number" min="1" max={p.replicas.to_string()} value={value.to_string()} class="q-num"
-                       data-testid={format!("quorum-{key}")} aria-label={key} disabled={p.ended} {onchange} />
+                <NumInput min="1" max={p.replicas.to_string()} value={value.to_string()} class="q-num"
+                          test={format!("quorum-{key}")} label={key} disabled={p.ended} {onchange} />
             </label>
         }
     };
