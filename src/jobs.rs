@@ -7,7 +7,7 @@
 //! natively in tests exactly as it runs in the worker. Every job is a pure function of its input.
 //!
 //! Kinds:
-//! - `staleness`: `seeds`, optional `points` (ms after the acknowledgement) → the PBS curve
+//! - `staleness`: `seeds` (from `seed_from`, default 0), optional `points` (ms after the acknowledgement) → the PBS curve
 //!   (`protocol::leaderless::staleness`): `[{"t_ms", "fresh", "runs"}]`.
 //! - `strategies`: `seed` → the multi-leader strategies side by side (`protocol::multi_leader::strategies`), one
 //!   object per strategy as `replsim conflicts --format json` prints it.
@@ -53,7 +53,9 @@ fn answer(job: &Value) -> Result<Value, String> {
             if scenario.replication.leaderless.is_none() {
                 return Err("the staleness curve is about leaderless replication (replication.leaderless)".into());
             }
+            // The page sends the seeds in chunks (`seed_from`), to show progress and to be cancellable.
             let seeds = uint("seeds", STALENESS_SEEDS)?.clamp(1, 10_000);
+            let from = uint("seed_from", 0)?.min(1 << 40);
             let ts = match job.get("points").and_then(Value::as_array) {
                 Some(ts) => ts
                     .iter()
@@ -61,7 +63,7 @@ fn answer(job: &Value) -> Result<Value, String> {
                     .collect::<Result<Vec<_>, _>>()?,
                 None => staleness::default_points(&scenario),
             };
-            let points = staleness::curve(&scenario, &ts, 0..seeds)?;
+            let points = staleness::curve(&scenario, &ts, from..from + seeds)?;
             Ok(Value::Array(points.iter().map(|p| json!({"t_ms": p.t_ms, "fresh": p.fresh, "runs": p.runs})).collect()))
         }
         "strategies" => {
@@ -130,6 +132,17 @@ mod tests {
             .map(|p| (p["t_ms"].as_u64().unwrap(), p["fresh"].as_u64().unwrap(), p["runs"].as_u64().unwrap()))
             .collect();
         assert_eq!(got, direct.iter().map(|p| (p.t_ms, p.fresh, p.runs)).collect::<Vec<_>>());
+        // In chunks of seeds, as the page sends them: the sums are the whole curve.
+        let chunk = |from: u64| {
+            run(
+                &json!({"kind": "staleness", "scenario": s.to_json(), "seed_from": from, "seeds": 10, "points": [0, 50]}),
+            )
+        };
+        let (a, b) = (chunk(0), chunk(10));
+        for i in 0..2 {
+            assert_eq!(a["ok"][i]["runs"].as_u64().unwrap() + b["ok"][i]["runs"].as_u64().unwrap(), direct[i].runs);
+            assert_eq!(a["ok"][i]["fresh"].as_u64().unwrap() + b["ok"][i]["fresh"].as_u64().unwrap(), direct[i].fresh);
+        }
 
         let s = crate::library::lesson("timeout-tradeoff").unwrap().unwrap();
         let a = run(&json!({"kind": "sweep", "scenario": s.to_json(), "timeouts_ms": [100, 400], "seeds": 3}));

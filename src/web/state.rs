@@ -804,6 +804,7 @@ impl Model {
                 if self.sweep != Sweep::Running || epoch != self.jobs.epoch {
                     return false;
                 }
+                self.jobs.untrack(jobs::JobKind::Sweep);
                 self.sweep = match jobs::rows(&answer, crate::check::failover::SweepRow::from_json) {
                     Ok(rows) => Sweep::Done(rows),
                     Err(e) => Sweep::Failed(e),

@@ -156,3 +156,49 @@ pub fn run(job: &Value, done: impl FnOnce(Value) + 'static) {
 pub fn answer(job: &str) -> String {
     crate::jobs::run_text(job)
 }
+
+/// A job cut into chunks, sent one after another: progress after each, and a cancel that takes effect between
+/// chunks (the worker is not killed: the page's locked-down policy would not let it start another).
+struct Chunks {
+    jobs: Vec<Value>,
+    answers: Vec<Value>,
+    cancel: std::rc::Rc<std::cell::Cell<bool>>,
+    progress: Box<dyn Fn(usize, usize)>,
+    done: Box<dyn FnOnce(Result<Vec<Value>, String>)>,
+}
+
+/// Run `jobs` in order; `progress(done, total)` after each; `done` gets every chunk's `ok` value, or the first
+/// error. Nothing is called once `cancel` is set.
+pub fn run_chunks(
+    jobs: Vec<Value>,
+    cancel: std::rc::Rc<std::cell::Cell<bool>>,
+    progress: impl Fn(usize, usize) + 'static,
+    done: impl FnOnce(Result<Vec<Value>, String>) + 'static,
+) {
+    next_chunk(Chunks { jobs, answers: Vec::new(), cancel, progress: Box::new(progress), done: Box::new(done) });
+}
+
+fn next_chunk(c: Chunks) {
+    let Some(job) = c.jobs.get(c.answers.len()).cloned() else {
+        (c.done)(Ok(c.answers));
+        return;
+    };
+    run(&job, move |answer| {
+        let mut c = c;
+        if c.cancel.get() {
+            return;
+        }
+        match answer.get("ok") {
+            Some(v) => {
+                c.answers.push(v.clone());
+                (c.progress)(c.answers.len(), c.jobs.len());
+                next_chunk(c);
+            }
+            None => (c.done)(Err(answer
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("the worker gave no answer")
+                .to_string())),
+        }
+    });
+}

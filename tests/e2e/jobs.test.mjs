@@ -41,6 +41,16 @@ test('staleness curve: drawn in the worker while the run plays; w = r = 1 starts
   const strict = Number(await page.getAttribute('g.curve[data-label^="n=3 w=2 r=2"]', 'data-first'));
   assert.equal(strict, 1, 'w + r > n: every read sees the write');
   assert.equal(await page.locator('[data-testid=staleness-chart] g.curve').count(), 2, 'both curves on one chart');
+
+  // A third curve, cancelled while it runs (between chunks of seeds): the chart keeps the two it had.
+  await page.fill('[data-testid=pbs-w]', '3');
+  await page.click('[data-testid=staleness-run]');
+  await page.waitForSelector('[data-testid=staleness-progress]');
+  await page.click('[data-testid=staleness-cancel]');
+  await page.waitForSelector('[data-testid=staleness-running]', { state: 'detached' });
+  await page.waitForTimeout(1500);
+  assert.equal(await page.locator('[data-testid=staleness-chart] g.curve').count(), 2, 'a cancelled curve is not drawn');
+  assert.ok(await page.isEnabled('[data-testid=staleness-run]'), 'and another can start');
   await page.click('[data-testid=play]').catch(() => {});
   await page.locator('[data-testid=staleness]').scrollIntoViewIfNeeded();
   await shot(page, 'jobs-staleness');

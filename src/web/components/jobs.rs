@@ -7,9 +7,12 @@ use yew::prelude::*;
 
 use crate::jobs::STALENESS_SEEDS;
 use crate::web::chart::{self, num};
-use crate::web::state::jobs::{JobAction, JobKind, JobState, PbsField, PbsForm};
+use crate::web::state::jobs::{sum_curve, CancelToken, JobAction, JobKind, JobState, PbsField, PbsForm};
 use crate::web::state::{Action, Model};
 use crate::web::worker;
+
+/// The staleness curve's seeds go to the worker in this many chunks.
+const STALENESS_CHUNKS: u64 = 10;
 
 const W: f64 = 360.0;
 const H: f64 = 140.0;
@@ -34,12 +37,27 @@ fn pbs_job(m: &Model, f: &PbsForm) -> Option<Value> {
     Some(json!({"kind": "staleness", "scenario": s, "seeds": STALENESS_SEEDS}))
 }
 
-fn state_line(state: &JobState, test: &'static str) -> Html {
-    match state {
-        JobState::Running { label, .. } => html! {
-            <p class="running" role="status" data-testid={[test, "-running"].concat()}>
-                { ["running in the background (", label, ")… the page keeps playing"].concat() }</p>
-        },
+/// "running…" with a progress bar and a Cancel button, while a chunked job runs.
+pub fn progress_line(m: &Model, d: &Callback<Action>, kind: JobKind, test: &'static str, what: &str) -> Html {
+    let (done, total) = m.jobs.progress_of(kind).unwrap_or((0, 0));
+    let cancel = {
+        let d = d.clone();
+        Callback::from(move |_: MouseEvent| d.emit(Action::Jobs(JobAction::Cancel(kind))))
+    };
+    html! {
+        <div class="job-progress" role="status" data-testid={[test, "-running"].concat()}>
+            <span class="running">{ ["running in the background (", what, ")… the page keeps playing"].concat() }</span>
+            if total > 0 {
+                <progress data-testid={[test, "-progress"].concat()} max={total.to_string()} value={done.to_string()}></progress>
+            }
+            <button class="link-btn" data-testid={[test, "-cancel"].concat()} onclick={cancel}>{ "Cancel" }</button>
+        </div>
+    }
+}
+
+fn state_line(m: &Model, d: &Callback<Action>, kind: JobKind, test: &'static str) -> Html {
+    match m.jobs.state(kind) {
+        JobState::Running { label, .. } => progress_line(m, d, kind, test, label),
         JobState::Failed(e) => {
             html! { <p class="error" role="alert" data-testid={[test, "-error"].concat()}>{ e.clone() }</p> }
         }
@@ -68,14 +86,35 @@ pub fn staleness_section(m: &Model, d: &Callback<Action>) -> Html {
     };
     let onclick = {
         let (d, job, label) = (d.clone(), pbs_job(m, &f), pbs_label(&f));
-        let epoch_model = m.jobs.epoch;
+        let epoch = m.jobs.epoch;
         Callback::from(move |_: MouseEvent| {
             let Some(job) = job.clone() else { return };
-            d.emit(Action::Jobs(JobAction::Start { kind: JobKind::Staleness, label: label.clone() }));
-            let d = d.clone();
-            worker::run(&job, move |answer| {
-                d.emit(Action::Jobs(JobAction::Done { kind: JobKind::Staleness, epoch: epoch_model, answer }))
-            });
+            let kind = JobKind::Staleness;
+            d.emit(Action::Jobs(JobAction::Start { kind, label: label.clone() }));
+            // Ten chunks of seeds: a progress bar, and a cancel between chunks.
+            let chunks: Vec<Value> = (0..STALENESS_CHUNKS)
+                .map(|i| {
+                    let mut j = job.clone();
+                    j["seed_from"] = json!(i * STALENESS_SEEDS / STALENESS_CHUNKS);
+                    j["seeds"] = json!(STALENESS_SEEDS / STALENESS_CHUNKS);
+                    j
+                })
+                .collect();
+            let cancel = CancelToken::default();
+            d.emit(Action::Jobs(JobAction::Track { kind, total: chunks.len(), cancel: cancel.clone() }));
+            let (d1, d2) = (d.clone(), d.clone());
+            worker::run_chunks(
+                chunks,
+                cancel,
+                move |done, _| d1.emit(Action::Jobs(JobAction::Progress { kind, epoch, done })),
+                move |answers| {
+                    let answer = match answers {
+                        Ok(chunks) => json!({"ok": sum_curve(&chunks)}),
+                        Err(e) => json!({"error": e}),
+                    };
+                    d2.emit(Action::Jobs(JobAction::Done { kind, epoch, answer }));
+                },
+            );
         })
     };
     let strict = f.w + f.r > f.n;
@@ -107,7 +146,7 @@ pub fn staleness_section(m: &Model, d: &Callback<Action>) -> Html {
                 <span class={classes!("pbs-badge", strict.then_some("ok"))} data-testid="pbs-strict">
                     { if strict { "w + r > n: every read overlaps the write" } else { "w + r ≤ n: reads can miss the write" } }</span>
             </div>
-            { state_line(&m.jobs.staleness, "staleness") }
+            { state_line(m, d, JobKind::Staleness, "staleness") }
             if !m.jobs.curves.is_empty() {
                 { curves_chart(m) }
                 <button class="link-btn" data-testid="staleness-clear" onclick={clear}>{ "Clear curves" }</button>
@@ -211,7 +250,7 @@ pub fn strategies_section(m: &Model, d: &Callback<Action>) -> Html {
                    conflicts. Discarded: acknowledged writes no replica keeps in the end. Converged: every replica \
                    ends with the same rows." }
             </p>
-            { state_line(&m.jobs.strategies, "strategies") }
+            { state_line(m, d, JobKind::Strategies, "strategies") }
             if let Some(rows) = rows {
                 <div class="table-scroll"><table class="grid strategies-table" data-testid="strategies-table">
                     <thead><tr><th>{ "strategy" }</th><th>{ "conflicts" }</th><th>{ "discarded" }</th><th>{ "converged" }</th><th>{ "final rows (first leader)" }</th></tr></thead>

@@ -6,6 +6,7 @@ use yew::prelude::*;
 
 use crate::check::failover::SweepRow;
 use crate::web::chart::{self, num};
+use crate::web::state::jobs::{CancelToken, JobAction, JobKind};
 use crate::web::state::{Action, Model, Sweep, SWEEP_SEEDS, SWEEP_TIMEOUTS_MS};
 use crate::web::{dom, text, worker};
 use crate::world::sim::{percentile, write_latencies, Simulation};
@@ -206,22 +207,37 @@ fn sweep_section(m: &Model, d: &Callback<Action>) -> Html {
     let running = m.sweep == Sweep::Running;
     let onclick = {
         let d = d.clone();
-        let job = m.scenario().map(|s| {
-            serde_json::json!({"kind": "sweep", "scenario": s.to_json(), "timeouts_ms": SWEEP_TIMEOUTS_MS, "seeds": SWEEP_SEEDS})
-        });
+        let scenario = m.scenario().map(|s| s.to_json());
         let epoch = m.jobs.epoch;
         Callback::from(move |_: MouseEvent| {
-            let Some(job) = job.clone() else { return };
+            let Some(scenario) = scenario.clone() else { return };
             d.emit(Action::RunSweep);
-            // In the worker: the page keeps playing and says "running…" while the runs go.
-            let d = d.clone();
-            worker::run(&job, move |answer| {
-                d.emit(Action::SweepDone { epoch, answer });
-                gloo_timers::callback::Timeout::new(0, || {
-                    dom::scroll_list_to(".metrics .scroll", "[data-testid=sweep]")
-                })
-                .forget();
-            });
+            // In the worker, one chunk per timeout: the page keeps playing, shows progress, and can cancel.
+            let chunks: Vec<serde_json::Value> = SWEEP_TIMEOUTS_MS
+                .iter()
+                .map(|t| serde_json::json!({"kind": "sweep", "scenario": scenario, "timeouts_ms": [t], "seeds": SWEEP_SEEDS}))
+                .collect();
+            let (kind, cancel) = (JobKind::Sweep, CancelToken::default());
+            d.emit(Action::Jobs(JobAction::Track { kind, total: chunks.len(), cancel: cancel.clone() }));
+            let (d1, d2) = (d.clone(), d.clone());
+            worker::run_chunks(
+                chunks,
+                cancel,
+                move |done, _| d1.emit(Action::Jobs(JobAction::Progress { kind, epoch, done })),
+                move |answers| {
+                    let answer = match answers {
+                        Ok(chunks) => {
+                            serde_json::json!({"ok": chunks.into_iter().flat_map(|c| c.as_array().cloned().unwrap_or_default()).collect::<Vec<_>>()})
+                        }
+                        Err(e) => serde_json::json!({"error": e}),
+                    };
+                    d2.emit(Action::SweepDone { epoch, answer });
+                    gloo_timers::callback::Timeout::new(0, || {
+                        dom::scroll_list_to(".metrics .scroll", "[data-testid=sweep]")
+                    })
+                    .forget();
+                },
+            );
         })
     };
     let current = m.scenario().map(|s| s.failover.timeout_ms);
@@ -237,7 +253,7 @@ fn sweep_section(m: &Model, d: &Callback<Action>) -> Html {
                    &SWEEP_SEEDS.to_string(), " seeds. Too short: failovers while the old leader was only slow. Too long: a dead leader stays unreplaced."].concat() }
             </p>
             if running {
-                <p class="running" role="status" data-testid="sweep-running">{ "running… (" }{ SWEEP_SEEDS as usize * SWEEP_TIMEOUTS_MS.len() }{ " runs)" }</p>
+                { super::jobs::progress_line(m, d, JobKind::Sweep, "sweep", &[&(SWEEP_SEEDS as usize * SWEEP_TIMEOUTS_MS.len()).to_string(), " runs"].concat()) }
             }
             if let Sweep::Failed(e) = &m.sweep {
                 <p class="error" role="alert" data-testid="sweep-error">{ e.clone() }</p>

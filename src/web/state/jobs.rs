@@ -14,7 +14,12 @@ pub const MAX_CURVES: usize = 4;
 pub enum JobKind {
     Staleness,
     Strategies,
+    /// The failover-timeout sweep (its state is `Model::sweep`; here only its progress and cancel).
+    Sweep,
 }
+
+/// Set to stop a chunked job between chunks (`web::worker::run_chunks`).
+pub type CancelToken = std::rc::Rc<std::cell::Cell<bool>>;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum JobState {
@@ -58,6 +63,8 @@ pub struct JobsUi {
     pub strategies: JobState,
     /// `replsim conflicts --format json`'s rows, for the scenario they were computed for (its `epoch`).
     pub figures: Option<(u64, Value)>,
+    /// Chunks done of chunks sent, and the cancel token, of each job running in chunks.
+    pub progress: Vec<(JobKind, usize, usize, CancelToken)>,
     /// Bumped whenever another scenario goes on screen (a lesson, a rebuild; not a person's command, which jobs
     /// leave out like the sweep does): answers for an older epoch are dropped.
     pub epoch: u64,
@@ -71,6 +78,7 @@ impl Default for JobsUi {
             form: None,
             strategies: JobState::Idle,
             figures: None,
+            progress: Vec::new(),
             epoch: 0,
         }
     }
@@ -88,6 +96,19 @@ pub enum JobAction {
         epoch: u64,
         answer: Value,
     },
+    /// A chunked job started: its cancel token, and `total` chunks to go.
+    Track {
+        kind: JobKind,
+        total: usize,
+        cancel: CancelToken,
+    },
+    Progress {
+        kind: JobKind,
+        epoch: u64,
+        done: usize,
+    },
+    /// Stop a chunked job (between chunks) and forget it.
+    Cancel(JobKind),
     Form(PbsField, u64),
     ClearCurves,
 }
@@ -97,14 +118,27 @@ impl JobsUi {
         match kind {
             JobKind::Staleness => &self.staleness,
             JobKind::Strategies => &self.strategies,
+            JobKind::Sweep => &JobState::Idle,
         }
     }
 
     fn state_mut(&mut self, kind: JobKind) -> &mut JobState {
         match kind {
             JobKind::Staleness => &mut self.staleness,
-            JobKind::Strategies => &mut self.strategies,
+            JobKind::Strategies | JobKind::Sweep => &mut self.strategies,
         }
+    }
+
+    /// Chunks done and in all, while a chunked job runs.
+    pub fn progress_of(&self, kind: JobKind) -> Option<(usize, usize)> {
+        self.progress.iter().find(|p| p.0 == kind).map(|p| (p.1, p.2))
+    }
+
+    pub(super) fn untrack(&mut self, kind: JobKind) {
+        for p in self.progress.iter().filter(|p| p.0 == kind) {
+            p.3.set(true);
+        }
+        self.progress.retain(|p| p.0 != kind);
     }
 
     /// The form's values: what the person typed, else the scenario's n, w, r and network.
@@ -126,7 +160,7 @@ impl Model {
     pub(super) fn apply_jobs(&mut self, a: JobAction) -> bool {
         match a {
             JobAction::Start { kind, label } => {
-                if matches!(self.jobs.state(kind), JobState::Running { .. }) {
+                if kind == JobKind::Sweep || matches!(self.jobs.state(kind), JobState::Running { .. }) {
                     return false;
                 }
                 *self.jobs.state_mut(kind) = JobState::Running { epoch: self.jobs.epoch, label };
@@ -136,6 +170,7 @@ impl Model {
                 if asked != epoch || epoch != self.jobs.epoch {
                     return false;
                 }
+                self.jobs.untrack(kind);
                 let Some(ok) = answer.get("ok") else {
                     let e = answer.get("error").and_then(Value::as_str).unwrap_or("the worker gave no answer");
                     *self.jobs.state_mut(kind) = JobState::Failed(e.to_string());
@@ -161,6 +196,26 @@ impl Model {
                         self.jobs.curves.push(Curve { label, points });
                     }
                     JobKind::Strategies => self.jobs.figures = Some((epoch, ok.clone())),
+                    // The sweep answers with `Action::SweepDone`.
+                    JobKind::Sweep => {}
+                }
+            }
+            JobAction::Track { kind, total, cancel } => {
+                self.jobs.untrack(kind);
+                self.jobs.progress.push((kind, 0, total, cancel));
+            }
+            JobAction::Progress { kind, epoch, done } => {
+                if epoch != self.jobs.epoch {
+                    return false;
+                }
+                let Some(p) = self.jobs.progress.iter_mut().find(|p| p.0 == kind) else { return false };
+                p.1 = done;
+            }
+            JobAction::Cancel(kind) => {
+                self.jobs.untrack(kind);
+                match kind {
+                    JobKind::Sweep => self.sweep = super::Sweep::Idle,
+                    _ => *self.jobs.state_mut(kind) = JobState::Idle,
                 }
             }
             JobAction::Form(field, v) => {
@@ -179,6 +234,25 @@ impl Model {
     }
 }
 
+/// The staleness curve from its chunks of seeds: each chunk's `[{"t_ms", "fresh", "runs"}]`, summed per point.
+pub fn sum_curve(chunks: &[Value]) -> Value {
+    let mut sum: Vec<(u64, u64, u64)> = Vec::new();
+    for c in chunks {
+        for (i, p) in c.as_array().into_iter().flatten().enumerate() {
+            let (t, fresh, runs) =
+                (p["t_ms"].as_u64().unwrap_or(0), p["fresh"].as_u64().unwrap_or(0), p["runs"].as_u64().unwrap_or(0));
+            match sum.get_mut(i) {
+                Some(s) => {
+                    s.1 += fresh;
+                    s.2 += runs;
+                }
+                None => sum.push((t, fresh, runs)),
+            }
+        }
+    }
+    Value::Array(sum.into_iter().map(|(t, f, r)| serde_json::json!({"t_ms": t, "fresh": f, "runs": r})).collect())
+}
+
 /// The rows of a worker's answer (`{"ok": [row, …]}`), or the message to show.
 pub fn rows<T>(answer: &Value, row: impl Fn(&Value) -> Option<T>) -> Result<Vec<T>, String> {
     match answer.get("ok").and_then(Value::as_array) {
@@ -193,6 +267,9 @@ pub fn rows<T>(answer: &Value, row: impl Fn(&Value) -> Option<T>) -> Result<Vec<
 /// A new run is on screen: answers on their way are for the old one; a new lesson starts a new chart.
 pub(super) fn on_install(m: &mut Model, same_lesson: bool) {
     m.jobs.epoch += 1;
+    for kind in [JobKind::Staleness, JobKind::Strategies, JobKind::Sweep] {
+        m.jobs.untrack(kind);
+    }
     for kind in [JobKind::Staleness, JobKind::Strategies] {
         if matches!(m.jobs.state(kind), JobState::Running { .. } | JobState::Failed(_)) {
             *m.jobs.state_mut(kind) = JobState::Idle;

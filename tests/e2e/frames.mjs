@@ -1,0 +1,43 @@
+// A benchmark, not a test: the page's frame times while a long job runs in the worker (issue 13: "nothing heavy on
+// the main thread"). Plays a lesson, starts the job, and records the gap between animation frames until the answer
+// is drawn. Prints one line per job for scripts/bench.
+import { serveDist, launch, open } from './harness.mjs';
+
+const server = await serveDist();
+const context = await launch();
+
+async function measure(lesson, run, done, what) {
+  const { page } = await open(context, server.base + `#lesson=${lesson}`);
+  await page.waitForFunction(() => document.documentElement.dataset.worker === 'ready', null, { timeout: 20000 });
+  await page.click('[data-testid=tab-metrics]');
+  await page.click('[data-testid=play]');
+  await page.evaluate(() => {
+    window.__gaps = [];
+    let last = null;
+    const tick = (t) => { if (last !== null) window.__gaps.push(t - last); last = t; if (!window.__stop) requestAnimationFrame(tick); };
+    requestAnimationFrame(tick);
+  });
+  const t0 = Date.now();
+  if (run) {
+    await page.click(run);
+    await page.waitForSelector(done, { timeout: 120000 });
+  } else {
+    await page.waitForTimeout(3000);
+  }
+  const wall = Date.now() - t0;
+  const gaps = await page.evaluate(() => { window.__stop = true; return window.__gaps.slice().sort((a, b) => a - b); });
+  const q = (p) => gaps[Math.min(gaps.length - 1, Math.floor(p * gaps.length))].toFixed(1);
+  console.log(`frames while ${what} (${(wall / 1000).toFixed(1)} s, ${gaps.length} frames): ` +
+    `median ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${gaps[gaps.length - 1].toFixed(1)} ms (target: under 16.7 ms)`);
+  await page.close();
+}
+
+try {
+  await measure('leaderless-read-repair', null, null, 'the lesson plays, no job (3 s, the baseline)');
+  await measure('leaderless-read-repair', '[data-testid=staleness-run]', '[data-testid=staleness-chart] g.curve', 'the staleness curve (1,000 seeds) runs in the worker');
+  await measure('timeout-tradeoff', '[data-testid=sweep-run]', '[data-testid=sweep-chart]', 'the failover sweep (36 runs) runs in the worker');
+  await measure('multi-leader-conflict', '[data-testid=strategies-run]', '[data-testid=strategies-table]', 'every conflict strategy runs in the worker');
+} finally {
+  await context.close();
+  await server.close();
+}
