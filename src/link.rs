@@ -314,3 +314,32 @@ mod tests {
         }
     }
 }
+
+/// The HTML that embeds the playground at `base` (the site's URL, e.g. `https://example.org/playground/`) showing
+/// `fragment` (`lesson=NAME` or `run=…`) in compact mode: an iframe the browser loads only when it nears the
+/// viewport. `replsim embed` prints it; docs/embedding.md explains it.
+pub fn embed_snippet(base: &str, fragment: &str, title: &str, height: u32) -> String {
+    let attr = |s: &str| s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;");
+    let base = base.split(['?', '#']).next().unwrap_or(base);
+    let src = format!("{base}?embed=1#{}", fragment.trim_start_matches('#'));
+    format!(
+        "<iframe src=\"{}\" title=\"{}\" width=\"100%\" height=\"{height}\" loading=\"lazy\" \
+         style=\"border:1px solid #ccd; border-radius:8px\" allow=\"clipboard-write\"></iframe>",
+        attr(&src),
+        attr(title)
+    )
+}
+
+#[cfg(test)]
+mod embed_tests {
+    use super::*;
+
+    #[test]
+    fn the_snippet_points_at_the_embed_view_and_escapes_what_it_quotes() {
+        let s =
+            embed_snippet("https://example.org/pg/?x=1", "#lesson=basics-async", "Async \"replication\" <demo>", 480);
+        assert!(s.starts_with("<iframe src=\"https://example.org/pg/?embed=1#lesson=basics-async\""), "{s}");
+        assert!(s.contains("title=\"Async &quot;replication&quot; &lt;demo&gt;\""), "{s}");
+        assert!(s.contains("height=\"480\"") && s.contains("loading=\"lazy\""), "{s}");
+    }
+}

@@ -78,3 +78,19 @@ fn trace_prints_one_event_per_line_and_the_hash() {
     let hash = v["trace_hash"].as_str().unwrap();
     assert!(out.trim_end().ends_with(&format!("# trace hash {hash}")));
 }
+
+#[test]
+fn embed_prints_an_iframe_whose_link_replays_the_scenario() {
+    let (code, out, _) = replsim(&["embed", "lesson:basics-async", "--base", "https://example.org/pg/"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("<iframe src=\"https://example.org/pg/?embed=1#lesson=basics-async\""), "{out}");
+    let (code, out, _) = replsim(&["embed", "scenarios/far-follower.json"]);
+    assert_eq!(code, 0);
+    let fragment = out.split('#').nth(1).and_then(|f| f.split('"').next()).expect("a #run= link");
+    let link = replsim::link::LinkState::decode(fragment).expect("the link decodes");
+    let file = std::fs::read_to_string("scenarios/far-follower.json").unwrap();
+    assert_eq!(link.scenario, replsim::scenario::Scenario::from_json_str(&file).unwrap());
+    let (code, _, err) = replsim(&["embed", "no-such-file.json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read"), "{err}");
+}

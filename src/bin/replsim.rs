@@ -101,6 +101,17 @@ mod cli {
             #[arg(long, value_enum, default_value = "text")]
             format: Format,
         },
+        /// Print the HTML that embeds a lesson or scenario in a documentation page (see docs/embedding.md).
+        Embed {
+            /// A scenario file (embedded in the link), or `lesson:NAME` (linked by name).
+            scenario: String,
+            /// Where the playground is hosted (the URL of its index.html's folder).
+            #[arg(long, default_value = "https://example.org/replication-playground/")]
+            base: String,
+            /// The iframe's height in CSS pixels.
+            #[arg(long, default_value_t = 520)]
+            height: u32,
+        },
         /// Run SQL statements on a single node and print its tables as JSON; interactive without --file.
         Sql {
             #[arg(long)]
@@ -165,6 +176,24 @@ mod cli {
                 .ok_or_else(|| format!("no lesson {name:?}: see `replsim lessons`"));
         }
         std::fs::read_to_string(arg).map_err(|e| format!("cannot read {arg}: {e}"))
+    }
+
+    fn embed(arg: &str, base: &str, height: u32, out: &mut impl Write) -> Result<(), String> {
+        let s = replsim::scenario::Scenario::from_json_str(&load(arg)?).map_err(|e| format!("{arg}: {e}"))?;
+        let fragment = match arg.strip_prefix("lesson:") {
+            Some(name) => format!("lesson={name}"),
+            None => {
+                replsim::link::LinkState { seed: s.seed, scenario: s.clone(), commands: vec![], at: 0, panes: vec![] }
+                    .encode()
+            }
+        };
+        if fragment.len() > replsim::link::MAX_FRAGMENT {
+            return Err(format!("{arg}: the scenario is too large for a link"));
+        }
+        let title =
+            s.title.as_deref().map_or("Replication Playground".to_string(), |t| format!("Replication Playground: {t}"));
+        writeln!(out, "{}", replsim::link::embed_snippet(base, &fragment, &title, height.clamp(200, 4000)))
+            .map_err(|e| e.to_string())
     }
 
     fn staleness(arg: &str, seeds: u64, at: &[u64], format: Format, out: &mut impl Write) -> Result<(), String> {
@@ -249,6 +278,7 @@ mod cli {
                 Ok(())
             }
             Cmd::Sql { file } => sql(file.as_deref(), &mut out),
+            Cmd::Embed { scenario, base, height } => embed(&scenario, &base, height, &mut out),
             Cmd::Staleness { scenario, seeds, at, format } => staleness(&scenario, seeds, &at, format, &mut out),
             Cmd::Soak { seeds, from, seed, threads, claim, print } => {
                 soak(SoakArgs { seeds, from, seed, threads, claim, print }, &mut out)
