@@ -314,7 +314,7 @@ fn network(b: &mut Bytes, cast: &Cast) -> Value {
 /// One timed command of any kind, at a moment within the run.
 fn command(b: &mut Bytes, cast: &Cast, until_ms: u64) -> Value {
     let at = b.below(until_ms + 1);
-    let mut c = match b.below(24) {
+    let mut c = match b.below(30) {
         0 | 1 => json!({"crash": cast.node(b)}),
         2 | 3 => json!({"restart": cast.node(b)}),
         4 => match b.pick(&[None, Some(0u64), Some(50), Some(400), Some(2000)]) {
@@ -350,6 +350,40 @@ fn command(b: &mut Bytes, cast: &Cast, until_ms: u64) -> Value {
             Some(c) => json!({"client": c, "cache_get": b.pick(&["users:1", "users:2", "posts:1"])}),
             None => json!({"heal": true}),
         },
+        // Multi-leader (DDIA 5.3) and leaderless (5.4) commands; under another protocol validation refuses them.
+        24 => json!({"offline": cast.endpoint(b)}),
+        25 => json!({"online": cast.endpoint(b)}),
+        26 => match cast.client(b) {
+            Some(c) => json!({"move": c, "leader": cast.node(b)}),
+            None => json!({"online": cast.node(b)}),
+        },
+        27 => {
+            let mut ring = cast.nodes.clone();
+            let len = ring.len().max(1) as u64;
+            let turn = b.below(len) as usize % ring.len().max(1);
+            ring.rotate_left(turn);
+            ring.truncate(1 + b.below(len) as usize);
+            json!({"reconfigure": {"topology": b.pick(&["all-to-all", "circular", "star"]), "ring": ring, "hub": cast.node(b)}})
+        }
+        28 => {
+            let mut q = serde_json::Map::new();
+            for k in ["n", "w", "r"] {
+                if b.chance(60) {
+                    q.insert(k.into(), json!(b.below(6)));
+                }
+            }
+            if b.chance(40) {
+                q.insert("read_repair".into(), json!(b.chance(50)));
+            }
+            if b.chance(40) {
+                q.insert("sloppy_quorum".into(), json!(b.chance(50)));
+            }
+            if b.chance(40) {
+                q.insert("anti_entropy_ms".into(), json!(b.pick(&[0u64, 1, 50, 400])));
+            }
+            json!({"quorum": q})
+        }
+        29 => json!({"restart": cast.node(b), "restore_from": cast.node(b)}),
         k => match cast.client(b) {
             // Mostly a statement from the list; now and then text straight from the input.
             Some(c) if k == 23 => json!({"client": c, "sql": b.text(200)}),
@@ -487,6 +521,54 @@ fn generated_scenario(b: &mut Bytes) -> Value {
         })
         .collect();
     s["workload"] = json!(workload);
+    // Now and then the same cast under another protocol: leaders per datacenter (DDIA 5.3) or leaderless replicas
+    // (5.4). Settings the other protocol refuses (auto failover, caches, …) make validation refuse the input.
+    let n = roles.len();
+    if n >= 2 && b.chance(15) {
+        for (i, node) in s["nodes"].as_array_mut().into_iter().flatten().enumerate() {
+            node["datacenter"] = json!(if i % 2 == 0 { "dc1" } else { "dc2" });
+            node["role"] = json!(if i < 2 { "leader" } else { "follower" });
+        }
+        s["replication"] = json!({
+            "log": "logical",
+            "topology": b.pick(&["all-to-all", "circular", "star"]),
+            "hub": "n1",
+            "conflict": b.pick(&["none", "lww", "replica-id", "merge", "on-write", "crdt", "siblings"]),
+            "on_write": {"users.name": b.pick(&["max", "min", "concat"])},
+            "causality": b.pick(&["none", "version-vectors"]),
+        });
+        s["network"]["datacenters"] = json!({"latency_ms": latency(b), "loss": b.pick(&[0.0, 0.1])});
+        s.as_object_mut().map(|o| o.remove("failover"));
+    } else if b.chance(12) {
+        for node in s["nodes"].as_array_mut().into_iter().flatten() {
+            node["role"] = json!("replica");
+        }
+        let n_rep = 1 + b.below(n as u64);
+        s["replication"] = json!({"leaderless": {
+            "n": n_rep, "w": 1 + b.below(n_rep), "r": 1 + b.below(n_rep),
+            "read_repair": b.chance(60), "anti_entropy_ms": b.pick(&[0u64, 0, 50, 300]),
+            "sloppy_quorum": b.chance(30), "handoff_ms": b.pick(&[20u64, 100, 500]),
+        }});
+        for c in s["clients"].as_array_mut().into_iter().flatten() {
+            c["coordinator"] =
+                if b.chance(30) { json!("client") } else { json!(format!("n{}", 1 + b.below(n as u64))) };
+            c.as_object_mut().map(|o| o.remove("route"));
+        }
+        s.as_object_mut().map(|o| o.remove("failover"));
+        s["workload"] = json!((0..b.below(8))
+            .filter_map(|_| {
+                let at = b.below(until_ms + 1);
+                let sql = b.pick(&[
+                    "INSERT INTO posts (id, body) VALUES (1, 'a')",
+                    "INSERT INTO posts (id, body) VALUES (2, 'b')",
+                    "UPDATE posts SET body = 'c' WHERE id = 1",
+                    "DELETE FROM posts WHERE id = 2",
+                    "SELECT * FROM posts WHERE id = 1",
+                ]);
+                cast.client(b).map(|c| json!({"at_ms": at, "client": c, "sql": sql, "blind": b.chance(20)}))
+            })
+            .collect::<Vec<_>>());
+    }
     s
 }
 
