@@ -23,6 +23,7 @@ pub mod check;
 pub mod conflicts;
 pub mod spec;
 pub mod strategies;
+pub mod text;
 pub mod topology;
 
 use std::collections::{BTreeMap, BTreeSet};
