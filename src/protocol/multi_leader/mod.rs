@@ -20,6 +20,7 @@
 
 pub mod causality;
 pub mod check;
+pub mod collab;
 pub mod conflicts;
 pub mod spec;
 pub mod strategies;
