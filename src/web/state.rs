@@ -159,6 +159,8 @@ pub struct Model {
     pub lag: LagUi,
     /// The "Compare log methods" view, when it is open (state/compare.rs).
     pub compare: Option<CompareUi>,
+    /// The collaborative editing view (DDIA 5.3) is open instead of the cluster.
+    pub editing: bool,
 }
 
 pub enum Action {
@@ -195,6 +197,8 @@ pub enum Action {
     FlushHash,
     ShareResult(Share),
     BenchDone(String),
+    /// Open or close the collaborative editing view.
+    Editing(bool),
     SetTab(Tab),
     /// A new follower joins now, with a fresh id.
     AddFollower(CopyMethod),
@@ -321,6 +325,7 @@ impl Model {
             last_hash_write: f64::NEG_INFINITY,
             lag: LagUi::default(),
             compare: None,
+            editing: false,
         }
     }
 
@@ -782,7 +787,20 @@ impl Model {
                 self.sweep = Sweep::Done(rows);
             }
             Action::Lag(a) => return self.apply_lag(a),
-            Action::Compare(a) => return self.apply_compare(a),
+            Action::Compare(a) => {
+                let closed = std::mem::take(&mut self.editing);
+                return self.apply_compare(a) || closed;
+            }
+            Action::Editing(on) => {
+                if self.editing == on {
+                    return false;
+                }
+                self.editing = on;
+                if on {
+                    // The editor has a clock of its own: the run waits, so frames go to typing.
+                    self.set_playing(false);
+                }
+            }
             Action::Highlight(ops) => {
                 if self.highlight == ops {
                     return false;

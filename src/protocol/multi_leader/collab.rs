@@ -243,13 +243,14 @@ impl Session {
         self.people.get(person).map_or(0, |p| p.revision)
     }
 
-    /// `person`'s copy of the document.
+    /// `person`'s copy of the document as they see it (in lock mode with their keystrokes that wait for the lock).
     pub fn text(&mut self, person: usize) -> String {
         let mode = self.mode;
         let Some(p) = self.people.get_mut(person) else { return String::new() };
         match mode {
             EditMode::Crdt => p.crdt.text(),
-            EditMode::Lock | EditMode::Lww => p.plain.iter().collect(),
+            EditMode::Lww => p.plain.iter().collect(),
+            EditMode::Lock => draft(p).iter().collect(),
         }
     }
 
@@ -258,7 +259,9 @@ impl Session {
         let Some(p) = self.people.get_mut(person) else { return 0 };
         match mode {
             EditMode::Crdt => p.crdt.len(),
-            EditMode::Lock | EditMode::Lww => p.plain.len(),
+            EditMode::Lww => p.plain.len(),
+            EditMode::Lock if p.held.is_empty() => p.plain.len(),
+            EditMode::Lock => draft(p).len(),
         }
     }
 
@@ -294,7 +297,7 @@ impl Session {
         let len = self.len(person);
         match key {
             Key::Insert(..) if len >= MAX_DOC_CHARS => return false,
-            Key::Delete(pos) if pos >= len && self.mode != EditMode::Lock => return false,
+            Key::Delete(pos) if pos >= len => return false,
             _ => {}
         }
         self.people[person].typed += 1;
@@ -567,6 +570,15 @@ impl Session {
         let agree = (1..n).all(|i| self.text(i) == first);
         Report { typed, kept, lost: typed - kept.min(typed), typed_by, kept_by, in_flight, agree }
     }
+}
+
+/// The copy with the keystrokes that wait for the lock applied.
+fn draft(p: &Person) -> Vec<char> {
+    let mut doc = p.plain.clone();
+    for &key in &p.held {
+        apply_plain(&mut doc, key);
+    }
+    doc
 }
 
 /// Where `held` goes once `before` has happened (a keystroke typed before seeing another one).
