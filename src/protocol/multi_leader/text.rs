@@ -88,7 +88,7 @@ pub struct Text {
     clock: u64,
     /// Every character, in the order this copy integrated it (so a node's parent comes before it); 0 is the root.
     nodes: Vec<Node>,
-    index: BTreeMap<CharId, u32>,
+    index: IdIndex,
     /// Operations waiting for a character, by the id they wait for.
     waiting: BTreeMap<CharId, Vec<Op>>,
     waiting_len: usize,
@@ -106,7 +106,7 @@ impl Text {
             replica,
             clock: 0,
             nodes: vec![root],
-            index: BTreeMap::new(),
+            index: IdIndex::default(),
             waiting: BTreeMap::new(),
             waiting_len: 0,
             visible: Vec::new(),
@@ -183,6 +183,9 @@ impl Text {
             ready.push(id);
         }
         while let Some(id) = ready.pop() {
+            if self.waiting_len == 0 {
+                break;
+            }
             let Some(ops) = self.waiting.remove(&id) else { continue };
             self.waiting_len -= ops.len();
             for op in ops {
@@ -204,10 +207,10 @@ impl Text {
                     // not come from `insert_at`.
                     return Applied::Refused;
                 }
-                if self.index.contains_key(&id) {
+                if self.index.get(id).is_some() {
                     return Applied::Duplicate;
                 }
-                if origin != CharId::ROOT && !self.index.contains_key(&origin) {
+                if origin != CharId::ROOT && self.index.get(origin).is_none() {
                     return self.wait(origin, op);
                 }
                 self.integrate(id, origin, ch);
@@ -218,7 +221,7 @@ impl Text {
                 if target == CharId::ROOT {
                     return Applied::Refused;
                 }
-                let Some(&idx) = self.index.get(&target) else { return self.wait(target, op) };
+                let Some(idx) = self.index.get(target) else { return self.wait(target, op) };
                 let node = &mut self.nodes[idx as usize];
                 if node.deleted {
                     return Applied::Duplicate;
@@ -248,7 +251,7 @@ impl Text {
 
     /// Put a new character into the tree under its (present) origin; returns its node index.
     fn integrate(&mut self, id: CharId, origin: CharId, ch: char) -> Option<u32> {
-        let parent = if origin == CharId::ROOT { 0 } else { *self.index.get(&origin)? };
+        let parent = if origin == CharId::ROOT { 0 } else { self.index.get(origin)? };
         let idx = u32::try_from(self.nodes.len()).ok().filter(|&i| i != NONE)?;
         self.clock = self.clock.max(id.counter);
         // Siblings are kept largest id first: walk past the larger ones.
@@ -324,6 +327,44 @@ impl Text {
         let mut ops = self.ops();
         ops.sort_unstable();
         ops
+    }
+}
+
+/// Where each character's node is: per replica, (counter, node index) sorted by counter. A replica's characters
+/// usually arrive in the order it typed them, so an insert is a push at the end and a lookup a binary search in one
+/// short, contiguous list (a B-tree over all ids cost twice as much in the merge benchmark).
+#[derive(Clone, Debug, Default)]
+struct IdIndex {
+    replicas: Vec<(ReplicaId, Vec<(u64, u32)>)>,
+}
+
+impl IdIndex {
+    fn list(&self, replica: ReplicaId) -> Option<&Vec<(u64, u32)>> {
+        self.replicas.iter().find(|(r, _)| *r == replica).map(|(_, l)| l)
+    }
+
+    fn get(&self, id: CharId) -> Option<u32> {
+        let list = self.list(id.replica)?;
+        match list.last() {
+            Some(&(c, i)) if c == id.counter => Some(i),
+            _ => list.binary_search_by_key(&id.counter, |&(c, _)| c).ok().map(|k| list[k].1),
+        }
+    }
+
+    fn insert(&mut self, id: CharId, idx: u32) {
+        let pos = match self.replicas.iter().position(|(r, _)| *r == id.replica) {
+            Some(p) => p,
+            None => {
+                self.replicas.push((id.replica, Vec::new()));
+                self.replicas.len() - 1
+            }
+        };
+        let list = &mut self.replicas[pos].1;
+        if list.last().is_none_or(|&(c, _)| c < id.counter) {
+            list.push((id.counter, idx));
+        } else if let Err(k) = list.binary_search_by_key(&id.counter, |&(c, _)| c) {
+            list.insert(k, (id.counter, idx));
+        }
     }
 }
 
