@@ -655,6 +655,8 @@ impl Model {
                 self.command(if cut { Command::HealLink(a, b) } else { Command::CutLink(a, b) });
             }
             Action::LoadLesson(name) => {
+                // A lesson is a cluster: picking one leaves the editor.
+                self.editing = false;
                 if self.load_lesson(&name) {
                     self.error = None;
                     self.write_hash();
