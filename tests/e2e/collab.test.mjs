@@ -33,9 +33,12 @@ async function typeTogether(page, a, b) {
   }
 }
 
+/** Everything delivered, the copies agree, and every box shows its copy (boxes are rewritten one per frame). */
 async function settled(page) {
   await page.waitForFunction(() => document.querySelector('[data-testid=collab-agree]').dataset.agree === 'true'
-    && document.querySelector('[data-testid=collab-inflight]').textContent.trim() === '0', null, { timeout: 15000 });
+    && document.querySelector('[data-testid=collab-inflight]').textContent.trim() === '0'
+    && new Set([...document.querySelectorAll('[data-testid^=collab-box-]')].map((t) => t.value)).size === 1,
+  null, { timeout: 15000 });
 }
 
 const values = (page, n) => Promise.all([...Array(n).keys()].map((i) => page.inputValue(box(i))));
