@@ -235,7 +235,7 @@ pub fn collab_editor() -> Html {
     };
 
     let explain = match mode {
-        EditMode::Lock => "Lock: before typing, a person's device asks a server for the document's lock and waits for the answer; keystrokes typed meanwhile appear only when the lock arrives. The holder gives it up after half a second without typing if someone else asked. Nothing is lost and the copies agree, but this is one leader at a time: typing waits for a round trip, and a holder who goes offline blocks everyone.",
+        EditMode::Lock => "Lock: before typing, a person's device asks a server for the document's lock and waits for the answer; keystrokes typed meanwhile stay on the typist's own screen (the badge counts them) and reach the others only once the lock has arrived. The holder gives it up after half a second without typing if someone else asked. Nothing is lost and the copies agree, but this is one leader at a time: typing waits for a round trip, and a holder who goes offline blocks everyone.",
         EditMode::Lww => "Last write wins, on the whole document: each keystroke sends the entire text, stamped with the typist's clock, and a copy keeps the document with the latest stamp. The copies agree once messages arrive, but when two people type at the same time one document replaces the other and its keystrokes are gone: they are counted as lost.",
         EditMode::Crdt => "Text CRDT: each character gets a unique id and is placed after the character that was left of the cursor; deleting leaves a tombstone. Every copy applies every keystroke, in whatever order it arrives, and ends with the same text. Two people typing at the same spot get their words one after the other, never letter by letter mixed.",
     };
