@@ -153,6 +153,10 @@ mod cli {
             /// Leaderless replication instead (n = 3, w = r = 2): `writes` operations, puts and gets in turn.
             #[arg(long)]
             leaderless: bool,
+            /// The text CRDT instead (DDIA 5.3 collaborative editing): 3 people × `writes` keystrokes (default
+            /// 10,000 here) merged on every copy.
+            #[arg(long)]
+            collab: bool,
         },
         /// Long runs in the playback (what the page does): seek to the end of a run of --seconds with a write every
         /// --every-ms on 3 nodes, then seek to random moments; prints time and memory (Linux: from /proc).
@@ -283,7 +287,15 @@ mod cli {
             Cmd::Soak { seeds, from, seed, threads, claim, print } => {
                 soak(SoakArgs { seeds, from, seed, threads, claim, print }, &mut out)
             }
-            Cmd::Bench { nodes, writes, leaderless, curve, runs } => {
+            Cmd::Bench { writes, collab: true, runs, .. } => {
+                let origin = std::time::Instant::now();
+                let clock = || origin.elapsed().as_secs_f64();
+                let keys = if writes == 100_000 { 10_000 } else { writes.clamp(1, 1_000_000) };
+                let b = replsim::protocol::multi_leader::collab::bench_merge(3, keys, runs.max(5), clock);
+                let _ = writeln!(out, "{}", b.describe("native"));
+                Ok(())
+            }
+            Cmd::Bench { nodes, writes, leaderless, curve, runs, .. } => {
                 if !(2..=16).contains(&nodes) {
                     Err("--nodes: expected 2..=16".to_string())
                 } else {

@@ -167,6 +167,8 @@ pub struct Model {
     pub jobs: jobs::JobsUi,
     /// The "Compare log methods" view, when it is open (state/compare.rs).
     pub compare: Option<CompareUi>,
+    /// The collaborative editing view (DDIA 5.3) is open instead of the cluster.
+    pub editing: bool,
 }
 
 pub enum Action {
@@ -206,6 +208,8 @@ pub enum Action {
     FlushHash,
     ShareResult(Share),
     BenchDone(String),
+    /// Open or close the collaborative editing view.
+    Editing(bool),
     SetTab(Tab),
     /// A new follower joins now, with a fresh id.
     AddFollower(CopyMethod),
@@ -339,6 +343,7 @@ impl Model {
             lag: LagUi::default(),
             jobs: jobs::JobsUi::default(),
             compare: None,
+            editing: false,
         }
     }
 
@@ -678,6 +683,8 @@ impl Model {
                 self.command(if cut { Command::HealLink(a, b) } else { Command::CutLink(a, b) });
             }
             Action::LoadLesson(name) => {
+                // A lesson is a cluster: picking one leaves the editor.
+                self.editing = false;
                 if self.load_lesson(&name) {
                     self.error = None;
                     self.write_hash();
@@ -811,8 +818,21 @@ impl Model {
                 };
             }
             Action::Lag(a) => return self.apply_lag(a),
-            Action::Compare(a) => return self.apply_compare(a),
             Action::Jobs(a) => return self.apply_jobs(a),
+            Action::Compare(a) => {
+                let closed = std::mem::take(&mut self.editing);
+                return self.apply_compare(a) || closed;
+            }
+            Action::Editing(on) => {
+                if self.editing == on {
+                    return false;
+                }
+                self.editing = on;
+                if on {
+                    // The editor has a clock of its own: the run waits, so frames go to typing.
+                    self.set_playing(false);
+                }
+            }
             Action::Highlight(ops) => {
                 if self.highlight == ops {
                     return false;

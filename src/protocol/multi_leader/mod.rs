@@ -20,9 +20,11 @@
 
 pub mod causality;
 pub mod check;
+pub mod collab;
 pub mod conflicts;
 pub mod spec;
 pub mod strategies;
+pub mod text;
 pub mod topology;
 
 use std::collections::{BTreeMap, BTreeSet};

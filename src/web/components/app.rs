@@ -9,7 +9,8 @@ use crate::web::state::{Action, AppState, Mode, Model, Tab};
 use crate::web::text;
 
 use super::{
-    anomalies, bench, canvas, client, compare, inspector, metrics, network, policies, spacetime, topbar, transport,
+    anomalies, bench, canvas, client, collab, compare, inspector, metrics, network, policies, spacetime, topbar,
+    transport,
 };
 
 #[derive(Properties, PartialEq, Default)]
@@ -143,7 +144,9 @@ pub fn app(props: &AppProps) -> Html {
         <main id="app" class={classes!("app", m.reduced_motion.then_some("reduced-motion"))}>
             { topbar::view(&m, &dispatch) }
             { topbar::error_banner(&m, &dispatch) }
-            if m.compare.is_some() {
+            if m.editing {
+                <div class="workspace collab-space">{ html! { <collab::CollabEditor /> } }</div>
+            } else if m.compare.is_some() {
                 <div class="workspace cmp-space" onclick={close_popovers.clone()}>{ compare::view(&m, &dispatch) }</div>
             } else {
             <div class="workspace" onclick={close_popovers}>

@@ -15,6 +15,7 @@ pub fn run() -> String {
     // The long runs first, while the wasm memory has not yet grown for the other runs (it never shrinks).
     let seek = seek_lines();
     let clock = || dom::now_ms() / 1000.0;
+    let collab = crate::protocol::multi_leader::collab::bench_merge(3, 10_000, 5, clock).describe("wasm");
     let mut lines = vec![crate::bench::measure(NODES, WRITES, 5, clock).map_or_else(
         || "wasm: the benchmark scenario did not start".to_string(),
         |m| m.describe("wasm", NODES, WRITES),
@@ -31,6 +32,7 @@ pub fn run() -> String {
         lines.push(format!("wasm: events/s at 256k writes / at 16k = {ratio:.2} (target: at least 0.9)"));
     }
     lines.push(seek);
+    lines.push(collab);
     lines.join("\n")
 }
 

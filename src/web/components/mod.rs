@@ -6,6 +6,7 @@ pub mod app;
 pub mod bench;
 pub mod canvas;
 pub mod client;
+pub mod collab;
 pub mod compare;
 pub mod datacenters;
 pub mod icons;

@@ -55,11 +55,14 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             </label>
             <div class="seg view-switch" role="group" aria-label="View">
                 { for [(false, "show-cluster", "One cluster"), (true, "show-compare", "Compare log methods")].into_iter().map(|(cmp, id, label)| {
-                    let on = m.compare.is_some() == cmp;
+                    let on = !m.editing && m.compare.is_some() == cmp;
                     let title = if cmp { "The same run under all four replication log methods, side by side" } else { "The cluster of this run" };
                     html! { <button class={classes!("seg-btn", on.then_some("on"))} data-testid={id} aria-pressed={if on { "true" } else { "false" }}
                                     {title} onclick={d.reform(move |_: MouseEvent| Action::Compare(if cmp { CompareAction::Open } else { CompareAction::Close }))}>{ label }</button> }
                 }) }
+                <button class={classes!("seg-btn", m.editing.then_some("on"))} data-testid="show-collab" aria-pressed={if m.editing { "true" } else { "false" }}
+                        title="Two or three people typing into one document at once: a lock, last write wins, or a text CRDT"
+                        onclick={d.reform(|_: MouseEvent| Action::Editing(true))}>{ "Collaborative editing" }</button>
             </div>
             <div class="spacer" />
             <div class="share-wrap">
