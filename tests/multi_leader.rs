@@ -204,6 +204,96 @@ fn ch5_3_each_strategy_resolves_figure_5_7() {
     }
 }
 
+/// Figure 5-7 under `siblings`, then `then` (more workload).
+fn figure_5_7_siblings(then: &[Json]) -> Simulation {
+    let mut wl = vec![
+        w(50, "eu", "INSERT INTO posts (id, body, likes) VALUES (1, 'A', 10)"),
+        w(500, "eu", "UPDATE posts SET body = 'B' WHERE id = 1"),
+        w(501, "us", "UPDATE posts SET body = 'C' WHERE id = 1"),
+    ];
+    wl.extend(then.iter().cloned());
+    run(&two_dcs("siblings", Json::Array(wl)))
+}
+
+/// The rows operation `op` returned, as `body` texts, sorted.
+fn read_bodies(sim: &Simulation, op: usize) -> Vec<String> {
+    let r = sim.history.get(op).and_then(|h| h.result.clone()).expect("answered");
+    assert!(r.ok, "{r:?}");
+    let mut b: Vec<String> = r.rows.iter().map(|row| text(&row[1])).collect();
+    b.sort();
+    b
+}
+
+/// Per leader, the writers of every version of row `posts 1`.
+fn sibling_sets(sim: &Simulation) -> Vec<Vec<(usize, u64)>> {
+    let c = ml(sim);
+    (0..c.state.len())
+        .filter(|i| c.is_leader(*i))
+        .map(|i| c.state[i].rows.values().flat_map(|m| m.versions.iter().map(|v| v.writer)).collect())
+        .collect()
+}
+
+// "Record the conflict in an explicitly defined data structure that preserves all information, and write
+// application code that resolves the conflict at some later time": both titles survive as siblings on every leader,
+// a read returns each as its own row with the same key, nothing is discarded.
+#[test]
+fn ch5_3_siblings_keep_every_concurrent_version_and_a_read_returns_each() {
+    let sim = figure_5_7_siblings(&[
+        w(1500, "eu", "SELECT * FROM posts WHERE id = 1"),
+        w(1500, "us", "SELECT id, body FROM posts"),
+    ]);
+    assert_eq!(read_bodies(&sim, 3), vec!["B", "C"]);
+    assert_eq!(read_bodies(&sim, 4), vec!["B", "C"]);
+    let r = sim.history.get(3).and_then(|h| h.result.clone()).unwrap();
+    assert!(r.rows.iter().all(|row| row[0] == Value::Integer(1)), "same key: {:?}", r.rows);
+    let sets = sibling_sets(&sim);
+    assert_eq!(sets[0].len(), 2, "{sets:?}");
+    assert!(sets.iter().all(|s| *s == sets[0]), "every leader keeps the same siblings: {sets:?}");
+    assert!(all_equal(&sim, &["eu1", "eu2", "us1", "us2"], "posts"));
+    let k = kinds(&sim);
+    assert!(k.contains(&AnomalyKind::Conflict) && !k.contains(&AnomalyKind::LostUpdate), "{k:?}");
+    assert!(!k.contains(&AnomalyKind::Divergence));
+    let c = anomalies(&sim).into_iter().find(|a| a.kind == AnomalyKind::Conflict).unwrap();
+    assert!(c.detail.contains("siblings: 2 versions kept"), "{}", c.detail);
+}
+
+// Resolve on read: a client that read the siblings writes the merged value; the write's context covers both
+// siblings, so every leader replaces both with it.
+#[test]
+fn ch5_3_siblings_a_write_after_reading_them_replaces_them_everywhere() {
+    let sim = figure_5_7_siblings(&[
+        w(1500, "eu", "SELECT * FROM posts WHERE id = 1"),
+        w(1600, "eu", "UPDATE posts SET body = 'B+C' WHERE id = 1"),
+        w(2500, "us", "SELECT * FROM posts WHERE id = 1"),
+    ]);
+    assert_eq!(read_bodies(&sim, 3), vec!["B", "C"]);
+    assert_eq!(read_bodies(&sim, 5), vec!["B+C"]);
+    let sets = sibling_sets(&sim);
+    assert!(sets.iter().all(|s| s.len() == 1 && *s == sets[0]), "{sets:?}");
+    assert_eq!(rows(&sim, "us2", "posts"), vec!["id=1,body=B+C,likes=10"]);
+}
+
+// The client's read context decides what a write replaces: a client that never read the siblings writes beside
+// them (its own leader's earlier version is replaced, the other leader's stays), on every leader alike.
+#[test]
+fn ch5_3_siblings_a_blind_write_replaces_only_what_its_client_read() {
+    let sim = figure_5_7_siblings(&[
+        w(1500, "us", "UPDATE posts SET body = 'E' WHERE id = 1"),
+        w(2500, "eu", "SELECT body FROM posts WHERE id = 1"),
+    ]);
+    assert_eq!(read_bodies_col0(&sim, 4), vec!["B", "E"]);
+    let sets = sibling_sets(&sim);
+    assert!(sets.iter().all(|s| s.len() == 2 && *s == sets[0]), "{sets:?}");
+    assert!(!kinds(&sim).contains(&AnomalyKind::LostUpdate));
+}
+
+fn read_bodies_col0(sim: &Simulation, op: usize) -> Vec<String> {
+    let r = sim.history.get(op).and_then(|h| h.result.clone()).expect("answered");
+    let mut b: Vec<String> = r.rows.iter().map(|row| text(&row[0])).collect();
+    b.sort();
+    b
+}
+
 // On-write `sum` is a counter: three leaders add to the same column at the same time, twice; every increment
 // survives, in any arrival order.
 #[test]
@@ -466,12 +556,13 @@ fn ch5_3_strategies_side_by_side() {
     let figures = replsim::protocol::multi_leader::strategies::run_all(&s, s.seed).unwrap();
     let by = |name: &str| figures.iter().find(|f| f.conflict.name() == name).unwrap();
     assert!(!by("none").converged);
-    for name in ["lww", "replica-id", "merge", "on-write"] {
+    for name in ["lww", "replica-id", "merge", "on-write", "siblings"] {
         assert!(by(name).converged, "{name}");
         assert_eq!(by(name).conflicts, 1, "{name}");
     }
     assert_eq!((by("lww").discarded, by("replica-id").discarded, by("merge").discarded), (1, 1, 0));
     assert_eq!(by("merge").rows, vec!["pages: (id=1, title='B/C')"]);
+    assert_eq!(by("siblings").discarded, 0, "siblings keep every version");
     assert!(replsim::protocol::multi_leader::strategies::run_all(&common::lesson("basics-async"), 1).is_err());
 }
 
@@ -587,7 +678,7 @@ mod properties {
             _ => json!({"topology": "star", "hub": "b"}),
         };
         let mut repl = repl;
-        repl["conflict"] = json!(["lww", "replica-id", "merge", "on-write", "crdt"][strategy]);
+        repl["conflict"] = json!(["lww", "replica-id", "merge", "on-write", "crdt", "siblings"][strategy]);
         if strategy == 3 {
             repl["on_write"] = json!({"t.v": "concat", "t.n": "sum"});
         }
@@ -597,11 +688,13 @@ mod properties {
         for (who, row, at, kind) in writes {
             let client = ["ca", "cb", "cc"][who as usize % 3];
             let id = row % 4;
-            let sql = match kind % 4 {
+            let sql = match kind % 5 {
                 0 => format!("INSERT INTO t (id, v, n) VALUES ({id}, '{client}{at}', 1)"),
                 1 => format!("UPDATE t SET v = '{client}{at}' WHERE id = {id}"),
                 2 => format!("UPDATE t SET n = n + 1 WHERE id = {id}"),
-                _ => format!("DELETE FROM t WHERE id = {id}"),
+                3 => format!("DELETE FROM t WHERE id = {id}"),
+                // A read (under siblings its context decides what the client's next write of the row replaces).
+                _ => format!("SELECT * FROM t WHERE id = {id}"),
             };
             wl.push(w(50 + u64::from(at) % 1500, client, &sql));
         }
@@ -637,9 +730,9 @@ mod properties {
         #[test]
         fn ch5_3_every_strategy_but_none_converges(
             topology in 0usize..3,
-            strategy in 0usize..5,
+            strategy in 0usize..6,
             causality in any::<bool>(),
-            writes in proptest::collection::vec((0u8..3, 0u8..4, 0u16..1500, 0u8..4), 1..12),
+            writes in proptest::collection::vec((0u8..3, 0u8..4, 0u16..1500, 0u8..5), 1..12),
             crash in proptest::option::of((0u8..3, 0u16..1000)),
             split in any::<bool>(),
             loss in any::<bool>(),
@@ -651,6 +744,16 @@ mod properties {
             prop_assert!(c.quiet(), "quiet at the end");
             prop_assert!(all_equal(&sim, &["a", "a2", "b", "b2", "c"], "t"), "{:?}", anomalies(&sim));
             prop_assert!(!kinds(&sim).contains(&AnomalyKind::Divergence));
+            // Siblings: every leader ends with the same sibling set of every row.
+            let leaders: Vec<usize> = (0..c.state.len()).filter(|i| c.is_leader(*i)).collect();
+            let set = |l: usize| -> Vec<(String, Vec<(usize, u64)>)> {
+                c.state[l].rows.iter().map(|((t, k), m)| (format!("{t} {k}"), m.versions.iter().map(|v| v.writer).collect())).collect()
+            };
+            if strategy == 5 {
+                for l in &leaders {
+                    prop_assert_eq!(set(*l), set(leaders[0]), "sibling sets of {} and {}", l, leaders[0]);
+                }
+            }
             for (i, st) in c.state.iter().enumerate() {
                 let mut ids: Vec<(usize, u64)> = st.applied.iter().map(|x| (x.origin, x.seq)).collect();
                 let n = ids.len();

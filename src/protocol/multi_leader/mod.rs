@@ -42,6 +42,9 @@ use conflicts::{Discard, Resolved, RowMeta};
 use spec::{Causality, Conflict, MultiLeaderSpec};
 use topology::Shape;
 
+/// A row (table, key) and a causal context.
+pub type RowContext = ((String, String), Vec<u64>);
+
 /// A row's column values.
 pub type Image = Vec<(String, Value)>;
 
@@ -55,6 +58,10 @@ pub struct RowWrite {
     /// The row as its writer saw it before the write (for the `sum` handler).
     pub before: Option<Image>,
     pub insert: bool,
+    /// `siblings`: the causal context this write replaces on its row, when the row had siblings where it was
+    /// written: what its client had read of them (the leader's own earlier writes count as read). None: the
+    /// change's whole context.
+    pub ctx: Option<Vec<u64>>,
 }
 
 /// What one client transaction on one leader did, as it travels between leaders.
@@ -203,6 +210,12 @@ pub struct Cluster {
     pub duplicate_keys: Vec<(String, Value, Vec<usize>)>,
     /// (increment, offset) per node.
     pub auto_increment: Vec<Option<(i64, i64)>>,
+    /// `siblings`: per client, the context of each row with siblings it last read (what its next write of the row
+    /// replaces); per read operation, the contexts its answer carries (the client keeps them when it arrives); per
+    /// write operation, its client.
+    pub read_ctx: Vec<BTreeMap<(String, String), Vec<u64>>>,
+    pending_read_ctx: BTreeMap<usize, Vec<RowContext>>,
+    op_client: BTreeMap<usize, usize>,
     heartbeat: Micros,
 }
 
@@ -279,6 +292,9 @@ impl Cluster {
             conflicts: Vec::new(),
             discards: Vec::new(),
             duplicate_keys: Vec::new(),
+            read_ctx: vec![BTreeMap::new(); scenario.clients.len()],
+            pending_read_ctx: BTreeMap::new(),
+            op_client: BTreeMap::new(),
             heartbeat: ms(scenario.replication.heartbeat_ms),
         };
         for l in leaders {
@@ -316,7 +332,18 @@ impl Cluster {
     pub fn on_message(&mut self, node: usize, now: Micros, from: Endpoint, msg: Message) -> Vec<Action> {
         match msg {
             Message::SingleLeader(p) => {
+                let read = match (&p, from) {
+                    (SlPayload::Request { op, sql, .. }, Endpoint::Client(_))
+                        if self.spec.conflict == Conflict::Siblings && crate::world::sim::looks_like_read(sql) =>
+                    {
+                        Some((*op, sql.clone()))
+                    }
+                    _ => None,
+                };
                 let mut out = self.inner.on_message(node, now, from, p);
+                if let Some((op, sql)) = read.filter(|_| self.is_leader(node)) {
+                    self.show_siblings(node, now, op, &sql, &mut out);
+                }
                 if self.is_leader(node) {
                     out.extend(self.after_input(node, now));
                 }
@@ -346,6 +373,9 @@ impl Cluster {
     pub fn client_request(&mut self, client: usize, op: usize, sql: &str, _now: Micros) -> Routed {
         let read = crate::world::sim::looks_like_read(sql);
         let node = if read { self.reads_at[client] } else { self.home[client] };
+        if !read && self.spec.conflict == Conflict::Siblings {
+            self.op_client.insert(op, client);
+        }
         let request = SlPayload::Request { op, sql: sql.to_string(), min_lsn: 0, max_lag: None };
         Routed {
             read,
@@ -369,8 +399,70 @@ impl Cluster {
         history: &crate::chunked::Chunked<HistoryEntry>,
     ) -> Vec<Action> {
         match msg {
-            Message::SingleLeader(p) => self.inner.on_client_message(client, now, from, p, history),
+            Message::SingleLeader(p) => {
+                if let SlPayload::Response { op, .. } = &p {
+                    self.op_client.remove(op);
+                    for (k, ctx) in self.pending_read_ctx.remove(op).unwrap_or_default() {
+                        if let Some(known) = self.read_ctx.get_mut(client) {
+                            known.insert(k, ctx);
+                        }
+                    }
+                }
+                self.inner.on_client_message(client, now, from, p, history)
+            }
             Message::MultiLeader(_) | Message::Leaderless(_) => Vec::new(),
+        }
+    }
+
+    /// `siblings`: leader `node` answered read `op` (in `out`): the SELECT runs again with each sibling of a row in
+    /// place of the version the database holds, and each sibling's rows are added to the answer (one row per
+    /// sibling, the same key); the answer carries the joined context of the siblings it showed.
+    fn show_siblings(&mut self, node: usize, now: Micros, op: usize, sql: &str, out: &mut [Action]) {
+        let Some(result) = out.iter_mut().find_map(|a| match a {
+            Action::Send {
+                to: Endpoint::Client(_),
+                msg: Message::SingleLeader(SlPayload::Response { op: o, result }),
+                ..
+            } if *o == op && result.ok => Some(result),
+            _ => None,
+        }) else {
+            return;
+        };
+        let db = &self.inner.nodes[node].db;
+        let tables = db.table_names();
+        let mut env = crate::sql::FixedEnv { now_us: self.inner.nodes[node].local_time_us(now), rng_state: op as u64 };
+        let mut extra: Vec<Vec<Value>> = Vec::new();
+        let mut contexts = Vec::new();
+        for (k, m) in self.state[node].rows.iter().filter(|(_, m)| m.versions.len() > 1) {
+            let Some(table) = tables.iter().find(|t| t.eq_ignore_ascii_case(&k.0)) else { continue };
+            let mut saw = false;
+            for img in m.versions.iter().filter_map(|v| v.image.as_ref()).filter(|i| m.image.as_ref() != Some(*i)) {
+                let Some(key) = db.primary_key_of(table, img) else { continue };
+                let mut alt = db.clone();
+                let change = match alt.row_by_key(table, &key) {
+                    Some(_) => RowChange::Update { table: table.clone(), key, row: img.clone() },
+                    None => RowChange::Insert { table: table.clone(), row: img.clone() },
+                };
+                if alt.apply_change(&change).is_err() {
+                    continue;
+                }
+                let Ok(o) = alt.execute_autocommit(sql, &mut env) else { continue };
+                if o.rows != result.rows {
+                    saw = true;
+                    for r in o.rows {
+                        if !result.rows.contains(&r) && !extra.contains(&r) {
+                            extra.push(r);
+                        }
+                    }
+                }
+            }
+            if saw {
+                contexts.push((k.clone(), m.ctx.clone()));
+            }
+        }
+        result.rows.extend(extra);
+        if !contexts.is_empty() {
+            self.pending_read_ctx.insert(op, contexts);
         }
     }
 
@@ -493,15 +585,30 @@ impl Cluster {
                 RowChange::Ddl { .. } => {}
             }
         }
+        let client = self.op_client.remove(&op);
+        let siblings = self.spec.conflict == Conflict::Siblings;
         let st = &mut self.state[node];
         st.seq += 1;
         let seq = st.seq;
         let deps = st.known.clone();
+        let read_ctx = client.and_then(|c| self.read_ctx.get(c));
         let rows: Vec<RowWrite> = rows
             .into_iter()
             .map(|(table, key, image, insert)| {
-                let before = st.rows.get(&row_key(&table, &key)).and_then(|m| m.image.clone());
-                RowWrite { table, key, image, before, insert }
+                let k = row_key(&table, &key);
+                let m = st.rows.get(&k);
+                let before = m.and_then(|m| m.image.clone());
+                // A row with siblings here: the write replaces what its client read of them (and this leader's
+                // own earlier writes), and stays beside the rest.
+                let ctx = m.filter(|m| siblings && m.versions.len() > 1).map(|_| {
+                    let mut c = read_ctx.and_then(|r| r.get(&k)).cloned().unwrap_or_default();
+                    if c.len() <= node {
+                        c.resize(node + 1, 0);
+                    }
+                    c[node] = seq;
+                    c
+                });
+                RowWrite { table, key, image, before, insert, ctx }
             })
             .collect();
         let ts = self.inner.nodes[node].local_time_us(now);
@@ -531,6 +638,9 @@ impl Cluster {
                     let mut ctx = m.ctx.clone();
                     causality::join(&mut ctx, &incoming.ctx);
                     RowMeta { ctx, ..m }
+                }
+                Some(m) if self.spec.conflict == Conflict::Siblings => {
+                    conflicts::resolve(Conflict::Siblings, &[], &self.names(), &m, &change, w).meta
                 }
                 Some(m) if self.counts() => self.local_version(node, incoming, Some(&m), &change, w),
                 _ if self.counts() => self.local_version(node, incoming, None, &change, w),
