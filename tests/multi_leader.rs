@@ -772,3 +772,31 @@ mod properties {
         }
     }
 }
+
+// The trace says when a leader resolved a conflict (what was kept, what was discarded) and when it dropped a change
+// that carried its own id (no replication loop), as events of their own.
+#[test]
+fn ch5_3_conflicts_and_loop_drops_are_trace_events() {
+    use replsim::world::trace::TraceEvent;
+    let s = common::lesson("multi-leader-conflict");
+    let sim = common::run(&s, s.seed);
+    let conflicts: Vec<String> = sim
+        .trace
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            TraceEvent::ConflictResolved { node, row, how, .. } => Some(format!("{node} {row}: {how}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(conflicts.len(), 2, "each leader resolves it once: {conflicts:?}");
+    assert!(conflicts.iter().all(|c| c.contains("pages 1: lww kept") && c.contains("discarded")), "{conflicts:?}");
+    let s = common::lesson("multi-leader-ring");
+    let sim = common::run(&s, s.seed);
+    let drops = sim.trace.events().iter().filter(|e| matches!(e, TraceEvent::DroppedOwn { .. })).count();
+    let c = ml(&sim);
+    let counted: u64 = c.state.iter().map(|s| s.dropped_own).sum();
+    assert!(drops > 0 && drops as u64 == counted, "{drops} events, {counted} counted");
+    let line = sim.trace.events().iter().find(|e| matches!(e, TraceEvent::DroppedOwn { .. })).unwrap().line();
+    assert!(line.contains("loopdrop") && line.contains("it carries"), "{line}");
+}

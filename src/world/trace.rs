@@ -319,6 +319,22 @@ pub enum TraceEvent {
         node: Name,
         format: u8,
     },
+    /// Multi-leader: a leader found two concurrent writes to one row (neither had seen the other) and resolved them
+    /// by its conflict strategy; `how` says what was kept and what was discarded.
+    ConflictResolved {
+        at: Micros,
+        node: Name,
+        row: String,
+        how: String,
+    },
+    /// Multi-leader: a leader dropped change `seq` of `origin` because the change already carried its id (it went
+    /// round a ring or came back through a star): no replication loop.
+    DroppedOwn {
+        at: Micros,
+        node: Name,
+        origin: Name,
+        seq: u64,
+    },
 }
 
 impl MsgKind {
@@ -461,6 +477,14 @@ impl TraceEvent {
                 h.str(leader);
             }
             TraceEvent::Upgraded { at, node, format } => node_number(h, 28, *at, node, u64::from(*format)),
+            TraceEvent::ConflictResolved { at, node, row, how } => {
+                node_text(h, 29, *at, node, row);
+                h.str(how);
+            }
+            TraceEvent::DroppedOwn { at, node, origin, seq } => {
+                node_text(h, 30, *at, node, origin);
+                h.word(*seq);
+            }
         }
     }
 
@@ -492,7 +516,9 @@ impl TraceEvent {
             | TraceEvent::SyncFollower { at, .. }
             | TraceEvent::ShutDown { at, .. }
             | TraceEvent::LeaderLearned { at, .. }
-            | TraceEvent::Upgraded { at, .. } => *at,
+            | TraceEvent::Upgraded { at, .. }
+            | TraceEvent::ConflictResolved { at, .. }
+            | TraceEvent::DroppedOwn { at, .. } => *at,
         }
     }
 
@@ -554,6 +580,10 @@ impl TraceEvent {
             TraceEvent::ShutDown { node, reason, .. } => write!(s, "shutdown {node}: {reason}"),
             TraceEvent::LeaderLearned { client, leader, .. } => write!(s, "discover {client} now sends to {leader}"),
             TraceEvent::Upgraded { node, format, .. } => write!(s, "upgrade  {node} to storage format {format}"),
+            TraceEvent::ConflictResolved { node, row, how, .. } => write!(s, "conflict {node} {row}: {how}"),
+            TraceEvent::DroppedOwn { node, origin, seq, .. } => {
+                write!(s, "loopdrop {node} drops change {seq} of {origin}: it carries {node}'s id")
+            }
         };
         s
     }

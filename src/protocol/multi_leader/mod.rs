@@ -755,7 +755,13 @@ impl Cluster {
         if change.path.contains(&node) {
             // It carries this leader's id: it has been here (it went round the ring).
             st.dropped_own += 1;
-            return Vec::new();
+            let name = |i: usize| -> crate::world::trace::Name { self.inner.nodes[i].id.as_str().into() };
+            return vec![Action::Trace(crate::world::trace::TraceEvent::DroppedOwn {
+                at: now,
+                node: name(node),
+                origin: name(change.origin),
+                seq: change.seq,
+            })];
         }
         if st.seen.contains(&(change.origin, change.seq))
             || st.pending.iter().any(|p| p.origin == change.origin && p.seq == change.seq)
@@ -821,6 +827,15 @@ impl Cluster {
         }
         self.state[node].seen_lsn = self.inner.nodes[node].lsn();
         for (w, k, d) in decisions {
+            if let Some(c) = &d.conflict {
+                let how = c.detail.split_once("neither had seen the other; ").map_or(&c.detail[..], |(_, h)| h);
+                out.push(Action::Trace(crate::world::trace::TraceEvent::ConflictResolved {
+                    at: now,
+                    node: self.inner.nodes[node].id.as_str().into(),
+                    row: format!("{} {}", w.table, crate::log_methods::value_text(&w.key)),
+                    how: how.to_string(),
+                }));
+            }
             if let Some(c) = d.conflict {
                 let both_inserts = w.insert
                     && self.state[node].rows.get(&k).is_some_and(|_| true)
