@@ -161,7 +161,17 @@ pub struct OutLink {
     pub sent: usize,
     pub acked: usize,
     pub last_send: Micros,
+    /// When the stream last made progress (an acknowledgement moved, or a change was queued on an idle stream).
+    pub progress_at: Micros,
+    /// The resend interval once the stream has made no progress for `BACKOFF_AFTER` (doubling, up to
+    /// `BACKOFF_MAX`); 0 until then. A device offline for hours is then asked about a few hundred times, not tens
+    /// of thousands.
+    pub backoff: Micros,
 }
+
+/// How long a stream may go without progress before its resends back off, and the longest interval between them.
+pub const BACKOFF_AFTER: Micros = 10_000_000;
+pub const BACKOFF_MAX: Micros = 60_000_000;
 
 /// What a leader keeps for multi-leader replication (durable: it is part of its database).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -528,7 +538,7 @@ impl Cluster {
                 let st = &mut self.state[node];
                 let queue: Vec<Rc<Change>> =
                     st.applied.iter().filter(|c| self.shape.forwards(node, c, peer)).cloned().collect();
-                st.out.insert(peer, OutLink { queue, sent: 0, acked: 0, last_send: now });
+                st.out.insert(peer, OutLink { queue, sent: 0, acked: 0, last_send: now, progress_at: now, backoff: 0 });
                 // The receiver starts this stream from its beginning too.
                 self.state[peer].inbound.remove(&node);
             }
@@ -689,6 +699,10 @@ impl Cluster {
                 continue;
             }
             let link = self.state[node].out.or_default(peer);
+            if link.acked == link.queue.len() {
+                link.progress_at = now;
+                link.backoff = 0;
+            }
             link.queue.push(change.clone());
             let at = link.queue.len() - 1;
             if link.sent == at {
@@ -706,8 +720,13 @@ impl Cluster {
         let mut out = Vec::new();
         let every = 2 * self.heartbeat;
         for (peer, link) in self.state[node].out.iter_mut() {
-            if link.acked >= link.queue.len() || (!at_once && now.saturating_sub(link.last_send) < every) {
+            if link.acked >= link.queue.len()
+                || (!at_once && now.saturating_sub(link.last_send) < every.max(link.backoff))
+            {
                 continue;
+            }
+            if !at_once && now.saturating_sub(link.progress_at) >= BACKOFF_AFTER {
+                link.backoff = (link.backoff.max(every) * 2).min(BACKOFF_MAX);
             }
             let end = (link.acked + RESEND_BATCH).min(link.queue.len());
             let changes: Rc<[Rc<Change>]> = link.queue[link.acked..end].iter().cloned().collect();
@@ -726,6 +745,8 @@ impl Cluster {
                     if next > link.acked {
                         link.acked = next;
                         link.sent = link.sent.max(next);
+                        link.progress_at = now;
+                        link.backoff = 0;
                     }
                 }
                 Vec::new()
