@@ -800,3 +800,120 @@ fn ch5_3_conflicts_and_loop_drops_are_trace_events() {
     let line = sim.trace.events().iter().find(|e| matches!(e, TraceEvent::DroppedOwn { .. })).unwrap().line();
     assert!(line.contains("loopdrop") && line.contains("it carries"), "{line}");
 }
+
+fn lesson_run(name: &str) -> Simulation {
+    let s = common::lesson(name);
+    common::run(&s, s.seed)
+}
+
+fn replicas_equal(sim: &Simulation, table: &str) -> bool {
+    let ids: Vec<String> = sim.protocol.single_leader().unwrap().nodes.iter().map(|n| n.id.clone()).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    all_equal(sim, &ids, table)
+}
+
+// "Performance: in a multi-leader configuration, every write can be processed in the local datacenter": the same
+// writes from the same place, acknowledged by the local leader in milliseconds, by a far leader after a round trip.
+#[test]
+fn ch5_3_lesson_a_leader_per_datacenter_against_one_far_away() {
+    let sim = lesson_run("multi-leader-datacenters");
+    let r = replsim::report::report_json(&sim);
+    let lat = r["replication"]["write_latency"].as_array().unwrap();
+    let p = |c: &str, q: &str| lat.iter().find(|l| l["client"] == c).unwrap()[q].as_f64().unwrap();
+    assert!(p("near", "p99_ms") < 20.0, "{lat:?}");
+    assert!(p("far", "p50_ms") > 140.0, "{lat:?}");
+    assert!(replicas_equal(&sim, "orders") && kinds(&sim).is_empty());
+}
+
+// "Tolerance of datacenter outages: each datacenter can continue operating independently of the others, and
+// replication catches up when the failed datacenter comes back online."
+#[test]
+fn ch5_3_lesson_a_datacenter_outage_the_other_keeps_working_and_catches_up() {
+    let sim = lesson_run("multi-leader-dc-outage");
+    let bob_ok = sim.history.iter().filter(|h| sim.scenario.clients[h.client].id == "bob" && !h.read && h.ok()).count();
+    assert_eq!(bob_ok, 6, "every write in us is acknowledged during the eu outage");
+    assert!(sim.history.iter().any(|h| !h.ok()), "ann's write during the outage fails");
+    assert!(replicas_equal(&sim, "notes"), "eu caught up: {:?}", anomalies(&sim));
+    assert_eq!(rows(&sim, "eu2", "notes").len(), 8);
+}
+
+// "Tolerance of network problems": during an inter-datacenter partition both sides keep accepting writes; after it
+// heals the concurrent edits are a conflict, resolved the same way on both sides.
+#[test]
+fn ch5_3_lesson_an_inter_datacenter_partition() {
+    let sim = lesson_run("multi-leader-dc-partition");
+    assert!(sim.history.iter().all(|h| h.ok()), "both sides keep writing during the cut");
+    let k = kinds(&sim);
+    assert!(k.contains(&AnomalyKind::Conflict) && k.contains(&AnomalyKind::LostUpdate), "{k:?}");
+    assert!(replicas_equal(&sim, "board"));
+}
+
+// "Conflict avoidance ... breaks down when you have to change the designated leader for a record".
+#[test]
+fn ch5_3_lesson_home_leader_until_the_user_moves() {
+    let sim = lesson_run("multi-leader-home-move");
+    let c = anomalies(&sim).into_iter().filter(|a| a.kind == AnomalyKind::Conflict).collect::<Vec<_>>();
+    assert_eq!(c.len(), 1, "only the edits after the move conflict: {c:?}");
+    assert_eq!(c[0].ops, vec![3, 4]);
+    assert!(replicas_equal(&sim, "profiles"));
+}
+
+#[test]
+fn ch5_3_lesson_lww_with_a_skewed_clock() {
+    let sim = lesson_run("multi-leader-lww-skew");
+    let lost = anomalies(&sim).into_iter().find(|a| a.kind == AnomalyKind::LostUpdate).expect("lost update");
+    assert!(lost.detail.contains("causally later"), "{}", lost.detail);
+    assert_eq!(rows(&sim, "us2", "docs"), vec!["id=1,body=teh draft"]);
+}
+
+// Star topology: changes go through the hub; a failed hub cuts the tips off from each other until it restarts.
+#[test]
+fn ch5_3_lesson_star_topology() {
+    let sim = lesson_run("multi-leader-star");
+    let read = |op: usize| sim.history.get(op).and_then(|h| h.result.clone()).unwrap().rows.len();
+    assert_eq!(read(3), 3, "c has every tip's row through the hub");
+    assert_eq!(read(5), 3, "while the hub is down, a's new row does not reach c");
+    assert_eq!(read(6), 4, "after the restart it does");
+    assert!(replicas_equal(&sim, "events") && kinds(&sim).is_empty());
+}
+
+// "Clients with offline operation": a device offline for 20 simulated hours keeps working; on reconnect the edits
+// sync, the concurrent edit of one appointment is kept as siblings until a device that read both writes one.
+#[test]
+fn ch5_3_lesson_offline_calendar() {
+    let sim = lesson_run("multi-leader-offline-calendar");
+    assert!(sim.scenario.until_ms > 20 * 3_600_000);
+    assert!(sim.history.iter().all(|h| h.ok()), "the offline phone acknowledged its own writes");
+    let read = |op: usize| sim.history.get(op).and_then(|h| h.result.clone()).unwrap().rows.len();
+    assert_eq!(read(4), 3, "two siblings of the appointment and the new event");
+    assert_eq!(read(6), 2, "the laptop's write replaced both siblings");
+    assert!(kinds(&sim).contains(&AnomalyKind::Conflict) && !kinds(&sim).contains(&AnomalyKind::LostUpdate));
+    assert!(replicas_equal(&sim, "events"));
+}
+
+#[test]
+fn ch5_3_lesson_figure_5_7_under_siblings() {
+    let sim = lesson_run("multi-leader-siblings");
+    let rows_of = |op: usize| sim.history.get(op).and_then(|h| h.result.clone()).unwrap().rows.len();
+    assert_eq!((rows_of(3), rows_of(5)), (2, 1));
+    assert_eq!(rows(&sim, "us2", "pages"), vec!["id=1,title=B and C"]);
+    assert_eq!(kinds(&sim), vec![AnomalyKind::Conflict]);
+}
+
+// Offline devices stay offline for hours: a multi-leader scenario may run 48 hours simulated (others keep the
+// 1-hour bound), and a stream to an unreachable leader backs off (up to a minute between resends), so the run stays
+// small.
+#[test]
+fn ch5_3_until_ms_up_to_48_hours_for_multi_leader_and_cheap_offline_runs() {
+    let mut v = three_leaders(json!({}), json!([]), json!([]));
+    v["until_ms"] = json!(48 * 3_600_000u64);
+    assert_eq!(parse(&v).until_ms, 172_800_000);
+    v["until_ms"] = json!(48 * 3_600_000u64 + 1);
+    assert!(err(&v).starts_with("until_ms: expected 1..=3600000 (multi-leader: up to 172800000)"), "{}", err(&v));
+    let single =
+        json!({"until_ms": 3_600_001u64, "nodes": [{"id": "a", "role": "leader"}, {"id": "b", "role": "follower"}]});
+    assert!(err(&single).contains("only multi-leader scenarios may run up to 172800000"), "{}", err(&single));
+    let sim = lesson_run("multi-leader-offline-calendar");
+    let sent = sim.metrics.per_kind.values().map(|m| m.sent).sum::<u64>();
+    assert!(sent < 5_000, "{sent} messages over 24 h with the phone offline for 20 h");
+}
