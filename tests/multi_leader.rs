@@ -917,3 +917,36 @@ fn ch5_3_until_ms_up_to_48_hours_for_multi_leader_and_cheap_offline_runs() {
     let sent = sim.metrics.per_kind.values().map(|m| m.sent).sum::<u64>();
     assert!(sent < 5_000, "{sent} messages over 24 h with the phone offline for 20 h");
 }
+
+// The conflict view's data: for the conflicting row, each leader's writes in the order it applied them with their
+// version vectors, the two concurrent writes marked, what each leader kept and what the strategy discarded.
+#[test]
+fn ch5_3_conflict_view_tells_each_leaders_story_of_the_row() {
+    use replsim::protocol::multi_leader::story;
+    let s = common::lesson("multi-leader-conflict");
+    let sim = common::run(&s, s.seed);
+    let c = ml(&sim);
+    let lost = anomalies(&sim).into_iter().find(|a| a.kind == AnomalyKind::Conflict).unwrap();
+    let (table, key) = story::row_of_finding(c, &lost.ops).expect("the finding names its row");
+    assert_eq!(story::conflict_rows(c), vec![(table.clone(), key.clone())]);
+    let st = story::row_story(c, &table, &key);
+    assert_eq!((st.row.as_str(), st.strategy, st.leaders.len()), ("pages 1", "lww", 2));
+    for l in &st.leaders {
+        assert_eq!(l.steps.len(), 3, "insert, B and C on {}: {:?}", l.leader, l.steps);
+        assert!(l.steps.windows(2).all(|w| w[0].at <= w[1].at));
+        let concurrent: Vec<&str> = l.steps.iter().filter(|x| x.concurrent).map(|x| x.image.as_str()).collect();
+        assert_eq!(concurrent.len(), 2, "{:?}", l.steps);
+        let kept: Vec<&str> = l.steps.iter().filter(|x| x.kept).map(|x| x.image.as_str()).collect();
+        assert_eq!(kept, vec!["(id=1, title='C')"], "on {}", l.leader);
+        assert_eq!(l.shown, "(id=1, title='C')");
+        assert!(l.steps[0].vv.starts_with('['), "{}", l.steps[0].vv);
+    }
+    assert_eq!(st.discarded.len(), 1);
+    // Under siblings both versions are kept, with their version vectors.
+    let sim = lesson_run("multi-leader-siblings");
+    let mut sim2 = Simulation::new(&sim.scenario, sim.seed, &[]).unwrap();
+    sim2.run_until(1_100_000);
+    let st = story::row_story(ml(&sim2), "pages", &Value::Integer(1));
+    assert!(st.leaders.iter().all(|l| l.versions.len() == 2), "{:?}", st.leaders);
+    assert!(st.discarded.is_empty());
+}

@@ -22,6 +22,7 @@ pub mod causality;
 pub mod check;
 pub mod conflicts;
 pub mod spec;
+pub mod story;
 pub mod strategies;
 pub mod topology;
 
@@ -195,6 +196,8 @@ pub struct LeaderState {
     pub inbound: VecMap<usize, u64>,
     /// Everything applied, in order (sent again from the start to a new downstream leader after a reconfigure).
     pub applied: Vec<Rc<Change>>,
+    /// When each of `applied` was applied here (the conflict view's time line).
+    pub applied_at: Vec<Micros>,
     /// The log position up to which its own log has been turned into changes.
     pub seen_lsn: u64,
     /// Changes dropped because they carried its own id.
@@ -230,7 +233,7 @@ pub struct Cluster {
 }
 
 /// The key of a row in `LeaderState::rows`.
-fn row_key(table: &str, key: &Value) -> (String, String) {
+pub fn row_key(table: &str, key: &Value) -> (String, String) {
     (table.to_ascii_lowercase(), format!("{key:?}"))
 }
 
@@ -673,6 +676,7 @@ impl Cluster {
             self.state[node].seen_lsn = self.inner.nodes[node].lsn();
         }
         self.state[node].applied.push(change.clone());
+        self.state[node].applied_at.push(now);
         self.step_autoincrement(node);
         out.extend(self.enqueue(node, now, &change));
         out
@@ -887,6 +891,7 @@ impl Cluster {
             st.vv[o] += 1;
         }
         st.applied.push(change.clone());
+        st.applied_at.push(now);
         self.step_autoincrement(node);
         Some(out)
     }

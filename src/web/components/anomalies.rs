@@ -83,6 +83,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                 { for list.iter().take(MAX_ITEMS).map(|a| item(a, m, sim, d)) }
                 if more > 0 { <li class="muted">{ ["… ", &more.to_string(), " more"].concat() }</li> }
             </ol>
+            { super::conflicts::view(m, d) }
         </section>
     }
 }
@@ -103,12 +104,13 @@ fn item(a: &Anomaly, m: &Model, sim: &crate::world::sim::Simulation, d: &Callbac
     let all = (a.ops.len() > 1).then(|| {
         html! { <button class="link-btn all" onclick={highlight(d, a.ops.clone())}>{ "all" }</button> }
     });
+    let conflict_view = (a.kind == AnomalyKind::Conflict).then(|| super::conflicts::open_button(m, &a.ops, d));
     html! {
         <li class="anomaly" data-testid="anomaly" data-kind={a.kind.name()}>
             <span class={classes!("a-kind", a.kind.name())} title={kind_help(a.kind)}>{ kind_name(a.kind) }</span>
             <p class="a-detail">{ a.detail.clone() }</p>
             if !a.ops.is_empty() {
-                <div class="a-ops"><span class="muted">{ "proof:" }</span>{ for chips }{ all }</div>
+                <div class="a-ops"><span class="muted">{ "proof:" }</span>{ for chips }{ all }{ conflict_view }</div>
             }
         </li>
     }

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod canvas;
 pub mod client;
 pub mod compare;
+pub mod conflicts;
 pub mod datacenters;
 pub mod icons;
 pub mod inspector;
