@@ -79,11 +79,15 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             } else {
                 <p class="muted">{ "Click an operation to find it in the client history below." }</p>
             }
-            <ol class="anomaly-list scroll">
-                { for list.iter().take(MAX_ITEMS).map(|a| item(a, m, sim, d)) }
-                if more > 0 { <li class="muted">{ ["… ", &more.to_string(), " more"].concat() }</li> }
-            </ol>
-            { super::conflicts::view(m, d) }
+            if m.conflict_row.is_some() {
+                // The conflict view takes the list's place until it is closed.
+                <div class="scroll">{ super::conflicts::view(m, d) }</div>
+            } else {
+                <ol class="anomaly-list scroll">
+                    { for list.iter().take(MAX_ITEMS).map(|a| item(a, m, sim, d)) }
+                    if more > 0 { <li class="muted">{ ["… ", &more.to_string(), " more"].concat() }</li> }
+                </ol>
+            }
         </section>
     }
 }
