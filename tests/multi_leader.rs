@@ -950,3 +950,14 @@ fn ch5_3_conflict_view_tells_each_leaders_story_of_the_row() {
     assert!(st.leaders.iter().all(|l| l.versions.len() == 2), "{:?}", st.leaders);
     assert!(st.discarded.is_empty());
 }
+
+// The benchmark's multi-leader world (5 leaders all-to-all) is a valid scenario whose leaders converge.
+#[test]
+fn ch5_3_benchmark_world_five_leaders_all_to_all_converges() {
+    let mut sim = replsim::bench::prepare_multi_leader(5, 500).expect("valid benchmark scenario");
+    sim.run_to_end();
+    assert_eq!(sim.history.iter().filter(|h| h.ok()).count(), 500);
+    assert!(ml(&sim).quiet());
+    assert!(all_equal(&sim, &["n1", "n2", "n3", "n4", "n5"], "kv"));
+    assert_eq!(rows(&sim, "n5", "kv").len(), 500);
+}

@@ -142,6 +142,9 @@ mod cli {
             /// Leaderless replication instead (n = 3, w = r = 2): `writes` operations, puts and gets in turn.
             #[arg(long)]
             leaderless: bool,
+            /// Multi-leader replication instead: --nodes leaders all-to-all, the writes spread over them.
+            #[arg(long, conflicts_with = "leaderless")]
+            multi_leader: bool,
         },
         /// Long runs in the playback (what the page does): seek to the end of a run of --seconds with a write every
         /// --every-ms on 3 nodes, then seek to random moments; prints time and memory (Linux: from /proc).
@@ -253,7 +256,7 @@ mod cli {
             Cmd::Soak { seeds, from, seed, threads, claim, print } => {
                 soak(SoakArgs { seeds, from, seed, threads, claim, print }, &mut out)
             }
-            Cmd::Bench { nodes, writes, leaderless, curve, runs } => {
+            Cmd::Bench { nodes, writes, leaderless, multi_leader, curve, runs } => {
                 if !(2..=16).contains(&nodes) {
                     Err("--nodes: expected 2..=16".to_string())
                 } else {
@@ -265,6 +268,12 @@ mod cli {
                     for (w, r) in sizes {
                         let m = if leaderless {
                             replsim::bench::measure_prepared(|| replsim::bench::prepare_leaderless(nodes, w), r, clock)
+                        } else if multi_leader {
+                            replsim::bench::measure_prepared(
+                                || replsim::bench::prepare_multi_leader(nodes, w),
+                                r,
+                                clock,
+                            )
                         } else {
                             replsim::bench::measure(nodes, w, r, clock)
                         };
