@@ -961,3 +961,12 @@ fn ch5_3_benchmark_world_five_leaders_all_to_all_converges() {
     assert!(all_equal(&sim, &["n1", "n2", "n3", "n4", "n5"], "kv"));
     assert_eq!(rows(&sim, "n5", "kv").len(), 500);
 }
+
+// `replsim conflicts` shows the siblings a row keeps under `siblings`, beside the one the database holds.
+#[test]
+fn ch5_3_strategies_table_lists_the_siblings() {
+    let s = common::lesson("multi-leader-conflict");
+    let figures = replsim::protocol::multi_leader::strategies::run_all(&s, s.seed).unwrap();
+    let sib = figures.iter().find(|f| f.conflict.name() == "siblings").unwrap();
+    assert!(sib.rows.iter().any(|r| r == "pages: siblings (id=1, title='B') | (id=1, title='C')"), "{:?}", sib.rows);
+}
