@@ -312,6 +312,35 @@ pub fn prepare_leaderless(nodes: usize, ops: usize) -> Option<Simulation> {
     Simulation::with_trace(&scenario, scenario.seed, &[], false).ok()
 }
 
+/// The multi-leader benchmark: `leaders` leaders replicating all-to-all (LWW, version vectors), one client per
+/// leader, `writes` single-row inserts taken by the leaders in turn (5,000 per simulated second in all).
+pub fn multi_leader_scenario(leaders: usize, writes: usize) -> Option<Scenario> {
+    let base = cluster_scenario(leaders, writes);
+    let mut v = base.to_json();
+    let ids: Vec<String> = (0..leaders).map(|i| format!("n{}", i + 1)).collect();
+    v["nodes"] = ids.iter().map(|id| serde_json::json!({"id": id, "role": "leader"})).collect();
+    v["replication"]["topology"] = "all-to-all".into();
+    v["replication"]["conflict"] = "lww".into();
+    v["clients"] = ids.iter().map(|id| serde_json::json!({"id": format!("c{id}"), "leader": id})).collect();
+    v["schema"] = serde_json::json!(["CREATE TABLE kv (id INTEGER PRIMARY KEY, v INTEGER)"]);
+    v["workload"] = base
+        .workload
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let sql = format!("INSERT INTO kv (id, v) VALUES ({i}, {i})");
+            serde_json::json!({"at_ms": c.at / 1000, "client": format!("c{}", ids[i % leaders]), "sql": sql})
+        })
+        .collect();
+    Scenario::from_value(&v).ok()
+}
+
+/// The multi-leader benchmark world, ready to run, without a kept trace.
+pub fn prepare_multi_leader(leaders: usize, writes: usize) -> Option<Simulation> {
+    let scenario = multi_leader_scenario(leaders, writes)?;
+    Simulation::with_trace(&scenario, scenario.seed, &[], false).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,8 +36,10 @@ pub use world::sim::Simulation;
 pub fn run_scenario(text: &str, seed: Option<u64>, until_ms_override: Option<u64>) -> Result<Simulation, String> {
     let mut scenario = Scenario::from_json_str(text).map_err(|e| e.to_string())?;
     if let Some(u) = until_ms_override {
-        if u == 0 || u > scenario::MAX_UNTIL_MS {
-            return Err(format!("--until-ms: expected 1..={}, found {u}", scenario::MAX_UNTIL_MS));
+        let max =
+            if scenario.multi_leader.is_some() { scenario::MAX_UNTIL_MS_MULTI_LEADER } else { scenario::MAX_UNTIL_MS };
+        if u == 0 || u > max {
+            return Err(format!("--until-ms: expected 1..={max}, found {u}"));
         }
         scenario.until_ms = u;
     }

@@ -64,6 +64,17 @@ pub const LESSONS: &[Lesson] = &[
     Lesson { name: "multi-leader-ring", json: include_str!("../scenarios/multi-leader-ring.json") },
     Lesson { name: "multi-leader-overtaking", json: include_str!("../scenarios/multi-leader-overtaking.json") },
     Lesson { name: "multi-leader-autoincrement", json: include_str!("../scenarios/multi-leader-autoincrement.json") },
+    Lesson { name: "multi-leader-datacenters", json: include_str!("../scenarios/multi-leader-datacenters.json") },
+    Lesson { name: "multi-leader-dc-outage", json: include_str!("../scenarios/multi-leader-dc-outage.json") },
+    Lesson { name: "multi-leader-dc-partition", json: include_str!("../scenarios/multi-leader-dc-partition.json") },
+    Lesson { name: "multi-leader-home-move", json: include_str!("../scenarios/multi-leader-home-move.json") },
+    Lesson { name: "multi-leader-lww-skew", json: include_str!("../scenarios/multi-leader-lww-skew.json") },
+    Lesson { name: "multi-leader-star", json: include_str!("../scenarios/multi-leader-star.json") },
+    Lesson {
+        name: "multi-leader-offline-calendar",
+        json: include_str!("../scenarios/multi-leader-offline-calendar.json"),
+    },
+    Lesson { name: "multi-leader-siblings", json: include_str!("../scenarios/multi-leader-siblings.json") },
 ];
 
 /// Lessons about replication log methods: the comparison view offers these (each runs under all four methods).

@@ -111,6 +111,25 @@ fn report_value(sim: &Simulation, with_history: bool) -> Value {
         replication["topology"] = json!(c.shape.topology.name());
         replication["conflict"] = json!(c.spec.conflict.name());
         replication["causality"] = json!(c.spec.causality.name());
+        // Per client, where its writes went and how long they took to be acknowledged: the cost of a far leader.
+        let per_client: Vec<Value> = sim
+            .scenario
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, cl)| {
+                let v: Vec<crate::world::time::Micros> = sim
+                    .history
+                    .iter()
+                    .filter(|h| h.client == i && !h.read && h.ok())
+                    .filter_map(|h| h.end.map(|e| e - h.start))
+                    .collect();
+                let p = |q| crate::world::sim::percentile(&v, q) as f64 / 1000.0;
+                json!({"client": cl.id, "leader": c.inner.nodes[c.home[i]].id, "writes": v.len(),
+                       "p50_ms": p(50), "p99_ms": p(99)})
+            })
+            .collect();
+        replication["write_latency"] = Value::Array(per_client);
     }
     json!({
         "seed": sim.seed,
@@ -191,6 +210,20 @@ pub fn report_text(sim: &Simulation) -> String {
     };
     let _ = writeln!(s, "{} — seed {}, {} ms, {how}", sc.title.as_deref().unwrap_or("scenario"), sim.seed, sc.until_ms);
     let _ = writeln!(s, "trace hash {:016x} ({} events)", sim.trace.hash(), sim.trace.len());
+    if let crate::protocol::Protocol::MultiLeader(_) = &sim.protocol {
+        let r = report_json(sim);
+        for l in r["replication"]["write_latency"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                s,
+                "write latency of {} (home leader {}): {} writes, p50 {} ms, p99 {} ms",
+                l["client"].as_str().unwrap_or(""),
+                l["leader"].as_str().unwrap_or(""),
+                l["writes"],
+                l["p50_ms"],
+                l["p99_ms"]
+            );
+        }
+    }
     let _ = writeln!(s, "\nnodes:");
     if let Some(c) = sim.protocol.leaderless() {
         s.push_str(&crate::protocol::leaderless::report::nodes_text(c));

@@ -726,6 +726,8 @@ fn enum_of<T: Copy>(v: &str, path: &str, options: &[(&str, T)]) -> Res<T> {
 pub const MAX_NODES: usize = 16;
 pub const MAX_CLIENTS: usize = 32;
 pub const MAX_UNTIL_MS: u64 = 3_600_000;
+/// Multi-leader scenarios may run 48 hours simulated: a device offline for hours (DDIA 5.3's calendar).
+pub const MAX_UNTIL_MS_MULTI_LEADER: u64 = 48 * 3_600_000;
 pub const MAX_COMMANDS: usize = 200_000;
 /// Longest client statement, in bytes of UTF-8 (characters, for ASCII). The playground's SQL input enforces the
 /// same bound with [`check_statement`], so a person cannot make a share link that the decoder refuses.
@@ -798,8 +800,13 @@ impl Scenario {
             return err("version", format!("this build reads version 1, found {version}"));
         }
         let until_ms = o.u64_or("until_ms", 2000)?;
-        if until_ms == 0 || until_ms > MAX_UNTIL_MS {
-            return err("until_ms", format!("expected 1..={MAX_UNTIL_MS}, found {until_ms}"));
+        if until_ms == 0 || until_ms > MAX_UNTIL_MS_MULTI_LEADER {
+            return err(
+                "until_ms",
+                format!(
+                    "expected 1..={MAX_UNTIL_MS} (multi-leader: up to {MAX_UNTIL_MS_MULTI_LEADER}), found {until_ms}"
+                ),
+            );
         }
         let partitions_v = o.arr_or_empty("partitions")?;
         let leaderless = o.get("replication").and_then(|r| r.get("leaderless")).is_some_and(|l| !l.is_null());
@@ -839,6 +846,15 @@ impl Scenario {
             crate::protocol::leaderless::spec::check_unused(&clients)?;
         }
         let multi_leader = crate::protocol::multi_leader::spec::parse(v, &nodes, &clients, !partitions.is_empty())?;
+        if until_ms > MAX_UNTIL_MS && multi_leader.is_none() {
+            return err(
+                "until_ms",
+                format!(
+                    "expected 1..={MAX_UNTIL_MS}, found {until_ms} (only multi-leader scenarios may run up to \
+                     {MAX_UNTIL_MS_MULTI_LEADER}: 48 hours)"
+                ),
+            );
+        }
         let mut schema = Vec::new();
         for (i, s) in o.arr_or_empty("schema")?.iter().enumerate() {
             schema.push(as_str(s, &format!("schema[{i}]"))?.to_string());
@@ -1669,8 +1685,8 @@ impl TimedCommand {
             (None, Some(m)) => ms(as_u64(m, &o.at("at_ms"))?),
             (None, None) => return err(&o.at("at_ms"), "required field is missing"),
         };
-        if at > ms(MAX_UNTIL_MS) {
-            return err(&o.at("at_ms"), format!("expected at most {MAX_UNTIL_MS}"));
+        if at > ms(MAX_UNTIL_MS_MULTI_LEADER) {
+            return err(&o.at("at_ms"), format!("expected at most {MAX_UNTIL_MS_MULTI_LEADER}"));
         }
         let present: Vec<&str> = COMMAND_KEYS.iter().copied().filter(|k| o.get(k).is_some()).collect();
         if present.is_empty() && o.get("client").is_some() {

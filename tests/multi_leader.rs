@@ -204,6 +204,96 @@ fn ch5_3_each_strategy_resolves_figure_5_7() {
     }
 }
 
+/// Figure 5-7 under `siblings`, then `then` (more workload).
+fn figure_5_7_siblings(then: &[Json]) -> Simulation {
+    let mut wl = vec![
+        w(50, "eu", "INSERT INTO posts (id, body, likes) VALUES (1, 'A', 10)"),
+        w(500, "eu", "UPDATE posts SET body = 'B' WHERE id = 1"),
+        w(501, "us", "UPDATE posts SET body = 'C' WHERE id = 1"),
+    ];
+    wl.extend(then.iter().cloned());
+    run(&two_dcs("siblings", Json::Array(wl)))
+}
+
+/// The rows operation `op` returned, as `body` texts, sorted.
+fn read_bodies(sim: &Simulation, op: usize) -> Vec<String> {
+    let r = sim.history.get(op).and_then(|h| h.result.clone()).expect("answered");
+    assert!(r.ok, "{r:?}");
+    let mut b: Vec<String> = r.rows.iter().map(|row| text(&row[1])).collect();
+    b.sort();
+    b
+}
+
+/// Per leader, the writers of every version of row `posts 1`.
+fn sibling_sets(sim: &Simulation) -> Vec<Vec<(usize, u64)>> {
+    let c = ml(sim);
+    (0..c.state.len())
+        .filter(|i| c.is_leader(*i))
+        .map(|i| c.state[i].rows.values().flat_map(|m| m.versions.iter().map(|v| v.writer)).collect())
+        .collect()
+}
+
+// "Record the conflict in an explicitly defined data structure that preserves all information, and write
+// application code that resolves the conflict at some later time": both titles survive as siblings on every leader,
+// a read returns each as its own row with the same key, nothing is discarded.
+#[test]
+fn ch5_3_siblings_keep_every_concurrent_version_and_a_read_returns_each() {
+    let sim = figure_5_7_siblings(&[
+        w(1500, "eu", "SELECT * FROM posts WHERE id = 1"),
+        w(1500, "us", "SELECT id, body FROM posts"),
+    ]);
+    assert_eq!(read_bodies(&sim, 3), vec!["B", "C"]);
+    assert_eq!(read_bodies(&sim, 4), vec!["B", "C"]);
+    let r = sim.history.get(3).and_then(|h| h.result.clone()).unwrap();
+    assert!(r.rows.iter().all(|row| row[0] == Value::Integer(1)), "same key: {:?}", r.rows);
+    let sets = sibling_sets(&sim);
+    assert_eq!(sets[0].len(), 2, "{sets:?}");
+    assert!(sets.iter().all(|s| *s == sets[0]), "every leader keeps the same siblings: {sets:?}");
+    assert!(all_equal(&sim, &["eu1", "eu2", "us1", "us2"], "posts"));
+    let k = kinds(&sim);
+    assert!(k.contains(&AnomalyKind::Conflict) && !k.contains(&AnomalyKind::LostUpdate), "{k:?}");
+    assert!(!k.contains(&AnomalyKind::Divergence));
+    let c = anomalies(&sim).into_iter().find(|a| a.kind == AnomalyKind::Conflict).unwrap();
+    assert!(c.detail.contains("siblings: 2 versions kept"), "{}", c.detail);
+}
+
+// Resolve on read: a client that read the siblings writes the merged value; the write's context covers both
+// siblings, so every leader replaces both with it.
+#[test]
+fn ch5_3_siblings_a_write_after_reading_them_replaces_them_everywhere() {
+    let sim = figure_5_7_siblings(&[
+        w(1500, "eu", "SELECT * FROM posts WHERE id = 1"),
+        w(1600, "eu", "UPDATE posts SET body = 'B+C' WHERE id = 1"),
+        w(2500, "us", "SELECT * FROM posts WHERE id = 1"),
+    ]);
+    assert_eq!(read_bodies(&sim, 3), vec!["B", "C"]);
+    assert_eq!(read_bodies(&sim, 5), vec!["B+C"]);
+    let sets = sibling_sets(&sim);
+    assert!(sets.iter().all(|s| s.len() == 1 && *s == sets[0]), "{sets:?}");
+    assert_eq!(rows(&sim, "us2", "posts"), vec!["id=1,body=B+C,likes=10"]);
+}
+
+// The client's read context decides what a write replaces: a client that never read the siblings writes beside
+// them (its own leader's earlier version is replaced, the other leader's stays), on every leader alike.
+#[test]
+fn ch5_3_siblings_a_blind_write_replaces_only_what_its_client_read() {
+    let sim = figure_5_7_siblings(&[
+        w(1500, "us", "UPDATE posts SET body = 'E' WHERE id = 1"),
+        w(2500, "eu", "SELECT body FROM posts WHERE id = 1"),
+    ]);
+    assert_eq!(read_bodies_col0(&sim, 4), vec!["B", "E"]);
+    let sets = sibling_sets(&sim);
+    assert!(sets.iter().all(|s| s.len() == 2 && *s == sets[0]), "{sets:?}");
+    assert!(!kinds(&sim).contains(&AnomalyKind::LostUpdate));
+}
+
+fn read_bodies_col0(sim: &Simulation, op: usize) -> Vec<String> {
+    let r = sim.history.get(op).and_then(|h| h.result.clone()).expect("answered");
+    let mut b: Vec<String> = r.rows.iter().map(|row| text(&row[0])).collect();
+    b.sort();
+    b
+}
+
 // On-write `sum` is a counter: three leaders add to the same column at the same time, twice; every increment
 // survives, in any arrival order.
 #[test]
@@ -466,12 +556,13 @@ fn ch5_3_strategies_side_by_side() {
     let figures = replsim::protocol::multi_leader::strategies::run_all(&s, s.seed).unwrap();
     let by = |name: &str| figures.iter().find(|f| f.conflict.name() == name).unwrap();
     assert!(!by("none").converged);
-    for name in ["lww", "replica-id", "merge", "on-write"] {
+    for name in ["lww", "replica-id", "merge", "on-write", "siblings"] {
         assert!(by(name).converged, "{name}");
         assert_eq!(by(name).conflicts, 1, "{name}");
     }
     assert_eq!((by("lww").discarded, by("replica-id").discarded, by("merge").discarded), (1, 1, 0));
     assert_eq!(by("merge").rows, vec!["pages: (id=1, title='B/C')"]);
+    assert_eq!(by("siblings").discarded, 0, "siblings keep every version");
     assert!(replsim::protocol::multi_leader::strategies::run_all(&common::lesson("basics-async"), 1).is_err());
 }
 
@@ -587,7 +678,7 @@ mod properties {
             _ => json!({"topology": "star", "hub": "b"}),
         };
         let mut repl = repl;
-        repl["conflict"] = json!(["lww", "replica-id", "merge", "on-write", "crdt"][strategy]);
+        repl["conflict"] = json!(["lww", "replica-id", "merge", "on-write", "crdt", "siblings"][strategy]);
         if strategy == 3 {
             repl["on_write"] = json!({"t.v": "concat", "t.n": "sum"});
         }
@@ -597,11 +688,13 @@ mod properties {
         for (who, row, at, kind) in writes {
             let client = ["ca", "cb", "cc"][who as usize % 3];
             let id = row % 4;
-            let sql = match kind % 4 {
+            let sql = match kind % 5 {
                 0 => format!("INSERT INTO t (id, v, n) VALUES ({id}, '{client}{at}', 1)"),
                 1 => format!("UPDATE t SET v = '{client}{at}' WHERE id = {id}"),
                 2 => format!("UPDATE t SET n = n + 1 WHERE id = {id}"),
-                _ => format!("DELETE FROM t WHERE id = {id}"),
+                3 => format!("DELETE FROM t WHERE id = {id}"),
+                // A read (under siblings its context decides what the client's next write of the row replaces).
+                _ => format!("SELECT * FROM t WHERE id = {id}"),
             };
             wl.push(w(50 + u64::from(at) % 1500, client, &sql));
         }
@@ -637,9 +730,9 @@ mod properties {
         #[test]
         fn ch5_3_every_strategy_but_none_converges(
             topology in 0usize..3,
-            strategy in 0usize..5,
+            strategy in 0usize..6,
             causality in any::<bool>(),
-            writes in proptest::collection::vec((0u8..3, 0u8..4, 0u16..1500, 0u8..4), 1..12),
+            writes in proptest::collection::vec((0u8..3, 0u8..4, 0u16..1500, 0u8..5), 1..12),
             crash in proptest::option::of((0u8..3, 0u16..1000)),
             split in any::<bool>(),
             loss in any::<bool>(),
@@ -651,6 +744,16 @@ mod properties {
             prop_assert!(c.quiet(), "quiet at the end");
             prop_assert!(all_equal(&sim, &["a", "a2", "b", "b2", "c"], "t"), "{:?}", anomalies(&sim));
             prop_assert!(!kinds(&sim).contains(&AnomalyKind::Divergence));
+            // Siblings: every leader ends with the same sibling set of every row.
+            let leaders: Vec<usize> = (0..c.state.len()).filter(|i| c.is_leader(*i)).collect();
+            let set = |l: usize| -> Vec<(String, Vec<(usize, u64)>)> {
+                c.state[l].rows.iter().map(|((t, k), m)| (format!("{t} {k}"), m.versions.iter().map(|v| v.writer).collect())).collect()
+            };
+            if strategy == 5 {
+                for l in &leaders {
+                    prop_assert_eq!(set(*l), set(leaders[0]), "sibling sets of {} and {}", l, leaders[0]);
+                }
+            }
             for (i, st) in c.state.iter().enumerate() {
                 let mut ids: Vec<(usize, u64)> = st.applied.iter().map(|x| (x.origin, x.seq)).collect();
                 let n = ids.len();
@@ -668,4 +771,202 @@ mod properties {
             }
         }
     }
+}
+
+// The trace says when a leader resolved a conflict (what was kept, what was discarded) and when it dropped a change
+// that carried its own id (no replication loop), as events of their own.
+#[test]
+fn ch5_3_conflicts_and_loop_drops_are_trace_events() {
+    use replsim::world::trace::TraceEvent;
+    let s = common::lesson("multi-leader-conflict");
+    let sim = common::run(&s, s.seed);
+    let conflicts: Vec<String> = sim
+        .trace
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            TraceEvent::ConflictResolved { node, row, how, .. } => Some(format!("{node} {row}: {how}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(conflicts.len(), 2, "each leader resolves it once: {conflicts:?}");
+    assert!(conflicts.iter().all(|c| c.contains("pages 1: lww kept") && c.contains("discarded")), "{conflicts:?}");
+    let s = common::lesson("multi-leader-ring");
+    let sim = common::run(&s, s.seed);
+    let drops = sim.trace.events().iter().filter(|e| matches!(e, TraceEvent::DroppedOwn { .. })).count();
+    let c = ml(&sim);
+    let counted: u64 = c.state.iter().map(|s| s.dropped_own).sum();
+    assert!(drops > 0 && drops as u64 == counted, "{drops} events, {counted} counted");
+    let line = sim.trace.events().iter().find(|e| matches!(e, TraceEvent::DroppedOwn { .. })).unwrap().line();
+    assert!(line.contains("loopdrop") && line.contains("it carries"), "{line}");
+}
+
+fn lesson_run(name: &str) -> Simulation {
+    let s = common::lesson(name);
+    common::run(&s, s.seed)
+}
+
+fn replicas_equal(sim: &Simulation, table: &str) -> bool {
+    let ids: Vec<String> = sim.protocol.single_leader().unwrap().nodes.iter().map(|n| n.id.clone()).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    all_equal(sim, &ids, table)
+}
+
+// "Performance: in a multi-leader configuration, every write can be processed in the local datacenter": the same
+// writes from the same place, acknowledged by the local leader in milliseconds, by a far leader after a round trip.
+#[test]
+fn ch5_3_lesson_a_leader_per_datacenter_against_one_far_away() {
+    let sim = lesson_run("multi-leader-datacenters");
+    let r = replsim::report::report_json(&sim);
+    let lat = r["replication"]["write_latency"].as_array().unwrap();
+    let p = |c: &str, q: &str| lat.iter().find(|l| l["client"] == c).unwrap()[q].as_f64().unwrap();
+    assert!(p("near", "p99_ms") < 20.0, "{lat:?}");
+    assert!(p("far", "p50_ms") > 140.0, "{lat:?}");
+    assert!(replicas_equal(&sim, "orders") && kinds(&sim).is_empty());
+}
+
+// "Tolerance of datacenter outages: each datacenter can continue operating independently of the others, and
+// replication catches up when the failed datacenter comes back online."
+#[test]
+fn ch5_3_lesson_a_datacenter_outage_the_other_keeps_working_and_catches_up() {
+    let sim = lesson_run("multi-leader-dc-outage");
+    let bob_ok = sim.history.iter().filter(|h| sim.scenario.clients[h.client].id == "bob" && !h.read && h.ok()).count();
+    assert_eq!(bob_ok, 6, "every write in us is acknowledged during the eu outage");
+    assert!(sim.history.iter().any(|h| !h.ok()), "ann's write during the outage fails");
+    assert!(replicas_equal(&sim, "notes"), "eu caught up: {:?}", anomalies(&sim));
+    assert_eq!(rows(&sim, "eu2", "notes").len(), 8);
+}
+
+// "Tolerance of network problems": during an inter-datacenter partition both sides keep accepting writes; after it
+// heals the concurrent edits are a conflict, resolved the same way on both sides.
+#[test]
+fn ch5_3_lesson_an_inter_datacenter_partition() {
+    let sim = lesson_run("multi-leader-dc-partition");
+    assert!(sim.history.iter().all(|h| h.ok()), "both sides keep writing during the cut");
+    let k = kinds(&sim);
+    assert!(k.contains(&AnomalyKind::Conflict) && k.contains(&AnomalyKind::LostUpdate), "{k:?}");
+    assert!(replicas_equal(&sim, "board"));
+}
+
+// "Conflict avoidance ... breaks down when you have to change the designated leader for a record".
+#[test]
+fn ch5_3_lesson_home_leader_until_the_user_moves() {
+    let sim = lesson_run("multi-leader-home-move");
+    let c = anomalies(&sim).into_iter().filter(|a| a.kind == AnomalyKind::Conflict).collect::<Vec<_>>();
+    assert_eq!(c.len(), 1, "only the edits after the move conflict: {c:?}");
+    assert_eq!(c[0].ops, vec![3, 4]);
+    assert!(replicas_equal(&sim, "profiles"));
+}
+
+#[test]
+fn ch5_3_lesson_lww_with_a_skewed_clock() {
+    let sim = lesson_run("multi-leader-lww-skew");
+    let lost = anomalies(&sim).into_iter().find(|a| a.kind == AnomalyKind::LostUpdate).expect("lost update");
+    assert!(lost.detail.contains("causally later"), "{}", lost.detail);
+    assert_eq!(rows(&sim, "us2", "docs"), vec!["id=1,body=teh draft"]);
+}
+
+// Star topology: changes go through the hub; a failed hub cuts the tips off from each other until it restarts.
+#[test]
+fn ch5_3_lesson_star_topology() {
+    let sim = lesson_run("multi-leader-star");
+    let read = |op: usize| sim.history.get(op).and_then(|h| h.result.clone()).unwrap().rows.len();
+    assert_eq!(read(3), 3, "c has every tip's row through the hub");
+    assert_eq!(read(5), 3, "while the hub is down, a's new row does not reach c");
+    assert_eq!(read(6), 4, "after the restart it does");
+    assert!(replicas_equal(&sim, "events") && kinds(&sim).is_empty());
+}
+
+// "Clients with offline operation": a device offline for 20 simulated hours keeps working; on reconnect the edits
+// sync, the concurrent edit of one appointment is kept as siblings until a device that read both writes one.
+#[test]
+fn ch5_3_lesson_offline_calendar() {
+    let sim = lesson_run("multi-leader-offline-calendar");
+    assert!(sim.scenario.until_ms > 20 * 3_600_000);
+    assert!(sim.history.iter().all(|h| h.ok()), "the offline phone acknowledged its own writes");
+    let read = |op: usize| sim.history.get(op).and_then(|h| h.result.clone()).unwrap().rows.len();
+    assert_eq!(read(4), 3, "two siblings of the appointment and the new event");
+    assert_eq!(read(6), 2, "the laptop's write replaced both siblings");
+    assert!(kinds(&sim).contains(&AnomalyKind::Conflict) && !kinds(&sim).contains(&AnomalyKind::LostUpdate));
+    assert!(replicas_equal(&sim, "events"));
+}
+
+#[test]
+fn ch5_3_lesson_figure_5_7_under_siblings() {
+    let sim = lesson_run("multi-leader-siblings");
+    let rows_of = |op: usize| sim.history.get(op).and_then(|h| h.result.clone()).unwrap().rows.len();
+    assert_eq!((rows_of(3), rows_of(5)), (2, 1));
+    assert_eq!(rows(&sim, "us2", "pages"), vec!["id=1,title=B and C"]);
+    assert_eq!(kinds(&sim), vec![AnomalyKind::Conflict]);
+}
+
+// Offline devices stay offline for hours: a multi-leader scenario may run 48 hours simulated (others keep the
+// 1-hour bound), and a stream to an unreachable leader backs off (up to a minute between resends), so the run stays
+// small.
+#[test]
+fn ch5_3_until_ms_up_to_48_hours_for_multi_leader_and_cheap_offline_runs() {
+    let mut v = three_leaders(json!({}), json!([]), json!([]));
+    v["until_ms"] = json!(48 * 3_600_000u64);
+    assert_eq!(parse(&v).until_ms, 172_800_000);
+    v["until_ms"] = json!(48 * 3_600_000u64 + 1);
+    assert!(err(&v).starts_with("until_ms: expected 1..=3600000 (multi-leader: up to 172800000)"), "{}", err(&v));
+    let single =
+        json!({"until_ms": 3_600_001u64, "nodes": [{"id": "a", "role": "leader"}, {"id": "b", "role": "follower"}]});
+    assert!(err(&single).contains("only multi-leader scenarios may run up to 172800000"), "{}", err(&single));
+    let sim = lesson_run("multi-leader-offline-calendar");
+    let sent = sim.metrics.per_kind.values().map(|m| m.sent).sum::<u64>();
+    assert!(sent < 5_000, "{sent} messages over 24 h with the phone offline for 20 h");
+}
+
+// The conflict view's data: for the conflicting row, each leader's writes in the order it applied them with their
+// version vectors, the two concurrent writes marked, what each leader kept and what the strategy discarded.
+#[test]
+fn ch5_3_conflict_view_tells_each_leaders_story_of_the_row() {
+    use replsim::protocol::multi_leader::story;
+    let s = common::lesson("multi-leader-conflict");
+    let sim = common::run(&s, s.seed);
+    let c = ml(&sim);
+    let lost = anomalies(&sim).into_iter().find(|a| a.kind == AnomalyKind::Conflict).unwrap();
+    let (table, key) = story::row_of_finding(c, &lost.ops).expect("the finding names its row");
+    assert_eq!(story::conflict_rows(c), vec![(table.clone(), key.clone())]);
+    let st = story::row_story(c, &table, &key);
+    assert_eq!((st.row.as_str(), st.strategy, st.leaders.len()), ("pages 1", "lww", 2));
+    for l in &st.leaders {
+        assert_eq!(l.steps.len(), 3, "insert, B and C on {}: {:?}", l.leader, l.steps);
+        assert!(l.steps.windows(2).all(|w| w[0].at <= w[1].at));
+        let concurrent: Vec<&str> = l.steps.iter().filter(|x| x.concurrent).map(|x| x.image.as_str()).collect();
+        assert_eq!(concurrent.len(), 2, "{:?}", l.steps);
+        let kept: Vec<&str> = l.steps.iter().filter(|x| x.kept).map(|x| x.image.as_str()).collect();
+        assert_eq!(kept, vec!["(id=1, title='C')"], "on {}", l.leader);
+        assert_eq!(l.shown, "(id=1, title='C')");
+        assert!(l.steps[0].vv.starts_with('['), "{}", l.steps[0].vv);
+    }
+    assert_eq!(st.discarded.len(), 1);
+    // Under siblings both versions are kept, with their version vectors.
+    let sim = lesson_run("multi-leader-siblings");
+    let mut sim2 = Simulation::new(&sim.scenario, sim.seed, &[]).unwrap();
+    sim2.run_until(1_100_000);
+    let st = story::row_story(ml(&sim2), "pages", &Value::Integer(1));
+    assert!(st.leaders.iter().all(|l| l.versions.len() == 2), "{:?}", st.leaders);
+    assert!(st.discarded.is_empty());
+}
+
+// The benchmark's multi-leader world (5 leaders all-to-all) is a valid scenario whose leaders converge.
+#[test]
+fn ch5_3_benchmark_world_five_leaders_all_to_all_converges() {
+    let mut sim = replsim::bench::prepare_multi_leader(5, 500).expect("valid benchmark scenario");
+    sim.run_to_end();
+    assert_eq!(sim.history.iter().filter(|h| h.ok()).count(), 500);
+    assert!(ml(&sim).quiet());
+    assert!(all_equal(&sim, &["n1", "n2", "n3", "n4", "n5"], "kv"));
+    assert_eq!(rows(&sim, "n5", "kv").len(), 500);
+}
+
+// `replsim conflicts` shows the siblings a row keeps under `siblings`, beside the one the database holds.
+#[test]
+fn ch5_3_strategies_table_lists_the_siblings() {
+    let s = common::lesson("multi-leader-conflict");
+    let figures = replsim::protocol::multi_leader::strategies::run_all(&s, s.seed).unwrap();
+    let sib = figures.iter().find(|f| f.conflict.name() == "siblings").unwrap();
+    assert!(sib.rows.iter().any(|r| r == "pages: siblings (id=1, title='B') | (id=1, title='C')"), "{:?}", sib.rows);
 }

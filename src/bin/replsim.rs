@@ -157,6 +157,9 @@ mod cli {
             /// 10,000 here) merged on every copy.
             #[arg(long)]
             collab: bool,
+            /// Multi-leader replication instead: --nodes leaders all-to-all, the writes spread over them.
+            #[arg(long, conflicts_with = "leaderless")]
+            multi_leader: bool,
         },
         /// Long runs in the playback (what the page does): seek to the end of a run of --seconds with a write every
         /// --every-ms on 3 nodes, then seek to random moments; prints time and memory (Linux: from /proc).
@@ -295,7 +298,7 @@ mod cli {
                 let _ = writeln!(out, "{}", b.describe("native"));
                 Ok(())
             }
-            Cmd::Bench { nodes, writes, leaderless, curve, runs, .. } => {
+            Cmd::Bench { nodes, writes, leaderless, multi_leader, curve, runs, .. } => {
                 if !(2..=16).contains(&nodes) {
                     Err("--nodes: expected 2..=16".to_string())
                 } else {
@@ -307,6 +310,12 @@ mod cli {
                     for (w, r) in sizes {
                         let m = if leaderless {
                             replsim::bench::measure_prepared(|| replsim::bench::prepare_leaderless(nodes, w), r, clock)
+                        } else if multi_leader {
+                            replsim::bench::measure_prepared(
+                                || replsim::bench::prepare_multi_leader(nodes, w),
+                                r,
+                                clock,
+                            )
                         } else {
                             replsim::bench::measure(nodes, w, r, clock)
                         };

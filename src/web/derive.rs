@@ -13,7 +13,8 @@ use crate::world::trace::TraceEvent;
 pub struct EventMarker {
     pub at: Micros,
     /// `leader` (a node became leader), `sync` (a new synchronous follower), `shutdown` (a split-brain guard shut
-    /// a node down), `discard` (a node threw away log entries nobody else had).
+    /// a node down), `discard` (a node threw away log entries nobody else had), `conflict` (a leader resolved
+    /// concurrent writes to a row), `loopdrop` (a leader dropped a change that carried its own id).
     pub kind: &'static str,
     pub label: String,
 }
@@ -41,6 +42,13 @@ pub fn event_marker(e: &TraceEvent) -> Option<EventMarker> {
                 if *ops == 1 { " client write)" } else { " client writes)" },
             ]
             .concat(),
+        ),
+        TraceEvent::ConflictResolved { node, row, how, .. } => {
+            ("conflict", [&**node, " resolves a conflict on ", row, ": ", how].concat())
+        }
+        TraceEvent::DroppedOwn { node, origin, seq, .. } => (
+            "loopdrop",
+            [&**node, " drops change ", &seq.to_string(), " of ", origin, ": it carries ", node, "'s id"].concat(),
         ),
         _ => return None,
     };

@@ -145,6 +145,8 @@ pub struct Model {
     pub tab: Tab,
     /// History entries to highlight (the proof of an anomaly the person clicked).
     pub highlight: Vec<usize>,
+    /// Multi-leader: the row whose conflict view is open (table, key).
+    pub conflict_row: Option<(String, crate::sql::Value)>,
     pub sweep: Sweep,
     /// What the checkers report at `anomalies_key`'s moment (computed lazily, see `refresh_anomalies`).
     pub anomalies: Vec<Anomaly>,
@@ -226,6 +228,10 @@ pub enum Action {
     },
     /// Highlight these history entries (and show the Clients history).
     Highlight(Vec<usize>),
+    /// Multi-leader: run again under another conflict strategy (`replication.conflict`), up to the same moment.
+    Strategy(String),
+    /// Multi-leader: open the conflict view of a row (table, key), or close it.
+    ConflictView(Option<(String, crate::sql::Value)>),
     /// The replication-lag views: routing, apply delays, the space-time diagram, the policy table.
     Lag(LagAction),
     /// The "Compare log methods" view: open, close, edit and run the workload.
@@ -330,6 +336,7 @@ impl Model {
             bench: None,
             tab: Tab::Nodes,
             highlight: Vec::new(),
+            conflict_row: None,
             sweep: Sweep::Idle,
             anomalies: Vec::new(),
             anomalies_key: None,
@@ -384,6 +391,7 @@ impl Model {
         self.client = 0;
         self.hint = None;
         self.highlight.clear();
+        self.conflict_row = None;
         self.sweep = Sweep::Idle;
         lag::on_install(self);
         compare::on_install(self);
@@ -838,6 +846,24 @@ impl Model {
                     return false;
                 }
                 self.highlight = ops;
+            }
+            Action::Strategy(name) => {
+                use crate::protocol::multi_leader::spec::Conflict;
+                let Some(pb) = self.pb.as_ref() else { return false };
+                let mut scenario = pb.scenario().clone();
+                let (Some(ml), Some(c)) =
+                    (scenario.multi_leader.as_mut(), Conflict::ALL.into_iter().find(|c| c.name() == name))
+                else {
+                    return false;
+                };
+                ml.conflict = c;
+                return self.rebuild_with(scenario, &["Conflict strategy now ", c.name()].concat());
+            }
+            Action::ConflictView(row) => {
+                if self.conflict_row == row {
+                    return false;
+                }
+                self.conflict_row = row;
             }
         }
         true

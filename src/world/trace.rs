@@ -325,6 +325,22 @@ pub enum TraceEvent {
         node: Name,
         from: Name,
     },
+    /// Multi-leader: a leader found two concurrent writes to one row (neither had seen the other) and resolved them
+    /// by its conflict strategy; `how` says what was kept and what was discarded.
+    ConflictResolved {
+        at: Micros,
+        node: Name,
+        row: String,
+        how: String,
+    },
+    /// Multi-leader: a leader dropped change `seq` of `origin` because the change already carried its id (it went
+    /// round a ring or came back through a star): no replication loop.
+    DroppedOwn {
+        at: Micros,
+        node: Name,
+        origin: Name,
+        seq: u64,
+    },
 }
 
 impl MsgKind {
@@ -468,6 +484,14 @@ impl TraceEvent {
             }
             TraceEvent::Upgraded { at, node, format } => node_number(h, 28, *at, node, u64::from(*format)),
             TraceEvent::Restored { at, node, from } => node_text(h, 29, *at, node, from),
+            TraceEvent::ConflictResolved { at, node, row, how } => {
+                node_text(h, 30, *at, node, row);
+                h.str(how);
+            }
+            TraceEvent::DroppedOwn { at, node, origin, seq } => {
+                node_text(h, 31, *at, node, origin);
+                h.word(*seq);
+            }
         }
     }
 
@@ -500,7 +524,9 @@ impl TraceEvent {
             | TraceEvent::ShutDown { at, .. }
             | TraceEvent::LeaderLearned { at, .. }
             | TraceEvent::Upgraded { at, .. }
-            | TraceEvent::Restored { at, .. } => *at,
+            | TraceEvent::Restored { at, .. }
+            | TraceEvent::ConflictResolved { at, .. }
+            | TraceEvent::DroppedOwn { at, .. } => *at,
         }
     }
 
@@ -563,6 +589,10 @@ impl TraceEvent {
             TraceEvent::LeaderLearned { client, leader, .. } => write!(s, "discover {client} now sends to {leader}"),
             TraceEvent::Upgraded { node, format, .. } => write!(s, "upgrade  {node} to storage format {format}"),
             TraceEvent::Restored { node, from, .. } => write!(s, "restore  {node} from {from}'s copy"),
+            TraceEvent::ConflictResolved { node, row, how, .. } => write!(s, "conflict {node} {row}: {how}"),
+            TraceEvent::DroppedOwn { node, origin, seq, .. } => {
+                write!(s, "loopdrop {node} drops change {seq} of {origin}: it carries {node}'s id")
+            }
         };
         s
     }

@@ -10,6 +10,9 @@
 //! - `lww`: the write with the highest (timestamp of the writer's clock, node) wins, conflict or not: a causally
 //!   later write made on a node whose clock is behind loses too. Loses acknowledged writes.
 //! - `replica-id`: of concurrent writes, the one from the node later in the node list wins.
+//! - `siblings`: every concurrent version is kept (a multi-value register); the database holds the one from the node
+//!   latest in the node list, and a read returns each version as its own row. A write replaces the versions its
+//!   client read (its read context), so the application resolves the conflict on read.
 //! - `merge`: column by column, equal values stay, differing text values are sorted and joined with "/" ("B/C"),
 //!   other values go to the node later in the node list; a row that one side deleted and the other updated stays.
 //! - `crdt`: a row is a map of registers, one per column: each column keeps the value of the last write that
@@ -67,15 +70,16 @@ pub struct Version {
 
 impl RowMeta {
     pub fn from_write(change: &Change, write: &RowWrite) -> RowMeta {
+        let ctx = write.ctx.clone().unwrap_or_else(|| change.context());
         RowMeta {
             image: write.image.clone(),
             writers: vec![(change.origin, change.seq)],
-            ctx: change.context(),
+            ctx: ctx.clone(),
             ts: (change.ts, change.origin, change.seq),
             ops: change.op.into_iter().collect(),
             versions: vec![Version {
                 writer: (change.origin, change.seq),
-                ctx: change.context(),
+                ctx,
                 image: write.image.clone(),
                 before: write.before.clone(),
                 op: change.op,
@@ -247,7 +251,7 @@ pub fn resolve(
     change: &Change,
     w: &RowWrite,
 ) -> Decision {
-    let ctx = change.context();
+    let ctx = w.ctx.clone().unwrap_or_else(|| change.context());
     let c_saw_m = m.writers.iter().all(|(o, s)| causality::saw(&ctx, *o, *s));
     let m_saw_c = causality::saw(&m.ctx, change.origin, change.seq);
     let concurrent = !c_saw_m && !m_saw_c;
@@ -341,6 +345,15 @@ pub fn resolve(
                     )
                 }
                 Conflict::Merge => format!("merge made {}", show(&meta.image)),
+                Conflict::Siblings => {
+                    let all: Vec<String> = meta.versions.iter().map(|v| show(&v.image)).collect();
+                    format!(
+                        "siblings: {} versions kept side by side, {}; a read returns each, and a write from a client \
+                         that read them replaces them",
+                        meta.versions.len(),
+                        all.join(" and ")
+                    )
+                }
                 Conflict::Crdt => format!("crdt registers and counters made {}", show(&meta.image)),
                 _ => format!("on-write handlers made {}", show(&meta.image)),
             };
@@ -371,7 +384,7 @@ pub fn resolve(
 /// concurrent delete).
 fn image_of(strategy: Conflict, handlers: &[(String, Handler)], table: &str, versions: &[Version]) -> Option<Image> {
     let live: Vec<&Version> = versions.iter().filter(|v| v.image.is_some()).collect();
-    if strategy == Conflict::ReplicaId || live.is_empty() {
+    if matches!(strategy, Conflict::ReplicaId | Conflict::Siblings) || live.is_empty() {
         return versions.iter().max_by_key(|v| v.writer).and_then(|v| v.image.clone());
     }
     let hi = live.iter().max_by_key(|v| v.writer)?;

@@ -23,6 +23,7 @@ pub mod check;
 pub mod collab;
 pub mod conflicts;
 pub mod spec;
+pub mod story;
 pub mod strategies;
 pub mod text;
 pub mod topology;
@@ -44,6 +45,9 @@ use conflicts::{Discard, Resolved, RowMeta};
 use spec::{Causality, Conflict, MultiLeaderSpec};
 use topology::Shape;
 
+/// A row (table, key) and a causal context.
+pub type RowContext = ((String, String), Vec<u64>);
+
 /// A row's column values.
 pub type Image = Vec<(String, Value)>;
 
@@ -57,6 +61,10 @@ pub struct RowWrite {
     /// The row as its writer saw it before the write (for the `sum` handler).
     pub before: Option<Image>,
     pub insert: bool,
+    /// `siblings`: the causal context this write replaces on its row, when the row had siblings where it was
+    /// written: what its client had read of them (the leader's own earlier writes count as read). None: the
+    /// change's whole context.
+    pub ctx: Option<Vec<u64>>,
 }
 
 /// What one client transaction on one leader did, as it travels between leaders.
@@ -156,7 +164,17 @@ pub struct OutLink {
     pub sent: usize,
     pub acked: usize,
     pub last_send: Micros,
+    /// When the stream last made progress (an acknowledgement moved, or a change was queued on an idle stream).
+    pub progress_at: Micros,
+    /// The resend interval once the stream has made no progress for `BACKOFF_AFTER` (doubling, up to
+    /// `BACKOFF_MAX`); 0 until then. A device offline for hours is then asked about a few hundred times, not tens
+    /// of thousands.
+    pub backoff: Micros,
 }
+
+/// How long a stream may go without progress before its resends back off, and the longest interval between them.
+pub const BACKOFF_AFTER: Micros = 10_000_000;
+pub const BACKOFF_MAX: Micros = 60_000_000;
 
 /// What a leader keeps for multi-leader replication (durable: it is part of its database).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -180,6 +198,8 @@ pub struct LeaderState {
     pub inbound: VecMap<usize, u64>,
     /// Everything applied, in order (sent again from the start to a new downstream leader after a reconfigure).
     pub applied: Vec<Rc<Change>>,
+    /// When each of `applied` was applied here (the conflict view's time line).
+    pub applied_at: Vec<Micros>,
     /// The log position up to which its own log has been turned into changes.
     pub seen_lsn: u64,
     /// Changes dropped because they carried its own id.
@@ -205,11 +225,17 @@ pub struct Cluster {
     pub duplicate_keys: Vec<(String, Value, Vec<usize>)>,
     /// (increment, offset) per node.
     pub auto_increment: Vec<Option<(i64, i64)>>,
+    /// `siblings`: per client, the context of each row with siblings it last read (what its next write of the row
+    /// replaces); per read operation, the contexts its answer carries (the client keeps them when it arrives); per
+    /// write operation, its client.
+    pub read_ctx: Vec<BTreeMap<(String, String), Vec<u64>>>,
+    pending_read_ctx: BTreeMap<usize, Vec<RowContext>>,
+    op_client: BTreeMap<usize, usize>,
     heartbeat: Micros,
 }
 
 /// The key of a row in `LeaderState::rows`.
-fn row_key(table: &str, key: &Value) -> (String, String) {
+pub fn row_key(table: &str, key: &Value) -> (String, String) {
     (table.to_ascii_lowercase(), format!("{key:?}"))
 }
 
@@ -281,6 +307,9 @@ impl Cluster {
             conflicts: Vec::new(),
             discards: Vec::new(),
             duplicate_keys: Vec::new(),
+            read_ctx: vec![BTreeMap::new(); scenario.clients.len()],
+            pending_read_ctx: BTreeMap::new(),
+            op_client: BTreeMap::new(),
             heartbeat: ms(scenario.replication.heartbeat_ms),
         };
         for l in leaders {
@@ -318,7 +347,18 @@ impl Cluster {
     pub fn on_message(&mut self, node: usize, now: Micros, from: Endpoint, msg: Message) -> Vec<Action> {
         match msg {
             Message::SingleLeader(p) => {
+                let read = match (&p, from) {
+                    (SlPayload::Request { op, sql, .. }, Endpoint::Client(_))
+                        if self.spec.conflict == Conflict::Siblings && crate::world::sim::looks_like_read(sql) =>
+                    {
+                        Some((*op, sql.clone()))
+                    }
+                    _ => None,
+                };
                 let mut out = self.inner.on_message(node, now, from, p);
+                if let Some((op, sql)) = read.filter(|_| self.is_leader(node)) {
+                    self.show_siblings(node, now, op, &sql, &mut out);
+                }
                 if self.is_leader(node) {
                     out.extend(self.after_input(node, now));
                 }
@@ -348,6 +388,9 @@ impl Cluster {
     pub fn client_request(&mut self, client: usize, op: usize, sql: &str, _now: Micros) -> Routed {
         let read = crate::world::sim::looks_like_read(sql);
         let node = if read { self.reads_at[client] } else { self.home[client] };
+        if !read && self.spec.conflict == Conflict::Siblings {
+            self.op_client.insert(op, client);
+        }
         let request = SlPayload::Request { op, sql: sql.to_string(), min_lsn: 0, max_lag: None };
         Routed {
             read,
@@ -371,8 +414,70 @@ impl Cluster {
         history: &crate::chunked::Chunked<HistoryEntry>,
     ) -> Vec<Action> {
         match msg {
-            Message::SingleLeader(p) => self.inner.on_client_message(client, now, from, p, history),
+            Message::SingleLeader(p) => {
+                if let SlPayload::Response { op, .. } = &p {
+                    self.op_client.remove(op);
+                    for (k, ctx) in self.pending_read_ctx.remove(op).unwrap_or_default() {
+                        if let Some(known) = self.read_ctx.get_mut(client) {
+                            known.insert(k, ctx);
+                        }
+                    }
+                }
+                self.inner.on_client_message(client, now, from, p, history)
+            }
             Message::MultiLeader(_) | Message::Leaderless(_) => Vec::new(),
+        }
+    }
+
+    /// `siblings`: leader `node` answered read `op` (in `out`): the SELECT runs again with each sibling of a row in
+    /// place of the version the database holds, and each sibling's rows are added to the answer (one row per
+    /// sibling, the same key); the answer carries the joined context of the siblings it showed.
+    fn show_siblings(&mut self, node: usize, now: Micros, op: usize, sql: &str, out: &mut [Action]) {
+        let Some(result) = out.iter_mut().find_map(|a| match a {
+            Action::Send {
+                to: Endpoint::Client(_),
+                msg: Message::SingleLeader(SlPayload::Response { op: o, result }),
+                ..
+            } if *o == op && result.ok => Some(result),
+            _ => None,
+        }) else {
+            return;
+        };
+        let db = &self.inner.nodes[node].db;
+        let tables = db.table_names();
+        let mut env = crate::sql::FixedEnv { now_us: self.inner.nodes[node].local_time_us(now), rng_state: op as u64 };
+        let mut extra: Vec<Vec<Value>> = Vec::new();
+        let mut contexts = Vec::new();
+        for (k, m) in self.state[node].rows.iter().filter(|(_, m)| m.versions.len() > 1) {
+            let Some(table) = tables.iter().find(|t| t.eq_ignore_ascii_case(&k.0)) else { continue };
+            let mut saw = false;
+            for img in m.versions.iter().filter_map(|v| v.image.as_ref()).filter(|i| m.image.as_ref() != Some(*i)) {
+                let Some(key) = db.primary_key_of(table, img) else { continue };
+                let mut alt = db.clone();
+                let change = match alt.row_by_key(table, &key) {
+                    Some(_) => RowChange::Update { table: table.clone(), key, row: img.clone() },
+                    None => RowChange::Insert { table: table.clone(), row: img.clone() },
+                };
+                if alt.apply_change(&change).is_err() {
+                    continue;
+                }
+                let Ok(o) = alt.execute_autocommit(sql, &mut env) else { continue };
+                if o.rows != result.rows {
+                    saw = true;
+                    for r in o.rows {
+                        if !result.rows.contains(&r) && !extra.contains(&r) {
+                            extra.push(r);
+                        }
+                    }
+                }
+            }
+            if saw {
+                contexts.push((k.clone(), m.ctx.clone()));
+            }
+        }
+        result.rows.extend(extra);
+        if !contexts.is_empty() {
+            self.pending_read_ctx.insert(op, contexts);
         }
     }
 
@@ -438,7 +543,7 @@ impl Cluster {
                 let st = &mut self.state[node];
                 let queue: Vec<Rc<Change>> =
                     st.applied.iter().filter(|c| self.shape.forwards(node, c, peer)).cloned().collect();
-                st.out.insert(peer, OutLink { queue, sent: 0, acked: 0, last_send: now });
+                st.out.insert(peer, OutLink { queue, sent: 0, acked: 0, last_send: now, progress_at: now, backoff: 0 });
                 // The receiver starts this stream from its beginning too.
                 self.state[peer].inbound.remove(&node);
             }
@@ -495,15 +600,30 @@ impl Cluster {
                 RowChange::Ddl { .. } => {}
             }
         }
+        let client = self.op_client.remove(&op);
+        let siblings = self.spec.conflict == Conflict::Siblings;
         let st = &mut self.state[node];
         st.seq += 1;
         let seq = st.seq;
         let deps = st.known.clone();
+        let read_ctx = client.and_then(|c| self.read_ctx.get(c));
         let rows: Vec<RowWrite> = rows
             .into_iter()
             .map(|(table, key, image, insert)| {
-                let before = st.rows.get(&row_key(&table, &key)).and_then(|m| m.image.clone());
-                RowWrite { table, key, image, before, insert }
+                let k = row_key(&table, &key);
+                let m = st.rows.get(&k);
+                let before = m.and_then(|m| m.image.clone());
+                // A row with siblings here: the write replaces what its client read of them (and this leader's
+                // own earlier writes), and stays beside the rest.
+                let ctx = m.filter(|m| siblings && m.versions.len() > 1).map(|_| {
+                    let mut c = read_ctx.and_then(|r| r.get(&k)).cloned().unwrap_or_default();
+                    if c.len() <= node {
+                        c.resize(node + 1, 0);
+                    }
+                    c[node] = seq;
+                    c
+                });
+                RowWrite { table, key, image, before, insert, ctx }
             })
             .collect();
         let ts = self.inner.nodes[node].local_time_us(now);
@@ -534,6 +654,9 @@ impl Cluster {
                     causality::join(&mut ctx, &incoming.ctx);
                     RowMeta { ctx, ..m }
                 }
+                Some(m) if self.spec.conflict == Conflict::Siblings => {
+                    conflicts::resolve(Conflict::Siblings, &[], &self.names(), &m, &change, w).meta
+                }
                 Some(m) if self.counts() => self.local_version(node, incoming, Some(&m), &change, w),
                 _ if self.counts() => self.local_version(node, incoming, None, &change, w),
                 _ => incoming,
@@ -555,6 +678,7 @@ impl Cluster {
             self.state[node].seen_lsn = self.inner.nodes[node].lsn();
         }
         self.state[node].applied.push(change.clone());
+        self.state[node].applied_at.push(now);
         self.step_autoincrement(node);
         out.extend(self.enqueue(node, now, &change));
         out
@@ -581,6 +705,10 @@ impl Cluster {
                 continue;
             }
             let link = self.state[node].out.or_default(peer);
+            if link.acked == link.queue.len() {
+                link.progress_at = now;
+                link.backoff = 0;
+            }
             link.queue.push(change.clone());
             let at = link.queue.len() - 1;
             if link.sent == at {
@@ -598,8 +726,13 @@ impl Cluster {
         let mut out = Vec::new();
         let every = 2 * self.heartbeat;
         for (peer, link) in self.state[node].out.iter_mut() {
-            if link.acked >= link.queue.len() || (!at_once && now.saturating_sub(link.last_send) < every) {
+            if link.acked >= link.queue.len()
+                || (!at_once && now.saturating_sub(link.last_send) < every.max(link.backoff))
+            {
                 continue;
+            }
+            if !at_once && now.saturating_sub(link.progress_at) >= BACKOFF_AFTER {
+                link.backoff = (link.backoff.max(every) * 2).min(BACKOFF_MAX);
             }
             let end = (link.acked + RESEND_BATCH).min(link.queue.len());
             let changes: Rc<[Rc<Change>]> = link.queue[link.acked..end].iter().cloned().collect();
@@ -618,6 +751,8 @@ impl Cluster {
                     if next > link.acked {
                         link.acked = next;
                         link.sent = link.sent.max(next);
+                        link.progress_at = now;
+                        link.backoff = 0;
                     }
                 }
                 Vec::new()
@@ -647,7 +782,13 @@ impl Cluster {
         if change.path.contains(&node) {
             // It carries this leader's id: it has been here (it went round the ring).
             st.dropped_own += 1;
-            return Vec::new();
+            let name = |i: usize| -> crate::world::trace::Name { self.inner.nodes[i].id.as_str().into() };
+            return vec![Action::Trace(crate::world::trace::TraceEvent::DroppedOwn {
+                at: now,
+                node: name(node),
+                origin: name(change.origin),
+                seq: change.seq,
+            })];
         }
         if st.seen.contains(&(change.origin, change.seq))
             || st.pending.iter().any(|p| p.origin == change.origin && p.seq == change.seq)
@@ -713,6 +854,15 @@ impl Cluster {
         }
         self.state[node].seen_lsn = self.inner.nodes[node].lsn();
         for (w, k, d) in decisions {
+            if let Some(c) = &d.conflict {
+                let how = c.detail.split_once("neither had seen the other; ").map_or(&c.detail[..], |(_, h)| h);
+                out.push(Action::Trace(crate::world::trace::TraceEvent::ConflictResolved {
+                    at: now,
+                    node: self.inner.nodes[node].id.as_str().into(),
+                    row: format!("{} {}", w.table, crate::log_methods::value_text(&w.key)),
+                    how: how.to_string(),
+                }));
+            }
             if let Some(c) = d.conflict {
                 let both_inserts = w.insert
                     && self.state[node].rows.get(&k).is_some_and(|_| true)
@@ -743,6 +893,7 @@ impl Cluster {
             st.vv[o] += 1;
         }
         st.applied.push(change.clone());
+        st.applied_at.push(now);
         self.step_autoincrement(node);
         Some(out)
     }

@@ -77,7 +77,7 @@ impl Conflict {
     }
     /// The strategies this build implements (the others are refused with a clear error).
     pub fn implemented(self) -> bool {
-        !matches!(self, Conflict::Siblings)
+        true
     }
 }
 

@@ -49,6 +49,16 @@ pub fn run_all(scenario: &Scenario, seed: u64) -> Result<Vec<Figures>, String> {
                 })
                 .collect()
         });
+        // Siblings: the database holds one version of a row; the others are kept beside it.
+        let mut rows = rows;
+        if let (crate::protocol::Protocol::MultiLeader(c), Some(n)) = (&sim.protocol, first) {
+            for ((t, _), m) in c.state[n.index].rows.iter().filter(|(_, m)| m.versions.len() > 1) {
+                if conflict == Conflict::Siblings {
+                    let all: Vec<String> = m.versions.iter().map(|v| super::conflicts::show(&v.image)).collect();
+                    rows.push(format!("{t}: siblings {}", all.join(" | ")));
+                }
+            }
+        }
         Ok(Figures {
             conflict,
             conflicts: count(AnomalyKind::Conflict),

@@ -83,10 +83,15 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             } else {
                 <p class="muted">{ "Click an operation to find it in the client history below." }</p>
             }
-            <ol class="anomaly-list scroll">
-                { for list.iter().take(MAX_ITEMS).map(|a| item(a, m, sim, d)) }
-                if more > 0 { <li class="muted">{ ["… ", &more.to_string(), " more"].concat() }</li> }
-            </ol>
+            if m.conflict_row.is_some() {
+                // The conflict view takes the list's place until it is closed.
+                <div class="scroll">{ super::conflicts::view(m, d) }</div>
+            } else {
+                <ol class="anomaly-list scroll">
+                    { for list.iter().take(MAX_ITEMS).map(|a| item(a, m, sim, d)) }
+                    if more > 0 { <li class="muted">{ ["… ", &more.to_string(), " more"].concat() }</li> }
+                </ol>
+            }
         </section>
     }
 }
@@ -107,12 +112,13 @@ fn item(a: &Anomaly, m: &Model, sim: &crate::world::sim::Simulation, d: &Callbac
     let all = (a.ops.len() > 1).then(|| {
         html! { <button class="link-btn all" onclick={highlight(d, a.ops.clone())}>{ "all" }</button> }
     });
+    let conflict_view = (a.kind == AnomalyKind::Conflict).then(|| super::conflicts::open_button(m, &a.ops, d));
     html! {
         <li class="anomaly" data-testid="anomaly" data-kind={a.kind.name()}>
             <span class={classes!("a-kind", a.kind.name())} title={kind_help(a.kind)}>{ kind_name(a.kind) }</span>
             <p class="a-detail">{ a.detail.clone() }</p>
             if !a.ops.is_empty() {
-                <div class="a-ops"><span class="muted">{ "proof:" }</span>{ for chips }{ all }</div>
+                <div class="a-ops"><span class="muted">{ "proof:" }</span>{ for chips }{ all }{ conflict_view }</div>
             }
         </li>
     }

@@ -6,7 +6,7 @@
 
 use yew::prelude::*;
 
-use crate::protocol::multi_leader::spec::{Causality, Topology};
+use crate::protocol::multi_leader::spec::{Causality, Conflict, Topology};
 use crate::protocol::multi_leader::Cluster;
 use crate::protocol::Protocol;
 use crate::scenario::Command;
@@ -282,7 +282,14 @@ pub fn inspector(m: &Model, cuts: &[(String, String)], id: &str, d: &Callback<Ac
             <h3>{ "Multi-leader" }</h3>
             <dl class="facts">
                 { super::pages::fact("datacenter", cl.datacenter(i).unwrap_or("–").to_string(), "Leaders replicate to each other; inside a datacenter the leader replicates to its followers") }
-                <div class="span2" title="How concurrent writes to the same row are resolved"><dt>{ "conflicts" }</dt><dd>{ cl.spec.conflict.name() }</dd></div>
+                <div class="span2" title="How concurrent writes to the same row are resolved (replication.conflict): changing it replays the run up to this moment"><dt>{ "conflicts" }</dt><dd>
+                    <select data-testid="ml-strategy" aria-label="Conflict strategy"
+                            onchange={d.reform(|e: Event| Action::Strategy(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value()))}>
+                        { for Conflict::ALL.iter().map(|c| html! {
+                            <option value={c.name()} selected={*c == cl.spec.conflict}>{ c.name() }</option>
+                        }) }
+                    </select>
+                </dd></div>
                 <div class="full" title="Which leaders send their changes to which (reconfigure below)"><dt>{ "topology" }</dt><dd>{ topology_name(cl) }</dd></div>
                 <div class="full" title="replication.causality"><dt>{ "causality" }</dt><dd>{ causality }</dd></div>
                 if is_leader {

@@ -101,9 +101,16 @@ fn group_picker(m: &Model, s: &crate::scenario::Scenario, d: &Callback<Action>) 
     }
 }
 
+/// Why the page offers no planned failover with several leaders (the core ignores it).
+const MULTI_LEADER_NO_FAILOVER: &str =
+    "Several leaders: planned failover is not supported in this version (each datacenter keeps its leader)";
+/// Why the page offers no new follower with several leaders (the core refuses add_node).
+const MULTI_LEADER_NO_ADD: &str = "Several leaders: adding a node is not supported in this version";
+
 fn cluster_controls(m: &Model, d: &Callback<Action>) -> Html {
     let Some(s) = m.scenario() else { return Html::default() };
     let ended = m.at_end();
+    let ml = s.multi_leader.is_some();
     let f = s.failover;
     let why_ended = "The run has ended: scrub back or restart first";
     let on_auto = d.reform(|e: Event| {
@@ -123,6 +130,12 @@ fn cluster_controls(m: &Model, d: &Callback<Action>) -> Html {
     }
     html! {
         <div class="cluster-controls">
+            if ml {
+                <div class="control-row add" role="group" aria-label="Add a follower">
+                    <span class="c-label">{ "Add follower" }</span>
+                    <span class="muted refused" data-testid="add-refused">{ MULTI_LEADER_NO_ADD }</span>
+                </div>
+            } else {
             <div class="control-row add" role="group" aria-label="Add a follower">
                 <span class="c-label" title="A new node joins the cluster now and catches up with the leader">{ "Add follower" }</span>
                 <button class="btn" data-testid="add-snapshot" disabled={ended}
@@ -133,6 +146,7 @@ fn cluster_controls(m: &Model, d: &Callback<Action>) -> Html {
                         onclick={d.reform(|_: MouseEvent| Action::AddFollower(CopyMethod::FileCopy))}>{ "by copying files" }</button>
                 { group_picker(m, s, d) }
             </div>
+            }
             <div class="control-row settings" role="group" aria-label="Failover settings" data-testid="failover-settings">
                 <span class="c-label">{ "Failover" }
                     <button class="link-btn c-link" data-testid="to-sweep" title="The Metrics tab runs this scenario at several timeouts"
@@ -180,9 +194,9 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
     };
     let s = n.status;
     let why = ended.then_some("The run has ended: scrub back or restart first");
-    let failover_block = derive::failover_block(n.role, s, ended);
     // Multi-leader: the leader of the node's own datacenter, and its LSN.
     let ml = super::datacenters::cluster(m).is_some();
+    let failover_block = if ml { Some(MULTI_LEADER_NO_FAILOVER) } else { derive::failover_block(n.role, s, ended) };
     let real_leader = if ml { super::datacenters::group_leader(m, &n.id) } else { m.leader_id() };
     let leader_lsn = if ml { n.lsn + n.lag_records } else { v.leader_lsn };
     let drift = if n.clock_drift_ppm == 0 {
@@ -222,6 +236,9 @@ fn node_panel(n: &NodeView, v: &ClusterView, m: &Model, heal: Html, d: &Callback
                     <button class="btn wide half" data-testid="failover-to" disabled={failover_block.is_some()}
                             title={failover_block.unwrap_or("Planned failover: the leader stops taking writes, hands everything it has to this follower, and this follower leads a new epoch")}
                             onclick={act(Command::FailoverTo)}>{ "Fail over to this node" }</button>
+                    if ml {
+                        <span class="muted refused" data-testid="failover-refused">{ MULTI_LEADER_NO_FAILOVER }</span>
+                    }
                 }
                 if database {
                     <button class={classes!("btn", "wide", "upgrade", (n.role == Role::Follower).then_some("half"))} data-testid="upgrade"

@@ -8,6 +8,7 @@ pub mod canvas;
 pub mod client;
 pub mod collab;
 pub mod compare;
+pub mod conflicts;
 pub mod datacenters;
 pub mod icons;
 pub mod inspector;
