@@ -364,7 +364,8 @@ fn every_lesson_runs() {
         let s = library::lesson(l.name).unwrap().unwrap_or_else(|e| panic!("{e}"));
         assert!(s.title.is_some() && s.narration.is_some(), "{} explains itself", l.name);
         let sim = run(&s, s.seed);
-        assert!(sim.trace.len() > 50, "{} does something", l.name);
+        // Leaderless lessons are quiet between operations (no heartbeats): the smallest has 44 events.
+        assert!(sim.trace.len() > 30, "{} does something", l.name);
     }
 }
 
