@@ -46,11 +46,11 @@ fn lww_winner<'a>(v: &Sibling, candidates: impl Iterator<Item = &'a Sibling>) ->
 fn lww_words(sim: &Simulation, cluster: &Cluster, w: &Sibling, loser: &Sibling, later: bool) -> String {
     let stamp = |s: &Sibling| {
         let by = cluster.names.get(s.dot.0).map_or("?", |n| n.as_ref());
-        format!("timestamp {} µs on {by}'s clock", s.ts.unwrap_or(0))
+        format!("stamped {} ms by {by}'s clock", to_ms_f64_signed(s.ts.unwrap_or(0)))
     };
     let why = if later {
         format!(
-            "the lost write was causally later (its writer had read #{} first), but its coordinator's clock was              behind: clock skew",
+            "the lost write was causally later (its writer had read #{} first), but its coordinator's clock was behind: clock skew",
             w.op
         )
     } else {
@@ -64,6 +64,12 @@ fn lww_words(sim: &Simulation, cluster: &Cluster, w: &Sibling, loser: &Sibling, 
         loser.op,
         stamp(loser)
     )
+}
+
+/// A last-write-wins timestamp as milliseconds of the run (0: the run's start by the true clock; a clock that runs
+/// behind can read below 0).
+fn to_ms_f64_signed(ts: i64) -> f64 {
+    (ts - crate::protocol::single_leader::EPOCH_BASE_US) as f64 / 1000.0
 }
 
 /// The versions of every acknowledged write of `key`.
@@ -238,12 +244,14 @@ pub fn lost_writes(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
             continue;
         }
         let down: Vec<&str> = cluster.nodes.iter().filter(|n| !up(n) && holds(n)).map(|n| n.id.as_str()).collect();
+        let mut lww_op = None;
         let held: Vec<Sibling> = cluster.nodes.iter().filter(up).flat_map(|n| n.versions_of(&rec.key)).collect();
         let why = if let Some((winner, later)) = lww_winner(v, acked_versions(sim, cluster, &rec.key)) {
             let mut w = lww_words(sim, cluster, winner, v, later);
             if !held.iter().any(|s| s.saw(winner)) {
                 w.push_str(" (and a later write has since replaced the winner too)");
             }
+            lww_op = Some(winner.op);
             format!("discarded: {w}")
         } else if down.is_empty() {
             "no replica holds it".to_string()
@@ -257,7 +265,7 @@ pub fn lost_writes(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
                 "acknowledged write #{wi} of {}{sloppy} is gone at the end of the run: {why}",
                 rec.key.label()
             ),
-            ops: vec![wi],
+            ops: std::iter::once(wi).chain(lww_op).collect(),
         });
     }
     out
@@ -374,8 +382,9 @@ pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
                     let dropped: Vec<String> =
                         involved.iter().filter(|op| **op != kept.op).map(|op| format!("#{op}")).collect();
                     format!(
-                        "discarded by last write wins: every replica keeps only #{kept_op} (the highest timestamp, {} µs                          on {}'s clock); {} silently lost",
-                        kept.ts.unwrap_or(0),
+                        "discarded by last write wins: every replica keeps only #{kept_op} (the highest timestamp, stamped {} ms \
+                         by {}'s clock); {} silently lost",
+                        to_ms_f64_signed(kept.ts.unwrap_or(0)),
                         cluster.names.get(kept.dot.0).map_or("?", |n| n.as_ref()),
                         dropped.join(", "),
                         kept_op = kept.op,
