@@ -837,10 +837,8 @@ fn ch5_4_resolve_is_validated_and_round_trips() {
     assert_eq!(Scenario::from_value(&v).expect("round trip"), s);
     let s = three_concurrent_writers("siblings");
     assert!(s.to_json()["replication"]["leaderless"].get("resolve").is_none(), "the default is not written");
-    let e = Scenario::from_value(&{
-        let mut v = s.to_json();
-        v["commands"] = json!([{"at_ms": 10, "quorum": {"resolve": "lww"}}]);
-        v
-    });
-    assert!(e.is_err(), "resolve is a setting of the run, not of a timed quorum change");
+    let mut v = s.to_json();
+    v["faults"] = json!([{"at_ms": 10, "quorum": {"resolve": "lww"}}]);
+    let e = Scenario::from_value(&v).unwrap_err();
+    assert_eq!(e.path, "faults[0].quorum.resolve", "resolve is fixed for the run, not a timed quorum change: {e}");
 }
