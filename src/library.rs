@@ -60,6 +60,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson { name: "leaderless-restored-replica", json: include_str!("../scenarios/leaderless-restored-replica.json") },
     Lesson { name: "leaderless-anti-entropy", json: include_str!("../scenarios/leaderless-anti-entropy.json") },
     Lesson { name: "leaderless-hint-lost", json: include_str!("../scenarios/leaderless-hint-lost.json") },
+    Lesson { name: "leaderless-lww-clock-skew", json: include_str!("../scenarios/leaderless-lww-clock-skew.json") },
     Lesson { name: "multi-leader-conflict", json: include_str!("../scenarios/multi-leader-conflict.json") },
     Lesson { name: "multi-leader-ring", json: include_str!("../scenarios/multi-leader-ring.json") },
     Lesson { name: "multi-leader-overtaking", json: include_str!("../scenarios/multi-leader-overtaking.json") },

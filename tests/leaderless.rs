@@ -742,3 +742,103 @@ fn ch5_4_a_conflict_episode_does_not_depend_on_which_write_started_first() {
         assert!(conflicts[0].detail.contains("siblings: 2 versions"), "{}", conflicts[0].detail);
     }
 }
+
+/// Three clients write x blind at the same moment, each through its own coordinator; `resolve` as given.
+fn three_concurrent_writers(resolve: &str) -> Scenario {
+    scenario(base(
+        &["a", "b", "c"],
+        json!({"n": 3, "w": 2, "r": 2, "read_repair": true, "anti_entropy_ms": 100, "resolve": resolve}),
+        json!([{"id": "p", "coordinator": "a"}, {"id": "q", "coordinator": "b"}, {"id": "s", "coordinator": "c"}]),
+        json!([
+            {"at_ms": 50, "client": "p", "sql": "INSERT INTO kv VALUES ('x', 'p')"},
+            {"at_ms": 50, "client": "q", "sql": "INSERT INTO kv VALUES ('x', 'q')"},
+            {"at_ms": 50, "client": "s", "sql": "INSERT INTO kv VALUES ('x', 's')"},
+            {"at_ms": 600, "client": "p", "sql": "SELECT v FROM kv WHERE k = 'x'"},
+        ]),
+        json!([]),
+    ))
+}
+
+#[test]
+fn ch5_4_lww_converges_replicas_to_one_version() {
+    let sim = run(&three_concurrent_writers("lww"));
+    assert!(sim.history.iter().take(3).all(|h| h.ok()), "every write was acknowledged");
+    let first = values(&sim, "a", "x");
+    assert_eq!(first.len(), 1, "one version, no siblings: {first:?}");
+    for n in ["b", "c"] {
+        assert_eq!(values(&sim, n, "x"), first, "{n} converged on the same version");
+    }
+    assert_eq!(read_values(&sim, 3, 0), first, "a read returns that one version");
+    let c = cluster(&sim);
+    assert!(c.nodes.iter().all(|n| n.data[&key("x")].iter().all(|v| v.ts.is_some())), "every version is stamped");
+}
+
+#[test]
+fn ch5_4_concurrent_writes_lose_all_but_one_under_lww_and_none_under_siblings() {
+    let sib = run(&three_concurrent_writers("siblings"));
+    assert!(!kinds(&sib).contains(&AnomalyKind::LostWrite), "{:?}", anomalies(&sib));
+    assert_eq!(values(&sib, "a", "x"), ["p", "q", "s"], "siblings: all three kept");
+    assert_eq!(read_values(&sib, 3, 0).len(), 3);
+    let conflict = details(&sib, AnomalyKind::Conflict);
+    assert!(conflict.len() == 1 && conflict[0].contains("siblings"), "{conflict:?}");
+
+    let lww = run(&three_concurrent_writers("lww"));
+    let lost = details(&lww, AnomalyKind::LostWrite);
+    assert_eq!(lost.len(), 2, "all but one of three concurrent writes lost: {lost:?}");
+    for d in &lost {
+        assert!(d.contains("last write wins") && d.contains("neither writer had seen"), "{d}");
+        assert!(!d.contains("causally later"), "{d}");
+    }
+    let conflict = details(&lww, AnomalyKind::Conflict);
+    assert!(conflict.len() == 1 && conflict[0].contains("discarded by last write wins"), "{conflict:?}");
+    let stale = details(&lww, AnomalyKind::StaleRead);
+    assert!(stale.iter().all(|d| d.contains("concurrent writes resolved by last write wins")), "{stale:?}");
+    assert!(!stale.is_empty(), "the read after them missed two acknowledged writes");
+}
+
+#[test]
+fn ch5_4_lww_clock_skew_loses_a_causally_later_write() {
+    let sim = lesson("leaderless-lww-clock-skew");
+    assert!(sim.history.iter().all(|h| h.ok()), "everything was acknowledged");
+    assert_eq!(read_values(&sim, 1, 1), ["from alice"], "bob read alice's write before his own");
+    assert_eq!(read_values(&sim, 3, 1), ["from alice"], "alice's later read: bob's write is gone");
+    for n in ["a", "b", "c"] {
+        assert_eq!(values(&sim, n, "x"), ["from alice"], "{n}");
+    }
+    let lost = details(&sim, AnomalyKind::LostWrite);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(lost[0].contains("write #0") && lost[0].contains("beat write #2"), "{}", lost[0]);
+    assert!(lost[0].contains("causally later") && lost[0].contains("clock skew"), "{}", lost[0]);
+    let stale = details(&sim, AnomalyKind::StaleRead);
+    assert!(stale.len() == 1 && stale[0].contains("concurrent writes resolved by last write wins"), "{stale:?}");
+    assert!(details(&sim, AnomalyKind::Conflict).is_empty(), "bob had seen alice's write: no concurrency");
+
+    // The same run with version vectors keeps bob's write: his context covers alice's.
+    let mut v = replsim::library::lesson("leaderless-lww-clock-skew").unwrap().unwrap().to_json();
+    v["replication"]["leaderless"]["resolve"] = json!("siblings");
+    let sim = run(&scenario(v));
+    assert!(anomalies(&sim).is_empty(), "{:?}", anomalies(&sim));
+    assert_eq!(read_values(&sim, 3, 1), ["from bob"]);
+}
+
+#[test]
+fn ch5_4_resolve_is_validated_and_round_trips() {
+    let e =
+        Scenario::from_value(&base(&["a", "b", "c"], json!({"resolve": "newest"}), json!([]), json!([]), json!([])))
+            .unwrap_err();
+    assert_eq!(e.path, "replication.leaderless.resolve", "{e}");
+    assert!(e.message.contains("\"lww\""), "{e}");
+    let e = Scenario::from_value(&base(&["a", "b", "c"], json!({"resolve": 1}), json!([]), json!([]), json!([])))
+        .unwrap_err();
+    assert_eq!(e.path, "replication.leaderless.resolve", "{e}");
+    let s = three_concurrent_writers("lww");
+    let v = s.to_json();
+    assert_eq!(v["replication"]["leaderless"]["resolve"], json!("lww"));
+    assert_eq!(Scenario::from_value(&v).expect("round trip"), s);
+    let s = three_concurrent_writers("siblings");
+    assert!(s.to_json()["replication"]["leaderless"].get("resolve").is_none(), "the default is not written");
+    let mut v = s.to_json();
+    v["faults"] = json!([{"at_ms": 10, "quorum": {"resolve": "lww"}}]);
+    let e = Scenario::from_value(&v).unwrap_err();
+    assert_eq!(e.path, "faults[0].quorum.resolve", "resolve is fixed for the run, not a timed quorum change: {e}");
+}

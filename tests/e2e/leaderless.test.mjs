@@ -20,7 +20,8 @@ const waitStale = (page, pred) => page.waitForFunction(([sel, p]) => {
 }, [STALE, pred], { timeout: 10000 });
 
 test('leaderless lessons: each loads, plays to its end and draws replicas and quorums without errors', async () => {
-  for (const lesson of ['leaderless-read-repair', 'leaderless-sloppy-quorum', 'leaderless-shopping-cart']) {
+  for (const lesson of ['leaderless-read-repair', 'leaderless-sloppy-quorum', 'leaderless-shopping-cart',
+    'leaderless-lww-clock-skew']) {
     const { page, errors } = await open(context, server.base + `#lesson=${lesson}`);
     const roles = await page.$$eval('g.node', (els) => els.map((e) => e.dataset.role));
     assert.ok(roles.length >= 3 && roles.every((r) => r === 'replica'), `${lesson}: every node a replica: ${roles}`);
@@ -34,6 +35,11 @@ test('leaderless lessons: each loads, plays to its end and draws replicas and qu
     // A replica's inspector: its versions (with vectors) as a table.
     await page.click('g.node[data-node="a"]');
     await page.waitForSelector('text=versions');
+    if (lesson === 'leaderless-lww-clock-skew') {
+      // Last write wins: each version shows the timestamp replicas compare; b's clock is a second behind.
+      await page.waitForSelector('text=timestamp');
+      assert.match(await page.textContent('body'), /ms by a's clock/);
+    }
     await shot(page, `leaderless-${lesson}-inspector`);
     assert.deepEqual(errors, [], `${lesson}: no page errors`);
     await page.close();
@@ -112,6 +118,7 @@ const FINDINGS = {
   'leaderless-restored-replica': 'stale-read',
   'leaderless-anti-entropy': null,
   'leaderless-hint-lost': 'lost-write',
+  'leaderless-lww-clock-skew': 'lost-write',
 };
 
 test('leaderless edge-case lessons: each loads, plays to its end without errors and lists its finding', async () => {
@@ -139,6 +146,14 @@ test('leaderless edge-case lessons: each loads, plays to its end without errors 
     if (lesson === 'leaderless-anti-entropy') {
       const keys = await page.textContent('[data-testid=replica-row][data-node="c"] [data-testid=keys-held]');
       assert.equal(keys.trim(), '8', 'anti-entropy gave c all eight keys');
+    }
+    if (lesson === 'leaderless-lww-clock-skew') {
+      assert.match(await page.textContent('[data-testid=quorum-resolve]'), /last write wins/);
+      await page.click('[data-testid=tab-anomalies]');
+      assert.match(await page.textContent('[data-testid=anomaly][data-kind="lost-write"]'), /causally later.*clock skew/);
+      assert.match(await page.textContent('[data-testid=anomaly][data-kind="stale-read"]'),
+        /concurrent writes resolved by last write wins/);
+      await shot(page, `leaderless-${lesson}-findings`);
     }
     if (lesson === 'leaderless-restored-replica') {
       await page.click('[data-testid=tab-anomalies]');

@@ -214,7 +214,9 @@ impl Cluster {
             Req::Get { .. } => None,
             Req::Put { row, context, removed, .. } => {
                 c.counter += 1;
-                Some(Sibling { vv: context, dot: (c.actor, c.counter), row, removed, op, at: now })
+                // Last write wins: a client that coordinates stamps with its own clock, the true time here.
+                let ts = self.spec.lww().then(|| clock_time_us(&crate::scenario::ClockSpec::default(), now));
+                Some(Sibling { vv: context, dot: (c.actor, c.counter), row, removed, op, at: now, ts })
             }
         };
         let mut actions = Vec::new();

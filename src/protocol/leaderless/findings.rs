@@ -23,9 +23,62 @@ pub fn check(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
     out
 }
 
-/// Did the versions a read returned (or a replica holds) include `v` or one whose writer had seen it?
+/// Did the versions a read returned (or a replica holds) include `v` or one whose writer had seen it? Causal on
+/// purpose: under last write wins a version with a higher timestamp replaces `v` without holding its data.
 fn seen(returned: &[Sibling], v: &Sibling) -> bool {
-    returned.iter().any(|s| s.supersedes(v))
+    returned.iter().any(|s| s.saw(v))
+}
+
+/// Under last write wins, the acknowledged write whose version beat `v` (dropped it without its writer having seen
+/// it), among `candidates`: one `v`'s own writer had read first (the clock-skew case: `v` came causally later and
+/// still lost) if any, else the lowest timestamp above `v`'s (that one alone was enough). With whether `v` was
+/// causally later.
+fn lww_winner<'a>(v: &Sibling, candidates: impl Iterator<Item = &'a Sibling>) -> Option<(&'a Sibling, bool)> {
+    v.ts?;
+    let beaters: Vec<&Sibling> = candidates.filter(|s| s.beat(v)).collect();
+    if let Some(s) = beaters.iter().filter(|s| v.saw(s)).max_by_key(|s| (s.ts, s.dot)) {
+        return Some((s, true));
+    }
+    beaters.into_iter().min_by_key(|s| (s.ts, s.dot)).map(|s| (s, false))
+}
+
+/// "write #3 (UPDATE …, timestamp 1767225600.120000 s on n2's clock)": a winner of last write wins, in words.
+fn lww_words(sim: &Simulation, cluster: &Cluster, w: &Sibling, loser: &Sibling, later: bool) -> String {
+    let stamp = |s: &Sibling| {
+        let by = cluster.names.get(s.dot.0).map_or("?", |n| n.as_ref());
+        format!("stamped {} ms by {by}'s clock", to_ms_f64_signed(s.ts.unwrap_or(0)))
+    };
+    let why = if later {
+        format!(
+            "the lost write was causally later (its writer had read #{} first), but its coordinator's clock was behind: clock skew",
+            w.op
+        )
+    } else {
+        "neither writer had seen the other's version".to_string()
+    };
+    format!(
+        "concurrent writes resolved by last write wins: write #{} ({}, {}) beat write #{} ({}); {why}",
+        w.op,
+        sim.history[w.op].sql,
+        stamp(w),
+        loser.op,
+        stamp(loser)
+    )
+}
+
+/// A last-write-wins timestamp as milliseconds of the run (0: the run's start by the true clock; a clock that runs
+/// behind can read below 0).
+fn to_ms_f64_signed(ts: i64) -> f64 {
+    (ts - crate::protocol::single_leader::EPOCH_BASE_US) as f64 / 1000.0
+}
+
+/// The versions of every acknowledged write of `key`.
+fn acked_versions<'a>(sim: &'a Simulation, cluster: &'a Cluster, key: &'a Key) -> impl Iterator<Item = &'a Sibling> {
+    cluster
+        .records
+        .iter()
+        .filter(move |(op, r)| r.write && &r.key == key && sim.history.get(**op).is_some_and(HistoryEntry::ok))
+        .filter_map(|(_, r)| r.written.as_ref())
 }
 
 pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
@@ -76,7 +129,10 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
             let restored = wr.answered.iter().find_map(|a| cluster.restore_lost(*a, &rec.key, v, w.start, until));
             // The w and r these two operations ran with (a timed quorum change may have moved them since).
             let (held, strict) = quorum_words(wr.needed, rec.needed, rec.home.len());
-            let cause = if !held {
+            let lww = lww_winner(v, acked_versions(sim, cluster, &rec.key).filter(|s| seen(&rec.returned, s)));
+            let cause = if let Some((winner, later)) = lww {
+                lww_words(sim, cluster, winner, v, later)
+            } else if !held {
                 "the read's replicas and the write's happened not to overlap".to_string()
             } else if let Some(r) = restored {
                 restore_cause(cluster, r)
@@ -114,7 +170,10 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
             let restored = (0..cluster.nodes.len()).find_map(|n| cluster.restore_lost(n, &rec.key, v, 0, until));
             let w_of = cluster.records.get(&wop).map_or(spec.w, |r| r.needed);
             let (_, strict) = quorum_words(w_of, rec.needed, rec.home.len());
-            let cause = if let Some(r) = restored {
+            let lww = lww_winner(v, rec.returned.iter());
+            let cause = if let Some((winner, later)) = lww {
+                lww_words(sim, cluster, winner, v, later)
+            } else if let Some(r) = restored {
                 restore_cause(cluster, r)
             } else if w.end.is_some() && !w.ok() {
                 format!(
@@ -166,10 +225,10 @@ fn restore_cause(cluster: &Cluster, r: &Restore) -> String {
 type Frontiers = BTreeMap<Key, Vec<(Sibling, usize)>>;
 
 fn add(front: &mut Vec<(Sibling, usize)>, v: &Sibling, op: usize) {
-    if front.iter().any(|(f, _)| f.supersedes(v)) {
+    if front.iter().any(|(f, _)| f.saw(v)) {
         return;
     }
-    front.retain(|(f, _)| !v.supersedes(f));
+    front.retain(|(f, _)| !v.saw(f));
     front.push((v.clone(), op));
 }
 
@@ -185,7 +244,16 @@ pub fn lost_writes(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
             continue;
         }
         let down: Vec<&str> = cluster.nodes.iter().filter(|n| !up(n) && holds(n)).map(|n| n.id.as_str()).collect();
-        let why = if down.is_empty() {
+        let mut lww_op = None;
+        let held: Vec<Sibling> = cluster.nodes.iter().filter(up).flat_map(|n| n.versions_of(&rec.key)).collect();
+        let why = if let Some((winner, later)) = lww_winner(v, acked_versions(sim, cluster, &rec.key)) {
+            let mut w = lww_words(sim, cluster, winner, v, later);
+            if !held.iter().any(|s| s.saw(winner)) {
+                w.push_str(" (and a later write has since replaced the winner too)");
+            }
+            lww_op = Some(winner.op);
+            format!("discarded: {w}")
+        } else if down.is_empty() {
             "no replica holds it".to_string()
         } else {
             format!("only {} hold(s) it, and they are down", down.join(", "))
@@ -197,7 +265,7 @@ pub fn lost_writes(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
                 "acknowledged write #{wi} of {}{sloppy} is gone at the end of the run: {why}",
                 rec.key.label()
             ),
-            ops: vec![wi],
+            ops: std::iter::once(wi).chain(lww_op).collect(),
         });
     }
     out
@@ -253,10 +321,10 @@ pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
             let front_roots: Vec<usize> = front.iter().map(|(_, y)| root(&mut parent, *y)).collect();
             for (k, (f, _)) in front.iter().enumerate() {
                 let e = front_roots[k];
-                if !v.supersedes(f) || front_roots[..k].contains(&e) {
+                if !v.saw(f) || front_roots[..k].contains(&e) {
                     continue; // Not superseded, or this episode was looked at already.
                 }
-                let all = front.iter().zip(&front_roots).filter(|(_, r)| **r == e).all(|((g, _), _)| v.supersedes(g));
+                let all = front.iter().zip(&front_roots).filter(|(_, r)| **r == e).all(|((g, _), _)| v.saw(g));
                 if all && size[e] > 1 && resolved[e].is_none() && !linked_roots.contains(&e) {
                     resolved[e] = Some(*op);
                 }
@@ -271,7 +339,7 @@ pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
                 resolved[b] = None;
             }
             by_actor.entry(v.dot.0).or_default().insert(v.dot.1, i);
-            front.retain(|(f, _)| !v.supersedes(f));
+            front.retain(|(f, _)| !v.saw(f));
             front.push((v, i));
         }
         // Episodes of more than one write, in the order of their first write.
@@ -305,7 +373,24 @@ pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
                 })
                 .max()
                 .unwrap_or(0);
-            let how = match (resolved, merged_read) {
+            // Last write wins: the episode's highest timestamp is all the replicas keep of it.
+            let lww_kept = cluster.spec.lww().then(|| {
+                involved.iter().filter_map(|op| cluster.records.get(op)?.written.as_ref()).max_by_key(|s| (s.ts, s.dot))
+            });
+            let how = match (resolved, merged_read, lww_kept.flatten()) {
+                (None, _, Some(kept)) => {
+                    let dropped: Vec<String> =
+                        involved.iter().filter(|op| **op != kept.op).map(|op| format!("#{op}")).collect();
+                    format!(
+                        "discarded by last write wins: every replica keeps only #{kept_op} (the highest timestamp, stamped {} ms \
+                         by {}'s clock); {} silently lost",
+                        to_ms_f64_signed(kept.ts.unwrap_or(0)),
+                        cluster.names.get(kept.dot.0).map_or("?", |n| n.as_ref()),
+                        dropped.join(", "),
+                        kept_op = kept.op,
+                    )
+                }
+                (r, m, _) => match (r, m) {
                 (Some(op), Some((rop, r))) => format!(
                     "merged: read #{rop} merged the siblings ({} union) and write #{op} stored the result, replacing them",
                     r.merged.clone().unwrap_or_default()
@@ -318,6 +403,7 @@ pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
                 ),
                 (None, _) if siblings > 1 => format!("siblings: {siblings} versions of the key remain side by side"),
                 (None, _) => "one of them replaced the other on every replica".to_string(),
+                },
             };
             const NAMED: usize = 6;
             let mut names: Vec<String> =

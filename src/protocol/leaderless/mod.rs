@@ -164,7 +164,7 @@ fn row_bytes(row: &Option<Row>) -> u32 {
 }
 
 fn versions_bytes(v: &[Sibling]) -> u32 {
-    v.iter().map(|s| 16 * (s.vv.len() as u32 + 1) + row_bytes(&s.row) + 8).sum()
+    v.iter().map(|s| 16 * (s.vv.len() as u32 + 1) + row_bytes(&s.row) + 8 + if s.ts.is_some() { 8 } else { 0 }).sum()
 }
 
 impl Msg {
@@ -282,6 +282,17 @@ pub struct Replica {
     /// starts one chain, not two).
     pub ae_armed: bool,
     pub handoff_armed: bool,
+    /// This node's clock (`nodes[i].clock`): the timestamps it gives the writes it coordinates under last write wins.
+    pub clock: crate::scenario::ClockSpec,
+}
+
+/// A clock's reading at true time `now`, µs since the Unix epoch: the run starts at
+/// `single_leader::EPOCH_BASE_US`, plus the clock's offset and its drift so far (as every protocol reads a node's
+/// clock). A client library's clock is the true time (`ClockSpec::default()`).
+pub fn clock_time_us(clock: &crate::scenario::ClockSpec, now: Micros) -> i64 {
+    let now = now as i64;
+    let drift = (i128::from(now) * i128::from(clock.drift_ppm) / 1_000_000) as i64;
+    crate::protocol::single_leader::EPOCH_BASE_US + now + clock.offset_ms * 1_000 + drift
 }
 
 impl Replica {
@@ -401,6 +412,7 @@ impl Cluster {
                 ae_last: None,
                 ae_armed: false,
                 handoff_armed: false,
+                clock: n.clock,
             })
             .collect();
         let names: Vec<Name> = scenario

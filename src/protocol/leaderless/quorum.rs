@@ -225,7 +225,9 @@ impl Cluster {
             Req::Put { key, row, context, removed } => {
                 let n = &mut self.nodes[node];
                 n.counter += 1;
-                (key, Some(Sibling { vv: context, dot: (node, n.counter), row, removed, op, at: now }))
+                // Last write wins: the coordinating node's own clock stamps the write, skew and all.
+                let ts = self.spec.lww().then(|| clock_time_us(&n.clock, now));
+                (key, Some(Sibling { vv: context, dot: (node, n.counter), row, removed, op, at: now, ts }))
             }
         };
         let by = Endpoint::Node(node);

@@ -31,6 +31,28 @@ pub struct LeaderlessSpec {
     /// How long a coordinating node waits for replicas before it decides (and, with a sloppy quorum, tries the
     /// next nodes on the ring).
     pub request_timeout_ms: u64,
+    /// What a replica does with concurrent versions of a key.
+    pub resolve: Resolve,
+}
+
+/// `replication.leaderless.resolve`: how replicas treat versions of a key that neither writer had seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Resolve {
+    /// Riak: keep every concurrent version (siblings, dotted version vectors) and let a reader merge them.
+    #[default]
+    Siblings,
+    /// Cassandra: every write carries its coordinator's timestamp and each replica, read repair, anti-entropy and
+    /// hinted handoff keep only the version with the highest (timestamp, coordinator) pair; the rest are dropped.
+    Lww,
+}
+
+impl Resolve {
+    pub fn name(self) -> &'static str {
+        match self {
+            Resolve::Siblings => "siblings",
+            Resolve::Lww => "lww",
+        }
+    }
 }
 
 impl Default for LeaderlessSpec {
@@ -44,15 +66,25 @@ impl Default for LeaderlessSpec {
             sloppy_quorum: false,
             handoff_ms: 100,
             request_timeout_ms: 100,
+            resolve: Resolve::Siblings,
         }
     }
 }
 
 impl LeaderlessSpec {
     pub fn to_json(&self) -> Value {
-        json!({"n": self.n, "w": self.w, "r": self.r, "read_repair": self.read_repair,
+        let mut v = json!({"n": self.n, "w": self.w, "r": self.r, "read_repair": self.read_repair,
                "anti_entropy_ms": self.anti_entropy_ms, "sloppy_quorum": self.sloppy_quorum,
-               "handoff_ms": self.handoff_ms, "request_timeout_ms": self.request_timeout_ms})
+               "handoff_ms": self.handoff_ms, "request_timeout_ms": self.request_timeout_ms});
+        // Written only when it is not the default, so existing scenarios and share links keep their exact text.
+        if self.resolve != Resolve::Siblings {
+            v["resolve"] = json!(self.resolve.name());
+        }
+        v
+    }
+
+    pub fn lww(&self) -> bool {
+        self.resolve == Resolve::Lww
     }
 
     /// w + r > n: every read quorum overlaps every write quorum.
@@ -123,8 +155,17 @@ fn field_bool(o: &Map<String, Value>, path: &str, key: &str, default: bool) -> R
 /// Parse `replication.leaderless` (`path` is its JSON path). Counts are checked against the nodes in `validate`.
 pub fn parse(v: &Value, path: &str) -> Res<LeaderlessSpec> {
     let Value::Object(o) = v else { return err(path, "expected an object like {\"n\": 3, \"w\": 2, \"r\": 2}") };
-    const KEYS: [&str; 8] =
-        ["n", "w", "r", "read_repair", "anti_entropy_ms", "sloppy_quorum", "handoff_ms", "request_timeout_ms"];
+    const KEYS: [&str; 9] = [
+        "n",
+        "w",
+        "r",
+        "read_repair",
+        "anti_entropy_ms",
+        "sloppy_quorum",
+        "handoff_ms",
+        "request_timeout_ms",
+        "resolve",
+    ];
     if let Some(k) = o.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return err(&format!("{path}.{k}"), format!("unknown field (expected one of: {})", KEYS.join(", ")));
     }
@@ -151,7 +192,19 @@ pub fn parse(v: &Value, path: &str) -> Res<LeaderlessSpec> {
         }
         Ok(x)
     };
+    let resolve = match o.get("resolve").filter(|v| !v.is_null()) {
+        None => d.resolve,
+        Some(Value::String(s)) if s == "siblings" => Resolve::Siblings,
+        Some(Value::String(s)) if s == "lww" => Resolve::Lww,
+        Some(v) => {
+            return err(
+                &format!("{path}.resolve"),
+                format!("expected \"siblings\" (keep concurrent versions) or \"lww\" (last write wins), found {v}"),
+            )
+        }
+    };
     Ok(LeaderlessSpec {
+        resolve,
         n,
         w,
         r,

@@ -15,7 +15,15 @@
 //! "no lost concurrent write" means.
 //!
 //! A delete is a version too (a tombstone, with no row), so that it can replace what it saw and not be undone by
-//! a replica that still holds the old row. Applications that merge siblings themselves (the shopping cart's union
+//! a replica that still holds the old row.
+//!
+//! Last write wins (`resolve: "lww"`, Cassandra's way) keeps none of this apart: every version also carries a
+//! timestamp, the clock of the node that coordinated the write (its offset and drift included), or the true time
+//! when the client library coordinates itself, and a version supersedes another when its (timestamp, coordinator,
+//! counter) is higher, whatever either writer had seen. Every set of versions is then one version long, replicas
+//! converge on the same one, and every concurrent write but one is silently dropped, as is a write that came
+//! causally after another but was stamped by a clock that runs behind. The causal relation (`saw`) is still kept,
+//! so the checkers can say which writes were lost and whether the loser had read the winner first. Applications that merge siblings themselves (the shopping cart's union
 //! of items) keep removals as tombstones inside the value as well: the union of two carts would otherwise bring a
 //! removed item back.
 
@@ -81,6 +89,8 @@ pub struct Sibling {
     pub op: usize,
     /// When its coordinator made it.
     pub at: Micros,
+    /// Last write wins: the coordinator's clock when it made the version, µs (`None` under siblings).
+    pub ts: Option<i64>,
 }
 
 impl Sibling {
@@ -96,14 +106,28 @@ impl Sibling {
         c
     }
 
-    /// Does this version replace `other` (the same write, or one its writer had seen)?
-    pub fn supersedes(&self, other: &Sibling) -> bool {
+    /// Had this version's writer seen `other` (or is it the same write)? Causality, whatever the resolve mode.
+    pub fn saw(&self, other: &Sibling) -> bool {
         self.dot == other.dot || covers_dot(&self.vv, other.dot)
+    }
+
+    /// Does this version replace `other`? With siblings: the same write, or one its writer had seen. With last
+    /// write wins (both versions timestamped): the same write, or a higher (timestamp, coordinator, counter).
+    pub fn supersedes(&self, other: &Sibling) -> bool {
+        match (self.ts, other.ts) {
+            (Some(a), Some(b)) => self.dot == other.dot || (a, self.dot) > (b, other.dot),
+            _ => self.saw(other),
+        }
+    }
+
+    /// Did last write wins drop `other` for this version: it replaces `other` although its writer had not seen it?
+    pub fn beat(&self, other: &Sibling) -> bool {
+        self.supersedes(other) && !self.saw(other)
     }
 
     /// Neither writer had seen the other's version.
     pub fn concurrent_with(&self, other: &Sibling) -> bool {
-        !self.supersedes(other) && !other.supersedes(self)
+        !self.saw(other) && !other.saw(self)
     }
 
     fn order_key(&self) -> (&Vv, Dot) {
@@ -201,6 +225,7 @@ mod tests {
             removed: removed.iter().map(|s| s.to_string()).collect(),
             op: 0,
             at: 0,
+            ts: None,
         }
     }
 
@@ -229,5 +254,26 @@ mod tests {
         // Commutative and idempotent.
         assert_eq!(merge_union(&[b.clone(), a.clone()], "items").unwrap().1, removed);
         assert_eq!(merge_union(&[a.clone(), a], "items").unwrap().0[1].1, Value::Text("milk,eggs".into()));
+    }
+
+    #[test]
+    fn last_write_wins_keeps_one_version_whatever_was_seen() {
+        let at = |s: Sibling, ts: i64| Sibling { ts: Some(ts), ..s };
+        let a = at(sib(&[], (0, 1), "milk", &[]), 20);
+        let b = at(sib(&[], (1, 1), "eggs", &[]), 10);
+        // c saw a, but its coordinator's clock is behind: it loses anyway.
+        let c = at(sib(&[(0, 1)], (1, 2), "tea", &[]), 5);
+        for order in [[&a, &b, &c], [&c, &b, &a], [&b, &c, &a]] {
+            let mut set = Vec::new();
+            for s in order {
+                apply(&mut set, s);
+            }
+            assert_eq!(set, vec![a.clone()], "one version, the highest timestamp, in any order");
+        }
+        assert!(a.beat(&c) && c.saw(&a) && !a.concurrent_with(&c));
+        assert!(a.concurrent_with(&b) && a.beat(&b));
+        // A tie on the timestamp goes to the higher coordinator.
+        let d = at(sib(&[], (2, 1), "ham", &[]), 20);
+        assert!(d.supersedes(&a) && !a.supersedes(&d));
     }
 }

@@ -7,6 +7,14 @@ use crate::world::sim::Simulation;
 use super::spec::Coordinator;
 use super::versions;
 
+/// A last-write-wins timestamp as the inspector shows it: `105.405 ms by a's clock` (ms of the run by the
+/// coordinator's clock; one that runs behind can read below 0).
+fn timestamp_of(s: &versions::Sibling, names: &[impl AsRef<str>]) -> String {
+    let Some(ts) = s.ts else { return String::new() };
+    let by = names.get(s.dot.0).map_or("?", |n| n.as_ref());
+    format!("{} ms by {by}'s clock", (ts - crate::protocol::single_leader::EPOCH_BASE_US) as f64 / 1000.0)
+}
+
 /// A version's row as the inspector lists it.
 fn value_of(s: &versions::Sibling) -> String {
     match &s.row {
@@ -52,14 +60,26 @@ impl Simulation {
                         TableView { columns: c.schema.columns(&t).unwrap_or_default(), rows, name: t }
                     })
                     .collect();
+                // Under last write wins each version also shows its timestamp: the only thing replicas compare.
+                let lww = c.spec.lww();
+                let mut columns = vec!["key".to_string(), "vector".into(), "value".into()];
+                if lww {
+                    columns.push("timestamp".into());
+                }
                 tables.push(TableView {
                     name: "versions".into(),
-                    columns: vec!["key".into(), "vector".into(), "value".into()],
+                    columns,
                     rows: n
                         .data
                         .iter()
                         .flat_map(|(k, set)| {
-                            set.iter().map(|s| vec![k.label(), versions::label(&s.clock(), &names), value_of(s)])
+                            set.iter().map(|s| {
+                                let mut row = vec![k.label(), versions::label(&s.clock(), &names), value_of(s)];
+                                if lww {
+                                    row.push(timestamp_of(s, &names));
+                                }
+                                row
+                            })
                         })
                         .collect(),
                 });
@@ -88,8 +108,8 @@ impl Simulation {
                     lsn: n.data.values().map(Vec::len).sum::<usize>() as u64,
                     lag_records: 0,
                     lag_us: 0,
-                    clock_offset_ms: 0,
-                    clock_drift_ppm: 0,
+                    clock_offset_ms: n.clock.offset_ms,
+                    clock_drift_ppm: n.clock.drift_ppm,
                     buffered: 0,
                     waiting_writes: n.coordinating.values().filter(|o| !o.finished).count(),
                     error: None,

@@ -244,6 +244,10 @@ pub fn quorum_controls(p: &ControlsProps) -> Html {
                 { flag("read-repair", "read repair".into(), s.read_repair, "A read writes the newest version back to replicas that answered with an older one") }
                 { flag("anti-entropy", ae, s.anti_entropy_ms > 0, "A background process compares replicas' Merkle trees and copies what differs (every 200 ms when turned on here)") }
                 { flag("sloppy", "sloppy quorum".into(), s.sloppy_quorum, "A write that cannot reach enough home replicas goes to the next nodes on the ring, with a hint") }
+                <span class="muted q-resolve" data-testid="quorum-resolve"
+                      title="replication.leaderless.resolve, fixed for the run: siblings keeps concurrent versions side by side (version vectors); last write wins keeps only the highest timestamp of the coordinator's clock and drops the rest">
+                    { if s.lww() { "resolve: last write wins (timestamps)" } else { "resolve: siblings (version vectors)" } }
+                </span>
             </div>
             if let Some(e) = (*message).clone() {
                 <p class="node-error" role="alert" data-testid="quorum-error">{ e }</p>
