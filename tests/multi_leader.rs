@@ -660,7 +660,7 @@ mod properties {
 
     /// A random multi-leader run: 3 leaders (a and b each with a follower), a topology, a strategy, writes to a few
     /// rows from every leader, and faults that all heal before the end (a leader crash and restart, a partition,
-    /// message loss).
+    /// message loss, a leader offline then online).
     #[allow(clippy::too_many_arguments)]
     fn scenario(
         topology: usize,
@@ -670,6 +670,7 @@ mod properties {
         crash: Option<(u8, u16)>,
         split: bool,
         loss: bool,
+        offline: Option<(u8, u16)>,
         seed: u64,
     ) -> Json {
         let repl = match topology {
@@ -708,6 +709,12 @@ mod properties {
             faults.push(json!({"at_ms": 300, "partition": [["a", "a2"], ["b", "b2", "c"]]}));
             faults.push(json!({"at_ms": 1200, "heal": true}));
         }
+        if let Some((who, at)) = offline {
+            // A leader (a device) loses every link for a while, keeps taking writes, then comes back.
+            let at = 100 + u64::from(at) % 1200;
+            faults.push(json!({"at_ms": at, "offline": leaders[who as usize % 3]}));
+            faults.push(json!({"at_ms": at + 300 + u64::from(at) % 900, "online": leaders[who as usize % 3]}));
+        }
         json!({
             "seed": seed, "until_ms": 6000,
             "nodes": [{"id": "a", "role": "leader", "datacenter": "x"}, {"id": "a2", "role": "follower", "datacenter": "x"},
@@ -736,9 +743,10 @@ mod properties {
             crash in proptest::option::of((0u8..3, 0u16..1000)),
             split in any::<bool>(),
             loss in any::<bool>(),
+            offline in proptest::option::of((0u8..3, 0u16..1200)),
             seed in 0u64..1000,
         ) {
-            let v = scenario(topology, strategy, causality, writes, crash, split, loss, seed);
+            let v = scenario(topology, strategy, causality, writes, crash, split, loss, offline, seed);
             let sim = run(&v);
             let c = ml(&sim);
             prop_assert!(c.quiet(), "quiet at the end");
