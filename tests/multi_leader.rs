@@ -660,7 +660,7 @@ mod properties {
 
     /// A random multi-leader run: 3 leaders (a and b each with a follower), a topology, a strategy, writes to a few
     /// rows from every leader, and faults that all heal before the end (a leader crash and restart, a partition,
-    /// message loss).
+    /// message loss, a leader offline then online).
     #[allow(clippy::too_many_arguments)]
     fn scenario(
         topology: usize,
@@ -670,6 +670,7 @@ mod properties {
         crash: Option<(u8, u16)>,
         split: bool,
         loss: bool,
+        offline: Option<(u8, u16)>,
         seed: u64,
     ) -> Json {
         let repl = match topology {
@@ -708,6 +709,12 @@ mod properties {
             faults.push(json!({"at_ms": 300, "partition": [["a", "a2"], ["b", "b2", "c"]]}));
             faults.push(json!({"at_ms": 1200, "heal": true}));
         }
+        if let Some((who, at)) = offline {
+            // A leader (a device) loses every link for a while, keeps taking writes, then comes back.
+            let at = 100 + u64::from(at) % 1200;
+            faults.push(json!({"at_ms": at, "offline": leaders[who as usize % 3]}));
+            faults.push(json!({"at_ms": at + 300 + at % 900, "online": leaders[who as usize % 3]}));
+        }
         json!({
             "seed": seed, "until_ms": 6000,
             "nodes": [{"id": "a", "role": "leader", "datacenter": "x"}, {"id": "a2", "role": "follower", "datacenter": "x"},
@@ -736,9 +743,10 @@ mod properties {
             crash in proptest::option::of((0u8..3, 0u16..1000)),
             split in any::<bool>(),
             loss in any::<bool>(),
+            offline in proptest::option::of((0u8..3, 0u16..1200)),
             seed in 0u64..1000,
         ) {
-            let v = scenario(topology, strategy, causality, writes, crash, split, loss, seed);
+            let v = scenario(topology, strategy, causality, writes, crash, split, loss, offline, seed);
             let sim = run(&v);
             let c = ml(&sim);
             prop_assert!(c.quiet(), "quiet at the end");
@@ -969,4 +977,333 @@ fn ch5_3_strategies_table_lists_the_siblings() {
     let figures = replsim::protocol::multi_leader::strategies::run_all(&s, s.seed).unwrap();
     let sib = figures.iter().find(|f| f.conflict.name() == "siblings").unwrap();
     assert!(sib.rows.iter().any(|r| r == "pages: siblings (id=1, title='B') | (id=1, title='C')"), "{:?}", sib.rows);
+}
+
+/// The lost-update finding against an independent computation, and the merge functions themselves.
+mod lost_updates_and_merges {
+    use super::*;
+    use proptest::prelude::*;
+    use replsim::protocol::multi_leader::conflicts::{resolve, RowMeta};
+    use replsim::protocol::multi_leader::spec::{Conflict, Handler};
+    use replsim::protocol::multi_leader::{Change, RowWrite};
+    use std::collections::BTreeSet;
+
+    /// Three leaders (a and b with a follower), rows 0..3 inserted by `a` at 10 ms, then UPDATEs with distinct
+    /// values (`u<i>`, i the write's index) from every leader; clock offsets, and faults that all heal.
+    #[allow(clippy::too_many_arguments)]
+    fn updates(
+        topology: usize,
+        replica_id: bool,
+        writes: &[(u8, u8, u16)],
+        offsets: [i16; 3],
+        crash: Option<(u8, u16)>,
+        split: bool,
+        offline: Option<(u8, u16)>,
+        isolated: bool,
+        seed: u64,
+    ) -> Json {
+        let mut repl = match topology {
+            0 => json!({"topology": "all-to-all"}),
+            1 => json!({"topology": "circular"}),
+            _ => json!({"topology": "star", "hub": "b"}),
+        };
+        repl["conflict"] = json!(if replica_id { "replica-id" } else { "lww" });
+        let leaders = ["a", "b", "c"];
+        let mut wl: Vec<Json> =
+            (0..4).map(|id| w(10, "ca", &format!("INSERT INTO t VALUES ({id}, 'init{id}')"))).collect();
+        let mut seen = Vec::new();
+        for (i, (who, row, at)) in writes.iter().enumerate() {
+            if isolated && seen.contains(&(who % 3, row % 4)) {
+                continue;
+            }
+            seen.push((who % 3, row % 4));
+            let client = ["ca", "cb", "cc"][*who as usize % 3];
+            wl.push(w(300 + u64::from(*at) % 1500, client, &format!("UPDATE t SET v = 'u{i}' WHERE id = {}", row % 4)));
+        }
+        let mut faults = Vec::new();
+        if let Some((who, at)) = crash {
+            let at = 300 + u64::from(at) % 1000;
+            faults.push(json!({"at_ms": at, "crash": leaders[who as usize % 3]}));
+            faults.push(json!({"at_ms": at + 400, "restart": leaders[who as usize % 3]}));
+        }
+        if split {
+            faults.push(json!({"at_ms": 400, "partition": [["a", "a2"], ["b", "b2", "c"]]}));
+            faults.push(json!({"at_ms": 1300, "heal": true}));
+        }
+        if let Some((who, at)) = offline {
+            let at = 300 + u64::from(at) % 1200;
+            faults.push(json!({"at_ms": at, "offline": leaders[who as usize % 3]}));
+            faults.push(json!({"at_ms": at + 700, "online": leaders[who as usize % 3]}));
+        }
+        if isolated {
+            // Every leader cut off from 200 ms to 2 s: each update is made before its writer has any other.
+            for l in leaders {
+                faults.push(json!({"at_ms": 200, "offline": l}));
+                faults.push(json!({"at_ms": 2000, "online": l}));
+            }
+        }
+        let mut nodes = json!([{"id": "a", "role": "leader", "datacenter": "x"}, {"id": "a2", "role": "follower", "datacenter": "x"},
+                               {"id": "b", "role": "leader", "datacenter": "y"}, {"id": "b2", "role": "follower", "datacenter": "y"},
+                               {"id": "c", "role": "leader"}]);
+        for (k, n) in [0, 2, 4].into_iter().enumerate() {
+            nodes[n]["clock"] = json!({"offset_ms": offsets[k]});
+        }
+        json!({
+            "seed": seed, "until_ms": 8000,
+            "nodes": nodes,
+            "replication": repl,
+            "network": {"latency_ms": {"min": 1, "max": 30}},
+            "clients": [{"id": "ca", "datacenter": "x"}, {"id": "cb", "datacenter": "y"}, {"id": "cc", "datacenter": "c"}],
+            "schema": ["CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"],
+            "workload": wl,
+            "faults": faults
+        })
+    }
+
+    /// The oracle, from the history and the final state only: an acknowledged UPDATE is lost when no leader's
+    /// database holds its value in its row at the end and no write to the row was made by a writer that had seen
+    /// read its value just before writing (a write its own successor overwrote on purpose is not lost). "Had read"
+    /// is the row as the later write's writer saw it (the `before` image of the change as it was replicated), not
+    /// anything the checker computed. (A first version used "its version vector covers the write": wrong, a writer
+    /// can have received a write that its leader had already discarded, and then it never read its value.)
+    fn lost_by_oracle(sim: &Simulation) -> BTreeSet<usize> {
+        let c = ml(sim);
+        let mut changes: Vec<std::rc::Rc<Change>> = Vec::new();
+        for st in &c.state {
+            for x in &st.applied {
+                if !changes.iter().any(|y| (y.origin, y.seq) == (x.origin, x.seq)) {
+                    changes.push(x.clone());
+                }
+            }
+        }
+        let leaders: Vec<&str> = ["a", "b", "c"].into_iter().collect();
+        let mut lost = BTreeSet::new();
+        for (op, h) in sim.history.iter().enumerate() {
+            if !h.ok() || !h.sql.starts_with("UPDATE") {
+                continue;
+            }
+            let Some(me) = changes.iter().find(|x| x.op == Some(op)) else { continue }; // it matched no row
+            let value = h.sql.split('\'').nth(1).unwrap().to_string();
+            let id = h.sql.rsplit(' ').next().unwrap().to_string();
+            let kept = leaders.iter().any(|l| rows(sim, l, "t").contains(&format!("id={id},v={value}")));
+            // Overwritten on purpose: a later write of the row whose writer read this write's value just before
+            // (its `before` image holds the value; values are unique).
+            let superseded = changes.iter().any(|x| {
+                (x.origin, x.seq) != (me.origin, me.seq)
+                    && x.rows.iter().any(|r| {
+                        replsim::log_methods::value_text(&r.key) == id
+                            && r.before.iter().flatten().any(|(c, v)| c == "v" && *v == Value::Text(value.clone()))
+                    })
+            });
+            if !kept && !superseded {
+                lost.insert(op);
+            }
+        }
+        lost
+    }
+
+    fn lost_by_checker(sim: &Simulation) -> BTreeSet<usize> {
+        anomalies(sim).into_iter().filter(|a| a.kind == AnomalyKind::LostUpdate).map(|a| a.ops[0]).collect()
+    }
+
+    /// A change of row t 1 by leader `origin` (its first write, made after it had the insert of leader 0).
+    fn change(origin: usize, ts: i64, image: Option<Vec<(String, Value)>>, before: &[(String, Value)]) -> Change {
+        Change {
+            origin,
+            seq: 1,
+            deps: vec![1, 0, 0, 0],
+            ts,
+            op: Some(origin),
+            rows: vec![RowWrite {
+                table: "t".into(),
+                key: Value::Integer(1),
+                image,
+                before: Some(before.to_vec()),
+                insert: false,
+                ctx: None,
+            }],
+            path: vec![origin],
+            via: String::new(),
+        }
+    }
+
+    fn img(v: &str, n: i64) -> Vec<(String, Value)> {
+        vec![("id".into(), Value::Integer(1)), ("v".into(), Value::Text(v.into())), ("n".into(), Value::Integer(n))]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, failure_persistence: common::regressions(), ..ProptestConfig::default() })]
+
+        // The `lost-update` finding (its lost write, ops[0]) is exactly the set of acknowledged writes an
+        // independent computation from the history and the final state says no replica keeps, under LWW and
+        // replica-id, with skewed clocks, crashes, partitions and a leader offline.
+        //
+        // IGNORED: the checker and this oracle disagree, and which one is right is a decision about what a lost
+        // update is, not a test bug (see the s7-props report). Minimal cases proptest found:
+        // - LWW, all-to-all, writes [(0,3,441),(0,3,69),(2,3,82),(0,0,85)], split, seed 753: a writes u1 then u0
+        //   to row 3 (u0 read u1), c concurrently writes u2.
+        //   On c, u1 arrives after u2 and loses: the checker reports u1 lost; the oracle does not, because a's own
+        //   next write u0 overwrote u1 on purpose (it would be gone under any strategy).
+        // - replica-id, star hub b, writes [(0,0,0),(0,3,816),(1,3,812),(0,0,0),(0,0,0),(0,0,0),(0,3,841)],
+        //   seed 121: u1 (a) and u2 (b) concurrent, replica-id shows u2; a then writes u6,
+        //   whose context covers both, so u1's hidden version is replaced and never reported: the oracle says u1
+        //   was lost (nobody ever read it after the conflict), the checker, which only looks at the versions left
+        //   at the end, does not.
+        #[test]
+        #[ignore = "checker and oracle disagree on superseded and replaced-while-hidden writes: see the comment"]
+        fn ch5_3_lost_update_finding_equals_an_independent_oracle(
+            topology in 0usize..3,
+            writes in proptest::collection::vec((0u8..3, 0u8..4, 0u16..1500), 1..12),
+            offsets in proptest::array::uniform3(-400i16..400),
+            crash in proptest::option::of((0u8..3, 0u16..1000)),
+            split in any::<bool>(),
+            offline in proptest::option::of((0u8..3, 0u16..1200)),
+            seed in 0u64..1000,
+        ) {
+            let v = updates(topology, false, &writes, offsets, crash, split, offline, false, seed);
+            let sim = run(&v);
+            prop_assert!(ml(&sim).quiet() && all_equal(&sim, &["a", "a2", "b", "b2", "c"], "t"), "{:?}", anomalies(&sim));
+            prop_assert_eq!(lost_by_checker(&sim), lost_by_oracle(&sim), "{:?}", anomalies(&sim));
+        }
+
+        // Where the two definitions cannot differ (every leader writes a row at most once, while every leader is
+        // offline, so no writer has read another's write and none overwrites its own), the `lost-update` findings
+        // are exactly the acknowledged writes whose value no replica holds at the end, under LWW and replica-id,
+        // with skewed clocks and crashes.
+        #[test]
+        fn ch5_3_lost_update_finding_equals_the_oracle_for_concurrent_writes(
+            topology in 0usize..3,
+            replica_id in any::<bool>(),
+            writes in proptest::collection::vec((0u8..3, 0u8..4, 0u16..1500), 1..12),
+            offsets in proptest::array::uniform3(-400i16..400),
+            crash in proptest::option::of((0u8..3, 0u16..1000)),
+            seed in 0u64..1000,
+        ) {
+            // No extra partition or offline period here: their heal/online would reconnect a leader early.
+            let v = updates(topology, replica_id, &writes, offsets, crash, false, None, true, seed);
+            let sim = run(&v);
+            prop_assert!(ml(&sim).quiet() && all_equal(&sim, &["a", "a2", "b", "b2", "c"], "t"), "{:?}", anomalies(&sim));
+            prop_assert_eq!(lost_by_checker(&sim), lost_by_oracle(&sim), "{:?}", anomalies(&sim));
+        }
+
+        // The merge functions, called directly: three concurrent updates of one row (each made after the insert,
+        // none seeing another), folded in by `resolve` in every one of the 6 orders, give one result (the fold is
+        // commutative and associative), the closed form the docs promise, and folding any of them in again
+        // changes nothing (idempotent: a re-delivered change is recognised as already seen). For `sum` and the
+        // crdt counter the result is the base plus the total of the increments whatever the order: addition is
+        // not idempotent as a join, so idempotence there is the "seen" check, not the arithmetic.
+        #[test]
+        fn ch5_3_merge_functions_commute_associate_and_are_idempotent(
+            strategy in 0usize..6,
+            vals in proptest::array::uniform3(0u8..4),
+            nums in proptest::array::uniform3(-5i64..20),
+            ts in proptest::array::uniform3(0i64..1000),
+            delete in proptest::option::of(0usize..3),
+        ) {
+            let (conflict, handlers): (Conflict, Vec<(String, Handler)>) = match strategy {
+                0 => (Conflict::Merge, vec![]),
+                1 => (Conflict::OnWrite, vec![("t.n".into(), Handler::Max), ("t.v".into(), Handler::Min)]),
+                2 => (Conflict::OnWrite, vec![("t.n".into(), Handler::Min), ("t.v".into(), Handler::Max)]),
+                3 => (Conflict::OnWrite, vec![("t.n".into(), Handler::Sum), ("t.v".into(), Handler::Concat)]),
+                4 => (Conflict::Crdt, vec![("t.n".into(), Handler::Sum)]),
+                _ => (Conflict::Siblings, vec![]),
+            };
+            let base = img("x", 10);
+            let ins = Change { origin: 0, seq: 1, deps: vec![0; 4], ts: 0, op: Some(0), rows: vec![RowWrite {
+                table: "t".into(), key: Value::Integer(1), image: Some(base.clone()), before: None, insert: true, ctx: None }],
+                path: vec![0], via: String::new() };
+            let mut m0 = RowMeta::from_write(&ins, &ins.rows[0]);
+            if conflict == Conflict::Crdt {
+                m0 = m0.registers(&[], &ins, &ins.rows[0]);
+            }
+            let m0 = m0.counted(&handlers, "t", &[], &ins.rows[0]);
+            let letters = ["A", "B", "C", "D"];
+            let writes: Vec<Change> = (0..3)
+                .map(|i| {
+                    // Under crdt, writer i changes column v only when i is even (registers of different columns).
+                    let image = if delete == Some(i) {
+                        None
+                    } else if conflict == Conflict::Crdt && i % 2 == 1 {
+                        Some(img("x", 10 + nums[i]))
+                    } else if conflict == Conflict::Crdt {
+                        Some(img(letters[vals[i] as usize], 10))
+                    } else {
+                        Some(img(letters[vals[i] as usize], 10 + nums[i]))
+                    };
+                    change(i + 1, ts[i], image, &base)
+                })
+                .collect();
+            let names: Vec<String> = ["o", "p", "q", "r"].iter().map(|s| s.to_string()).collect();
+            let fold = |order: &[usize]| {
+                let mut m = m0.clone();
+                for &i in order {
+                    m = resolve(conflict, &handlers, &names, &m, &writes[i], &writes[i].rows[0]).meta;
+                }
+                m
+            };
+            let orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+            let first = fold(&orders[0]);
+            for o in &orders[1..] {
+                let m = fold(o);
+                prop_assert_eq!(&m.image, &first.image, "order {:?} against {:?}", o, orders[0]);
+                let ws = |m: &RowMeta| { let mut v: Vec<_> = m.versions.iter().map(|v| v.writer).collect(); v.sort(); v };
+                prop_assert_eq!(ws(&m), ws(&first), "versions kept, order {:?}", o);
+            }
+            // Idempotence of the join: re-delivering a change leaves the row as it was. Not for the counter
+            // column under sum/crdt: `resolve` adds the delta of a change that is stale (a later write that saw it
+            // arrived first, and its increment still counts), so a counter relies on the protocol never applying a
+            // change twice (checked by `ch5_3_every_strategy_but_none_converges`), not on the merge.
+            let counter = matches!(strategy, 3 | 4);
+            let without_n = |i: &Option<Vec<(String, Value)>>| {
+                i.as_ref().map(|r| r.iter().filter(|(c, _)| !(counter && c == "n")).cloned().collect::<Vec<_>>())
+            };
+            for x in &writes {
+                let again = resolve(conflict, &handlers, &names, &first, x, &x.rows[0]).meta;
+                prop_assert_eq!(without_n(&again.image), without_n(&first.image), "{}:{} applied twice", x.origin, x.seq);
+            }
+            // The closed forms.
+            let live: Vec<usize> = (0..3).filter(|i| delete != Some(*i)).collect();
+            let v_of = |i: usize| letters[vals[i] as usize].to_string();
+            let col = |name: &str| first.image.as_ref().and_then(|r| r.iter().find(|(c, _)| c == name).map(|(_, v)| v.clone()));
+            let mut texts: Vec<String> = live.iter().map(|i| v_of(*i)).collect();
+            texts.sort();
+            texts.dedup();
+            let nvals: Vec<i64> = live.iter().map(|i| 10 + nums[*i]).collect();
+            if live.is_empty() {
+                // Every write deleted the row: it stays deleted.
+                prop_assert_eq!(&first.image, &None);
+                return Ok(());
+            }
+            match strategy {
+                0 => prop_assert_eq!(col("v"), Some(Value::Text(texts.join("/")))),
+                1 => {
+                    prop_assert_eq!(col("n"), Some(Value::Integer(*nvals.iter().max().unwrap())));
+                    prop_assert_eq!(col("v"), Some(Value::Text(texts[0].clone())));
+                }
+                2 => {
+                    prop_assert_eq!(col("n"), Some(Value::Integer(*nvals.iter().min().unwrap())));
+                    prop_assert_eq!(col("v"), Some(Value::Text(texts.last().unwrap().clone())));
+                }
+                3 => {
+                    let total = 10 + live.iter().map(|i| nums[*i]).sum::<i64>();
+                    prop_assert_eq!(col("n"), Some(Value::Integer(total)));
+                    prop_assert_eq!(col("v"), Some(Value::Text(texts.join("/"))));
+                }
+                4 => {
+                    // Counter: the base plus every odd writer's increment. Register v: of the concurrent writers
+                    // that changed it, the one latest in the node list (a value equal to the base says nothing).
+                    let total = 10 + live.iter().filter(|i| *i % 2 == 1).map(|i| nums[*i]).sum::<i64>();
+                    prop_assert_eq!(col("n"), Some(Value::Integer(total)));
+                    let v = live.iter().filter(|i| *i % 2 == 0).rev().map(|i| v_of(*i)).next().unwrap_or("x".into());
+                    prop_assert_eq!(col("v"), Some(Value::Text(v)));
+                    // A tombstone loses to a concurrent update: the row is there.
+                    prop_assert!(first.image.is_some());
+                }
+                _ => {
+                    // Siblings: every concurrent version is kept.
+                    prop_assert_eq!(first.versions.len(), 3);
+                }
+            }
+        }
+    }
 }
