@@ -28,6 +28,8 @@ pub enum View {
     Cluster,
     /// The same run under each of the four log methods, side by side.
     Compare,
+    /// The collaborative editing view (DDIA 5.3): the run stays behind it, paused.
+    Collab,
 }
 
 impl View {
@@ -35,11 +37,12 @@ impl View {
         match self {
             View::Cluster => "cluster",
             View::Compare => "compare",
+            View::Collab => "collab",
         }
     }
 
     pub fn from_name(name: &str) -> Option<View> {
-        [View::Cluster, View::Compare].into_iter().find(|v| v.name() == name)
+        [View::Cluster, View::Compare, View::Collab].into_iter().find(|v| v.name() == name)
     }
 }
 
@@ -305,6 +308,7 @@ mod tests {
         };
         assert_eq!(LinkState::decode_view(&ls.encode()).unwrap(), (ls.clone(), View::Cluster));
         assert_eq!(LinkState::decode_view(&ls.encode_view(View::Compare)).unwrap(), (ls.clone(), View::Compare));
+        assert_eq!(LinkState::decode_view(&ls.encode_view(View::Collab)).unwrap(), (ls.clone(), View::Collab));
         assert_eq!(ls.encode_view(View::Cluster), ls.encode(), "cluster links are the older format, unchanged");
         for bad in [json!("sideways"), json!(7), json!(null)] {
             let mut v = ls.to_json();

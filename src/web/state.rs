@@ -504,7 +504,7 @@ impl Model {
         if let Some(rest) = f.strip_prefix("lesson=") {
             let mut parts = rest.split('&');
             let name = parts.next().unwrap_or(rest);
-            let view = if parts.any(|p| p == "view=compare") { View::Compare } else { View::Cluster };
+            let view = parts.find_map(|p| p.strip_prefix("view=")).and_then(View::from_name).unwrap_or(View::Cluster);
             if !self.load_lesson(name) {
                 self.load_lesson(library::DEFAULT_LESSON);
             }
@@ -829,7 +829,12 @@ impl Model {
             Action::Jobs(a) => return self.apply_jobs(a),
             Action::Compare(a) => {
                 let closed = std::mem::take(&mut self.editing);
-                return self.apply_compare(a) || closed;
+                let changed = self.apply_compare(a);
+                if closed {
+                    // The link no longer names the editing view.
+                    self.write_hash();
+                }
+                return changed || closed;
             }
             Action::Editing(on) => {
                 if self.editing == on {
@@ -840,6 +845,8 @@ impl Model {
                     // The editor has a clock of its own: the run waits, so frames go to typing.
                     self.set_playing(false);
                 }
+                // `view=collab` in the link: a shared link opens the editor.
+                self.write_hash();
             }
             Action::Highlight(ops) => {
                 if self.highlight == ops {

@@ -2,8 +2,15 @@
 
 use crate::world::time::Micros;
 
-/// `123.456 ms`: the current time, as the transport shows it.
+/// At or past this moment a time reads as hours (`3:00:00.028`): "10800028.390 ms" is not something a person reads.
+pub const HOURS_FROM: Micros = 3_600_000_000;
+
+/// `123.456 ms`: the current time, as the transport shows it; from an hour on, `h:mm:ss.mmm`.
 pub fn clock(t: Micros) -> String {
+    if t >= HOURS_FROM {
+        let ms = t / 1000;
+        return format!("{}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    }
     let mut s = (t / 1000).to_string();
     s.push('.');
     let frac = t % 1000;
@@ -20,6 +27,10 @@ pub fn clock(t: Micros) -> String {
 
 /// Whole milliseconds, rounded down (`34 ms`).
 pub fn ms(t: Micros) -> String {
+    if t >= HOURS_FROM {
+        let s = t / 1_000_000;
+        return format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+    }
     let mut s = (t / 1000).to_string();
     s.push_str(" ms");
     s

@@ -147,3 +147,23 @@ test('collab: typing stays under a frame on a 3 × 10,000-keystroke document', a
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the editing view has a link of its own: view=collab opens it, and leaving it writes the cluster link back', async () => {
+  // Not `open` (it waits for the cluster, which this link does not show).
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(server.base + '#lesson=multi-leader-conflict&view=collab');
+  await page.waitForSelector('[data-testid=collab]', { timeout: 30000 });
+  await page.click('[data-testid=show-cluster]');
+  await page.waitForSelector('g.node');
+  assert.ok(!/view=collab/.test(await page.evaluate(() => location.hash)), 'back on the cluster, the link says so');
+  await page.click('[data-testid=show-collab]');
+  // The link is #run=<base64url JSON>: its JSON names the view.
+  await page.waitForFunction(() => {
+    const h = location.hash.slice('#run='.length).replace(/-/g, '+').replace(/_/g, '/');
+    return h.length > 0 && atob(h).includes('"view":"collab"');
+  });
+  assert.deepEqual(errors, []);
+  await page.close();
+});

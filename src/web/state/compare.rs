@@ -133,6 +133,8 @@ impl Model {
     pub fn view(&self) -> View {
         if self.compare.is_some() {
             View::Compare
+        } else if self.editing {
+            View::Collab
         } else {
             View::Cluster
         }
@@ -156,7 +158,16 @@ impl Model {
                 self.hint = None;
                 after_change(self, false);
             }
-            (View::Cluster, _) => self.compare = None,
+            (View::Cluster, _) => {
+                self.compare = None;
+                self.editing = false;
+            }
+            // Embed mode has no view switch: it stays on its cluster.
+            (View::Collab, _) if self.mode == Mode::Full => {
+                self.compare = None;
+                self.editing = true;
+                self.set_playing(false);
+            }
             _ => {}
         }
     }
