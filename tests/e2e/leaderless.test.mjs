@@ -164,7 +164,7 @@ test('leaderless edge-case lessons: each loads, plays to its end without errors 
   }
 });
 
-test('leaderless quorum overlap: w and r moved to 2 from the controls remove the stale read of w = r = 1', async () => {
+test('leaderless quorum overlap: the w slider and the r field moved to 2 remove the stale read of w = r = 1', async () => {
   const { page, errors } = await open(context, server.base + '#lesson=leaderless-quorum-overlap');
   // The Nodes table shows what a replica has (keys, siblings, hints), not a leader's epoch and LSN.
   const head = await page.textContent('[data-testid=replica-table] thead');
@@ -177,8 +177,12 @@ test('leaderless quorum overlap: w and r moved to 2 from the controls remove the
   await waitStale(page, 'some');
   assert.equal(await staleReads(page), 1, 'w = r = 1: the first round reads stale data');
   await scrubTo(page, 300);
-  await page.fill('[data-testid=quorum-w]', '2');
-  await page.dispatchEvent('[data-testid=quorum-w]', 'change');
+  // w by its slider (dragged and let go), r by its number field.
+  await page.$eval('[data-testid=quorum-w-slider]', (el) => {
+    el.value = '2';
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+    el.dispatchEvent(new Event('change', { bubbles: true }));
+  });
   await page.waitForFunction(() => document.querySelector('[data-testid=quorum-w]')?.value === '2');
   await page.fill('[data-testid=quorum-r]', '2');
   await page.dispatchEvent('[data-testid=quorum-r]', 'change');

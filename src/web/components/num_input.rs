@@ -29,6 +29,9 @@ pub struct NumInputProps {
     /// `data-node`, for fields of one node.
     #[prop_or_default]
     pub node: Option<AttrValue>,
+    /// `range` for a slider (it keeps its draft while dragged, too); a number field otherwise.
+    #[prop_or_default]
+    pub slider: bool,
 }
 
 #[function_component(NumInput)]
@@ -54,7 +57,7 @@ pub fn num_input(p: &NumInputProps) -> Html {
     };
     let value = (*draft).clone().unwrap_or_else(|| p.value.clone());
     html! {
-        <input type="number" class={p.class.clone()} data-testid={p.test.clone()} data-node={p.node.clone()}
+        <input type={if p.slider { "range" } else { "number" }} class={p.class.clone()} data-testid={p.test.clone()} data-node={p.node.clone()}
                min={p.min.clone()} max={p.max.clone()} step={p.step.clone()} disabled={p.disabled}
                aria-label={p.label.clone()} {value} {oninput} {onchange} {onblur} />
     }

@@ -202,6 +202,8 @@ pub fn quorum_controls(p: &ControlsProps) -> Html {
         });
         html! {
             <label title={tip}>{ format!("{key} ") }
+                <NumInput slider=true min="1" max={p.replicas.to_string()} step="1" value={value.to_string()} class="q-slider"
+                          test={format!("quorum-{key}-slider")} label={format!("{key} (slider)")} disabled={p.ended} onchange={onchange.clone()} />
                 <NumInput min="1" max={p.replicas.to_string()} value={value.to_string()} class="q-num"
                           test={format!("quorum-{key}")} label={key} disabled={p.ended} {onchange} />
             </label>
