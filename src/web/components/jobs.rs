@@ -20,6 +20,32 @@ const LEFT: f64 = 40.0;
 const TOP: f64 = 10.0;
 const BOTTOM: f64 = 26.0;
 
+/// Send `chunks` to the worker one after another, with progress and a cancel token tracked under `kind`;
+/// `finish` gets `{"ok": combine(every chunk's answer)}` or the first `{"error": …}`.
+pub fn start_chunks(
+    d: &Callback<Action>,
+    kind: JobKind,
+    epoch: u64,
+    chunks: Vec<Value>,
+    combine: impl FnOnce(Vec<Value>) -> Value + 'static,
+    finish: impl FnOnce(Value) + 'static,
+) {
+    let cancel = CancelToken::default();
+    d.emit(Action::Jobs(JobAction::Track { kind, total: chunks.len(), cancel: cancel.clone() }));
+    let d1 = d.clone();
+    worker::run_chunks(
+        chunks,
+        cancel,
+        move |done, _| d1.emit(Action::Jobs(JobAction::Progress { kind, epoch, done })),
+        move |answers| {
+            finish(match answers {
+                Ok(chunks) => json!({"ok": combine(chunks)}),
+                Err(e) => json!({"error": e}),
+            })
+        },
+    );
+}
+
 fn pbs_label(f: &PbsForm) -> String {
     format!("n={} w={} r={} · delay ≤ {} ms", f.n, f.w, f.r, f.latency_max_ms)
 }
@@ -100,20 +126,14 @@ pub fn staleness_section(m: &Model, d: &Callback<Action>) -> Html {
                     j
                 })
                 .collect();
-            let cancel = CancelToken::default();
-            d.emit(Action::Jobs(JobAction::Track { kind, total: chunks.len(), cancel: cancel.clone() }));
-            let (d1, d2) = (d.clone(), d.clone());
-            worker::run_chunks(
+            let d2 = d.clone();
+            start_chunks(
+                &d,
+                kind,
+                epoch,
                 chunks,
-                cancel,
-                move |done, _| d1.emit(Action::Jobs(JobAction::Progress { kind, epoch, done })),
-                move |answers| {
-                    let answer = match answers {
-                        Ok(chunks) => json!({"ok": sum_curve(&chunks)}),
-                        Err(e) => json!({"error": e}),
-                    };
-                    d2.emit(Action::Jobs(JobAction::Done { kind, epoch, answer }));
-                },
+                |chunks| sum_curve(&chunks),
+                move |answer| d2.emit(Action::Jobs(JobAction::Done { kind, epoch, answer })),
             );
         })
     };

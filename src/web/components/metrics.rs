@@ -6,9 +6,9 @@ use yew::prelude::*;
 
 use crate::check::failover::SweepRow;
 use crate::web::chart::{self, num};
-use crate::web::state::jobs::{CancelToken, JobAction, JobKind};
+use crate::web::state::jobs::JobKind;
 use crate::web::state::{Action, Model, Sweep, SWEEP_SEEDS, SWEEP_TIMEOUTS_MS};
-use crate::web::{dom, text, worker};
+use crate::web::{dom, text};
 use crate::world::sim::{percentile, write_latencies, Simulation};
 use crate::world::time::Micros;
 
@@ -217,27 +217,19 @@ fn sweep_section(m: &Model, d: &Callback<Action>) -> Html {
                 .iter()
                 .map(|t| serde_json::json!({"kind": "sweep", "scenario": scenario, "timeouts_ms": [t], "seeds": SWEEP_SEEDS}))
                 .collect();
-            let (kind, cancel) = (JobKind::Sweep, CancelToken::default());
-            d.emit(Action::Jobs(JobAction::Track { kind, total: chunks.len(), cancel: cancel.clone() }));
-            let (d1, d2) = (d.clone(), d.clone());
-            worker::run_chunks(
-                chunks,
-                cancel,
-                move |done, _| d1.emit(Action::Jobs(JobAction::Progress { kind, epoch, done })),
-                move |answers| {
-                    let answer = match answers {
-                        Ok(chunks) => {
-                            serde_json::json!({"ok": chunks.into_iter().flat_map(|c| c.as_array().cloned().unwrap_or_default()).collect::<Vec<_>>()})
-                        }
-                        Err(e) => serde_json::json!({"error": e}),
-                    };
-                    d2.emit(Action::SweepDone { epoch, answer });
-                    gloo_timers::callback::Timeout::new(0, || {
-                        dom::scroll_list_to(".metrics .scroll", "[data-testid=sweep]")
-                    })
-                    .forget();
-                },
-            );
+            let d2 = d.clone();
+            let rows = |chunks: Vec<serde_json::Value>| {
+                serde_json::Value::Array(
+                    chunks.into_iter().flat_map(|c| c.as_array().cloned().unwrap_or_default()).collect(),
+                )
+            };
+            super::jobs::start_chunks(&d, JobKind::Sweep, epoch, chunks, rows, move |answer| {
+                d2.emit(Action::SweepDone { epoch, answer });
+                gloo_timers::callback::Timeout::new(0, || {
+                    dom::scroll_list_to(".metrics .scroll", "[data-testid=sweep]")
+                })
+                .forget();
+            });
         })
     };
     let current = m.scenario().map(|s| s.failover.timeout_ms);
