@@ -19,38 +19,7 @@ pub fn anomalies(sim: &Simulation, c: &Cluster) -> Vec<Anomaly> {
     for x in &c.conflicts {
         out.push(Anomaly { kind: AnomalyKind::Conflict, detail: x.detail.clone(), ops: x.ops.clone() });
     }
-    for d in &c.discards {
-        let Some(op) = d.loser_op else { continue };
-        if !sim.history.get(op).is_some_and(|h| h.ok()) {
-            continue;
-        }
-        let who = |o: usize| c.inner.nodes[o].id.clone();
-        let mut ops = vec![op];
-        ops.extend(d.winner_ops.iter().copied());
-        let winners: Vec<String> = d.winner_ops.iter().map(|w| format!("#{w}")).collect();
-        let why = if d.causally_later {
-            format!(
-                " although it was causally later (its writer on {} had seen the winner first): the clock of {} was behind",
-                who(d.loser.0),
-                who(d.loser.0)
-            )
-        } else {
-            String::new()
-        };
-        out.push(Anomaly {
-            kind: AnomalyKind::LostUpdate,
-            detail: format!(
-                "write #{op} to {} was acknowledged by {} and then discarded by conflict resolution ({}) in favour of {} by {}{why}",
-                d.row,
-                who(d.loser.0),
-                c.spec.conflict.name(),
-                if winners.is_empty() { "another write".to_string() } else { winners.join(", ") },
-                who(d.winner.0),
-            ),
-            ops,
-        });
-    }
-    out.extend(replica_id_losses(sim, c));
+    out.extend(lost_updates(sim, c));
     for (t, k, ops) in &c.duplicate_keys {
         out.push(Anomaly {
             kind: AnomalyKind::DuplicateKey,
@@ -66,31 +35,70 @@ pub fn anomalies(sim: &Simulation, c: &Cluster) -> Vec<Anomaly> {
     out
 }
 
-/// `replica-id`: the versions a row keeps that nobody sees (the highest node's version is shown), on the first
-/// running leader at the end, for acknowledged writes.
-fn replica_id_losses(sim: &Simulation, c: &Cluster) -> Vec<Anomaly> {
-    if c.spec.conflict != super::spec::Conflict::ReplicaId {
+/// `lww`, `replica-id`: an acknowledged write (an INSERT or UPDATE of a row) is lost when, at the end, no running
+/// leader shows its row as the write left it, and no later write of that row was based on it (its writer read the
+/// row as this write left it: the before-image a change carries). A write overwritten by one that had read it was
+/// replaced on purpose, under any strategy; a write whose version was hidden or discarded, and which nobody built
+/// on, was thrown away by the strategy. The write that beat it is named from where a leader discarded it, else
+/// (replica-id) from the version shown at the end.
+fn lost_updates(sim: &Simulation, c: &Cluster) -> Vec<Anomaly> {
+    use super::spec::Conflict;
+    if !matches!(c.spec.conflict, Conflict::Lww | Conflict::ReplicaId) {
         return Vec::new();
     }
-    let Some(first) = (0..c.inner.nodes.len()).find(|i| c.is_leader(*i) && c.inner.nodes[*i].status == Status::Running)
-    else {
-        return Vec::new();
-    };
+    // Every change, once, in (origin, number) order.
+    let mut changes: std::collections::BTreeMap<(usize, u64), &super::Change> = std::collections::BTreeMap::new();
+    for st in &c.state {
+        for ch in &st.applied {
+            changes.entry((ch.origin, ch.seq)).or_insert(ch);
+        }
+    }
+    let running: Vec<usize> =
+        (0..c.inner.nodes.len()).filter(|i| c.is_leader(*i) && c.inner.nodes[*i].status == Status::Running).collect();
+    let Some(&first) = running.first() else { return Vec::new() };
+    let who = |o: usize| c.inner.nodes[o].id.clone();
     let mut out = Vec::new();
-    for ((table, _), m) in &c.state[first].rows {
-        let Some(win) = m.winner() else { continue };
-        for v in m.versions.iter().filter(|v| v.writer != win.writer) {
-            let Some(op) = v.op.filter(|op| sim.history.get(*op).is_some_and(|h| h.ok())) else { continue };
+    for ch in changes.values() {
+        let Some(op) = ch.op.filter(|op| sim.history.get(*op).is_some_and(|h| h.ok())) else { continue };
+        for w in ch.rows.iter().filter(|w| w.image.is_some()) {
+            let key = super::row_key(&w.table, &w.key);
+            let kept = running.iter().any(|l| c.state[*l].rows.get(&key).is_some_and(|m| m.image == w.image));
+            let built_on = changes.values().any(|x| {
+                (x.origin, x.seq) != (ch.origin, ch.seq)
+                    && super::causality::saw(&x.deps, ch.origin, ch.seq)
+                    && x.rows.iter().any(|r| r.table == w.table && r.key == w.key && r.before == w.image)
+            });
+            if kept || built_on {
+                continue;
+            }
+            let row = format!("{} {}", w.table, crate::log_methods::value_text(&w.key));
+            let discard = c.discards.iter().find(|d| d.loser == (ch.origin, ch.seq) && d.row == row);
+            let (winner_ops, winner) = match discard {
+                Some(d) => (d.winner_ops.clone(), Some(d.winner.0)),
+                None => c.state[first].rows.get(&key).map_or((Vec::new(), None), |m| {
+                    (m.ops.clone(), m.winner().map(|v| v.writer.0).or(m.writers.first().map(|w| w.0)))
+                }),
+            };
+            let why = if discard.is_some_and(|d| d.causally_later) {
+                format!(
+                    " although it was causally later (its writer on {} had seen the winner first): the clock of {} was behind",
+                    who(ch.origin),
+                    who(ch.origin)
+                )
+            } else {
+                String::new()
+            };
+            let winners: Vec<String> = winner_ops.iter().map(|w| format!("#{w}")).collect();
             out.push(Anomaly {
                 kind: AnomalyKind::LostUpdate,
                 detail: format!(
-                    "write #{op} to {table} was acknowledged by {} and then discarded by conflict resolution \
-                     (replica-id) in favour of {} by {}",
-                    c.inner.nodes[v.writer.0].id,
-                    win.op.map_or("another write".to_string(), |w| format!("#{w}")),
-                    c.inner.nodes[win.writer.0].id
+                    "write #{op} to {row} was acknowledged by {} and then discarded by conflict resolution ({}) in favour of {}{}{why}",
+                    who(ch.origin),
+                    c.spec.conflict.name(),
+                    if winners.is_empty() { "another write".to_string() } else { winners.join(", ") },
+                    winner.map_or(String::new(), |w| format!(" by {}", who(w))),
                 ),
-                ops: std::iter::once(op).chain(win.op).collect(),
+                ops: std::iter::once(op).chain(winner_ops.iter().copied().filter(|w| *w != op)).collect(),
             });
         }
     }
