@@ -65,6 +65,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson { name: "multi-leader-ring", json: include_str!("../scenarios/multi-leader-ring.json") },
     Lesson { name: "multi-leader-overtaking", json: include_str!("../scenarios/multi-leader-overtaking.json") },
     Lesson { name: "multi-leader-autoincrement", json: include_str!("../scenarios/multi-leader-autoincrement.json") },
+    Lesson { name: "multi-leader-collab-editing", json: include_str!("../scenarios/multi-leader-collab-editing.json") },
     Lesson { name: "multi-leader-datacenters", json: include_str!("../scenarios/multi-leader-datacenters.json") },
     Lesson { name: "multi-leader-dc-outage", json: include_str!("../scenarios/multi-leader-dc-outage.json") },
     Lesson { name: "multi-leader-dc-partition", json: include_str!("../scenarios/multi-leader-dc-partition.json") },

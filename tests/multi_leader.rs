@@ -1304,3 +1304,17 @@ mod lost_updates_and_merges {
         }
     }
 }
+
+// Collaborative editing as the book frames it: each person's device a leader; a document saved whole under last
+// write wins loses one person's edit; merging keeps both (the editing view types keystrokes with a text CRDT).
+#[test]
+fn ch5_3_lesson_collaborative_editing_loses_a_whole_document_save_under_lww() {
+    let sim = lesson_run("multi-leader-collab-editing");
+    assert_eq!(kinds(&sim), vec![AnomalyKind::Conflict, AnomalyKind::LostUpdate]);
+    assert!(replicas_equal(&sim, "docs"));
+    let s = replsim::library::lesson("multi-leader-collab-editing").unwrap().unwrap();
+    let all = replsim::protocol::multi_leader::strategies::run_all(&s, s.seed).unwrap();
+    let merge = all.iter().find(|f| f.conflict.name() == "merge").unwrap();
+    assert_eq!(merge.discarded, 0);
+    assert!(merge.rows.iter().any(|r| r.contains("Ann: budget") && r.contains("Bob: launch")), "{:?}", merge.rows);
+}

@@ -152,6 +152,7 @@ test('multi-leader: the new lessons play to their end and show their findings', 
     'multi-leader-star': {},
     'multi-leader-offline-calendar': { conflict: 1 },
     'multi-leader-siblings': { conflict: 1 },
+    'multi-leader-collab-editing': { conflict: 1, 'lost-update': 1 },
   };
   for (const [name, want] of Object.entries(lessons)) {
     const { page, errors } = await open(context, server.base + '#lesson=' + name);
