@@ -64,6 +64,10 @@ pub const LESSONS: &[Lesson] = &[
     Lesson { name: "multi-leader-conflict", json: include_str!("../scenarios/multi-leader-conflict.json") },
     Lesson { name: "multi-leader-ring", json: include_str!("../scenarios/multi-leader-ring.json") },
     Lesson { name: "multi-leader-overtaking", json: include_str!("../scenarios/multi-leader-overtaking.json") },
+    Lesson {
+        name: "multi-leader-overtaking-fixed",
+        json: include_str!("../scenarios/multi-leader-overtaking-fixed.json"),
+    },
     Lesson { name: "multi-leader-autoincrement", json: include_str!("../scenarios/multi-leader-autoincrement.json") },
     Lesson { name: "multi-leader-collab-editing", json: include_str!("../scenarios/multi-leader-collab-editing.json") },
     Lesson { name: "multi-leader-datacenters", json: include_str!("../scenarios/multi-leader-datacenters.json") },

@@ -1318,3 +1318,12 @@ fn ch5_3_lesson_collaborative_editing_loses_a_whole_document_save_under_lww() {
     assert_eq!(merge.discarded, 0);
     assert!(merge.rows.iter().any(|r| r.contains("Ann: budget") && r.contains("Bob: launch")), "{:?}", merge.rows);
 }
+
+// Figure 5-9 both ways, as lessons: without causality c diverges; with version vectors it buffers the update.
+#[test]
+fn ch5_3_lesson_overtaking_with_and_without_version_vectors() {
+    assert!(kinds(&lesson_run("multi-leader-overtaking")).contains(&AnomalyKind::Divergence));
+    let fixed = lesson_run("multi-leader-overtaking-fixed");
+    assert!(kinds(&fixed).is_empty(), "{:?}", kinds(&fixed));
+    assert!(replicas_equal(&fixed, "tasks"));
+}

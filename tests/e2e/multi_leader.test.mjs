@@ -153,6 +153,7 @@ test('multi-leader: the new lessons play to their end and show their findings', 
     'multi-leader-offline-calendar': { conflict: 1 },
     'multi-leader-siblings': { conflict: 1 },
     'multi-leader-collab-editing': { conflict: 1, 'lost-update': 1 },
+    'multi-leader-overtaking-fixed': {},
   };
   for (const [name, want] of Object.entries(lessons)) {
     const { page, errors } = await open(context, server.base + '#lesson=' + name);
