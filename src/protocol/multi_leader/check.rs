@@ -56,6 +56,15 @@ fn lost_updates(sim: &Simulation, c: &Cluster) -> Vec<Anomaly> {
     let running: Vec<usize> =
         (0..c.inner.nodes.len()).filter(|i| c.is_leader(*i) && c.inner.nodes[*i].status == Status::Running).collect();
     let Some(&first) = running.first() else { return Vec::new() };
+    // Who built on what: each change's rows by (row, the image its writer read), so that finding the writes
+    // based on a write is a lookup, not a scan of every change (a long run has hundreds of thousands).
+    let mut based: std::collections::BTreeMap<((String, String), String), Vec<&super::Change>> =
+        std::collections::BTreeMap::new();
+    for x in changes.values() {
+        for r in x.rows.iter().filter(|r| r.before.is_some()) {
+            based.entry((super::row_key(&r.table, &r.key), super::conflicts::show(&r.before))).or_default().push(x);
+        }
+    }
     let who = |o: usize| c.inner.nodes[o].id.clone();
     let mut out = Vec::new();
     for ch in changes.values() {
@@ -63,10 +72,10 @@ fn lost_updates(sim: &Simulation, c: &Cluster) -> Vec<Anomaly> {
         for w in ch.rows.iter().filter(|w| w.image.is_some()) {
             let key = super::row_key(&w.table, &w.key);
             let kept = running.iter().any(|l| c.state[*l].rows.get(&key).is_some_and(|m| m.image == w.image));
-            let built_on = changes.values().any(|x| {
-                (x.origin, x.seq) != (ch.origin, ch.seq)
-                    && super::causality::saw(&x.deps, ch.origin, ch.seq)
-                    && x.rows.iter().any(|r| r.table == w.table && r.key == w.key && r.before == w.image)
+            let built_on = based.get(&(key.clone(), super::conflicts::show(&w.image))).is_some_and(|xs| {
+                xs.iter().any(|x| {
+                    (x.origin, x.seq) != (ch.origin, ch.seq) && super::causality::saw(&x.deps, ch.origin, ch.seq)
+                })
             });
             if kept || built_on {
                 continue;
