@@ -5,82 +5,90 @@ use crate::scenario::Scenario;
 
 pub struct Lesson {
     pub name: &'static str,
+    /// The scenario file without whitespace between tokens (build.rs writes it; the page never shows the text).
     pub json: &'static str,
+    /// The scenario's `title`, or its name when it has none (build.rs reads it, so listing lessons parses nothing).
+    pub title: &'static str,
+}
+
+/// A lesson from `scenarios/NAME.json`, as build.rs prepared it.
+macro_rules! lesson {
+    ($name:literal) => {
+        Lesson {
+            name: $name,
+            json: include_str!(concat!(env!("OUT_DIR"), "/scenarios/", $name, ".json")),
+            title: include_str!(concat!(env!("OUT_DIR"), "/scenarios/", $name, ".title")),
+        }
+    };
 }
 
 pub const LESSONS: &[Lesson] = &[
-    Lesson { name: "basics-async", json: include_str!("../scenarios/basics-async.json") },
-    Lesson { name: "follower-catch-up", json: include_str!("../scenarios/follower-catch-up.json") },
-    Lesson { name: "partition-heal", json: include_str!("../scenarios/partition-heal.json") },
-    Lesson { name: "lossy-network", json: include_str!("../scenarios/lossy-network.json") },
-    Lesson { name: "leader-pause", json: include_str!("../scenarios/leader-pause.json") },
-    Lesson { name: "sync-blocks", json: include_str!("../scenarios/sync-blocks.json") },
-    Lesson { name: "statement-rand", json: include_str!("../scenarios/statement-rand.json") },
-    Lesson { name: "semi-sync", json: include_str!("../scenarios/semi-sync.json") },
-    Lesson { name: "far-follower", json: include_str!("../scenarios/far-follower.json") },
-    Lesson { name: "new-follower-snapshot", json: include_str!("../scenarios/new-follower-snapshot.json") },
-    Lesson { name: "new-follower-file-copy", json: include_str!("../scenarios/new-follower-file-copy.json") },
-    Lesson { name: "catch-up-needs-snapshot", json: include_str!("../scenarios/catch-up-needs-snapshot.json") },
-    Lesson { name: "failover-lost-writes", json: include_str!("../scenarios/failover-lost-writes.json") },
-    Lesson { name: "planned-failover", json: include_str!("../scenarios/planned-failover.json") },
-    Lesson { name: "controller-failover", json: include_str!("../scenarios/controller-failover.json") },
-    Lesson { name: "key-reuse", json: include_str!("../scenarios/key-reuse.json") },
-    Lesson { name: "split-brain", json: include_str!("../scenarios/split-brain.json") },
-    Lesson { name: "split-brain-epochs", json: include_str!("../scenarios/split-brain-epochs.json") },
-    Lesson { name: "split-brain-fencing", json: include_str!("../scenarios/split-brain-fencing.json") },
-    Lesson { name: "split-brain-shutdown-both", json: include_str!("../scenarios/split-brain-shutdown-both.json") },
-    Lesson { name: "split-brain-shutdown-older", json: include_str!("../scenarios/split-brain-shutdown-older.json") },
-    Lesson { name: "timeout-too-short", json: include_str!("../scenarios/timeout-too-short.json") },
-    Lesson { name: "timeout-too-long", json: include_str!("../scenarios/timeout-too-long.json") },
-    Lesson { name: "timeout-tradeoff", json: include_str!("../scenarios/timeout-tradeoff.json") },
-    Lesson { name: "lag-read-your-writes", json: include_str!("../scenarios/lag-read-your-writes.json") },
-    Lesson { name: "lag-monotonic-reads", json: include_str!("../scenarios/lag-monotonic-reads.json") },
-    Lesson { name: "lag-cross-device", json: include_str!("../scenarios/lag-cross-device.json") },
-    Lesson { name: "lag-cross-device-shared", json: include_str!("../scenarios/lag-cross-device-shared.json") },
-    Lesson { name: "lag-sticky-failure", json: include_str!("../scenarios/lag-sticky-failure.json") },
-    Lesson { name: "lag-consistent-prefix", json: include_str!("../scenarios/lag-consistent-prefix.json") },
-    Lesson { name: "lag-consistent-prefix-fixed", json: include_str!("../scenarios/lag-consistent-prefix-fixed.json") },
-    Lesson { name: "statement-now", json: include_str!("../scenarios/statement-now.json") },
-    Lesson { name: "statement-substitution", json: include_str!("../scenarios/statement-substitution.json") },
-    Lesson { name: "statement-mixed", json: include_str!("../scenarios/statement-mixed.json") },
-    Lesson { name: "statement-trigger", json: include_str!("../scenarios/statement-trigger.json") },
-    Lesson { name: "statement-autoincrement", json: include_str!("../scenarios/statement-autoincrement.json") },
-    Lesson { name: "wal-rolling-upgrade", json: include_str!("../scenarios/wal-rolling-upgrade.json") },
-    Lesson { name: "logical-rolling-upgrade", json: include_str!("../scenarios/logical-rolling-upgrade.json") },
-    Lesson { name: "cdc-search-index", json: include_str!("../scenarios/cdc-search-index.json") },
-    Lesson { name: "trigger-subset", json: include_str!("../scenarios/trigger-subset.json") },
-    Lesson { name: "trigger-add-target", json: include_str!("../scenarios/trigger-add-target.json") },
-    Lesson { name: "trigger-failover", json: include_str!("../scenarios/trigger-failover.json") },
-    Lesson { name: "leaderless-read-repair", json: include_str!("../scenarios/leaderless-read-repair.json") },
-    Lesson { name: "leaderless-shopping-cart", json: include_str!("../scenarios/leaderless-shopping-cart.json") },
-    Lesson { name: "leaderless-sloppy-quorum", json: include_str!("../scenarios/leaderless-sloppy-quorum.json") },
-    Lesson { name: "leaderless-quorum-overlap", json: include_str!("../scenarios/leaderless-quorum-overlap.json") },
-    Lesson { name: "leaderless-concurrent-read", json: include_str!("../scenarios/leaderless-concurrent-read.json") },
-    Lesson { name: "leaderless-failed-write", json: include_str!("../scenarios/leaderless-failed-write.json") },
-    Lesson { name: "leaderless-restored-replica", json: include_str!("../scenarios/leaderless-restored-replica.json") },
-    Lesson { name: "leaderless-anti-entropy", json: include_str!("../scenarios/leaderless-anti-entropy.json") },
-    Lesson { name: "leaderless-hint-lost", json: include_str!("../scenarios/leaderless-hint-lost.json") },
-    Lesson { name: "leaderless-lww-clock-skew", json: include_str!("../scenarios/leaderless-lww-clock-skew.json") },
-    Lesson { name: "multi-leader-conflict", json: include_str!("../scenarios/multi-leader-conflict.json") },
-    Lesson { name: "multi-leader-ring", json: include_str!("../scenarios/multi-leader-ring.json") },
-    Lesson { name: "multi-leader-overtaking", json: include_str!("../scenarios/multi-leader-overtaking.json") },
-    Lesson {
-        name: "multi-leader-overtaking-fixed",
-        json: include_str!("../scenarios/multi-leader-overtaking-fixed.json"),
-    },
-    Lesson { name: "multi-leader-autoincrement", json: include_str!("../scenarios/multi-leader-autoincrement.json") },
-    Lesson { name: "multi-leader-collab-editing", json: include_str!("../scenarios/multi-leader-collab-editing.json") },
-    Lesson { name: "multi-leader-datacenters", json: include_str!("../scenarios/multi-leader-datacenters.json") },
-    Lesson { name: "multi-leader-dc-outage", json: include_str!("../scenarios/multi-leader-dc-outage.json") },
-    Lesson { name: "multi-leader-dc-partition", json: include_str!("../scenarios/multi-leader-dc-partition.json") },
-    Lesson { name: "multi-leader-home-move", json: include_str!("../scenarios/multi-leader-home-move.json") },
-    Lesson { name: "multi-leader-lww-skew", json: include_str!("../scenarios/multi-leader-lww-skew.json") },
-    Lesson { name: "multi-leader-star", json: include_str!("../scenarios/multi-leader-star.json") },
-    Lesson {
-        name: "multi-leader-offline-calendar",
-        json: include_str!("../scenarios/multi-leader-offline-calendar.json"),
-    },
-    Lesson { name: "multi-leader-siblings", json: include_str!("../scenarios/multi-leader-siblings.json") },
+    lesson!("basics-async"),
+    lesson!("follower-catch-up"),
+    lesson!("partition-heal"),
+    lesson!("lossy-network"),
+    lesson!("leader-pause"),
+    lesson!("sync-blocks"),
+    lesson!("statement-rand"),
+    lesson!("semi-sync"),
+    lesson!("far-follower"),
+    lesson!("new-follower-snapshot"),
+    lesson!("new-follower-file-copy"),
+    lesson!("catch-up-needs-snapshot"),
+    lesson!("failover-lost-writes"),
+    lesson!("planned-failover"),
+    lesson!("controller-failover"),
+    lesson!("key-reuse"),
+    lesson!("split-brain"),
+    lesson!("split-brain-epochs"),
+    lesson!("split-brain-fencing"),
+    lesson!("split-brain-shutdown-both"),
+    lesson!("split-brain-shutdown-older"),
+    lesson!("timeout-too-short"),
+    lesson!("timeout-too-long"),
+    lesson!("timeout-tradeoff"),
+    lesson!("lag-read-your-writes"),
+    lesson!("lag-monotonic-reads"),
+    lesson!("lag-cross-device"),
+    lesson!("lag-cross-device-shared"),
+    lesson!("lag-sticky-failure"),
+    lesson!("lag-consistent-prefix"),
+    lesson!("lag-consistent-prefix-fixed"),
+    lesson!("statement-now"),
+    lesson!("statement-substitution"),
+    lesson!("statement-mixed"),
+    lesson!("statement-trigger"),
+    lesson!("statement-autoincrement"),
+    lesson!("wal-rolling-upgrade"),
+    lesson!("logical-rolling-upgrade"),
+    lesson!("cdc-search-index"),
+    lesson!("trigger-subset"),
+    lesson!("trigger-add-target"),
+    lesson!("trigger-failover"),
+    lesson!("leaderless-read-repair"),
+    lesson!("leaderless-shopping-cart"),
+    lesson!("leaderless-sloppy-quorum"),
+    lesson!("leaderless-quorum-overlap"),
+    lesson!("leaderless-concurrent-read"),
+    lesson!("leaderless-failed-write"),
+    lesson!("leaderless-restored-replica"),
+    lesson!("leaderless-anti-entropy"),
+    lesson!("leaderless-hint-lost"),
+    lesson!("leaderless-lww-clock-skew"),
+    lesson!("multi-leader-conflict"),
+    lesson!("multi-leader-ring"),
+    lesson!("multi-leader-overtaking"),
+    lesson!("multi-leader-overtaking-fixed"),
+    lesson!("multi-leader-autoincrement"),
+    lesson!("multi-leader-collab-editing"),
+    lesson!("multi-leader-datacenters"),
+    lesson!("multi-leader-dc-outage"),
+    lesson!("multi-leader-dc-partition"),
+    lesson!("multi-leader-home-move"),
+    lesson!("multi-leader-lww-skew"),
+    lesson!("multi-leader-star"),
+    lesson!("multi-leader-offline-calendar"),
+    lesson!("multi-leader-siblings"),
 ];
 
 /// Lessons about replication log methods: the comparison view offers these (each runs under all four methods).
@@ -111,5 +119,24 @@ pub fn default_scenario() -> Scenario {
     match lesson(DEFAULT_LESSON) {
         Some(Ok(s)) => s,
         _ => unreachable!("the default lesson is checked by tests"),
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    /// build.rs strips whitespace and reads titles without a JSON parser: what ships must be the file, exactly.
+    #[test]
+    fn shipped_lessons_parse_to_their_files_and_carry_their_titles() {
+        for l in LESSONS {
+            let path = format!("{}/scenarios/{}.json", env!("CARGO_MANIFEST_DIR"), l.name);
+            let file = std::fs::read_to_string(&path).unwrap();
+            let from_file = Scenario::from_json_str(&file).unwrap();
+            let shipped = Scenario::from_json_str(l.json).unwrap_or_else(|e| panic!("{}: {e}", l.name));
+            assert!(shipped == from_file, "{}: the minified lesson differs from {path}", l.name);
+            assert!(l.json.len() < file.len() && !l.json.contains('\n'), "{}: not minified", l.name);
+            assert_eq!(l.title, from_file.title.as_deref().unwrap_or(l.name), "{}", l.name);
+        }
     }
 }

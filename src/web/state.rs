@@ -302,16 +302,7 @@ impl Model {
             _ => dom::media_matches("(prefers-color-scheme: dark)"),
         };
         dom::set_theme_attr(dark);
-        let lessons = library::LESSONS
-            .iter()
-            .map(|l| {
-                let title = match library::lesson(l.name) {
-                    Some(Ok(s)) => s.title.unwrap_or_else(|| l.name.to_string()),
-                    _ => l.name.to_string(),
-                };
-                (l.name, title)
-            })
-            .collect();
+        let lessons = library::LESSONS.iter().map(|l| (l.name, l.title.to_string())).collect();
         Model {
             mode,
             pb: None,
@@ -944,8 +935,10 @@ impl Model {
 
 /// The library lesson `pb` runs unchanged (same scenario, same seed), if any.
 fn lesson_of(pb: &Playback) -> Option<&'static str> {
+    // Titles first: parsing only the lessons that could match keeps opening a link fast.
     library::LESSONS
         .iter()
+        .filter(|l| pb.scenario().title.as_deref().unwrap_or(l.name) == l.title)
         .map(|l| l.name)
         .find(|name| matches!(library::lesson(name), Some(Ok(s)) if s == *pb.scenario() && s.seed == pb.seed()))
 }
