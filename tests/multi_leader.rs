@@ -755,7 +755,7 @@ mod properties {
             // Siblings: every leader ends with the same sibling set of every row.
             let leaders: Vec<usize> = (0..c.state.len()).filter(|i| c.is_leader(*i)).collect();
             let set = |l: usize| -> Vec<(String, Vec<(usize, u64)>)> {
-                c.state[l].rows.iter().map(|((t, k), m)| (format!("{t} {k}"), m.versions.iter().map(|v| v.writer).collect())).collect()
+                c.state[l].rows.iter().map(|((t, k), m)| (format!("{t} {:?}", k.0), m.versions.iter().map(|v| v.writer).collect())).collect()
             };
             if strategy == 5 {
                 for l in &leaders {

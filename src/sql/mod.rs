@@ -106,7 +106,7 @@ pub use keyed::{keyed_shape, KeyedShape};
 pub use lexer::split_statements;
 pub use nondet::{is_deterministic, substitute_nondeterministic};
 pub use pages::{PageKind, PageSummary, PageWrite, StorageStats};
-pub use value::Value;
+pub use value::{SortKey, Value};
 
 /// Sort `v` stably by `cmp`: the same order as `v.sort_by(cmp)`, through one shared instance of the standard
 /// library's sort. The indices are sorted (by one non-generic function calling `cmp` through a `dyn`), then the

@@ -426,9 +426,10 @@ pub(crate) fn compare(a: &Value, b: &Value) -> Ordering {
     }
 }
 
-/// A value ordered by [`compare`], usable as a `BTreeMap` key (unique indexes, GROUP BY).
+/// A value ordered by [`compare`] (SQLite's order: NULL, numbers, text), usable as a `BTreeMap` key (unique
+/// indexes, GROUP BY, a multi-leader row's primary key).
 #[derive(Clone, Debug)]
-pub(crate) struct SortKey(pub(crate) Value);
+pub struct SortKey(pub Value);
 
 impl PartialEq for SortKey {
     fn eq(&self, other: &Self) -> bool {

@@ -58,7 +58,7 @@ fn lost_updates(sim: &Simulation, c: &Cluster) -> Vec<Anomaly> {
     let Some(&first) = running.first() else { return Vec::new() };
     // Who built on what: each change's rows by (row, the image its writer read), so that finding the writes
     // based on a write is a lookup, not a scan of every change (a long run has hundreds of thousands).
-    let mut based: std::collections::BTreeMap<((String, String), String), Vec<&super::Change>> =
+    let mut based: std::collections::BTreeMap<(super::RowKey, String), Vec<&super::Change>> =
         std::collections::BTreeMap::new();
     for x in changes.values() {
         for r in x.rows.iter().filter(|r| r.before.is_some()) {

@@ -46,7 +46,7 @@ use spec::{Causality, Conflict, MultiLeaderSpec};
 use topology::Shape;
 
 /// A row (table, key) and a causal context.
-pub type RowContext = ((String, String), Vec<u64>);
+pub type RowContext = (RowKey, Vec<u64>);
 
 /// A row's column values.
 pub type Image = Vec<(String, Value)>;
@@ -187,12 +187,13 @@ pub struct LeaderState {
     /// on count too, even where they have not arrived yet under causality "none"). Equal to `vv` with version
     /// vectors.
     pub known: Vec<u64>,
-    /// Every (origin, number) applied.
+    /// Every (origin, number) applied out of order: beyond `vv` (what `vv` covers is applied, and is not kept
+    /// here twice; see `has_applied`).
     pub seen: BTreeSet<(usize, u64)>,
     /// Changes waiting for their causal predecessors (or for a client transaction's lock).
     pub pending: Vec<Rc<Change>>,
     /// Per row (table, key): its current version.
-    pub rows: BTreeMap<(String, String), RowMeta>,
+    pub rows: BTreeMap<RowKey, RowMeta>,
     pub out: VecMap<usize, OutLink>,
     /// Per upstream leader: the next position of its stream expected.
     pub inbound: VecMap<usize, u64>,
@@ -228,15 +229,27 @@ pub struct Cluster {
     /// `siblings`: per client, the context of each row with siblings it last read (what its next write of the row
     /// replaces); per read operation, the contexts its answer carries (the client keeps them when it arrives); per
     /// write operation, its client.
-    pub read_ctx: Vec<BTreeMap<(String, String), Vec<u64>>>,
+    pub read_ctx: Vec<BTreeMap<RowKey, Vec<u64>>>,
     pending_read_ctx: BTreeMap<usize, Vec<RowContext>>,
     op_client: BTreeMap<usize, usize>,
     heartbeat: Micros,
+    /// The nodes' ids, by index (conflict resolution names them).
+    names: Vec<String>,
 }
 
+impl LeaderState {
+    /// Has change `seq` of leader `origin` been applied here?
+    pub fn has_applied(&self, origin: usize, seq: u64) -> bool {
+        seq <= self.vv[origin] || self.seen.contains(&(origin, seq))
+    }
+}
+
+/// A row of a leader: its table (lower case) and primary key, in SQLite's order of values.
+pub type RowKey = (String, crate::sql::SortKey);
+
 /// The key of a row in `LeaderState::rows`.
-pub fn row_key(table: &str, key: &Value) -> (String, String) {
-    (table.to_ascii_lowercase(), format!("{key:?}"))
+pub fn row_key(table: &str, key: &Value) -> RowKey {
+    (table.to_ascii_lowercase(), crate::sql::SortKey(key.clone()))
 }
 
 impl Cluster {
@@ -295,7 +308,9 @@ impl Cluster {
             .collect();
         let mut dc_of = spec.dc_of.clone();
         dc_of.resize(n, None);
+        let names = inner.nodes.iter().map(|n| n.id.clone()).collect();
         let mut c = Cluster {
+            names,
             inner,
             auto_increment: spec.auto_increment.clone(),
             spec: Rc::new(spec),
@@ -540,9 +555,14 @@ impl Cluster {
             }
             let new: Vec<usize> = down.into_iter().filter(|p| !st.out.contains_key(p)).collect();
             for peer in new {
+                let st = &self.state[node];
+                let queue: Vec<Rc<Change>> = st
+                    .applied
+                    .iter()
+                    .filter(|c| self.shape.forwards(node, c, peer))
+                    .map(|c| self.passed_on(node, c))
+                    .collect();
                 let st = &mut self.state[node];
-                let queue: Vec<Rc<Change>> =
-                    st.applied.iter().filter(|c| self.shape.forwards(node, c, peer)).cloned().collect();
                 st.out.insert(peer, OutLink { queue, sent: 0, acked: 0, last_send: now, progress_at: now, backoff: 0 });
                 // The receiver starts this stream from its beginning too.
                 self.state[peer].inbound.remove(&node);
@@ -556,8 +576,8 @@ impl Cluster {
         self.inner.nodes[node].id.clone()
     }
 
-    fn names(&self) -> Vec<String> {
-        self.inner.nodes.iter().map(|n| n.id.clone()).collect()
+    fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// After leader `node` handled an input: turn the log entries its clients made into changes, queue them
@@ -632,7 +652,6 @@ impl Cluster {
         let st = &mut self.state[node];
         st.vv[node] = seq;
         st.known[node] = seq;
-        st.seen.insert((node, seq));
         // The write saw the row as this leader had it, so it follows the current version; only LWW can still
         // throw it away (this leader's clock is behind the version's timestamp: a causally later write loses), and
         // a `sum` column shows the counter's total.
@@ -655,7 +674,7 @@ impl Cluster {
                     RowMeta { ctx, ..m }
                 }
                 Some(m) if self.spec.conflict == Conflict::Siblings => {
-                    conflicts::resolve(Conflict::Siblings, &[], &self.names(), &m, &change, w).meta
+                    conflicts::resolve(Conflict::Siblings, &[], self.names(), &m, &change, w).meta
                 }
                 Some(m) if self.counts() => self.local_version(node, incoming, Some(&m), &change, w),
                 _ if self.counts() => self.local_version(node, incoming, None, &change, w),
@@ -700,10 +719,14 @@ impl Cluster {
     /// Queue `change` (applied on `node`) for the leaders downstream of `node`, sending at once where in step.
     fn enqueue(&mut self, node: usize, now: Micros, change: &Rc<Change>) -> Vec<Action> {
         let mut out = Vec::new();
+        // What goes downstream names the leaders it passed through: a change of another leader, passed on, gets
+        // this hop added (once, shared by every peer it goes to).
+        let mut hop: Option<Rc<Change>> = None;
         for peer in self.shape.downstream(node) {
             if !self.shape.forwards(node, change, peer) {
                 continue;
             }
+            let change = hop.get_or_insert_with(|| self.passed_on(node, change));
             let link = self.state[node].out.or_default(peer);
             if link.acked == link.queue.len() {
                 link.progress_at = now;
@@ -719,6 +742,17 @@ impl Cluster {
             }
         }
         out
+    }
+
+    /// `change` as `node` passes it on: its own as it is, another leader's with this hop added to its path.
+    fn passed_on(&self, node: usize, change: &Rc<Change>) -> Rc<Change> {
+        if change.origin == node {
+            return change.clone();
+        }
+        let mut forwarded = (**change).clone();
+        forwarded.path.push(node);
+        forwarded.via = format!("{}>{}", forwarded.via, self.inner.nodes[node].id);
+        Rc::new(forwarded)
     }
 
     /// Send again what downstream leaders have not confirmed (at a heartbeat, or `now` after a restart).
@@ -790,15 +824,14 @@ impl Cluster {
                 seq: change.seq,
             })];
         }
-        if st.seen.contains(&(change.origin, change.seq))
+        if st.has_applied(change.origin, change.seq)
             || st.pending.iter().any(|p| p.origin == change.origin && p.seq == change.seq)
         {
             return Vec::new();
         }
-        let mut forwarded = (*change).clone();
-        forwarded.path.push(node);
-        forwarded.via = format!("{}>{}", forwarded.via, self.inner.nodes[node].id);
-        self.state[node].pending.push(Rc::new(forwarded));
+        // Kept as it arrived (shared with the sender's queue): a copy naming this hop is made only where it is
+        // passed on (`enqueue`).
+        self.state[node].pending.push(change);
         self.drain_pending(node, now)
     }
 
@@ -828,7 +861,6 @@ impl Cluster {
 
     /// Resolve and commit `change` on leader `node`. None: the database is locked (nothing changed).
     fn apply(&mut self, node: usize, now: Micros, change: &Rc<Change>) -> Option<Vec<Action>> {
-        let names = self.names();
         let mut decisions = Vec::new();
         for w in &change.rows {
             let k = row_key(&w.table, &w.key);
@@ -840,7 +872,7 @@ impl Cluster {
                     }
                     conflicts::Decision { meta, conflict: None, discard: None }
                 }
-                Some(m) => conflicts::resolve(self.spec.conflict, &self.handlers(node, w), &names, m, change, w),
+                Some(m) => conflicts::resolve(self.spec.conflict, &self.handlers(node, w), self.names(), m, change, w),
             };
             decisions.push((w, k, d));
         }
@@ -884,13 +916,17 @@ impl Cluster {
             self.state[node].rows.insert(k, d.meta);
         }
         let st = &mut self.state[node];
-        st.seen.insert((change.origin, change.seq));
         // The version vector counts the changes of each leader applied without a gap (with causality "none"
         // they may come out of order): a write's context never claims a change its leader has not applied.
         causality::join(&mut st.known, &change.context());
         let o = change.origin;
-        while st.seen.contains(&(o, st.vv[o] + 1)) {
+        if change.seq == st.vv[o] + 1 {
             st.vv[o] += 1;
+            while st.seen.remove(&(o, st.vv[o] + 1)) {
+                st.vv[o] += 1;
+            }
+        } else {
+            st.seen.insert((o, change.seq));
         }
         st.applied.push(change.clone());
         st.applied_at.push(now);
