@@ -1092,7 +1092,10 @@ mod lost_updates_and_merges {
                 (x.origin, x.seq) != (me.origin, me.seq)
                     && x.rows.iter().any(|r| {
                         replsim::log_methods::value_text(&r.key) == id
-                            && r.before.iter().flatten().any(|(c, v)| c == "v" && *v == Value::Text(value.clone()))
+                            && r.before
+                                .iter()
+                                .flat_map(|b| b.iter())
+                                .any(|(c, v)| c == "v" && *v == Value::Text(value.clone()))
                     })
             });
             if !kept && !superseded {
@@ -1107,7 +1110,12 @@ mod lost_updates_and_merges {
     }
 
     /// A change of row t 1 by leader `origin` (its first write, made after it had the insert of leader 0).
-    fn change(origin: usize, ts: i64, image: Option<Vec<(String, Value)>>, before: &[(String, Value)]) -> Change {
+    fn change(
+        origin: usize,
+        ts: i64,
+        image: Option<replsim::protocol::multi_leader::Image>,
+        before: &[(String, Value)],
+    ) -> Change {
         Change {
             origin,
             seq: 1,
@@ -1118,7 +1126,7 @@ mod lost_updates_and_merges {
                 table: "t".into(),
                 key: Value::Integer(1),
                 image,
-                before: Some(before.to_vec()),
+                before: Some(before.into()),
                 insert: false,
                 ctx: None,
             }],
@@ -1127,8 +1135,8 @@ mod lost_updates_and_merges {
         }
     }
 
-    fn img(v: &str, n: i64) -> Vec<(String, Value)> {
-        vec![("id".into(), Value::Integer(1)), ("v".into(), Value::Text(v.into())), ("n".into(), Value::Integer(n))]
+    fn img(v: &str, n: i64) -> replsim::protocol::multi_leader::Image {
+        [("id".into(), Value::Integer(1)), ("v".into(), Value::Text(v.into())), ("n".into(), Value::Integer(n))].into()
     }
 
     proptest! {
@@ -1251,7 +1259,7 @@ mod lost_updates_and_merges {
             // arrived first, and its increment still counts), so a counter relies on the protocol never applying a
             // change twice (checked by `ch5_3_every_strategy_but_none_converges`), not on the merge.
             let counter = matches!(strategy, 3 | 4);
-            let without_n = |i: &Option<Vec<(String, Value)>>| {
+            let without_n = |i: &Option<replsim::protocol::multi_leader::Image>| {
                 i.as_ref().map(|r| r.iter().filter(|(c, _)| !(counter && c == "n")).cloned().collect::<Vec<_>>())
             };
             for x in &writes {

@@ -37,3 +37,12 @@ pub fn join(a: &mut Vec<u64>, b: &[u64]) {
         *x = (*x).max(*y);
     }
 }
+
+/// `join(a, &change.context())` without building the context.
+pub fn join_change(a: &mut Vec<u64>, change: &Change) {
+    join(a, &change.deps);
+    if a.len() <= change.origin {
+        a.resize(change.origin + 1, 0);
+    }
+    a[change.origin] = a[change.origin].max(change.seq);
+}

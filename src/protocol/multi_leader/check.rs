@@ -138,7 +138,9 @@ fn divergence(sim: &Simulation, c: &Cluster) -> Vec<Anomaly> {
         }
         crate::sql::sort_values(&mut ops);
         ops.dedup();
-        let show = |r: &Option<Vec<(String, crate::sql::Value)>>| super::conflicts::show(r);
+        let show = |r: &Option<Vec<(String, crate::sql::Value)>>| {
+            super::conflicts::show(&r.as_deref().map(super::Image::from))
+        };
         let shown: Vec<String> = diffs
             .iter()
             .take(5)

@@ -94,7 +94,7 @@ impl RowMeta {
     pub fn registers(mut self, before: &[(String, Vec<ColumnWrite>)], change: &Change, w: &RowWrite) -> Self {
         self.cols = before.to_vec();
         let ctx = change.context();
-        for (col, value) in w.image.iter().flatten() {
+        for (col, value) in w.image.iter().flat_map(|i| i.iter()) {
             let old = w.before.as_ref().and_then(|b| b.iter().find(|(c, _)| c == col)).map(|(_, v)| v);
             if old == Some(value) {
                 // A write that left the column as it was says nothing about it.
@@ -118,13 +118,15 @@ impl RowMeta {
             set.push(ColumnWrite { writer: (change.origin, change.seq), ctx: ctx.clone(), value: value.clone() });
         }
         if let Some(img) = self.image.as_mut() {
-            for (c, v) in img.iter_mut() {
+            let mut row = img.to_vec();
+            for (c, v) in row.iter_mut() {
                 if let Some(e) =
                     self.cols.iter().find(|(k, _)| k == c).and_then(|(_, set)| set.iter().max_by_key(|e| e.writer))
                 {
                     *v = e.value.clone();
                 }
             }
+            *img = row.into();
         }
         self
     }
@@ -156,7 +158,8 @@ impl RowMeta {
             }
         }
         if let Some(img) = self.image.as_mut() {
-            for (c, v) in img.iter_mut() {
+            let mut row = img.to_vec();
+            for (c, v) in row.iter_mut() {
                 if let Some((_, t)) = self.sums.iter().find(|(k, _)| k.eq_ignore_ascii_case(c)) {
                     *v = match v {
                         Value::Integer(_) | Value::Null => Value::Integer(*t as i64),
@@ -164,6 +167,7 @@ impl RowMeta {
                     };
                 }
             }
+            *img = row.into();
         }
         self
     }
@@ -388,7 +392,7 @@ fn image_of(strategy: Conflict, handlers: &[(String, Handler)], table: &str, ver
         return versions.iter().max_by_key(|v| v.writer).and_then(|v| v.image.clone());
     }
     let hi = live.iter().max_by_key(|v| v.writer)?;
-    let mut out = hi.image.clone()?;
+    let mut out = hi.image.as_deref()?.to_vec();
     for (col, v) in out.iter_mut() {
         let values: Vec<&Value> = live
             .iter()
@@ -426,7 +430,7 @@ fn image_of(strategy: Conflict, handlers: &[(String, Handler)], table: &str, ver
             (_, None) => v.clone(),
         };
     }
-    Some(out)
+    Some(out.into())
 }
 
 /// Numbers by value, anything else by its text.

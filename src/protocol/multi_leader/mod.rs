@@ -49,7 +49,9 @@ use topology::Shape;
 pub type RowContext = (RowKey, Vec<u64>);
 
 /// A row's column values.
-pub type Image = Vec<(String, Value)>;
+/// A row image as leaders keep it: shared (a change, each leader's version of the row and its conflict history point
+/// at one copy).
+pub type Image = Rc<[(String, Value)]>;
 
 /// One row a change writes.
 #[derive(Clone, Debug, PartialEq)]
@@ -470,8 +472,8 @@ impl Cluster {
                 let Some(key) = db.primary_key_of(table, img) else { continue };
                 let mut alt = db.clone();
                 let change = match alt.row_by_key(table, &key) {
-                    Some(_) => RowChange::Update { table: table.clone(), key, row: img.clone() },
-                    None => RowChange::Insert { table: table.clone(), row: img.clone() },
+                    Some(_) => RowChange::Update { table: table.clone(), key, row: img.to_vec() },
+                    None => RowChange::Insert { table: table.clone(), row: img.to_vec() },
                 };
                 if alt.apply_change(&change).is_err() {
                     continue;
@@ -606,7 +608,7 @@ impl Cluster {
             match c {
                 RowChange::Insert { table, row } => {
                     if let Some(key) = db.primary_key_of(table, row) {
-                        rows.push((table.clone(), key, Some(row.clone()), true));
+                        rows.push((table.clone(), key, Some(Image::from(&row[..])), true));
                     }
                 }
                 RowChange::Update { table, key, row } => {
@@ -614,7 +616,7 @@ impl Cluster {
                     if &new_key != key {
                         rows.push((table.clone(), key.clone(), None, false));
                     }
-                    rows.push((table.clone(), new_key, Some(row.clone()), false));
+                    rows.push((table.clone(), new_key, Some(Image::from(&row[..])), false));
                 }
                 RowChange::Delete { table, key } => rows.push((table.clone(), key.clone(), None, false)),
                 RowChange::Ddl { .. } => {}
@@ -710,9 +712,11 @@ impl Cluster {
         match (current, image) {
             (None, None) => None,
             (Some(_), None) => Some(RowChange::Delete { table: table.to_string(), key: key.clone() }),
-            (None, Some(row)) => Some(RowChange::Insert { table: table.to_string(), row }),
-            (Some(cur), Some(row)) if cur == row => None,
-            (Some(_), Some(row)) => Some(RowChange::Update { table: table.to_string(), key: key.clone(), row }),
+            (None, Some(row)) => Some(RowChange::Insert { table: table.to_string(), row: row.to_vec() }),
+            (Some(cur), Some(row)) if cur[..] == row[..] => None,
+            (Some(_), Some(row)) => {
+                Some(RowChange::Update { table: table.to_string(), key: key.clone(), row: row.to_vec() })
+            }
         }
     }
 
@@ -722,6 +726,9 @@ impl Cluster {
         // What goes downstream names the leaders it passed through: a change of another leader, passed on, gets
         // this hop added (once, shared by every peer it goes to).
         let mut hop: Option<Rc<Change>> = None;
+        if change.origin != node && self.shape.topology == spec::Topology::AllToAll {
+            return out; // all-to-all: every leader hears from the origin itself
+        }
         for peer in self.shape.downstream(node) {
             if !self.shape.forwards(node, change, peer) {
                 continue;
@@ -918,7 +925,7 @@ impl Cluster {
         let st = &mut self.state[node];
         // The version vector counts the changes of each leader applied without a gap (with causality "none"
         // they may come out of order): a write's context never claims a change its leader has not applied.
-        causality::join(&mut st.known, &change.context());
+        causality::join_change(&mut st.known, change);
         let o = change.origin;
         if change.seq == st.vv[o] + 1 {
             st.vv[o] += 1;
@@ -968,7 +975,7 @@ impl Cluster {
         w.image
             .iter()
             .chain(&w.before)
-            .flatten()
+            .flat_map(|i| i.iter())
             .filter(|(c, v)| matches!(v, Value::Integer(_)) && pk.as_ref().is_none_or(|k| !k.eq_ignore_ascii_case(c)))
             .map(|(c, _)| (format!("{t}.{}", c.to_ascii_lowercase()), spec::Handler::Sum))
             .fold(Vec::new(), |mut all, h| {

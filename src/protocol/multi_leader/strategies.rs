@@ -44,7 +44,7 @@ pub fn run_all(scenario: &Scenario, seed: u64) -> Result<Vec<Figures>, String> {
                 .flat_map(|t| {
                     n.db.rows(&t)
                         .into_iter()
-                        .map(|r| format!("{t}: {}", super::conflicts::show(&Some(r))))
+                        .map(|r| format!("{t}: {}", super::conflicts::show(&Some(r.into()))))
                         .collect::<Vec<_>>()
                 })
                 .collect()
