@@ -515,3 +515,20 @@ async fn the_compare_view_opens_with_four_panes_and_a_link() {
     assert_eq!(count(&root, "g.node"), 3);
     app.destroy();
 }
+
+// A number field refuses what is not a number in its range, with a message that says the range (issue 14).
+#[wasm_bindgen_test]
+fn a_number_field_refuses_what_is_not_a_number_in_its_range() {
+    assert_eq!(text::number_problem("5", Some("0"), Some("10")), None);
+    assert_eq!(text::number_problem("0", Some("0"), None), None);
+    assert_eq!(
+        text::number_problem("-1", Some("0"), Some("10")).unwrap(),
+        "-1 is out of range: enter a number from 0 to 10."
+    );
+    assert_eq!(text::number_problem("", Some("0"), None).unwrap(), "Not a number: enter a number of at least 0.");
+    assert_eq!(text::number_problem("1e400", None, None).unwrap(), "Not a number: enter a number.");
+    assert_eq!(
+        text::number_problem("4", Some("1"), Some("3")).unwrap(),
+        "4 is out of range: enter a number from 1 to 3."
+    );
+}

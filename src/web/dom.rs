@@ -89,6 +89,42 @@ pub fn remove_element_by_id(id: &str) {
 
 /// Copy `text` to the clipboard: the async Clipboard API when present, else a selected textarea and
 /// `execCommand("copy")`. `done(true)` when it worked, `done(false)` when the person has to copy by hand.
+/// The first file chosen in file input `input`, read as text: `done(name, Ok(text))`, or `Err(message)` when it is
+/// larger than `max_bytes` or cannot be read. Nothing chosen: `done` is not called.
+pub fn read_chosen_file(
+    input: &web_sys::HtmlInputElement,
+    max_bytes: f64,
+    done: impl FnOnce(String, Result<String, String>) + 'static,
+) {
+    let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+    let name = file.name();
+    if file.size() > max_bytes {
+        let kb = (file.size() / 1024.0).ceil();
+        done(name, Err(format!("it is {kb} KB; a scenario file may be at most {} KB", max_bytes / 1024.0)));
+        return;
+    }
+    let promise = file.text();
+    let done = Rc::new(std::cell::RefCell::new(Some(done)));
+    let (ok_done, err_done) = (done.clone(), done);
+    let ok_name = name.clone();
+    let on_ok = Closure::once_into_js(move |text: JsValue| {
+        if let Some(f) = ok_done.borrow_mut().take() {
+            f(ok_name, text.as_string().ok_or_else(|| "it is not text".to_string()));
+        }
+    });
+    let on_err = Closure::once_into_js(move |_: JsValue| {
+        if let Some(f) = err_done.borrow_mut().take() {
+            f(name, Err("the browser could not read it".into()));
+        }
+    });
+    if let Some(then) = js_sys::Reflect::get(&promise, &JsValue::from_str("then"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+    {
+        let _ = then.call2(&promise, &on_ok, &on_err);
+    }
+}
+
 pub fn copy_text(text: String, done: impl Fn(bool) + 'static) {
     let done = Rc::new(done);
     let api = window().and_then(|w| {

@@ -132,6 +132,8 @@ pub struct Model {
     pub client: usize,
     pub sql: String,
     pub error: Option<String>,
+    /// Why the scenario file the person opened was refused (shown beside the Open button; the run stays).
+    pub file_error: Option<String>,
     /// A short, transient hint under the canvas ("the run has ended…").
     pub hint: Option<String>,
     /// With partitions: the partition (replication group) an added follower joins; None means the first.
@@ -202,6 +204,8 @@ pub enum Action {
     SetSql(String),
     Send,
     DismissError,
+    /// A scenario file was chosen: its name and its text, or why it could not be read.
+    OpenFile(String, Result<String, String>),
     ToggleTheme,
     ToggleHelp,
     CloseHelp,
@@ -317,6 +321,7 @@ impl Model {
             client: 0,
             sql: String::new(),
             error: None,
+            file_error: None,
             hint: None,
             add_group: None,
             share: Share::Idle,
@@ -480,6 +485,31 @@ impl Model {
                 self.error = Some(["Lesson ", name, " cannot start: ", &e.0].concat());
                 false
             }
+        }
+    }
+
+    /// Open a scenario file (the format of docs/scenario-format.md) at time zero, with its own seed. A file that
+    /// cannot be read, parsed or started is refused with the reason, its JSON path included, and the run on
+    /// screen stays as it was.
+    fn open_file(&mut self, name: &str, text: Result<String, String>) {
+        let refused =
+            |why: &str| Some(["Could not open ", name, ": ", why, ". The run on screen is unchanged."].concat());
+        let scenario = match text.and_then(|t| Scenario::from_json_str(&t).map_err(|e| e.to_string())) {
+            Ok(s) => s,
+            Err(e) => {
+                self.file_error = refused(&e);
+                return;
+            }
+        };
+        let seed = scenario.seed;
+        match Playback::new(scenario, seed, Vec::new()) {
+            Ok(pb) => {
+                self.install(pb, 0);
+                self.set_view(View::Cluster);
+                self.file_error = None;
+                self.error = None;
+            }
+            Err(e) => self.file_error = refused(&["it cannot start: ", &e.0].concat()),
         }
     }
 
@@ -716,7 +746,11 @@ impl Model {
                 };
                 self.command(Command::Sql { client, sql });
             }
-            Action::DismissError => self.error = None,
+            Action::DismissError => {
+                self.error = None;
+                self.file_error = None;
+            }
+            Action::OpenFile(name, text) => self.open_file(&name, text),
             Action::ToggleTheme => {
                 self.dark = !self.dark;
                 dom::set_theme_attr(self.dark);

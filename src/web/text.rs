@@ -157,3 +157,21 @@ pub fn hex_dump(bytes: &[u8], max_rows: usize, size: usize) -> String {
     }
     out
 }
+
+/// Why `typed` is refused by a field with these bounds, if it is. (A number field gives "" for text that is not a
+/// number.)
+pub fn number_problem(typed: &str, min: Option<&str>, max: Option<&str>) -> Option<String> {
+    let bound = |b: Option<&str>| b.and_then(|b| b.parse::<f64>().ok());
+    let (lo, hi) = (bound(min), bound(max));
+    let range = match (min.filter(|_| lo.is_some()), max.filter(|_| hi.is_some())) {
+        (Some(a), Some(b)) => ["a number from ", a, " to ", b].concat(),
+        (Some(a), None) => ["a number of at least ", a].concat(),
+        (None, Some(b)) => ["a number of at most ", b].concat(),
+        (None, None) => "a number".to_string(),
+    };
+    let Some(v) = typed.trim().parse::<f64>().ok().filter(|v| v.is_finite()) else {
+        return Some(["Not a number: enter ", &range, "."].concat());
+    };
+    let outside = lo.is_some_and(|lo| v < lo) || hi.is_some_and(|hi| v > hi);
+    outside.then(|| [typed.trim(), " is out of range: enter ", &range, "."].concat())
+}

@@ -78,9 +78,14 @@ test('network tab: a slow link of its own, shortened during the run, replays fro
   // Every message: a longer delay from now on; min follows when max drops below it.
   await setNumber(page, '[data-testid=net-max]', 40);
   assert.equal(await page.inputValue('[data-testid=net-max]'), '40');
+  // An emptied field is refused beside the field, and changes nothing until it is corrected.
   await setNumber(page, '[data-testid=net-loss]', '');
-  await page.waitForTimeout(100);
-  assert.equal(await page.inputValue('[data-testid=net-loss]'), '0', 'an emptied field changes nothing');
+  await page.waitForSelector('[data-testid=net-loss-error]');
+  assert.match(await page.textContent('[data-testid=net-loss-error]'), /Not a number: enter a number from 0 to 100/);
+  assert.equal(await page.getAttribute('[data-testid=net-loss]', 'aria-invalid'), 'true');
+  await setNumber(page, '[data-testid=net-loss]', 0);
+  await page.waitForSelector('[data-testid=net-loss-error]', { state: 'detached' });
+  assert.equal(await page.inputValue('[data-testid=net-loss]'), '0');
 
   // The share link holds every change as a timed command: a reload finds the same network at the same moment.
   await page.waitForFunction(() => location.hash.startsWith('#run='));

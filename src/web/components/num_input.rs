@@ -2,6 +2,9 @@
 //! puts a field's model value back into the DOM whenever the two differ: a field that only tells the model on
 //! `change` would lose each keystroke at the next frame. This one keeps the typed text as a draft until `change`
 //! (Enter, or leaving the field) hands it to `onchange`.
+//!
+//! A number field also refuses what is not a number in its range: the message appears beside the field, the typed
+//! text stays so it can be corrected, and the setting keeps its value (`onchange` is not called).
 
 use yew::prelude::*;
 
@@ -37,6 +40,7 @@ pub struct NumInputProps {
 #[function_component(NumInput)]
 pub fn num_input(p: &NumInputProps) -> Html {
     let draft = use_state(|| None::<AttrValue>);
+    let problem = use_state(|| None::<String>);
     let oninput = {
         let draft = draft.clone();
         Callback::from(move |e: InputEvent| {
@@ -45,20 +49,41 @@ pub fn num_input(p: &NumInputProps) -> Html {
         })
     };
     let onchange = {
-        let (draft, f) = (draft.clone(), p.onchange.clone());
+        let (draft, problem, f) = (draft.clone(), problem.clone(), p.onchange.clone());
+        let (min, max, slider) = (p.min.clone(), p.max.clone(), p.slider);
         Callback::from(move |e: Event| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            if !slider {
+                if let Some(why) = crate::web::text::number_problem(&input.value(), min.as_deref(), max.as_deref()) {
+                    problem.set(Some(why));
+                    return;
+                }
+            }
+            problem.set(None);
             draft.set(None);
             f.emit(e);
         })
     };
     let onblur = {
-        let draft = draft.clone();
-        Callback::from(move |_: FocusEvent| draft.set(None))
+        let (draft, problem) = (draft.clone(), problem.clone());
+        // A refused entry stays on screen, with its message, until it is corrected.
+        Callback::from(move |_: FocusEvent| {
+            if problem.is_none() {
+                draft.set(None)
+            }
+        })
     };
     let value = (*draft).clone().unwrap_or_else(|| p.value.clone());
+    let error_id = problem.as_ref().map(|_| AttrValue::from([p.test.as_str(), "-error"].concat()));
     html! {
+        <>
         <input type={if p.slider { "range" } else { "number" }} class={p.class.clone()} data-testid={p.test.clone()} data-node={p.node.clone()}
                min={p.min.clone()} max={p.max.clone()} step={p.step.clone()} disabled={p.disabled}
-               aria-label={p.label.clone()} {value} {oninput} {onchange} {onblur} />
+               aria-label={p.label.clone()} aria-invalid={problem.is_some().then_some("true")}
+               aria-describedby={error_id.clone()} {value} {oninput} {onchange} {onblur} />
+        if let Some(why) = problem.as_ref() {
+            <span class="num-error" id={error_id.clone()} data-testid={error_id} role="alert">{ why.clone() }</span>
+        }
+        </>
     }
 }

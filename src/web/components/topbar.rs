@@ -7,6 +7,9 @@ use crate::web::state::{Action, CompareAction, Model, Share};
 
 use super::icons::icon;
 
+/// The largest scenario file the page opens (the library's largest lesson is under 10 KB).
+const MAX_SCENARIO_FILE: f64 = 512.0 * 1024.0;
+
 pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     let on_lesson =
         d.reform(|e: Event| Action::LoadLesson(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value()));
@@ -27,6 +30,17 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                     d.emit(Action::ShareResult(Share::Manual(url.clone())));
                 }
             });
+        })
+    };
+    let on_file = {
+        let d = d.clone();
+        Callback::from(move |e: Event| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            let d = d.clone();
+            let reset = input.clone();
+            dom::read_chosen_file(&input, MAX_SCENARIO_FILE, move |name, text| d.emit(Action::OpenFile(name, text)));
+            // The same file chosen again (after fixing it) fires `change` again.
+            reset.set_value("");
         })
     };
     let share_label = match m.share {
@@ -65,6 +79,18 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
                         onclick={d.reform(|_: MouseEvent| Action::Editing(true))}>{ "Collaborative editing" }</button>
             </div>
             <div class="spacer" />
+            <div class="open-wrap">
+                <label class="btn" data-testid="open-file" title="Open a scenario file (JSON, see docs/scenario-format.md) you wrote or saved">
+                    { "Open file…" }
+                    <input type="file" class="sr-only" data-testid="open-file-input" accept=".json,application/json" onchange={on_file} />
+                </label>
+                if let Some(e) = m.file_error.as_ref() {
+                    <div class="popover file-error" role="alert" data-testid="file-error">
+                        <p>{ e.clone() }</p>
+                        <button class="btn" onclick={d.reform(|_: MouseEvent| Action::DismissError)}>{ "Dismiss" }</button>
+                    </div>
+                }
+            </div>
             <div class="share-wrap">
                 <button class={classes!("btn", (m.share == Share::Copied).then_some("done"))} data-testid="share" onclick={share}
                         title="Copy a link to exactly this moment of this run">{ icon("share") }{ share_label }</button>

@@ -1,0 +1,144 @@
+// End-to-end: every kind of bad input a person can give (a link, SQL, a scenario file, a number in a form) is
+// refused where it was given, with a reason they can act on, and what they had stays (issue 14).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { serveDist, launch, open, shot, scrubTo, ROOT } from './harness.mjs';
+
+let server, context;
+before(async () => { server = await serveDist(); context = await launch(); });
+after(async () => { await context?.close(); await server?.close(); });
+
+const lesson = (name) => readFileSync(path.join(ROOT, 'scenarios', `${name}.json`), 'utf8');
+const selectedLesson = (page) => page.$eval('[data-testid=lesson-select]', (s) => s.value);
+const banner = (page) => page.textContent('[data-testid=error-banner]');
+
+test('links: cut off, to no lesson, with an invalid scenario or command: each says why and opens the first lesson', async () => {
+  // A real link to start from: the page writes one as soon as the run changes.
+  const { page, errors } = await open(context, server.base + '#lesson=multi-leader-conflict');
+  await scrubTo(page, 300);
+  await page.fill('[data-testid=sql-input]', "UPDATE items SET qty = 1 WHERE id = 1");
+  await page.click('[data-testid=send]');
+  await page.waitForFunction(() => location.hash.startsWith('#run='));
+  const link = JSON.parse(Buffer.from(new URL(page.url()).hash.slice('#run='.length), 'base64url').toString());
+  const withLink = (obj) => server.base + '#run=' + Buffer.from(JSON.stringify(obj)).toString('base64url');
+
+  const invalidRole = structuredClone(link);
+  invalidRole.scenario.nodes[1].role = 'boss';
+  const unknownClient = structuredClone(link);
+  unknownClient.commands[0].client = 'nobody';
+  const full = '#run=' + Buffer.from(JSON.stringify(link)).toString('base64url');
+  const cases = [
+    [server.base + full.slice(0, Math.floor(full.length * 0.6)), /damaged/],
+    [server.base + '#lesson=no-such-lesson', /no lesson called .no-such-lesson./],
+    [withLink(invalidRole), /scenario in this link is invalid: nodes\[1\]\.role/],
+    [withLink(unknownClient), /command in this link is invalid: commands\[0\]/],
+    [server.base + '#run=' + Buffer.from(JSON.stringify({ ...link, v: 7 })).toString('base64url'), /another version/],
+  ];
+  for (const [url, why] of cases) {
+    await page.goto('about:blank');
+    await page.goto(url);
+    await page.waitForSelector('[data-testid=error-banner]', { timeout: 30000 });
+    assert.match(await banner(page), why, url);
+    assert.equal(await selectedLesson(page), 'basics-async', 'the first lesson is on screen');
+    assert.equal(await page.locator('g.node').count(), 3);
+  }
+  await shot(page, 'bad-link-invalid-command');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('SQL that does not parse is answered by the database in the client history, and the statement stays typed', async () => {
+  const { page, errors } = await open(context, server.base);
+  const bad = 'INSERT INTO users (name VALUES (1';
+  await page.fill('[data-testid=sql-input]', bad);
+  await page.click('[data-testid=send]');
+  await scrubTo(page, 1000); // the statement travels to the leader and its answer comes back
+  const entry = page.locator('[data-testid=history] li', { hasText: bad });
+  await entry.waitFor();
+  await page.waitForFunction((b) => [...document.querySelectorAll('[data-testid=history] li')]
+    .some((li) => li.textContent.includes(b) && /error/.test(li.textContent)), bad, { timeout: 10000 });
+  const text = await entry.textContent();
+  assert.match(text, /near "VALUES": syntax error/, `the database says where it stopped, as SQLite does: ${text}`);
+  assert.equal(await page.inputValue('[data-testid=sql-input]'), bad, 'what was typed stays, to be corrected');
+  assert.equal(await page.locator('[data-testid=error-banner]').count(), 0, 'no page-wide error: the answer is in its place');
+  await shot(page, 'bad-sql');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a scenario file with errors is refused beside the Open button with its JSON path; the run on screen stays', async () => {
+  const { page, errors } = await open(context, server.base + '#lesson=leaderless-read-repair');
+  await scrubTo(page, 400);
+  const before = { lesson: await selectedLesson(page), nodes: await page.locator('g.node').count() };
+  const choose = (name, text) =>
+    page.setInputFiles('[data-testid=open-file-input]', { name, mimeType: 'application/json', buffer: Buffer.from(text) });
+
+  const good = JSON.parse(lesson('multi-leader-conflict'));
+  const wrongRole = structuredClone(good);
+  wrongRole.nodes[0].role = 'boss';
+  const cases = [
+    ['cut.json', lesson('multi-leader-conflict').slice(0, 300), /Could not open cut\.json: .*(EOF|end of|line)/i],
+    ['role.json', JSON.stringify(wrongRole), /Could not open role\.json: nodes\[0\]\.role/],
+    ['array.json', '[1, 2, 3]', /Could not open array\.json/],
+    ['notes.txt', 'just some notes', /Could not open notes\.txt/],
+  ];
+  for (const [name, text, why] of cases) {
+    await choose(name, text);
+    await page.waitForSelector('[data-testid=file-error]');
+    assert.match(await page.textContent('[data-testid=file-error]'), why, name);
+    assert.match(await page.textContent('[data-testid=file-error]'), /The run on screen is unchanged/);
+    assert.equal(await selectedLesson(page), before.lesson, `${name}: the lesson stays`);
+    assert.equal(await page.locator('g.node').count(), before.nodes, `${name}: the cluster stays`);
+    const clock = await page.textContent('[data-testid=clock]');
+    assert.match(clock, /0?\.?400|400/, `${name}: the moment stays (${clock})`);
+  }
+  await shot(page, 'bad-scenario-file');
+
+  // The same file, fixed, opens as a run of its own, from its first moment.
+  await choose('role.json', JSON.stringify(good));
+  await page.waitForSelector('[data-testid=file-error]', { state: 'detached' });
+  assert.equal(await page.locator('g.node').count(), good.nodes.length, 'the opened scenario is on screen');
+  assert.equal(await selectedLesson(page), 'multi-leader-conflict', 'an unchanged lesson file is recognised as the lesson');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a number out of range in a form is refused beside the field, and the setting keeps its value', async () => {
+  const { page, errors } = await open(context, server.base + '#lesson=leaderless-read-repair');
+  await page.click('[data-testid=tab-network]');
+  const field = page.locator('[data-testid=net-max]');
+  const was = await field.inputValue();
+  for (const [typed, why] of [['-5', /-5 is out of range: enter a number from 0 to 60000/], ['99999999', /out of range/], ['', /Not a number/]]) {
+    await field.fill(typed);
+    await field.dispatchEvent('change');
+    await page.waitForSelector('[data-testid=net-max-error]');
+    assert.match(await page.textContent('[data-testid=net-max-error]'), why, typed);
+    assert.equal(await field.getAttribute('aria-invalid'), 'true');
+    await field.blur();
+    assert.equal(await field.inputValue(), typed, 'what was typed stays on screen, to be corrected');
+  }
+  await shot(page, 'bad-number');
+  // Nothing reached the run: the link holds no network command.
+  await page.waitForTimeout(600);
+  assert.ok(!/^#run=/.test(await page.evaluate(() => location.hash)) ||
+    !JSON.parse(Buffer.from((await page.evaluate(() => location.hash)).slice(5), 'base64url').toString()).commands?.some((c) => c.network),
+  'no network change was made');
+  await field.fill(was);
+  await field.dispatchEvent('change');
+  await page.waitForSelector('[data-testid=net-max-error]', { state: 'detached' });
+
+  // The quorum fields: w above n is refused the same way, and the run keeps w.
+  await page.click('[data-testid=tab-nodes]');
+  const w = page.locator('[data-testid=quorum-w]');
+  const wWas = await w.inputValue();
+  await w.fill('9');
+  await w.dispatchEvent('change');
+  await page.waitForSelector('[data-testid=quorum-w-error]');
+  assert.match(await page.textContent('[data-testid=quorum-w-error]'), /9 is out of range: enter a number from 1 to 3/);
+  assert.equal(await page.inputValue('[data-testid=quorum-w-slider]'), wWas, 'the slider still shows the run\'s w');
+  await shot(page, 'bad-quorum-number');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
