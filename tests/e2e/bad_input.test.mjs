@@ -139,6 +139,14 @@ test('a number out of range in a form is refused beside the field, and the setti
   assert.match(await page.textContent('[data-testid=quorum-w-error]'), /9 is out of range: enter a number from 1 to 3/);
   assert.equal(await page.inputValue('[data-testid=quorum-w-slider]'), wWas, 'the slider still shows the run\'s w');
   await shot(page, 'bad-quorum-number');
+  // A value in its field's range that breaks the quorum as a whole (n below w) is refused by the quorum itself.
+  await page.fill('[data-testid=quorum-w]', wWas);
+  await page.dispatchEvent('[data-testid=quorum-w]', 'change');
+  await page.waitForSelector('[data-testid=quorum-w-error]', { state: 'detached' });
+  await page.fill('[data-testid=quorum-n]', '1');
+  await page.dispatchEvent('[data-testid=quorum-n]', 'change');
+  await page.waitForSelector('[data-testid=quorum-error]');
+  assert.match(await page.textContent('[data-testid=quorum-error]'), /w = 2 is more than n = 1/);
   assert.deepEqual(errors, []);
   await page.close();
 });

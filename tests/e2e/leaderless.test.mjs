@@ -68,12 +68,13 @@ test('leaderless read repair: the stale read is found, the quorum drawn, and r =
   await scrubTo(page, 300);
   await page.fill('[data-testid=quorum-r]', '4');
   await page.dispatchEvent('[data-testid=quorum-r]', 'change');
-  await page.waitForSelector('[data-testid=quorum-error]');
-  assert.match(await page.textContent('[data-testid=quorum-error]'), /r = 4 is more than n = 3/);
+  await page.waitForSelector('[data-testid=quorum-r-error]');
+  assert.match(await page.textContent('[data-testid=quorum-r-error]'), /4 is out of range: enter a number from 1 to 3/);
   // r = 2 at 300 ms, before bob's read: w + r > n from then on, and his read sees the write.
   await page.fill('[data-testid=quorum-r]', '2');
   await page.dispatchEvent('[data-testid=quorum-r]', 'change');
   await page.waitForFunction(() => document.querySelector('[data-testid=quorum-strict]')?.textContent.includes('>'));
+  assert.equal(await page.locator('[data-testid=quorum-r-error]').count(), 0);
   assert.equal(await page.locator('[data-testid=quorum-error]').count(), 0);
   await scrubTo(page, 640);
   const count = await page.getAttribute('[data-testid=quorum]', 'data-count');
