@@ -125,6 +125,57 @@ pub fn read_chosen_file(
     }
 }
 
+/// `performance.mark(name)`: a moment the benchmarks read (`first-frame`: the first run is drawn).
+pub fn mark(name: &str) {
+    if let Some(p) = window().and_then(|w| w.performance()) {
+        let _ = p.mark(name);
+    }
+}
+
+thread_local! {
+    /// The height last posted to the host page, and when it was measured (ms).
+    static EMBED_HEIGHT: Cell<(i32, f64)> = const { Cell::new((0, f64::NEG_INFINITY)) };
+}
+
+/// Embed mode: tell the page around the iframe how tall the playground wants to be, as
+/// `{type: "replsim:height", height}` (docs/embedding.md has the listener). The canvas fills whatever height the
+/// iframe has, so its wanted height is the rest of the page plus the canvas at its drawing's own aspect ratio.
+/// Measured at most every quarter second, posted only when it changed.
+pub fn report_embed_height() {
+    let now = now_ms();
+    let (last, at) = EMBED_HEIGHT.with(Cell::get);
+    if now - at < 250.0 {
+        return;
+    }
+    let Some(w) = window() else { return };
+    let Ok(Some(parent)) = w.parent() else { return };
+    if js_sys::Object::is(&parent, &w) {
+        return; // not in a frame
+    }
+    let Some(doc) = w.document() else { return };
+    let Some(app) = doc.get_element_by_id("app") else { return };
+    let canvas = app.query_selector(".stage-canvas").ok().flatten();
+    let aspect = canvas
+        .as_ref()
+        .and_then(|c| c.query_selector("svg").ok().flatten())
+        .and_then(|svg| svg.get_attribute("viewBox"))
+        .and_then(|vb| {
+            let v: Vec<f64> = vb.split([' ', ',']).filter_map(|x| x.parse().ok()).collect();
+            (v.len() == 4 && v[2] > 0.0).then(|| v[3] / v[2])
+        });
+    let (Some(canvas), Some(aspect)) = (canvas, aspect) else { return };
+    let rest = app.scroll_height() - canvas.client_height();
+    let wanted = rest + ((f64::from(canvas.client_width()) * aspect).round() as i32).clamp(160, 1200);
+    EMBED_HEIGHT.with(|h| h.set((wanted, now)));
+    if wanted == last {
+        return;
+    }
+    let msg = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&msg, &"type".into(), &"replsim:height".into());
+    let _ = js_sys::Reflect::set(&msg, &"height".into(), &f64::from(wanted).into());
+    let _ = parent.post_message(&msg, "*");
+}
+
 pub fn copy_text(text: String, done: impl Fn(bool) + 'static) {
     let done = Rc::new(done);
     let api = window().and_then(|w| {

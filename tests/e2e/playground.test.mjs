@@ -14,6 +14,10 @@ const clockMs = async (page) => parseFloat((await page.textContent('[data-testid
 
 test('the page loads, explains itself and draws a three-node cluster', async () => {
   const { page, errors } = await open(context, server.base);
+  // The first drawn frame is marked for the benchmarks (tests/e2e/first_frame.mjs reads the same mark).
+  const mark = await page.evaluate(() => performance.getEntriesByName('first-frame').map((e) => e.startTime));
+  assert.equal(mark.length, 1, 'one first-frame mark');
+  assert.ok(mark[0] > 0);
   assert.equal(await page.locator('g.node').count(), 3);
   assert.equal(await nodeAttr(page, 'n1', 'role'), 'leader');
   assert.match(await page.textContent('[data-testid=narration]'), /leader/i);
