@@ -3,3 +3,8 @@ INSERT INTO orders (item, placed_at, coupon) VALUES ('book', NOW(), RAND());
 INSERT INTO orders (item, placed_at, coupon) VALUES ('lamp', NOW(), RAND());
 UPDATE orders SET placed_at = NOW() WHERE item = 'book';
 INSERT INTO orders (item, placed_at, coupon) VALUES ('desk', '2026-01-01 00:00:00', 0.5);
+BEGIN;
+INSERT INTO orders (item, placed_at, coupon) VALUES ('chair', '2026-01-02 09:00:00', 0.25);
+UPDATE orders SET coupon = RAND() WHERE item = 'chair';
+UPDATE orders SET item = 'armchair' WHERE item = 'chair';
+COMMIT;

@@ -104,7 +104,7 @@ fn main() {
             .take(if i % 2 == 0 { 0 } else { 3 })
             .map(|c| replsim::scenario::TimedCommand { at: c.at + 1, command: c.command.clone() })
             .collect();
-        let state = LinkState { scenario: s.clone(), seed: s.seed, commands, at: s.until() / 2 };
+        let state = LinkState { scenario: s.clone(), seed: s.seed, commands, at: s.until() / 2, panes: Vec::new() };
         let view = if i % 3 == 0 { View::Compare } else { View::Cluster };
         write(&dir, &format!("lesson-{name}.txt"), format!("#{}", state.encode_view(view)).as_bytes());
     }

@@ -1,0 +1,10 @@
+CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT);
+INSERT INTO kv (k, v) VALUES ('k0', 'v0');
+INSERT INTO kv (k, v) VALUES ('k1', 'v1');
+INSERT INTO kv (k, v) VALUES ('k2', 'v2');
+INSERT INTO kv (k, v) VALUES ('k3', 'v3');
+INSERT INTO kv (k, v) VALUES ('k4', 'v4');
+INSERT INTO kv (k, v) VALUES ('k5', 'v5');
+INSERT INTO kv (k, v) VALUES ('k6', 'v6');
+INSERT INTO kv (k, v) VALUES ('k7', 'v7');
+SELECT k, v FROM kv WHERE k = 'k7';

@@ -1,0 +1,11 @@
+CREATE TABLE carts (id INTEGER PRIMARY KEY, items TEXT);
+INSERT INTO carts (id, items) VALUES (1, 'milk');
+SELECT items FROM carts WHERE id = 1;
+SELECT items FROM carts WHERE id = 1;
+UPDATE carts SET items = 'milk,eggs' WHERE id = 1;
+UPDATE carts SET items = 'milk,ham' WHERE id = 1;
+SELECT items FROM carts WHERE id = 1;
+SELECT items FROM carts WHERE id = 1;
+UPDATE carts SET items = 'milk,eggs' WHERE id = 1;
+UPDATE carts SET items = 'milk,ham,flour' WHERE id = 1;
+SELECT items FROM carts WHERE id = 1;

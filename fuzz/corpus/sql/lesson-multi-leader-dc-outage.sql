@@ -1,0 +1,12 @@
+CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT);
+INSERT INTO notes (id, text) VALUES (1, 'us note 1');
+INSERT INTO notes (id, text) VALUES (2, 'us note 2');
+INSERT INTO notes (id, text) VALUES (3, 'us note 3');
+INSERT INTO notes (id, text) VALUES (4, 'us note 4');
+INSERT INTO notes (id, text) VALUES (5, 'us note 5');
+INSERT INTO notes (id, text) VALUES (6, 'us note 6');
+INSERT INTO notes (id, text) VALUES (100, 'eu note before the outage');
+INSERT INTO notes (id, text) VALUES (101, 'eu note during the outage');
+INSERT INTO notes (id, text) VALUES (102, 'eu note after recovery');
+SELECT COUNT(*) FROM notes;
+SELECT COUNT(*) FROM notes;
