@@ -133,6 +133,43 @@ pub fn mark(name: &str) {
 }
 
 thread_local! {
+    /// When the frame being handled started (ms), and the work of the last frames (ms), oldest first.
+    static FRAME_START: Cell<Option<f64>> = const { Cell::new(None) };
+    static FRAME_WORK: RefCell<std::collections::VecDeque<f64>> = const { RefCell::new(std::collections::VecDeque::new()) };
+}
+
+/// How many frames `frame_work` keeps.
+const FRAME_WORK_KEPT: usize = 1200;
+
+/// An animation frame that redraws the run starts now.
+pub fn frame_started() {
+    FRAME_START.with(|s| s.set(Some(now_ms())));
+}
+
+/// A frame with nothing to redraw: a later render is not this frame's work.
+pub fn frame_idle() {
+    FRAME_START.with(|s| s.set(None));
+}
+
+/// The page has been redrawn (called after each render): the frame started by `frame_started` is done.
+pub fn frame_drawn() {
+    let Some(start) = FRAME_START.with(Cell::take) else { return };
+    let work = now_ms() - start;
+    FRAME_WORK.with(|w| {
+        let mut w = w.borrow_mut();
+        if w.len() == FRAME_WORK_KEPT {
+            w.pop_front();
+        }
+        w.push_back(work);
+    });
+}
+
+/// The work of the last frames that redrew the run (ms), oldest first.
+pub fn frame_work() -> Vec<f64> {
+    FRAME_WORK.with(|w| w.borrow().iter().copied().collect())
+}
+
+thread_local! {
     /// The height last posted to the host page, and when it was measured (ms).
     static EMBED_HEIGHT: Cell<(i32, f64)> = const { Cell::new((0, f64::NEG_INFINITY)) };
 }

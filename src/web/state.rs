@@ -52,8 +52,6 @@ pub const REDUCED_MOTION_SPEED: f64 = 0.05;
 
 /// The longest wall-clock gap one animation frame may cover (a background tab must not jump the run).
 const MAX_FRAME_MS: f64 = 100.0;
-/// While playing, the URL is refreshed at most this often.
-const HASH_EVERY_PLAYING_MS: f64 = 250.0;
 /// While scrubbing, at most this often (the last position is flushed by the animation loop).
 const HASH_EVERY_SEEKING_MS: f64 = 120.0;
 
@@ -922,8 +920,11 @@ impl Model {
         pb.seek(self.clock_us as Micros);
         if self.clock_us >= until {
             self.set_playing(false);
-        } else if dom::now_ms() - self.last_hash_write >= HASH_EVERY_PLAYING_MS {
-            self.write_hash();
+        } else {
+            // The moment on screen reaches the URL when the run pauses or ends (and when Share is pressed), not
+            // while it plays: a link holds the whole scenario, and rewriting a long URL costs the browser tens of
+            // milliseconds (70 ms for a 20 KB link here), a dropped frame each time.
+            self.hash_dirty = true;
         }
         true
     }

@@ -51,10 +51,15 @@ test('collab: with the text CRDT, two people typing at once end with identical t
   // A long delay, so that neither sees the other's words while typing: the CRDT must merge them.
   await setLatency(page, 2000);
   const ann = 'ann writes here', bob = 'BOB TYPES THERE';
+  const t0 = Date.now();
   await typeTogether(page, ann, bob);
-  assert.equal(await page.inputValue(box(0)), ann);
-  assert.equal(await page.inputValue(box(1)), bob);
-  assert.equal(await page.getAttribute('[data-testid=collab-agree]', 'data-agree'), 'false', 'not delivered yet');
+  // Typed within the delay, neither has seen the other's words yet. (A busy machine can take longer than the
+  // delay to type 30 keys; then some words have crossed, and only the merge below is checked.)
+  if (Date.now() - t0 < 1500) {
+    assert.equal(await page.inputValue(box(0)), ann);
+    assert.equal(await page.inputValue(box(1)), bob);
+    assert.equal(await page.getAttribute('[data-testid=collab-agree]', 'data-agree'), 'false', 'not delivered yet');
+  }
   await shot(page, 'collab-crdt-typing');
   await settled(page);
   const [a, b, c] = await values(page, 3);

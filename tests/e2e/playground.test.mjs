@@ -31,12 +31,16 @@ test('play moves message tokens from node to node', async () => {
   await page.click('[data-testid=play]');
   assert.equal(await page.getAttribute('[data-testid=play]', 'aria-pressed'), 'true');
   // Watch one token frame by frame until it is drawn somewhere else. A token that is no longer on screen (it
-  // arrived between two frames of a busy machine) is not a token that moved: then watch the next one, up to five.
+  // arrived between two frames of a busy machine) is not a token that moved: then watch the next one, up to ten.
   let id, first, second;
-  for (let attempt = 0; attempt < 5; attempt++) {
+  for (let attempt = 0; attempt < 10; attempt++) {
     await page.waitForSelector('g.msg', { timeout: 10000 });
-    id = await page.locator('g.msg').last().getAttribute('data-msg');
-    first = await page.$eval(`g.msg[data-msg="${id}"]`, (el) => el.getAttribute('transform') || el.getBoundingClientRect().x.toString()).catch(() => null);
+    // The newest token and where it is, read in one step (a token can arrive between two separate reads).
+    [id, first] = await page.evaluate(() => {
+      const all = document.querySelectorAll('g.msg');
+      const el = all[all.length - 1];
+      return el ? [el.dataset.msg, el.getAttribute('transform') || el.getBoundingClientRect().x.toString()] : [null, null];
+    });
     if (first === null) continue;
     const seen = await page.waitForFunction(([msg, from]) => {
       const el = document.querySelector(`g.msg[data-msg="${msg}"]`);
@@ -48,7 +52,7 @@ test('play moves message tokens from node to node', async () => {
     if (second !== 'gone') break;
   }
   assert.ok(first !== null && first !== undefined, `token ${id} drawn`);
-  assert.notEqual(second, 'gone', `one of five tokens is still on screen when it is seen again (last: ${id})`);
+  assert.notEqual(second, 'gone', `one of ten tokens is still on screen when it is seen again (last: ${id})`);
   assert.notEqual(second, first, `token ${id} moved (${first} -> ${second})`);
   const t0 = await clockMs(page);
   await page.waitForTimeout(500);

@@ -67,7 +67,10 @@ pub fn app(props: &AppProps) -> Html {
                 guards._frames = Some(dom::animation_loop(move |ts| {
                     let wanted = m2.try_borrow().is_ok_and(|m| m.wants_frame());
                     if wanted {
+                        dom::frame_started();
                         d2.emit(Action::Frame(ts));
+                    } else {
+                        dom::frame_idle();
                     }
                 }));
                 let d3 = d.clone();
@@ -109,6 +112,7 @@ pub fn app(props: &AppProps) -> Html {
     // Embed mode: after each render, the host page may learn how tall the playground wants to be.
     let embed = state.model.try_borrow().is_ok_and(|m| m.mode == Mode::Embed);
     use_effect(move || {
+        dom::frame_drawn();
         if embed {
             dom::report_embed_height();
         }
