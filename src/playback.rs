@@ -26,6 +26,8 @@ pub struct Playback {
     checkpoints: Vec<Checkpoint>,
     /// The grid point up to which taking checkpoints was decided (they are taken as the run is first explored).
     explored: Micros,
+    /// How many times the commands changed (the page redraws what shows them only when this moves).
+    revision: u64,
 }
 
 impl Playback {
@@ -34,7 +36,7 @@ impl Playback {
         // Invariant: a world "stands at t" once every event at or before t has run; checkpoint 0 too.
         sim.run_until(0);
         let checkpoints = vec![sim.checkpoint()];
-        Ok(Playback { scenario, seed, user_commands, sim, checkpoints, explored: 0 })
+        Ok(Playback { scenario, seed, user_commands, sim, checkpoints, explored: 0, revision: 0 })
     }
 
     pub fn scenario(&self) -> &Scenario {
@@ -45,6 +47,10 @@ impl Playback {
     }
     pub fn user_commands(&self) -> &[TimedCommand] {
         &self.user_commands
+    }
+    /// How many times `command` changed this run's commands.
+    pub fn revision(&self) -> u64 {
+        self.revision
     }
     pub fn sim(&self) -> &Simulation {
         &self.sim
@@ -99,6 +105,7 @@ impl Playback {
     /// commands after now are discarded (the timeline branches here), and so are the checkpoints after now.
     pub fn command(&mut self, command: Command) {
         let now = self.sim.now();
+        self.revision += 1;
         self.user_commands.retain(|c| c.at <= now);
         self.user_commands.push(TimedCommand { at: now + 1, command });
         let keep = self.checkpoints.partition_point(|c| c.now() <= now).max(1);
@@ -125,6 +132,12 @@ impl Playback {
             .filter(|c| c.at <= self.until())
             .map(|c| (c.at, c.command.label(), c.command.is_fault()))
             .collect()
+    }
+
+    /// The first marker after `t`, if any (`markers`, without building the others' labels).
+    pub fn next_marker(&self, t: Micros) -> Option<(Micros, String, bool)> {
+        let c = self.sim.commands().iter().filter(|c| c.at > t && c.at <= self.until()).min_by_key(|c| c.at)?;
+        Some((c.at, c.command.label(), c.command.is_fault()))
     }
 
     /// How many checkpoints are kept (benchmarks report it).

@@ -57,6 +57,14 @@ pub fn media_matches(query: &str) -> bool {
     window().and_then(|w| w.match_media(query).ok().flatten()).is_some_and(|m| m.matches())
 }
 
+/// The viewport's width and height in CSS pixels (what `max-width` and `orientation` media queries test), read
+/// without building a `MediaQueryList` (views ask on every frame). 0 when unknown.
+pub fn viewport() -> (f64, f64) {
+    let Some(w) = window() else { return (0.0, 0.0) };
+    let num = |v: Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>| v.ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+    (num(w.inner_width()), num(w.inner_height()))
+}
+
 pub fn storage_get(key: &str) -> Option<String> {
     window()?.local_storage().ok().flatten()?.get_item(key).ok().flatten()
 }

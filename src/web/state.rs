@@ -114,6 +114,8 @@ pub enum Share {
 pub struct Model {
     pub mode: Mode,
     pub pb: Option<Playback>,
+    /// How many runs have been put on screen (with `Playback::revision`, what names the commands on screen).
+    pub runs: u64,
     /// (name, title) of every library lesson.
     pub lessons: Vec<(&'static str, String)>,
     /// The library lesson on screen, when the run is one (unchanged scenario and seed).
@@ -308,6 +310,7 @@ impl Model {
         Model {
             mode,
             pb: None,
+            runs: 0,
             lessons,
             lesson: None,
             playing: false,
@@ -379,6 +382,7 @@ impl Model {
         jobs::on_install(self, lesson.is_some() && lesson == self.lesson);
         self.lesson = lesson;
         self.pb = Some(pb);
+        self.runs += 1;
         self.playing = false;
         self.last_frame = None;
         self.selected = None;
@@ -404,6 +408,7 @@ impl Model {
                 jobs::on_install(self, lesson == self.lesson);
                 self.lesson = lesson;
                 self.pb = Some(pb);
+                self.runs += 1;
                 compare::on_install(self);
                 self.sync_clock();
                 self.last_frame = None;

@@ -40,6 +40,16 @@ impl Fnv64 {
     }
 }
 
+/// For `Hash` values (the page's redraw stamps): the same bytes give the same hash in every build.
+impl std::hash::Hasher for Fnv64 {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.write_bytes(bytes);
+    }
+}
+
 /// The version of the trace encoding. Bump it whenever `TraceEvent::encode` changes what it writes.
 pub const TRACE_ENCODING: u64 = 1;
 

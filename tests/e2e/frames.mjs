@@ -1,7 +1,7 @@
 // A benchmark, not a test: the page's frame times while a long job runs in the worker (issue 13: "nothing heavy on
 // the main thread"). Plays a lesson, starts the job, and records the gap between animation frames until the answer
 // is drawn. Prints one line per job for scripts/bench.
-import { serveDist, launch, open } from './harness.mjs';
+import { serveDist, launch, open, busyScenario } from './harness.mjs';
 
 const server = await serveDist();
 const context = await launch();
@@ -30,24 +30,6 @@ async function measure(lesson, run, done, what) {
   console.log(`frames while ${what} (${(wall / 1000).toFixed(1)} s, ${gaps.length} frames): ` +
     `median ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${gaps[gaps.length - 1].toFixed(1)} ms (target: under 16.7 ms)`);
   await page.close();
-}
-
-/** A 7-node cluster with about 300 messages in flight: 6 far followers (400-600 ms away), 50 writes a second. */
-function busyScenario() {
-  const nodes = [{ id: 'n1', role: 'leader' }];
-  for (let i = 2; i <= 7; i++) nodes.push({ id: `n${i}`, role: 'follower' });
-  const workload = [];
-  for (let t = 0; t < 4000; t += 20) {
-    workload.push({ at_ms: t, client: t % 40 ? 'bob' : 'alice', sql: `INSERT INTO users (name) VALUES ('u${t}')` });
-  }
-  return {
-    version: 1, title: 'Frame budget: 7 nodes, about 300 messages in flight', seed: 1, until_ms: 6000, nodes,
-    replication: { mode: 'async', log: 'logical' },
-    network: { latency_ms: { min: 400, max: 600 }, loss: 0.0 },
-    clients: [{ id: 'alice', route: 'leader' }, { id: 'bob', route: 'leader' }],
-    schema: ['CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL)'],
-    workload,
-  };
 }
 
 /** The page's own work per animation frame (from the frame callback to the redrawn run) while the busy cluster

@@ -74,3 +74,21 @@ export async function scrubTo(page, ms) {
     el.dispatchEvent(new Event('change', { bubbles: true }));
   }, ms);
 }
+
+/** A 7-node cluster with about 300 messages in flight: 6 far followers (400-600 ms away), 50 writes a second. */
+export function busyScenario() {
+  const nodes = [{ id: 'n1', role: 'leader' }];
+  for (let i = 2; i <= 7; i++) nodes.push({ id: `n${i}`, role: 'follower' });
+  const workload = [];
+  for (let t = 0; t < 4000; t += 20) {
+    workload.push({ at_ms: t, client: t % 40 ? 'bob' : 'alice', sql: `INSERT INTO users (name) VALUES ('u${t}')` });
+  }
+  return {
+    version: 1, title: 'Frame budget: 7 nodes, about 300 messages in flight', seed: 1, until_ms: 6000, nodes,
+    replication: { mode: 'async', log: 'logical' },
+    network: { latency_ms: { min: 400, max: 600 }, loss: 0.0 },
+    clients: [{ id: 'alice', route: 'leader' }, { id: 'bob', route: 'leader' }],
+    schema: ['CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL)'],
+    workload,
+  };
+}

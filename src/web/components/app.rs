@@ -9,8 +9,8 @@ use crate::web::state::{Action, AppState, Mode, Model, Tab};
 use crate::web::text;
 
 use super::{
-    anomalies, bench, canvas, client, collab, compare, inspector, metrics, network, policies, spacetime, topbar,
-    transport,
+    anomalies, bench, canvas, client, collab, compare, inspector, metrics, network, policies, spacetime, tokens,
+    topbar, transport,
 };
 
 #[derive(Properties, PartialEq, Default)]
@@ -93,6 +93,9 @@ pub fn app(props: &AppProps) -> Html {
                     }
                 }));
                 if mode == Mode::Embed {
+                    // Scrolled out of the host page's view (index.html's observer): stop playing.
+                    let d5 = d.clone();
+                    guards._listeners.extend(Listener::window("replsim:offscreen", move |_| d5.emit(Action::Pause)));
                     // A narrower or wider frame wants another height: measure again once the resizing settles.
                     guards._listeners.extend(Listener::window("resize", move |_| {
                         gloo_timers::callback::Timeout::new(300, dom::report_embed_height).forget();
@@ -112,6 +115,7 @@ pub fn app(props: &AppProps) -> Html {
     // Embed mode: after each render, the host page may learn how tall the playground wants to be.
     let embed = state.model.try_borrow().is_ok_and(|m| m.mode == Mode::Embed);
     use_effect(move || {
+        tokens::draw();
         dom::frame_drawn();
         if embed {
             dom::report_embed_height();
@@ -130,7 +134,9 @@ pub fn app(props: &AppProps) -> Html {
             </main>
         };
     };
-    let v = pb.sim().view();
+    let mut v = pb.sim().view();
+    // The canvas's token layer keeps these (it reads a message's text only when its token is created).
+    let msgs = std::rc::Rc::new(std::mem::take(&mut v.messages));
     let hash = text::hex16(pb.sim().trace.hash());
     let close_popovers = dispatch.reform(|_: MouseEvent| Action::CloseHelp);
     let footer = html! {
@@ -153,8 +159,8 @@ pub fn app(props: &AppProps) -> Html {
             <main id="app" class="app embed">
                 { topbar::error_banner(&m, &dispatch) }
                 { topbar::narration(&m, &dispatch, Some(href)) }
-                <div class="stage-canvas">{ canvas::view(&m, &v, &dispatch) }</div>
-                { transport::view(&m, &dispatch, true) }
+                <div class="stage-canvas">{ canvas::view(&m, &v, msgs.clone(), &dispatch) }</div>
+                { transport::view(&m, &state.model, &dispatch, true) }
                 { footer }
             </main>
         };
@@ -177,7 +183,7 @@ pub fn app(props: &AppProps) -> Html {
                         <div class="stage-canvas">{ spacetime::view(&m, &dispatch) }</div>
                         { spacetime::legend(&m, &dispatch) }
                     } else {
-                        <div class="stage-canvas">{ canvas::view(&m, &v, &dispatch) }</div>
+                        <div class="stage-canvas">{ canvas::view(&m, &v, msgs.clone(), &dispatch) }</div>
                         { canvas::legend(&m) }
                     }
                 </section>
@@ -190,12 +196,12 @@ pub fn app(props: &AppProps) -> Html {
                         Tab::Lag => policies::view(&m, &dispatch),
                         Tab::Network => network::view(&m, &dispatch),
                     } }
-                    { client::view(&m, &dispatch) }
+                    { client::view(&m, &state.model, &dispatch) }
                 </aside>
             </div>
             }
             <div class="bottom">
-                { transport::view(&m, &dispatch, false) }
+                { transport::view(&m, &state.model, &dispatch, false) }
                 { footer }
             </div>
         </main>

@@ -2,6 +2,8 @@
 //! pair of nodes and from each client to its node, and every message in flight as a token along its link.
 //! One SVG with a viewBox fitted to the drawing, so it scales with its container.
 
+use std::rc::Rc;
+
 use yew::prelude::*;
 
 use crate::protocol::single_leader::Status;
@@ -11,7 +13,8 @@ use crate::web::state::{Action, Mode, Model};
 use crate::web::{derive, dom, text};
 use crate::world::trace::MsgKind;
 
-use super::icons::{kind_class, kind_help, kind_shape, kind_swatch};
+use super::icons::{kind_help, kind_swatch};
+use super::tokens::Token;
 
 /// A box on the canvas: centre and half sizes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -163,7 +166,8 @@ fn is_replica(n: &NodeView) -> bool {
     matches!(n.role, Role::Leader | Role::Follower | Role::Replica)
 }
 
-pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
+#[inline(never)] // drawn from two places (page and embed): one copy in the wasm
+pub fn view(m: &Model, v: &ClusterView, msgs: Rc<Vec<MessageView>>, d: &Callback<Action>) -> Html {
     // Replicas on the ellipse in a stable order, the scenario's first leader on top: a failover changes the
     // crown, not the picture. External systems (cache, controller) in a column apart.
     let first_leader =
@@ -171,9 +175,11 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
     let replicas: Vec<usize> = (0..v.nodes.len()).filter(|&i| is_replica(&v.nodes[i])).collect();
     let externals: Vec<usize> = (0..v.nodes.len()).filter(|&i| !is_replica(&v.nodes[i])).collect();
     let top = replicas.iter().position(|&i| Some(v.nodes[i].id.as_str()) == first_leader).unwrap_or(0);
-    let style = if dom::media_matches("(max-width: 600px) and (orientation: portrait)") {
+    // The media queries `(max-width: 600px) and (orientation: portrait)` and `(max-width: 800px)`.
+    let (vw, vh) = dom::viewport();
+    let style = if vw <= 600.0 && vh >= vw && vw > 0.0 {
         Style::Portrait
-    } else if m.mode == Mode::Embed || dom::media_matches("(max-width: 800px)") {
+    } else if m.mode == Mode::Embed || (vw <= 800.0 && vw > 0.0) {
         Style::Compact
     } else {
         Style::Wide
@@ -337,12 +343,15 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
         })
         .collect();
 
-    let tokens: Vec<Html> = v
-        .messages
+    // Labels only while they can be read: past a few dozen tokens they overlap, and drawing hundreds of them costs
+    // the browser more than the rest of the frame (each token still names itself in its tooltip).
+    let labels = msgs.len() <= MAX_LABELLED_MESSAGES;
+    let tokens: Vec<Token> = msgs
         .iter()
-        .filter_map(|msg| {
+        .enumerate()
+        .filter_map(|(i, msg)| {
             let (ra, rb) = (rect_of(&msg.from)?, rect_of(&msg.to)?);
-            Some(message_view(msg, ra, rb, v.now))
+            Some(message_token(i, msg, ra, rb, v.now, labels))
         })
         .collect();
 
@@ -358,7 +367,7 @@ pub fn view(m: &Model, v: &ClusterView, d: &Callback<Action>) -> Html {
                 { quorum }
                 <g class="clients">{ for clients }</g>
                 <g class="nodes">{ for nodes }</g>
-                <g class="msgs">{ for tokens }</g>
+                { super::tokens::layer(msgs, tokens) }
             </svg>
         </div>
     }
@@ -741,7 +750,11 @@ fn external_view(
     }
 }
 
-fn message_view(msg: &MessageView, ra: Rect, rb: Rect, now: u64) -> Html {
+/// With more messages in flight than this, tokens are drawn without their labels.
+const MAX_LABELLED_MESSAGES: usize = 48;
+
+/// The `i`th message in flight, where it is now on its link (`tokens::MessageLayer` draws it).
+fn message_token(i: usize, msg: &MessageView, ra: Rect, rb: Rect, now: u64, labelled: bool) -> Token {
     let (dx, dy) = (rb.x - ra.x, rb.y - ra.y);
     let len = (dx * dx + dy * dy).sqrt().max(1e-6);
     let (ux, uy) = (dx / len, dy / len);
@@ -752,24 +765,17 @@ fn message_view(msg: &MessageView, ra: Rect, rb: Rect, now: u64) -> Html {
     let (nx, ny) = (-uy, ux);
     let off = 9.0;
     let (x, y) = (sx + (ex - sx) * p + nx * off, sy + (ey - sy) * p + ny * off);
-    let (lx, ly) = (nx * 15.0, ny * 15.0 + 4.0);
-    let anchor = if nx > 0.35 {
-        "start"
-    } else if nx < -0.35 {
-        "end"
-    } else {
-        "middle"
-    };
-    let opacity = if msg.doomed { Some(f(1.0 - 0.8 * p)) } else { None };
-    let label = text::truncate(&msg.label, 22);
-    html! {
-        <g class={classes!("msg", kind_class(msg.kind), msg.doomed.then_some("doomed"))}
-           data-kind={msg.kind.name()} data-msg={msg.id.to_string()} transform={translate(x, y)} opacity={opacity}>
-            <title>{ [msg.kind.name(), " ", &msg.from, " → ", &msg.to, ": ", &msg.label, if msg.doomed { " (will be lost)" } else { "" }].concat() }</title>
-            { kind_shape(msg.kind) }
-            <text class="m-label" x={f(lx)} y={f(ly)} text-anchor={anchor}>{ label }</text>
-        </g>
-    }
+    let label = labelled.then(|| {
+        let anchor = if nx > 0.35 {
+            "start"
+        } else if nx < -0.35 {
+            "end"
+        } else {
+            "middle"
+        };
+        ((nx * 15.0) as f32, (ny * 15.0 + 4.0) as f32, anchor)
+    });
+    Token { msg: i, x: x as f32, y: y as f32, opacity: msg.doomed.then_some((1.0 - 0.8 * p) as f32), label }
 }
 
 /// How long (simulated) an election or failover stays announced under the canvas.

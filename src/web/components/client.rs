@@ -1,6 +1,11 @@
 //! The client panel: write SQL as one of the scenario's clients, and read what every client has seen.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use yew::prelude::*;
+
+use super::memo::{self, Memo, PartView};
 
 use crate::scenario::MAX_STATEMENT_LEN;
 use crate::web::state::{Action, Model};
@@ -10,7 +15,7 @@ use crate::world::sim::HistoryEntry;
 /// History entries shown (latest first).
 const MAX_HISTORY: usize = 60;
 
-pub fn view(m: &Model, d: &Callback<Action>) -> Html {
+pub fn view(m: &Model, model: &Rc<RefCell<Model>>, d: &Callback<Action>) -> Html {
     let Some(pb) = m.pb.as_ref() else { return Html::default() };
     let sim = pb.sim();
     let clients = &pb.scenario().clients;
@@ -73,11 +78,29 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
             <ol class="history" data-testid="history" aria-label="Client history, latest first">
                 if sim.history.is_empty() {
                     <li class="muted empty">{ "No statements yet." }</li>
+                } else {
+                    // One keyed list of its own (beside an unkeyed sibling, Yew would diff it by position and
+                    // rebuild every entry whenever one is added at the top).
+                    // Each entry is redrawn only when it changed (`memo`): it finished, or it was flagged or lit.
+                    { shown.iter().map(|&i| {
+                        let h = &sim.history[i];
+                        let flags: Vec<&str> = m.anomalies.iter().filter(|a| a.ops.contains(&i))
+                            .map(|a| super::anomalies::kind_name(a.kind)).collect();
+                        let stamp = memo::stamp((m.runs, pb.revision(), h.start, h.end, h.result.is_some(),
+                                                 m.highlight.contains(&i), flags));
+                        html! { <Memo key={i} model={model.clone()} dispatch={d.clone()} view={entry_part as PartView}
+                                      arg={i} {stamp} /> }
+                    }).collect::<Html>() }
                 }
-                { for shown.iter().map(|&i| entry(i, &sim.history[i], sim, m)) }
             </ol>
         </section>
     }
+}
+
+/// History entry `i` (a `Memo` part).
+fn entry_part(m: &Model, _: &Callback<Action>, i: usize) -> Html {
+    let Some(sim) = m.pb.as_ref().map(crate::playback::Playback::sim) else { return Html::default() };
+    sim.history.get(i).map_or_else(Html::default, |h| entry(i, h, sim, m))
 }
 
 fn entry(i: usize, h: &HistoryEntry, sim: &crate::world::sim::Simulation, m: &Model) -> Html {

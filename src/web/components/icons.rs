@@ -5,20 +5,35 @@ use yew::prelude::*;
 
 use crate::world::trace::MsgKind;
 
-/// The shape of a message kind, centred on (0, 0), about 18 units across.
-pub fn kind_shape(kind: MsgKind) -> Html {
+/// The shape of a message kind, centred on (0, 0), about 18 units across: an SVG element and its attributes
+/// (the legend draws it through Yew, the canvas's token layer directly).
+pub fn shape_spec(kind: MsgKind) -> (&'static str, &'static [(&'static str, &'static str)]) {
     match kind {
-        MsgKind::Request => html! { <rect class="shape" x="-7" y="-7" width="14" height="14" rx="2" /> },
-        MsgKind::Response => html! { <circle class="shape" r="8" /> },
-        MsgKind::Replicate => html! { <polygon class="shape" points="0,-10 10,0 0,10 -10,0" /> },
-        MsgKind::Ack => html! { <polygon class="shape" points="0,-9 9,7 -9,7" /> },
-        MsgKind::Heartbeat => html! { <circle class="shape ring" r="6" /> },
-        MsgKind::Fetch => html! { <polygon class="shape" points="0,9 9,-7 -9,-7" /> },
-        MsgKind::Snapshot => html! { <rect class="shape" x="-10" y="-6" width="20" height="12" rx="1" /> },
+        MsgKind::Request => {
+            ("rect", &[("class", "shape"), ("x", "-7"), ("y", "-7"), ("width", "14"), ("height", "14"), ("rx", "2")])
+        }
+        MsgKind::Response => ("circle", &[("class", "shape"), ("r", "8")]),
+        MsgKind::Replicate => ("polygon", &[("class", "shape"), ("points", "0,-10 10,0 0,10 -10,0")]),
+        MsgKind::Ack => ("polygon", &[("class", "shape"), ("points", "0,-9 9,7 -9,7")]),
+        MsgKind::Heartbeat => ("circle", &[("class", "shape ring"), ("r", "6")]),
+        MsgKind::Fetch => ("polygon", &[("class", "shape"), ("points", "0,9 9,-7 -9,-7")]),
+        MsgKind::Snapshot => {
+            ("rect", &[("class", "shape"), ("x", "-10"), ("y", "-6"), ("width", "20"), ("height", "12"), ("rx", "1")])
+        }
         MsgKind::Election => {
-            html! { <polygon class="shape" points="0,-10 3,-3 10,-3 4,2 6,9 0,5 -6,9 -4,2 -10,-3 -3,-3" /> }
+            ("polygon", &[("class", "shape"), ("points", "0,-10 3,-3 10,-3 4,2 6,9 0,5 -6,9 -4,2 -10,-3 -3,-3")])
         }
     }
+}
+
+/// The shape of a message kind as `Html` (`shape_spec`).
+pub fn kind_shape(kind: MsgKind) -> Html {
+    let (name, attrs) = shape_spec(kind);
+    let mut tag = yew::virtual_dom::VTag::new(name);
+    for (k, v) in attrs {
+        tag.add_attribute(k, *v);
+    }
+    tag.into()
 }
 
 /// What a kind is, in one line (legend tooltips).

@@ -293,7 +293,7 @@ pub fn view(m: &Model, d: &Callback<Action>) -> Html {
         None => (0, now.max(100_000)),
     };
     let span = end - t0;
-    let narrow = dom::media_matches("(max-width: 800px)");
+    let narrow = dom::viewport().0 <= 800.0;
     let (vw, px0) = if narrow { NARROW } else { WIDE };
     let px1 = vw - 18.0;
     let frame = Frame { t0, t1: end + span / 40, px0, px1 };

@@ -1,6 +1,11 @@
 //! The transport bar: play/pause, step, restart, speed, the timeline scrubber with its markers, the clock.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use yew::prelude::*;
+
+use super::memo::{self, Memo, PartView};
 
 use crate::web::state::{speed_of, Action, Model, DEFAULT_SPEED, SPEEDS};
 use crate::web::text;
@@ -20,7 +25,8 @@ fn long_clock(t: Micros, until: Micros) -> String {
     format!("{}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
 }
 
-pub fn view(m: &Model, d: &Callback<Action>, slim: bool) -> Html {
+#[inline(never)] // drawn from two places (page and embed): one copy in the wasm
+pub fn view(m: &Model, model: &Rc<RefCell<Model>>, d: &Callback<Action>, slim: bool) -> Html {
     let now = m.now();
     let until = m.until();
     let until_ms = until / 1000;
@@ -44,42 +50,11 @@ pub fn view(m: &Model, d: &Callback<Action>, slim: bool) -> Html {
         let v = e.target_unchecked_into::<web_sys::HtmlSelectElement>().value();
         Action::SetSpeed(speed_of(&v).unwrap_or(DEFAULT_SPEED))
     });
-    let markers: Vec<Html> =
+    let next = m.pb.as_ref().and_then(|pb| pb.next_marker(now));
+    // The markers change only with the commands, the run's length and what the cluster did by itself.
+    let markers_stamp =
         m.pb.as_ref()
-            .map(|pb| pb.markers())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(at, label, fault)| {
-                let left = if until == 0 { 0.0 } else { at as f64 / until as f64 * 100.0 };
-                let style = ["left:", &((left * 100.0).round() / 100.0).to_string(), "%"].concat();
-                let title = [&text::clock(at), " · ", &label].concat();
-                let onclick = d.reform(move |_: MouseEvent| Action::Seek(at, true));
-                html! {
-                    <button class={classes!("marker", if fault { "fault" } else { "op" })} {style} {title}
-                            aria-label={label.clone()} tabindex="-1" {onclick}></button>
-                }
-            })
-            .collect();
-    // What the cluster did by itself: a node became leader, a new synchronous follower, a shutdown, a discard.
-    let events: Vec<Html> = m
-        .events
-        .iter()
-        .filter(|e| e.at <= until)
-        .map(|e| {
-            let at = e.at;
-            let left = if until == 0 { 0.0 } else { at as f64 / until as f64 * 100.0 };
-            let style = ["left:", &((left * 100.0).round() / 100.0).to_string(), "%"].concat();
-            let title = [&text::clock(at), " · ", &e.label].concat();
-            let onclick = d.reform(move |_: MouseEvent| Action::Seek(at, true));
-            html! {
-                <button class={classes!("marker", "event", e.kind)} data-testid="event-marker" data-kind={e.kind}
-                        data-at={at.to_string()} {style} {title} aria-label={e.label.clone()} tabindex="-1" {onclick}></button>
-            }
-        })
-        .collect();
-    let next =
-        m.pb.as_ref()
-            .and_then(|pb| pb.markers().into_iter().filter(|(at, _, _)| *at > now).min_by_key(|(at, _, _)| *at));
+            .map_or(0, |pb| memo::stamp((m.runs, pb.revision(), until, m.events.len(), m.events.last().map(|e| e.at))));
     let skip_title = match &next {
         Some((at, label, _)) => ["Skip to the next event: ", &long_clock(*at, until), " · ", label].concat(),
         None => "Skip to the end: nothing else is scheduled".to_string(),
@@ -117,7 +92,7 @@ pub fn view(m: &Model, d: &Callback<Action>, slim: bool) -> Html {
                 <input class="scrubber" data-testid="scrubber" type="range" min="0" max={until_ms.to_string()} step="1"
                        value={(now / 1000).to_string()} oninput={on_scrub} onchange={on_scrub_done}
                        aria-label="Timeline (ms)" aria-valuetext={text::clock(now)} />
-                <div class="markers" aria-hidden="true">{ for markers }{ for events }</div>
+                <Memo model={model.clone()} dispatch={d.clone()} view={markers as PartView} stamp={markers_stamp} />
             </div>
             <div class="time">
                 if until >= LONG_RUN {
@@ -131,4 +106,43 @@ pub fn view(m: &Model, d: &Callback<Action>, slim: bool) -> Html {
             </div>
         </div>
     }
+}
+
+/// The timeline's markers (a `Memo` part): each command of the run, and what the cluster did by itself.
+fn markers(m: &Model, d: &Callback<Action>, _: usize) -> Html {
+    let until = m.until();
+    let ops: Vec<Html> =
+        m.pb.as_ref()
+            .map(|pb| pb.markers())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(at, label, fault)| {
+                let left = if until == 0 { 0.0 } else { at as f64 / until as f64 * 100.0 };
+                let style = ["left:", &((left * 100.0).round() / 100.0).to_string(), "%"].concat();
+                let title = [&text::clock(at), " · ", &label].concat();
+                let onclick = d.reform(move |_: MouseEvent| Action::Seek(at, true));
+                html! {
+                    <button class={classes!("marker", if fault { "fault" } else { "op" })} {style} {title}
+                            aria-label={label.clone()} tabindex="-1" {onclick}></button>
+                }
+            })
+            .collect();
+    // What the cluster did by itself: a node became leader, a new synchronous follower, a shutdown, a discard.
+    let events: Vec<Html> = m
+        .events
+        .iter()
+        .filter(|e| e.at <= until)
+        .map(|e| {
+            let at = e.at;
+            let left = if until == 0 { 0.0 } else { at as f64 / until as f64 * 100.0 };
+            let style = ["left:", &((left * 100.0).round() / 100.0).to_string(), "%"].concat();
+            let title = [&text::clock(at), " · ", &e.label].concat();
+            let onclick = d.reform(move |_: MouseEvent| Action::Seek(at, true));
+            html! {
+                <button class={classes!("marker", "event", e.kind)} data-testid="event-marker" data-kind={e.kind}
+                        data-at={at.to_string()} {style} {title} aria-label={e.label.clone()} tabindex="-1" {onclick}></button>
+            }
+        })
+        .collect();
+    html! { <div class="markers" aria-hidden="true">{ for ops }{ for events }</div> }
 }
