@@ -49,3 +49,32 @@ test('a host page with three embeds: each tells its height and the documented li
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('an embed that plays pauses when it scrolls out of the host page\'s view', async () => {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.setViewportSize({ width: 900, height: 700 });
+  await page.setContent(`<!doctype html><meta charset="utf-8"><body style="margin:16px">
+    <iframe id="a" src="${server.base}?embed=1#lesson=basics-async" title="a" style="display:block;width:100%;height:520px"></iframe>
+    <div style="height:3000px">Further down the chapter…</div>`);
+  let frame;
+  for (let i = 0; i < 100 && !frame; i++) {
+    frame = page.frames().find((f) => f.url().includes('embed=1'));
+    if (!frame) await page.waitForTimeout(100);
+  }
+  assert.ok(frame, 'the embed loaded');
+  await frame.waitForSelector('g.node');
+  await frame.click('[data-testid=play]');
+  assert.equal(await frame.getAttribute('[data-testid=play]', 'aria-pressed'), 'true');
+  await page.evaluate(() => window.scrollTo(0, 2000));
+  // (Polled by timer: an iframe out of view gets no animation frames, which waitForFunction polls with by default.)
+  await frame.waitForFunction(() => document.querySelector('[data-testid=play]').getAttribute('aria-pressed') === 'false',
+    null, { timeout: 5000, polling: 100 });
+  // Back in view, it stays paused at its moment until the reader presses play.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.waitForTimeout(300);
+  assert.equal(await frame.getAttribute('[data-testid=play]', 'aria-pressed'), 'false');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
