@@ -166,7 +166,6 @@ fn is_replica(n: &NodeView) -> bool {
     matches!(n.role, Role::Leader | Role::Follower | Role::Replica)
 }
 
-#[inline(never)] // drawn from two places (page and embed): one copy in the wasm
 pub fn view(m: &Model, v: &ClusterView, msgs: Rc<Vec<MessageView>>, d: &Callback<Action>) -> Html {
     // Replicas on the ellipse in a stable order, the scenario's first leader on top: a failover changes the
     // crown, not the picture. External systems (cache, controller) in a column apart.

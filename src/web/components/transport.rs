@@ -25,7 +25,6 @@ fn long_clock(t: Micros, until: Micros) -> String {
     format!("{}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
 }
 
-#[inline(never)] // drawn from two places (page and embed): one copy in the wasm
 pub fn view(m: &Model, model: &Rc<RefCell<Model>>, d: &Callback<Action>, slim: bool) -> Html {
     let now = m.now();
     let until = m.until();
