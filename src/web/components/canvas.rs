@@ -584,7 +584,9 @@ fn node_view(
                 if replica {
                     { [n.lsn.to_string().as_str(), if n.lsn == 1 { " version" } else { " versions" }].concat() }
                 } else {
-                    <tspan class="n-epoch">{ epoch }</tspan>{ ["LSN ", &n.lsn.to_string()].concat() }
+                    // (On a narrow card the epoch would run into the status; the tooltip and inspector keep it.)
+                    if r.hw >= NODE_HW * 0.92 { <tspan class="n-epoch">{ epoch }</tspan> }
+                    { ["LSN ", &n.lsn.to_string()].concat() }
                 }
             </text>
             <text class={classes!("n-lag", (n.lag_records > 0).then_some("behind"), n.candidate.then_some("electing"), halted.then_some("stopped"))} x={f(x0 + 14.0)} y={line(78.0)}>{ text::truncate(&lag, 26) }</text>
