@@ -26,8 +26,6 @@ pub struct Playback {
     checkpoints: Vec<Checkpoint>,
     /// The grid point up to which taking checkpoints was decided (they are taken as the run is first explored).
     explored: Micros,
-    /// How many times the commands changed (the page redraws what shows them only when this moves).
-    revision: u64,
 }
 
 impl Playback {
@@ -36,7 +34,7 @@ impl Playback {
         // Invariant: a world "stands at t" once every event at or before t has run; checkpoint 0 too.
         sim.run_until(0);
         let checkpoints = vec![sim.checkpoint()];
-        Ok(Playback { scenario, seed, user_commands, sim, checkpoints, explored: 0, revision: 0 })
+        Ok(Playback { scenario, seed, user_commands, sim, checkpoints, explored: 0 })
     }
 
     pub fn scenario(&self) -> &Scenario {
@@ -47,10 +45,6 @@ impl Playback {
     }
     pub fn user_commands(&self) -> &[TimedCommand] {
         &self.user_commands
-    }
-    /// How many times `command` changed this run's commands.
-    pub fn revision(&self) -> u64 {
-        self.revision
     }
     pub fn sim(&self) -> &Simulation {
         &self.sim
@@ -105,7 +99,6 @@ impl Playback {
     /// commands after now are discarded (the timeline branches here), and so are the checkpoints after now.
     pub fn command(&mut self, command: Command) {
         let now = self.sim.now();
-        self.revision += 1;
         self.user_commands.retain(|c| c.at <= now);
         self.user_commands.push(TimedCommand { at: now + 1, command });
         let keep = self.checkpoints.partition_point(|c| c.now() <= now).max(1);

@@ -114,8 +114,6 @@ pub enum Share {
 pub struct Model {
     pub mode: Mode,
     pub pb: Option<Playback>,
-    /// How many runs have been put on screen (with `Playback::revision`, what names the commands on screen).
-    pub runs: u64,
     /// (name, title) of every library lesson.
     pub lessons: Vec<(&'static str, String)>,
     /// The library lesson on screen, when the run is one (unchanged scenario and seed).
@@ -154,8 +152,9 @@ pub struct Model {
     pub anomalies: Vec<Anomaly>,
     anomalies_key: Option<(u64, Micros)>,
     anomalies_wall: f64,
-    /// Bumped whenever the run changes (a lesson, a command, a rebuild): cached results of older runs are stale.
-    run_id: u64,
+    /// Bumped whenever the run changes (a lesson, a command, a rebuild): cached results of older runs are stale, and
+    /// parts of the page drawn from it are redrawn (`components/memo.rs`).
+    pub run_id: u64,
     /// Timeline markers for elections, failovers, shutdowns and discards, for every moment explored so far (the
     /// trace only reaches the moment on screen; these stay when the person scrubs back).
     pub events: Vec<EventMarker>,
@@ -310,7 +309,6 @@ impl Model {
         Model {
             mode,
             pb: None,
-            runs: 0,
             lessons,
             lesson: None,
             playing: false,
@@ -382,7 +380,6 @@ impl Model {
         jobs::on_install(self, lesson.is_some() && lesson == self.lesson);
         self.lesson = lesson;
         self.pb = Some(pb);
-        self.runs += 1;
         self.playing = false;
         self.last_frame = None;
         self.selected = None;
@@ -408,7 +405,6 @@ impl Model {
                 jobs::on_install(self, lesson == self.lesson);
                 self.lesson = lesson;
                 self.pb = Some(pb);
-                self.runs += 1;
                 compare::on_install(self);
                 self.sync_clock();
                 self.last_frame = None;

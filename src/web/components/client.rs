@@ -86,7 +86,7 @@ pub fn view(m: &Model, model: &Rc<RefCell<Model>>, d: &Callback<Action>) -> Html
                         let h = &sim.history[i];
                         let flags: Vec<&str> = m.anomalies.iter().filter(|a| a.ops.contains(&i))
                             .map(|a| super::anomalies::kind_name(a.kind)).collect();
-                        let stamp = memo::stamp((m.runs, pb.revision(), h.start, h.end, h.result.is_some(),
+                        let stamp = memo::stamp((m.run_id, h.start, h.end, h.result.is_some(),
                                                  m.highlight.contains(&i), flags));
                         html! { <Memo key={i} model={model.clone()} dispatch={d.clone()} view={entry_part as PartView}
                                       arg={i} {stamp} /> }

@@ -51,9 +51,7 @@ pub fn view(m: &Model, model: &Rc<RefCell<Model>>, d: &Callback<Action>, slim: b
     });
     let next = m.pb.as_ref().and_then(|pb| pb.next_marker(now));
     // The markers change only with the commands, the run's length and what the cluster did by itself.
-    let markers_stamp =
-        m.pb.as_ref()
-            .map_or(0, |pb| memo::stamp((m.runs, pb.revision(), until, m.events.len(), m.events.last().map(|e| e.at))));
+    let markers_stamp = memo::stamp((m.run_id, until, m.events.len(), m.events.last().map(|e| e.at)));
     let skip_title = match &next {
         Some((at, label, _)) => ["Skip to the next event: ", &long_clock(*at, until), " · ", label].concat(),
         None => "Skip to the end: nothing else is scheduled".to_string(),
