@@ -150,3 +150,18 @@ test('a number out of range in a form is refused beside the field, and the setti
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('a refused number goes when the run changes underneath it: another lesson shows its own value, no message', async () => {
+  const { page, errors } = await open(context, server.base + '#lesson=leaderless-read-repair');
+  await page.click('[data-testid=tab-network]');
+  const field = page.locator('[data-testid=net-max]');
+  assert.equal(await field.inputValue(), '15');
+  await field.fill('-5');
+  await field.dispatchEvent('change');
+  await page.waitForSelector('[data-testid=net-max-error]');
+  await page.selectOption('[data-testid=lesson-select]', 'basics-async');
+  await page.waitForSelector('[data-testid=net-max-error]', { state: 'detached' });
+  assert.equal(await field.inputValue(), '40', 'the new lesson\'s maximum latency, not the refused entry');
+  assert.equal(await field.getAttribute('aria-invalid'), null);
+  assert.deepEqual(errors, []);
+});

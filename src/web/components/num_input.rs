@@ -4,7 +4,8 @@
 //! (Enter, or leaving the field) hands it to `onchange`.
 //!
 //! A number field also refuses what is not a number in its range: the message appears beside the field, the typed
-//! text stays so it can be corrected, and the setting keeps its value (`onchange` is not called).
+//! text stays so it can be corrected, and the setting keeps its value (`onchange` is not called), until the
+//! model's value changes underneath it.
 
 use yew::prelude::*;
 
@@ -73,6 +74,19 @@ pub fn num_input(p: &NumInputProps) -> Html {
             }
         })
     };
+    {
+        let (draft, problem) = (draft.clone(), problem.clone());
+        // The model's value changed underneath (another lesson, a rebuilt run): what was typed, or refused, for the
+        // old value goes with it.
+        use_effect_with(p.value.clone(), move |_| {
+            if draft.is_some() {
+                draft.set(None);
+            }
+            if problem.is_some() {
+                problem.set(None);
+            }
+        });
+    }
     let value = (*draft).clone().unwrap_or_else(|| p.value.clone());
     let error_id = problem.as_ref().map(|_| AttrValue::from([p.test.as_str(), "-error"].concat()));
     html! {
