@@ -1,12 +1,12 @@
 //! The messages in flight on the cluster canvas, drawn outside Yew's virtual DOM.
 //!
 //! A busy cluster has hundreds of tokens, and every one of them moves on every frame. Built as virtual DOM, each
-//! frame made and compared hundreds of elements and strings only to change one attribute per token (the frame
-//! budget of issue 13 was missed by 20×). Here the layer is one empty `<g class="msgs">` that Yew owns, and the
-//! app's effect after each render (`draw`) brings its children up to date itself: a token seen before gets its new position (and a
-//! doomed one its fading), only if they changed; a new one is created once; one that arrived is removed. The
-//! elements are the same as before (`g.msg` with `data-kind`, `data-msg`, a `<title>`, the kind's shape and a
-//! label), so styles and tests see no difference.
+//! frame made and compared hundreds of elements and strings only to change one attribute per token (issue 13's
+//! frame budget was missed by far). Here the layer is one empty `<g class="msgs">` that Yew owns, and the app's
+//! effect after each render (`draw`) brings its children up to date itself: a token seen before gets its new
+//! position (and a doomed one its fading), only if they changed; a new one is created once; one that arrived is
+//! removed. The elements are the same as before (`g.msg` with `data-kind`, `data-msg`, a `<title>`, the kind's
+//! shape and a label), so styles and tests see no difference.
 
 use std::cell::RefCell;
 use std::rc::Rc;
