@@ -7,6 +7,7 @@ pub mod chunked;
 pub mod compare;
 pub mod externals;
 pub mod jobs;
+pub mod layout;
 pub mod library;
 pub mod link;
 pub mod log_methods;

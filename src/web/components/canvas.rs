@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use yew::prelude::*;
 
+use crate::layout::{self, is_replica, Rect, Style, NODE_HW};
 use crate::protocol::single_leader::Status;
 use crate::scenario::Role;
 use crate::view::{ClusterView, MessageView, NodeView};
@@ -15,142 +16,6 @@ use crate::world::trace::MsgKind;
 
 use super::icons::{kind_help, kind_swatch};
 use super::tokens::Token;
-
-/// A box on the canvas: centre and half sizes.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Rect {
-    pub x: f64,
-    pub y: f64,
-    pub hw: f64,
-    pub hh: f64,
-}
-
-impl Rect {
-    /// Where the ray from the centre in direction (ux, uy) leaves the box (plus `pad`).
-    fn exit(&self, ux: f64, uy: f64, pad: f64) -> (f64, f64) {
-        let tx = if ux.abs() > 1e-9 { self.hw / ux.abs() } else { f64::INFINITY };
-        let ty = if uy.abs() > 1e-9 { self.hh / uy.abs() } else { f64::INFINITY };
-        let t = tx.min(ty) + pad;
-        (self.x + ux * t, self.y + uy * t)
-    }
-}
-
-pub struct Layout {
-    /// Replicas (leader and followers), on an ellipse.
-    pub nodes: Vec<Rect>,
-    /// Systems outside the database (a cache, a failover controller), in a column of their own.
-    pub externals: Vec<Rect>,
-    pub clients: Vec<Rect>,
-    /// x, y, width, height
-    pub view_box: (f64, f64, f64, f64),
-    pub scale: f64,
-}
-
-const NODE_HW: f64 = 104.0;
-const NODE_HH: f64 = 58.0;
-const CLIENT_HW: f64 = 58.0;
-const CLIENT_HH: f64 = 28.0;
-const EXT_HW: f64 = 80.0;
-const EXT_HH: f64 = 46.0;
-
-/// How to arrange the drawing for the space it gets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Style {
-    /// The full page: clients in a column on the left, nodes on a wide ellipse.
-    Wide,
-    /// Embed mode and medium screens: the same, packed closer so that text stays legible.
-    Compact,
-    /// Phones: clients in a row on top, nodes on a narrow ellipse below.
-    Portrait,
-}
-
-/// Positions for `n` replicas (the one at index `top` drawn on top), `ext` external systems and `m` clients.
-pub fn layout(n: usize, top: usize, m: usize, ext: usize, style: Style) -> Layout {
-    let scale = if n <= 6 { 1.0 } else { (6.0 / n as f64).max(0.55) };
-    let (hw, hh) = (NODE_HW * scale, NODE_HH * scale);
-    let (cx, cy) = (620.0, 300.0);
-    let (rx, ry) = match style {
-        Style::Wide => (265.0, 200.0),
-        Style::Compact => (215.0, 150.0),
-        Style::Portrait => (if n == 3 { 128.0 } else { 150.0 }, 200.0),
-    };
-    let (rx, ry) = (if n <= 2 { 0.0 } else { rx }, if n <= 1 { 0.0 } else { ry });
-    let nodes: Vec<Rect> = (0..n)
-        .map(|i| {
-            let k = (i + n - top.min(n.saturating_sub(1))) % n.max(1);
-            // Counter-clockwise from the top, so that n2 is drawn left of n3. (JS Math: no libm in the wasm.)
-            let a = -std::f64::consts::FRAC_PI_2 - std::f64::consts::TAU * k as f64 / n.max(1) as f64;
-            Rect { x: cx + rx * js_sys::Math::cos(a), y: cy + ry * js_sys::Math::sin(a), hw, hh }
-        })
-        .collect();
-    let mut min_x = nodes.iter().map(|r| r.x - r.hw).fold(f64::INFINITY, f64::min);
-    let mut max_x = nodes.iter().map(|r| r.x + r.hw).fold(f64::NEG_INFINITY, f64::max);
-    let mut min_y = nodes.iter().map(|r| r.y - r.hh).fold(f64::INFINITY, f64::min);
-    let mut max_y = nodes.iter().map(|r| r.y + r.hh).fold(f64::NEG_INFINITY, f64::max);
-    if n == 0 {
-        (min_x, max_x, min_y, max_y) = (400.0, 800.0, 100.0, 500.0);
-    }
-    // External systems stand apart from the replicas: a column on the right (a row below on phones).
-    let externals: Vec<Rect> = (0..ext)
-        .map(|j| {
-            if style == Style::Portrait && n > 2 {
-                let gap = EXT_HW * 2.0 + 24.0;
-                let x = (min_x + max_x) / 2.0 + (j as f64 - (ext as f64 - 1.0) / 2.0) * gap;
-                Rect { x, y: max_y + 70.0 + EXT_HH, hw: EXT_HW, hh: EXT_HH }
-            } else {
-                let gap = EXT_HH * 2.0 + 40.0;
-                let y = cy + (j as f64 - (ext as f64 - 1.0) / 2.0) * gap;
-                let x = max_x + if style == Style::Wide { 60.0 } else { 40.0 } + EXT_HW;
-                Rect { x, y, hw: EXT_HW, hh: EXT_HH }
-            }
-        })
-        .collect();
-    let clients: Vec<Rect> = if style == Style::Portrait {
-        // A row above the nodes, spread over their width.
-        let y = min_y - 90.0 - CLIENT_HH;
-        let span = (max_x - min_x).max(m as f64 * (CLIENT_HW * 2.0 + 12.0));
-        let mid = (min_x + max_x) / 2.0;
-        (0..m)
-            .map(|j| {
-                let x = if m == 1 {
-                    mid
-                } else {
-                    mid - span / 2.0 + CLIENT_HW + (span - 2.0 * CLIENT_HW) * j as f64 / (m - 1) as f64
-                };
-                Rect { x, y, hw: CLIENT_HW, hh: CLIENT_HH }
-            })
-            .collect()
-    } else {
-        // A column left of the nodes, spread over their height.
-        let x = min_x - if style == Style::Compact { 110.0 } else { 190.0 } - CLIENT_HW;
-        let span = (max_y - min_y).max(m as f64 * (CLIENT_HH * 2.0 + 16.0));
-        let mid = (min_y + max_y) / 2.0;
-        (0..m)
-            .map(|j| {
-                let y = if m == 1 {
-                    mid
-                } else {
-                    mid - span / 2.0 + CLIENT_HH + (span - 2.0 * CLIENT_HH) * j as f64 / (m - 1) as f64
-                };
-                Rect { x, y, hw: CLIENT_HW, hh: CLIENT_HH }
-            })
-            .collect()
-    };
-    for c in clients.iter().chain(&externals) {
-        min_x = min_x.min(c.x - c.hw);
-        max_x = max_x.max(c.x + c.hw);
-        min_y = min_y.min(c.y - c.hh);
-        max_y = max_y.max(c.y + c.hh);
-    }
-    let pad = if style == Style::Wide { 34.0 } else { 16.0 };
-    Layout {
-        nodes,
-        externals,
-        clients,
-        view_box: (min_x - pad, min_y - pad, max_x - min_x + 2.0 * pad, max_y - min_y + 2.0 * pad),
-        scale,
-    }
-}
 
 fn f(v: f64) -> String {
     // One decimal is plenty for screen coordinates and keeps the DOM small.
@@ -162,18 +27,10 @@ fn translate(x: f64, y: f64) -> String {
     ["translate(", &f(x), " ", &f(y), ")"].concat()
 }
 
-fn is_replica(n: &NodeView) -> bool {
-    matches!(n.role, Role::Leader | Role::Follower | Role::Replica)
-}
-
 pub fn view(m: &Model, v: &ClusterView, msgs: Rc<Vec<MessageView>>, d: &Callback<Action>) -> Html {
-    // Replicas on the ellipse in a stable order, the scenario's first leader on top: a failover changes the
-    // crown, not the picture. External systems (cache, controller) in a column apart.
+    // Where everything goes (crate::layout, shared with the still pictures of embeds).
     let first_leader =
         m.scenario().and_then(|s| s.nodes.iter().find(|n| n.role == Role::Leader)).map(|n| n.id.as_str());
-    let replicas: Vec<usize> = (0..v.nodes.len()).filter(|&i| is_replica(&v.nodes[i])).collect();
-    let externals: Vec<usize> = (0..v.nodes.len()).filter(|&i| !is_replica(&v.nodes[i])).collect();
-    let top = replicas.iter().position(|&i| Some(v.nodes[i].id.as_str()) == first_leader).unwrap_or(0);
     // The media queries `(max-width: 600px) and (orientation: portrait)` and `(max-width: 800px)`.
     let (vw, vh) = dom::viewport();
     let style = if vw <= 600.0 && vh >= vw && vw > 0.0 {
@@ -185,61 +42,25 @@ pub fn view(m: &Model, v: &ClusterView, msgs: Rc<Vec<MessageView>>, d: &Callback
     };
     // Multi-leader: one column per datacenter, in a labelled region (datacenters.rs).
     let ml = super::datacenters::cluster(m);
-    let mut lay =
-        layout(replicas.len().max(if ml.is_some() { 4 } else { 0 }), top, v.clients.len(), externals.len(), style);
-    let ids: Vec<&str> = replicas.iter().map(|&i| v.nodes[i].id.as_str()).collect();
-    let regions = ml.map(|cl| super::datacenters::arrange(cl, &ids, &mut lay));
-    let mut node_rects: Vec<Rect> = vec![Rect { x: 0.0, y: 0.0, hw: 1.0, hh: 1.0 }; v.nodes.len()];
-    for (k, &i) in replicas.iter().enumerate() {
-        node_rects[i] = lay.nodes[k];
-    }
-    for (k, &i) in externals.iter().enumerate() {
-        node_rects[i] = lay.externals[k];
-    }
+    let placed = layout::place(v, first_leader, ml, style);
+    let (lay, node_rects) = (&placed.layout, &placed.node_rects);
     let (bx, by, bw, bh) = lay.view_box;
     let view_box = [f(bx), f(by), f(bw), f(bh)].join(" ");
-    let rect_of = |name: &str| -> Option<Rect> {
-        if let Some(i) = v.nodes.iter().position(|n| n.id == name) {
-            return node_rects.get(i).copied();
-        }
-        v.clients.iter().position(|c| c.id == name).and_then(|j| lay.clients.get(j).copied())
-    };
+    let rect_of = |name: &str| placed.rect_of(v, name);
     let is_cut = |a: &str, b: &str| -> (bool, bool) {
         (v.cuts.iter().any(|(x, y)| x == a && y == b), v.cuts.iter().any(|(x, y)| x == b && y == a))
     };
 
-    // Links between every pair of replicas (a before b in node order); from a controller or a trigger-based
-    // replicator to every replica, and to the search index it feeds; from a CDC consumer to the leader it reads.
-    let replicator = v.nodes.iter().any(|n| n.role == Role::Replicator);
-    let source = |c: &NodeView| c.follows.as_deref().or(first_leader).map(str::to_string);
-    let wired = |a: &NodeView, b: &NodeView| match (a.role, b.role) {
-        (Role::Controller | Role::Replicator, _) => {
-            is_replica(b) || (a.role == Role::Replicator && b.role == Role::Cdc)
-        }
-        (Role::Cdc, _) => !replicator && is_replica(b) && source(a).as_deref() == Some(b.id.as_str()),
-        _ => is_replica(a) && is_replica(b) && ml.is_none_or(|cl| super::datacenters::wired(cl, &a.id, &b.id)),
-    };
     // Links with settings of their own (the Network tab) carry a tag: their delay, their loss.
     let spec = m.pb.as_ref().map(|pb| pb.sim().net.spec().clone()).unwrap_or_default();
     let own = |a: &str, b: &str| own_settings(&spec, a, b);
-    let mut links = Vec::new();
-    for i in 0..v.nodes.len() {
-        for j in i + 1..v.nodes.len() {
-            let (ni, nj) = (&v.nodes[i], &v.nodes[j]);
-            if !(wired(ni, nj) || wired(nj, ni)) {
-                continue;
-            }
-            let class = if ml.is_some_and(|cl| super::datacenters::inter(cl, &ni.id, &nj.id)) {
-                "link inter"
-            } else if is_replica(ni) && is_replica(nj) {
-                "link"
-            } else {
-                "link ext"
-            };
-            let (a, b) = (&ni.id, &nj.id);
-            links.push(link_view(class, a, b, node_rects[i], node_rects[j], is_cut(a, b), own(a, b), d));
-        }
-    }
+    let links: Vec<Html> = layout::node_links(v, first_leader, ml)
+        .into_iter()
+        .map(|(i, j, kind)| {
+            let (a, b) = (&v.nodes[i].id, &v.nodes[j].id);
+            link_view(kind.class(), a, b, node_rects[i], node_rects[j], is_cut(a, b), own(a, b), d)
+        })
+        .collect();
     let caches: Vec<Option<String>> = v
         .clients
         .iter()
@@ -294,7 +115,7 @@ pub fn view(m: &Model, v: &ClusterView, msgs: Rc<Vec<MessageView>>, d: &Callback
     let nodes: Vec<Html> = v
         .nodes
         .iter()
-        .zip(&node_rects)
+        .zip(node_rects)
         .map(|(n, r)| {
             let selected = m.selected.as_deref() == Some(n.id.as_str());
             let x = sim_node(&n.id);
@@ -360,7 +181,7 @@ pub fn view(m: &Model, v: &ClusterView, msgs: Rc<Vec<MessageView>>, d: &Callback
         <div class="canvas-wrap">
             <svg class="canvas" viewBox={view_box} preserveAspectRatio="xMidYMid meet" role="img"
                  aria-label="The cluster: nodes, clients, links and messages in flight">
-                if let (Some(cl), Some(regions)) = (ml, &regions) { { super::datacenters::regions_view(cl, regions) } }
+                if let Some(cl) = ml { { super::datacenters::regions_view(cl, &placed.regions) } }
                 <g class="links">{ for client_links }{ for links }</g>
                 if let Some(cl) = ml { { super::datacenters::topology_view(cl, &rect_of) } }
                 { quorum }

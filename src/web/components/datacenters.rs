@@ -12,7 +12,7 @@ use crate::protocol::Protocol;
 use crate::scenario::Command;
 use crate::web::state::{Action, Model};
 
-use super::canvas::{Layout, Rect};
+use crate::layout::{index, Rect, Region};
 
 /// The multi-leader cluster of the run on screen, if it is one.
 pub fn cluster(m: &Model) -> Option<&Cluster> {
@@ -22,10 +22,6 @@ pub fn cluster(m: &Model) -> Option<&Cluster> {
     }
 }
 
-fn index(cl: &Cluster, id: &str) -> Option<usize> {
-    cl.inner.nodes.iter().position(|n| n.id == id)
-}
-
 /// The acting leader of `id`'s own replication group (its datacenter), for a multi-leader run.
 pub fn group_leader<'a>(m: &'a Model, id: &str) -> Option<&'a str> {
     let pb = m.pb.as_ref()?;
@@ -33,105 +29,6 @@ pub fn group_leader<'a>(m: &'a Model, id: &str) -> Option<&'a str> {
     let i = index(cl, id)?;
     let group = pb.sim().protocol.observe(i).group;
     cl.inner.leader_of(group).and_then(|l| cl.inner.nodes.get(l)).map(|n| n.id.as_str())
-}
-
-fn dc(cl: &Cluster, id: &str) -> Option<usize> {
-    index(cl, id).and_then(|i| cl.dc_of.get(i).copied().flatten())
-}
-
-fn leader(cl: &Cluster, id: &str) -> bool {
-    index(cl, id).is_some_and(|i| cl.is_leader(i))
-}
-
-/// Is there a link to draw between nodes `a` and `b`: inside a datacenter, or between two leaders.
-pub fn wired(cl: &Cluster, a: &str, b: &str) -> bool {
-    dc(cl, a) == dc(cl, b) || (leader(cl, a) && leader(cl, b))
-}
-
-/// A link between leaders of different datacenters (drawn apart from the links inside one).
-pub fn inter(cl: &Cluster, a: &str, b: &str) -> bool {
-    leader(cl, a) && leader(cl, b) && dc(cl, a) != dc(cl, b)
-}
-
-/// A datacenter's region on the canvas.
-pub struct Region {
-    pub name: String,
-    pub x0: f64,
-    pub y0: f64,
-    pub x1: f64,
-    pub y1: f64,
-}
-
-const HEADER: f64 = 34.0;
-
-/// Rearrange the replicas of `lay` (ids in `ids`, in layout order) in one column per datacenter, the leader on
-/// top, and return the regions. The view box grows to hold them.
-pub fn arrange(cl: &Cluster, ids: &[&str], lay: &mut Layout) -> Vec<Region> {
-    if lay.nodes.is_empty() {
-        return Vec::new();
-    }
-    let (hw, hh) = (lay.nodes[0].hw, lay.nodes[0].hh);
-    let min_x = lay.nodes.iter().map(|r| r.x - r.hw).fold(f64::INFINITY, f64::min);
-    let max_x = lay.nodes.iter().map(|r| r.x + r.hw).fold(f64::NEG_INFINITY, f64::max);
-    let min_y = lay.nodes.iter().map(|r| r.y - r.hh).fold(f64::INFINITY, f64::min);
-    let max_y = lay.nodes.iter().map(|r| r.y + r.hh).fold(f64::NEG_INFINITY, f64::max);
-    // Datacenters in the order of their first node; nodes without one at the end, in a column of their own.
-    let mut groups: Vec<(Option<usize>, Vec<usize>)> = Vec::new();
-    for (k, id) in ids.iter().enumerate() {
-        let d = dc(cl, id);
-        match groups.iter_mut().find(|g| g.0 == d) {
-            Some(g) => g.1.push(k),
-            None => groups.push((d, vec![k])),
-        }
-    }
-    for g in &mut groups {
-        g.1.sort_by_key(|&k| !leader(cl, ids[k]));
-    }
-    let cols = groups.len().max(1) as f64;
-    let col_w = ((max_x - min_x) / cols).max(2.0 * hw + 40.0);
-    let (top, bottom) = (min_y + HEADER, max_y);
-    // With more than two datacenters of one node each, every other leader sits lower: no leader-to-leader link
-    // passes behind a third leader.
-    let stagger = if groups.len() > 2 { (bottom - top - 2.0 * hh).min(150.0) } else { 0.0 };
-    let mut nodes = lay.nodes.clone();
-    nodes.truncate(ids.len());
-    let mut regions = Vec::new();
-    for (c, (d, members)) in groups.iter().enumerate() {
-        let x = min_x + col_w * (c as f64 + 0.5);
-        let n = members.len();
-        for (j, &k) in members.iter().enumerate() {
-            let y = if n == 1 {
-                let mid = (top + bottom) / 2.0;
-                mid - stagger / 2.0 + if c % 2 == 1 { stagger } else { 0.0 }
-            } else {
-                top + hh + (bottom - top - 2.0 * hh) * j as f64 / (n - 1) as f64
-            };
-            if let Some(r) = nodes.get_mut(k) {
-                *r = Rect { x, y, hw, hh };
-            }
-        }
-        let name = d.and_then(|d| cl.spec.datacenters.get(d)).cloned().unwrap_or_else(|| "no datacenter".into());
-        let ys = members.iter().filter_map(|&k| nodes.get(k)).map(|r| r.y);
-        let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
-        regions.push(Region {
-            name,
-            x0: x - col_w / 2.0 + 10.0,
-            x1: x + col_w / 2.0 - 10.0,
-            y0: lo - hh - HEADER,
-            y1: hi + hh + 14.0,
-        });
-    }
-    lay.nodes = nodes;
-    let (bx, by, bw, bh) = lay.view_box;
-    let (mut x0, mut y0, mut x1, mut y1) = (bx, by, bx + bw, by + bh);
-    for r in &regions {
-        x0 = x0.min(r.x0 - 12.0);
-        y0 = y0.min(r.y0 - 12.0);
-        x1 = x1.max(r.x1 + 12.0);
-        y1 = y1.max(r.y1 + 12.0);
-    }
-    lay.view_box = (x0, y0, x1 - x0, y1 - y0);
-    regions
 }
 
 fn f(v: f64) -> String {

@@ -14,7 +14,7 @@ use crate::world::sim::Simulation;
 
 use super::num_input::NumInput;
 
-use super::canvas::Rect;
+use crate::layout::Rect;
 
 fn f(v: f64) -> String {
     format!("{:.1}", v)
