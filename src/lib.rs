@@ -18,6 +18,7 @@ pub mod report;
 pub mod scenario;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod soak;
+pub mod still;
 pub mod sql;
 pub mod vecmap;
 pub mod view;

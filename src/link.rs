@@ -322,16 +322,26 @@ mod tests {
 /// The HTML that embeds the playground at `base` (the site's URL, e.g. `https://example.org/playground/`) showing
 /// `fragment` (`lesson=NAME` or `run=…`) in compact mode: an iframe the browser loads only when it nears the
 /// viewport. `replsim embed` prints it; docs/embedding.md explains it.
-pub fn embed_snippet(base: &str, fragment: &str, title: &str, height: u32) -> String {
-    let attr = |s: &str| s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;");
-    let base = base.split(['?', '#']).next().unwrap_or(base);
-    let src = format!("{base}?embed=1#{}", fragment.trim_start_matches('#'));
+pub fn embed_snippet(base: &str, fragment: &str, title: &str, height: u32, still: Option<&Scenario>) -> String {
+    let attr = crate::still::escape;
+    let src = embed_src(base, fragment);
+    // The still picture (crate::still) stands in until the reader reaches the embed: `srcdoc` wins over `src`,
+    // which stays for a browser without srcdoc. A scenario that does not start gets no picture (and no error here:
+    // the playground says why when it loads).
+    let srcdoc = still.and_then(|s| crate::still::page(s, &src).ok());
+    let srcdoc = srcdoc.map(|d| format!(" srcdoc=\"{}\"", attr(&d))).unwrap_or_default();
     format!(
-        "<iframe src=\"{}\" title=\"{}\" width=\"100%\" height=\"{height}\" loading=\"lazy\" \
+        "<iframe src=\"{}\"{srcdoc} title=\"{}\" width=\"100%\" height=\"{height}\" loading=\"lazy\" \
          style=\"border:1px solid #ccd; border-radius:8px\" allow=\"clipboard-write\"></iframe>",
         attr(&src),
         attr(title)
     )
+}
+
+/// The URL an embed loads: the playground at `base` in its embed view, showing `fragment`.
+pub fn embed_src(base: &str, fragment: &str) -> String {
+    let base = base.split(['?', '#']).next().unwrap_or(base);
+    format!("{base}?embed=1#{}", fragment.trim_start_matches('#'))
 }
 
 #[cfg(test)]
@@ -340,10 +350,31 @@ mod embed_tests {
 
     #[test]
     fn the_snippet_points_at_the_embed_view_and_escapes_what_it_quotes() {
-        let s =
-            embed_snippet("https://example.org/pg/?x=1", "#lesson=basics-async", "Async \"replication\" <demo>", 480);
+        let s = embed_snippet(
+            "https://example.org/pg/?x=1",
+            "#lesson=basics-async",
+            "Async \"replication\" <demo>",
+            480,
+            None,
+        );
         assert!(s.starts_with("<iframe src=\"https://example.org/pg/?embed=1#lesson=basics-async\""), "{s}");
         assert!(s.contains("title=\"Async &quot;replication&quot; &lt;demo&gt;\""), "{s}");
         assert!(s.contains("height=\"480\"") && s.contains("loading=\"lazy\""), "{s}");
+    }
+
+    #[test]
+    fn with_a_still_the_iframe_holds_the_picture_until_it_loads_the_playground() {
+        let lesson = crate::library::LESSONS.iter().find(|l| l.name == "basics-async").expect("the lesson");
+        let s = Scenario::from_json_str(lesson.json).unwrap();
+        let snippet = embed_snippet("https://example.org/pg/", "lesson=basics-async", "Async", 480, Some(&s));
+        let open = snippet.find(" srcdoc=\"").expect("a srcdoc") + " srcdoc=\"".len();
+        let attr = &snippet[open..open + snippet[open..].find('"').expect("the attribute ends")];
+        // Everything the page holds is escaped inside the attribute: no quote or tag ends it early.
+        assert!(!attr.contains('<') && !attr.contains('>'), "{attr}");
+        let doc = attr.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&#39;", "'");
+        let doc = doc.replace("&amp;", "&");
+        assert!(doc.contains("<svg class=\"still\""), "{doc}");
+        assert!(doc.contains("href=\"https://example.org/pg/?embed=1#lesson=basics-async\""), "{doc}");
+        assert!(snippet.starts_with("<iframe src=\"https://example.org/pg/?embed=1#lesson=basics-async\" srcdoc="));
     }
 }

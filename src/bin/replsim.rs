@@ -111,6 +111,10 @@ mod cli {
             /// The iframe's height in CSS pixels.
             #[arg(long, default_value_t = 520)]
             height: u32,
+            /// Load the playground as soon as the browser loads the iframe, without the still picture that stands
+            /// in for it until the reader scrolls to it or clicks.
+            #[arg(long)]
+            live: bool,
         },
         /// Run SQL statements on a single node and print its tables as JSON; interactive without --file.
         Sql {
@@ -185,7 +189,7 @@ mod cli {
         std::fs::read_to_string(arg).map_err(|e| format!("cannot read {arg}: {e}"))
     }
 
-    fn embed(arg: &str, base: &str, height: u32, out: &mut impl Write) -> Result<(), String> {
+    fn embed(arg: &str, base: &str, height: u32, live: bool, out: &mut impl Write) -> Result<(), String> {
         let s = replsim::scenario::Scenario::from_json_str(&load(arg)?).map_err(|e| format!("{arg}: {e}"))?;
         let fragment = match arg.strip_prefix("lesson:") {
             Some(name) => format!("lesson={name}"),
@@ -199,7 +203,13 @@ mod cli {
         }
         let title =
             s.title.as_deref().map_or("Replication Playground".to_string(), |t| format!("Replication Playground: {t}"));
-        writeln!(out, "{}", replsim::link::embed_snippet(base, &fragment, &title, height.clamp(200, 4000)))
+        if !live {
+            // The still picture of the first moment: a scenario that does not start is refused here, with the
+            // message the playground would show.
+            replsim::still::svg(&s).map_err(|e| format!("{arg}: {e}"))?;
+        }
+        let still = (!live).then_some(&s);
+        writeln!(out, "{}", replsim::link::embed_snippet(base, &fragment, &title, height.clamp(200, 4000), still))
             .map_err(|e| e.to_string())
     }
 
@@ -285,7 +295,7 @@ mod cli {
                 Ok(())
             }
             Cmd::Sql { file } => sql(file.as_deref(), &mut out),
-            Cmd::Embed { scenario, base, height } => embed(&scenario, &base, height, &mut out),
+            Cmd::Embed { scenario, base, height, live } => embed(&scenario, &base, height, live, &mut out),
             Cmd::Staleness { scenario, seeds, at, format } => staleness(&scenario, seeds, &at, format, &mut out),
             Cmd::Soak { seeds, from, seed, threads, claim, print } => {
                 soak(SoakArgs { seeds, from, seed, threads, claim, print }, &mut out)

@@ -22,20 +22,33 @@ const TYPES = {
 
 export async function serveDist() {
   const dist = path.join(ROOT, 'dist');
+  // Every path asked for, in order (a test counts how often the wasm was fetched).
+  const hits = [];
+  // Host pages a test puts beside the site (path -> HTML), e.g. a documentation page with embeds.
+  const pages = new Map();
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://x');
+    hits.push(url.pathname);
+    if (pages.has(url.pathname)) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(pages.get(url.pathname));
+      return;
+    }
     if (!url.pathname.startsWith(SUB_PATH)) { res.writeHead(404); res.end('outside the sub-path'); return; }
     let rel = decodeURIComponent(url.pathname.slice(SUB_PATH.length)) || 'index.html';
     if (rel.includes('..')) { res.writeHead(400); res.end(); return; }
     try {
       const body = await readFile(path.join(dist, rel));
-      res.writeHead(200, { 'content-type': TYPES[path.extname(rel)] || 'application/octet-stream' });
+      const headers = { 'content-type': TYPES[path.extname(rel)] || 'application/octet-stream' };
+      // As docs/embedding.md asks of a static host: files with trunk's content hash in their name never change.
+      if (/-[0-9a-f]{16}(_bg)?\.(wasm|js|css)$/.test(rel)) headers['cache-control'] = 'public, max-age=31536000, immutable';
+      res.writeHead(200, headers);
       res.end(body);
     } catch { res.writeHead(404); res.end('not found'); }
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${server.address().port}${SUB_PATH}`;
-  return { base, close: () => new Promise((r) => server.close(r)) };
+  return { base, hits, pages, close: () => new Promise((r) => server.close(r)) };
 }
 
 export async function launch() {
