@@ -18,8 +18,8 @@ pub mod report;
 pub mod scenario;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod soak;
-pub mod still;
 pub mod sql;
+pub mod still;
 pub mod vecmap;
 pub mod view;
 pub mod world;

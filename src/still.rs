@@ -211,15 +211,24 @@ fn node(o: &mut String, n: &NodeView, r: Rect) {
     } else {
         format!("LSN {}", n.lsn)
     };
+    // What the canvas says under the status at the first moment, before anything happened.
+    let doing = match n.role {
+        Role::Leader => "accepts writes",
+        Role::Replica => "takes reads and writes",
+        _ => "in sync",
+    };
     let _ = write!(
         o,
-        r#"<text class="muted" x="{}" y="{}" font-size="13" fill="{MUTED}"><tspan fill="{OK}">●</tspan> {}</text><text class="muted" x="{}" y="{}" text-anchor="end" font-size="13" fill="{MUTED}">{}</text>"#,
+        r#"<text class="fg" x="{}" y="{}" font-size="15" fill="{FG}"><tspan fill="{OK}">●</tspan> {}</text><text class="fg" x="{}" y="{}" text-anchor="end" font-size="15" font-weight="650" fill="{FG}">{}</text><text class="muted" x="{}" y="{}" font-size="14" fill="{MUTED}">{}</text>"#,
         f(x0 + 14.0),
         y(54.0),
         n.status.name(),
         f(-x0 - 14.0),
         y(54.0),
         position,
+        f(x0 + 14.0),
+        y(78.0),
+        doing,
     );
     let track = w - 28.0;
     let _ = write!(
