@@ -321,15 +321,13 @@ mod tests {
 
 /// The HTML that embeds the playground at `base` (the site's URL, e.g. `https://example.org/playground/`) showing
 /// `fragment` (`lesson=NAME` or `run=…`) in compact mode: an iframe the browser loads only when it nears the
-/// viewport. `replsim embed` prints it; docs/embedding.md explains it.
-pub fn embed_snippet(base: &str, fragment: &str, title: &str, height: u32, still: Option<&Scenario>) -> String {
+/// viewport. With `still` (the document `crate::still::page` makes for [`embed_src`]) the iframe shows that picture
+/// until the reader reaches it. `replsim embed` prints it; docs/embedding.md explains it.
+pub fn embed_snippet(base: &str, fragment: &str, title: &str, height: u32, still: Option<&str>) -> String {
     let attr = crate::still::escape;
     let src = embed_src(base, fragment);
-    // The still picture (crate::still) stands in until the reader reaches the embed: `srcdoc` wins over `src`,
-    // which stays for a browser without srcdoc. A scenario that does not start gets no picture (and no error here:
-    // the playground says why when it loads).
-    let srcdoc = still.and_then(|s| crate::still::page(s, &src).ok());
-    let srcdoc = srcdoc.map(|d| format!(" srcdoc=\"{}\"", attr(&d))).unwrap_or_default();
+    // `srcdoc` wins over `src`, which stays for a browser without srcdoc.
+    let srcdoc = still.map(|d| format!(" srcdoc=\"{}\"", attr(d))).unwrap_or_default();
     format!(
         "<iframe src=\"{}\"{srcdoc} title=\"{}\" width=\"100%\" height=\"{height}\" loading=\"lazy\" \
          style=\"border:1px solid #ccd; border-radius:8px\" allow=\"clipboard-write\"></iframe>",
@@ -366,7 +364,8 @@ mod embed_tests {
     fn with_a_still_the_iframe_holds_the_picture_until_it_loads_the_playground() {
         let lesson = crate::library::LESSONS.iter().find(|l| l.name == "basics-async").expect("the lesson");
         let s = Scenario::from_json_str(lesson.json).unwrap();
-        let snippet = embed_snippet("https://example.org/pg/", "lesson=basics-async", "Async", 480, Some(&s));
+        let page = crate::still::page(&s, &embed_src("https://example.org/pg/", "lesson=basics-async")).unwrap();
+        let snippet = embed_snippet("https://example.org/pg/", "lesson=basics-async", "Async", 480, Some(&page));
         let open = snippet.find(" srcdoc=\"").expect("a srcdoc") + " srcdoc=\"".len();
         let attr = &snippet[open..open + snippet[open..].find('"').expect("the attribute ends")];
         // Everything the page holds is escaped inside the attribute: no quote or tag ends it early.

@@ -203,14 +203,17 @@ mod cli {
         }
         let title =
             s.title.as_deref().map_or("Replication Playground".to_string(), |t| format!("Replication Playground: {t}"));
-        if !live {
-            // The still picture of the first moment: a scenario that does not start is refused here, with the
-            // message the playground would show.
-            replsim::still::svg(&s).map_err(|e| format!("{arg}: {e}"))?;
-        }
-        let still = (!live).then_some(&s);
-        writeln!(out, "{}", replsim::link::embed_snippet(base, &fragment, &title, height.clamp(200, 4000), still))
-            .map_err(|e| e.to_string())
+        // The still picture of the first moment: a scenario that does not start is refused here, with the message
+        // the playground would show.
+        let still = match live {
+            true => None,
+            false => Some(
+                replsim::still::page(&s, &replsim::link::embed_src(base, &fragment))
+                    .map_err(|e| format!("{arg}: {e}"))?,
+            ),
+        };
+        let snippet = replsim::link::embed_snippet(base, &fragment, &title, height.clamp(200, 4000), still.as_deref());
+        writeln!(out, "{snippet}").map_err(|e| e.to_string())
     }
 
     fn staleness(arg: &str, seeds: u64, at: &[u64], format: Format, out: &mut impl Write) -> Result<(), String> {
