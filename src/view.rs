@@ -96,10 +96,31 @@ impl MessageView {
 
 pub const LOG_TAIL: usize = 6;
 
+/// Every table of a database, its rows as text.
+fn table_views(db: &crate::sql::Database) -> Vec<TableView> {
+    db.table_names()
+        .into_iter()
+        .map(|t| TableView {
+            columns: db.columns(&t).unwrap_or_default(),
+            rows: db.rows(&t).iter().map(|r| r.iter().map(|(_, v)| value_text(v)).collect()).collect(),
+            name: t,
+        })
+        .collect()
+}
+
 impl Simulation {
+    /// The cluster at this moment, without any node's tables or log tail (what the canvas draws).
     pub fn view(&self) -> ClusterView {
+        self.view_of(None)
+    }
+
+    /// The cluster at this moment, with the tables and log tail of `detail` (the node the inspector shows) only.
+    /// Those are every row of a database formatted as text: built for every node on every frame, they were a good
+    /// share of a busy cluster's frame (issue 13), for one node that the inspector lists at most.
+    /// A cache's keys are always there: its card counts them.
+    pub fn view_of(&self, detail: Option<&str>) -> ClusterView {
         let now = self.now();
-        let Some(cl) = self.protocol.single_leader() else { return self.leaderless_view() };
+        let Some(cl) = self.protocol.single_leader() else { return self.leaderless_view(detail) };
         let leader = cl.leader();
         let leader_lsn = leader.map_or(0, |l| cl.nodes[l].lsn());
         let sync_of_leader = leader.and_then(|l| cl.nodes[l].sync_follower());
@@ -121,16 +142,8 @@ impl Simulation {
                     }
                     _ => 0,
                 };
-                let mut tables: Vec<TableView> = n
-                    .db
-                    .table_names()
-                    .into_iter()
-                    .map(|t| TableView {
-                        columns: n.db.columns(&t).unwrap_or_default(),
-                        rows: n.db.rows(&t).iter().map(|r| r.iter().map(|(_, v)| value_text(v)).collect()).collect(),
-                        name: t,
-                    })
-                    .collect();
+                let detailed = detail == Some(n.id.as_str());
+                let mut tables: Vec<TableView> = if detailed { table_views(&n.db) } else { Vec::new() };
                 if n.role == crate::scenario::Role::Cache {
                     tables.push(TableView {
                         name: "cache".into(),
@@ -142,7 +155,7 @@ impl Simulation {
                             .collect(),
                     });
                 }
-                let start = n.log.len().saturating_sub(LOG_TAIL);
+                let start = if detailed { n.log.len().saturating_sub(LOG_TAIL) } else { n.log.len() };
                 NodeView {
                     id: n.id.clone(),
                     role: seen.role,
@@ -232,5 +245,43 @@ impl Simulation {
     /// Name of an endpoint for views.
     pub fn endpoint_name(&self, e: Endpoint) -> String {
         self.name(e).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::library;
+    use crate::world::sim::Simulation;
+    use crate::world::time::ms;
+
+    /// The inspector's node gets its tables and log tail; every other node's are left out; what is drawn of the
+    /// nodes is otherwise the same.
+    #[test]
+    fn view_of_fills_only_the_inspected_node() {
+        for lesson in ["basics-async", "leaderless-read-repair", "key-reuse"] {
+            let s = library::lesson(lesson).expect("a lesson").expect("it parses");
+            let mut sim = Simulation::new(&s, s.seed, &[]).expect("it starts");
+            sim.run_until(s.until().min(ms(2000)));
+            let plain = sim.view();
+            for n in &plain.nodes {
+                let full = sim.view_of(Some(&n.id));
+                for (a, b) in plain.nodes.iter().zip(&full.nodes) {
+                    let (mut a, mut b) = (a.clone(), b.clone());
+                    if b.id == n.id {
+                        assert!(a.log_tail.is_empty(), "{lesson}: {} has no log tail unless inspected", a.id);
+                        if n.role == crate::scenario::Role::Replica || n.role == crate::scenario::Role::Leader {
+                            assert!(!b.tables.is_empty(), "{lesson}: inspected {} shows its tables", b.id);
+                        }
+                    } else {
+                        assert_eq!(a, b, "{lesson}: {} is drawn the same whoever is inspected", a.id);
+                    }
+                    a.tables.clear();
+                    a.log_tail.clear();
+                    b.tables.clear();
+                    b.log_tail.clear();
+                    assert_eq!(a, b, "{lesson}: inspecting changes nothing else of {}", a.id);
+                }
+            }
+        }
     }
 }

@@ -347,6 +347,11 @@ proptest! {
         let _ = replsim::report::report_json(&a);
         let _ = replsim::report::report_text(&a);
         let _ = a.view();
+        // Every replica's tables, as the inspector asks for them one node at a time.
+        for n in &s.nodes {
+            let v = a.view_of(Some(&n.id));
+            prop_assert!(v.nodes.iter().filter(|x| !x.tables.is_empty()).all(|x| x.id == n.id));
+        }
         prop_assert_eq!(a.trace.hash(), run(&s).trace.hash());
     }
 }

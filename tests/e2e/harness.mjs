@@ -20,8 +20,9 @@ const TYPES = {
   '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',
 };
 
-export async function serveDist() {
-  const dist = path.join(ROOT, 'dist');
+/** Serves `dir` (default dist/, trunk's output) under SUB_PATH on 127.0.0.1. */
+export async function serveDist(dir) {
+  const dist = dir ? path.resolve(dir) : path.join(ROOT, 'dist');
   // Every path asked for, in order (a test counts how often the wasm was fetched).
   const hits = [];
   // Host pages a test puts beside the site (path -> HTML), e.g. a documentation page with embeds.

@@ -6,6 +6,7 @@ use crate::world::sim::Simulation;
 
 use super::spec::Coordinator;
 use super::versions;
+use super::{Cluster, Replica};
 
 /// A last-write-wins timestamp as the inspector shows it: `105.405 ms by a's clock` (ms of the run by the
 /// coordinator's clock; one that runs behind can read below 0).
@@ -24,7 +25,8 @@ fn value_of(s: &versions::Sibling) -> String {
 }
 
 impl Simulation {
-    pub(crate) fn leaderless_view(&self) -> ClusterView {
+    /// A leaderless run's view; only `detail`'s tables (its rows, versions and hints) are filled.
+    pub(crate) fn leaderless_view(&self, detail: Option<&str>) -> ClusterView {
         let now = self.now();
         let Some(c) = self.protocol.leaderless() else {
             return ClusterView {
@@ -44,63 +46,7 @@ impl Simulation {
             .enumerate()
             .map(|(i, n)| {
                 let seen = self.protocol.observe(i);
-                let mut tables: Vec<TableView> = c
-                    .schema
-                    .table_names()
-                    .into_iter()
-                    .map(|t| {
-                        let lower = t.to_ascii_lowercase();
-                        let rows = n
-                            .data
-                            .iter()
-                            .filter(|(k, _)| k.table == lower)
-                            .flat_map(|(_, set)| set.iter().filter_map(|s| s.row.as_ref()))
-                            .map(|r| r.iter().map(|(_, v)| value_text(v)).collect())
-                            .collect();
-                        TableView { columns: c.schema.columns(&t).unwrap_or_default(), rows, name: t }
-                    })
-                    .collect();
-                // Under last write wins each version also shows its timestamp: the only thing replicas compare.
-                let lww = c.spec.lww();
-                let mut columns = vec!["key".to_string(), "vector".into(), "value".into()];
-                if lww {
-                    columns.push("timestamp".into());
-                }
-                tables.push(TableView {
-                    name: "versions".into(),
-                    columns,
-                    rows: n
-                        .data
-                        .iter()
-                        .flat_map(|(k, set)| {
-                            set.iter().map(|s| {
-                                let mut row = vec![k.label(), versions::label(&s.clock(), &names), value_of(s)];
-                                if lww {
-                                    row.push(timestamp_of(s, &names));
-                                }
-                                row
-                            })
-                        })
-                        .collect(),
-                });
-                if !n.hints.is_empty() {
-                    tables.push(TableView {
-                        name: "hints".into(),
-                        columns: vec!["for".into(), "key".into(), "vector".into(), "value".into()],
-                        rows: n
-                            .hints
-                            .iter()
-                            .map(|h| {
-                                vec![
-                                    c.nodes[h.home].id.clone(),
-                                    h.key.label(),
-                                    versions::label(&h.version.clock(), &names),
-                                    value_of(&h.version),
-                                ]
-                            })
-                            .collect(),
-                    });
-                }
+                let tables = if detail == Some(&*n.id) { replica_tables(c, n, &names) } else { Vec::new() };
                 NodeView {
                     id: n.id.clone(),
                     role: seen.role,
@@ -143,4 +89,67 @@ impl Simulation {
         let cuts = self.cut_views(c.nodes.iter().map(|n| n.id.clone()));
         ClusterView { now, until: self.scenario.until(), leader_lsn: 0, nodes, clients, messages, cuts }
     }
+}
+
+/// A replica's tables for the inspector: its rows, every version with its vector (and timestamp under last write
+/// wins), and the hints it holds for others.
+fn replica_tables(c: &Cluster, n: &Replica, names: &[&str]) -> Vec<TableView> {
+    let mut tables: Vec<TableView> = c
+        .schema
+        .table_names()
+        .into_iter()
+        .map(|t| {
+            let lower = t.to_ascii_lowercase();
+            let rows = n
+                .data
+                .iter()
+                .filter(|(k, _)| k.table == lower)
+                .flat_map(|(_, set)| set.iter().filter_map(|s| s.row.as_ref()))
+                .map(|r| r.iter().map(|(_, v)| value_text(v)).collect())
+                .collect();
+            TableView { columns: c.schema.columns(&t).unwrap_or_default(), rows, name: t }
+        })
+        .collect();
+    // Under last write wins each version also shows its timestamp: the only thing replicas compare.
+    let lww = c.spec.lww();
+    let mut columns = vec!["key".to_string(), "vector".into(), "value".into()];
+    if lww {
+        columns.push("timestamp".into());
+    }
+    tables.push(TableView {
+        name: "versions".into(),
+        columns,
+        rows: n
+            .data
+            .iter()
+            .flat_map(|(k, set)| {
+                set.iter().map(|s| {
+                    let mut row = vec![k.label(), versions::label(&s.clock(), names), value_of(s)];
+                    if lww {
+                        row.push(timestamp_of(s, names));
+                    }
+                    row
+                })
+            })
+            .collect(),
+    });
+    if !n.hints.is_empty() {
+        tables.push(TableView {
+            name: "hints".into(),
+            columns: vec!["for".into(), "key".into(), "vector".into(), "value".into()],
+            rows: n
+                .hints
+                .iter()
+                .map(|h| {
+                    vec![
+                        c.nodes[h.home].id.clone(),
+                        h.key.label(),
+                        versions::label(&h.version.clock(), names),
+                        value_of(&h.version),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    tables
 }

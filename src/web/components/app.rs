@@ -134,7 +134,9 @@ pub fn app(props: &AppProps) -> Html {
             </main>
         };
     };
-    let mut v = pb.sim().view();
+    // Only the inspector shows a node's tables and log tail: the selected node's, on the Nodes tab.
+    let detail = m.selected.as_deref().filter(|_| m.mode == Mode::Full && m.tab == Tab::Nodes);
+    let mut v = pb.sim().view_of(detail);
     // The canvas's token layer keeps these (it reads a message's text only when its token is created).
     let msgs = std::rc::Rc::new(std::mem::take(&mut v.messages));
     let hash = text::hex16(pb.sim().trace.hash());
