@@ -9,7 +9,8 @@
 
 use std::borrow::Borrow;
 
-#[derive(Clone, Debug, PartialEq)]
+/// Ordered and compared as a `BTreeMap` is: entry by entry, in key order.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct VecMap<K, V>(Vec<(K, V)>);
 
 impl<K, V> Default for VecMap<K, V> {
@@ -120,6 +121,24 @@ impl<K: Ord, V> VecMap<K, V> {
     }
 
     /// The entry with the smallest key.
+    /// The entries with keys below `key`, in key order (`BTreeMap::range(..key)`).
+    pub fn below<Q: Ord + ?Sized>(&self, key: &Q) -> impl DoubleEndedIterator<Item = (&K, &V)>
+    where
+        K: Borrow<Q>,
+    {
+        let end = self.find(key).unwrap_or_else(|i| i);
+        self.0[..end].iter().map(|(k, v)| (k, v))
+    }
+
+    /// The entries with keys at or above `key`, in key order (`BTreeMap::range(key..)`).
+    pub fn from<Q: Ord + ?Sized>(&self, key: &Q) -> impl DoubleEndedIterator<Item = (&K, &V)>
+    where
+        K: Borrow<Q>,
+    {
+        let start = self.find(key).unwrap_or_else(|i| i);
+        self.0[start..].iter().map(|(k, v)| (k, v))
+    }
+
     pub fn first(&self) -> Option<(&K, &V)> {
         self.0.first().map(|(k, v)| (k, v))
     }
@@ -147,6 +166,13 @@ impl<K: Ord + Borrow<Q>, Q: Ord + ?Sized, V> std::ops::Index<&Q> for VecMap<K, V
     /// Panics when the key is absent, as `BTreeMap`'s index does.
     fn index(&self, key: &Q) -> &V {
         self.get(key).expect("VecMap: no entry for key")
+    }
+}
+
+/// As `BTreeMap`'s: pairs in any order, the last of several with one key wins.
+impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
+        Self::from_pairs(pairs.into_iter().collect())
     }
 }
 
@@ -199,7 +225,20 @@ mod tests {
                     "seed {seed} round {round}"
                 );
                 assert_eq!(v.len(), b.len());
+                assert!(
+                    v.below(&key).map(|(k, x)| (*k, *x)).eq(b.range(..key).map(|(k, x)| (*k, *x))),
+                    "seed {seed} round {round} step {step}: below"
+                );
+                assert!(
+                    v.from(&key).map(|(k, x)| (*k, *x)).eq(b.range(key..).map(|(k, x)| (*k, *x))),
+                    "seed {seed} round {round} step {step}: from"
+                );
             }
+            // Compared and ordered as the B-tree is (version vectors are sorted by it), and built from pairs alike.
+            let v2: VecMap<u32, u32> = b.iter().rev().map(|(k, x)| (*k, x / 2)).collect();
+            let b2: BTreeMap<u32, u32> = b.iter().map(|(k, x)| (*k, x / 2)).collect();
+            assert_eq!(v.cmp(&v2), b.cmp(&b2), "seed {seed} round {round}: order");
+            assert_eq!(v == v2, b == b2, "seed {seed} round {round}: equality");
         }
     }
 

@@ -10,8 +10,8 @@
 //! Without a worker (the browser refused it, it failed to start, or the page has no glue link as in the
 //! wasm-bindgen tests), a job runs on the page's thread after the next paint: slower to feel, same answer.
 
+use crate::vecmap::VecMap;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -23,7 +23,7 @@ type Done = Box<dyn FnOnce(Value)>;
 struct Worker {
     handle: Option<web_sys::Worker>,
     /// Jobs sent and not answered yet, by id, with their text (to run them here if the worker fails).
-    pending: BTreeMap<u32, (String, Done)>,
+    pending: VecMap<u32, (String, Done)>,
     next_id: u32,
     _onmessage: Option<Closure<dyn FnMut(web_sys::MessageEvent)>>,
     _onerror: Option<Closure<dyn FnMut(web_sys::Event)>>,

@@ -20,6 +20,7 @@ use super::versions::{self, Row, Sibling, Vv};
 use super::*;
 use crate::protocol::{OpError, OpResult};
 use crate::sql::{keyed_shape, RowChange, StatementKind, Value};
+use crate::vecmap::VecMap;
 
 /// What the client remembers of a key it read or wrote.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,10 +50,10 @@ pub struct Client {
     /// The coordinating replica (None: the client coordinates itself).
     pub coordinator: Option<usize>,
     pub counter: u64,
-    pub contexts: BTreeMap<Key, Context>,
-    pub pending: BTreeMap<usize, Pending>,
+    pub contexts: VecMap<Key, Context>,
+    pub pending: VecMap<usize, Pending>,
     /// Operations this client coordinates itself.
-    pub coordinating: BTreeMap<usize, quorum::Coordination>,
+    pub coordinating: VecMap<usize, quorum::Coordination>,
 }
 
 impl Client {
@@ -67,9 +68,9 @@ impl Client {
             opts: spec.leaderless.clone(),
             coordinator,
             counter: 0,
-            contexts: BTreeMap::new(),
-            pending: BTreeMap::new(),
-            coordinating: BTreeMap::new(),
+            contexts: VecMap::new(),
+            pending: VecMap::new(),
+            coordinating: VecMap::new(),
         }
     }
 }

@@ -12,6 +12,7 @@
 
 use super::*;
 use crate::check::{Anomaly, AnomalyKind};
+use crate::vecmap::VecMap;
 use crate::world::sim::Simulation;
 use crate::world::time::to_ms_f64;
 
@@ -300,14 +301,14 @@ pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
         // above its context's entry for that actor (an earlier write cannot have seen a later one). Once a run of
         // them is linked into one episode, only its newest is kept: linking to it links to all (so each write is
         // linked individually once, and the pass stays near linear).
-        let mut by_actor: BTreeMap<usize, BTreeMap<u64, usize>> = BTreeMap::new();
+        let mut by_actor: VecMap<usize, VecMap<u64, usize>> = VecMap::new();
         // The key's newest versions (no later write superseded them), with their write's index.
         let mut front: Vec<(&Sibling, usize)> = Vec::new();
         for (i, (op, v)) in writes.iter().enumerate() {
             let mut linked: Vec<usize> = Vec::new();
             for (actor, m) in by_actor.iter_mut() {
                 let seen = v.vv.get(actor).copied().unwrap_or(0);
-                let unseen: Vec<u64> = m.range(seen.saturating_add(1)..).map(|(c, _)| *c).collect();
+                let unseen: Vec<u64> = m.from(&seen.saturating_add(1)).map(|(c, _)| *c).collect();
                 if let Some((newest, rest)) = unseen.split_last() {
                     linked.extend(unseen.iter().map(|c| m[c]));
                     for c in rest {
@@ -338,18 +339,19 @@ pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
                 // A new concurrent write reopens the episode.
                 resolved[b] = None;
             }
-            by_actor.entry(v.dot.0).or_default().insert(v.dot.1, i);
+            by_actor.or_default(v.dot.0).insert(v.dot.1, i);
             front.retain(|(f, _)| !v.saw(f));
             front.push((v, i));
         }
         // Episodes of more than one write, in the order of their first write.
-        let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); writes.len()];
         for i in 0..writes.len() {
             let r = root(&mut parent, i);
-            members.entry(r).or_default().push(i);
+            members[r].push(i);
         }
         let mut episodes: Vec<(Vec<usize>, Option<usize>)> = members
             .into_iter()
+            .enumerate()
             .filter(|(_, m)| m.len() > 1)
             .map(|(r, m)| (m.iter().map(|i| writes[*i].0).collect(), resolved[r]))
             .collect();

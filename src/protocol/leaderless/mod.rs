@@ -29,6 +29,7 @@ pub mod staleness;
 pub mod versions;
 pub mod view;
 
+use crate::vecmap::VecMap;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -273,7 +274,7 @@ pub struct Replica {
     pub counter: u64,
     // Volatile: lost at a crash.
     /// Operations this node coordinates, by history index.
-    pub coordinating: BTreeMap<usize, Coordination>,
+    pub coordinating: VecMap<usize, Coordination>,
     /// Anti-entropy rounds started (picks the next peer).
     pub ae_round: u64,
     /// The leaves that differed in this node's last anti-entropy comparison, and with whom (for the inspector).
@@ -373,7 +374,7 @@ pub struct Cluster {
     /// An empty database with the scenario's schema: statements run on a copy holding one row.
     pub schema: Rc<Database>,
     /// Per operation (history index), its quorum.
-    pub records: BTreeMap<usize, OpRecord>,
+    pub records: VecMap<usize, OpRecord>,
     /// Replicas restored from another's copy, in the order it happened.
     pub restores: Vec<Restore>,
 }
@@ -407,7 +408,7 @@ impl Cluster {
                 data: BTreeMap::new(),
                 hints: Vec::new(),
                 counter: 0,
-                coordinating: BTreeMap::new(),
+                coordinating: VecMap::new(),
                 ae_round: 0,
                 ae_last: None,
                 ae_armed: false,
@@ -434,7 +435,7 @@ impl Cluster {
             spec: spec.clone(),
             names: names.into(),
             schema: Rc::new(schema),
-            records: BTreeMap::new(),
+            records: VecMap::new(),
             restores: Vec::new(),
         })
     }

@@ -27,13 +27,13 @@
 //! of items) keep removals as tombstones inside the value as well: the union of two carts would otherwise bring a
 //! removed item back.
 
-use std::collections::BTreeMap;
+use crate::vecmap::VecMap;
 
 use crate::sql::Value;
 use crate::world::time::Micros;
 
 /// Actor -> counter. Actors: node indexes, then clients (`nodes + client index`).
-pub type Vv = BTreeMap<usize, u64>;
+pub type Vv = VecMap<usize, u64>;
 
 /// One write event: (actor, counter).
 pub type Dot = (usize, u64);
@@ -59,7 +59,7 @@ pub fn concurrent(a: &Vv, b: &Vv) -> bool {
 pub fn join(a: &Vv, b: &Vv) -> Vv {
     let mut out = a.clone();
     for (k, v) in b {
-        let e = out.entry(*k).or_insert(0);
+        let e = out.or_default(*k);
         *e = (*e).max(*v);
     }
     out
@@ -101,7 +101,7 @@ impl Sibling {
     /// The version's clock: its context and its own dot.
     pub fn clock(&self) -> Vv {
         let mut c = self.vv.clone();
-        let e = c.entry(self.dot.0).or_insert(0);
+        let e = c.or_default(self.dot.0);
         *e = (*e).max(self.dot.1);
         c
     }

@@ -231,9 +231,9 @@ pub struct Cluster {
     /// `siblings`: per client, the context of each row with siblings it last read (what its next write of the row
     /// replaces); per read operation, the contexts its answer carries (the client keeps them when it arrives); per
     /// write operation, its client.
-    pub read_ctx: Vec<BTreeMap<RowKey, Vec<u64>>>,
-    pending_read_ctx: BTreeMap<usize, Vec<RowContext>>,
-    op_client: BTreeMap<usize, usize>,
+    pub read_ctx: Vec<VecMap<RowKey, Vec<u64>>>,
+    pending_read_ctx: VecMap<usize, Vec<RowContext>>,
+    op_client: VecMap<usize, usize>,
     heartbeat: Micros,
     /// The nodes' ids, by index (conflict resolution names them).
     names: Vec<String>,
@@ -324,9 +324,9 @@ impl Cluster {
             conflicts: Vec::new(),
             discards: Vec::new(),
             duplicate_keys: Vec::new(),
-            read_ctx: vec![BTreeMap::new(); scenario.clients.len()],
-            pending_read_ctx: BTreeMap::new(),
-            op_client: BTreeMap::new(),
+            read_ctx: vec![VecMap::new(); scenario.clients.len()],
+            pending_read_ctx: VecMap::new(),
+            op_client: VecMap::new(),
             heartbeat: ms(scenario.replication.heartbeat_ms),
         };
         for l in leaders {

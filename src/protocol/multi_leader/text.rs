@@ -25,7 +25,7 @@
 //! respects origins), its deletions and its waiting operations: a union of sets of operations, so it is
 //! commutative, associative and idempotent (tests/collab.rs checks these as properties).
 
-use std::collections::BTreeMap;
+use crate::vecmap::VecMap;
 
 /// A person's device: who typed a character.
 pub type ReplicaId = u16;
@@ -90,7 +90,7 @@ pub struct Text {
     nodes: Vec<Node>,
     index: IdIndex,
     /// Operations waiting for a character, by the id they wait for.
-    waiting: BTreeMap<CharId, Vec<Op>>,
+    waiting: VecMap<CharId, Vec<Op>>,
     waiting_len: usize,
     /// The visible characters in document order (node indexes); rebuilt after remote operations, kept up to date
     /// by local typing (which knows where its character goes).
@@ -107,7 +107,7 @@ impl Text {
             clock: 0,
             nodes: vec![root],
             index: IdIndex::default(),
-            waiting: BTreeMap::new(),
+            waiting: VecMap::new(),
             waiting_len: 0,
             visible: Vec::new(),
             visible_ok: true,
@@ -234,7 +234,7 @@ impl Text {
     }
 
     fn wait(&mut self, on: CharId, op: Op) -> Applied {
-        let list = self.waiting.entry(on).or_default();
+        let list = self.waiting.or_default(on);
         if list.contains(&op) {
             return Applied::Duplicate;
         }

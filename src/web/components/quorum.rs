@@ -30,7 +30,7 @@ fn current(sim: &Simulation, c: &Cluster) -> Option<(usize, OpRecord)> {
 /// The newest write of `key` that started before operation `before`, and the replicas that stored it.
 fn last_write(c: &Cluster, before: usize, r: &OpRecord) -> Option<(usize, Vec<usize>)> {
     c.records
-        .range(..before)
+        .below(&before)
         .rev()
         .find(|(_, w)| w.write && w.key == r.key && w.met == Some(true))
         .map(|(op, w)| (*op, w.answered.clone()))
