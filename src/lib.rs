@@ -34,8 +34,15 @@ mod wasm_alloc;
 pub use scenario::Scenario;
 pub use world::sim::Simulation;
 
-/// Parse a scenario and run it to its end (`until_ms`, or `until_ms_override`).
-pub fn run_scenario(text: &str, seed: Option<u64>, until_ms_override: Option<u64>) -> Result<Simulation, String> {
+/// Parse a scenario and run it to its end (`until_ms`, or `until_ms_override`). With `keep_trace` false the trace
+/// is hashed and counted but its events are not kept: a report needs only its hash and length, and a long run's
+/// events are most of its memory (`replsim run`: about 130 B per event, 16 events per write).
+pub fn run_scenario(
+    text: &str,
+    seed: Option<u64>,
+    until_ms_override: Option<u64>,
+    keep_trace: bool,
+) -> Result<Simulation, String> {
     let mut scenario = Scenario::from_json_str(text).map_err(|e| e.to_string())?;
     if let Some(u) = until_ms_override {
         let max =
@@ -46,7 +53,7 @@ pub fn run_scenario(text: &str, seed: Option<u64>, until_ms_override: Option<u64
         scenario.until_ms = u;
     }
     let seed = seed.unwrap_or(scenario.seed);
-    let mut sim = Simulation::new(&scenario, seed, &[]).map_err(|e| e.to_string())?;
+    let mut sim = Simulation::with_trace(&scenario, seed, &[], keep_trace).map_err(|e| e.to_string())?;
     sim.run_to_end();
     Ok(sim)
 }

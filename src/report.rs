@@ -56,6 +56,8 @@ pub fn report_json(sim: &Simulation) -> Value {
 /// at 807 MB building the tree, against 341 MB for the text report).
 pub fn write_report_json(sim: &Simulation, out: &mut impl std::io::Write) -> std::io::Result<()> {
     let Value::Object(top) = report_value(sim, false) else { return Ok(()) };
+    // `nodes` and `history` are written an element at a time: a long run's tables and history, built whole as JSON
+    // values, were most of `replsim run`'s memory.
     out.write_all(b"{")?;
     for (i, (key, value)) in top.iter().enumerate() {
         if i > 0 {
@@ -72,6 +74,15 @@ pub fn write_report_json(sim: &Simulation, out: &mut impl std::io::Write) -> std
                 serde_json::to_writer(&mut *out, &history_json(sim, j, h))?;
             }
             out.write_all(b"]")?;
+        } else if key == "nodes" {
+            out.write_all(b"[")?;
+            for (j, node) in node_values(sim).enumerate() {
+                if j > 0 {
+                    out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut *out, &node)?;
+            }
+            out.write_all(b"]")?;
         } else {
             serde_json::to_writer(&mut *out, value)?;
         }
@@ -79,17 +90,19 @@ pub fn write_report_json(sim: &Simulation, out: &mut impl std::io::Write) -> std
     out.write_all(b"}")
 }
 
-/// The report; `with_history: false` leaves `history` an empty array for `write_report_json` to stream.
-fn report_value(sim: &Simulation, with_history: bool) -> Value {
-    let nodes: Vec<Value> = match sim.protocol.leaderless() {
-        Some(c) => crate::protocol::leaderless::report::nodes_json(c),
-        None => single_leader_nodes(sim),
-    };
-    let history: Vec<Value> = if with_history {
-        sim.history.iter().enumerate().map(|(i, h)| history_json(sim, i, h)).collect()
-    } else {
-        Vec::new()
-    };
+/// Every node's part of the report, one at a time.
+fn node_values(sim: &Simulation) -> Box<dyn Iterator<Item = Value> + '_> {
+    match sim.protocol.leaderless() {
+        Some(c) => Box::new(crate::protocol::leaderless::report::nodes_json(c).into_iter()),
+        None => Box::new(single_leader_nodes(sim)),
+    }
+}
+
+/// The report; `whole: false` leaves `nodes` and `history` empty arrays for `write_report_json` to stream.
+fn report_value(sim: &Simulation, whole: bool) -> Value {
+    let nodes: Vec<Value> = if whole { node_values(sim).collect() } else { Vec::new() };
+    let history: Vec<Value> =
+        if whole { sim.history.iter().enumerate().map(|(i, h)| history_json(sim, i, h)).collect() } else { Vec::new() };
     let anomalies: Vec<Value> = anomalies(sim).iter().map(Anomaly::to_json).collect();
     let mut per_kind = Map::new();
     let (mut sent, mut bytes) = (0, 0);
@@ -151,16 +164,13 @@ fn report_value(sim: &Simulation, with_history: bool) -> Value {
 }
 
 /// The per-node fields of a single-leader run.
-fn single_leader_nodes(sim: &Simulation) -> Vec<Value> {
-    let Some(cl) = sim.protocol.single_leader() else { return Vec::new() };
+fn single_leader_nodes(sim: &Simulation) -> impl Iterator<Item = Value> + '_ {
     let multi = match &sim.protocol {
         crate::protocol::Protocol::MultiLeader(c) => Some(c),
         _ => None,
     };
-    cl.nodes
-        .iter()
-        .filter(|n| n.status != Status::Absent)
-        .map(|n| {
+    sim.protocol.single_leader().into_iter().flat_map(|cl| cl.nodes.iter()).filter(|n| n.status != Status::Absent).map(
+        move |n| {
             let mut m = Map::new();
             m.insert("id".into(), json!(n.id));
             m.insert("role".into(), json!(n.role.name()));
@@ -195,8 +205,8 @@ fn single_leader_nodes(sim: &Simulation) -> Vec<Value> {
                 m.insert("error".into(), json!(e));
             }
             Value::Object(m)
-        })
-        .collect()
+        },
+    )
 }
 
 /// The `--format text` summary.

@@ -259,9 +259,11 @@ mod cli {
         Ok(())
     }
 
-    fn simulate(arg: &str, seed: Option<u64>, until_ms: Option<u64>) -> Result<Simulation, String> {
+    /// Run a scenario file to its end; `keep_trace`: keep every trace event (`trace` prints them; a report needs
+    /// only their hash and count).
+    fn simulate(arg: &str, seed: Option<u64>, until_ms: Option<u64>, keep_trace: bool) -> Result<Simulation, String> {
         let text = load(arg)?;
-        replsim::run_scenario(&text, seed, until_ms).map_err(|e| format!("{arg}: {e}"))
+        replsim::run_scenario(&text, seed, until_ms, keep_trace).map_err(|e| format!("{arg}: {e}"))
     }
 
     pub fn main() -> i32 {
@@ -270,7 +272,7 @@ mod cli {
         let mut out = out.lock();
         let result: Result<(), String> = match cli.command {
             Cmd::Run { scenario, seed, until_ms, format } => {
-                simulate(&scenario, seed, until_ms).map(|sim| match format {
+                simulate(&scenario, seed, until_ms, false).map(|sim| match format {
                     Format::Json => {
                         let mut w = std::io::BufWriter::new(&mut out);
                         let _ = report::write_report_json(&sim, &mut w).and_then(|()| writeln!(w));
@@ -280,7 +282,7 @@ mod cli {
                     }
                 })
             }
-            Cmd::Trace { scenario, seed, until_ms } => simulate(&scenario, seed, until_ms).map(|sim| {
+            Cmd::Trace { scenario, seed, until_ms } => simulate(&scenario, seed, until_ms, true).map(|sim| {
                 for e in sim.trace.events() {
                     let _ = writeln!(out, "{}", e.line());
                 }
@@ -347,6 +349,10 @@ mod cli {
             }
             Cmd::BenchSeek { seconds, every_ms, seeks } => bench_seek(seconds, every_ms, seeks, &mut out),
         };
+        // scripts/bench's memory-per-write figure: the process's peak resident memory, once its work is done.
+        if std::env::var_os("REPLSIM_PEAK_MEMORY").is_some() {
+            eprintln!("replsim: peak memory {} B", memory().1);
+        }
         match result {
             Ok(()) => 0,
             Err(e) => {
