@@ -54,6 +54,7 @@ pub fn run_scenario(
     }
     let seed = seed.unwrap_or(scenario.seed);
     let mut sim = Simulation::with_trace(&scenario, seed, &[], keep_trace).map_err(|e| e.to_string())?;
+    drop(scenario); // the simulation holds what it needs of it
     sim.run_to_end();
     Ok(sim)
 }

@@ -211,8 +211,14 @@ impl Simulation {
             })
             .collect();
         let n = protocol.len();
+        // A single-leader cluster keeps the very scenario it was given: share it rather than hold a second copy of
+        // the workload (a long run's largest input).
+        let shared = match &protocol {
+            Protocol::SingleLeader(c) if *c.scenario == *scenario => Some(Rc::clone(&c.scenario)),
+            _ => None,
+        };
         let mut sim = Simulation {
-            scenario: Rc::new(scenario.clone()),
+            scenario: shared.unwrap_or_else(|| Rc::new(scenario.clone())),
             seed,
             commands,
             next_command: 0,
