@@ -1,9 +1,10 @@
 // A tool, not a test: where the page's frame time goes while the busy cluster plays (issue 13's frame budget).
 // Samples the main thread with Chromium's profiler (CDP) for a few seconds of playing at 1x and prints the functions
-// with the most self time and with the most inclusive time. Function names need a build that keeps them:
+// with the most self time and with the most inclusive time. Function names need a build that keeps them (the copy
+// of index.html sits beside it, so that its relative paths resolve):
 //
-//   sed 's/data-wasm-opt="z"/data-wasm-opt="0" data-keep-debug/' index.html > /tmp/profile.html
-//   trunk build --release=true --dist /tmp/profile-dist /tmp/profile.html
+//   sed 's/data-wasm-opt="z"/data-wasm-opt="0" data-keep-debug/' index.html > profile.html
+//   trunk build --release=true --dist /tmp/profile-dist profile.html && rm profile.html
 //   DIST=/tmp/profile-dist node tests/e2e/profile_frames.mjs [--seconds S] [--top N]
 import { serveDist, launch, open, busyScenario } from './harness.mjs';
 
