@@ -120,7 +120,6 @@ impl<K: Ord, V> VecMap<K, V> {
         self.0.iter_mut().map(|(k, v)| (&*k, v))
     }
 
-    /// The entry with the smallest key.
     /// The entries with keys below `key`, in key order (`BTreeMap::range(..key)`).
     pub fn below<Q: Ord + ?Sized>(&self, key: &Q) -> impl DoubleEndedIterator<Item = (&K, &V)>
     where
@@ -139,6 +138,7 @@ impl<K: Ord, V> VecMap<K, V> {
         self.0[start..].iter().map(|(k, v)| (k, v))
     }
 
+    /// The entry with the smallest key.
     pub fn first(&self) -> Option<(&K, &V)> {
         self.0.first().map(|(k, v)| (k, v))
     }
