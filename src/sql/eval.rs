@@ -26,6 +26,30 @@ pub(crate) struct RowCtx<'a> {
     pub(crate) aggs: &'a [Value],
 }
 
+/// The work one statement may do, its triggers' statements included, counted in steps: a row
+/// visited by a scan or an expression evaluated is one step, a row inserted, updated or deleted is
+/// [`CHANGE_STEPS`]. Past it the statement fails and is undone, as PostgreSQL cancels a statement
+/// at its `statement_timeout`; counted rather than timed, so that a run stays deterministic. It
+/// stops runaway trigger cascades, which would otherwise freeze the page: a statement at the limit
+/// takes about 10 ms.
+pub(crate) const MAX_STEPS: u64 = 400_000;
+/// Steps a row change counts (what it costs beside an expression: constraint checks, an undo
+/// entry, a row change to log, page writes).
+pub(crate) const CHANGE_STEPS: u64 = 80;
+
+/// `1000000` as `1,000,000`.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Evaluates expressions for one statement. The clock is read once per statement (as MySQL's
 /// `NOW()` and SQLite's `CURRENT_TIMESTAMP` do), the RNG once per call.
 pub(crate) struct Evaluator<'e> {
@@ -33,6 +57,8 @@ pub(crate) struct Evaluator<'e> {
     now_us: Option<i64>,
     /// Rows the statement's scans visited (a work counter).
     pub(crate) rows_read: u64,
+    /// Work done so far (limited to [`MAX_STEPS`]).
+    steps: u64,
 }
 
 fn boolean(b: bool) -> Value {
@@ -54,7 +80,27 @@ pub(crate) fn expr_affinity(e: &Expr) -> Option<Affinity> {
 
 impl<'e> Evaluator<'e> {
     pub(crate) fn new(env: &'e mut dyn Env) -> Self {
-        Evaluator { env, now_us: None, rows_read: 0 }
+        Evaluator { env, now_us: None, rows_read: 0, steps: 0 }
+    }
+
+    /// Count `n` more rows visited by the statement's scans.
+    pub(crate) fn read_rows(&mut self, n: u64) -> Result<(), SqlError> {
+        self.rows_read = self.rows_read.saturating_add(n);
+        self.step(n)
+    }
+
+    /// Count `n` steps of work; past [`MAX_STEPS`] the statement is canceled.
+    pub(crate) fn step(&mut self, n: u64) -> Result<(), SqlError> {
+        self.steps = self.steps.saturating_add(n);
+        if self.steps > MAX_STEPS {
+            return Err(SqlError::new(format!(
+                "statement canceled: it did more than {} steps of work (a row read or an expression evaluated is \
+                 a step, a row changed {CHANGE_STEPS}; its triggers' statements count too). This playground stops \
+                 a statement there so that the page stays responsive",
+                thousands(MAX_STEPS)
+            )));
+        }
+        Ok(())
     }
 
     fn now_us(&mut self) -> i64 {
@@ -62,6 +108,7 @@ impl<'e> Evaluator<'e> {
     }
 
     pub(crate) fn eval(&mut self, e: &Expr, row: &RowCtx<'_>) -> Result<Value, SqlError> {
+        self.step(1)?;
         Ok(match e {
             Expr::Literal(v) => v.clone(),
             Expr::Bool(b) => boolean(*b),

@@ -14,7 +14,7 @@ use super::ast::{
 };
 use super::bind::{bind, contains_aggregate, extract_aggregates, is_constant, Scope, TriggerScope};
 use super::engine::{Database, TxLog, Undo};
-use super::eval::{finish_aggregate, AggCall, AggFunc, Evaluator, RowCtx, NONDETERMINISTIC};
+use super::eval::{finish_aggregate, AggCall, AggFunc, Evaluator, RowCtx, CHANGE_STEPS, NONDETERMINISTIC};
 use super::table::{Column, Table, UniqueIndex};
 use super::value::{compare, Affinity, SortKey, Value};
 use super::{RowChange, SqlError};
@@ -49,6 +49,13 @@ pub(crate) struct Ctx<'a, 'e> {
     /// Names of the triggers currently running (SQLite's recursive_triggers=OFF: a trigger on
     /// this stack does not fire again).
     pub(crate) trigger_stack: Vec<String>,
+}
+
+impl Ctx<'_, '_> {
+    /// Count one more row change (see [`CHANGE_STEPS`]).
+    fn change_row(&mut self) -> Result<(), SqlError> {
+        self.ev.step(CHANGE_STEPS)
+    }
 }
 
 /// The trigger row a body statement runs for (`None` fields outside triggers). For checking a
@@ -374,7 +381,7 @@ impl Database {
             source.clear();
         }
         if q.rowid_order.is_none() && table.is_some() {
-            ev.rows_read += source.len() as u64;
+            ev.read_rows(source.len() as u64)?;
         }
         if let Some(descending) = q.rowid_order {
             if descending {
@@ -552,6 +559,7 @@ impl Database {
                 _ => Vec::new(),
             };
             let values = self.complete_row(&b.table, &b.targets, supplied, &mut cx.ev, &ctx)?;
+            cx.change_row()?;
             let (rowid, stored) = self.insert_row(&b.table, values, cx.log)?;
             last_rowid = Some(rowid);
             self.fire(&b.table, TriggerEvent::Insert, None, Some((rowid, &stored)), &[], cx)?;
@@ -649,7 +657,7 @@ impl Database {
     ) -> Result<Vec<i64>, SqlError> {
         let table = self.table(key)?;
         let Some(filter) = filter else {
-            ev.rows_read += table.rows.len() as u64;
+            ev.read_rows(table.rows.len() as u64)?;
             return Ok(table.rows.keys().copied().collect());
         };
         let mut out = Vec::new();
@@ -657,7 +665,7 @@ impl Database {
             return Ok(out);
         }
         let candidates = candidates(table, Some(filter), ev, &row.ctx())?;
-        ev.rows_read += candidates.len() as u64;
+        ev.read_rows(candidates.len() as u64)?;
         for (rowid, values) in candidates {
             let ctx = RowCtx { values, rowid, ..row.ctx() };
             if ev.eval(filter, &ctx)?.truth() == Some(true) {
@@ -685,6 +693,7 @@ impl Database {
                     *slot = v;
                 }
             }
+            cx.change_row()?;
             let (new_rowid, new) = self.update_row(&b.table, rowid, new, &assigned, cx.log)?;
             count += 1;
             self.fire(&b.table, TriggerEvent::Update, Some((rowid, &old)), Some((new_rowid, &new)), &assigned, cx)?;
@@ -740,6 +749,7 @@ impl Database {
         let mut count = 0;
         for rowid in self.matching_rowids(&key, filter.as_ref(), &mut cx.ev, row)? {
             if let Some(old) = self.delete_row(&key, rowid, cx.log) {
+                cx.change_row()?;
                 count += 1;
                 self.fire(&key, TriggerEvent::Delete, Some((rowid, &old)), None, &[], cx)?;
             }
@@ -922,7 +932,9 @@ fn stream(
         if out.len() >= take {
             break;
         }
-        ev.rows_read += u64::from(q.table.is_some());
+        if let Err(e) = ev.read_rows(u64::from(q.table.is_some())) {
+            return (out, Some(e));
+        }
         let ctx = RowCtx { values, rowid, ..base };
         let produced = match q.filter.as_ref().map_or(Ok(true), |f| ev.eval(f, &ctx).map(|v| v.truth() == Some(true))) {
             Ok(false) => continue,

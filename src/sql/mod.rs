@@ -78,6 +78,11 @@
 //! - `NOW()`, `RAND()`, `UUID()` are MySQL's functions, added for the replication lessons.
 //! - When the largest rowid is already i64::MAX, SQLite tries random free rowids; this engine
 //!   takes the smallest free one (deterministically).
+//! - A statement may do at most 400,000 steps of work, its triggers' statements included (a row
+//!   read or an expression evaluated is one step, a row inserted, updated or deleted 80): past
+//!   that it fails with `statement canceled: ...` and is undone, as a statement reaching
+//!   PostgreSQL's `statement_timeout` is. Steps, not time, so that runs stay deterministic; the
+//!   limit stops trigger cascades that would freeze the page (about 10 ms of work at most).
 //! - `ROUND(x, n)` with n > 0 rounds the exact binary value correctly, which may differ from
 //!   SQLite's own printf in the last digit in rare cases.
 

@@ -888,6 +888,59 @@ fn a_failing_trigger_fails_the_statement() {
     assert_eq!(db.rows("b").len(), 1);
 }
 
+/// A table `t` of `n` rows (ids 1..=n, c = 0), built by doubling.
+fn table_of(n: usize) -> Database {
+    let mut db = db_with(&["CREATE TABLE t (id INTEGER PRIMARY KEY, c INTEGER)", "INSERT INTO t (c) VALUES (0)"]);
+    while db.rows("t").len() * 2 <= n {
+        query(&mut db, "INSERT INTO t (c) SELECT c FROM t");
+    }
+    db
+}
+
+#[test]
+fn a_runaway_trigger_cascade_is_canceled_and_undone() {
+    // Fuzzing found statements whose triggers update every row for every row inserted, and
+    // whose updates insert rows again: seconds of work for one statement, a frozen page.
+    let mut db = table_of(512);
+    query(&mut db, "CREATE TRIGGER spread AFTER INSERT ON t BEGIN UPDATE t SET c = c + 1 WHERE id <> NEW.id; END");
+    let before = db.rows("t");
+    let message = error(&mut db, "INSERT INTO t (c) SELECT c FROM t");
+    assert!(message.starts_with("statement canceled: it did more than 400,000 steps of work"), "{message}");
+    assert!(message.contains("stays responsive"), "{message}");
+    assert_eq!(db.rows("t"), before, "every row the statement and its triggers changed is undone");
+    // Inside a transaction only the statement is undone, and the transaction goes on.
+    let mut s = Session::new();
+    db.execute("BEGIN", &mut s, &mut env()).unwrap();
+    db.execute("INSERT INTO t (c) VALUES (7)", &mut s, &mut env()).unwrap();
+    assert!(db.execute("INSERT INTO t (c) SELECT c FROM t", &mut s, &mut env()).is_err());
+    assert!(s.in_transaction());
+    let commit = db.execute("COMMIT", &mut s, &mut env()).unwrap().committed.unwrap();
+    assert_eq!(commit.statements, vec!["INSERT INTO t (c) VALUES (7)".to_string()]);
+    assert_eq!(db.rows("t").len(), 513);
+}
+
+#[test]
+fn the_work_limit_counts_rows_read_expressions_and_changes() {
+    // Reads: a scan of 1,024 rows per inserted row, 1,024 inserts: a million rows, each also
+    // a filter of three expressions (`c = -1`).
+    let mut db = table_of(1024);
+    query(&mut db, "CREATE TRIGGER look AFTER INSERT ON t BEGIN DELETE FROM t WHERE c = -1; END");
+    assert!(error(&mut db, "INSERT INTO t (c) SELECT c FROM t").starts_with("statement canceled"));
+    // 64 inserts scanning 1,024 rows each are 65,536 rows and 196,608 expressions: allowed.
+    query(&mut db, "INSERT INTO t (c) SELECT c FROM t WHERE id <= 64");
+    // Changes: 80 steps each, so 4,000 rows in one statement pass and 6,000 do not.
+    let mut db = table_of(4096);
+    query(&mut db, "UPDATE t SET c = 1 WHERE id <= 4000");
+    let mut db = table_of(8192);
+    assert!(error(&mut db, "UPDATE t SET c = 1 WHERE id <= 6000").starts_with("statement canceled"));
+    // Expressions: a list of 400 values tested for 2,048 rows is over 800,000 evaluations.
+    let mut db = table_of(2048);
+    let list: Vec<String> = (1..=400).map(|i| i.to_string()).collect();
+    let sql = format!("SELECT count(*) FROM t WHERE c IN ({})", list.join(", "));
+    assert!(error(&mut db, &sql).starts_with("statement canceled"));
+    assert_eq!(query(&mut db, "SELECT count(*) FROM t"), vec![vec![int(2048)]]);
+}
+
 // ---- replication ----
 
 #[test]
