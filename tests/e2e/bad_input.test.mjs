@@ -68,6 +68,43 @@ test('SQL that does not parse is answered by the database in the client history,
   await page.close();
 });
 
+test('a runaway statement (a trigger cascade) is canceled by the database with a reason, and the page goes on', async () => {
+  // 512 rows, and a trigger that updates every other row for each row inserted: the INSERT below would change
+  // 262,000 rows. The engine stops it at its work limit and undoes it (as a statement_timeout would).
+  const scenario = {
+    version: 1, seed: 3, until_ms: 2000,
+    nodes: [{ id: 'n1', role: 'leader' }, { id: 'n2', role: 'follower' }],
+    replication: { mode: 'async', log: 'statement' },
+    clients: [{ id: 'alice', route: 'leader' }],
+    schema: [
+      'CREATE TABLE t (id INTEGER PRIMARY KEY, c INTEGER)',
+      'INSERT INTO t (c) VALUES (0)',
+      ...Array(9).fill('INSERT INTO t (c) SELECT c FROM t'),
+      'CREATE TRIGGER spread AFTER INSERT ON t BEGIN UPDATE t SET c = c + 1 WHERE id <> NEW.id; END',
+    ],
+    workload: [
+      { at_ms: 100, client: 'alice', sql: 'INSERT INTO t (c) SELECT c FROM t' },
+      { at_ms: 300, client: 'alice', sql: 'UPDATE t SET c = 5 WHERE id = 1' },
+    ],
+  };
+  const { page, errors } = await open(context, server.base);
+  await page.setInputFiles('[data-testid=open-file-input]',
+    { name: 'cascade.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(scenario)) });
+  await page.waitForFunction(() => document.querySelectorAll('g.node').length === 2);
+  await scrubTo(page, 1000);
+  const canceled = page.locator('[data-testid=history] li', { hasText: 'SELECT c FROM t' });
+  await canceled.waitFor();
+  assert.match(await canceled.textContent(), /statement canceled: it did more than 400,000 steps of work/);
+  // The next statement runs as usual: the database and the page are fine.
+  const next = page.locator('[data-testid=history] li', { hasText: 'SET c = 5' });
+  await next.waitFor();
+  assert.doesNotMatch(await next.textContent(), /error|canceled/);
+  assert.equal(await page.locator('[data-testid=error-banner]').count(), 0);
+  await shot(page, 'runaway-statement');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a scenario file with errors is refused beside the Open button with its JSON path; the run on screen stays', async () => {
   const { page, errors } = await open(context, server.base + '#lesson=leaderless-read-repair');
   await scrubTo(page, 400);
