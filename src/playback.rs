@@ -104,7 +104,7 @@ impl Playback {
         let keep = self.checkpoints.partition_point(|c| c.now() <= now).max(1);
         self.checkpoints.truncate(keep);
         self.explored = self.explored.min(now / CHECKPOINT_EVERY * CHECKPOINT_EVERY);
-        let merged = merged_commands(&self.scenario, &self.user_commands);
+        let merged = merged_commands(&self.sim.scenario, &self.user_commands);
         // Every kept world stands at or before now, and the list only changed after now: swapping it is exact.
         self.sim.set_commands(merged.clone());
         for cp in &mut self.checkpoints {

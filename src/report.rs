@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::protocol::single_leader::{OpResult, Status};
-use crate::sql::Value as SqlValue;
+use crate::sql::{Database, Value as SqlValue};
 use crate::world::sim::{HistoryEntry, Simulation};
 use crate::world::time::to_ms_f64;
 
@@ -76,11 +76,11 @@ pub fn write_report_json(sim: &Simulation, out: &mut impl std::io::Write) -> std
             out.write_all(b"]")?;
         } else if key == "nodes" {
             out.write_all(b"[")?;
-            for (j, node) in node_values(sim).enumerate() {
+            for (j, (node, db)) in node_parts(sim, false).enumerate() {
                 if j > 0 {
                     out.write_all(b",")?;
                 }
-                serde_json::to_writer(&mut *out, &node)?;
+                write_node(&node, db, out)?;
             }
             out.write_all(b"]")?;
         } else {
@@ -91,11 +91,37 @@ pub fn write_report_json(sim: &Simulation, out: &mut impl std::io::Write) -> std
 }
 
 /// Every node's part of the report, one at a time.
-fn node_values(sim: &Simulation) -> Box<dyn Iterator<Item = Value> + '_> {
+fn node_values(sim: &Simulation) -> impl Iterator<Item = Value> + '_ {
+    node_parts(sim, true).map(|(node, _)| node)
+}
+
+/// Every node's part of the report, one at a time; with `tables: false` a database's tables are left out (`tables`
+/// is null) and the database comes along, for `write_node` to write them row by row.
+fn node_parts(sim: &Simulation, tables: bool) -> Box<dyn Iterator<Item = (Value, Option<&Database>)> + '_> {
     match sim.protocol.leaderless() {
-        Some(c) => Box::new(crate::protocol::leaderless::report::nodes_json(c).into_iter()),
-        None => Box::new(single_leader_nodes(sim)),
+        Some(c) => Box::new(crate::protocol::leaderless::report::nodes_json(c).into_iter().map(|v| (v, None))),
+        None => Box::new(single_leader_nodes(sim, tables)),
     }
+}
+
+/// A node's JSON as `serde_json` writes its value, with its database's tables (when given) written from the rows
+/// themselves: a long run's tables, built whole as JSON values first, were most of `replsim run`'s memory.
+fn write_node(node: &Value, db: Option<&Database>, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let (Value::Object(fields), Some(db)) = (node, db) else { return Ok(serde_json::to_writer(&mut *out, node)?) };
+    out.write_all(b"{")?;
+    for (i, (key, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, key)?;
+        out.write_all(b":")?;
+        if key == "tables" {
+            db.write_tables_json(out)?;
+        } else {
+            serde_json::to_writer(&mut *out, value)?;
+        }
+    }
+    out.write_all(b"}")
 }
 
 /// The report; `whole: false` leaves `nodes` and `history` empty arrays for `write_report_json` to stream.
@@ -164,7 +190,7 @@ fn report_value(sim: &Simulation, whole: bool) -> Value {
 }
 
 /// The per-node fields of a single-leader run.
-fn single_leader_nodes(sim: &Simulation) -> impl Iterator<Item = Value> + '_ {
+fn single_leader_nodes(sim: &Simulation, with_tables: bool) -> impl Iterator<Item = (Value, Option<&Database>)> + '_ {
     let multi = match &sim.protocol {
         crate::protocol::Protocol::MultiLeader(c) => Some(c),
         _ => None,
@@ -180,6 +206,7 @@ fn single_leader_nodes(sim: &Simulation) -> impl Iterator<Item = Value> + '_ {
             if let Some(dc) = multi.and_then(|c| c.datacenter(n.index)) {
                 m.insert("datacenter".into(), json!(dc));
             }
+            let mut db = None;
             let tables = if n.role == crate::scenario::Role::Cache {
                 let rows: Vec<Value> = n
                     .cache_entries()
@@ -194,17 +221,20 @@ fn single_leader_nodes(sim: &Simulation) -> impl Iterator<Item = Value> + '_ {
                 let mut t = Map::new();
                 t.insert("documents".into(), Value::Array(docs));
                 t
-            } else {
+            } else if with_tables {
                 n.db.tables_json()
+            } else {
+                db = Some(&n.db);
+                Map::new()
             };
             if n.is_replica() {
                 m.insert("storage_format".into(), json!(n.storage_format));
             }
-            m.insert("tables".into(), Value::Object(tables));
+            m.insert("tables".into(), if db.is_some() { Value::Null } else { Value::Object(tables) });
             if let Some(e) = &n.halt_error {
                 m.insert("error".into(), json!(e));
             }
-            Value::Object(m)
+            (Value::Object(m), db)
         },
     )
 }
@@ -241,7 +271,7 @@ pub fn report_text(sim: &Simulation) -> String {
     let cl = sim.protocol.single_leader();
     let leader_lsn = cl.and_then(|c| c.leader().map(|l| c.nodes[l].lsn())).unwrap_or(0);
     for n in cl.into_iter().flat_map(|c| c.nodes.iter()).filter(|n| n.status != Status::Absent) {
-        let rows: usize = n.db.table_names().iter().map(|t| n.db.rows(t).len()).sum();
+        let rows: usize = n.db.row_count();
         let _ = writeln!(
             s,
             "  {:<8} {:<9} {:<8} lsn {:>5} (behind {:>3})  {rows} rows{}",

@@ -27,6 +27,7 @@ fn cfg() -> NodeConfig {
         statement_mixed: false,
         trigger: TriggerSpec::default(),
         replicator: None,
+        caches: false,
     }
 }
 

@@ -633,6 +633,7 @@ fn replicator_cfg() -> NodeConfig {
         statement_mixed: false,
         trigger: TriggerSpec::default(),
         replicator: Some(3),
+        caches: false,
     }
 }
 

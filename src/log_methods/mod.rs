@@ -58,9 +58,10 @@ pub struct LogEntry {
     pub record: LogRecord,
     /// The history index of the client operation that produced it.
     pub origin: Option<usize>,
-    /// Rows the leader touched when it executed the transaction: (table, primary key). Used to name the
+    /// Rows the leader touched when it executed the transaction: (table, primary key), the table by its
+    /// lower-cased name, shared with the database ([`crate::sql::Database::table_key`]). Used to name the
     /// operations behind a divergence, whatever the log method.
-    pub keys: Vec<(String, Value)>,
+    pub keys: Vec<(std::sync::Arc<str>, Value)>,
     /// True time the leader committed it (for replication lag in milliseconds; not shipped bytes).
     pub committed_at: crate::world::time::Micros,
 }

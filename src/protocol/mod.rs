@@ -21,7 +21,7 @@ pub mod multi_leader;
 pub mod partitions;
 pub mod single_leader;
 
-use crate::scenario::{Command, Role, Scenario, TimedCommand};
+use crate::scenario::{Command, Role, Scenario};
 use crate::sql::{Outcome, StatementKind, Value};
 use crate::world::sim::{HistoryEntry, SetupError};
 use crate::world::time::Micros;
@@ -178,7 +178,11 @@ pub struct Observation {
 impl Protocol {
     /// Build the processes and clients of `scenario` (nodes that `add_node` brings in later exist from the start,
     /// absent; `commands` says which).
-    pub fn new(scenario: &Scenario, seed: u64, commands: &[TimedCommand]) -> Result<Self, SetupError> {
+    pub fn new(
+        scenario: &std::rc::Rc<Scenario>,
+        seed: u64,
+        commands: &crate::world::sim::Commands,
+    ) -> Result<Self, SetupError> {
         if let Some(spec) = &scenario.replication.leaderless {
             return leaderless::Cluster::new(scenario, seed, spec).map(Protocol::Leaderless);
         }
@@ -570,7 +574,8 @@ pub struct OpResult {
     pub last_insert_id: Option<i64>,
     pub lsn: Option<u64>,
     pub read_only: bool,
-    /// Rows this write inserted, as (`table:key`, row text): what an application would put in a cache.
+    /// Rows this write inserted, as (`table:key`, row text): what an application would put in a cache. The row
+    /// text is empty when no client of the run has a cache (nothing reads it then).
     pub inserted: Vec<(String, String)>,
     /// "This node is not the leader; try that one."
     pub redirect: Option<usize>,

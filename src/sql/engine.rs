@@ -453,6 +453,29 @@ impl Database {
         self.table(table).ok().map(Table::column_names)
     }
 
+    /// A table's lower-cased name, shared with the table when it exists (no allocation per use).
+    pub fn table_key(&self, table: &str) -> Arc<str> {
+        self.table(table).map_or_else(|_| Arc::from(table.to_ascii_lowercase()), |t| Arc::clone(&t.key))
+    }
+
+    /// Rows in all tables (counted, not copied).
+    pub fn row_count(&self) -> usize {
+        self.tables.values().map(|t| t.rows.len()).sum()
+    }
+
+    /// Whether `table` has the same columns and the same rows under the same rowids here and in
+    /// `other` (then [`Database::rows`] is the same for both), found without copying a row.
+    pub fn same_rows(&self, other: &Database, table: &str) -> bool {
+        match (self.table(table), other.table(table)) {
+            (Ok(a), Ok(b)) => {
+                a.columns.len() == b.columns.len()
+                    && a.columns.iter().zip(&b.columns).all(|(x, y)| x.name == y.name)
+                    && a.rows == b.rows
+            }
+            _ => false,
+        }
+    }
+
     /// Rows of a table as (column, value) lists, ordered by primary key (by rowid for an
     /// INTEGER PRIMARY KEY or no key): two replicas with the same rows list them alike.
     pub fn rows(&self, table: &str) -> Vec<Vec<(String, Value)>> {
@@ -482,6 +505,44 @@ impl Database {
             out.insert(t.name.clone(), serde_json::Value::Array(rows));
         }
         out
+    }
+
+    /// Write what `serde_json` writes for [`Database::tables_json`], byte for byte, from the rows
+    /// themselves: no JSON value of a whole table is built.
+    pub fn write_tables_json(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        // A JSON object's keys come out sorted (`serde_json::Map` is a B-tree), the last of equal ones kept.
+        fn sorted_keys<'k>(keys: impl Iterator<Item = &'k str>) -> Vec<(usize, &'k str)> {
+            let mut keys: Vec<(usize, &str)> = keys.enumerate().collect();
+            keys.sort_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)));
+            keys.dedup_by(|later, first| later.1 == first.1);
+            keys
+        }
+        let tables: Vec<&Table> = self.tables.values().collect();
+        out.write_all(b"{")?;
+        for (i, (t, name)) in sorted_keys(tables.iter().map(|t| t.name.as_str())).into_iter().enumerate() {
+            let table = tables[t];
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *out, name)?;
+            out.write_all(b":[")?;
+            let columns = sorted_keys(table.columns.iter().map(|c| c.name.as_str()));
+            for (j, row) in table.rows_in_key_order().into_iter().enumerate() {
+                out.write_all(if j > 0 { b",{" } else { b"{" })?;
+                let present = columns.iter().filter_map(|&(c, column)| Some((column, row.get(c)?)));
+                for (k, (column, value)) in present.enumerate() {
+                    if k > 0 {
+                        out.write_all(b",")?;
+                    }
+                    serde_json::to_writer(&mut *out, column)?;
+                    out.write_all(b":")?;
+                    serde_json::to_writer(&mut *out, &value.to_json())?;
+                }
+                out.write_all(b"}")?;
+            }
+            out.write_all(b"]")?;
+        }
+        out.write_all(b"}")
     }
 
     /// The name of a table's declared primary key column.

@@ -139,7 +139,7 @@ pub fn sort_values<T: Ord>(v: &mut [T]) {
 }
 
 #[inline(never)]
-fn sorted_indices(n: usize, cmp: &mut dyn FnMut(usize, usize) -> Ordering) -> Vec<usize> {
+pub(crate) fn sorted_indices(n: usize, cmp: &mut dyn FnMut(usize, usize) -> Ordering) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|a, b| cmp(*a, *b));
     order

@@ -941,6 +941,20 @@ fn the_work_limit_counts_rows_read_expressions_and_changes() {
     assert_eq!(query(&mut db, "SELECT count(*) FROM t"), vec![vec![int(2048)]]);
 }
 
+#[test]
+fn tables_written_as_json_are_the_tables_json_value() {
+    let mut db = db_with(&[
+        "CREATE TABLE \"Zeta\" (b TEXT, a REAL, \"C\" INTEGER PRIMARY KEY, \"q\"\"uote\" , \"é\")",
+        "CREATE TABLE alpha (k TEXT PRIMARY KEY, v)",
+        "INSERT INTO alpha VALUES ('z', NULL), ('a', 1.5e300), ('m', -0.0)",
+    ]);
+    query(&mut db, "INSERT INTO \"Zeta\" VALUES ('x\"y\\n', 2.5, 7, 'tab\t', 'ü'), (NULL, -1, 3, 12, '')");
+    query(&mut db, "CREATE TABLE empty (id INTEGER PRIMARY KEY)");
+    let mut out = Vec::new();
+    db.write_tables_json(&mut out).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), serde_json::Value::Object(db.tables_json()).to_string());
+}
+
 // ---- replication ----
 
 #[test]

@@ -134,7 +134,7 @@ pub struct Simulation {
     pub scenario: Rc<Scenario>,
     pub seed: u64,
     /// All timed commands, sorted by time (stable: list order breaks ties).
-    commands: Rc<Vec<TimedCommand>>,
+    commands: Rc<Commands>,
     next_command: usize,
     now: Micros,
     queue: BinaryHeap<Reverse<(Micros, u64, EventKind)>>,
@@ -170,7 +170,7 @@ impl Checkpoint {
     pub fn events(&self) -> u64 {
         self.world.metrics.events
     }
-    pub fn set_commands(&mut self, commands: Rc<Vec<TimedCommand>>) {
+    pub fn set_commands(&mut self, commands: Rc<Commands>) {
         self.world.set_commands(commands);
     }
 }
@@ -197,8 +197,10 @@ impl Simulation {
         extra: &[TimedCommand],
         keep_trace: bool,
     ) -> Result<Self, SetupError> {
-        let commands = merged_commands(scenario, extra);
-        let protocol = Protocol::new(scenario, seed, &commands)?;
+        // One copy of the scenario, shared by the world, its commands and the protocol.
+        let scenario_rc = Rc::new(scenario.clone());
+        let commands = merged_commands(&scenario_rc, extra);
+        let protocol = Protocol::new(&scenario_rc, seed, &commands)?;
         let names = protocol.names();
         let clients = scenario
             .clients
@@ -211,14 +213,8 @@ impl Simulation {
             })
             .collect();
         let n = protocol.len();
-        // A single-leader cluster keeps the very scenario it was given: share it rather than hold a second copy of
-        // the workload (a long run's largest input).
-        let shared = match &protocol {
-            Protocol::SingleLeader(c) if *c.scenario == *scenario => Some(Rc::clone(&c.scenario)),
-            _ => None,
-        };
         let mut sim = Simulation {
-            scenario: shared.unwrap_or_else(|| Rc::new(scenario.clone())),
+            scenario: scenario_rc,
             seed,
             commands,
             next_command: 0,
@@ -254,7 +250,7 @@ impl Simulation {
         self.now
     }
 
-    pub fn commands(&self) -> &[TimedCommand] {
+    pub fn commands(&self) -> &Commands {
         &self.commands
     }
 
@@ -283,9 +279,8 @@ impl Simulation {
         *self = cp.world.clone();
     }
 
-    pub fn set_commands(&mut self, commands: Rc<Vec<TimedCommand>>) {
-        let now = self.now;
-        self.next_command = commands.partition_point(|c| c.at <= now);
+    pub fn set_commands(&mut self, commands: Rc<Commands>) {
+        self.next_command = commands.done_by(self.now);
         self.commands = commands;
     }
 
@@ -726,13 +721,78 @@ pub fn percentile(values: &[Micros], p: u32) -> Micros {
     v[rank - 1]
 }
 
-/// The scenario's workload, then its faults, then `extra` (a person's commands), stably sorted by time: list order
-/// breaks ties, so the order of events is the same however the list was built.
-pub fn merged_commands(scenario: &Scenario, extra: &[TimedCommand]) -> Rc<Vec<TimedCommand>> {
-    let mut commands: Vec<TimedCommand> =
-        scenario.workload.iter().chain(scenario.faults.iter()).chain(extra.iter()).cloned().collect();
-    crate::sql::sort_stable_by(&mut commands, |a, b| a.at.cmp(&b.at));
-    Rc::new(commands)
+/// A run's timed commands: the scenario's workload, then its faults, then `extra` (a person's commands), stably
+/// sorted by time, so list order breaks ties and the order of events is the same however the list was built. The
+/// scenario's own commands are not copied (a long run's workload is its largest input): `order` indexes the
+/// concatenation workload ++ faults ++ extra.
+#[derive(Debug, Default)]
+pub struct Commands {
+    scenario: Option<Rc<Scenario>>,
+    extra: Vec<TimedCommand>,
+    order: Vec<usize>,
+}
+
+impl Commands {
+    pub fn new(scenario: &Rc<Scenario>, extra: &[TimedCommand]) -> Self {
+        Self::build(Some(Rc::clone(scenario)), extra.to_vec())
+    }
+
+    /// Only these commands (no scenario's).
+    pub fn only(commands: Vec<TimedCommand>) -> Self {
+        Self::build(None, commands)
+    }
+
+    fn build(scenario: Option<Rc<Scenario>>, extra: Vec<TimedCommand>) -> Self {
+        let mut c = Commands { scenario, extra, order: Vec::new() };
+        let at: Vec<Micros> = (0..c.total()).filter_map(|i| c.nth(i)).map(|t| t.at).collect();
+        c.order = crate::sql::sorted_indices(at.len(), &mut |a, b| at[a].cmp(&at[b]));
+        c
+    }
+
+    fn total(&self) -> usize {
+        self.scenario.as_ref().map_or(0, |s| s.workload.len() + s.faults.len()) + self.extra.len()
+    }
+
+    /// The i-th of workload ++ faults ++ extra.
+    fn nth(&self, i: usize) -> Option<&TimedCommand> {
+        let (workload, faults) =
+            self.scenario.as_ref().map_or((&[][..], &[][..]), |s| (&s.workload[..], &s.faults[..]));
+        match i.checked_sub(workload.len()) {
+            None => workload.get(i),
+            Some(j) => match j.checked_sub(faults.len()) {
+                None => faults.get(j),
+                Some(k) => self.extra.get(k),
+            },
+        }
+    }
+
+    /// The k-th command in time order.
+    pub fn get(&self, k: usize) -> Option<&TimedCommand> {
+        self.nth(*self.order.get(k)?)
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// In time order.
+    pub fn iter(&self) -> impl Iterator<Item = &TimedCommand> + Clone + '_ {
+        self.order.iter().filter_map(|&i| self.nth(i))
+    }
+
+    /// How many commands come at or before `t`.
+    fn done_by(&self, t: Micros) -> usize {
+        self.order.partition_point(|&i| self.nth(i).is_some_and(|c| c.at <= t))
+    }
+}
+
+/// [`Commands::new`], shared.
+pub fn merged_commands(scenario: &Rc<Scenario>, extra: &[TimedCommand]) -> Rc<Commands> {
+    Rc::new(Commands::new(scenario, extra))
 }
 
 /// What a paused node holds until it runs again: a stalled process neither reads its socket nor fires its timers.
@@ -746,7 +806,29 @@ enum Parked {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_read;
+    use super::{looks_like_read, Commands};
+    use crate::scenario::{Command, Scenario, TimedCommand};
+    use std::rc::Rc;
+
+    /// The commands, without copying the scenario's, come in the order a stable sort of workload ++ faults ++ extra
+    /// by time gives (list order breaks ties), and `done_by` counts those at or before a moment.
+    #[test]
+    fn commands_are_the_stably_merged_lists() {
+        let mut s = Scenario::from_json_str(crate::library::LESSONS[0].json).expect("a lesson");
+        let cmd = |at: u64, name: &str| TimedCommand { at, command: Command::Crash(name.into()) };
+        s.workload = vec![cmd(5, "w0"), cmd(1, "w1"), cmd(5, "w2")];
+        s.faults = vec![cmd(1, "f0"), cmd(5, "f1")];
+        let extra = [cmd(5, "x0"), cmd(0, "x1")];
+        let mut expected: Vec<TimedCommand> = s.workload.iter().chain(&s.faults).chain(&extra).cloned().collect();
+        expected.sort_by_key(|c| c.at);
+        let commands = Commands::new(&Rc::new(s), &extra);
+        assert_eq!(commands.iter().cloned().collect::<Vec<_>>(), expected);
+        assert_eq!(commands.len(), 7);
+        assert!((0..7).all(|k| commands.get(k) == expected.get(k)) && commands.get(7).is_none());
+        assert_eq!([0, 1, 4, 5].map(|t| commands.done_by(t)), [1, 3, 3, 7]);
+        let only = Commands::only(extra.to_vec());
+        assert_eq!(only.iter().map(|c| c.at).collect::<Vec<_>>(), [0, 5]);
+    }
 
     #[test]
     fn reads_are_recognised_past_comments_and_case() {

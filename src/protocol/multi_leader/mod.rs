@@ -34,7 +34,7 @@ use std::rc::Rc;
 use crate::log_methods::LogRecord;
 use crate::protocol::single_leader::{self, Payload as SlPayload};
 use crate::protocol::{Action, Endpoint, Message, Observation, Routed, Status};
-use crate::scenario::{Command, Role, Scenario, TimedCommand};
+use crate::scenario::{Command, Role, Scenario};
 use crate::sql::{RowChange, Value};
 use crate::vecmap::VecMap;
 use crate::world::sim::{HistoryEntry, SetupError};
@@ -255,7 +255,7 @@ pub fn row_key(table: &str, key: &Value) -> RowKey {
 }
 
 impl Cluster {
-    pub fn new(scenario: &Scenario, seed: u64, commands: &[TimedCommand]) -> Result<Self, SetupError> {
+    pub fn new(scenario: &Scenario, seed: u64, commands: &crate::world::sim::Commands) -> Result<Self, SetupError> {
         let spec = scenario.multi_leader.clone().ok_or_else(|| SetupError("not a multi-leader scenario".into()))?;
         if scenario.replication.log != crate::scenario::LogKind::Logical {
             return Err(SetupError(format!(
@@ -284,7 +284,7 @@ impl Cluster {
                     .collect(),
             })
             .collect();
-        let inner = single_leader::Cluster::new(&inner_scenario, seed, commands)?;
+        let inner = single_leader::Cluster::new(&std::rc::Rc::new(inner_scenario), seed, commands)?;
         let index = |id: &str| scenario.nodes.iter().position(|n| n.id == id);
         let leaders: Vec<usize> =
             (0..scenario.nodes.len()).filter(|i| scenario.nodes[*i].role == Role::Leader).collect();

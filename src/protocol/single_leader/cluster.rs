@@ -37,7 +37,8 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub fn new(scenario: &Scenario, seed: u64, commands: &[crate::scenario::TimedCommand]) -> Result<Self, SetupError> {
+    /// The cluster keeps `scenario` (shared, not copied).
+    pub fn new(scenario: &Rc<Scenario>, seed: u64, commands: &crate::world::sim::Commands) -> Result<Self, SetupError> {
         let leader =
             scenario.nodes.iter().position(|n| n.role == Role::Leader).ok_or_else(|| SetupError("no leader".into()))?;
         // Nodes that join later exist from the start, absent, so that every index and name is fixed for the run.
@@ -143,6 +144,7 @@ impl Cluster {
             statement_mixed: scenario.replication.statement_mixed,
             trigger: scenario.replication.trigger.clone(),
             replicator: scenario.nodes.iter().position(|n| n.role == Role::Replicator),
+            caches: scenario.clients.iter().any(|c| c.cache.is_some()),
         };
         let names: Vec<Name> = specs
             .iter()
@@ -158,7 +160,7 @@ impl Cluster {
             user_tokens: VecMap::new(),
             scatter: VecMap::new(),
             cfg: Rc::new(cfg),
-            scenario: Rc::new(scenario.clone()),
+            scenario: Rc::clone(scenario),
             names: names.into(),
         })
     }
@@ -428,6 +430,8 @@ impl Cluster {
                 if let Endpoint::Node(n) = from {
                     let p = self.partition_of[n];
                     if let Some(l) = result.lsn.or(result.served_lsn) {
+                        // Usually the only part: sized exactly, as the history keeps it for the whole run.
+                        result.served.reserve_exact(1);
                         result.served.push((p, l));
                     }
                 }

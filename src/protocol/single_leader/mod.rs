@@ -639,6 +639,9 @@ pub struct NodeConfig {
     /// The trigger-based replicator process, if the run has one (a new leader tells it; a new node asks it for a
     /// copy).
     pub replicator: Option<usize>,
+    /// Some client writes the rows it inserts to a cache: a leader's answers then carry each inserted row as text
+    /// (otherwise only its key, which the failover checks need).
+    pub caches: bool,
 }
 
 impl NodeConfig {
@@ -966,6 +969,7 @@ mod tests {
             statement_mixed: false,
             trigger: TriggerSpec::default(),
             replicator: None,
+            caches: false,
         }
     }
 

@@ -13,7 +13,7 @@ use super::*;
 
 impl Node {
     pub(super) fn start_transfer(&mut self, now: Micros, f: usize, file_copy: bool, out: &mut Vec<Effect>) {
-        let rows: usize = self.db.table_names().iter().map(|t| self.db.rows(t).len()).sum();
+        let rows: usize = self.db.row_count();
         let total = rows.div_ceil(ROWS_PER_CHUNK).max(1) as u32;
         let snapshot = (!file_copy).then(|| {
             Rc::new(Snapshot {

@@ -27,12 +27,14 @@ impl Node {
             }
             changes.truncate(done);
         }
-        let keys: Vec<(String, Value)> = changes
+        let keys: Vec<(std::sync::Arc<str>, Value)> = changes
             .iter()
             .filter_map(|c| match c {
-                RowChange::Insert { table, row } => self.db.primary_key_of(table, row).map(|k| (table.clone(), k)),
+                RowChange::Insert { table, row } => {
+                    self.db.primary_key_of(table, row).map(|k| (self.db.table_key(table), k))
+                }
                 RowChange::Update { table, key, .. } | RowChange::Delete { table, key } => {
-                    Some((table.clone(), key.clone()))
+                    Some((self.db.table_key(table), key.clone()))
                 }
                 RowChange::Ddl { .. } => None,
             })

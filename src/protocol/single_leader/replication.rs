@@ -122,14 +122,19 @@ impl Node {
                     match c {
                         RowChange::Insert { table, row } => {
                             if let Some(k) = self.db.primary_key_of(table, row) {
-                                let text: Vec<String> =
-                                    row.iter().map(|(c, v)| format!("{c}={}", value_text(v))).collect();
-                                inserted.push((format!("{table}:{}", value_text(&k)), text.join(", ")));
-                                keys.push((table.clone(), k));
+                                let text = if cfg.caches {
+                                    let pairs: Vec<String> =
+                                        row.iter().map(|(c, v)| format!("{c}={}", value_text(v))).collect();
+                                    pairs.join(", ")
+                                } else {
+                                    String::new()
+                                };
+                                inserted.push((format!("{table}:{}", value_text(&k)), text));
+                                keys.push((self.db.table_key(table), k));
                             }
                         }
                         RowChange::Update { table, key, .. } | RowChange::Delete { table, key } => {
-                            keys.push((table.clone(), key.clone()))
+                            keys.push((self.db.table_key(table), key.clone()))
                         }
                         RowChange::Ddl { .. } => {}
                     }
