@@ -106,23 +106,16 @@ fn whole_table_expected(sim: &Simulation, table: &str) -> bool {
 /// The rows a replica should hold of a table: all of the leader's, or under trigger-based replication only the
 /// replicated tables and the rows that meet their filters (internal tables such as the changes table never).
 fn expected_rows(sim: &Simulation, db: &crate::sql::Database, table: &str) -> Option<Vec<Vec<(String, SqlValue)>>> {
-    let r = &sim.scenario.replication;
-    if !crate::log_methods::method(r.log, r.statement_mixed).captures_changes() {
+    if whole_table_expected(sim, table) {
         return Some(db.rows(table));
     }
-    if !r.trigger.includes(table) {
-        return None;
-    }
-    match r.trigger.row_filter.get(&table.to_ascii_lowercase()) {
-        None => Some(db.rows(table)),
-        Some(cond) => {
-            let mut copy = db.clone();
-            let mut env = crate::sql::FixedEnv { now_us: 0, rng_state: 0 };
-            let sql = format!("SELECT * FROM \"{table}\" WHERE {cond}");
-            let out = copy.execute_autocommit(&sql, &mut env).ok()?;
-            Some(out.rows.into_iter().map(|vals| out.columns.iter().cloned().zip(vals).collect()).collect())
-        }
-    }
+    let trigger = &sim.scenario.replication.trigger;
+    let cond = trigger.row_filter.get(&table.to_ascii_lowercase()).filter(|_| trigger.includes(table))?;
+    let mut copy = db.clone();
+    let mut env = crate::sql::FixedEnv { now_us: 0, rng_state: 0 };
+    let sql = format!("SELECT * FROM \"{table}\" WHERE {cond}");
+    let out = copy.execute_autocommit(&sql, &mut env).ok()?;
+    Some(out.rows.into_iter().map(|vals| out.columns.iter().cloned().zip(vals).collect()).collect())
 }
 
 /// Rows that differ between the leader's database and a replica's, table by table, keyed by primary key.

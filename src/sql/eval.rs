@@ -33,22 +33,23 @@ pub(crate) struct RowCtx<'a> {
 /// stops runaway trigger cascades, which would otherwise freeze the page: a statement at the limit
 /// takes about 10 ms.
 pub(crate) const MAX_STEPS: u64 = 400_000;
+/// Why a statement over [`MAX_STEPS`] stopped (kept out of line: `step` runs for every expression).
+#[cold]
+#[inline(never)]
+fn canceled() -> SqlError {
+    SqlError::new(format!(
+        "statement canceled: it did more than {MAX_STEPS_TEXT} steps of work (a row read or an expression evaluated \
+         is a step, a row changed {CHANGE_STEPS}; its triggers' statements count too). This playground stops a \
+         statement there so that the page stays responsive"
+    ))
+}
+
+/// [`MAX_STEPS`] as a person reads it.
+const MAX_STEPS_TEXT: &str = "400,000";
+
 /// Steps a row change counts (what it costs beside an expression: constraint checks, an undo
 /// entry, a row change to log, page writes).
 pub(crate) const CHANGE_STEPS: u64 = 80;
-
-/// `1000000` as `1,000,000`.
-pub(crate) fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
 
 /// Evaluates expressions for one statement. The clock is read once per statement (as MySQL's
 /// `NOW()` and SQLite's `CURRENT_TIMESTAMP` do), the RNG once per call.
@@ -93,12 +94,7 @@ impl<'e> Evaluator<'e> {
     pub(crate) fn step(&mut self, n: u64) -> Result<(), SqlError> {
         self.steps = self.steps.saturating_add(n);
         if self.steps > MAX_STEPS {
-            return Err(SqlError::new(format!(
-                "statement canceled: it did more than {} steps of work (a row read or an expression evaluated is \
-                 a step, a row changed {CHANGE_STEPS}; its triggers' statements count too). This playground stops \
-                 a statement there so that the page stays responsive",
-                thousands(MAX_STEPS)
-            )));
+            return Err(canceled());
         }
         Ok(())
     }

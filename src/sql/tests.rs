@@ -906,6 +906,7 @@ fn a_runaway_trigger_cascade_is_canceled_and_undone() {
     let before = db.rows("t");
     let message = error(&mut db, "INSERT INTO t (c) SELECT c FROM t");
     assert!(message.starts_with("statement canceled: it did more than 400,000 steps of work"), "{message}");
+    assert_eq!(super::eval::MAX_STEPS, 400_000, "the message's figure is the limit");
     assert!(message.contains("stays responsive"), "{message}");
     assert_eq!(db.rows("t"), before, "every row the statement and its triggers changed is undone");
     // Inside a transaction only the statement is undone, and the transaction goes on.
