@@ -107,7 +107,13 @@ pub trait ReplicationLog {
 
 /// Apply any record to a follower's database. Statements run again with the follower's clock and random numbers;
 /// page bytes are written as they are (refused by a node on another storage format); row images are written by key.
+/// A follower replays what its leader committed without the per-statement work limit (as a replica's SQL thread
+/// runs without the client's timeouts): the leader's statement passed it, and a replica must not refuse it.
 pub fn apply_record(db: &mut Database, record: &LogRecord, env: &mut dyn Env) -> Result<(), SqlError> {
+    db.without_work_limit(|db| apply_record_in(db, record, env))
+}
+
+fn apply_record_in(db: &mut Database, record: &LogRecord, env: &mut dyn Env) -> Result<(), SqlError> {
     match record {
         LogRecord::Statement { statements } => {
             // A multi-statement transaction is replayed as one transaction, as MySQL's binlog does.

@@ -135,7 +135,7 @@ impl Node {
     /// Run a statement of this node's own (replication machinery, not a client), in its own transaction.
     pub(crate) fn run_internal(&mut self, sql: &str, now: Micros) -> Result<crate::sql::Outcome, SqlError> {
         let mut env = NodeEnv { local_now_us: self.local_time_us(now), rng: &mut self.rng };
-        self.db.execute_autocommit(sql, &mut env)
+        self.db.without_work_limit(|db| db.execute_autocommit(sql, &mut env))
     }
 
     /// The declared primary key column of a table, if it has one.

@@ -79,7 +79,6 @@ impl Session {
 pub struct Database {
     /// Tables by lower-cased name (SQL names are case-insensitive).
     pub(crate) tables: VecMap<String, Table>,
-    /// Triggers in creation order.
     /// Triggers in creation order (shared: a definition never changes once created).
     pub(crate) triggers: Vec<Arc<Trigger>>,
     /// The transaction holding the write lock.
@@ -90,6 +89,8 @@ pub struct Database {
     transactions_started: u64,
     /// The pages and work counters.
     pub(crate) store: Store,
+    /// Statements run without the per-statement work limit (see [`Database::without_work_limit`]).
+    unlimited: bool,
 }
 
 /// Equal contents, schema and lock; how many transactions were ever started, the pages (their
@@ -126,7 +127,7 @@ impl Database {
                 Ok(outcome(StatementKind::Rollback))
             }
             Stmt::Select(sel) => {
-                let mut ev = Evaluator::new(env);
+                let mut ev = Evaluator::new(env).unlimited(self.unlimited);
                 let q = self.bind_select(&sel, TriggerRow::default())?;
                 let rows = self.run_select(&q, &mut ev, TriggerRow::default());
                 self.store.stats.rows_read += ev.rows_read;
@@ -318,7 +319,7 @@ impl Database {
             Stmt::Update(_) => StatementKind::Update,
             _ => StatementKind::Delete,
         };
-        let mut cx = Ctx { log, ev: Evaluator::new(env), trigger_stack: Vec::new() };
+        let mut cx = Ctx { log, ev: Evaluator::new(env).unlimited(self.unlimited), trigger_stack: Vec::new() };
         let result = self.exec_dml(stmt, &mut cx, TriggerRow::default());
         self.store.stats.rows_read += cx.ev.rows_read;
         let (rows_affected, last_insert_id) = result?;
@@ -451,6 +452,16 @@ impl Database {
     /// Column names of a table (case-insensitive lookup), in declaration order.
     pub fn columns(&self, table: &str) -> Option<Vec<String>> {
         self.table(table).ok().map(Table::column_names)
+    }
+
+    /// Run `f` with no limit on the work of each statement: for the replication machinery's own statements and
+    /// a follower's replay of what its leader committed, which are not a person's and must not fail for their size
+    /// (the limit is there so that a person's statement cannot freeze the page; see `MAX_STEPS` in `eval.rs`).
+    pub fn without_work_limit<T>(&mut self, f: impl FnOnce(&mut Database) -> T) -> T {
+        let was = std::mem::replace(&mut self.unlimited, true);
+        let out = f(self);
+        self.unlimited = was;
+        out
     }
 
     /// A table's lower-cased name, shared with the table when it exists (no allocation per use).

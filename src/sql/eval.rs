@@ -58,8 +58,9 @@ pub(crate) struct Evaluator<'e> {
     now_us: Option<i64>,
     /// Rows the statement's scans visited (a work counter).
     pub(crate) rows_read: u64,
-    /// Work done so far (limited to [`MAX_STEPS`]).
+    /// Work done so far, and where the statement is canceled ([`MAX_STEPS`], or never).
     steps: u64,
+    limit: u64,
 }
 
 fn boolean(b: bool) -> Value {
@@ -81,7 +82,15 @@ pub(crate) fn expr_affinity(e: &Expr) -> Option<Affinity> {
 
 impl<'e> Evaluator<'e> {
     pub(crate) fn new(env: &'e mut dyn Env) -> Self {
-        Evaluator { env, now_us: None, rows_read: 0, steps: 0 }
+        Evaluator { env, now_us: None, rows_read: 0, steps: 0, limit: MAX_STEPS }
+    }
+
+    /// With `unlimited`, no work limit (see `Database::without_work_limit`).
+    pub(crate) fn unlimited(mut self, unlimited: bool) -> Self {
+        if unlimited {
+            self.limit = u64::MAX;
+        }
+        self
     }
 
     /// Count `n` more rows visited by the statement's scans.
@@ -93,7 +102,7 @@ impl<'e> Evaluator<'e> {
     /// Count `n` steps of work; past [`MAX_STEPS`] the statement is canceled.
     pub(crate) fn step(&mut self, n: u64) -> Result<(), SqlError> {
         self.steps = self.steps.saturating_add(n);
-        if self.steps > MAX_STEPS {
+        if self.steps > self.limit {
             return Err(canceled());
         }
         Ok(())

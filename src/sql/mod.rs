@@ -82,7 +82,9 @@
 //!   read or an expression evaluated is one step, a row inserted, updated or deleted 80): past
 //!   that it fails with `statement canceled: ...` and is undone, as a statement reaching
 //!   PostgreSQL's `statement_timeout` is. Steps, not time, so that runs stay deterministic; the
-//!   limit stops trigger cascades that would freeze the page (about 10 ms of work at most).
+//!   limit stops trigger cascades that would freeze the page (about 10 ms of work at most). It
+//!   applies to clients' statements and a scenario's schema, not to the replication machinery's
+//!   own statements or a follower's replay of its leader's ([`Database::without_work_limit`]).
 //! - `ROUND(x, n)` with n > 0 rounds the exact binary value correctly, which may differ from
 //!   SQLite's own printf in the last digit in rare cases.
 

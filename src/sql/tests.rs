@@ -934,6 +934,10 @@ fn the_work_limit_counts_rows_read_expressions_and_changes() {
     query(&mut db, "UPDATE t SET c = 1 WHERE id <= 4000");
     let mut db = table_of(8192);
     assert!(error(&mut db, "UPDATE t SET c = 1 WHERE id <= 6000").starts_with("statement canceled"));
+    // The replication machinery's own statements, and a follower's replay, run without the limit; it is back after.
+    let big = db.without_work_limit(|db| db.execute_autocommit("UPDATE t SET c = 1 WHERE id <= 6000", &mut env()));
+    assert_eq!(big.map(|o| o.rows_affected), Ok(6000));
+    assert!(error(&mut db, "UPDATE t SET c = 2 WHERE id <= 6000").starts_with("statement canceled"));
     // Expressions: a list of 400 values tested for 2,048 rows is over 800,000 evaluations.
     let mut db = table_of(2048);
     let list: Vec<String> = (1..=400).map(|i| i.to_string()).collect();
