@@ -58,36 +58,51 @@ pub fn write_report_json(sim: &Simulation, out: &mut impl std::io::Write) -> std
     let Value::Object(top) = report_value(sim, false) else { return Ok(()) };
     // `nodes` and `history` are written an element at a time: a long run's tables and history, built whole as JSON
     // values, were most of `replsim run`'s memory.
+    write_object(&top, out, |key, out| match key {
+        "history" => Some(write_array(sim.history.iter().enumerate(), out, |(j, h), out| {
+            Ok(serde_json::to_writer(&mut *out, &history_json(sim, j, h))?)
+        })),
+        "nodes" => Some(write_array(node_parts(sim, false), out, |(node, db), out| write_node(&node, db, out))),
+        _ => None,
+    })
+}
+
+/// A JSON object as `serde_json` writes it, except the fields `special` writes itself (it returns `None` for the
+/// others).
+fn write_object<W: std::io::Write>(
+    fields: &Map<String, Value>,
+    out: &mut W,
+    mut special: impl FnMut(&str, &mut W) -> Option<std::io::Result<()>>,
+) -> std::io::Result<()> {
     out.write_all(b"{")?;
-    for (i, (key, value)) in top.iter().enumerate() {
+    for (i, (key, value)) in fields.iter().enumerate() {
         if i > 0 {
             out.write_all(b",")?;
         }
         serde_json::to_writer(&mut *out, key)?;
         out.write_all(b":")?;
-        if key == "history" {
-            out.write_all(b"[")?;
-            for (j, h) in sim.history.iter().enumerate() {
-                if j > 0 {
-                    out.write_all(b",")?;
-                }
-                serde_json::to_writer(&mut *out, &history_json(sim, j, h))?;
-            }
-            out.write_all(b"]")?;
-        } else if key == "nodes" {
-            out.write_all(b"[")?;
-            for (j, (node, db)) in node_parts(sim, false).enumerate() {
-                if j > 0 {
-                    out.write_all(b",")?;
-                }
-                write_node(&node, db, out)?;
-            }
-            out.write_all(b"]")?;
-        } else {
-            serde_json::to_writer(&mut *out, value)?;
+        match special(key, out) {
+            Some(written) => written?,
+            None => serde_json::to_writer(&mut *out, value)?,
         }
     }
     out.write_all(b"}")
+}
+
+/// A JSON array, each element written by `write`.
+fn write_array<W: std::io::Write, T>(
+    items: impl Iterator<Item = T>,
+    out: &mut W,
+    mut write: impl FnMut(T, &mut W) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    out.write_all(b"[")?;
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        write(item, out)?;
+    }
+    out.write_all(b"]")
 }
 
 /// Every node's part of the report, one at a time.
@@ -108,20 +123,7 @@ fn node_parts(sim: &Simulation, tables: bool) -> Box<dyn Iterator<Item = (Value,
 /// themselves: a long run's tables, built whole as JSON values first, were most of `replsim run`'s memory.
 fn write_node(node: &Value, db: Option<&Database>, out: &mut impl std::io::Write) -> std::io::Result<()> {
     let (Value::Object(fields), Some(db)) = (node, db) else { return Ok(serde_json::to_writer(&mut *out, node)?) };
-    out.write_all(b"{")?;
-    for (i, (key, value)) in fields.iter().enumerate() {
-        if i > 0 {
-            out.write_all(b",")?;
-        }
-        serde_json::to_writer(&mut *out, key)?;
-        out.write_all(b":")?;
-        if key == "tables" {
-            db.write_tables_json(out)?;
-        } else {
-            serde_json::to_writer(&mut *out, value)?;
-        }
-    }
-    out.write_all(b"}")
+    write_object(fields, out, |key, out| (key == "tables").then(|| db.write_tables_json(out)))
 }
 
 /// The report; `whole: false` leaves `nodes` and `history` empty arrays for `write_report_json` to stream.
