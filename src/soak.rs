@@ -1,9 +1,17 @@
-//! The seed soak (`replsim soak`): a random scenario per seed — replicas, replication mode, log method, failover
-//! settings, a lossy and reordering network, clients that write and read, and faults (crashes, stalls, network
-//! partitions, cut links) — run with every safety claim of `check::invariants` evaluated after every event, then,
-//! once every fault has healed and the cluster has had time to settle, convergence. A run is a pure function of
-//! its seed: a failure prints the seed, and `replsim soak --seed N --print` prints the scenario it ran, which
-//! `replsim run` replays.
+//! The seed soak (`replsim soak`): a random scenario per seed, under one of the three protocols of DDIA chapter 5:
+//!
+//! - single-leader (half the seeds): replicas, replication mode, log method, failover settings, clients that write
+//!   and read through the leader or any replica;
+//! - multi-leader (a quarter): two to four leaders, each in its own datacenter with up to one follower, a topology,
+//!   a conflict strategy, causality by version vectors or none, clients homed on any leader;
+//! - leaderless (a quarter): three to five replicas, n/w/r, read repair, anti-entropy, sloppy quorums and hinted
+//!   handoff, siblings or last write wins, blind writes, coordinators on a replica or in the client;
+//!
+//! each with a lossy, duplicating, reordering network and faults (crashes, stalls, network partitions, cut links),
+//! run with every safety claim of `check::invariants` that concerns it evaluated after every event, then, once
+//! every fault has healed and the cluster has had time to settle, the end-of-run claims (convergence; acknowledged
+//! writes kept). A run is a pure function of its seed: a failure prints the seed, and `replsim soak --seed N
+//! --print` prints the scenario it ran, which `replsim run` replays.
 
 use crate::check::invariants::{Claim, Monitor, Violation};
 use crate::scenario::Scenario;
@@ -15,8 +23,231 @@ pub const HEAL_MS: u64 = 2_500;
 /// How long the run goes on after that, so that elections, catch-up and snapshots can finish.
 pub const SETTLE_MS: u64 = 5_000;
 
+/// The protocol a seed's scenario runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    SingleLeader,
+    MultiLeader,
+    Leaderless,
+}
+
+/// Which protocol seed `seed` soaks (drawn apart from the scenario itself, so that a single-leader seed's scenario
+/// is the one it was before the other protocols joined the soak).
+pub fn kind_of(seed: u64) -> Kind {
+    match SimRng::fork(seed, "soak-protocol").range_inclusive(0, 3) {
+        0 => Kind::MultiLeader,
+        1 => Kind::Leaderless,
+        _ => Kind::SingleLeader,
+    }
+}
+
 /// The scenario of `seed`, as JSON (what `--print` shows).
 pub fn scenario_json(seed: u64) -> String {
+    match kind_of(seed) {
+        Kind::SingleLeader => single_leader_json(seed),
+        Kind::MultiLeader => multi_leader_json(seed),
+        Kind::Leaderless => leaderless_json(seed),
+    }
+}
+
+/// A network for the soak: latency between `min` and `max` ms, sometimes lossy, duplicating or reordering; and
+/// the slowest a message can be (a reordered one waits up to another `max`).
+fn network(pick: &mut impl FnMut(u64, u64) -> u64) -> (u64, String) {
+    let min = pick(1, 30);
+    let max = min + pick(0, 100);
+    let loss = [0.0, 0.0, 0.01, 0.05][pick(0, 3) as usize];
+    let duplicate = [0.0, 0.0, 0.02][pick(0, 2) as usize];
+    let reorder = [0.0, 0.0, 0.1][pick(0, 2) as usize];
+    let json = format!(
+        r#"{{"latency_ms": {{"min": {min}, "max": {max}}}, "loss": {loss}, "duplicate": {duplicate}, "reorder": {reorder}}}"#
+    );
+    (if reorder > 0.0 { 2 * max } else { max }, json)
+}
+
+/// Up to four faults before the heal (crashes, stalls, a partition in two, a cut link), then the heal: the network
+/// whole again, every node restarted and resumed at `HEAL_MS`.
+fn faults(pick: &mut impl FnMut(u64, u64) -> u64, ids: &[String], client_ids: &[String]) -> String {
+    let n = ids.len() as u64;
+    let mut faults = Vec::new();
+    for _ in 0..pick(0, 4) {
+        let at = pick(100, HEAL_MS - 200);
+        let node = &ids[pick(0, n - 1) as usize];
+        match pick(0, 4) {
+            1 => faults.push(format!(r#"{{"at_ms": {at}, "pause": "{node}", "for_ms": {}}}"#, pick(50, 1500))),
+            2 => {
+                // Split the nodes in two; clients go with one side.
+                let cut = pick(1, n - 1) as usize;
+                let mut a: Vec<String> = ids[..cut].iter().map(|s| format!("\"{s}\"")).collect();
+                let b: Vec<String> = ids[cut..].iter().map(|s| format!("\"{s}\"")).collect();
+                if pick(0, 1) == 0 {
+                    a.extend(client_ids.iter().map(|s| format!("\"{s}\"")));
+                }
+                faults.push(format!(r#"{{"at_ms": {at}, "partition": [[{}], [{}]]}}"#, a.join(", "), b.join(", ")));
+            }
+            3 => {
+                let other = &ids[pick(0, n - 1) as usize];
+                if other != node {
+                    faults.push(format!(r#"{{"at_ms": {at}, "cut": ["{node}", "{other}"]}}"#));
+                }
+            }
+            _ => faults.push(format!(r#"{{"at_ms": {at}, "crash": "{node}"}}"#)),
+        }
+    }
+    faults.push(format!(r#"{{"at_ms": {HEAL_MS}, "heal": true}}"#));
+    for id in ids {
+        faults.push(format!(r#"{{"at_ms": {HEAL_MS}, "restart": "{id}"}}"#));
+        faults.push(format!(r#"{{"at_ms": {HEAL_MS}, "resume": "{id}"}}"#));
+    }
+    faults.join(",\n  ")
+}
+
+/// 10–60 statements on table kv (k INTEGER PRIMARY KEY, v TEXT) over keys 1..=`keys` by random clients, before
+/// the heal. `leaderless`: a client reads a key before it updates it (a leaderless store updates a row from the
+/// versions its client read), and a fifth of the writes are blind (written without those versions).
+fn workload(pick: &mut impl FnMut(u64, u64) -> u64, client_ids: &[String], keys: u64, leaderless: bool) -> String {
+    let mut workload = Vec::new();
+    for _ in 0..pick(10, 60) {
+        let at = pick(50, HEAL_MS - 100);
+        let client = &client_ids[pick(0, client_ids.len() as u64 - 1) as usize];
+        let k = pick(1, keys);
+        let sql = match pick(0, 5) {
+            0 | 1 => format!("INSERT INTO kv (k, v) VALUES ({k}, 'v{at}')"),
+            2 | 3 => format!("UPDATE kv SET v = 'u{at}' WHERE k = {k}"),
+            4 => format!("DELETE FROM kv WHERE k = {k}"),
+            _ => format!("SELECT * FROM kv WHERE k = {k}"),
+        };
+        let mut blind = "";
+        if leaderless && !sql.starts_with("SELECT") {
+            if sql.starts_with("UPDATE") {
+                let read = at.saturating_sub(pick(150, 400)).max(10);
+                workload.push(format!(
+                    r#"{{"at_ms": {read}, "client": "{client}", "sql": "SELECT * FROM kv WHERE k = {k}"}}"#
+                ));
+            }
+            if pick(0, 4) == 0 {
+                blind = r#", "blind": true"#;
+            }
+        }
+        workload.push(format!(r#"{{"at_ms": {at}, "client": "{client}", "sql": "{sql}"{blind}}}"#));
+    }
+    workload.join(",\n  ")
+}
+
+/// The body every generated scenario shares, around its protocol's parts.
+fn scenario(seed: u64, parts: &[(&str, String)]) -> String {
+    let fields: Vec<String> = parts.iter().map(|(k, v)| format!(r#" "{k}": {v}"#)).collect();
+    format!(
+        r#"{{"version": 1, "title": "soak seed {seed}", "seed": {seed}, "until_ms": {until},
+{},
+ "schema": ["CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT)"]}}"#,
+        fields.join(",\n"),
+        until = HEAL_MS + SETTLE_MS,
+    )
+}
+
+/// DDIA 5.3: leaders in datacenters of their own, each maybe with a follower; a topology, a conflict strategy, a
+/// causality setting; clients homed on any leader.
+fn multi_leader_json(seed: u64) -> String {
+    let mut rng = SimRng::fork(seed, "soak-multi-leader");
+    let mut pick = |lo: u64, hi: u64| rng.range_inclusive(lo, hi);
+    let leaders = pick(2, 4) as usize;
+    let mut ids = Vec::new();
+    let mut nodes = Vec::new();
+    let mut leader_ids = Vec::new();
+    for l in 1..=leaders {
+        let id = format!("n{l}");
+        nodes.push(format!(r#"{{"id": "{id}", "role": "leader", "datacenter": "dc{l}"}}"#));
+        leader_ids.push(id.clone());
+        ids.push(id);
+        if pick(0, 2) == 0 {
+            let f = format!("f{l}");
+            nodes.push(format!(r#"{{"id": "{f}", "role": "follower", "datacenter": "dc{l}"}}"#));
+            ids.push(f);
+        }
+    }
+    let topology = ["all-to-all", "all-to-all", "circular", "star"][pick(0, 3) as usize];
+    let conflict = ["lww", "replica-id", "merge", "siblings", "on-write", "crdt", "none"][pick(0, 6) as usize];
+    let handler = ["max", "min", "concat"][pick(0, 2) as usize];
+    let causality = ["version-vectors", "version-vectors", "version-vectors", "none"][pick(0, 3) as usize];
+    let (_, network) = network(&mut pick);
+    let network = network.trim_end_matches('}').to_string()
+        + &format!(r#", "datacenters": {{"latency_ms": {{"min": {}, "max": {}}}}}}}"#, pick(10, 40), pick(41, 120));
+    let client_ids: Vec<String> = (1..=pick(1, 3)).map(|i| format!("c{i}")).collect();
+    let clients: Vec<String> = client_ids
+        .iter()
+        .map(|c| format!(r#"{{"id": "{c}", "leader": "{}"}}"#, leader_ids[pick(0, leaders as u64 - 1) as usize]))
+        .collect();
+    let replication = format!(
+        r#"{{"mode": "async", "log": "logical", "topology": "{topology}", "hub": "n1", "conflict": "{conflict}", "on_write": {{"kv.v": "{handler}"}}, "causality": "{causality}"}}"#
+    );
+    let replication = if conflict == "on-write" {
+        replication
+    } else {
+        replication.replace(&format!(r#", "on_write": {{"kv.v": "{handler}"}}"#), "")
+    };
+    let replication = if topology == "star" { replication } else { replication.replace(r#", "hub": "n1""#, "") };
+    let workload = workload(&mut pick, &client_ids, 6, false);
+    let faults = faults(&mut pick, &ids, &client_ids);
+    scenario(
+        seed,
+        &[
+            ("nodes", format!("[{}]", nodes.join(", "))),
+            ("replication", replication),
+            ("network", network),
+            ("clients", format!("[{}]", clients.join(", "))),
+            ("workload", format!("[{workload}]")),
+            ("faults", format!("[{faults}]")),
+        ],
+    )
+}
+
+/// DDIA 5.4: replicas with quorums, read repair, anti-entropy (mostly on), sloppy quorums, siblings or last write
+/// wins; clients coordinating themselves or through a replica.
+fn leaderless_json(seed: u64) -> String {
+    let mut rng = SimRng::fork(seed, "soak-leaderless");
+    let mut pick = |lo: u64, hi: u64| rng.range_inclusive(lo, hi);
+    let replicas = pick(3, 5);
+    let ids: Vec<String> = (1..=replicas).map(|i| format!("n{i}")).collect();
+    let nodes: Vec<String> = ids.iter().map(|id| format!(r#"{{"id": "{id}", "role": "replica"}}"#)).collect();
+    let n = pick(2, 3.min(replicas));
+    let (w, r) = (pick(1, n), pick(1, n));
+    let read_repair = pick(0, 3) > 0;
+    let anti_entropy = [100, 200, 400, 0][pick(0, 3) as usize];
+    let sloppy = pick(0, 2) == 0;
+    let handoff = [50, 200][pick(0, 1) as usize];
+    let resolve = ["siblings", "siblings", "lww"][pick(0, 2) as usize];
+    let (slowest, network) = network(&mut pick);
+    // A coordinator waits for replicas longer than the slowest round trip (else no write ever meets w).
+    let request_timeout = 2 * slowest + pick(50, 300);
+    let client_ids: Vec<String> = (1..=pick(1, 3)).map(|i| format!("c{i}")).collect();
+    let clients: Vec<String> = client_ids
+        .iter()
+        .map(|c| {
+            let coordinator =
+                if pick(0, 3) == 0 { "client".to_string() } else { ids[pick(0, replicas - 1) as usize].clone() };
+            format!(r#"{{"id": "{c}", "coordinator": "{coordinator}"}}"#)
+        })
+        .collect();
+    let replication = format!(
+        r#"{{"leaderless": {{"n": {n}, "w": {w}, "r": {r}, "read_repair": {read_repair}, "anti_entropy_ms": {anti_entropy}, "sloppy_quorum": {sloppy}, "handoff_ms": {handoff}, "request_timeout_ms": {request_timeout}, "resolve": "{resolve}"}}}}"#
+    );
+    let workload = workload(&mut pick, &client_ids, 8, true);
+    let faults = faults(&mut pick, &ids, &client_ids);
+    scenario(
+        seed,
+        &[
+            ("nodes", format!("[{}]", nodes.join(", "))),
+            ("replication", replication),
+            ("network", network),
+            ("clients", format!("[{}]", clients.join(", "))),
+            ("workload", format!("[{workload}]")),
+            ("faults", format!("[{faults}]")),
+        ],
+    )
+}
+
+/// DDIA 5.1/5.2: the single-leader scenario of `seed` (the soak's first generator: its scenarios are unchanged).
+pub fn single_leader_json(seed: u64) -> String {
     let mut rng = SimRng::fork(seed, "soak");
     let mut pick = |lo: u64, hi: u64| rng.range_inclusive(lo, hi);
     let replicas = pick(3, 5) as usize;
@@ -30,81 +261,28 @@ pub fn scenario_json(seed: u64) -> String {
     let log = ["logical", "statement", "wal"][pick(0, 2) as usize];
     let epochs = pick(0, 9) < 8;
     let auto = pick(0, 9) < 8;
-    let min = pick(1, 30);
-    let max = min + pick(0, 100);
-    let loss = [0.0, 0.0, 0.01, 0.05][pick(0, 3) as usize];
-    let duplicate = [0.0, 0.0, 0.02][pick(0, 2) as usize];
-    let reorder = [0.0, 0.0, 0.1][pick(0, 2) as usize];
-    // The failure-detection timeout well above the slowest round trip (a reordered message waits up to another
-    // `max`), as every consensus system requires: with a timeout under the round trip, elections collide for ever
-    // (the timeout-too-short lesson), and convergence is not promised.
-    let slowest = if reorder > 0.0 { 2 * max } else { max };
+    let (slowest, network) = network(&mut pick);
+    // The failure-detection timeout well above the slowest round trip, as every consensus system requires: with a
+    // timeout under the round trip, elections collide for ever (the timeout-too-short lesson), and convergence is
+    // not promised.
     let timeout = pick((4 * slowest).max(150), (4 * slowest).max(150) + 450);
-    let clients = pick(1, 3) as usize;
-    let client_ids: Vec<String> = (1..=clients).map(|i| format!("c{i}")).collect();
+    let client_ids: Vec<String> = (1..=pick(1, 3)).map(|i| format!("c{i}")).collect();
     let routes = ["leader", "random", "leader"];
-    let client_specs: Vec<String> =
+    let clients: Vec<String> =
         client_ids.iter().map(|c| format!(r#"{{"id": "{c}", "route": "{}"}}"#, routes[pick(0, 2) as usize])).collect();
-    let mut workload = Vec::new();
-    for _ in 0..pick(10, 60) {
-        let at = pick(50, HEAL_MS - 100);
-        let client = &client_ids[pick(0, clients as u64 - 1) as usize];
-        let k = pick(1, 12);
-        let sql = match pick(0, 5) {
-            0 | 1 => format!("INSERT INTO kv (k, v) VALUES ({k}, 'v{at}')"),
-            2 | 3 => format!("UPDATE kv SET v = 'u{at}' WHERE k = {k}"),
-            4 => format!("DELETE FROM kv WHERE k = {k}"),
-            _ => format!("SELECT * FROM kv WHERE k = {k}"),
-        };
-        workload.push(format!(r#"{{"at_ms": {at}, "client": "{client}", "sql": "{sql}"}}"#));
-    }
-    let mut faults = Vec::new();
-    for _ in 0..pick(0, 4) {
-        let at = pick(100, HEAL_MS - 200);
-        let node = &ids[pick(0, replicas as u64 - 1) as usize];
-        match pick(0, 4) {
-            0 => faults.push(format!(r#"{{"at_ms": {at}, "crash": "{node}"}}"#)),
-            1 => faults.push(format!(r#"{{"at_ms": {at}, "pause": "{node}", "for_ms": {}}}"#, pick(50, 1500))),
-            2 => {
-                // Split the replicas in two; clients go with one side.
-                let cut = pick(1, replicas as u64 - 1) as usize;
-                let mut a: Vec<String> = ids[..cut].iter().map(|s| format!("\"{s}\"")).collect();
-                let b: Vec<String> = ids[cut..].iter().map(|s| format!("\"{s}\"")).collect();
-                if pick(0, 1) == 0 {
-                    a.extend(client_ids.iter().map(|s| format!("\"{s}\"")));
-                }
-                faults.push(format!(r#"{{"at_ms": {at}, "partition": [[{}], [{}]]}}"#, a.join(", "), b.join(", ")));
-            }
-            3 => {
-                let other = &ids[pick(0, replicas as u64 - 1) as usize];
-                if other != node {
-                    faults.push(format!(r#"{{"at_ms": {at}, "cut": ["{node}", "{other}"]}}"#));
-                }
-            }
-            _ => faults.push(format!(r#"{{"at_ms": {at}, "crash": "{node}"}}"#)),
-        }
-    }
-    // Everything heals at once.
-    faults.push(format!(r#"{{"at_ms": {HEAL_MS}, "heal": true}}"#));
-    for id in &ids {
-        faults.push(format!(r#"{{"at_ms": {HEAL_MS}, "restart": "{id}"}}"#));
-        faults.push(format!(r#"{{"at_ms": {HEAL_MS}, "resume": "{id}"}}"#));
-    }
-    format!(
-        r#"{{"version": 1, "title": "soak seed {seed}", "seed": {seed}, "until_ms": {until},
- "nodes": [{nodes}],
- "replication": {{"mode": "{mode}", "log": "{log}"}},
- "network": {{"latency_ms": {{"min": {min}, "max": {max}}}, "loss": {loss}, "duplicate": {duplicate}, "reorder": {reorder}}},
- "failover": {{"auto": {auto}, "timeout_ms": {timeout}, "epochs": {epochs}}},
- "clients": [{clients}],
- "schema": ["CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT)"],
- "workload": [{workload}],
- "faults": [{faults}]}}"#,
-        until = HEAL_MS + SETTLE_MS,
-        nodes = nodes.join(", "),
-        clients = client_specs.join(", "),
-        workload = workload.join(",\n  "),
-        faults = faults.join(",\n  "),
+    let workload = workload(&mut pick, &client_ids, 12, false);
+    let faults = faults(&mut pick, &ids, &client_ids);
+    scenario(
+        seed,
+        &[
+            ("nodes", format!("[{}]", nodes.join(", "))),
+            ("replication", format!(r#"{{"mode": "{mode}", "log": "{log}"}}"#)),
+            ("network", network),
+            ("failover", format!(r#"{{"auto": {auto}, "timeout_ms": {timeout}, "epochs": {epochs}}}"#)),
+            ("clients", format!("[{}]", clients.join(", "))),
+            ("workload", format!("[{workload}]")),
+            ("faults", format!("[{faults}]")),
+        ],
     )
 }
 
@@ -113,7 +291,11 @@ pub fn scenario_json(seed: u64) -> String {
 pub enum Outcome {
     Held {
         events: u64,
+        /// The claims that concerned it (the others were not checked).
+        checked: Vec<Claim>,
     },
+    /// No claim asked for concerns this seed's scenario (`replsim soak --claim` skips it).
+    Skipped,
     Broken(Violation),
     /// The generator made a scenario the parser refused (a bug in the generator, reported as such).
     BadScenario(String),
@@ -121,31 +303,34 @@ pub enum Outcome {
 
 /// Run seed `seed`, checking `claims` (all when empty).
 pub fn run_seed(seed: u64, claims: &[Claim]) -> Outcome {
-    let json = scenario_json(seed);
-    let scenario = match Scenario::from_json_str(&json) {
+    run_scenario(seed, &scenario_json(seed), claims)
+}
+
+/// Run a generated scenario (`json`) with `seed`, checking `claims` (all when empty).
+pub fn run_scenario(seed: u64, json: &str, claims: &[Claim]) -> Outcome {
+    let scenario = match Scenario::from_json_str(json) {
         Ok(s) => s,
         Err(e) => return Outcome::BadScenario(e.to_string()),
     };
+    let mut monitor = Monitor::only(claims);
+    let checked: Vec<Claim> = Claim::ALL.into_iter().filter(|c| monitor.checks(*c, &scenario)).collect();
+    if checked.is_empty() && !claims.is_empty() {
+        return Outcome::Skipped;
+    }
     let mut sim = match Simulation::with_trace(&scenario, seed, &[], false) {
         Ok(s) => s,
         Err(e) => return Outcome::BadScenario(e.to_string()),
     };
-    let wanted = |c: Claim| claims.is_empty() || claims.contains(&c);
     let until = scenario.until();
-    let mut monitor = Monitor::new();
-    let check = |r: Result<(), Violation>| match r {
-        Err(v) if wanted(v.claim) => Some(v),
-        _ => None,
-    };
     while sim.next_event_time().is_some_and(|t| t <= until) {
         sim.step();
-        if let Some(v) = check(monitor.after_event(&sim)) {
+        if let Err(v) = monitor.after_event(&sim) {
             return Outcome::Broken(v);
         }
     }
     sim.run_until(until);
-    if let Some(v) = check(monitor.at_end(&sim, Some(HEAL_MS * 1000))) {
+    if let Err(v) = monitor.at_end(&sim, Some(HEAL_MS * 1000)) {
         return Outcome::Broken(v);
     }
-    Outcome::Held { events: sim.metrics.events }
+    Outcome::Held { events: sim.metrics.events, checked }
 }

@@ -424,47 +424,79 @@ mod cli {
             t => t.min(256),
         };
         let start = std::time::Instant::now();
+        // Seeds are taken in order from `from`; with --claim, a seed whose scenario the claim does not concern is
+        // skipped and does not count towards --seeds.
         let next = std::sync::atomic::AtomicU64::new(0);
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let ran = std::sync::atomic::AtomicU64::new(0);
         let events = std::sync::atomic::AtomicU64::new(0);
+        let per_claim: Vec<std::sync::atomic::AtomicU64> =
+            Claim::ALL.iter().map(|_| std::sync::atomic::AtomicU64::new(0)).collect();
         let failures = std::sync::Mutex::new(Vec::<(u64, String)>::new());
+        use std::sync::atomic::Ordering::Relaxed;
         std::thread::scope(|scope| {
             for _ in 0..threads {
-                scope.spawn(|| loop {
-                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if k >= count || !failures.lock().map_or(true, |f| f.is_empty()) {
-                        break;
-                    }
-                    let seed = from + k;
-                    let failure = match run_seed(seed, &claims) {
-                        Outcome::Held { events: e } => {
-                            events.fetch_add(e, std::sync::atomic::Ordering::Relaxed);
-                            None
+                scope.spawn(|| {
+                    // Each turn takes one of the `count` places, then seeds until one the claims concern.
+                    while done.fetch_add(1, Relaxed) < count && failures.lock().is_ok_and(|f| f.is_empty()) {
+                        let (seed, outcome) = loop {
+                            let seed = from + next.fetch_add(1, Relaxed);
+                            match run_seed(seed, &claims) {
+                                // (--seed N runs that seed, concerned or not.)
+                                Outcome::Skipped if a.seed.is_none() => continue,
+                                outcome => break (seed, outcome),
+                            }
+                        };
+                        ran.fetch_add(1, Relaxed);
+                        let failure = match outcome {
+                            Outcome::Skipped => None,
+                            Outcome::Held { events: e, checked } => {
+                                events.fetch_add(e, Relaxed);
+                                for c in checked {
+                                    per_claim[c as usize].fetch_add(1, Relaxed);
+                                }
+                                None
+                            }
+                            Outcome::Broken(v) => Some(v.to_string()),
+                            Outcome::BadScenario(e) => Some(format!("the generator made a bad scenario: {e}")),
+                        };
+                        if let (Some(f), Ok(mut list)) = (failure, failures.lock()) {
+                            list.push((seed, f));
                         }
-                        Outcome::Broken(v) => Some(v.to_string()),
-                        Outcome::BadScenario(e) => Some(format!("the generator made a bad scenario: {e}")),
-                    };
-                    if let (Some(f), Ok(mut list)) = (failure, failures.lock()) {
-                        list.push((seed, f));
                     }
                 });
             }
         });
         let secs = start.elapsed().as_secs_f64().max(1e-9);
-        let ran = next.load(std::sync::atomic::Ordering::Relaxed).min(count);
-        let events = events.load(std::sync::atomic::Ordering::Relaxed);
+        let ran = ran.load(Relaxed);
+        let events = events.load(Relaxed);
         let mut failures = failures.into_inner().unwrap_or_default();
         failures.sort();
         let claim = a.claim.as_deref().unwrap_or("every claim");
+        let skipped = next.load(Relaxed).saturating_sub(ran);
+        let skipped = if skipped > 0 && !claims.is_empty() {
+            format!(" ({skipped} more skipped: the claim does not concern their scenarios)")
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "soak ({claim}): {ran} seeds from {from} on {threads} threads in {secs:.1} s = {:.0} seeds/s, {:.0} events/s",
+            "soak ({claim}): {ran} seeds from {from}{skipped} on {threads} threads in {secs:.1} s = {:.0} seeds/s, {:.0} events/s",
             ran as f64 / secs,
             events as f64 / secs
         );
+        let counts: Vec<String> = Claim::ALL
+            .iter()
+            .zip(&per_claim)
+            .filter(|(c, _)| claims.is_empty() || claims.contains(c))
+            .map(|(c, n)| format!("{} {}", c.name(), n.load(Relaxed)))
+            .collect();
+        let _ = writeln!(out, "seeds that held each claim: {}", counts.join(", "));
+        let again = a.claim.as_deref().map(|c| format!(" --claim {c}")).unwrap_or_default();
         match failures.first() {
             None => Ok(()),
             Some((seed, f)) => Err(format!(
-                "seed {seed}: {f}\n  replay: replsim soak --seed {seed}   scenario: replsim soak --seed {seed} --print"
+                "seed {seed}: {f}\n  replay: replsim soak --seed {seed}{again}   scenario: replsim soak --seed {seed} --print"
             )),
         }
     }

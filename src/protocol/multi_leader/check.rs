@@ -115,7 +115,7 @@ fn lost_updates(sim: &Simulation, c: &Cluster) -> Vec<Anomaly> {
 }
 
 /// Every running replica against the first running leader.
-fn divergence(sim: &Simulation, c: &Cluster) -> Vec<Anomaly> {
+pub fn divergence(sim: &Simulation, c: &Cluster) -> Vec<Anomaly> {
     let nodes = &c.inner.nodes;
     let Some(first) = nodes.iter().find(|n| n.role == crate::scenario::Role::Leader && n.status == Status::Running)
     else {
