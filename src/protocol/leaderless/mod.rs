@@ -534,6 +534,12 @@ impl Cluster {
         match msg {
             Msg::Coordinate { op, req } => {
                 let Endpoint::Client(client) = from else { return out };
+                // A request the network duplicated is the same operation, taken once (over a real transport its
+                // request id makes it idempotent). Coordinated twice, a write would get two versions (two dots):
+                // siblings of itself, and a record naming a version its acknowledgements were not for.
+                if self.records.contains_key(&op) {
+                    return out;
+                }
                 self.coordinate_at_node(node, client, op, req, now, &mut out);
             }
             Msg::Put { op, key, version, hint } => {
