@@ -867,3 +867,24 @@ fn ch5_4_a_version_overwritten_by_a_chain_of_writers_who_saw_it_is_not_lost() {
     let lost: Vec<_> = anomalies(&sim).into_iter().filter(|a| a.kind == AnomalyKind::LostWrite).collect();
     assert!(lost.is_empty(), "{lost:?}");
 }
+
+// Postmortem (soak seed 139079): a duplicated request made its coordinator take the write twice, with two dots.
+#[test]
+fn ch5_4_a_duplicated_request_is_coordinated_once() {
+    let mut v = base(
+        &["a", "b", "c"],
+        json!({"n": 3, "w": 1, "r": 1, "read_repair": false, "anti_entropy_ms": 0}),
+        json!([{"id": "p", "coordinator": "a"}]),
+        json!([{"at_ms": 100, "client": "p", "sql": "INSERT INTO kv VALUES ('x', 'one')"}]),
+        json!([]),
+    );
+    v["network"]["duplicate"] = json!(1.0);
+    let sim = run(&scenario(v));
+    assert!(sim.history[0].ok(), "{:?}", sim.history[0]);
+    let c = cluster(&sim);
+    let written = c.records.get(&0).and_then(|r| r.written.clone()).expect("the write's version");
+    for n in &c.nodes {
+        let held = n.versions_of(&key("x"));
+        assert_eq!(held.iter().map(|s| s.dot).collect::<Vec<_>>(), [written.dot], "{} holds the one version", n.id);
+    }
+}
