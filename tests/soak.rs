@@ -161,3 +161,23 @@ fn convergence_catches_a_replica_left_behind() {
     assert_eq!(v.claim, Claim::Convergence, "{v}");
     assert!(v.detail.contains("is at lsn"), "{v}");
 }
+
+// DDIA 5.1: sync-writes-survive is checked after every event: a newest leader without an acknowledged synchronous
+// write is caught as it happens, not only at the end of the run.
+#[test]
+fn sync_writes_survive_catches_a_leader_without_an_acknowledged_write() {
+    let mut s = lesson("sync-blocks");
+    s.failover.epochs = true;
+    assert_eq!(s.replication.mode, replsim::scenario::Mode::Sync);
+    let mut sim = Simulation::new(&s, s.seed, &[]).expect("starts");
+    sim.run_to_end();
+    let mut monitor = Monitor::new();
+    assert_eq!(monitor.after_event(&sim), Ok(()), "the leader holds every acknowledged write");
+    let op = sim.history.iter().position(|h| !h.read && h.ok()).expect("an acknowledged write");
+    let c = sim.protocol.single_leader_mut().expect("single-leader run");
+    let leader = c.nodes.iter().position(|n| n.acting_leader()).expect("a leader");
+    c.nodes[leader].origins.remove(&op);
+    let v = Monitor::new().after_event(&sim).expect_err("the missing write is caught");
+    assert_eq!(v.claim, Claim::SyncWritesSurvive, "{v}");
+    assert!(v.detail.contains("the leader of epoch"), "{v}");
+}

@@ -7,7 +7,8 @@
 //!   written in the same epoch, they agree on the epochs of every entry before it (a follower's log is a prefix of
 //!   its leader's, once divergent tails are discarded).
 //! - `sync-writes-survive` (DDIA 5.1 synchronous replication): under sync mode with epochs, a write acknowledged to
-//!   its client is never lost, whatever fails over: the final leader of its group holds it.
+//!   its client is never lost, whatever fails over: after every event the newest leader of its group holds it,
+//!   and so does the final leader.
 //! - `causal-order` (DDIA 5.3 multi-leader topologies, with `causality: "version-vectors"`): no leader applies a
 //!   change before its causal predecessors (the earlier changes of its origin, and everything its version vector
 //!   says its writer had seen), and none applies a change twice.
@@ -112,6 +113,12 @@ pub struct Monitor {
     causal: Vec<(usize, Vec<u64>)>,
     /// The claims checked (empty: every claim).
     only: Vec<Claim>,
+    /// `sync-writes-survive` after every event: the history entries before this one have finished (and been
+    /// sorted into `acked` if they are acknowledged writes that logged something); per group, those writes, and
+    /// the newest leader (node, epoch) and how many of them it was checked against.
+    finished: usize,
+    acked: VecMap<usize, Vec<usize>>,
+    newest: VecMap<usize, (usize, u64, usize)>,
 }
 
 impl Monitor {
@@ -147,6 +154,9 @@ impl Monitor {
         if self.checks(Claim::OneLeaderPerEpoch, s) {
             self.one_leader_per_epoch(c, now)?;
         }
+        if self.checks(Claim::SyncWritesSurvive, s) {
+            self.sync_writes_held(sim, c, now)?;
+        }
         if self.checks(Claim::LogMatching, s) {
             log_matching(c, now)?;
         }
@@ -169,6 +179,51 @@ impl Monitor {
                     self.leaders.insert((group, epoch), n.index);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// `sync-writes-survive`, right now: the newest acting leader of each group (the highest epoch) holds every
+    /// write acknowledged so far. A leader elected without one would serve reads that miss it, and discard it from
+    /// the followers that have it, even if a later election happens to bring it back.
+    fn sync_writes_held(&mut self, sim: &Simulation, c: &Cluster, now: Micros) -> Result<(), Violation> {
+        while let Some(h) = sim.history.get(self.finished).filter(|h| h.end.is_some()) {
+            if let Some(r) = h.result.as_ref().filter(|r| !h.read && r.ok && r.lsn.is_some()) {
+                let group = r.served.first().map_or(0, |(g, _)| *g);
+                let op = self.finished;
+                match self.acked.get_mut(&group) {
+                    Some(ops) => ops.push(op),
+                    None => {
+                        self.acked.insert(group, vec![op]);
+                    }
+                }
+            }
+            self.finished += 1;
+        }
+        for (group, ops) in self.acked.iter() {
+            let newest = c
+                .nodes
+                .iter()
+                .filter(|n| n.acting_leader() && c.partition_of[n.index] == *group)
+                .filter_map(|n| n.leader_since.map(|(epoch, _)| (epoch, n.index)))
+                .max();
+            let Some((epoch, leader)) = newest else { continue };
+            let from = match self.newest.get(group) {
+                Some(&(l, e, checked)) if (l, e) == (leader, epoch) => checked,
+                _ => 0,
+            };
+            let node = &c.nodes[leader];
+            if let Some(op) = ops[from..].iter().find(|op| !node.origins.contains_key(op)) {
+                return Err(Violation {
+                    claim: Claim::SyncWritesSurvive,
+                    at: now,
+                    detail: format!(
+                        "acknowledged write #{op} ({}) is not on {}, the leader of epoch {epoch}",
+                        sim.history[*op].sql, node.id
+                    ),
+                });
+            }
+            self.newest.insert(*group, (leader, epoch, ops.len()));
         }
         Ok(())
     }
