@@ -519,16 +519,27 @@ async fn the_compare_view_opens_with_four_panes_and_a_link() {
 // A number field refuses what is not a number in its range, with a message that says the range (issue 14).
 #[wasm_bindgen_test]
 fn a_number_field_refuses_what_is_not_a_number_in_its_range() {
-    assert_eq!(text::number_problem("5", Some("0"), Some("10")), None);
-    assert_eq!(text::number_problem("0", Some("0"), None), None);
+    assert_eq!(text::number_problem("5", Some("0"), Some("10"), None), None);
+    assert_eq!(text::number_problem("0", Some("0"), None, None), None);
     assert_eq!(
-        text::number_problem("-1", Some("0"), Some("10")).unwrap(),
+        text::number_problem("-1", Some("0"), Some("10"), None).unwrap(),
         "-1 is out of range: enter a number from 0 to 10."
     );
-    assert_eq!(text::number_problem("", Some("0"), None).unwrap(), "Not a number: enter a number of at least 0.");
-    assert_eq!(text::number_problem("1e400", None, None).unwrap(), "Not a number: enter a number.");
+    assert_eq!(text::number_problem("", Some("0"), None, None).unwrap(), "Not a number: enter a number of at least 0.");
+    assert_eq!(text::number_problem("1e400", None, None, None).unwrap(), "Not a number: enter a number.");
     assert_eq!(
-        text::number_problem("4", Some("1"), Some("3")).unwrap(),
+        text::number_problem("4", Some("1"), Some("3"), None).unwrap(),
         "4 is out of range: enter a number from 1 to 3."
     );
+    // Whole numbers only, unless the step has a fraction (or is "any").
+    assert_eq!(
+        text::number_problem("2.5", Some("1"), Some("16"), None).unwrap(),
+        "2.5 is not a whole number: enter a whole number from 1 to 16."
+    );
+    assert_eq!(
+        text::number_problem("2.5", Some("0"), None, Some("10")).unwrap(),
+        "2.5 is not a whole number: enter a whole number of at least 0."
+    );
+    assert_eq!(text::number_problem("2.5", Some("0"), Some("100"), Some("0.1")), None);
+    assert_eq!(text::number_problem("2.5", None, None, Some("any")), None);
 }

@@ -158,9 +158,10 @@ pub fn hex_dump(bytes: &[u8], max_rows: usize, size: usize) -> String {
     out
 }
 
-/// Why `typed` is refused by a field with these bounds, if it is. (A number field gives "" for text that is not a
-/// number.)
-pub fn number_problem(typed: &str, min: Option<&str>, max: Option<&str>) -> Option<String> {
+/// Why `typed` is refused by a field with these bounds and `step`, if it is. (A number field gives "" for text that
+/// is not a number.) A field without a step, or with a whole one, takes whole numbers only, as HTML's default step
+/// of 1 says.
+pub fn number_problem(typed: &str, min: Option<&str>, max: Option<&str>, step: Option<&str>) -> Option<String> {
     let bound = |b: Option<&str>| b.and_then(|b| b.parse::<f64>().ok());
     let (lo, hi) = (bound(min), bound(max));
     let range = match (min.filter(|_| lo.is_some()), max.filter(|_| hi.is_some())) {
@@ -173,5 +174,11 @@ pub fn number_problem(typed: &str, min: Option<&str>, max: Option<&str>) -> Opti
         return Some(["Not a number: enter ", &range, "."].concat());
     };
     let outside = lo.is_some_and(|lo| v < lo) || hi.is_some_and(|hi| v > hi);
-    outside.then(|| [typed.trim(), " is out of range: enter ", &range, "."].concat())
+    if outside {
+        return Some([typed.trim(), " is out of range: enter ", &range, "."].concat());
+    }
+    let whole = step.is_none_or(|s| s != "any" && !s.contains('.'));
+    (whole && v.fract() != 0.0).then(|| {
+        [typed.trim(), " is not a whole number: enter ", &range.replacen("a number", "a whole number", 1), "."].concat()
+    })
 }

@@ -188,6 +188,36 @@ test('a number out of range in a form is refused beside the field, and the setti
   await page.close();
 });
 
+test('the staleness curve\'s form refuses a number out of range or a fraction beside the field, and keeps its settings', async () => {
+  const { page, errors } = await open(context, server.base + '#lesson=leaderless-read-repair');
+  await page.click('[data-testid=tab-metrics]');
+  await page.waitForSelector('[data-testid=staleness]');
+  const badge = await page.textContent('[data-testid=pbs-strict]');
+  const n = page.locator('[data-testid=pbs-n]');
+  const nWas = await n.inputValue();
+  await n.fill('40');
+  await n.dispatchEvent('change');
+  await page.waitForSelector('[data-testid=pbs-n-error]');
+  assert.match(await page.textContent('[data-testid=pbs-n-error]'), /40 is out of range: enter a number from 1 to 16/);
+  assert.equal(await n.inputValue(), '40', 'what was typed stays on screen, to be corrected');
+  // w and r go up to n: a w above it, or a fraction, is refused the same way.
+  const w = page.locator('[data-testid=pbs-w]');
+  for (const [typed, why] of [['4', /4 is out of range: enter a number from 1 to 3/],
+    ['1.5', /1\.5 is not a whole number: enter a whole number from 1 to 3/]]) {
+    await w.fill(typed);
+    await w.dispatchEvent('change');
+    await page.waitForSelector('[data-testid=pbs-w-error]');
+    assert.match(await page.textContent('[data-testid=pbs-w-error]'), why, typed);
+  }
+  await shot(page, 'bad-staleness-number');
+  assert.equal(await page.textContent('[data-testid=pbs-strict]'), badge, 'the form kept its n, w and r');
+  await n.fill(nWas);
+  await n.dispatchEvent('change');
+  await page.waitForSelector('[data-testid=pbs-n-error]', { state: 'detached' });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a refused number goes when the run changes underneath it: another lesson shows its own value, no message', async () => {
   const { page, errors } = await open(context, server.base + '#lesson=leaderless-read-repair');
   await page.click('[data-testid=tab-network]');

@@ -11,6 +11,8 @@ use crate::web::state::jobs::{sum_curve, CancelToken, JobAction, JobKind, JobSta
 use crate::web::state::{Action, Model};
 use crate::web::worker;
 
+use super::num_input::NumInput;
+
 /// The staleness curve's seeds go to the worker in this many chunks.
 const STALENESS_CHUNKS: u64 = 10;
 
@@ -94,19 +96,20 @@ fn state_line(m: &Model, d: &Callback<Action>, kind: JobKind, test: &'static str
 pub fn staleness_section(m: &Model, d: &Callback<Action>) -> Html {
     let f = m.jobs.form_or(m);
     let running = matches!(m.jobs.staleness, JobState::Running { .. });
-    let field = |label: &'static str, test: &'static str, which: PbsField, v: u64, max: u64| {
+    let field = |label: &'static str, test: &'static str, which: PbsField, v: u64, (min, max): (u64, u64)| {
         let d = d.clone();
-        // On every keystroke, not on change: while the run plays the page redraws each frame and would put the
-        // model's value back into a field whose new value only the DOM knew.
-        let oninput = Callback::from(move |e: InputEvent| {
+        // (NumInput keeps what is typed while the run redraws the page, and refuses what is not a whole number in
+        // range with a message beside the field, before this runs.)
+        let onchange = Callback::from(move |e: Event| {
             let input: web_sys::HtmlInputElement = e.target_unchecked_into();
             if let Ok(v) = input.value().trim().parse::<u64>() {
-                d.emit(Action::Jobs(JobAction::Form(which, v.min(max))));
+                d.emit(Action::Jobs(JobAction::Form(which, v)));
             }
         });
         html! {
             <label class="pbs-field">{ label }
-                <input type="number" data-testid={test} min="0" max={max.to_string()} value={v.to_string()} {oninput} />
+                <NumInput {test} min={AttrValue::from(min.to_string())} max={AttrValue::from(max.to_string())}
+                          value={AttrValue::from(v.to_string())} {onchange} />
             </label>
         }
     };
@@ -159,10 +162,10 @@ pub fn staleness_section(m: &Model, d: &Callback<Action>) -> Html {
                     spread it."].concat() }
             </p>
             <div class="pbs-form">
-                { field("n", "pbs-n", PbsField::N, f.n, 16) }
-                { field("w", "pbs-w", PbsField::W, f.w, 16) }
-                { field("r", "pbs-r", PbsField::R, f.r, 16) }
-                { field("largest delay (ms)", "pbs-latency", PbsField::LatencyMax, f.latency_max_ms, 10_000) }
+                { field("n", "pbs-n", PbsField::N, f.n, (1, 16)) }
+                { field("w", "pbs-w", PbsField::W, f.w, (1, f.n)) }
+                { field("r", "pbs-r", PbsField::R, f.r, (1, f.n)) }
+                { field("largest delay (ms)", "pbs-latency", PbsField::LatencyMax, f.latency_max_ms, (0, 10_000)) }
                 <span class={classes!("pbs-badge", strict.then_some("ok"))} data-testid="pbs-strict">
                     { if strict { "w + r > n: every read overlaps the write" } else { "w + r ≤ n: reads can miss the write" } }</span>
             </div>

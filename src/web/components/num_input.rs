@@ -51,11 +51,13 @@ pub fn num_input(p: &NumInputProps) -> Html {
     };
     let onchange = {
         let (draft, problem, f) = (draft.clone(), problem.clone(), p.onchange.clone());
-        let (min, max, slider) = (p.min.clone(), p.max.clone(), p.slider);
+        let (min, max, step, slider) = (p.min.clone(), p.max.clone(), p.step.clone(), p.slider);
         Callback::from(move |e: Event| {
             let input: web_sys::HtmlInputElement = e.target_unchecked_into();
             if !slider {
-                if let Some(why) = crate::web::text::number_problem(&input.value(), min.as_deref(), max.as_deref()) {
+                if let Some(why) =
+                    crate::web::text::number_problem(&input.value(), min.as_deref(), max.as_deref(), step.as_deref())
+                {
                     problem.set(Some(why));
                     return;
                 }

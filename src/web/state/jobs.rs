@@ -221,7 +221,8 @@ impl Model {
             JobAction::Form(field, v) => {
                 let mut f = self.jobs.form_or(self);
                 match field {
-                    PbsField::N => f.n = v,
+                    // (w and r cannot exceed n: shrinking n lowers them with it.)
+                    PbsField::N => (f.n, f.w, f.r) = (v, f.w.min(v), f.r.min(v)),
                     PbsField::W => f.w = v,
                     PbsField::R => f.r = v,
                     PbsField::LatencyMax => f.latency_max_ms = v,
