@@ -44,9 +44,7 @@ fn polls(sim: &Simulation) -> u64 {
         .map_or(0, |n| n.replicator.polls)
 }
 
-// Postmortem: every answer saying "more are waiting" started the next poll at once, and on a duplicating network
-// duplicated answers (and answers to duplicated polls) each started one too: polls multiplied without end and a
-// 1-second run never finished (the fuzz target `run`: 3 hangs within minutes).
+// Postmortem (fuzz `run`, 3 hangs): each duplicated "more are waiting" answer started a poll; polls multiplied.
 #[test]
 fn trigger_replicator_polls_do_not_multiply_on_a_duplicating_network() {
     for seed in 0..8 {
@@ -89,9 +87,7 @@ fn run_sql_input(data: &[u8]) -> (Vec<String>, u64) {
     (canceled, db.stats().rows_written - written)
 }
 
-// Postmortem: AFTER INSERT and AFTER UPDATE triggers that each update every other row (and insert more) made one
-// statement write 4.3 million rows, 1.5 s of work in a 2,772-row table; nothing bounded the work of a statement (the
-// fuzz target `sql`: 84 hangs, 3.2–13.4 s per input). Now a statement stops at 400,000 steps and is undone.
+// Postmortem (fuzz `sql`, 84 hangs): nothing bounded a statement's work; cascading triggers wrote 4.3 M rows.
 #[test]
 fn a_cascading_trigger_statement_is_canceled_not_run_for_seconds() {
     let inputs = [
