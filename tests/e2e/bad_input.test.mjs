@@ -41,6 +41,8 @@ test('links: cut off, to no lesson, with an invalid scenario or command: each sa
     await page.goto(url);
     await page.waitForSelector('[data-testid=error-banner]', { timeout: 30000 });
     assert.match(await banner(page), why, url);
+    assert.equal(await page.evaluate(() => location.hash), new URL(url).hash,
+      'the link stays in the address bar, to be copied or corrected, until the person changes the run');
     assert.equal(await selectedLesson(page), 'basics-async', 'the first lesson is on screen');
     assert.equal(await page.locator('g.node').count(), 3);
   }
