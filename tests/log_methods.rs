@@ -593,6 +593,38 @@ fn ch5_1_trigger_replication_follows_a_failover() {
     assert!(sim.history[lost[0].ops[0]].sql.contains("'eve'"), "{lost:?}");
 }
 
+// DDIA 5.1 Trigger-based replication: the old leader comes back ahead of a new leader that has captured nothing and
+// replicated nothing (its one write was never polled). Found by the soak: the replicator told targets of a new era
+// only with changes or a leader LSN above theirs, so the old leader kept its unpolled row for good. Now every target
+// hears of the new era with the next answer, empty or not, and the old leader asks for a copy.
+#[test]
+fn ch5_1_trigger_old_leader_resyncs_with_a_new_leader_that_captured_nothing() {
+    let s = Scenario::from_json_str(
+        r#"{"version": 1, "seed": 3, "until_ms": 4000,
+            "nodes": [{"id": "n1", "role": "leader"}, {"id": "n2", "role": "follower"}, {"id": "n3", "role": "follower"}],
+            "replication": {"mode": "async", "log": "trigger", "trigger": {"poll_ms": 500}},
+            "failover": {"auto": true, "timeout_ms": 300, "epochs": true},
+            "network": {"latency_ms": {"min": 10, "max": 20}},
+            "clients": [{"id": "bank", "route": "leader"}],
+            "schema": ["CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT)"],
+            "workload": [{"at_ms": 100, "client": "bank", "sql": "INSERT INTO accounts VALUES (1, 'eve')"}],
+            "faults": [{"at_ms": 200, "crash": "n1"}, {"at_ms": 1500, "restart": "n1"}]}"#,
+    )
+    .expect("a valid scenario");
+    let sim = run(&s, 3);
+    assert!(sim.history[0].ok(), "eve's account was acknowledged by n1");
+    let leader = replsim::check::failover::final_leader(&sim).expect("a leader");
+    assert_ne!(leader, node(&sim, "n1"));
+    let asked: Vec<String> = lines_with(&sim, "copy me?").into_iter().filter(|l| l.contains(" send ")).collect();
+    assert!(asked.iter().any(|l| l.contains("n1 -> replicator")), "{asked:?}");
+    let leader_id = sim.protocol.single_leader().expect("single-leader run").nodes[leader].id.clone();
+    assert!(texts(&sim, &leader_id, "accounts", "name").is_empty(), "eve's row was never polled");
+    for id in ["n1", "n2", "n3"] {
+        assert_eq!(table_text(&sim, id, "accounts"), table_text(&sim, &leader_id, "accounts"), "{id}");
+    }
+    assert!(divergences(&sim).is_empty(), "{:?}", divergences(&sim));
+}
+
 // DDIA 5.1 Trigger-based replication through a failover: targets that stand exactly where the new leader's numbering
 // continues go on from their position, without a copy.
 #[test]

@@ -47,6 +47,11 @@ pub struct ReplicatorState {
     pub asked: u64,
     /// Polls sent at once (more changes were waiting) since the last periodic one.
     pub quick_polls: u32,
+    /// After a failover: the targets that have not yet confirmed a position in the new leader's era. They hear of
+    /// the era with every answer, even one without changes, so that each checks its position against the new
+    /// leader's base (an old leader that wrote what nobody else has asks for a copy) also while the new leader has
+    /// captured nothing.
+    pub unconfirmed: Vec<usize>,
 }
 
 /// At most this many immediate polls between two periodic ones. An answer can only be matched to "a poll is out",
@@ -72,6 +77,7 @@ impl Default for ReplicatorState {
             copy_asked: None,
             asked: 0,
             quick_polls: 0,
+            unconfirmed: Vec::new(),
         }
     }
 }
@@ -120,8 +126,10 @@ impl Node {
             // The old leader is a follower when it comes back: a target like the others.
             r.targets.push(o);
         }
+        r.unconfirmed = if old.is_some_and(|o| o != leader) { r.targets.clone() } else { Vec::new() };
         // Positions in the old leader's numbering mean nothing on the new one: each target checks its own against
-        // the new leader's base when the first changes arrive.
+        // the new leader's base when the first answer of the new era reaches it (`unconfirmed`: with changes or
+        // without).
         r.acked = Default::default();
         r.purged = 0;
         r.copy_asked = None;
@@ -164,7 +172,7 @@ impl Node {
                 for &t in r.targets.iter().filter(|t| !r.copying.contains(t)) {
                     let (seq, lsn) = r.acked.get(&t).copied().unwrap_or((0, 0));
                     let fresh: Vec<ChangeRow> = changes.iter().filter(|c| c.seq > seq).cloned().collect();
-                    if !fresh.is_empty() || (complete && lsn < leader_lsn) {
+                    if !fresh.is_empty() || (complete && lsn < leader_lsn) || r.unconfirmed.contains(&t) {
                         let changes = Rc::new(fresh);
                         out.push(send(t, Payload::ApplyChanges { changes, leader_lsn, complete, era, base }));
                     }
@@ -182,6 +190,7 @@ impl Node {
                     return;
                 }
                 r.copying.retain(|t| *t != from);
+                r.unconfirmed.retain(|t| *t != from);
                 let a = r.acked.or_default(from);
                 *a = (a.0.max(seq), a.1.max(lsn));
                 let low = r.targets.iter().map(|t| r.acked.get(t).map_or(0, |a| a.0)).min().unwrap_or(0);
