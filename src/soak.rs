@@ -1,7 +1,7 @@
 //! The seed soak (`replsim soak`): a random scenario per seed, under one of the three protocols of DDIA chapter 5:
 //!
-//! - single-leader (half the seeds): replicas, replication mode, log method, failover settings, clients that write
-//!   and read through the leader or any replica;
+//! - single-leader (half the seeds): replicas, replication mode, log method (statement, WAL, logical, trigger),
+//!   failover settings, clients that write through the leader and read by one of 5.2's routing policies;
 //! - multi-leader (a quarter): two to four leaders, each in its own datacenter with up to one follower, a topology,
 //!   a conflict strategy, causality by version vectors or none, clients homed on any leader;
 //! - leaderless (a quarter): three to five replicas, n/w/r, read repair, anti-entropy, sloppy quorums and hinted
@@ -272,6 +272,19 @@ pub fn single_leader_json(seed: u64) -> String {
         client_ids.iter().map(|c| format!(r#"{{"id": "{c}", "route": "{}"}}"#, routes[pick(0, 2) as usize])).collect();
     let workload = workload(&mut pick, &client_ids, 12, false);
     let faults = faults(&mut pick, &ids, &client_ids);
+    // Drawn apart, so the scenarios above stay what they were: a quarter of seeds replicate by triggers (a
+    // replicator process polls the leader's changes table), and a third of them route reads by one of 5.2's
+    // policies.
+    let mut extra = SimRng::fork(seed, "soak-single-leader-extra");
+    let log = if extra.range_inclusive(0, 3) == 0 { "trigger" } else { log };
+    let mut clients = clients;
+    if extra.range_inclusive(0, 2) == 0 {
+        let routes = ["sticky", "own-from-leader", "leader-window", "lsn-token", "max-lag"];
+        for c in &mut clients {
+            let route = routes[extra.range_inclusive(0, routes.len() as u64 - 1) as usize];
+            *c = c.replacen(r#""route": "leader""#, &format!(r#""route": "{route}""#), 1);
+        }
+    }
     scenario(
         seed,
         &[
