@@ -701,10 +701,13 @@ fn ch5_1_trigger_replicator_learns_the_new_leader_by_asking() {
             Effect::Send { to: Endpoint::Node(0), payload: poll(7) },
         ]
     );
-    // A follower answers a poll with the leader it knows.
+    // A follower answers a poll with the leader it knows, and the epoch it learned that in: not its own epoch, which
+    // may be newer (an election it stood in or voted in). Named with a newer epoch, a leader of the past would pass
+    // for the current one: the replicator would follow it and ignore the real leader's announcements (soak).
     let mut f = Node::new(1, "n2", Role::Follower, ClockSpec::default(), 0, 1);
     f.leader = Some(2);
-    f.epoch = 2;
+    f.leader_epoch = 2;
+    f.epoch = 3;
     let out = f.on_message(610_000, Endpoint::Node(3), Payload::PollChanges { after: 0, limit: 0 }, &c);
     assert_eq!(out, vec![Effect::Send { to: Endpoint::Node(3), payload: Payload::Announce { leader: 2, epoch: 2 } }]);
     // It polls the new leader at once, from the start of its changes table.
@@ -742,6 +745,11 @@ fn ch5_1_trigger_replicator_learns_the_new_leader_by_asking() {
         .collect();
     let base = ChangePos { era: 1, seq: 7 };
     assert_eq!(sent, vec![(Endpoint::Node(1), base, 2), (Endpoint::Node(0), base, 2)]);
+    // Had it followed the wrong node for era 2, the real leader's answer in that era puts it right (only a leader
+    // serves a poll).
+    r.leader = Some(1);
+    r.on_message(650_000, Endpoint::Node(2), changes(2, 9), &c);
+    assert_eq!(r.leader, Some(2));
 }
 
 // DDIA 5.1 Trigger-based replication, a target's side (exact effects): changes of a new era continue only from exactly

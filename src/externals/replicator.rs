@@ -126,7 +126,8 @@ impl Node {
             // The old leader is a follower when it comes back: a target like the others.
             r.targets.push(o);
         }
-        r.unconfirmed = if old.is_some_and(|o| o != leader) { r.targets.clone() } else { Vec::new() };
+        // (Every target: the same node leading a newer epoch numbers its changes in a new era too.)
+        r.unconfirmed = r.targets.clone();
         // Positions in the old leader's numbering mean nothing on the new one: each target checks its own against
         // the new leader's base when the first answer of the new era reaches it (`unconfirmed`: with changes or
         // without).
@@ -152,10 +153,12 @@ impl Node {
                 // At once, from the start of the new leader's changes table (the periodic polls go on as before).
                 self.poll_leader(now, cfg, out);
             }
-            // Answers from the leader it follows, or from a node that leads in a newer era (asked who leads, it
-            // answered the poll itself). An old leader's late answers are ignored.
+            // Answers from the leader it follows, or from a node that leads in this era or a newer one (asked who
+            // leads, it answered the poll itself: only a leader serves a poll). The same era from another node
+            // means the leader it follows was named wrongly: a follower asked who leads answers with the leader it
+            // last heard of and its own, newer, epoch. An old leader's late answers are ignored.
             Payload::Changes { changes, leader_lsn, complete, era, base }
-                if Some(from) == self.leader || era > self.replicator.era =>
+                if Some(from) == self.leader || era >= self.replicator.era =>
             {
                 let awaited = self.replicator.waiting_since.is_some();
                 if era != self.replicator.era || Some(from) != self.leader {

@@ -104,6 +104,7 @@ impl Cluster {
             } else if spec.role.is_replica() || spec.role == Role::Cdc {
                 n.leader = Some(leaders[partition_of[i]]);
                 n.epoch = 1;
+                n.leader_epoch = 1;
                 for (k, sql) in scenario.schema.iter().enumerate() {
                     n.bootstrap(sql).map_err(|e| SetupError(format!("schema[{k}]: {e}")))?;
                 }
@@ -116,6 +117,7 @@ impl Cluster {
                 }
             } else if matches!(spec.role, Role::Controller | Role::Replicator) {
                 n.leader = Some(leader);
+                n.leader_epoch = 1;
             }
             if spec.role == Role::Replicator {
                 n.replicator.targets = (0..scenario.nodes.len())

@@ -13,6 +13,7 @@ impl Node {
             self.epoch = self.epoch.max(epoch);
             if leading && self.leader.is_none() {
                 self.leader = Some(n);
+                self.leader_epoch = epoch;
             }
         }
     }
@@ -53,6 +54,7 @@ impl Node {
         let epoch = self.vol.controller.statuses.values().map(|s| s.1).max().unwrap_or(0).max(self.epoch) + 1;
         self.epoch = epoch;
         self.leader = Some(chosen);
+        self.leader_epoch = epoch;
         self.vol.controller.appointed = Some((chosen, now));
         out.push(Effect::Note(Note::Appointed { node: chosen, epoch }));
         out.push(send(chosen, Payload::Promote { epoch }));

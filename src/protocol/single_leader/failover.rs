@@ -47,6 +47,7 @@ impl Node {
     pub(super) fn become_leader(&mut self, now: Micros, cfg: &NodeConfig, out: &mut Vec<Effect>) {
         self.role = Role::Leader;
         self.leader = Some(self.index);
+        self.leader_epoch = self.epoch;
         self.joining = None;
         self.vol.candidate.candidate = false;
         self.vol.candidate.votes.clear();
@@ -204,6 +205,7 @@ impl Node {
         self.vol.candidate.candidate = false;
         self.vol.candidate.votes.clear();
         self.leader = Some(l);
+        self.leader_epoch = self.epoch;
         self.vol.follower.last_heard_leader = now;
         self.vol.follower.election_deadline = self.new_deadline(now, cfg);
         if changed && self.follows() && self.joining.is_none() {

@@ -574,8 +574,10 @@ pub struct Node {
     pub origins: crate::chunked::ChunkMap<usize, ()>,
     /// The database replicas of the cluster (including this one).
     pub members: Vec<usize>,
-    /// Who this node believes is the leader.
+    /// Who this node believes is the leader, and the epoch it learned that in (asked who leads, it names the
+    /// leader with that epoch: its own may be newer, an election it stood in or voted in).
     pub leader: Option<usize>,
+    pub leader_epoch: u64,
     pub joining: Option<Joining>,
     /// Epoch in which this node last became leader (to tell two leaders apart).
     pub leader_since: Option<(u64, Micros)>,
@@ -677,6 +679,7 @@ impl Node {
             origins: crate::chunked::ChunkMap::new(),
             members: Vec::new(),
             leader: None,
+            leader_epoch: 0,
             joining: None,
             leader_since: if role == Role::Leader { Some((1, 0)) } else { None },
             clock,

@@ -232,6 +232,7 @@ impl Node {
         self.role = Role::Follower;
         self.leader = leader;
         self.epoch = epoch;
+        self.leader_epoch = epoch;
         // No position in any leader's changes yet (trigger-based replication: it waits for an initial copy).
         self.changes_era = 0;
         self.applied_seq = 0;

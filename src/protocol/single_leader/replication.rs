@@ -382,7 +382,7 @@ impl Node {
             Payload::PollChanges { .. } => {
                 // Not the leader: say who is (the replicator asks around when its leader has gone quiet).
                 if let Some(l) = self.leader.filter(|l| *l != self.index) {
-                    out.push(send(n, Payload::Announce { leader: l, epoch: self.epoch }));
+                    out.push(send(n, Payload::Announce { leader: l, epoch: self.leader_epoch }));
                 }
             }
             Payload::PurgeChanges { upto } if self.is_leader() => self.purge_changes(now, upto),
@@ -420,6 +420,7 @@ impl Node {
                 }
                 self.epoch = self.epoch.max(epoch);
                 self.leader = Some(leader);
+                self.leader_epoch = self.epoch;
                 self.vol.follower.last_heard_leader = now;
                 out.push(send(leader, self.fetch()));
             }
