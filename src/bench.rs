@@ -113,7 +113,7 @@ pub fn measure_prepared(
         times.push(clock() - start);
         last = (sim.metrics.events, sim.trace.hash());
     }
-    times.sort_by(f64::total_cmp);
+    crate::sql::sort_stable_by(&mut times, f64::total_cmp);
     Some(Measurement {
         events: last.0,
         hash: last.1,
@@ -263,7 +263,7 @@ pub fn measure_seek(
         p.seek(x % (seconds * 1_000_000).max(1));
         times.push(clock() - start);
     }
-    times.sort_by(f64::total_cmp);
+    crate::sql::sort_stable_by(&mut times, f64::total_cmp);
     Some(SeekMeasurement {
         seconds,
         every_ms,

@@ -215,7 +215,7 @@ pub fn arrange_datacenters(cl: &Cluster, ids: &[&str], lay: &mut Layout) -> Vec<
         }
     }
     for g in &mut groups {
-        g.1.sort_by_key(|&k| !leader(cl, ids[k]));
+        crate::sql::sort_stable_by(&mut g.1, |a, b| (!leader(cl, ids[*a])).cmp(&!leader(cl, ids[*b])));
     }
     let cols = groups.len().max(1) as f64;
     let col_w = ((max_x - min_x) / cols).max(2.0 * hw + 40.0);

@@ -34,7 +34,7 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
         // A worker that panicked re-raises its panic here, as a sequential run would have.
         workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     });
-    done.sort_by_key(|(i, _)| *i);
+    crate::sql::sort_stable_by(&mut done, |a, b| a.0.cmp(&b.0));
     done.into_iter().map(|(_, r)| r).collect()
 }
 

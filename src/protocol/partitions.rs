@@ -26,6 +26,12 @@ enum Tok {
     Sym(char),
 }
 
+/// A character of a word (a keyword or a name), as the SQL lexer has it: ASCII letters, digits, `_` and `$`, and
+/// every non-ASCII character.
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '$' || !c.is_ascii()
+}
+
 fn tokens(sql: &str) -> Vec<Tok> {
     let mut out = Vec::new();
     let mut it = sql.chars().peekable();
@@ -65,10 +71,10 @@ fn tokens(sql: &str) -> Vec<Tok> {
                 }
             }
             out.push(Tok::Num(s));
-        } else if c.is_alphanumeric() || c == '_' {
+        } else if is_word_char(c) {
             let mut s = String::new();
             while let Some(&d) = it.peek() {
-                if d.is_alphanumeric() || d == '_' || d == '.' {
+                if is_word_char(d) || d == '.' {
                     s.push(d.to_ascii_lowercase());
                     it.next();
                 } else {
@@ -217,6 +223,15 @@ mod tests {
         assert!(target("UPDATE messages SET body = 'x'", &keys(), 2).is_err());
         assert_eq!(target("SELECT 1", &keys(), 2), Ok(Target::One(0)));
         assert_eq!(target("SELECT * FROM other", &keys(), 2), Ok(Target::One(0)));
+    }
+
+    // Names as the SQL lexer reads them: non-ASCII letters and `$` belong to a name.
+    #[test]
+    fn names_with_non_ascii_letters_are_routed_like_others() {
+        let keys = BTreeMap::from([("crème".to_string(), "année".to_string())]);
+        let p = partition_of_value("x", 2);
+        assert_eq!(target("SELECT * FROM crème WHERE année = 'x'", &keys, 2), Ok(Target::One(p)));
+        assert_eq!(target("SELECT * FROM crème", &keys, 2), Ok(Target::All));
     }
 
     #[test]

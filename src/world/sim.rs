@@ -820,7 +820,7 @@ mod tests {
         s.faults = vec![cmd(1, "f0"), cmd(5, "f1")];
         let extra = [cmd(5, "x0"), cmd(0, "x1")];
         let mut expected: Vec<TimedCommand> = s.workload.iter().chain(&s.faults).chain(&extra).cloned().collect();
-        expected.sort_by_key(|c| c.at);
+        crate::sql::sort_stable_by(&mut expected, |a, b| a.at.cmp(&b.at));
         let commands = Commands::new(&Rc::new(s), &extra);
         assert_eq!(commands.iter().cloned().collect::<Vec<_>>(), expected);
         assert_eq!(commands.len(), 7);

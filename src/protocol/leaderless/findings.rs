@@ -97,7 +97,7 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
             Some((h.end?, i, r, r.written.as_ref()?))
         })
         .collect();
-    writes.sort_by_key(|(end, i, _, _)| (*end, *i));
+    crate::sql::sort_stable_by(&mut writes, |a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     let reads: Vec<(usize, &HistoryEntry, &OpRecord)> = sim
         .history
         .iter()
@@ -107,7 +107,7 @@ pub fn stale_reads(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
         .collect();
     let mut by_end: Vec<(Micros, usize, &OpRecord)> =
         reads.iter().filter_map(|(i, h, r)| Some((h.end?, *i, *r))).collect();
-    by_end.sort_by_key(|(end, i, _)| (*end, *i));
+    crate::sql::sort_stable_by(&mut by_end, |a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     let (mut acked, mut returned): (Frontiers, Frontiers) = (BTreeMap::new(), BTreeMap::new());
     let (mut next_write, mut next_read) = (0, 0);
     let mut out = Vec::new();
@@ -378,7 +378,7 @@ pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
             .filter(|(_, m)| m.len() > 1)
             .map(|(r, m)| (m.iter().map(|i| writes[*i].0).collect(), resolved[r]))
             .collect();
-        episodes.sort_by_key(|(m, _)| m.first().copied());
+        crate::sql::sort_stable_by(&mut episodes, |a, b| a.0.first().cmp(&b.0.first()));
         let merged_reads: Vec<(usize, &OpRecord)> = cluster
             .records
             .iter()
@@ -386,7 +386,7 @@ pub fn conflicts(sim: &Simulation, cluster: &Cluster) -> Vec<Anomaly> {
             .map(|(op, r)| (*op, r))
             .collect();
         for (mut involved, resolved) in episodes {
-            involved.sort_unstable();
+            crate::sql::sort_values(&mut involved);
             let merged_read = merged_reads
                 .iter()
                 .find(|(_, r)| r.returned.iter().filter(|s| involved.binary_search(&s.op).is_ok()).count() > 1);

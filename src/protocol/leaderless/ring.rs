@@ -40,7 +40,7 @@ impl Ring {
                 points.push((hash(format!("{id}#{t}").as_bytes()), i));
             }
         }
-        points.sort_unstable();
+        crate::sql::sort_values(&mut points);
         Ring { points, nodes: ids.iter().filter(|i| i.is_some()).count() }
     }
 

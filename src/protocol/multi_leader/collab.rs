@@ -108,6 +108,17 @@ pub enum LockState {
     Held,
 }
 
+impl LockState {
+    /// Its name in the page (`data-lock`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LockState::Free => "free",
+            LockState::Asked => "asked",
+            LockState::Held => "held",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Person {
     offline: bool,
@@ -693,7 +704,7 @@ pub fn bench_merge(people: usize, keystrokes: usize, runs: usize, clock: impl Fn
         chars = texts.first().map_or(0, |t| t.chars().count());
         agree &= texts.windows(2).all(|w| w[0] == w[1]);
     }
-    times.sort_by(f64::total_cmp);
+    crate::sql::sort_stable_by(&mut times, f64::total_cmp);
     MergeBench {
         people,
         keystrokes,

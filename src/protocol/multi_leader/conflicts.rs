@@ -180,7 +180,7 @@ impl RowMeta {
         mut versions: Vec<Version>,
         ts: (i64, usize, u64),
     ) -> RowMeta {
-        versions.sort_by_key(|v| v.writer);
+        crate::sql::sort_stable_by(&mut versions, |a, b| a.writer.cmp(&b.writer));
         let mut ctx = Vec::new();
         for v in &versions {
             causality::join(&mut ctx, &v.ctx);

@@ -325,7 +325,7 @@ impl Text {
     /// same operations.
     pub fn state(&self) -> Vec<Op> {
         let mut ops = self.ops();
-        ops.sort_unstable();
+        crate::sql::sort_values(&mut ops);
         ops
     }
 }

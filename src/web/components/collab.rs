@@ -294,7 +294,7 @@ pub fn collab_editor() -> Html {
                             <div class="collab-person-head">
                                 <strong>{ NAMES[i] }</strong>
                                 if mode == EditMode::Lock {
-                                    <span class="badge" data-testid={format!("collab-lock-{i}")} data-lock={format!("{lock:?}").to_lowercase()}>
+                                    <span class="badge" data-testid={format!("collab-lock-{i}")} data-lock={lock.name()}>
                                         { match lock { LockState::Held => "holds the lock".to_string(), LockState::Asked => format!("waiting for the lock ({held} keystrokes)"), LockState::Free => "no lock".to_string() } }
                                     </span>
                                 }
