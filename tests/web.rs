@@ -241,7 +241,8 @@ fn every_lesson_matches_the_native_trace_hash() {
         );
         checked += 1;
     }
-    assert!(checked >= 80, "the table lists every lesson ({checked} rows)");
+    let expected = library::LESSONS.len() + library::COMPARE_LESSONS.len() * replsim::compare::METHODS.len();
+    assert_eq!(checked, expected, "the table lists every lesson, and every compare lesson under each log method");
 }
 
 #[wasm_bindgen_test]
