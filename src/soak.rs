@@ -11,7 +11,8 @@
 //! run with every safety claim of `check::invariants` that concerns it evaluated after every event, then, once
 //! every fault has healed and the cluster has had time to settle, the end-of-run claims (convergence; acknowledged
 //! writes kept). A run is a pure function of its seed: a failure prints the seed, and `replsim soak --seed N
-//! --print` prints the scenario it ran, which `replsim run` replays.
+//! --print` prints the scenario it ran, which `replsim run` replays (with `--until-ms` past the scenario's end when
+//! convergence was given more settle time).
 
 use crate::check::invariants::{Claim, Monitor, Violation};
 use crate::scenario::Scenario;
@@ -35,8 +36,8 @@ pub enum Kind {
     Leaderless,
 }
 
-/// Which protocol seed `seed` soaks (drawn apart from the scenario itself, so that a single-leader seed's scenario
-/// is the one it was before the other protocols joined the soak).
+/// Which protocol seed `seed` soaks (drawn from a stream of its own, apart from the scenario's: a single-leader
+/// seed's scenario did not change when the other protocols joined the soak).
 pub fn kind_of(seed: u64) -> Kind {
     match SimRng::fork(seed, "soak-protocol").range_inclusive(0, 3) {
         0 => Kind::MultiLeader,
