@@ -311,6 +311,8 @@ pub enum Outcome {
         events: u64,
         /// The claims that concerned it (the others were not checked).
         checked: Vec<Claim>,
+        /// The extra settle periods convergence needed (0: it held when the scenario ended).
+        extra_settles: u32,
     },
     /// No claim asked for concerns this seed's scenario (`replsim soak --claim` skips it).
     Skipped,
@@ -361,5 +363,5 @@ pub fn run_scenario(seed: u64, json: &str, claims: &[Claim]) -> Outcome {
             Err(v) => return Outcome::Broken(v),
         }
     }
-    Outcome::Held { events: sim.metrics.events, checked }
+    Outcome::Held { events: sim.metrics.events, checked, extra_settles: extra }
 }

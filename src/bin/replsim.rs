@@ -429,6 +429,8 @@ mod cli {
         let next = std::sync::atomic::AtomicU64::new(0);
         let done = std::sync::atomic::AtomicU64::new(0);
         let ran = std::sync::atomic::AtomicU64::new(0);
+        // Seeds whose cluster converged only after more settle time (a slow election after the heal).
+        let late = std::sync::atomic::AtomicU64::new(0);
         let events = std::sync::atomic::AtomicU64::new(0);
         let per_claim: Vec<std::sync::atomic::AtomicU64> =
             Claim::ALL.iter().map(|_| std::sync::atomic::AtomicU64::new(0)).collect();
@@ -450,8 +452,9 @@ mod cli {
                         ran.fetch_add(1, Relaxed);
                         let failure = match outcome {
                             Outcome::Skipped => None,
-                            Outcome::Held { events: e, checked } => {
+                            Outcome::Held { events: e, checked, extra_settles } => {
                                 events.fetch_add(e, Relaxed);
+                                late.fetch_add(u64::from(extra_settles > 0), Relaxed);
                                 for c in checked {
                                     per_claim[c as usize].fetch_add(1, Relaxed);
                                 }
@@ -492,6 +495,14 @@ mod cli {
             .map(|(c, n)| format!("{} {}", c.name(), n.load(Relaxed)))
             .collect();
         let _ = writeln!(out, "seeds that held each claim: {}", counts.join(", "));
+        let late = late.load(Relaxed);
+        if late > 0 {
+            let _ = writeln!(
+                out,
+                "{late} seed(s) converged only after more settle time (not yet {} s after the heal: a slow election or catch-up)",
+                replsim::soak::SETTLE_MS / 1000
+            );
+        }
         let again = a.claim.as_deref().map(|c| format!(" --claim {c}")).unwrap_or_default();
         match failures.first() {
             None => Ok(()),
