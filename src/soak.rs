@@ -55,8 +55,9 @@ pub fn scenario_json(seed: u64) -> String {
     }
 }
 
-/// A network for the soak: latency between `min` and `max` ms, sometimes lossy, duplicating or reordering; and
-/// the slowest a message can be (a reordered one waits up to another `max`).
+/// A network for the soak: latency between `min` and `max` ms, sometimes lossy, duplicating or reordering (the
+/// fields of `network`, without braces); and the slowest a message can be (a reordered one waits up to another
+/// `max`).
 fn network(pick: &mut impl FnMut(u64, u64) -> u64) -> (u64, String) {
     let min = pick(1, 30);
     let max = min + pick(0, 100);
@@ -64,7 +65,7 @@ fn network(pick: &mut impl FnMut(u64, u64) -> u64) -> (u64, String) {
     let duplicate = [0.0, 0.0, 0.02][pick(0, 2) as usize];
     let reorder = [0.0, 0.0, 0.1][pick(0, 2) as usize];
     let json = format!(
-        r#"{{"latency_ms": {{"min": {min}, "max": {max}}}, "loss": {loss}, "duplicate": {duplicate}, "reorder": {reorder}}}"#
+        r#""latency_ms": {{"min": {min}, "max": {max}}}, "loss": {loss}, "duplicate": {duplicate}, "reorder": {reorder}"#
     );
     (if reorder > 0.0 { 2 * max } else { max }, json)
 }
@@ -138,16 +139,40 @@ fn workload(pick: &mut impl FnMut(u64, u64) -> u64, client_ids: &[String], keys:
     workload.join(",\n  ")
 }
 
-/// The body every generated scenario shares, around its protocol's parts.
-fn scenario(seed: u64, parts: &[(&str, String)]) -> String {
-    let fields: Vec<String> = parts.iter().map(|(k, v)| format!(r#" "{k}": {v}"#)).collect();
-    format!(
-        r#"{{"version": 1, "title": "soak seed {seed}", "seed": {seed}, "until_ms": {until},
-{},
+/// A generated scenario's parts, each JSON text (lists: their items).
+struct Parts {
+    nodes: Vec<String>,
+    replication: String,
+    network: String,
+    /// Single-leader only.
+    failover: Option<String>,
+    clients: Vec<String>,
+    workload: String,
+    faults: String,
+}
+
+impl Parts {
+    /// The scenario of `seed`: these parts in the body every generated scenario shares.
+    fn json(self, seed: u64) -> String {
+        let failover = self.failover.map(|f| format!("\n \"failover\": {f},")).unwrap_or_default();
+        format!(
+            r#"{{"version": 1, "title": "soak seed {seed}", "seed": {seed}, "until_ms": {until},
+ "nodes": [{nodes}],
+ "replication": {replication},
+ "network": {{{network}}},{failover}
+ "clients": [{clients}],
+ "workload": [{workload}],
+ "faults": [{faults}],
  "schema": ["CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT)"]}}"#,
-        fields.join(",\n"),
-        until = HEAL_MS + SETTLE_MS,
-    )
+            until = HEAL_MS + SETTLE_MS,
+            nodes = self.nodes.join(", "),
+            replication = self.replication,
+            network = self.network,
+            clients = self.clients.join(", "),
+            workload = self.workload,
+            faults = self.faults,
+        )
+    }
 }
 
 /// DDIA 5.3: leaders in datacenters of their own, each maybe with a follower; a topology, a conflict strategy, a
@@ -175,35 +200,22 @@ fn multi_leader_json(seed: u64) -> String {
     let handler = ["max", "min", "concat"][pick(0, 2) as usize];
     let causality = ["version-vectors", "version-vectors", "version-vectors", "none"][pick(0, 3) as usize];
     let (_, network) = network(&mut pick);
-    let network = network.trim_end_matches('}').to_string()
-        + &format!(r#", "datacenters": {{"latency_ms": {{"min": {}, "max": {}}}}}}}"#, pick(10, 40), pick(41, 120));
+    let network =
+        format!(r#"{network}, "datacenters": {{"latency_ms": {{"min": {}, "max": {}}}}}"#, pick(10, 40), pick(41, 120));
     let client_ids: Vec<String> = (1..=pick(1, 3)).map(|i| format!("c{i}")).collect();
     let clients: Vec<String> = client_ids
         .iter()
         .map(|c| format!(r#"{{"id": "{c}", "leader": "{}"}}"#, leader_ids[pick(0, leaders as u64 - 1) as usize]))
         .collect();
+    let hub = if topology == "star" { r#", "hub": "n1""# } else { "" };
+    let on_write =
+        if conflict == "on-write" { format!(r#", "on_write": {{"kv.v": "{handler}"}}"#) } else { String::new() };
     let replication = format!(
-        r#"{{"mode": "async", "log": "logical", "topology": "{topology}", "hub": "n1", "conflict": "{conflict}", "on_write": {{"kv.v": "{handler}"}}, "causality": "{causality}"}}"#
+        r#"{{"mode": "async", "log": "logical", "topology": "{topology}"{hub}, "conflict": "{conflict}"{on_write}, "causality": "{causality}"}}"#
     );
-    let replication = if conflict == "on-write" {
-        replication
-    } else {
-        replication.replace(&format!(r#", "on_write": {{"kv.v": "{handler}"}}"#), "")
-    };
-    let replication = if topology == "star" { replication } else { replication.replace(r#", "hub": "n1""#, "") };
     let workload = workload(&mut pick, &client_ids, 6, false);
     let faults = faults(&mut pick, &ids, &client_ids);
-    scenario(
-        seed,
-        &[
-            ("nodes", format!("[{}]", nodes.join(", "))),
-            ("replication", replication),
-            ("network", network),
-            ("clients", format!("[{}]", clients.join(", "))),
-            ("workload", format!("[{workload}]")),
-            ("faults", format!("[{faults}]")),
-        ],
-    )
+    Parts { nodes, replication, network, failover: None, clients, workload, faults }.json(seed)
 }
 
 /// DDIA 5.4: replicas with quorums, read repair, anti-entropy (mostly on), sloppy quorums, siblings or last write
@@ -238,17 +250,7 @@ fn leaderless_json(seed: u64) -> String {
     );
     let workload = workload(&mut pick, &client_ids, 8, true);
     let faults = faults(&mut pick, &ids, &client_ids);
-    scenario(
-        seed,
-        &[
-            ("nodes", format!("[{}]", nodes.join(", "))),
-            ("replication", replication),
-            ("network", network),
-            ("clients", format!("[{}]", clients.join(", "))),
-            ("workload", format!("[{workload}]")),
-            ("faults", format!("[{faults}]")),
-        ],
-    )
+    Parts { nodes, replication, network, failover: None, clients, workload, faults }.json(seed)
 }
 
 /// DDIA 5.1/5.2: the single-leader scenario of `seed` (the soak's first generator: its scenarios are unchanged).
@@ -272,9 +274,8 @@ pub fn single_leader_json(seed: u64) -> String {
     // not promised.
     let timeout = pick((4 * slowest).max(150), (4 * slowest).max(150) + 450);
     let client_ids: Vec<String> = (1..=pick(1, 3)).map(|i| format!("c{i}")).collect();
-    let routes = ["leader", "random", "leader"];
-    let clients: Vec<String> =
-        client_ids.iter().map(|c| format!(r#"{{"id": "{c}", "route": "{}"}}"#, routes[pick(0, 2) as usize])).collect();
+    let mut routes: Vec<&str> =
+        client_ids.iter().map(|_| ["leader", "random", "leader"][pick(0, 2) as usize]).collect();
     let workload = workload(&mut pick, &client_ids, 12, false);
     let faults = faults(&mut pick, &ids, &client_ids);
     // Drawn apart, so the scenarios above stay what they were: a quarter of seeds replicate by triggers (a
@@ -282,26 +283,27 @@ pub fn single_leader_json(seed: u64) -> String {
     // policies.
     let mut extra = SimRng::fork(seed, "soak-single-leader-extra");
     let log = if extra.range_inclusive(0, 3) == 0 { "trigger" } else { log };
-    let mut clients = clients;
     if extra.range_inclusive(0, 2) == 0 {
-        let routes = ["sticky", "own-from-leader", "leader-window", "lsn-token", "max-lag"];
-        for c in &mut clients {
-            let route = routes[extra.range_inclusive(0, routes.len() as u64 - 1) as usize];
-            *c = c.replacen(r#""route": "leader""#, &format!(r#""route": "{route}""#), 1);
+        // (Clients that read from the leader take a policy instead; random stays random.)
+        let policies = ["sticky", "own-from-leader", "leader-window", "lsn-token", "max-lag"];
+        for route in &mut routes {
+            let policy = policies[extra.range_inclusive(0, policies.len() as u64 - 1) as usize];
+            if *route == "leader" {
+                *route = policy;
+            }
         }
     }
-    scenario(
-        seed,
-        &[
-            ("nodes", format!("[{}]", nodes.join(", "))),
-            ("replication", format!(r#"{{"mode": "{mode}", "log": "{log}"}}"#)),
-            ("network", network),
-            ("failover", format!(r#"{{"auto": {auto}, "timeout_ms": {timeout}, "epochs": {epochs}}}"#)),
-            ("clients", format!("[{}]", clients.join(", "))),
-            ("workload", format!("[{workload}]")),
-            ("faults", format!("[{faults}]")),
-        ],
-    )
+    let clients = client_ids.iter().zip(&routes).map(|(c, r)| format!(r#"{{"id": "{c}", "route": "{r}"}}"#)).collect();
+    Parts {
+        nodes,
+        replication: format!(r#"{{"mode": "{mode}", "log": "{log}"}}"#),
+        network,
+        failover: Some(format!(r#"{{"auto": {auto}, "timeout_ms": {timeout}, "epochs": {epochs}}}"#)),
+        clients,
+        workload,
+        faults,
+    }
+    .json(seed)
 }
 
 /// What one seed's run came to.
