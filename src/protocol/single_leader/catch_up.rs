@@ -38,9 +38,15 @@ impl Node {
             return;
         }
         let p = self.vol.leader.peers.or_default(f);
+        p.last_ack = now;
+        if p.last_batch.is_some_and(|(after, at)| after == after_lsn && now.saturating_sub(at) < cfg.heartbeat) {
+            // The entries this asks for left less than a heartbeat ago and are still on their way: a duplicated
+            // request, or one repeated by a follower torn between two leaders. Answering each copy would multiply
+            // the traffic; if that batch is lost, the tick's retransmission sends it again.
+            return;
+        }
         p.match_lsn = after_lsn;
         p.sent_lsn = after_lsn;
-        p.last_ack = now;
         self.send_batch(now, f, out);
     }
 

@@ -456,6 +456,9 @@ pub struct PeerProgress {
     pub sent_lsn: u64,
     pub last_send: Micros,
     pub last_ack: Micros,
+    /// The last catch-up batch sent to it: the LSN it followed, and when it left. A repeated request for the same
+    /// entries while they are still in flight is not answered twice.
+    pub last_batch: Option<(u64, Micros)>,
 }
 
 /// A client response held back until enough followers confirmed (sync and semi-sync modes).
@@ -868,10 +871,10 @@ impl Node {
         all.extend(self.subscribers.iter().copied().filter(|s| *s != self.index));
         self.vol.leader.peers.clear();
         for f in all {
-            self.vol
-                .leader
-                .peers
-                .insert(f, PeerProgress { match_lsn: 0, sent_lsn: last, last_send: now, last_ack: now });
+            self.vol.leader.peers.insert(
+                f,
+                PeerProgress { match_lsn: 0, sent_lsn: last, last_send: now, last_ack: now, last_batch: None },
+            );
         }
         self.vol.leader.sync_follower = self.followers().first().copied();
     }
@@ -1117,6 +1120,25 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn leader_answers_a_repeated_fetch_once_while_its_batch_is_in_flight() {
+        let mut l = leader();
+        let c = cfg(Mode::Async);
+        l.on_start(0, &c);
+        l.on_message(1, Endpoint::Client(0), request("INSERT INTO t (v) VALUES ('a')"), &c);
+        let fetch = || Payload::Fetch { epoch: 1, after_lsn: 0, last_epoch: 0 };
+        let first = l.on_message(10, Endpoint::Node(1), fetch(), &c);
+        assert!(matches!(&first[..], [Effect::Send { payload: Payload::Replicate { .. }, .. }]), "{first:?}");
+        // The same request again (a duplicate, or a follower switching back to this leader): the batch is on its way.
+        assert_eq!(l.on_message(12, Endpoint::Node(1), fetch(), &c), vec![]);
+        // Another follower's request is its own.
+        let other = l.on_message(12, Endpoint::Node(2), fetch(), &c);
+        assert!(matches!(&other[..], [Effect::Send { payload: Payload::Replicate { .. }, .. }]), "{other:?}");
+        // A heartbeat later it may have been lost: asked again, the leader sends it again.
+        let later = l.on_message(10 + c.heartbeat, Endpoint::Node(1), fetch(), &c);
+        assert!(matches!(&later[..], [Effect::Send { payload: Payload::Replicate { .. }, .. }]), "{later:?}");
     }
 
     #[test]

@@ -270,6 +270,7 @@ impl Node {
         }
         p.sent_lsn = to;
         p.last_send = now;
+        p.last_batch = Some((from, now));
         let entries: Rc<[Rc<LogEntry>]> = (from + 1..=to).filter_map(|l| self.entry(l).cloned()).collect();
         let prev_epoch = self.epoch_at(from).unwrap_or(0);
         out.push(send(f, Payload::Replicate { epoch: self.epoch, entries, leader_lsn: last, prev_epoch }));
