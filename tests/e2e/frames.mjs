@@ -33,8 +33,11 @@ async function measure(lesson, run, done, what) {
 }
 
 /** The page's own work per animation frame (from the frame callback to the redrawn run) while the busy cluster
- * plays at 1x: the frame budget of issue 13 (median at most 4 ms, p99 at most 10 ms). */
-async function frameBudget() {
+ * plays at 1x: the frame budget of issue 13 (median at most 4 ms, p99 at most 10 ms). One page load plays 3 s
+ * (about 180 frames), where p99 is the second-worst frame and one garbage collection decides it; the figure pools
+ * `RUNS` loads, so that p99 is the worst 1 % of about 540 frames. */
+const RUNS = 3;
+async function frameBudgetRun() {
   const { page } = await open(context, server.base);
   await page.setInputFiles('[data-testid=open-file-input]',
     { name: 'busy.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(busyScenario())) });
@@ -50,13 +53,22 @@ async function frameBudget() {
     inFlight.push(await page.$$eval('g.msgs g.msg', (els) => els.length));
   }
   const all = await page.evaluate(() => window.wasmBindings.frame_work_ms());
-  const work = all.slice(before).sort((a, b) => a - b);
-  const q = (p) => work[Math.min(work.length - 1, Math.floor(p * work.length))].toFixed(2);
-  inFlight.sort((a, b) => a - b);
-  console.log(`frame budget, 7 nodes and ${inFlight[0]}-${inFlight[inFlight.length - 1]} messages drawn in flight ` +
-    `(${work.length} frames): page work per frame median ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${work[work.length - 1].toFixed(2)} ms ` +
-    '(target: median at most 4 ms, p99 at most 10 ms)');
   await page.close();
+  return { work: Array.from(all).slice(before), inFlight };
+}
+
+async function frameBudget() {
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) runs.push(await frameBudgetRun());
+  const sorted = (xs) => xs.slice().sort((a, b) => a - b);
+  const quantile = (xs, p) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+  const work = sorted(runs.flatMap((r) => r.work));
+  const inFlight = sorted(runs.flatMap((r) => r.inFlight));
+  const each = runs.map((r) => quantile(sorted(r.work), 0.99).toFixed(1)).join(', ');
+  console.log(`frame budget, 7 nodes and ${inFlight[0]}-${inFlight[inFlight.length - 1]} messages drawn in flight ` +
+    `(${work.length} frames over ${RUNS} page loads): page work per frame median ${quantile(work, 0.5).toFixed(2)} ms, ` +
+    `p99 ${quantile(work, 0.99).toFixed(2)} ms, max ${work[work.length - 1].toFixed(2)} ms ` +
+    `(target: median at most 4 ms, p99 at most 10 ms; p99 of each load: ${each} ms)`);
 }
 
 try {
