@@ -3,7 +3,7 @@
 // links that reopen the view; stacking on a phone; the dark theme.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launch, open, shot, scrubTo } from './harness.mjs';
+import { serveDist, launch, open, shot, scrubTo, playPressed } from './harness.mjs';
 
 let server, context;
 before(async () => { server = await serveDist(); context = await launch(); });
@@ -72,7 +72,7 @@ test('compare view: one transport, records in each method\'s form, divergence on
   await page.click('[data-testid=play]');
   await page.waitForTimeout(400);
   await page.keyboard.press('Space');
-  assert.equal(await page.getAttribute('[data-testid=play]', 'aria-pressed'), 'false');
+  await playPressed(page, 'false');
   assert.ok(await clockMs(page) > t, 'playing advanced the clock');
 
   await scrubTo(page, await untilMs(page));

@@ -81,6 +81,13 @@ export async function shot(page, name) {
 }
 
 /** Seek the playground to `ms` through the scrubber, as a person dragging it would. */
+/** Wait until the play button says `pressed` ('true' or 'false'): a key or click toggles it at once, but a busy
+ * machine may draw the change a frame later. Fails (times out) when it never does. */
+export async function playPressed(page, pressed) {
+  await page.waitForFunction((want) => document.querySelector('[data-testid=play]')?.getAttribute('aria-pressed') === want,
+    pressed, { timeout: 5000 });
+}
+
 export async function scrubTo(page, ms) {
   await page.$eval('[data-testid=scrubber]', (el, v) => {
     el.value = String(v);

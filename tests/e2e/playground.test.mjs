@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { serveDist, launch, open, shot, scrubTo } from './harness.mjs';
+import { serveDist, launch, open, shot, scrubTo, playPressed } from './harness.mjs';
 
 let server, context;
 before(async () => { server = await serveDist(); context = await launch(); });
@@ -138,9 +138,9 @@ test('embed mode is compact and has no chrome', async () => {
 test('keyboard: space plays and pauses, arrows step', async () => {
   const { page } = await open(context, server.base);
   await page.keyboard.press('Space');
-  assert.equal(await page.getAttribute('[data-testid=play]', 'aria-pressed'), 'true');
+  await playPressed(page, 'true');
   await page.keyboard.press('Space');
-  assert.equal(await page.getAttribute('[data-testid=play]', 'aria-pressed'), 'false');
+  await playPressed(page, 'false');
   const t0 = await clockMs(page);
   await page.keyboard.press('ArrowRight');
   assert.ok(await clockMs(page) > t0, 'a step advances to the next event');
