@@ -4,7 +4,8 @@
 //! for everything after that position (`fetch`); the leader answers in batches. If the follower's log disagrees
 //! with the leader's (it holds entries of an epoch the leader never had), the leader names the last position both
 //! agree on and the follower discards the rest and rebuilds. If the leader no longer retains the entries the
-//! follower needs, the follower must start again from a snapshot.
+//! follower needs, the follower must start again from a snapshot. A request repeated while its batch is still on
+//! the way (within a heartbeat) is answered once: the tick resends what is lost.
 
 use super::*;
 
