@@ -35,7 +35,7 @@ async function measure(lesson, run, done, what) {
 /** The page's own work per animation frame (from the frame callback to the redrawn run) while the busy cluster
  * plays at 1x: the frame budget of issue 13 (median at most 4 ms, p99 at most 10 ms). One page load plays 3 s
  * (about 180 frames), where p99 is the second-worst frame and one garbage collection decides it; the figure pools
- * `RUNS` loads, so that p99 is the worst 1 % of about 540 frames. */
+ * `RUNS` loads, so that p99 is the worst 1 % of about 500 frames (400 to 520 measured). */
 const RUNS = 3;
 async function frameBudgetRun() {
   const { page } = await open(context, server.base);
