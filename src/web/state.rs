@@ -103,7 +103,7 @@ pub enum Mode {
     Bench,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Share {
     Idle,
     Copied,

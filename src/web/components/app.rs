@@ -170,7 +170,7 @@ pub fn app(props: &AppProps) -> Html {
 
     html! {
         <main id="app" class={classes!("app", m.reduced_motion.then_some("reduced-motion"))}>
-            { topbar::view(&m, &dispatch) }
+            { topbar::part(&state.model, &m, &dispatch) }
             { topbar::error_banner(&m, &dispatch) }
             if m.editing {
                 <div class="workspace collab-space">{ html! { <collab::CollabEditor /> } }</div>

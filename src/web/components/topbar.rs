@@ -1,15 +1,29 @@
 //! The top bar (title, lesson picker, share, theme, help), the narration panel and the error banner.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use yew::prelude::*;
 
 use crate::web::dom;
 use crate::web::state::{Action, CompareAction, Model, Share};
 
 use super::icons::icon;
+use super::memo::{self, Memo, PartView};
 
 /// The largest scenario file the page opens (the library's largest lesson is under 10 KB).
 const MAX_SCENARIO_FILE: f64 = 512.0 * 1024.0;
 
+/// The top bar as a `Memo` part: it changes only with what `view` reads, not with the run's clock (each frame
+/// would otherwise rebuild and compare the lesson picker's seventy options).
+pub fn part(model: &Rc<RefCell<Model>>, m: &Model, d: &Callback<Action>) -> Html {
+    let stamp =
+        memo::stamp((m.lesson, &m.lessons, m.editing, m.compare.is_some(), &m.file_error, &m.share, m.dark, m.help));
+    let draw = |m: &Model, d: &Callback<Action>, _: usize| view(m, d);
+    html! { <Memo model={model.clone()} dispatch={d.clone()} view={draw as PartView} {stamp} /> }
+}
+
+/// The top bar; everything it reads from the model is in `part`'s stamp.
 pub fn view(m: &Model, d: &Callback<Action>) -> Html {
     let on_lesson =
         d.reform(|e: Event| Action::LoadLesson(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value()));
